@@ -1,0 +1,241 @@
+//! Password sign-in, sessions bound to device records, sign-out and the device list (A1, A4).
+//!
+//! No user enumeration: an unknown email, a wrong password and a disabled account all answer
+//! [`Error::InvalidCredentials`], and an unknown email still costs one argon2id verification (of a
+//! decoy hash), so the three take about the same time. The audit log records which it was.
+
+use crate::{Caller, Error, Principal, Result, Services};
+use crypto::Aad;
+use domain::audit::{Actor, AuditDraft, Origin, Outcome};
+use domain::device::{self, DeviceKind};
+use domain::{validate, EnterpriseId, Millis, SessionId, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What a successful sign-in hands back. `token` is shown once; the server keeps only its hash.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: String,
+    pub csrf_token: String,
+    pub principal: Principal,
+    pub expires_at: Millis,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct DeviceView {
+    /// The session id; ending it signs that device out.
+    #[schema(value_type = String, format = Uuid)]
+    pub session_id: SessionId,
+    /// `browser`, `mobile`, `api` or `cli`.
+    pub kind: String,
+    pub name: String,
+    pub ip: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    /// True for the session making this request.
+    pub current: bool,
+}
+
+fn aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
+    Aad { table: "sessions", row, column }
+}
+
+impl Services {
+    /// Signs in with email and password and opens a session bound to a new device record.
+    pub async fn sign_in(&self, origin: &Origin, email: &str, password: &str) -> Result<SignedIn> {
+        let email = validate::email("email", email).map_err(Error::Invalid)?;
+        if password.is_empty() {
+            return Err(Error::Invalid(domain::FieldError::new("password", domain::Rule::Empty, "must not be empty")));
+        }
+        if password.chars().count() > validate::MAX_PASSWORD_CHARS {
+            // Not a password we could have stored; refuse without spending argon2 time on it.
+            return Err(Error::InvalidCredentials);
+        }
+        let candidates = self.store.find_users_by_email_index(&self.keys.email_index(&email)).await?;
+        let mut matched = None;
+        let mut checked = 0usize;
+        for user in &candidates {
+            let Some(stored) = user.password_hash.clone() else { continue };
+            checked += 1;
+            if let Some(verified) = self.verify_password(password, stored).await? {
+                matched = Some((user.clone(), verified));
+                break;
+            }
+        }
+        if checked == 0 {
+            self.verify_password(password, self.decoy_hash.clone()).await?;
+        }
+        let failure = |reason: &str, user: Option<&store::UserRow>| AuditDraft {
+            at: Millis::now(),
+            actor: Actor::Anonymous,
+            origin: origin.clone(),
+            enterprise_id: user.map(|u| u.enterprise_id),
+            team_id: None,
+            action: "auth.sign-in".to_owned(),
+            target: user.map(|u| format!("user:{}", u.id)),
+            outcome: Outcome::Failure,
+            detail: serde_json::json!({ "method": "password", "reason": reason }).to_string(),
+        };
+        let (user, verified) = match matched {
+            None => {
+                let only = if candidates.len() == 1 { candidates.first() } else { None };
+                let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
+                self.store.append_audit(&failure(reason, only)).await?;
+                return Err(Error::InvalidCredentials);
+            }
+            Some((user, _)) if user.disabled => {
+                self.store.append_audit(&failure("account-disabled", Some(&user))).await?;
+                return Err(Error::InvalidCredentials);
+            }
+            Some(found) => found,
+        };
+        if verified.needs_rehash {
+            let hash = self.hash_password(password).await?;
+            self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
+        }
+        self.open_session(origin, &user).await
+    }
+
+    async fn verify_password(&self, password: &str, stored: String) -> Result<Option<crypto::password::Verified>> {
+        let password = zeroize::Zeroizing::new(password.to_owned());
+        let cost = self.settings.password_cost;
+        tokio::task::spawn_blocking(move || crypto::password::verify(&password, &stored, cost))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    async fn open_session(&self, origin: &Origin, user: &store::UserRow) -> Result<SignedIn> {
+        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let token = crypto::token::generate();
+        let id = SessionId::new();
+        let row_id = id.to_string();
+        let (kind, name) = device::describe(origin.user_agent.as_deref().unwrap_or(""));
+        let now = Millis::now();
+        let expires_at = Millis(now.0 + self.settings.session_lifetime.as_millis() as i64);
+        let row = store::SessionRow {
+            id,
+            enterprise_id: user.enterprise_id,
+            user_id: user.id,
+            token_hash: crypto::token::hash(&token),
+            device_kind: kind,
+            device_name_ct: key.seal_str(&name, aad(&row_id, "device_name")),
+            ip_ct: key.seal_str(origin.ip.as_deref().unwrap_or(""), aad(&row_id, "ip")),
+            created_at: now,
+            last_seen_at: now,
+            expires_at,
+            ended_at: None,
+            ended_reason: None,
+        };
+        let audit = AuditDraft {
+            at: now,
+            actor: Actor::User { user_id: user.id },
+            origin: origin.clone(),
+            enterprise_id: Some(user.enterprise_id),
+            team_id: None,
+            action: "auth.sign-in".to_owned(),
+            target: Some(format!("session:{id}")),
+            outcome: Outcome::Success,
+            detail: serde_json::json!({ "method": "password", "device_kind": kind.as_str() }).to_string(),
+        };
+        self.store.create_session(&row, &audit).await?;
+        Ok(SignedIn {
+            csrf_token: crypto::token::csrf_for(&token),
+            token,
+            principal: Principal { user_id: user.id, enterprise_id: user.enterprise_id, role: user.role, session_id: id },
+            expires_at,
+        })
+    }
+
+    /// Resolves a bearer or cookie token to its principal. Ended, expired and disabled-account
+    /// sessions are all simply unauthenticated.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(Error::Unauthenticated);
+        }
+        let now = Millis::now();
+        let session = self
+            .store
+            .session_by_token_hash(&crypto::token::hash(token), now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let user = self
+            .store
+            .get_user(session.enterprise_id, session.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or(Error::Unauthenticated)?;
+        if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
+            self.store.touch_session(session.id, now).await?;
+        }
+        Ok(Principal { user_id: user.id, enterprise_id: user.enterprise_id, role: user.role, session_id: session.id })
+    }
+
+    /// Checks a CSRF token against the session token it must belong to, in constant time.
+    pub fn csrf_matches(&self, session_token: &str, csrf_token: &str) -> bool {
+        crypto::ct_eq(crypto::token::csrf_for(session_token).as_bytes(), csrf_token.as_bytes())
+    }
+
+    /// Ends the caller's current session server-side.
+    pub async fn sign_out(&self, principal: &Principal, origin: &Origin) -> Result<()> {
+        self.end_own_session(principal, origin, principal.session_id, "sign-out", "auth.sign-out").await
+    }
+
+    /// Signs one of the caller's own devices out.
+    pub async fn end_device(&self, principal: &Principal, origin: &Origin, session: SessionId) -> Result<()> {
+        self.end_own_session(principal, origin, session, "ended-by-user", "session.end").await
+    }
+
+    async fn end_own_session(&self, principal: &Principal, origin: &Origin, session: SessionId, reason: &str, action: &str) -> Result<()> {
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "reason": reason }).to_string(),
+            ..crate::draft(&Caller::User(principal.clone()), origin, Some(principal.enterprise_id), action, Some(format!("session:{session}")))
+        };
+        self.store
+            .end_session(principal.enterprise_id, principal.user_id, session, reason, Millis::now(), &audit)
+            .await
+            .map_err(|e| match e {
+                store::Error::NotFound => Error::NotFound("session"),
+                e => e.into(),
+            })
+    }
+
+    /// The caller's open sessions, each with its device record.
+    pub async fn list_devices(&self, principal: &Principal) -> Result<Vec<DeviceView>> {
+        self.devices_of(principal.enterprise_id, principal.user_id, Some(principal.session_id)).await
+    }
+
+    async fn devices_of(&self, enterprise: EnterpriseId, user: UserId, current: Option<SessionId>) -> Result<Vec<DeviceView>> {
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let rows = self.store.list_sessions(enterprise, user, Millis::now()).await?;
+        rows.iter()
+            .map(|s| {
+                let id = s.id.to_string();
+                Ok(DeviceView {
+                    session_id: s.id,
+                    kind: s.device_kind.as_str().to_owned(),
+                    name: key.open_str(&s.device_name_ct, aad(&id, "device_name"))?,
+                    ip: key.open_str(&s.ip_ct, aad(&id, "ip"))?,
+                    created_at: s.created_at.rfc3339(),
+                    last_seen_at: s.last_seen_at.rfc3339(),
+                    expires_at: s.expires_at.rfc3339(),
+                    current: Some(s.id) == current,
+                })
+            })
+            .collect()
+    }
+
+    /// A user's devices, for enterprise admins of that user's enterprise (A4 builds on this).
+    pub async fn list_user_devices(&self, caller: &Caller, enterprise: EnterpriseId, user: UserId) -> Result<Vec<DeviceView>> {
+        caller.require_enterprise_admin(enterprise)?;
+        if self.store.get_user(enterprise, user).await?.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+        self.devices_of(enterprise, user, None).await
+    }
+}
+
+/// The device kind a request looks like; exposed for handlers that want to show it.
+pub fn device_kind_of(user_agent: &str) -> DeviceKind {
+    device::describe(user_agent).0
+}

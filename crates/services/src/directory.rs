@@ -1,0 +1,312 @@
+//! Enterprises (tenants), users and teams: creation, listing, disabling, membership (M1, A7).
+//! Names and emails are sealed here under the enterprise's data key, bound to their row.
+
+use crate::{draft, team_draft, Caller, Error, Result, Services};
+use crypto::{Aad, DataKey};
+use domain::audit::{AuditDraft, Origin};
+use domain::{validate, EnterpriseId, FieldError, Millis, Role, Rule, TeamId, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct EnterpriseView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: EnterpriseId,
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct UserView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
+    #[schema(value_type = String, format = Uuid)]
+    pub enterprise_id: EnterpriseId,
+    pub email: String,
+    pub name: String,
+    /// One of `member`, `team-admin`, `enterprise-admin`, `security`.
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct TeamView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: TeamId,
+    pub name: String,
+    pub archived: bool,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct TeamMemberView {
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    pub is_admin: bool,
+    pub added_at: String,
+}
+
+/// A new account, as given by an admin. Validated by [`Services::create_user`].
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// `None` creates an account that cannot sign in with a password (SSO-only, later).
+    pub password: Option<String>,
+}
+
+fn aad<'a>(table: &'a str, row: &'a str, column: &'a str) -> Aad<'a> {
+    Aad { table, row, column }
+}
+
+fn open_user(key: &DataKey, row: &store::UserRow) -> Result<UserView> {
+    let id = row.id.to_string();
+    Ok(UserView {
+        id: row.id,
+        enterprise_id: row.enterprise_id,
+        email: key.open_str(&row.email_ct, aad("users", &id, "email"))?,
+        name: key.open_str(&row.name_ct, aad("users", &id, "name"))?,
+        role: row.role,
+        disabled: row.disabled,
+        created_at: row.created_at.rfc3339(),
+    })
+}
+
+fn open_team(key: &DataKey, row: &store::TeamRow) -> Result<TeamView> {
+    Ok(TeamView {
+        id: row.id,
+        name: key.open_str(&row.name_ct, aad("teams", &row.id.to_string(), "name"))?,
+        archived: row.archived,
+        created_at: row.created_at.rfc3339(),
+    })
+}
+
+pub(crate) fn open_enterprise(key: &DataKey, row: &store::EnterpriseRow) -> Result<EnterpriseView> {
+    Ok(EnterpriseView {
+        id: row.id,
+        name: key.open_str(&row.name_ct, aad("enterprises", &row.id.to_string(), "name"))?,
+        created_at: row.created_at.rfc3339(),
+    })
+}
+
+impl Services {
+    /// Creates a tenant with its own data key (operator only: tenants are provisioned from the shell).
+    pub async fn create_enterprise(&self, caller: &Caller, origin: &Origin, name: &str) -> Result<EnterpriseView> {
+        if *caller != Caller::Operator {
+            return Err(Error::Forbidden);
+        }
+        let name = validate::name("name", name).map_err(Error::Invalid)?;
+        let id = EnterpriseId::new();
+        let (key, key_row) = self.keys.new_enterprise_key(id);
+        let row = store::EnterpriseRow {
+            id,
+            name_ct: key.seal_str(&name, aad("enterprises", &id.to_string(), "name")),
+            created_at: Millis::now(),
+        };
+        let audit = draft(caller, origin, Some(id), "enterprise.create", Some(format!("enterprise:{id}")));
+        self.store.create_enterprise(&row, &key_row, &audit).await?;
+        open_enterprise(&key, &row)
+    }
+
+    pub async fn list_enterprises(&self, caller: &Caller) -> Result<Vec<EnterpriseView>> {
+        let rows = self.store.list_enterprises().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if caller.require_member_of(row.id).is_ok() {
+                out.push(open_enterprise(&*self.keys.enterprise_key(row.id).await?, &row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn get_enterprise(&self, caller: &Caller, id: EnterpriseId) -> Result<EnterpriseView> {
+        caller.require_member_of(id).map_err(|_| Error::NotFound("enterprise"))?;
+        let row = self.store.get_enterprise(id).await?.ok_or(Error::NotFound("enterprise"))?;
+        open_enterprise(&*self.keys.enterprise_key(id).await?, &row)
+    }
+
+    /// Creates an account. Enterprise admins of `enterprise` and the operator only.
+    pub async fn create_user(&self, caller: &Caller, origin: &Origin, enterprise: EnterpriseId, new: NewUser) -> Result<UserView> {
+        caller.require_enterprise_admin(enterprise)?;
+        let email = validate::email("email", &new.email).map_err(Error::Invalid)?;
+        let name = validate::name("name", &new.name).map_err(Error::Invalid)?;
+        if let Some(password) = &new.password {
+            validate::new_password("password", password).map_err(Error::Invalid)?;
+        }
+        if self.store.get_enterprise(enterprise).await?.is_none() {
+            return Err(Error::NotFound("enterprise"));
+        }
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let password_hash = match &new.password {
+            Some(p) => Some(self.hash_password(p).await?),
+            None => None,
+        };
+        let id = UserId::new();
+        let row_id = id.to_string();
+        let now = Millis::now();
+        let row = store::UserRow {
+            id,
+            enterprise_id: enterprise,
+            email_index: self.keys.email_index(&email),
+            email_ct: key.seal_str(&email, aad("users", &row_id, "email")),
+            name_ct: key.seal_str(&name, aad("users", &row_id, "name")),
+            role: new.role,
+            password_hash,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "role": new.role.as_str() }).to_string(),
+            ..draft(caller, origin, Some(enterprise), "user.create", Some(format!("user:{id}")))
+        };
+        match self.store.create_user(&row, &audit).await {
+            Ok(()) => open_user(&key, &row),
+            Err(store::Error::Conflict(_)) => Err(Error::Conflict(FieldError::new(
+                "email",
+                Rule::Duplicate,
+                "an account with this email already exists in this enterprise",
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn list_users(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<UserView>> {
+        caller.require_enterprise_admin(enterprise)?;
+        let key = self.keys.enterprise_key(enterprise).await?;
+        self.store.list_users(enterprise).await?.iter().map(|row| open_user(&key, row)).collect()
+    }
+
+    /// The caller's own account, or any account of their enterprise for its admins.
+    pub async fn get_user(&self, caller: &Caller, enterprise: EnterpriseId, id: UserId) -> Result<UserView> {
+        let own = matches!(caller, Caller::User(p) if p.user_id == id && p.enterprise_id == enterprise);
+        if !own {
+            caller.require_enterprise_admin(enterprise).map_err(|_| Error::NotFound("user"))?;
+        }
+        let row = self.store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
+        open_user(&*self.keys.enterprise_key(enterprise).await?, &row)
+    }
+
+    /// Disables (ending every session) or re-enables an account. Admins cannot disable themselves,
+    /// so an enterprise cannot lose its last admin by accident.
+    pub async fn set_user_disabled(&self, caller: &Caller, origin: &Origin, enterprise: EnterpriseId, id: UserId, disabled: bool) -> Result<UserView> {
+        caller.require_enterprise_admin(enterprise)?;
+        if matches!(caller, Caller::User(p) if p.user_id == id) && disabled {
+            return Err(Error::Invalid(FieldError::new("disabled", Rule::InvalidValue, "you cannot disable your own account")));
+        }
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        let audit = draft(caller, origin, Some(enterprise), action, Some(format!("user:{id}")));
+        self.store
+            .set_user_disabled(enterprise, id, disabled, Millis::now(), &audit)
+            .await
+            .map_err(|e| match e {
+                store::Error::NotFound => Error::NotFound("user"),
+                e => e.into(),
+            })?;
+        self.get_user(caller, enterprise, id).await
+    }
+
+    pub async fn create_team(&self, caller: &Caller, origin: &Origin, enterprise: EnterpriseId, name: &str) -> Result<TeamView> {
+        caller.require_enterprise_admin(enterprise)?;
+        let name = validate::name("name", name).map_err(Error::Invalid)?;
+        if self.store.get_enterprise(enterprise).await?.is_none() {
+            return Err(Error::NotFound("enterprise"));
+        }
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let id = TeamId::new();
+        let row = store::TeamRow {
+            id,
+            enterprise_id: enterprise,
+            name_ct: key.seal_str(&name, aad("teams", &id.to_string(), "name")),
+            archived: false,
+            created_at: Millis::now(),
+        };
+        let audit = team_draft(caller, origin, enterprise, id, "team.create", Some(format!("team:{id}")));
+        self.store.create_team(&row, &audit).await?;
+        open_team(&key, &row)
+    }
+
+    /// Teams of the enterprise; any member may see them (they pick channels from this list).
+    pub async fn list_teams(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<TeamView>> {
+        caller.require_member_of(enterprise)?;
+        let key = self.keys.enterprise_key(enterprise).await?;
+        self.store.list_teams(enterprise).await?.iter().map(|row| open_team(&key, row)).collect()
+    }
+
+    pub async fn set_team_archived(&self, caller: &Caller, origin: &Origin, enterprise: EnterpriseId, id: TeamId, archived: bool) -> Result<TeamView> {
+        caller.require_enterprise_admin(enterprise)?;
+        let action = if archived { "team.archive" } else { "team.unarchive" };
+        let audit = team_draft(caller, origin, enterprise, id, action, Some(format!("team:{id}")));
+        self.store.set_team_archived(enterprise, id, archived, &audit).await.map_err(not_found("team"))?;
+        let row = self.store.get_team(enterprise, id).await?.ok_or(Error::NotFound("team"))?;
+        open_team(&*self.keys.enterprise_key(enterprise).await?, &row)
+    }
+
+    /// Enterprise admins manage every team; a team's own admins manage its members.
+    async fn require_team_manager(&self, caller: &Caller, enterprise: EnterpriseId, team: TeamId) -> Result<()> {
+        if caller.require_enterprise_admin(enterprise).is_ok() {
+            return Ok(());
+        }
+        let Caller::User(p) = caller else { return Err(Error::Forbidden) };
+        if p.enterprise_id != enterprise || p.role != Role::TeamAdmin {
+            return Err(Error::Forbidden);
+        }
+        let members = self.store.list_team_members(enterprise, team).await?;
+        if members.iter().any(|m| m.user_id == p.user_id && m.is_admin) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
+    pub async fn put_team_member(&self, caller: &Caller, origin: &Origin, enterprise: EnterpriseId, team: TeamId, user: UserId, is_admin: bool) -> Result<()> {
+        self.require_team_manager(caller, enterprise, team).await?;
+        let member = store::TeamMemberRow { team_id: team, user_id: user, is_admin, added_at: Millis::now() };
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "is_admin": is_admin }).to_string(),
+            ..team_draft(caller, origin, enterprise, team, "team.member.put", Some(format!("user:{user}")))
+        };
+        self.store.put_team_member(enterprise, &member, &audit).await.map_err(not_found("team or user"))
+    }
+
+    pub async fn remove_team_member(&self, caller: &Caller, origin: &Origin, enterprise: EnterpriseId, team: TeamId, user: UserId) -> Result<()> {
+        self.require_team_manager(caller, enterprise, team).await?;
+        let audit = team_draft(caller, origin, enterprise, team, "team.member.remove", Some(format!("user:{user}")));
+        self.store.remove_team_member(enterprise, team, user, &audit).await.map_err(not_found("membership"))
+    }
+
+    pub async fn list_team_members(&self, caller: &Caller, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberView>> {
+        caller.require_member_of(enterprise)?;
+        if self.store.get_team(enterprise, team).await?.is_none() {
+            return Err(Error::NotFound("team"));
+        }
+        Ok(self
+            .store
+            .list_team_members(enterprise, team)
+            .await?
+            .into_iter()
+            .map(|m| TeamMemberView { user_id: m.user_id, is_admin: m.is_admin, added_at: m.added_at.rfc3339() })
+            .collect())
+    }
+
+    /// Hashes on the blocking pool: argon2id takes tens of milliseconds of CPU by design.
+    pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
+        let password = zeroize::Zeroizing::new(password.to_owned());
+        let cost = self.settings.password_cost;
+        tokio::task::spawn_blocking(move || crypto::password::hash(&password, cost))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(Error::from)
+    }
+}
+
+fn not_found(what: &'static str) -> impl Fn(store::Error) -> Error {
+    move |e| match e {
+        store::Error::NotFound => Error::NotFound(what),
+        e => e.into(),
+    }
+}

@@ -1,0 +1,182 @@
+//! Conclave's business rules (API boundary for `http` and the binary).
+//!
+//! Architecture invariants:
+//! - This crate is the only caller of the store. Every public method takes the [`Caller`] and
+//!   checks authorization itself, tenant by tenant, before touching data: a handler that forgets
+//!   a check cannot open a hole, because there is no other way in.
+//! - Plaintext personal data exists only here and above: it is sealed before it reaches the store
+//!   and opened after it leaves it.
+//! - Every security-relevant change is written with its audit event in one store transaction.
+
+pub mod audit;
+pub mod auth;
+pub mod directory;
+pub mod keys;
+
+use domain::audit::{Actor, AuditDraft, Origin, Outcome};
+use domain::{EnterpriseId, FieldError, Millis, Role, SessionId, TeamId, UserId};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use keys::KeyringSource;
+
+/// Errors in product terms. `http` maps each variant to one problem type; the binary to a sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(FieldError),
+    /// The thing does not exist *for this caller*: also used where revealing existence would leak.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Conflict(FieldError),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Error {
+        match e {
+            store::Error::NotFound => Error::NotFound("record"),
+            store::Error::Conflict(what) => Error::Internal(format!("unexpected conflict: {what}")),
+            store::Error::Unavailable(why) => Error::Unavailable(why),
+            store::Error::Other(why) => Error::Internal(why),
+        }
+    }
+}
+
+impl From<crypto::Error> for Error {
+    fn from(e: crypto::Error) -> Error {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// An authenticated user, as established from a session token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub enterprise_id: EnterpriseId,
+    pub role: Role,
+    pub session_id: SessionId,
+}
+
+/// Who is asking. `Operator` is the person at the server's shell running `conclave admin`; they
+/// already hold the master key file, so they may act in any enterprise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Operator,
+    User(Principal),
+}
+
+impl Caller {
+    fn actor(&self) -> Actor {
+        match self {
+            Caller::Operator => Actor::Operator,
+            Caller::User(p) => Actor::User { user_id: p.user_id },
+        }
+    }
+
+    /// Passes for the operator and for enterprise admins of `enterprise`; nobody else.
+    fn require_enterprise_admin(&self, enterprise: EnterpriseId) -> Result<()> {
+        match self {
+            Caller::Operator => Ok(()),
+            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::EnterpriseAdmin => Ok(()),
+            Caller::User(_) => Err(Error::Forbidden),
+        }
+    }
+
+    /// Passes for any signed-in member of `enterprise` and the operator.
+    fn require_member_of(&self, enterprise: EnterpriseId) -> Result<()> {
+        match self {
+            Caller::Operator => Ok(()),
+            Caller::User(p) if p.enterprise_id == enterprise => Ok(()),
+            Caller::User(_) => Err(Error::Forbidden),
+        }
+    }
+}
+
+/// Tunables with safe defaults; the binary fills them from its configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub password_cost: crypto::password::Cost,
+    /// A session ends this long after sign-in, whatever its activity.
+    pub session_lifetime: Duration,
+    /// `last_seen` is written at most this often per session, so reads stay reads.
+    pub touch_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            password_cost: crypto::password::Cost::default(),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            touch_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// All services, built once at start-up and shared behind an `Arc`.
+pub struct Services {
+    store: Arc<dyn store::Store>,
+    keys: keys::Keys,
+    settings: Settings,
+    /// Verified against when an email is unknown, so that costs as much as a wrong password.
+    decoy_hash: String,
+}
+
+impl Services {
+    /// Loads the keyring, makes sure the blind-index key exists, and readies every service.
+    pub async fn build(store: Arc<dyn store::Store>, keyring: KeyringSource, settings: Settings) -> Result<Services> {
+        let keys = keys::Keys::load(store.clone(), keyring).await?;
+        let decoy_hash = crypto::password::decoy_hash(settings.password_cost);
+        Ok(Services { store, keys, settings, decoy_hash })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Readiness: the database answers and every migration this build knows is applied.
+    pub async fn readiness(&self) -> Result<Readiness> {
+        self.store.ping().await?;
+        let applied = self.store.applied_migrations().await?;
+        let known = self.store.known_migrations();
+        let pending: Vec<i64> = known.iter().copied().filter(|v| !applied.contains(v)).collect();
+        Ok(Readiness { backend: self.store.backend(), applied: applied.len(), pending })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Readiness {
+    pub backend: &'static str,
+    pub applied: usize,
+    pub pending: Vec<i64>,
+}
+
+fn draft(caller: &Caller, origin: &Origin, enterprise: Option<EnterpriseId>, action: &str, target: Option<String>) -> AuditDraft {
+    AuditDraft {
+        at: Millis::now(),
+        actor: caller.actor(),
+        origin: origin.clone(),
+        enterprise_id: enterprise,
+        team_id: None,
+        action: action.to_owned(),
+        target,
+        outcome: Outcome::Success,
+        detail: "{}".to_owned(),
+    }
+}
+
+fn team_draft(caller: &Caller, origin: &Origin, enterprise: EnterpriseId, team: TeamId, action: &str, target: Option<String>) -> AuditDraft {
+    AuditDraft { team_id: Some(team), ..draft(caller, origin, Some(enterprise), action, target) }
+}
