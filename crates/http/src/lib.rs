@@ -1,1 +1,137 @@
-//! placeholder while dependencies build
+//! Conclave's HTTP surface (API boundary): the JSON API, the web client's pages and assets,
+//! health, metrics and the OpenAPI document.
+//!
+//! Architecture invariants:
+//! - The only HTTP-aware crate. Handlers parse, call one service method, render; they never decide
+//!   who may do what (services do) and never touch the store or keys (this crate cannot: it does
+//!   not depend on `store`).
+//! - Errors reach the wire only through [`problem::Problem`].
+//! - No inline script or style anywhere: the CSP forbids it, and every page loads `/assets/*`.
+
+pub mod extract;
+pub mod problem;
+mod routes;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::PrometheusHandle;
+use problem::{Kind, Problem};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use routes::openapi;
+
+/// HTTP-level settings.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Largest request body accepted by JSON endpoints.
+    pub max_body_bytes: usize,
+    /// Sign-in attempts allowed per client IP per minute (bursts up to this many).
+    pub sign_in_per_minute: u32,
+}
+
+impl Default for HttpSettings {
+    fn default() -> HttpSettings {
+        HttpSettings { max_body_bytes: 64 * 1024, sign_in_per_minute: 10 }
+    }
+}
+
+/// Everything a handler can reach, passed explicitly (no globals).
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Arc<services::Services>,
+    pub metrics: Option<PrometheusHandle>,
+    pub settings: Arc<HttpSettings>,
+    sign_in_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl AppState {
+    pub fn new(services: Arc<services::Services>, metrics: Option<PrometheusHandle>, settings: HttpSettings) -> AppState {
+        let per_minute = NonZeroU32::new(settings.sign_in_per_minute.max(1)).expect("at least one");
+        AppState {
+            services,
+            metrics,
+            settings: Arc::new(settings),
+            sign_in_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+        }
+    }
+
+    /// Spends one sign-in attempt for `ip`; a 429 problem with Retry-After when none is left.
+    /// Requests without a known peer address share one bucket, which errs on the side of refusing.
+    pub fn check_sign_in_rate(&self, ip: Option<&str>) -> Result<(), Problem> {
+        let key = ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        self.sign_in_limiter.check_key(&key).map_err(|not_until| {
+            use governor::clock::{Clock, DefaultClock};
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Problem::rate_limited(wait.as_secs() + 1)
+        })
+    }
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The whole application: routes plus transport policy as layers.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    let static_header = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    routes::router(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only, never the query string: tokens must not reach logs.
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(static_header(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"))
+                .layer(static_header(header::CONTENT_SECURITY_POLICY, CSP))
+                .layer(static_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(static_header(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(static_header(header::REFERRER_POLICY, "no-referrer"))
+                .layer(static_header(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+                .layer(static_header(HeaderName::from_static("cross-origin-resource-policy"), "same-origin"))
+                .layer(static_header(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()")),
+        )
+}
+
+/// Refuses state-changing requests a browser marks as cross-site: defence in depth on top of
+/// SameSite cookies and the CSRF token, and the guard for the sign-in form (login CSRF).
+async fn refuse_cross_site(req: Request, next: Next) -> Response {
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+    if unsafe_method && cross_site {
+        return Problem::new(Kind::CsrfRejected, "cross-site requests may not change anything").into_response();
+    }
+    next.run(req).await
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("conclave_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("conclave_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// How long a shutting-down server waits for requests in flight.
+pub const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);

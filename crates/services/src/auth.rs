@@ -239,3 +239,10 @@ impl Services {
 pub fn device_kind_of(user_agent: &str) -> DeviceKind {
     device::describe(user_agent).0
 }
+
+impl Services {
+    /// The CSRF token that belongs to a session token, for the web client to send back.
+    pub fn csrf_token_for(&self, session_token: &str) -> String {
+        crypto::token::csrf_for(session_token)
+    }
+}

@@ -1,0 +1,46 @@
+// Shared helpers for the signed-in pages: API calls with the CSRF header, session bootstrap.
+"use strict";
+const conclave = (() => {
+  let csrf = "";
+  let me = null;
+
+  async function api(method, path, body) {
+    const headers = { "Accept": "application/json" };
+    if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.status === 401) { location.assign("/signin"); throw new Error("signed out"); }
+    if (res.status === 204) return null;
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new Error((data && (data.detail || data.title)) || ("HTTP " + res.status));
+    return data;
+  }
+
+  async function start() {
+    me = await api("GET", "/api/v1/me");
+    csrf = me.csrf_token;
+    document.getElementById("whoami").textContent = me.user.name + " · " + me.enterprise.name;
+    document.getElementById("signout").addEventListener("click", async () => {
+      await api("DELETE", "/api/v1/sessions/current");
+      location.assign("/signin");
+    });
+    return me;
+  }
+
+  function status(text, bad) {
+    const el = document.getElementById("status");
+    el.textContent = text;
+    el.className = bad ? "error" : "muted";
+  }
+
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function when(iso) { return new Date(iso).toLocaleString(); }
+
+  return { api, start, status, cell, when };
+})();

@@ -1,0 +1,209 @@
+//! RFC 9457 problem details: the one place where errors become HTTP responses.
+//!
+//! Every error kind has a stable `type` (a relative URI under `/problems/`, which serves a short
+//! explanation), so clients branch on `type`, never on `detail` text. 5xx answers carry a generic
+//! detail; the real cause goes to the log with the request id, never to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::{FieldError, Rule};
+use serde::Serialize;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// A problem+json body. `field` and `rule` are extension members for validation errors.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+    #[serde(skip)]
+    www_authenticate: bool,
+}
+
+/// The problem kinds, with their status and title. `/problems/{slug}` explains each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    MalformedBody,
+    InvalidField,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    NotFound,
+    Forbidden,
+    Unauthenticated,
+    InvalidCredentials,
+    CsrfRejected,
+    Conflict,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 13] = [
+        Kind::MalformedBody,
+        Kind::InvalidField,
+        Kind::UnsupportedMediaType,
+        Kind::PayloadTooLarge,
+        Kind::NotFound,
+        Kind::Forbidden,
+        Kind::Unauthenticated,
+        Kind::InvalidCredentials,
+        Kind::CsrfRejected,
+        Kind::Conflict,
+        Kind::RateLimited,
+        Kind::Unavailable,
+        Kind::Internal,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Kind::MalformedBody => "malformed-body",
+            Kind::InvalidField => "invalid-field",
+            Kind::UnsupportedMediaType => "unsupported-media-type",
+            Kind::PayloadTooLarge => "payload-too-large",
+            Kind::NotFound => "not-found",
+            Kind::Forbidden => "forbidden",
+            Kind::Unauthenticated => "unauthenticated",
+            Kind::InvalidCredentials => "invalid-credentials",
+            Kind::CsrfRejected => "csrf-rejected",
+            Kind::Conflict => "conflict",
+            Kind::RateLimited => "rate-limited",
+            Kind::Unavailable => "unavailable",
+            Kind::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Kind::MalformedBody => StatusCode::BAD_REQUEST,
+            Kind::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::Forbidden | Kind::CsrfRejected => StatusCode::FORBIDDEN,
+            Kind::Unauthenticated | Kind::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Kind::Conflict => StatusCode::CONFLICT,
+            Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::MalformedBody => "The request body is not valid JSON",
+            Kind::InvalidField => "A field of the request is invalid",
+            Kind::UnsupportedMediaType => "The request body has the wrong content type",
+            Kind::PayloadTooLarge => "The request body is too large",
+            Kind::NotFound => "Not found",
+            Kind::Forbidden => "Not allowed",
+            Kind::Unauthenticated => "Sign-in required",
+            Kind::InvalidCredentials => "The email or password is wrong",
+            Kind::CsrfRejected => "The request failed the cross-site request forgery check",
+            Kind::Conflict => "The request conflicts with existing data",
+            Kind::RateLimited => "Too many requests",
+            Kind::Unavailable => "The service is temporarily unavailable",
+            Kind::Internal => "Internal server error",
+        }
+    }
+
+    /// A longer explanation, served at `/problems/{slug}`.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Kind::MalformedBody => "The body could not be parsed as JSON. Check quoting, commas and brackets.",
+            Kind::InvalidField => "One field broke a rule. The `field` member names it and `rule` names the rule (required, empty, too-long, invalid-email, unknown-field, wrong-type, ...). Nothing was written.",
+            Kind::UnsupportedMediaType => "Send JSON bodies with `Content-Type: application/json`.",
+            Kind::PayloadTooLarge => "The body is over this endpoint's size limit. Nothing was written.",
+            Kind::NotFound => "There is no such resource, or you may not know whether there is one.",
+            Kind::Forbidden => "You are signed in, but your role does not allow this action in this enterprise.",
+            Kind::Unauthenticated => "Send a session cookie or `Authorization: Bearer <token>`. The session may have ended or expired.",
+            Kind::InvalidCredentials => "The email and password do not match an active account. For privacy, the answer does not say which part was wrong.",
+            Kind::CsrfRejected => "Requests authenticated by cookie must carry the session's `X-CSRF-Token` header and must not come from another site.",
+            Kind::Conflict => "The change would duplicate something unique, such as an email within an enterprise. Nothing was written.",
+            Kind::RateLimited => "Wait for the number of seconds in `Retry-After`, then try again.",
+            Kind::Unavailable => "A dependency such as the database is not answering. Try again shortly.",
+            Kind::Internal => "Something failed on the server. The response carries a request id (`x-request-id`) that operators can find in the logs.",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.slug() == slug)
+    }
+}
+
+impl Problem {
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("/problems/{}", kind.slug()),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
+            detail: detail.into(),
+            field: None,
+            rule: None,
+            retry_after: None,
+            www_authenticate: kind == Kind::Unauthenticated,
+        }
+    }
+
+    pub fn field(kind: Kind, e: &FieldError) -> Problem {
+        Problem { field: Some(e.field.clone()), rule: Some(e.rule.as_str().to_owned()), ..Problem::new(kind, e.to_string()) }
+    }
+
+    pub fn invalid(field: &str, rule: Rule, message: &str) -> Problem {
+        Problem::field(Kind::InvalidField, &FieldError::new(field, rule, message))
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Problem {
+        Problem { retry_after: Some(retry_after_secs.max(1)), ..Problem::new(Kind::RateLimited, format!("try again in {} seconds", retry_after_secs.max(1))) }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"conclave\""));
+        }
+        response
+    }
+}
+
+/// Service errors become problems here and nowhere else.
+impl From<services::Error> for Problem {
+    fn from(e: services::Error) -> Problem {
+        use services::Error as E;
+        match e {
+            E::Invalid(f) => Problem::field(Kind::InvalidField, &f),
+            E::Conflict(f) => Problem::field(Kind::Conflict, &f),
+            E::NotFound(what) => Problem::new(Kind::NotFound, format!("no such {what}")),
+            E::Forbidden => Problem::new(Kind::Forbidden, "your role does not allow this"),
+            E::Unauthenticated => Problem::new(Kind::Unauthenticated, "sign in first"),
+            E::InvalidCredentials => Problem::new(Kind::InvalidCredentials, "check the email and password and try again"),
+            E::Unavailable(why) => {
+                tracing::warn!(error = %why, "dependency unavailable");
+                Problem::new(Kind::Unavailable, "try again shortly")
+            }
+            E::Internal(why) => {
+                tracing::error!(error = %why, "internal error");
+                Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")
+            }
+        }
+    }
+}

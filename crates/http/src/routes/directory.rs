@@ -1,0 +1,222 @@
+//! Enterprise administration: users, teams, memberships, the enterprise audit log.
+//! Who may do what is decided by the services; these handlers only parse and render.
+
+use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin};
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::Json;
+use domain::{EnterpriseId, Role, Rule, TeamId, UserId};
+use serde::Deserialize;
+use services::audit::AuditEventView;
+use services::auth::DeviceView;
+use services::directory::{EnterpriseView, NewUser, TeamMemberView, TeamView, UserView};
+use utoipa::{IntoParams, ToSchema};
+
+fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
+    parse_id(raw, "enterprise", EnterpriseId::parse)
+}
+fn user(raw: &str) -> Result<UserId, Problem> {
+    parse_id(raw, "user", UserId::parse)
+}
+fn team(raw: &str) -> Result<TeamId, Problem> {
+    parse_id(raw, "team", TeamId::parse)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub name: String,
+    /// `member`, `team-admin`, `enterprise-admin` or `security`.
+    pub role: String,
+    /// Initial password (8 to 256 characters). Omit for an account without password sign-in.
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// True disables the account and ends all its sessions.
+    pub disabled: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeamRequest {
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeamRequest {
+    pub archived: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMemberRequest {
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Return events with a sequence number below this (for paging back).
+    pub before: Option<i64>,
+    /// At most this many events (1 to 500, default 100).
+    pub limit: Option<u32>,
+}
+
+fn parse_role(raw: &str) -> Result<Role, Problem> {
+    Role::parse(raw).ok_or_else(|| Problem::invalid("role", Rule::InvalidValue, "role: must be one of member, team-admin, enterprise-admin, security"))
+}
+
+/// GET /api/v1/enterprises/{enterprise_id} — the enterprise (its members only).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)),
+    responses((status = 200, body = EnterpriseView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_enterprise(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>) -> Result<Json<EnterpriseView>, Problem> {
+    Ok(Json(state.services.get_enterprise(&auth.caller(), enterprise(&eid)?).await?))
+}
+
+/// GET /api/v1/enterprises/{enterprise_id}/users — every account (enterprise admins).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)),
+    responses((status = 200, body = [UserView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_users(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>) -> Result<Json<Vec<UserView>>, Problem> {
+    Ok(Json(state.services.list_users(&auth.caller(), enterprise(&eid)?).await?))
+}
+
+/// POST /api/v1/enterprises/{enterprise_id}/users — create an account (enterprise admins).
+#[utoipa::path(post, path = "/api/v1/enterprises/{enterprise_id}/users", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)), request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = UserView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already used in this enterprise", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(eid): Path<String>,
+    ApiJson(body): ApiJson<CreateUserRequest>,
+) -> Result<(StatusCode, Json<UserView>), Problem> {
+    let enterprise = enterprise(&eid)?;
+    let new = NewUser { email: body.email, name: body.name, role: parse_role(&body.role)?, password: body.password };
+    let created = state.services.create_user(&auth.caller(), &origin, enterprise, new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// PATCH /api/v1/enterprises/{enterprise_id}/users/{user_id} — disable or re-enable an account.
+#[utoipa::path(patch, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("user_id" = String, Path)), request_body = UpdateUserRequest,
+    responses((status = 200, body = UserView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, uid)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> Result<Json<UserView>, Problem> {
+    let (enterprise, user) = (enterprise(&eid)?, user(&uid)?);
+    Ok(Json(state.services.set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled).await?))
+}
+
+/// GET /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — a user's signed-in devices (enterprise admins).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/devices", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, body = [DeviceView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_user_devices(State(state): State<AppState>, auth: Auth, Path((eid, uid)): Path<(String, String)>) -> Result<Json<Vec<DeviceView>>, Problem> {
+    Ok(Json(state.services.list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?).await?))
+}
+
+/// GET /api/v1/enterprises/{enterprise_id}/teams — the enterprise's teams (any member).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/teams", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)),
+    responses((status = 200, body = [TeamView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_teams(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>) -> Result<Json<Vec<TeamView>>, Problem> {
+    Ok(Json(state.services.list_teams(&auth.caller(), enterprise(&eid)?).await?))
+}
+
+/// POST /api/v1/enterprises/{enterprise_id}/teams — create a team (enterprise admins).
+#[utoipa::path(post, path = "/api/v1/enterprises/{enterprise_id}/teams", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)), request_body = CreateTeamRequest,
+    responses((status = 201, body = TeamView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_team(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(eid): Path<String>,
+    ApiJson(body): ApiJson<CreateTeamRequest>,
+) -> Result<(StatusCode, Json<TeamView>), Problem> {
+    let created = state.services.create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// PATCH /api/v1/enterprises/{enterprise_id}/teams/{team_id} — archive or restore a team.
+#[utoipa::path(patch, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("team_id" = String, Path)), request_body = UpdateTeamRequest,
+    responses((status = 200, body = TeamView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_team(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, tid)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateTeamRequest>,
+) -> Result<Json<TeamView>, Problem> {
+    Ok(Json(state.services.set_team_archived(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, body.archived).await?))
+}
+
+/// GET /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members — a team's members.
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("team_id" = String, Path)),
+    responses((status = 200, body = [TeamMemberView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_team_members(State(state): State<AppState>, auth: Auth, Path((eid, tid)): Path<(String, String)>) -> Result<Json<Vec<TeamMemberView>>, Problem> {
+    Ok(Json(state.services.list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?).await?))
+}
+
+/// PUT /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — add a member or change their team-admin flag.
+#[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("team_id" = String, Path), ("user_id" = String, Path)), request_body = PutMemberRequest,
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_team_member(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, tid, uid)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<PutMemberRequest>,
+) -> Result<StatusCode, Problem> {
+    state.services.put_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?, body.is_admin).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// DELETE /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — remove a member.
+#[utoipa::path(delete, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("team_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn remove_team_member(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, tid, uid)): Path<(String, String, String)>,
+) -> Result<StatusCode, Problem> {
+    state.services.remove_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /api/v1/enterprises/{enterprise_id}/audit — the enterprise's audit events, newest first (enterprise admins).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/audit", tag = "audit", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), AuditQuery),
+    responses((status = 200, body = [AuditEventView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_audit(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>, uri: Uri) -> Result<Json<Vec<AuditEventView>>, Problem> {
+    let query: AuditQuery = axum::extract::Query::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))?;
+    let events = state.services.enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100)).await?;
+    Ok(Json(events))
+}

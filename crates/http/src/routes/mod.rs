@@ -1,0 +1,69 @@
+//! Route table. API routes are registered through `utoipa_axum::routes!`, which adds each handler
+//! to the router and to the OpenAPI document at once: an API route cannot exist undocumented.
+
+mod directory;
+mod sessions;
+mod system;
+mod web;
+
+use crate::AppState;
+use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Conclave API", description = "Secure enterprise messaging. Errors are RFC 9457 application/problem+json."),
+    modifiers(&SecuritySchemes),
+    components(schemas(crate::problem::Problem))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::extract::SESSION_COOKIE,
+                "Web session; state-changing requests also need the X-CSRF-Token header.",
+            ))),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(sessions::create_session))
+        .routes(routes!(sessions::delete_current_session))
+        .routes(routes!(sessions::get_me))
+        .routes(routes!(sessions::list_my_devices))
+        .routes(routes!(sessions::end_my_device))
+        .routes(routes!(directory::get_enterprise))
+        .routes(routes!(directory::list_users, directory::create_user))
+        .routes(routes!(directory::update_user))
+        .routes(routes!(directory::list_user_devices))
+        .routes(routes!(directory::list_teams, directory::create_team))
+        .routes(routes!(directory::update_team))
+        .routes(routes!(directory::list_team_members))
+        .routes(routes!(directory::put_team_member, directory::remove_team_member))
+        .routes(routes!(directory::list_audit))
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let (api, doc) = api_router().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    api.merge(system::router(doc)).merge(web::router()).with_state(state)
+}

@@ -1,0 +1,123 @@
+//! Sign-in, sign-out, the current user, and the user's own devices.
+
+use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin, SESSION_COOKIE};
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::SessionId;
+use serde::{Deserialize, Serialize};
+use services::auth::{DeviceView, SignedIn};
+use services::directory::{EnterpriseView, UserView};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionCreated {
+    /// Bearer token for API clients. Shown once; the server keeps only its hash.
+    pub token: String,
+    /// Send as `X-CSRF-Token` on state-changing requests authenticated by the cookie.
+    pub csrf_token: String,
+    pub expires_at: String,
+    pub user: UserView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeView {
+    pub user: UserView,
+    pub enterprise: EnterpriseView,
+    #[schema(value_type = String, format = Uuid)]
+    pub session_id: SessionId,
+    pub csrf_token: String,
+}
+
+/// The `Set-Cookie` value that carries a new session to a browser.
+pub(crate) fn session_cookie(token: &str, max_age_secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}"))
+        .expect("tokens are URL-safe base64")
+}
+
+pub(crate) fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")).expect("static")
+}
+
+pub(crate) async fn sign_in(state: &AppState, origin: &domain::audit::Origin, email: &str, password: &str) -> Result<SignedIn, Problem> {
+    state.check_sign_in_rate(origin.ip.as_deref())?;
+    Ok(state.services.sign_in(origin, email, password).await?)
+}
+
+/// POST /api/v1/sessions — sign in with email and password.
+///
+/// Answers alike for an unknown email and a wrong password. Sets the session cookie for browsers
+/// and returns a bearer token for API clients.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = SignInRequest, responses(
+    (status = 201, description = "Signed in", body = SessionCreated),
+    (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json")
+))]
+pub async fn create_session(State(state): State<AppState>, ClientOrigin(origin): ClientOrigin, ApiJson(body): ApiJson<SignInRequest>) -> Result<Response, Problem> {
+    let signed_in = sign_in(&state, &origin, &body.email, &body.password).await?;
+    let caller = services::Caller::User(signed_in.principal.clone());
+    let user = state.services.get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id).await?;
+    let cookie = session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
+    let body = SessionCreated { token: signed_in.token, csrf_token: signed_in.csrf_token, expires_at: signed_in.expires_at.rfc3339(), user };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::SET_COOKIE, cookie);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+/// DELETE /api/v1/sessions/current — sign out: the session ends on the server.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 204, description = "Signed out"),
+    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+))]
+pub async fn delete_current_session(State(state): State<AppState>, ClientOrigin(origin): ClientOrigin, auth: Auth) -> Result<Response, Problem> {
+    state.services.sign_out(&auth.principal, &origin).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
+}
+
+/// GET /api/v1/me — the signed-in user, their enterprise, and the session's CSRF token.
+#[utoipa::path(get, path = "/api/v1/me", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 200, description = "The current user", body = MeView),
+    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+))]
+pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
+    let caller = auth.caller();
+    let p = &auth.principal;
+    let user = state.services.get_user(&caller, p.enterprise_id, p.user_id).await?;
+    let enterprise = state.services.get_enterprise(&caller, p.enterprise_id).await?;
+    let body = MeView { user, enterprise, session_id: p.session_id, csrf_token: state.services.csrf_token_for(&auth.token) };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// GET /api/v1/me/devices — the caller's signed-in devices.
+#[utoipa::path(get, path = "/api/v1/me/devices", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 200, description = "Open sessions with their devices", body = [DeviceView]),
+    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+))]
+pub async fn list_my_devices(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<DeviceView>>, Problem> {
+    Ok(Json(state.services.list_devices(&auth.principal).await?))
+}
+
+/// DELETE /api/v1/me/devices/{session_id} — sign one of your devices out.
+#[utoipa::path(delete, path = "/api/v1/me/devices/{session_id}", tag = "sessions", security(("bearer" = []), ("cookie" = [])),
+    params(("session_id" = String, Path, description = "Session id from the device list")),
+    responses(
+        (status = 204, description = "That device is signed out"),
+        (status = 404, description = "No such open session of yours", body = Problem, content_type = "application/problem+json")
+))]
+pub async fn end_my_device(State(state): State<AppState>, ClientOrigin(origin): ClientOrigin, auth: Auth, Path(session_id): Path<String>) -> Result<StatusCode, Problem> {
+    let session = parse_id(&session_id, "session", SessionId::parse)?;
+    state.services.end_device(&auth.principal, &origin, session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
