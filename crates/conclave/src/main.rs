@@ -1,1 +1,446 @@
-fn main() {}
+//! The `conclave` binary: the composition root. It alone names concrete backends, reads
+//! configuration, installs the log and metrics recorders, and maps errors to exit codes.
+
+mod config;
+mod tls;
+
+use anyhow::{anyhow, bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use config::{Config, LogFormat, Overrides};
+use domain::audit::Origin;
+use domain::{EnterpriseId, Role};
+use services::{Caller, KeyringSource, Services};
+use std::io::{BufRead as _, IsTerminal as _};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "conclave", version, about = "Conclave: secure enterprise messaging with a built-in security desk.",
+    long_about = "Conclave: secure enterprise messaging with a built-in security desk.\n\n\
+Run `conclave serve` to start the server with an embedded SQLite database in ./data.\n\
+Then create the first enterprise and its admin with `conclave admin create-enterprise` and\n\
+`conclave admin create-user --role enterprise-admin`.\n\n\
+Settings come from, lowest to highest: defaults, the --config file, CONCLAVE_* environment\n\
+variables, command-line flags.")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// Directory for the SQLite database, master key file and TLS certificate.
+    #[arg(long, env = "CONCLAVE_DATA_DIR", global = true, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// PostgreSQL URL (postgres://...); unset means SQLite in the data directory.
+    #[arg(long, env = "CONCLAVE_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// TOML configuration file (see `conclave default-config`).
+    #[arg(long, env = "CONCLAVE_CONFIG", global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Log format.
+    #[arg(long, env = "CONCLAVE_LOG_FORMAT", global = true, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTPS: the API, the web client and the health endpoints.
+    Serve(ServeArgs),
+    /// Manage enterprises, users and teams from the server's shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Work with the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Manage encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print a sample configuration file with every setting explained.
+    DefaultConfig,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "CONCLAVE_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// PEM certificate chain (with --tls-key); default: a self-signed certificate in the data directory.
+    #[arg(long, env = "CONCLAVE_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CONCLAVE_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an enterprise (a tenant with its own data key). Prints its id.
+    CreateEnterprise {
+        /// Display name, 1 to 100 characters.
+        #[arg(long)]
+        name: String,
+    },
+    /// List enterprises.
+    ListEnterprises,
+    /// Create a user. The password is read from standard input (first line).
+    CreateUser {
+        /// Enterprise id (from create-enterprise or list-enterprises).
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long)]
+        email: String,
+        /// Display name, 1 to 100 characters.
+        #[arg(long)]
+        name: String,
+        /// member, team-admin, enterprise-admin or security.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// List the users of an enterprise.
+    ListUsers {
+        #[arg(long)]
+        enterprise: String,
+    },
+    /// Create a team in an enterprise. Prints its id.
+    CreateTeam {
+        #[arg(long)]
+        enterprise: String,
+        /// Team name, 1 to 100 characters.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain. Prints "ok, N events", or names the first broken link and exits 1.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new master key and re-wrap every data key under it; safe while the server runs.
+    Rotate,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let over = Overrides {
+        config: cli.global.config.clone(),
+        data_dir: cli.global.data_dir.clone(),
+        database_url: cli.global.database_url.clone(),
+        log_format: cli.global.log_format,
+        listen: match &cli.command {
+            Command::Serve(s) => s.listen.clone(),
+            _ => None,
+        },
+        tls_cert: match &cli.command {
+            Command::Serve(s) => s.tls_cert.clone(),
+            _ => None,
+        },
+        tls_key: match &cli.command {
+            Command::Serve(s) => s.tls_key.clone(),
+            _ => None,
+        },
+    };
+    if let Command::DefaultConfig = cli.command {
+        print!("{}", config::SAMPLE);
+        return std::process::ExitCode::SUCCESS;
+    }
+    let config = match Config::resolve(&over) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    init_logging(config.log_format, matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(_) => serve(config).await.map(|()| 0),
+            Command::Admin(cmd) => admin(config, cmd).await.map(|()| 0),
+            Command::Audit(AuditCommand::Verify) => audit_verify(config).await,
+            Command::Keys(KeysCommand::Rotate) => keys_rotate(config).await.map(|()| 0),
+            Command::DefaultConfig => Ok(0),
+        }
+    });
+    match result {
+        Ok(0) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => fail(&e),
+    }
+}
+
+/// One clear sentence on stderr, exit status 1.
+fn fail(e: &anyhow::Error) -> std::process::ExitCode {
+    eprintln!("error: {e:#}");
+    std::process::ExitCode::FAILURE
+}
+
+fn init_logging(format: LogFormat, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("CONCLAVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// The store, the keyring and the services, as every command needs them.
+struct Opened {
+    services: Arc<Services>,
+    n_enterprises: usize,
+}
+
+async fn open(config: &Config) -> anyhow::Result<Opened> {
+    // Check the key before touching the database, so a bad key file changes nothing.
+    let env_key = std::env::var("CONCLAVE_MASTER_KEY").ok().filter(|v| !v.is_empty());
+    let key_file = config.key_file();
+    let existing_ring = match &env_key {
+        Some(value) => Some(crypto::MasterKeyring::from_env_value(value).map_err(|e| anyhow!("{e}; it must be the base64 of 32 random bytes"))?),
+        None if key_file.exists() => Some(crypto::MasterKeyring::load(&key_file).map_err(|e| {
+            anyhow!("{e}; restore the key file from your backup (data sealed under it cannot be read without it)")
+        })?),
+        None => None,
+    };
+    let store: Arc<dyn store::Store> = match &config.database_url {
+        None => {
+            let db_file = config.sqlite_file();
+            if existing_ring.is_none() && db_file.exists() {
+                bail!(
+                    "the master key file {} is missing but the database {} already holds encrypted data; restore the key file from your backup",
+                    key_file.display(),
+                    db_file.display()
+                );
+            }
+            Arc::new(store_sqlite::SqliteStore::open(&db_file).await.map_err(|e| anyhow!("{e}"))?)
+        }
+        Some(url) => Arc::new(store_postgres::PostgresStore::connect(url).await.map_err(|e| {
+            anyhow!("cannot use the database at {}: {e}; check --database-url and that PostgreSQL is running", config::redact_url(url))
+        })?),
+    };
+    let source = match (env_key.is_some(), existing_ring) {
+        (true, Some(ring)) => KeyringSource::Fixed(Arc::new(ring)),
+        (false, Some(_)) => KeyringSource::File(key_file),
+        (_, None) => {
+            if !store.list_keys().await.map_err(|e| anyhow!("{e}"))?.is_empty() {
+                bail!("the master key file {} is missing but the database already holds encrypted data; restore the key file from your backup", key_file.display());
+            }
+            crypto::MasterKeyring::generate().save(&key_file).map_err(|e| anyhow!("cannot create the master key file: {e}"))?;
+            tracing::info!(path = %key_file.display(), "created a new master key file (mode 0600); back it up");
+            KeyringSource::File(key_file)
+        }
+    };
+    let settings = services::Settings {
+        session_lifetime: Duration::from_secs(config.session_lifetime_hours * 3600),
+        ..services::Settings::default()
+    };
+    let services = Services::build(store.clone(), source, settings)
+        .await
+        .map_err(|e| anyhow!("cannot start services: {e}; if the key file was replaced, restore the original"))?;
+    let n_enterprises = store.list_enterprises().await.map_err(|e| anyhow!("{e}"))?.len();
+    Ok(Opened { services: Arc::new(services), n_enterprises })
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    config::check_data_dir(&config.data_dir)?;
+    // Bind before creating anything else, so a busy port changes nothing on disk.
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow!("the address {} is already in use; stop the other program or choose another with --listen", config.listen)
+        } else {
+            anyhow!("cannot listen on {}: {e}; choose another address with --listen", config.listen)
+        }
+    })?;
+    listener.set_nonblocking(true)?;
+    let opened = open(&config).await?;
+    let (cert, key) = tls::ensure_certificate(config.tls_cert.as_deref(), config.tls_key.as_deref(), &config.tls_dir())?;
+    let tls_config = tls::server_config(&cert, &key)?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
+    let http_settings = http_api::HttpSettings { max_body_bytes: config.max_body_bytes, sign_in_per_minute: config.sign_in_per_minute };
+    let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
+    let app = http_api::app(state);
+
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    let local = listener.local_addr()?;
+    let url = format!("https://{}:{}", display_host(local), local.port());
+    tracing::info!(%url, elapsed_ms = started.elapsed().as_millis() as u64, "Conclave is serving");
+    println!("Conclave is serving {url}  (data: {})", config.data_dir.display());
+    if opened.n_enterprises == 0 {
+        println!(
+            "No enterprise exists yet. Create the first one and its admin:\n  \
+             conclave admin create-enterprise --name \"Example Corp\"\n  \
+             conclave admin create-user --enterprise <id> --email admin@example.com --name \"First Admin\" --role enterprise-admin   (password on stdin)\n\
+             then sign in at {url}/signin"
+        );
+    }
+    axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .context("the HTTPS server stopped")?;
+    Ok(())
+}
+
+fn display_host(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    }
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+    handle.graceful_shutdown(Some(http_api::GRACEFUL_SHUTDOWN));
+}
+
+fn operator_origin() -> Origin {
+    Origin { ip: None, user_agent: Some(format!("conclave-cli/{}", env!("CARGO_PKG_VERSION"))) }
+}
+
+fn service_error(e: services::Error) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+fn parse_enterprise(raw: &str) -> anyhow::Result<EnterpriseId> {
+    EnterpriseId::parse(raw).ok_or_else(|| anyhow!("--enterprise {raw:?} is not an enterprise id; see `conclave admin list-enterprises`"))
+}
+
+async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
+    config::check_data_dir(&config.data_dir)?;
+    let opened = open(&config).await?;
+    let services = &opened.services;
+    let origin = operator_origin();
+    match cmd {
+        AdminCommand::CreateEnterprise { name } => {
+            let e = services.create_enterprise(&Caller::Operator, &origin, &name).await.map_err(service_error)?;
+            println!("{}", e.id);
+            eprintln!("created enterprise {:?}", e.name);
+        }
+        AdminCommand::ListEnterprises => {
+            for e in services.list_enterprises(&Caller::Operator).await.map_err(service_error)? {
+                println!("{}\t{}\t{}", e.id, e.created_at, e.name);
+            }
+        }
+        AdminCommand::CreateUser { enterprise, email, name, role } => {
+            let enterprise = parse_enterprise(&enterprise)?;
+            let role = Role::parse(&role).ok_or_else(|| anyhow!("--role {role:?} must be one of member, team-admin, enterprise-admin, security"))?;
+            let password = read_password()?;
+            let new = services::directory::NewUser { email, name, role, password: Some(password) };
+            let user = services.create_user(&Caller::Operator, &origin, enterprise, new).await.map_err(service_error)?;
+            println!("{}", user.id);
+            eprintln!("created {} ({}) as {}", user.email, user.name, user.role);
+        }
+        AdminCommand::ListUsers { enterprise } => {
+            let enterprise = parse_enterprise(&enterprise)?;
+            for u in services.list_users(&Caller::Operator, enterprise).await.map_err(service_error)? {
+                let status = if u.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{}\t{}", u.id, u.role, status, u.email, u.name);
+            }
+        }
+        AdminCommand::CreateTeam { enterprise, name } => {
+            let enterprise = parse_enterprise(&enterprise)?;
+            let team = services.create_team(&Caller::Operator, &origin, enterprise, &name).await.map_err(service_error)?;
+            println!("{}", team.id);
+            eprintln!("created team {:?}", team.name);
+        }
+    }
+    Ok(())
+}
+
+/// The first line of standard input, without its line ending. Prompts when stdin is a terminal.
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password (input is shown; pipe it in to avoid that): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input; pipe one in, e.g. `printf '%s' \"$PASSWORD\" | conclave admin create-user ...`");
+    }
+    Ok(password)
+}
+
+async fn audit_verify(config: Config) -> anyhow::Result<u8> {
+    let opened = open(&config).await?;
+    let bar = progress_bar("verifying");
+    let verdict = opened
+        .services
+        .verify_audit_chain(&Caller::Operator, &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await
+        .map_err(service_error)?;
+    bar.finish_and_clear();
+    match verdict {
+        services::audit::ChainVerdict::Intact { events } => {
+            println!("ok, {events} events");
+            Ok(0)
+        }
+        services::audit::ChainVerdict::Broken(link) => {
+            println!("broken: {link}");
+            Ok(1)
+        }
+    }
+}
+
+async fn keys_rotate(config: Config) -> anyhow::Result<()> {
+    let opened = open(&config).await?;
+    let bar = progress_bar("re-wrapping");
+    let report = opened
+        .services
+        .rotate_master_key(&Caller::Operator, &operator_origin(), &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await
+        .map_err(service_error)?;
+    bar.finish_and_clear();
+    println!(
+        "rotated: new master key {}, {} data keys re-wrapped, {} old master keys retired",
+        report.new_master_key_id, report.rewrapped, report.retired
+    );
+    Ok(())
+}
+
+/// A progress bar on stderr; hidden when stderr is not a terminal (scripts, CI).
+fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what);
+    bar
+}

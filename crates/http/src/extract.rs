@@ -76,7 +76,9 @@ fn classify(path: &str, e: &serde_json::Error) -> Problem {
     let clean = message.split(" at line ").next().unwrap_or(&message).to_owned();
     if message.starts_with("unknown field") {
         let name = quoted(&message).unwrap_or_default();
-        Problem::invalid(&join(&name), Rule::UnknownField, &format!("{name}: this field is not accepted here"))
+        // serde_path_to_error already puts an unknown field's own name at the end of the path.
+        let field = if path.ends_with(&name) { path.trim_start_matches('.').to_owned() } else { join(&name) };
+        Problem::invalid(&field, Rule::UnknownField, &format!("{name}: this field is not accepted here"))
     } else if message.starts_with("missing field") {
         let name = quoted(&message).unwrap_or_default();
         Problem::invalid(&join(&name), Rule::Required, &format!("{name}: this field is required"))

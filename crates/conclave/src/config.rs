@@ -1,0 +1,231 @@
+//! Configuration, resolved once at start-up: defaults < config file < `CONCLAVE_*` environment <
+//! command-line flags. Clap reads flags and the environment (a flag wins over its variable);
+//! the file fills what neither gave; defaults fill the rest. Nothing reads configuration later.
+
+use anyhow::{bail, Context as _};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The config file's shape. Every key is optional; unknown keys are refused so typos surface.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub log_format: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub session_lifetime_hours: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub sign_in_per_minute: Option<u32>,
+}
+
+/// Values given by flags or environment (clap merges those two).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `None` means the embedded SQLite database in the data directory.
+    pub database_url: Option<String>,
+    pub log_format: LogFormat,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub session_lifetime_hours: u64,
+    pub max_body_bytes: usize,
+    pub sign_in_per_minute: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DEFAULT_DATA_DIR: &str = "data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+impl Config {
+    pub fn resolve(over: &Overrides) -> anyhow::Result<Config> {
+        let file = match &over.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("the config file {} is not valid", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen_text = over.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .with_context(|| format!("the listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:8443"))?;
+        let log_format = match over.log_format {
+            Some(f) => f,
+            None => match file.log_format.as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => bail!("log_format {other:?} in the config file must be \"text\" or \"json\""),
+            },
+        };
+        let database_url = over.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("the database URL {} is not supported: use postgres://user@host:port/db, or leave it unset for the embedded SQLite database", redact_url(url));
+            }
+        }
+        let tls_cert = over.tls_cert.clone().or(file.tls_cert);
+        let tls_key = over.tls_key.clone().or(file.tls_key);
+        if tls_cert.is_some() != tls_key.is_some() {
+            bail!("give both --tls-cert and --tls-key, or neither (a self-signed certificate is made in the data directory)");
+        }
+        let session_lifetime_hours = file.session_lifetime_hours.unwrap_or(12);
+        if !(1..=24 * 90).contains(&session_lifetime_hours) {
+            bail!("session_lifetime_hours must be between 1 and 2160");
+        }
+        let max_body_bytes = file.max_body_bytes.unwrap_or(64 * 1024);
+        if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
+            bail!("max_body_bytes must be between 1024 and 16777216");
+        }
+        Ok(Config {
+            data_dir: over.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            database_url,
+            log_format,
+            tls_cert,
+            tls_key,
+            session_lifetime_hours,
+            max_body_bytes,
+            sign_in_per_minute: file.sign_in_per_minute.unwrap_or(10).max(1),
+        })
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.data_dir.join("conclave.db")
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data_dir.join("tls")
+    }
+}
+
+/// A database URL with any password replaced by `***`, safe to print and log.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The sample configuration printed by `conclave default-config`.
+pub const SAMPLE: &str = r#"# Conclave configuration. Every key is optional; shown values are the defaults.
+# Precedence: defaults < this file < CONCLAVE_* environment variables < command-line flags.
+
+# Where Conclave keeps its SQLite database, master key file and TLS certificate.
+data_dir = "data"
+
+# Address and port to serve HTTPS on. (CONCLAVE_LISTEN, --listen)
+listen = "127.0.0.1:8443"
+
+# PostgreSQL instead of the embedded SQLite database, e.g. "postgres://conclave@db:5432/conclave".
+# (CONCLAVE_DATABASE_URL, --database-url)
+# database_url = ""
+
+# "text" for people, "json" for log collectors. (CONCLAVE_LOG_FORMAT, --log-format)
+log_format = "text"
+
+# Your own certificate and key in PEM; without them a self-signed pair is made in data_dir/tls.
+# tls_cert = "/etc/conclave/cert.pem"
+# tls_key = "/etc/conclave/key.pem"
+
+# How long a sign-in lasts, in hours (1 to 2160).
+session_lifetime_hours = 12
+
+# Largest JSON request body, in bytes.
+max_body_bytes = 65536
+
+# Sign-in attempts allowed per client IP address per minute.
+sign_in_per_minute = 10
+"#;
+
+pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}; choose another with --data-dir or fix its permissions", dir.display()))?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"probe")
+        .map_err(|e| anyhow::anyhow!("the data directory {} is not writable: {e}; choose another with --data-dir or fix its permissions", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+    }
+
+    #[test]
+    fn flags_and_environment_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\nlog_format = \"json\"\n").unwrap();
+        let from_file = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(from_file.listen.port(), 9000);
+        assert_eq!(from_file.data_dir, PathBuf::from("/from-file"));
+        assert_eq!(from_file.log_format, LogFormat::Json);
+        let flagged = Config::resolve(&Overrides { config: Some(path), listen: Some("127.0.0.1:9001".into()), ..Default::default() }).unwrap();
+        assert_eq!(flagged.listen.port(), 9001);
+        let defaults = Config::resolve(&Overrides::default()).unwrap();
+        assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_reason() {
+        let err = Config::resolve(&Overrides { listen: Some("localhost".into()), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("not an IP address and port"), "{err}");
+        let err = Config::resolve(&Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("not supported"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+
+    #[test]
+    fn the_sample_config_parses() {
+        toml::from_str::<FileConfig>(SAMPLE).unwrap();
+    }
+}
