@@ -60,7 +60,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }
@@ -73,12 +76,18 @@ impl Config {
     pub fn resolve(over: &Overrides) -> anyhow::Result<Config> {
         let file = match &over.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text).with_context(|| format!("the config file {} is not valid", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("the config file {} is not valid", path.display()))?
             }
             None => FileConfig::default(),
         };
-        let listen_text = over.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen_text = over
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen: SocketAddr = listen_text
             .parse()
             .with_context(|| format!("the listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:8443"))?;
@@ -87,10 +96,16 @@ impl Config {
             None => match file.log_format.as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
-                Some(other) => bail!("log_format {other:?} in the config file must be \"text\" or \"json\""),
+                Some(other) => {
+                    bail!("log_format {other:?} in the config file must be \"text\" or \"json\"")
+                }
             },
         };
-        let database_url = over.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
+        let database_url = over
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|u| !u.is_empty());
         if let Some(url) = &database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 bail!("the database URL {} is not supported: use postgres://user@host:port/db, or leave it unset for the embedded SQLite database", redact_url(url));
@@ -110,7 +125,11 @@ impl Config {
             bail!("max_body_bytes must be between 1024 and 16777216");
         }
         Ok(Config {
-            data_dir: over.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir: over
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             database_url,
             log_format,
@@ -137,8 +156,12 @@ impl Config {
 
 /// A database URL with any password replaced by `***`, safe to print and log.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -191,7 +214,10 @@ mod tests {
 
     #[test]
     fn passwords_in_database_urls_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
     }
 
@@ -199,12 +225,25 @@ mod tests {
     fn flags_and_environment_beat_the_file_which_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\nlog_format = \"json\"\n").unwrap();
-        let from_file = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let from_file = Config::resolve(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(from_file.listen.port(), 9000);
         assert_eq!(from_file.data_dir, PathBuf::from("/from-file"));
         assert_eq!(from_file.log_format, LogFormat::Json);
-        let flagged = Config::resolve(&Overrides { config: Some(path), listen: Some("127.0.0.1:9001".into()), ..Default::default() }).unwrap();
+        let flagged = Config::resolve(&Overrides {
+            config: Some(path),
+            listen: Some("127.0.0.1:9001".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(flagged.listen.port(), 9001);
         let defaults = Config::resolve(&Overrides::default()).unwrap();
         assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
@@ -213,14 +252,29 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_a_reason() {
-        let err = Config::resolve(&Overrides { listen: Some("localhost".into()), ..Default::default() }).unwrap_err();
-        assert!(err.to_string().contains("not an IP address and port"), "{err}");
-        let err = Config::resolve(&Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).unwrap_err();
+        let err = Config::resolve(&Overrides {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("not an IP address and port"),
+            "{err}"
+        );
+        let err = Config::resolve(&Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
-        let err = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap_err();
+        let err = Config::resolve(&Overrides {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
     }
 

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Where the certificate and key come from, making a self-signed pair if needed.
-pub fn ensure_certificate(cert: Option<&Path>, key: Option<&Path>, tls_dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+pub fn ensure_certificate(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    tls_dir: &Path,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
     if let (Some(cert), Some(key)) = (cert, key) {
         return Ok((cert.to_owned(), key.to_owned()));
     }
@@ -17,11 +21,18 @@ pub fn ensure_certificate(cert: Option<&Path>, key: Option<&Path>, tls_dir: &Pat
     if cert_path.exists() && key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    std::fs::create_dir_all(tls_dir).with_context(|| format!("cannot create {}", tls_dir.display()))?;
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a self-signed certificate")?;
+    std::fs::create_dir_all(tls_dir)
+        .with_context(|| format!("cannot create {}", tls_dir.display()))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("cannot generate a self-signed certificate")?;
     write_private(&key_path, certified.key_pair.serialize_pem().as_bytes())?;
-    std::fs::write(&cert_path, certified.cert.pem()).with_context(|| format!("cannot write {}", cert_path.display()))?;
+    std::fs::write(&cert_path, certified.cert.pem())
+        .with_context(|| format!("cannot write {}", cert_path.display()))?;
     tracing::info!(cert = %cert_path.display(), "made a self-signed certificate for localhost");
     Ok((cert_path, key_path))
 }
@@ -35,8 +46,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -44,11 +58,20 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| anyhow!("cannot read the TLS certificate {}: {e}", cert.display()))?
         .collect::<Result<_, _>>()
-        .map_err(|e| anyhow!("the TLS certificate {} is not valid PEM: {e}", cert.display()))?;
+        .map_err(|e| {
+            anyhow!(
+                "the TLS certificate {} is not valid PEM: {e}",
+                cert.display()
+            )
+        })?;
     if chain.is_empty() {
-        return Err(anyhow!("the TLS certificate file {} holds no certificate", cert.display()));
+        return Err(anyhow!(
+            "the TLS certificate file {} holds no certificate",
+            cert.display()
+        ));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| anyhow!("cannot read the TLS private key {}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| anyhow!("cannot read the TLS private key {}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

@@ -11,7 +11,9 @@ pub fn generate() -> String {
 }
 
 pub fn hash(token: &str) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref().to_vec()
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
 }
 
 #[cfg(test)]
@@ -20,7 +22,9 @@ mod tests {
     fn tokens_are_unique_and_url_safe() {
         let a = super::generate();
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, super::generate());
         assert_eq!(super::hash(&a), super::hash(&a));
     }
@@ -30,6 +34,9 @@ mod tests {
 /// unguessable without the session token, which the browser keeps in an HttpOnly cookie that
 /// script (and so a cross-site attacker) cannot read.
 pub fn csrf_for(session_token: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("conclave-csrf\0{session_token}").as_bytes());
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("conclave-csrf\0{session_token}").as_bytes(),
+    );
     B64URL.encode(digest.as_ref())
 }

@@ -25,7 +25,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Member, Role::TeamAdmin, Role::EnterpriseAdmin, Role::Security];
+    pub const ALL: [Role; 4] = [
+        Role::Member,
+        Role::TeamAdmin,
+        Role::EnterpriseAdmin,
+        Role::Security,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -28,7 +28,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         if !is_json(req.headers()) {
-            return Err(Problem::new(Kind::UnsupportedMediaType, "send the body as application/json"));
+            return Err(Problem::new(
+                Kind::UnsupportedMediaType,
+                "send the body as application/json",
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -61,7 +64,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             return Err(classify(&path, &inner));
         }
     };
-    de.end().map_err(|e| Problem::new(Kind::MalformedBody, format!("trailing data after the JSON value ({e})")))?;
+    de.end().map_err(|e| {
+        Problem::new(
+            Kind::MalformedBody,
+            format!("trailing data after the JSON value ({e})"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -72,16 +80,38 @@ fn classify(path: &str, e: &serde_json::Error) -> Problem {
         return Problem::new(Kind::MalformedBody, message);
     }
     let quoted = |s: &str| s.split('`').nth(1).map(str::to_owned);
-    let join = |name: &str| if path == "." || path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
-    let clean = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let clean = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
     if message.starts_with("unknown field") {
         let name = quoted(&message).unwrap_or_default();
         // serde_path_to_error already puts an unknown field's own name at the end of the path.
-        let field = if path.ends_with(&name) { path.trim_start_matches('.').to_owned() } else { join(&name) };
-        Problem::invalid(&field, Rule::UnknownField, &format!("{name}: this field is not accepted here"))
+        let field = if path.ends_with(&name) {
+            path.trim_start_matches('.').to_owned()
+        } else {
+            join(&name)
+        };
+        Problem::invalid(
+            &field,
+            Rule::UnknownField,
+            &format!("{name}: this field is not accepted here"),
+        )
     } else if message.starts_with("missing field") {
         let name = quoted(&message).unwrap_or_default();
-        Problem::invalid(&join(&name), Rule::Required, &format!("{name}: this field is required"))
+        Problem::invalid(
+            &join(&name),
+            Rule::Required,
+            &format!("{name}: this field is required"),
+        )
     } else if message.starts_with("invalid type") {
         Problem::invalid(path.trim_start_matches('.'), Rule::WrongType, &clean)
     } else {
@@ -101,14 +131,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
 }
 
 pub fn origin_of(parts: &Parts) -> Origin {
-    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
-    let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| {
-        let mut end = ua.len().min(MAX_USER_AGENT_BYTES);
-        while !ua.is_char_boundary(end) {
-            end -= 1;
-        }
-        ua[..end].to_owned()
-    });
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            let mut end = ua.len().min(MAX_USER_AGENT_BYTES);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
     Origin { ip, user_agent }
 }
 
@@ -152,15 +189,27 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let (token, via_cookie) = session_token(&parts.headers).ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
+        let (token, via_cookie) = session_token(&parts.headers)
+            .ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
         let principal = state.services.authenticate(&token).await?;
         if via_cookie && !is_safe(&parts.method) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !state.services.csrf_matches(&token, sent) {
-                return Err(Problem::new(Kind::CsrfRejected, "send the session's X-CSRF-Token header"));
+                return Err(Problem::new(
+                    Kind::CsrfRejected,
+                    "send the session's X-CSRF-Token header",
+                ));
             }
         }
-        Ok(Auth { principal, token, via_cookie })
+        Ok(Auth {
+            principal,
+            token,
+            via_cookie,
+        })
     }
 }
 

@@ -42,7 +42,10 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> HttpSettings {
-        HttpSettings { max_body_bytes: 64 * 1024, sign_in_per_minute: 10 }
+        HttpSettings {
+            max_body_bytes: 64 * 1024,
+            sign_in_per_minute: 10,
+        }
     }
 }
 
@@ -56,7 +59,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(services: Arc<services::Services>, metrics: Option<PrometheusHandle>, settings: HttpSettings) -> AppState {
+    pub fn new(
+        services: Arc<services::Services>,
+        metrics: Option<PrometheusHandle>,
+        settings: HttpSettings,
+    ) -> AppState {
         let per_minute = NonZeroU32::new(settings.sign_in_per_minute.max(1)).expect("at least one");
         AppState {
             services,
@@ -69,7 +76,9 @@ impl AppState {
     /// Spends one sign-in attempt for `ip`; a 429 problem with Retry-After when none is left.
     /// Requests without a known peer address share one bucket, which errs on the side of refusing.
     pub fn check_sign_in_rate(&self, ip: Option<&str>) -> Result<(), Problem> {
-        let key = ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let key = ip
+            .and_then(|ip| ip.parse().ok())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         self.sign_in_limiter.check_key(&key).map_err(|not_until| {
             use governor::clock::{Clock, DefaultClock};
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -85,7 +94,9 @@ connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-ac
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     let request_id = HeaderName::from_static("x-request-id");
-    let static_header = |name: HeaderName, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    let static_header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
     routes::router(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(refuse_cross_site))
@@ -114,16 +125,27 @@ pub fn app(state: AppState) -> Router {
 /// SameSite cookies and the CSRF token, and the guard for the sign-in form (login CSRF).
 async fn refuse_cross_site(req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
+    let cross_site = req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
     if unsafe_method && cross_site {
-        return Problem::new(Kind::CsrfRejected, "cross-site requests may not change anything").into_response();
+        return Problem::new(
+            Kind::CsrfRejected,
+            "cross-site requests may not change anything",
+        )
+        .into_response();
     }
     next.run(req).await
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();

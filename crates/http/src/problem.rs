@@ -155,7 +155,11 @@ impl Problem {
     }
 
     pub fn field(kind: Kind, e: &FieldError) -> Problem {
-        Problem { field: Some(e.field.clone()), rule: Some(e.rule.as_str().to_owned()), ..Problem::new(kind, e.to_string()) }
+        Problem {
+            field: Some(e.field.clone()),
+            rule: Some(e.rule.as_str().to_owned()),
+            ..Problem::new(kind, e.to_string())
+        }
     }
 
     pub fn invalid(field: &str, rule: Rule, message: &str) -> Problem {
@@ -163,7 +167,13 @@ impl Problem {
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Problem {
-        Problem { retry_after: Some(retry_after_secs.max(1)), ..Problem::new(Kind::RateLimited, format!("try again in {} seconds", retry_after_secs.max(1))) }
+        Problem {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Problem::new(
+                Kind::RateLimited,
+                format!("try again in {} seconds", retry_after_secs.max(1)),
+            )
+        }
     }
 }
 
@@ -179,7 +189,10 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"conclave\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"conclave\""),
+            );
         }
         response
     }
@@ -195,14 +208,20 @@ impl From<services::Error> for Problem {
             E::NotFound(what) => Problem::new(Kind::NotFound, format!("no such {what}")),
             E::Forbidden => Problem::new(Kind::Forbidden, "your role does not allow this"),
             E::Unauthenticated => Problem::new(Kind::Unauthenticated, "sign in first"),
-            E::InvalidCredentials => Problem::new(Kind::InvalidCredentials, "check the email and password and try again"),
+            E::InvalidCredentials => Problem::new(
+                Kind::InvalidCredentials,
+                "check the email and password and try again",
+            ),
             E::Unavailable(why) => {
                 tracing::warn!(error = %why, "dependency unavailable");
                 Problem::new(Kind::Unavailable, "try again shortly")
             }
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
-                Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")
+                Problem::new(
+                    Kind::Internal,
+                    "the server failed; quote the x-request-id header when reporting this",
+                )
             }
         }
     }

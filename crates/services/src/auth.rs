@@ -38,7 +38,11 @@ pub struct DeviceView {
 }
 
 fn aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
-    Aad { table: "sessions", row, column }
+    Aad {
+        table: "sessions",
+        row,
+        column,
+    }
 }
 
 impl Services {
@@ -46,17 +50,26 @@ impl Services {
     pub async fn sign_in(&self, origin: &Origin, email: &str, password: &str) -> Result<SignedIn> {
         let email = validate::email("email", email).map_err(Error::Invalid)?;
         if password.is_empty() {
-            return Err(Error::Invalid(domain::FieldError::new("password", domain::Rule::Empty, "must not be empty")));
+            return Err(Error::Invalid(domain::FieldError::new(
+                "password",
+                domain::Rule::Empty,
+                "must not be empty",
+            )));
         }
         if password.chars().count() > validate::MAX_PASSWORD_CHARS {
             // Not a password we could have stored; refuse without spending argon2 time on it.
             return Err(Error::InvalidCredentials);
         }
-        let candidates = self.store.find_users_by_email_index(&self.keys.email_index(&email)).await?;
+        let candidates = self
+            .store
+            .find_users_by_email_index(&self.keys.email_index(&email))
+            .await?;
         let mut matched = None;
         let mut checked = 0usize;
         for user in &candidates {
-            let Some(stored) = user.password_hash.clone() else { continue };
+            let Some(stored) = user.password_hash.clone() else {
+                continue;
+            };
             checked += 1;
             if let Some(verified) = self.verify_password(password, stored).await? {
                 matched = Some((user.clone(), verified));
@@ -64,7 +77,8 @@ impl Services {
             }
         }
         if checked == 0 {
-            self.verify_password(password, self.decoy_hash.clone()).await?;
+            self.verify_password(password, self.decoy_hash.clone())
+                .await?;
         }
         let failure = |reason: &str, user: Option<&store::UserRow>| AuditDraft {
             at: Millis::now(),
@@ -79,25 +93,41 @@ impl Services {
         };
         let (user, verified) = match matched {
             None => {
-                let only = if candidates.len() == 1 { candidates.first() } else { None };
-                let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
+                let only = if candidates.len() == 1 {
+                    candidates.first()
+                } else {
+                    None
+                };
+                let reason = if candidates.is_empty() {
+                    "unknown-account"
+                } else {
+                    "wrong-password"
+                };
                 self.store.append_audit(&failure(reason, only)).await?;
                 return Err(Error::InvalidCredentials);
             }
             Some((user, _)) if user.disabled => {
-                self.store.append_audit(&failure("account-disabled", Some(&user))).await?;
+                self.store
+                    .append_audit(&failure("account-disabled", Some(&user)))
+                    .await?;
                 return Err(Error::InvalidCredentials);
             }
             Some(found) => found,
         };
         if verified.needs_rehash {
             let hash = self.hash_password(password).await?;
-            self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
+            self.store
+                .set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None)
+                .await?;
         }
         self.open_session(origin, &user).await
     }
 
-    async fn verify_password(&self, password: &str, stored: String) -> Result<Option<crypto::password::Verified>> {
+    async fn verify_password(
+        &self,
+        password: &str,
+        stored: String,
+    ) -> Result<Option<crypto::password::Verified>> {
         let password = zeroize::Zeroizing::new(password.to_owned());
         let cost = self.settings.password_cost;
         tokio::task::spawn_blocking(move || crypto::password::verify(&password, &stored, cost))
@@ -136,13 +166,19 @@ impl Services {
             action: "auth.sign-in".to_owned(),
             target: Some(format!("session:{id}")),
             outcome: Outcome::Success,
-            detail: serde_json::json!({ "method": "password", "device_kind": kind.as_str() }).to_string(),
+            detail: serde_json::json!({ "method": "password", "device_kind": kind.as_str() })
+                .to_string(),
         };
         self.store.create_session(&row, &audit).await?;
         Ok(SignedIn {
             csrf_token: crypto::token::csrf_for(&token),
             token,
-            principal: Principal { user_id: user.id, enterprise_id: user.enterprise_id, role: user.role, session_id: id },
+            principal: Principal {
+                user_id: user.id,
+                enterprise_id: user.enterprise_id,
+                role: user.role,
+                session_id: id,
+            },
             expires_at,
         })
     }
@@ -168,31 +204,72 @@ impl Services {
         if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
             self.store.touch_session(session.id, now).await?;
         }
-        Ok(Principal { user_id: user.id, enterprise_id: user.enterprise_id, role: user.role, session_id: session.id })
+        Ok(Principal {
+            user_id: user.id,
+            enterprise_id: user.enterprise_id,
+            role: user.role,
+            session_id: session.id,
+        })
     }
 
     /// Checks a CSRF token against the session token it must belong to, in constant time.
     pub fn csrf_matches(&self, session_token: &str, csrf_token: &str) -> bool {
-        crypto::ct_eq(crypto::token::csrf_for(session_token).as_bytes(), csrf_token.as_bytes())
+        crypto::ct_eq(
+            crypto::token::csrf_for(session_token).as_bytes(),
+            csrf_token.as_bytes(),
+        )
     }
 
     /// Ends the caller's current session server-side.
     pub async fn sign_out(&self, principal: &Principal, origin: &Origin) -> Result<()> {
-        self.end_own_session(principal, origin, principal.session_id, "sign-out", "auth.sign-out").await
+        self.end_own_session(
+            principal,
+            origin,
+            principal.session_id,
+            "sign-out",
+            "auth.sign-out",
+        )
+        .await
     }
 
     /// Signs one of the caller's own devices out.
-    pub async fn end_device(&self, principal: &Principal, origin: &Origin, session: SessionId) -> Result<()> {
-        self.end_own_session(principal, origin, session, "ended-by-user", "session.end").await
+    pub async fn end_device(
+        &self,
+        principal: &Principal,
+        origin: &Origin,
+        session: SessionId,
+    ) -> Result<()> {
+        self.end_own_session(principal, origin, session, "ended-by-user", "session.end")
+            .await
     }
 
-    async fn end_own_session(&self, principal: &Principal, origin: &Origin, session: SessionId, reason: &str, action: &str) -> Result<()> {
+    async fn end_own_session(
+        &self,
+        principal: &Principal,
+        origin: &Origin,
+        session: SessionId,
+        reason: &str,
+        action: &str,
+    ) -> Result<()> {
         let audit = AuditDraft {
             detail: serde_json::json!({ "reason": reason }).to_string(),
-            ..crate::draft(&Caller::User(principal.clone()), origin, Some(principal.enterprise_id), action, Some(format!("session:{session}")))
+            ..crate::draft(
+                &Caller::User(principal.clone()),
+                origin,
+                Some(principal.enterprise_id),
+                action,
+                Some(format!("session:{session}")),
+            )
         };
         self.store
-            .end_session(principal.enterprise_id, principal.user_id, session, reason, Millis::now(), &audit)
+            .end_session(
+                principal.enterprise_id,
+                principal.user_id,
+                session,
+                reason,
+                Millis::now(),
+                &audit,
+            )
             .await
             .map_err(|e| match e {
                 store::Error::NotFound => Error::NotFound("session"),
@@ -202,12 +279,25 @@ impl Services {
 
     /// The caller's open sessions, each with its device record.
     pub async fn list_devices(&self, principal: &Principal) -> Result<Vec<DeviceView>> {
-        self.devices_of(principal.enterprise_id, principal.user_id, Some(principal.session_id)).await
+        self.devices_of(
+            principal.enterprise_id,
+            principal.user_id,
+            Some(principal.session_id),
+        )
+        .await
     }
 
-    async fn devices_of(&self, enterprise: EnterpriseId, user: UserId, current: Option<SessionId>) -> Result<Vec<DeviceView>> {
+    async fn devices_of(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        current: Option<SessionId>,
+    ) -> Result<Vec<DeviceView>> {
         let key = self.keys.enterprise_key(enterprise).await?;
-        let rows = self.store.list_sessions(enterprise, user, Millis::now()).await?;
+        let rows = self
+            .store
+            .list_sessions(enterprise, user, Millis::now())
+            .await?;
         rows.iter()
             .map(|s| {
                 let id = s.id.to_string();
@@ -226,7 +316,12 @@ impl Services {
     }
 
     /// A user's devices, for enterprise admins of that user's enterprise (A4 builds on this).
-    pub async fn list_user_devices(&self, caller: &Caller, enterprise: EnterpriseId, user: UserId) -> Result<Vec<DeviceView>> {
+    pub async fn list_user_devices(
+        &self,
+        caller: &Caller,
+        enterprise: EnterpriseId,
+        user: UserId,
+    ) -> Result<Vec<DeviceView>> {
         caller.require_enterprise_admin(enterprise)?;
         if self.store.get_user(enterprise, user).await?.is_none() {
             return Err(Error::NotFound("user"));

@@ -90,7 +90,9 @@ impl Caller {
     fn require_enterprise_admin(&self, enterprise: EnterpriseId) -> Result<()> {
         match self {
             Caller::Operator => Ok(()),
-            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::EnterpriseAdmin => Ok(()),
+            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::EnterpriseAdmin => {
+                Ok(())
+            }
             Caller::User(_) => Err(Error::Forbidden),
         }
     }
@@ -136,10 +138,19 @@ pub struct Services {
 
 impl Services {
     /// Loads the keyring, makes sure the blind-index key exists, and readies every service.
-    pub async fn build(store: Arc<dyn store::Store>, keyring: KeyringSource, settings: Settings) -> Result<Services> {
+    pub async fn build(
+        store: Arc<dyn store::Store>,
+        keyring: KeyringSource,
+        settings: Settings,
+    ) -> Result<Services> {
         let keys = keys::Keys::load(store.clone(), keyring).await?;
         let decoy_hash = crypto::password::decoy_hash(settings.password_cost);
-        Ok(Services { store, keys, settings, decoy_hash })
+        Ok(Services {
+            store,
+            keys,
+            settings,
+            decoy_hash,
+        })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -151,8 +162,16 @@ impl Services {
         self.store.ping().await?;
         let applied = self.store.applied_migrations().await?;
         let known = self.store.known_migrations();
-        let pending: Vec<i64> = known.iter().copied().filter(|v| !applied.contains(v)).collect();
-        Ok(Readiness { backend: self.store.backend(), applied: applied.len(), pending })
+        let pending: Vec<i64> = known
+            .iter()
+            .copied()
+            .filter(|v| !applied.contains(v))
+            .collect();
+        Ok(Readiness {
+            backend: self.store.backend(),
+            applied: applied.len(),
+            pending,
+        })
     }
 }
 
@@ -163,7 +182,13 @@ pub struct Readiness {
     pub pending: Vec<i64>,
 }
 
-fn draft(caller: &Caller, origin: &Origin, enterprise: Option<EnterpriseId>, action: &str, target: Option<String>) -> AuditDraft {
+fn draft(
+    caller: &Caller,
+    origin: &Origin,
+    enterprise: Option<EnterpriseId>,
+    action: &str,
+    target: Option<String>,
+) -> AuditDraft {
     AuditDraft {
         at: Millis::now(),
         actor: caller.actor(),
@@ -177,6 +202,16 @@ fn draft(caller: &Caller, origin: &Origin, enterprise: Option<EnterpriseId>, act
     }
 }
 
-fn team_draft(caller: &Caller, origin: &Origin, enterprise: EnterpriseId, team: TeamId, action: &str, target: Option<String>) -> AuditDraft {
-    AuditDraft { team_id: Some(team), ..draft(caller, origin, Some(enterprise), action, target) }
+fn team_draft(
+    caller: &Caller,
+    origin: &Origin,
+    enterprise: EnterpriseId,
+    team: TeamId,
+    action: &str,
+    target: Option<String>,
+) -> AuditDraft {
+    AuditDraft {
+        team_id: Some(team),
+        ..draft(caller, origin, Some(enterprise), action, target)
+    }
 }

@@ -1,1 +1,109 @@
-//! placeholder while dependencies build
+//! Shared fixtures for the store conformance suite: a fresh store per test on each backend.
+//!
+//! PostgreSQL is reached at `CONCLAVE_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); every test gets a schema of its own. When the
+//! server cannot be reached, a local run skips the PostgreSQL half with a note, but with `CI` set
+//! the test fails: CI must never pass by skipping.
+
+use std::sync::Arc;
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn postgres_url() -> String {
+    std::env::var("CONCLAVE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A unique, valid schema name for one test.
+pub fn unique_schema(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Keeps the backing resources alive for as long as the test holds the store.
+pub enum Backing {
+    Sqlite(tempfile::TempDir),
+    Postgres { schema: String },
+}
+
+impl Drop for Backing {
+    fn drop(&mut self) {
+        if let Backing::Postgres { schema } = self {
+            drop_schema(schema);
+        }
+    }
+}
+
+/// Drops a test schema on a thread of its own (Drop cannot await inside the test's runtime).
+pub fn drop_schema(schema: &str) {
+    let schema = schema.to_owned();
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            use sqlx::Connection as _;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_url()).await {
+                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
+        });
+    })
+    .join();
+}
+
+pub async fn sqlite() -> (Arc<dyn store::Store>, Backing) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = store_sqlite::SqliteStore::open(&dir.path().join("conclave.db"))
+        .await
+        .expect("open SQLite");
+    (Arc::new(store), Backing::Sqlite(dir))
+}
+
+/// `None` only outside CI when PostgreSQL is unreachable.
+pub async fn postgres() -> Option<(Arc<dyn store::Store>, Backing)> {
+    let schema = unique_schema("conformance");
+    match store_postgres::PostgresStore::connect_in_schema(&postgres_url(), Some(&schema)).await {
+        Ok(store) => Some((Arc::new(store), Backing::Postgres { schema })),
+        Err(e) if !in_ci() => {
+            eprintln!("skipping the PostgreSQL half: {e} (set CI=true to make this a failure)");
+            None
+        }
+        Err(e) => panic!(
+            "PostgreSQL is required under CI but unreachable at {}: {e}",
+            postgres_url()
+        ),
+    }
+}
+
+/// Runs `$body` as two tests, `sqlite` and `postgres`, inside a module named after the case.
+#[macro_export]
+macro_rules! conformance {
+    ($name:ident, |$store:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let ($store, _backing) = $crate::sqlite().await;
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some(($store, _backing)) = $crate::postgres().await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}

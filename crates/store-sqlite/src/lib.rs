@@ -8,12 +8,17 @@
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
 use domain::{EnterpriseId, Millis, SessionId, TeamId, UserId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
 use store::decode;
-use store::{EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
+use store::{
+    EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow,
+};
 
 /// This backend's migrations; versions pair one-to-one with the PostgreSQL backend's.
 pub const MIGRATIONS: &[Migration] = &[Migration {
@@ -27,13 +32,34 @@ pub struct SqliteStore {
     reader: SqlitePool,
 }
 
+/// Runs `$body` in a transaction: commit on `Ok`, explicit rollback on `Err`, so a failed action
+/// never leaves a connection idle in a transaction holding locks.
+macro_rules! transaction {
+    ($pool:expr, |$tx:ident| $body:block) => {{
+        let mut $tx = $pool.begin().await.map_err(db)?;
+        let result: Result<_> = async { $body }.await;
+        match result {
+            Ok(value) => {
+                $tx.commit().await.map_err(db)?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = $tx.rollback().await;
+                Err(e)
+            }
+        }
+    }};
+}
+
 fn db(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
             Error::Conflict(d.message().to_owned())
         }
         sqlx::Error::RowNotFound => Error::NotFound,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Error::Unavailable(e.to_string()),
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            Error::Unavailable(e.to_string())
+        }
         _ => Error::Other(e.to_string()),
     }
 }
@@ -53,13 +79,23 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await
-            .map_err(|e| Error::Unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot open SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
         migrate(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await
-            .map_err(|e| Error::Unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot open SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
         Ok(SqliteStore { writer, reader })
     }
 
@@ -77,23 +113,31 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
         .map_err(db)?;
     for m in MIGRATIONS {
         let mut tx = pool.begin().await.map_err(db)?;
-        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(m.version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
         if done.is_some() {
+            tx.rollback().await.map_err(db)?;
             continue;
         }
-        tracing::info!(version = m.version, name = m.name, "applying SQLite migration");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applying SQLite migration"
+        );
         sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(Millis::now().0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(Millis::now().0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         tx.commit().await.map_err(db)?;
     }
     Ok(())
@@ -162,7 +206,10 @@ fn session_row(row: &SqliteRow) -> Result<SessionRow> {
         created_at: Millis(row.try_get("created_at").map_err(db)?),
         last_seen_at: Millis(row.try_get("last_seen_at").map_err(db)?),
         expires_at: Millis(row.try_get("expires_at").map_err(db)?),
-        ended_at: row.try_get::<Option<i64>, _>("ended_at").map_err(db)?.map(Millis),
+        ended_at: row
+            .try_get::<Option<i64>, _>("ended_at")
+            .map_err(db)?
+            .map(Millis),
         ended_reason: row.try_get("ended_reason").map_err(db)?,
     })
 }
@@ -171,11 +218,16 @@ fn key_row(row: &SqliteRow) -> Result<KeyRow> {
     let enterprise: Option<String> = row.try_get("enterprise_id").map_err(db)?;
     Ok(KeyRow {
         id: text(row, "id")?,
-        enterprise_id: enterprise.map(|e| decode::uuid(&e).map(EnterpriseId)).transpose()?,
+        enterprise_id: enterprise
+            .map(|e| decode::uuid(&e).map(EnterpriseId))
+            .transpose()?,
         master_key_id: text(row, "master_key_id")?,
         wrapped: row.try_get("wrapped").map_err(db)?,
         created_at: Millis(row.try_get("created_at").map_err(db)?),
-        rotated_at: row.try_get::<Option<i64>, _>("rotated_at").map_err(db)?.map(Millis),
+        rotated_at: row
+            .try_get::<Option<i64>, _>("rotated_at")
+            .map_err(db)?
+            .map(Millis),
     })
 }
 
@@ -190,13 +242,18 @@ fn audit_row(row: &SqliteRow) -> Result<AuditEvent> {
         seq: row.try_get("seq").map_err(db)?,
         draft: AuditDraft {
             at: Millis(row.try_get("at").map_err(db)?),
-            actor: Actor::decode(&actor).ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
-            origin: Origin { ip: row.try_get("ip").map_err(db)?, user_agent: row.try_get("user_agent").map_err(db)? },
+            actor: Actor::decode(&actor)
+                .ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
+            origin: Origin {
+                ip: row.try_get("ip").map_err(db)?,
+                user_agent: row.try_get("user_agent").map_err(db)?,
+            },
             enterprise_id: opt_uuid("enterprise_id")?.map(EnterpriseId),
             team_id: opt_uuid("team_id")?.map(TeamId),
             action: text(row, "action")?,
             target: row.try_get("target").map_err(db)?,
-            outcome: Outcome::parse(&outcome).ok_or_else(|| Error::Other(format!("stored outcome {outcome:?} is unknown")))?,
+            outcome: Outcome::parse(&outcome)
+                .ok_or_else(|| Error::Other(format!("stored outcome {outcome:?} is unknown")))?,
             detail: text(row, "detail")?,
         },
         prev_hash: decode::hash32(&row.try_get::<Vec<u8>, _>("prev_hash").map_err(db)?)?,
@@ -212,7 +269,10 @@ async fn append_audit(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> R
         .await
         .map_err(db)?;
     let prev = match head {
-        Some(row) => Some((row.try_get::<i64, _>("seq").map_err(db)?, decode::hash32(&row.try_get::<Vec<u8>, _>("hash").map_err(db)?)?)),
+        Some(row) => Some((
+            row.try_get::<i64, _>("seq").map_err(db)?,
+            decode::hash32(&row.try_get::<Vec<u8>, _>("hash").map_err(db)?)?,
+        )),
         None => None,
     };
     let event = store::link_audit(draft, prev, crypto::chain_hash);
@@ -237,16 +297,18 @@ async fn append_audit(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> R
 }
 
 async fn insert_key(tx: &mut Transaction<'_, Sqlite>, key: &KeyRow) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-        .bind(&key.id)
-        .bind(key.enterprise_id.map(|e| e.to_string()))
-        .bind(&key.master_key_id)
-        .bind(&key.wrapped)
-        .bind(key.created_at.0)
-        .bind(key.rotated_at.map(|m| m.0))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+    sqlx::query(&format!(
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(&key.id)
+    .bind(key.enterprise_id.map(|e| e.to_string()))
+    .bind(&key.master_key_id)
+    .bind(&key.wrapped)
+    .bind(key.created_at.0)
+    .bind(key.rotated_at.map(|m| m.0))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
@@ -261,18 +323,24 @@ fn expect_rows(affected: u64) -> Result<()> {
 
 #[async_trait]
 impl store::DirectoryStore for SqliteStore {
-    async fn create_enterprise(&self, enterprise: &EnterpriseRow, key: &KeyRow, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query("INSERT INTO enterprises (id, name_ct, created_at) VALUES ($1, $2, $3)")
-            .bind(enterprise.id.to_string())
-            .bind(&enterprise.name_ct)
-            .bind(enterprise.created_at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        insert_key(&mut tx, key).await?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+    async fn create_enterprise(
+        &self,
+        enterprise: &EnterpriseRow,
+        key: &KeyRow,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            sqlx::query("INSERT INTO enterprises (id, name_ct, created_at) VALUES ($1, $2, $3)")
+                .bind(enterprise.id.to_string())
+                .bind(&enterprise.name_ct)
+                .bind(enterprise.created_at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            insert_key(&mut tx, key).await?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
     async fn get_enterprise(&self, id: EnterpriseId) -> Result<Option<EnterpriseRow>> {
@@ -297,8 +365,8 @@ impl store::DirectoryStore for SqliteStore {
     }
 
     async fn create_user(&self, user: &UserRow, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        transaction!(self.writer, |tx| {
+            sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
             .bind(user.id.to_string())
             .bind(user.enterprise_id.to_string())
             .bind(&user.email_index)
@@ -312,47 +380,61 @@ impl store::DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
     async fn get_user(&self, enterprise: EnterpriseId, id: UserId) -> Result<Option<UserRow>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"))
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(user_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"
+        ))
+        .bind(enterprise.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(user_row)
+        .transpose()
     }
 
     async fn find_users_by_email_index(&self, email_index: &[u8]) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"))
-            .bind(email_index)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(user_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"
+        ))
+        .bind(email_index)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(user_row)
+        .collect()
     }
 
     async fn list_users(&self, enterprise: EnterpriseId) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"))
-            .bind(enterprise.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(user_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"
+        ))
+        .bind(enterprise.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(user_row)
+        .collect()
     }
 
-    async fn set_user_disabled(&self, enterprise: EnterpriseId, id: UserId, disabled: bool, at: Millis, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+    async fn set_user_disabled(
+        &self,
+        enterprise: EnterpriseId,
+        id: UserId,
+        disabled: bool,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
             .bind(disabled)
             .bind(at.0)
             .bind(enterprise.to_string())
@@ -360,23 +442,31 @@ impl store::DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        expect_rows(done.rows_affected())?;
-        if disabled {
-            sqlx::query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
+            expect_rows(done.rows_affected())?;
+            if disabled {
+                sqlx::query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
                 .bind(at.0)
                 .bind(enterprise.to_string())
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-        }
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            }
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
-    async fn set_password_hash(&self, enterprise: EnterpriseId, id: UserId, hash: &str, at: Millis, audit: Option<&AuditDraft>) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+    async fn set_password_hash(
+        &self,
+        enterprise: EnterpriseId,
+        id: UserId,
+        hash: &str,
+        at: Millis,
+        audit: Option<&AuditDraft>,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
             .bind(hash)
             .bind(at.0)
             .bind(enterprise.to_string())
@@ -384,16 +474,17 @@ impl store::DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        expect_rows(done.rows_affected())?;
-        if let Some(audit) = audit {
-            append_audit(&mut tx, audit).await?;
-        }
-        tx.commit().await.map_err(db)
+            expect_rows(done.rows_affected())?;
+            if let Some(audit) = audit {
+                append_audit(&mut tx, audit).await?;
+            }
+            Ok(())
+        })
     }
 
     async fn create_team(&self, team: &TeamRow, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query("INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)")
+        transaction!(self.writer, |tx| {
+            sqlx::query("INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(team.id.to_string())
             .bind(team.enterprise_id.to_string())
             .bind(&team.name_ct)
@@ -402,8 +493,9 @@ impl store::DirectoryStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
     async fn get_team(&self, enterprise: EnterpriseId, id: TeamId) -> Result<Option<TeamRow>> {
@@ -429,60 +521,85 @@ impl store::DirectoryStore for SqliteStore {
             .collect()
     }
 
-    async fn set_team_archived(&self, enterprise: EnterpriseId, id: TeamId, archived: bool, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
-            .bind(archived)
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        expect_rows(done.rows_affected())?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+    async fn set_team_archived(
+        &self,
+        enterprise: EnterpriseId,
+        id: TeamId,
+        archived: bool,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            let done =
+                sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
+                    .bind(archived)
+                    .bind(enterprise.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            expect_rows(done.rows_affected())?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
-    async fn put_team_member(&self, enterprise: EnterpriseId, member: &TeamMemberRow, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        // Both ends must belong to the enterprise: the INSERT selects them under that filter.
-        let done = sqlx::query(
-            "INSERT INTO team_members (team_id, user_id, is_admin, added_at) \
+    async fn put_team_member(
+        &self,
+        enterprise: EnterpriseId,
+        member: &TeamMemberRow,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            // Both ends must belong to the enterprise: the INSERT selects them under that filter.
+            let done = sqlx::query(
+                "INSERT INTO team_members (team_id, user_id, is_admin, added_at) \
              SELECT t.id, u.id, $1, $2 FROM teams t, users u \
              WHERE t.enterprise_id = $3 AND t.id = $4 AND u.enterprise_id = $3 AND u.id = $5 \
              ON CONFLICT (team_id, user_id) DO UPDATE SET is_admin = excluded.is_admin",
-        )
-        .bind(member.is_admin)
-        .bind(member.added_at.0)
-        .bind(enterprise.to_string())
-        .bind(member.team_id.to_string())
-        .bind(member.user_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        expect_rows(done.rows_affected())?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            )
+            .bind(member.is_admin)
+            .bind(member.added_at.0)
+            .bind(enterprise.to_string())
+            .bind(member.team_id.to_string())
+            .bind(member.user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            expect_rows(done.rows_affected())?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
-    async fn remove_team_member(&self, enterprise: EnterpriseId, team: TeamId, user: UserId, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query(
-            "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2 \
+    async fn remove_team_member(
+        &self,
+        enterprise: EnterpriseId,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            let done = sqlx::query(
+                "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2 \
              AND team_id IN (SELECT id FROM teams WHERE enterprise_id = $3)",
-        )
-        .bind(team.to_string())
-        .bind(user.to_string())
-        .bind(enterprise.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        expect_rows(done.rows_affected())?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            )
+            .bind(team.to_string())
+            .bind(user.to_string())
+            .bind(enterprise.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            expect_rows(done.rows_affected())?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
-    async fn list_team_members(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberRow>> {
+    async fn list_team_members(
+        &self,
+        enterprise: EnterpriseId,
+        team: TeamId,
+    ) -> Result<Vec<TeamMemberRow>> {
         sqlx::query(
             "SELECT m.team_id, m.user_id, m.is_admin, m.added_at FROM team_members m \
              JOIN teams t ON t.id = m.team_id WHERE t.enterprise_id = $1 AND m.team_id = $2 ORDER BY m.user_id",
@@ -501,8 +618,8 @@ impl store::DirectoryStore for SqliteStore {
 #[async_trait]
 impl store::SessionStore for SqliteStore {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query(&format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+        transaction!(self.writer, |tx| {
+            sqlx::query(&format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
             .bind(session.id.to_string())
             .bind(session.enterprise_id.to_string())
             .bind(session.user_id.to_string())
@@ -518,11 +635,16 @@ impl store::SessionStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
-    async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>> {
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> Result<Option<SessionRow>> {
         sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"))
             .bind(token_hash)
             .bind(now.0)
@@ -544,7 +666,12 @@ impl store::SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>> {
+    async fn list_sessions(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        now: Millis,
+    ) -> Result<Vec<SessionRow>> {
         sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE enterprise_id = $1 AND user_id = $2 \
              AND ended_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC"
@@ -560,48 +687,61 @@ impl store::SessionStore for SqliteStore {
         .collect()
     }
 
-    async fn end_session(&self, enterprise: EnterpriseId, user: UserId, id: SessionId, reason: &str, at: Millis, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query(
-            "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
+    async fn end_session(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        id: SessionId,
+        reason: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer, |tx| {
+            let done = sqlx::query(
+                "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
              WHERE enterprise_id = $3 AND user_id = $4 AND id = $5 AND ended_at IS NULL",
-        )
-        .bind(at.0)
-        .bind(reason)
-        .bind(enterprise.to_string())
-        .bind(user.to_string())
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        expect_rows(done.rows_affected())?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+            )
+            .bind(at.0)
+            .bind(reason)
+            .bind(enterprise.to_string())
+            .bind(user.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            expect_rows(done.rows_affected())?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 }
 
 #[async_trait]
 impl store::AuditStore for SqliteStore {
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEvent> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let event = append_audit(&mut tx, draft).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(event)
+        transaction!(self.writer, |tx| { append_audit(&mut tx, draft).await })
     }
 
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(audit_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(audit_row)
+        .collect()
     }
 
-    async fn enterprise_audit(&self, enterprise: EnterpriseId, before: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+    async fn enterprise_audit(
+        &self,
+        enterprise: EnterpriseId,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
         sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE enterprise_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
@@ -617,17 +757,21 @@ impl store::AuditStore for SqliteStore {
     }
 
     async fn audit_count(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&self.reader).await.map_err(db)
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)
     }
 }
 
 #[async_trait]
 impl store::KeyStore for SqliteStore {
     async fn create_key(&self, key: &KeyRow, audit: &AuditDraft) -> Result<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        insert_key(&mut tx, key).await?;
-        append_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        transaction!(self.writer, |tx| {
+            insert_key(&mut tx, key).await?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
     async fn get_key(&self, id: &str) -> Result<Option<KeyRow>> {
@@ -651,7 +795,14 @@ impl store::KeyStore for SqliteStore {
             .collect()
     }
 
-    async fn rewrap_key(&self, id: &str, expected_master_key_id: &str, new_master_key_id: &str, wrapped: &[u8], at: Millis) -> Result<bool> {
+    async fn rewrap_key(
+        &self,
+        id: &str,
+        expected_master_key_id: &str,
+        new_master_key_id: &str,
+        wrapped: &[u8],
+        at: Millis,
+    ) -> Result<bool> {
         let done = sqlx::query("UPDATE keys SET master_key_id = $1, wrapped = $2, rotated_at = $3 WHERE id = $4 AND master_key_id = $5")
             .bind(new_master_key_id)
             .bind(wrapped)
@@ -668,7 +819,10 @@ impl store::KeyStore for SqliteStore {
 #[async_trait]
 impl store::Health for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 

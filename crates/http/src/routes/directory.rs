@@ -72,23 +72,47 @@ pub struct AuditQuery {
 }
 
 fn parse_role(raw: &str) -> Result<Role, Problem> {
-    Role::parse(raw).ok_or_else(|| Problem::invalid("role", Rule::InvalidValue, "role: must be one of member, team-admin, enterprise-admin, security"))
+    Role::parse(raw).ok_or_else(|| {
+        Problem::invalid(
+            "role",
+            Rule::InvalidValue,
+            "role: must be one of member, team-admin, enterprise-admin, security",
+        )
+    })
 }
 
 /// GET /api/v1/enterprises/{enterprise_id} — the enterprise (its members only).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
     responses((status = 200, body = EnterpriseView), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_enterprise(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>) -> Result<Json<EnterpriseView>, Problem> {
-    Ok(Json(state.services.get_enterprise(&auth.caller(), enterprise(&eid)?).await?))
+pub async fn get_enterprise(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(eid): Path<String>,
+) -> Result<Json<EnterpriseView>, Problem> {
+    Ok(Json(
+        state
+            .services
+            .get_enterprise(&auth.caller(), enterprise(&eid)?)
+            .await?,
+    ))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/users — every account (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
     responses((status = 200, body = [UserView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_users(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>) -> Result<Json<Vec<UserView>>, Problem> {
-    Ok(Json(state.services.list_users(&auth.caller(), enterprise(&eid)?).await?))
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(eid): Path<String>,
+) -> Result<Json<Vec<UserView>>, Problem> {
+    Ok(Json(
+        state
+            .services
+            .list_users(&auth.caller(), enterprise(&eid)?)
+            .await?,
+    ))
 }
 
 /// POST /api/v1/enterprises/{enterprise_id}/users — create an account (enterprise admins).
@@ -107,8 +131,16 @@ pub async fn create_user(
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), Problem> {
     let enterprise = enterprise(&eid)?;
-    let new = NewUser { email: body.email, name: body.name, role: parse_role(&body.role)?, password: body.password };
-    let created = state.services.create_user(&auth.caller(), &origin, enterprise, new).await?;
+    let new = NewUser {
+        email: body.email,
+        name: body.name,
+        role: parse_role(&body.role)?,
+        password: body.password,
+    };
+    let created = state
+        .services
+        .create_user(&auth.caller(), &origin, enterprise, new)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -124,23 +156,46 @@ pub async fn update_user(
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, Problem> {
     let (enterprise, user) = (enterprise(&eid)?, user(&uid)?);
-    Ok(Json(state.services.set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled).await?))
+    Ok(Json(
+        state
+            .services
+            .set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled)
+            .await?,
+    ))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — a user's signed-in devices (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/devices", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = [DeviceView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_user_devices(State(state): State<AppState>, auth: Auth, Path((eid, uid)): Path<(String, String)>) -> Result<Json<Vec<DeviceView>>, Problem> {
-    Ok(Json(state.services.list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?).await?))
+pub async fn list_user_devices(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((eid, uid)): Path<(String, String)>,
+) -> Result<Json<Vec<DeviceView>>, Problem> {
+    Ok(Json(
+        state
+            .services
+            .list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?)
+            .await?,
+    ))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/teams — the enterprise's teams (any member).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/teams", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
     responses((status = 200, body = [TeamView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_teams(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>) -> Result<Json<Vec<TeamView>>, Problem> {
-    Ok(Json(state.services.list_teams(&auth.caller(), enterprise(&eid)?).await?))
+pub async fn list_teams(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(eid): Path<String>,
+) -> Result<Json<Vec<TeamView>>, Problem> {
+    Ok(Json(
+        state
+            .services
+            .list_teams(&auth.caller(), enterprise(&eid)?)
+            .await?,
+    ))
 }
 
 /// POST /api/v1/enterprises/{enterprise_id}/teams — create a team (enterprise admins).
@@ -154,7 +209,10 @@ pub async fn create_team(
     Path(eid): Path<String>,
     ApiJson(body): ApiJson<CreateTeamRequest>,
 ) -> Result<(StatusCode, Json<TeamView>), Problem> {
-    let created = state.services.create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name).await?;
+    let created = state
+        .services
+        .create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -169,15 +227,35 @@ pub async fn update_team(
     Path((eid, tid)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateTeamRequest>,
 ) -> Result<Json<TeamView>, Problem> {
-    Ok(Json(state.services.set_team_archived(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, body.archived).await?))
+    Ok(Json(
+        state
+            .services
+            .set_team_archived(
+                &auth.caller(),
+                &origin,
+                enterprise(&eid)?,
+                team(&tid)?,
+                body.archived,
+            )
+            .await?,
+    ))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members — a team's members.
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("team_id" = String, Path)),
     responses((status = 200, body = [TeamMemberView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_team_members(State(state): State<AppState>, auth: Auth, Path((eid, tid)): Path<(String, String)>) -> Result<Json<Vec<TeamMemberView>>, Problem> {
-    Ok(Json(state.services.list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?).await?))
+pub async fn list_team_members(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((eid, tid)): Path<(String, String)>,
+) -> Result<Json<Vec<TeamMemberView>>, Problem> {
+    Ok(Json(
+        state
+            .services
+            .list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?)
+            .await?,
+    ))
 }
 
 /// PUT /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — add a member or change their team-admin flag.
@@ -191,7 +269,17 @@ pub async fn put_team_member(
     Path((eid, tid, uid)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<PutMemberRequest>,
 ) -> Result<StatusCode, Problem> {
-    state.services.put_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?, body.is_admin).await?;
+    state
+        .services
+        .put_team_member(
+            &auth.caller(),
+            &origin,
+            enterprise(&eid)?,
+            team(&tid)?,
+            user(&uid)?,
+            body.is_admin,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,7 +293,16 @@ pub async fn remove_team_member(
     auth: Auth,
     Path((eid, tid, uid)): Path<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
-    state.services.remove_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?).await?;
+    state
+        .services
+        .remove_team_member(
+            &auth.caller(),
+            &origin,
+            enterprise(&eid)?,
+            team(&tid)?,
+            user(&uid)?,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,10 +310,29 @@ pub async fn remove_team_member(
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/audit", tag = "audit", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), AuditQuery),
     responses((status = 200, body = [AuditEventView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_audit(State(state): State<AppState>, auth: Auth, Path(eid): Path<String>, uri: Uri) -> Result<Json<Vec<AuditEventView>>, Problem> {
+pub async fn list_audit(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(eid): Path<String>,
+    uri: Uri,
+) -> Result<Json<Vec<AuditEventView>>, Problem> {
     let query: AuditQuery = axum::extract::Query::try_from_uri(&uri)
         .map(|q| q.0)
-        .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))?;
-    let events = state.services.enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100)).await?;
+        .map_err(|e| {
+            Problem::invalid(
+                "query",
+                Rule::InvalidValue,
+                &format!("query: {}", e.body_text()),
+            )
+        })?;
+    let events = state
+        .services
+        .enterprise_audit(
+            &auth.caller(),
+            enterprise(&eid)?,
+            query.before,
+            query.limit.unwrap_or(100),
+        )
+        .await?;
     Ok(Json(events))
 }

@@ -26,7 +26,10 @@ struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -53,7 +56,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::list_teams, directory::create_team))
         .routes(routes!(directory::update_team))
         .routes(routes!(directory::list_team_members))
-        .routes(routes!(directory::put_team_member, directory::remove_team_member))
+        .routes(routes!(
+            directory::put_team_member,
+            directory::remove_team_member
+        ))
         .routes(routes!(directory::list_audit))
 }
 
@@ -65,5 +71,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub(crate) fn router(state: AppState) -> Router {
     let (api, doc) = api_router().split_for_parts();
     let doc = std::sync::Arc::new(doc);
-    api.merge(system::router(doc)).merge(web::router()).with_state(state)
+    api.merge(system::router(doc))
+        .merge(web::router())
+        .with_state(state)
 }

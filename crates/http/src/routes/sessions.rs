@@ -46,10 +46,18 @@ pub(crate) fn session_cookie(token: &str, max_age_secs: u64) -> HeaderValue {
 }
 
 pub(crate) fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")).expect("static")
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+    ))
+    .expect("static")
 }
 
-pub(crate) async fn sign_in(state: &AppState, origin: &domain::audit::Origin, email: &str, password: &str) -> Result<SignedIn, Problem> {
+pub(crate) async fn sign_in(
+    state: &AppState,
+    origin: &domain::audit::Origin,
+    email: &str,
+    password: &str,
+) -> Result<SignedIn, Problem> {
     state.check_sign_in_rate(origin.ip.as_deref())?;
     Ok(state.services.sign_in(origin, email, password).await?)
 }
@@ -64,12 +72,31 @@ pub(crate) async fn sign_in(state: &AppState, origin: &domain::audit::Origin, em
     (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json")
 ))]
-pub async fn create_session(State(state): State<AppState>, ClientOrigin(origin): ClientOrigin, ApiJson(body): ApiJson<SignInRequest>) -> Result<Response, Problem> {
+pub async fn create_session(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<SignInRequest>,
+) -> Result<Response, Problem> {
     let signed_in = sign_in(&state, &origin, &body.email, &body.password).await?;
     let caller = services::Caller::User(signed_in.principal.clone());
-    let user = state.services.get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id).await?;
-    let cookie = session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-    let body = SessionCreated { token: signed_in.token, csrf_token: signed_in.csrf_token, expires_at: signed_in.expires_at.rfc3339(), user };
+    let user = state
+        .services
+        .get_user(
+            &caller,
+            signed_in.principal.enterprise_id,
+            signed_in.principal.user_id,
+        )
+        .await?;
+    let cookie = session_cookie(
+        &signed_in.token,
+        state.services.settings().session_lifetime.as_secs(),
+    );
+    let body = SessionCreated {
+        token: signed_in.token,
+        csrf_token: signed_in.csrf_token,
+        expires_at: signed_in.expires_at.rfc3339(),
+        user,
+    };
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, cookie);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -81,9 +108,17 @@ pub async fn create_session(State(state): State<AppState>, ClientOrigin(origin):
     (status = 204, description = "Signed out"),
     (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
 ))]
-pub async fn delete_current_session(State(state): State<AppState>, ClientOrigin(origin): ClientOrigin, auth: Auth) -> Result<Response, Problem> {
+pub async fn delete_current_session(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+) -> Result<Response, Problem> {
     state.services.sign_out(&auth.principal, &origin).await?;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_cookie())],
+    )
+        .into_response())
 }
 
 /// GET /api/v1/me — the signed-in user, their enterprise, and the session's CSRF token.
@@ -94,9 +129,20 @@ pub async fn delete_current_session(State(state): State<AppState>, ClientOrigin(
 pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
     let caller = auth.caller();
     let p = &auth.principal;
-    let user = state.services.get_user(&caller, p.enterprise_id, p.user_id).await?;
-    let enterprise = state.services.get_enterprise(&caller, p.enterprise_id).await?;
-    let body = MeView { user, enterprise, session_id: p.session_id, csrf_token: state.services.csrf_token_for(&auth.token) };
+    let user = state
+        .services
+        .get_user(&caller, p.enterprise_id, p.user_id)
+        .await?;
+    let enterprise = state
+        .services
+        .get_enterprise(&caller, p.enterprise_id)
+        .await?;
+    let body = MeView {
+        user,
+        enterprise,
+        session_id: p.session_id,
+        csrf_token: state.services.csrf_token_for(&auth.token),
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
@@ -105,7 +151,10 @@ pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Respons
     (status = 200, description = "Open sessions with their devices", body = [DeviceView]),
     (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
 ))]
-pub async fn list_my_devices(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<DeviceView>>, Problem> {
+pub async fn list_my_devices(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<DeviceView>>, Problem> {
     Ok(Json(state.services.list_devices(&auth.principal).await?))
 }
 
@@ -116,8 +165,16 @@ pub async fn list_my_devices(State(state): State<AppState>, auth: Auth) -> Resul
         (status = 204, description = "That device is signed out"),
         (status = 404, description = "No such open session of yours", body = Problem, content_type = "application/problem+json")
 ))]
-pub async fn end_my_device(State(state): State<AppState>, ClientOrigin(origin): ClientOrigin, auth: Auth, Path(session_id): Path<String>) -> Result<StatusCode, Problem> {
+pub async fn end_my_device(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(session_id): Path<String>,
+) -> Result<StatusCode, Problem> {
     let session = parse_id(&session_id, "session", SessionId::parse)?;
-    state.services.end_device(&auth.principal, &origin, session).await?;
+    state
+        .services
+        .end_device(&auth.principal, &origin, session)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
