@@ -1,0 +1,401 @@
+//! The API end to end: sessions, CSRF, tenant boundaries, rate limits, headers, OpenAPI coverage.
+
+use crate::{app, app_with, req};
+use axum::http::{Method, StatusCode};
+use domain::Role;
+use serde_json::json;
+
+#[tokio::test]
+async fn sign_in_use_and_sign_out_with_a_bearer_token() {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "ada@acme.example", Role::Member).await;
+    let (body, cookie) = app.sign_in("ada@acme.example").await;
+    assert!(cookie.starts_with("__Host-conclave_session="));
+    let token = body["token"].as_str().unwrap();
+    let me = req(Method::GET, "/api/v1/me")
+        .bearer(token)
+        .send(&app)
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["user"]["email"], "ada@acme.example");
+    assert_eq!(me.json()["enterprise"]["name"], "Acme");
+    let devices = req(Method::GET, "/api/v1/me/devices")
+        .bearer(token)
+        .send(&app)
+        .await
+        .json();
+    assert_eq!(devices[0]["ip"], "203.0.113.5");
+    let out = req(Method::DELETE, "/api/v1/sessions/current")
+        .bearer(token)
+        .send(&app)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    let after = req(Method::GET, "/api/v1/me")
+        .bearer(token)
+        .send(&app)
+        .await;
+    after.problem(401, "unauthenticated");
+    assert!(after.header("www-authenticate").starts_with("Bearer"));
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "ada@acme.example", Role::Member).await;
+    let a = req(Method::POST, "/api/v1/sessions")
+        .json(&json!({ "email": "nobody@acme.example", "password": "whatever1" }))
+        .send(&app)
+        .await;
+    let b = req(Method::POST, "/api/v1/sessions")
+        .json(&json!({ "email": "ada@acme.example", "password": "whatever1" }))
+        .send(&app)
+        .await;
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.body, b.body);
+    a.problem(401, "invalid-credentials");
+    assert!(a.header("set-cookie").is_empty());
+}
+
+#[tokio::test]
+async fn cookie_sessions_need_the_csrf_header_to_change_anything() {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "admin@acme.example", Role::EnterpriseAdmin)
+        .await;
+    let (body, cookie) = app.sign_in("admin@acme.example").await;
+    let csrf = body["csrf_token"].as_str().unwrap();
+    let path = format!("/api/v1/enterprises/{e}/teams");
+    let team = json!({ "name": "Platform" });
+
+    let reply = req(Method::POST, &path)
+        .header("cookie", &cookie)
+        .json(&team)
+        .send(&app)
+        .await;
+    reply.problem(403, "csrf-rejected");
+    let reply = req(Method::POST, &path)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "forged")
+        .json(&team)
+        .send(&app)
+        .await;
+    reply.problem(403, "csrf-rejected");
+    let reply = req(Method::POST, &path)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .header("sec-fetch-site", "cross-site")
+        .json(&team)
+        .send(&app)
+        .await;
+    reply.problem(403, "csrf-rejected");
+    let listed = req(Method::GET, &path)
+        .header("cookie", &cookie)
+        .send(&app)
+        .await;
+    assert_eq!(
+        listed.json().as_array().unwrap().len(),
+        0,
+        "nothing was created by the refused requests"
+    );
+
+    let reply = req(Method::POST, &path)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .json(&team)
+        .send(&app)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let me = req(Method::GET, "/api/v1/me")
+        .header("cookie", &cookie)
+        .send(&app)
+        .await
+        .json();
+    assert_eq!(me["csrf_token"], csrf);
+}
+
+#[tokio::test]
+async fn other_tenants_and_weaker_roles_are_refused() {
+    let app = app().await;
+    let a = app.enterprise("A").await;
+    let b = app.enterprise("B").await;
+    app.user(a, "admin@a.example", Role::EnterpriseAdmin).await;
+    app.user(a, "member@a.example", Role::Member).await;
+    let b_user = app.user(b, "user@b.example", Role::Member).await;
+    let admin_a = app.token("admin@a.example").await;
+    let member_a = app.token("member@a.example").await;
+
+    req(Method::GET, &format!("/api/v1/enterprises/{b}/users"))
+        .bearer(&admin_a)
+        .send(&app)
+        .await
+        .problem(403, "forbidden");
+    req(Method::GET, &format!("/api/v1/enterprises/{b}"))
+        .bearer(&admin_a)
+        .send(&app)
+        .await
+        .problem(404, "not-found");
+    req(
+        Method::PATCH,
+        &format!("/api/v1/enterprises/{b}/users/{}", b_user.id),
+    )
+    .bearer(&admin_a)
+    .json(&json!({ "disabled": true }))
+    .send(&app)
+    .await
+    .problem(403, "forbidden");
+    req(
+        Method::GET,
+        &format!("/api/v1/enterprises/{b}/users/{}/devices", b_user.id),
+    )
+    .bearer(&admin_a)
+    .send(&app)
+    .await
+    .problem(403, "forbidden");
+    req(Method::GET, &format!("/api/v1/enterprises/{a}/users"))
+        .bearer(&member_a)
+        .send(&app)
+        .await
+        .problem(403, "forbidden");
+    req(Method::GET, &format!("/api/v1/enterprises/{a}/audit"))
+        .bearer(&member_a)
+        .send(&app)
+        .await
+        .problem(403, "forbidden");
+    req(Method::POST, &format!("/api/v1/enterprises/{a}/teams"))
+        .bearer(&member_a)
+        .json(&json!({ "name": "Mine" }))
+        .send(&app)
+        .await
+        .problem(403, "forbidden");
+    req(Method::GET, "/api/v1/me")
+        .send(&app)
+        .await
+        .problem(401, "unauthenticated");
+    req(Method::GET, "/api/v1/me")
+        .bearer("made-up-token")
+        .send(&app)
+        .await
+        .problem(401, "unauthenticated");
+    assert!(
+        !app.services
+            .get_user(&services::Caller::Operator, b, b_user.id)
+            .await
+            .unwrap()
+            .disabled
+    );
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_teams_and_reads_the_audit_log() {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "admin@acme.example", Role::EnterpriseAdmin)
+        .await;
+    let token = app.token("admin@acme.example").await;
+    let created = req(Method::POST, &format!("/api/v1/enterprises/{e}/users"))
+        .bearer(&token)
+        .json(&json!({ "email": "Bob@Acme.example", "name": "Bob", "role": "team-admin", "password": "bobs password" }))
+        .send(&app)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let bob = created.json();
+    assert_eq!(bob["email"], "bob@acme.example");
+    let bob_id = bob["id"].as_str().unwrap();
+    let team = req(Method::POST, &format!("/api/v1/enterprises/{e}/teams"))
+        .bearer(&token)
+        .json(&json!({ "name": "Platform" }))
+        .send(&app)
+        .await
+        .json();
+    let team_id = team["id"].as_str().unwrap();
+    let put = req(
+        Method::PUT,
+        &format!("/api/v1/enterprises/{e}/teams/{team_id}/members/{bob_id}"),
+    )
+    .bearer(&token)
+    .json(&json!({ "is_admin": true }))
+    .send(&app)
+    .await;
+    assert_eq!(put.status, StatusCode::NO_CONTENT, "{}", put.text());
+    let members = req(
+        Method::GET,
+        &format!("/api/v1/enterprises/{e}/teams/{team_id}/members"),
+    )
+    .bearer(&token)
+    .send(&app)
+    .await
+    .json();
+    assert_eq!(members[0]["is_admin"], true);
+    let disabled = req(
+        Method::PATCH,
+        &format!("/api/v1/enterprises/{e}/users/{bob_id}"),
+    )
+    .bearer(&token)
+    .json(&json!({ "disabled": true }))
+    .send(&app)
+    .await
+    .json();
+    assert_eq!(disabled["disabled"], true);
+    let archived = req(
+        Method::PATCH,
+        &format!("/api/v1/enterprises/{e}/teams/{team_id}"),
+    )
+    .bearer(&token)
+    .json(&json!({ "archived": true }))
+    .send(&app)
+    .await
+    .json();
+    assert_eq!(archived["archived"], true);
+    let removed = req(
+        Method::DELETE,
+        &format!("/api/v1/enterprises/{e}/teams/{team_id}/members/{bob_id}"),
+    )
+    .bearer(&token)
+    .send(&app)
+    .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let audit = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit"))
+        .bearer(&token)
+        .send(&app)
+        .await
+        .json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ev| ev["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "user.create",
+        "team.create",
+        "team.member.put",
+        "user.disable",
+        "team.archive",
+        "team.member.remove",
+        "auth.sign-in",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let dump = audit.to_string();
+    assert!(
+        !dump.contains("bob@acme.example") && !dump.contains("Platform"),
+        "audit events carry ids, not personal data"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_per_ip_with_retry_after() {
+    let app = app_with(http_api::HttpSettings {
+        sign_in_per_minute: 3,
+        ..Default::default()
+    })
+    .await;
+    let body = json!({ "email": "x@acme.example", "password": "whatever1" });
+    for _ in 0..3 {
+        let r = req(Method::POST, "/api/v1/sessions")
+            .from_ip([198, 51, 100, 1])
+            .json(&body)
+            .send(&app)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = req(Method::POST, "/api/v1/sessions")
+        .from_ip([198, 51, 100, 1])
+        .json(&body)
+        .send(&app)
+        .await;
+    limited.problem(429, "rate-limited");
+    assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
+    let other_ip = req(Method::POST, "/api/v1/sessions")
+        .from_ip([198, 51, 100, 2])
+        .json(&body)
+        .send(&app)
+        .await;
+    assert_eq!(other_ip.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = app().await;
+    for path in [
+        "/healthz",
+        "/signin",
+        "/api/v1/me",
+        "/assets/app.js",
+        "/nowhere",
+    ] {
+        let r = req(Method::GET, path).send(&app).await;
+        let csp = r.header("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(
+            r.header("strict-transport-security")
+                .starts_with("max-age="),
+            "{path}"
+        );
+        assert_eq!(r.header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(r.header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(r.header("x-request-id").len(), 36, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_problem_pages_answer() {
+    let app = app().await;
+    assert_eq!(req(Method::GET, "/healthz").send(&app).await.text(), "ok\n");
+    let ready = req(Method::GET, "/readyz").send(&app).await;
+    assert_eq!(ready.json()["backend"], "sqlite");
+    assert_eq!(ready.json()["status"], "ready");
+    assert!(req(Method::GET, "/metrics")
+        .send(&app)
+        .await
+        .header("content-type")
+        .starts_with("text/plain"));
+    let page = req(Method::GET, "/problems/invalid-field").send(&app).await;
+    assert!(page.text().contains("Nothing was written"));
+}
+
+/// Every operation in the OpenAPI document is served by the router (and, by construction through
+/// `utoipa_axum::routes!`, every API route is in the document).
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let app = app().await;
+    let doc = req(Method::GET, "/api/openapi.json")
+        .send(&app)
+        .await
+        .json();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 16, "{:?}", paths.keys());
+    let mut n_operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{enterprise_id}", "00000000-0000-0000-0000-000000000001")
+            .replace("{user_id}", "00000000-0000-0000-0000-000000000002")
+            .replace("{team_id}", "00000000-0000-0000-0000-000000000003")
+            .replace("{session_id}", "00000000-0000-0000-0000-000000000004");
+        for (method, op) in item.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} documents no response"
+            );
+            let r = req(method.clone(), &concrete).send(&app).await;
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let routed = r.status != StatusCode::NOT_FOUND
+                || r.header("content-type") == "application/problem+json";
+            assert!(routed, "{method} {path} is documented but not routed");
+            n_operations += 1;
+        }
+    }
+    assert!(n_operations >= 19, "{n_operations}");
+}
