@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
 use domain::{EnterpriseId, Millis, SessionId, TeamId, UserId};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Connection as _, PgConnection, Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use store::decode;
@@ -78,6 +78,11 @@ impl PostgresStore {
                 "the database URL is not a valid PostgreSQL URL: {e}"
             ))
         })?;
+        // One direct connection first: a wrong URL fails at once instead of after the pool's
+        // acquire timeout, and it creates the test schema when one is asked for.
+        let mut first = PgConnection::connect_with(&options)
+            .await
+            .map_err(unreachable)?;
         if let Some(schema) = schema {
             if !schema
                 .chars()
@@ -87,18 +92,13 @@ impl PostgresStore {
                     "schema name {schema:?} must be alphanumeric"
                 )));
             }
-            let bootstrap = PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await
-                .map_err(unreachable)?;
             sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&bootstrap)
+                .execute(&mut first)
                 .await
                 .map_err(db)?;
-            bootstrap.close().await;
             options = options.options([("search_path", schema)]);
         }
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
