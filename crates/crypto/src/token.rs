@@ -16,6 +16,17 @@ pub fn hash(token: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// The CSRF token that goes with a session token: derived, so it needs no storage, and
+/// unguessable without the session token, which the browser keeps in an HttpOnly cookie that
+/// script (and so a cross-site attacker) cannot read.
+pub fn csrf_for(session_token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("conclave-csrf\0{session_token}").as_bytes(),
+    );
+    B64URL.encode(digest.as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -27,16 +38,7 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, super::generate());
         assert_eq!(super::hash(&a), super::hash(&a));
+        assert_eq!(super::csrf_for(&a), super::csrf_for(&a));
+        assert_ne!(super::csrf_for(&a), super::csrf_for(&super::generate()));
     }
-}
-
-/// The CSRF token that goes with a session token: derived, so it needs no storage, and
-/// unguessable without the session token, which the browser keeps in an HttpOnly cookie that
-/// script (and so a cross-site attacker) cannot read.
-pub fn csrf_for(session_token: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        format!("conclave-csrf\0{session_token}").as_bytes(),
-    );
-    B64URL.encode(digest.as_ref())
 }

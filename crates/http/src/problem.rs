@@ -11,22 +11,29 @@ use serde::Serialize;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
-/// A problem+json body. `field` and `rule` are extension members for validation errors.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A problem, as handlers and extractors produce it. Small on purpose: it travels in `Result`s.
+#[derive(Debug, Clone)]
 pub struct Problem {
+    pub kind: Kind,
+    pub detail: String,
+    /// For validation errors: the field and the rule it broke.
+    pub field: Option<Box<(String, Rule)>>,
+    retry_after: Option<u64>,
+}
+
+/// The problem+json document on the wire (RFC 9457 members plus `field` and `rule`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProblemDocument {
+    /// Stable URI reference naming the kind of problem, e.g. `/problems/invalid-field`.
     #[serde(rename = "type")]
     pub kind: String,
-    pub title: String,
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    #[serde(skip)]
-    retry_after: Option<u64>,
-    #[serde(skip)]
-    www_authenticate: bool,
+    pub rule: Option<&'static str>,
 }
 
 /// The problem kinds, with their status and title. `/problems/{slug}` explains each.
@@ -143,22 +150,36 @@ impl Kind {
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
         Problem {
-            kind: format!("/problems/{}", kind.slug()),
-            title: kind.title().to_owned(),
-            status: kind.status().as_u16(),
+            kind,
             detail: detail.into(),
             field: None,
-            rule: None,
             retry_after: None,
-            www_authenticate: kind == Kind::Unauthenticated,
         }
     }
 
     pub fn field(kind: Kind, e: &FieldError) -> Problem {
         Problem {
-            field: Some(e.field.clone()),
-            rule: Some(e.rule.as_str().to_owned()),
+            field: Some(Box::new((e.field.clone(), e.rule))),
             ..Problem::new(kind, e.to_string())
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    pub fn document(&self) -> ProblemDocument {
+        ProblemDocument {
+            kind: format!("/problems/{}", self.kind.slug()),
+            title: self.kind.title(),
+            status: self.kind.status().as_u16(),
+            detail: self.detail.clone(),
+            field: self.field.as_ref().map(|f| f.0.clone()),
+            rule: self.field.as_ref().map(|f| f.1.as_str()),
         }
     }
 
@@ -179,16 +200,15 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
-        let mut response = (status, body).into_response();
+        let body = serde_json::to_vec(&self.document()).unwrap_or_default();
+        let mut response = (self.status(), body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.www_authenticate {
+        if self.kind == Kind::Unauthenticated {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"conclave\""),

@@ -8,7 +8,7 @@ fn the_first_start_creates_everything_and_the_second_reuses_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &["--log-format", "json"]);
-    assert_eq!(server.curl(&[], "/readyz").contains("\"ready\""), true);
+    assert!(server.curl(&[], "/readyz").contains("\"ready\""));
     let (out, err) = server.stop();
     assert!(
         out.contains("Conclave is serving https://127.0.0.1:"),

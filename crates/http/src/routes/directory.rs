@@ -2,7 +2,7 @@
 //! Who may do what is decided by the services; these handlers only parse and render.
 
 use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -84,7 +84,7 @@ fn parse_role(raw: &str) -> Result<Role, Problem> {
 /// GET /api/v1/enterprises/{enterprise_id} — the enterprise (its members only).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
-    responses((status = 200, body = EnterpriseView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EnterpriseView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get_enterprise(
     State(state): State<AppState>,
     auth: Auth,
@@ -101,7 +101,7 @@ pub async fn get_enterprise(
 /// GET /api/v1/enterprises/{enterprise_id}/users — every account (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
-    responses((status = 200, body = [UserView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = [UserView]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
@@ -120,9 +120,9 @@ pub async fn list_users(
     params(("enterprise_id" = String, Path)), request_body = CreateUserRequest,
     responses(
         (status = 201, body = UserView),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email already used in this enterprise", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "Email already used in this enterprise", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn create_user(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -147,7 +147,7 @@ pub async fn create_user(
 /// PATCH /api/v1/enterprises/{enterprise_id}/users/{user_id} — disable or re-enable an account.
 #[utoipa::path(patch, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("user_id" = String, Path)), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = UserView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn update_user(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -167,7 +167,7 @@ pub async fn update_user(
 /// GET /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — a user's signed-in devices (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/devices", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 200, body = [DeviceView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = [DeviceView]), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_user_devices(
     State(state): State<AppState>,
     auth: Auth,
@@ -184,7 +184,7 @@ pub async fn list_user_devices(
 /// GET /api/v1/enterprises/{enterprise_id}/teams — the enterprise's teams (any member).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/teams", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
-    responses((status = 200, body = [TeamView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = [TeamView]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_teams(
     State(state): State<AppState>,
     auth: Auth,
@@ -201,7 +201,7 @@ pub async fn list_teams(
 /// POST /api/v1/enterprises/{enterprise_id}/teams — create a team (enterprise admins).
 #[utoipa::path(post, path = "/api/v1/enterprises/{enterprise_id}/teams", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)), request_body = CreateTeamRequest,
-    responses((status = 201, body = TeamView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = TeamView), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn create_team(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -219,7 +219,7 @@ pub async fn create_team(
 /// PATCH /api/v1/enterprises/{enterprise_id}/teams/{team_id} — archive or restore a team.
 #[utoipa::path(patch, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("team_id" = String, Path)), request_body = UpdateTeamRequest,
-    responses((status = 200, body = TeamView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TeamView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn update_team(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -244,7 +244,7 @@ pub async fn update_team(
 /// GET /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members — a team's members.
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("team_id" = String, Path)),
-    responses((status = 200, body = [TeamMemberView]), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = [TeamMemberView]), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_team_members(
     State(state): State<AppState>,
     auth: Auth,
@@ -261,7 +261,7 @@ pub async fn list_team_members(
 /// PUT /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — add a member or change their team-admin flag.
 #[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("team_id" = String, Path), ("user_id" = String, Path)), request_body = PutMemberRequest,
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn put_team_member(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -286,7 +286,7 @@ pub async fn put_team_member(
 /// DELETE /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — remove a member.
 #[utoipa::path(delete, path = "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("team_id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn remove_team_member(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
@@ -309,7 +309,7 @@ pub async fn remove_team_member(
 /// GET /api/v1/enterprises/{enterprise_id}/audit — the enterprise's audit events, newest first (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/audit", tag = "audit", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), AuditQuery),
-    responses((status = 200, body = [AuditEventView]), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = [AuditEventView]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_audit(
     State(state): State<AppState>,
     auth: Auth,

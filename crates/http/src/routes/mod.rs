@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Conclave API", description = "Secure enterprise messaging. Errors are RFC 9457 application/problem+json."),
     modifiers(&SecuritySchemes),
-    components(schemas(crate::problem::Problem))
+    components(schemas(crate::problem::ProblemDocument))
 )]
 struct ApiDoc;
 

@@ -1,7 +1,7 @@
 //! Sign-in, sign-out, the current user, and the user's own devices.
 
 use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin, SESSION_COOKIE};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -68,9 +68,9 @@ pub(crate) async fn sign_in(
 /// and returns a bearer token for API clients.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = SignInRequest, responses(
     (status = 201, description = "Signed in", body = SessionCreated),
-    (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
-    (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json")
+    (status = 401, description = "Wrong email or password", body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 422, description = "Invalid field", body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn create_session(
     State(state): State<AppState>,
@@ -106,7 +106,7 @@ pub async fn create_session(
 /// DELETE /api/v1/sessions/current — sign out: the session ends on the server.
 #[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
     (status = 204, description = "Signed out"),
-    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+    (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn delete_current_session(
     State(state): State<AppState>,
@@ -124,7 +124,7 @@ pub async fn delete_current_session(
 /// GET /api/v1/me — the signed-in user, their enterprise, and the session's CSRF token.
 #[utoipa::path(get, path = "/api/v1/me", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
     (status = 200, description = "The current user", body = MeView),
-    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+    (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
     let caller = auth.caller();
@@ -149,7 +149,7 @@ pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Respons
 /// GET /api/v1/me/devices — the caller's signed-in devices.
 #[utoipa::path(get, path = "/api/v1/me/devices", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
     (status = 200, description = "Open sessions with their devices", body = [DeviceView]),
-    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+    (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn list_my_devices(
     State(state): State<AppState>,
@@ -163,7 +163,7 @@ pub async fn list_my_devices(
     params(("session_id" = String, Path, description = "Session id from the device list")),
     responses(
         (status = 204, description = "That device is signed out"),
-        (status = 404, description = "No such open session of yours", body = Problem, content_type = "application/problem+json")
+        (status = 404, description = "No such open session of yours", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn end_my_device(
     State(state): State<AppState>,

@@ -1,6 +1,6 @@
 //! Operational endpoints: health, readiness, metrics, the OpenAPI document, problem type pages.
 
-use crate::problem::{Kind, Problem};
+use crate::problem::{Kind, Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -25,7 +25,7 @@ pub struct ReadyView {
 /// GET /readyz — the database answers and every migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "system", responses(
     (status = 200, description = "Ready", body = ReadyView),
-    (status = 503, description = "Not ready", body = Problem, content_type = "application/problem+json")
+    (status = 503, description = "Not ready", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ReadyView>, Problem> {
     let readiness = state.services.readiness().await?;

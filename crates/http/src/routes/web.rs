@@ -4,7 +4,6 @@
 //! script from `/assets/`, never inline, so the CSP can forbid inline script outright.
 
 use crate::extract::ClientOrigin;
-use crate::problem::Problem;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -101,25 +100,21 @@ async fn post_signin(
             response
         }
         Err(problem) => {
-            let message = match problem.status {
+            let message = match problem.status().as_u16() {
                 429 => "Too many attempts. Wait a minute and try again.".to_owned(),
                 401 => "That email and password do not match an active account.".to_owned(),
                 422 => problem.detail.clone(),
                 _ => "Sign-in is unavailable right now. Try again shortly.".to_owned(),
             };
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
-            let mut response = signin_page(status, Some(&message), &form.email);
-            if let Some(retry) = problem_retry_after(&problem) {
-                response.headers_mut().insert(header::RETRY_AFTER, retry);
+            let mut response = signin_page(problem.status(), Some(&message), &form.email);
+            if let Some(secs) = problem.retry_after() {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             response
         }
     }
-}
-
-fn problem_retry_after(problem: &Problem) -> Option<HeaderValue> {
-    let response = problem.clone().into_response();
-    response.headers().get(header::RETRY_AFTER).cloned()
 }
 
 fn page(html: &'static str) -> Response {
