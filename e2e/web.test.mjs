@@ -1,0 +1,94 @@
+// The web client in a real browser: sign in, see devices, sign out; the admin console.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+
+let conclave;
+let browser;
+
+before(async () => {
+  conclave = await Conclave.start();
+  conclave.createUser("admin@browser.example", "Avery Admin", "enterprise-admin");
+  conclave.createUser("member@browser.example", "Morgan Member", "member");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await conclave?.stop();
+});
+
+test("a member signs in, sees this device, and signs out", async () => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, conclave.url, "member@browser.example");
+  assert.equal(new URL(page.url()).pathname, "/app");
+  await page.waitForSelector("#devices tbody tr");
+  assert.match(await page.textContent("#whoami"), /Morgan Member · Browser Test Corp/);
+  assert.match(await page.textContent("#devices tbody"), /\(this device\)/);
+  assert.equal(await page.isHidden("#admin-link"), true, "members get no admin link");
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "__Host-conclave_session");
+  assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
+
+  await Promise.all([page.waitForURL(/\/signin$/), page.click("#signout")]);
+  // The session ended on the server: the app sends us back to sign in.
+  await page.goto(`${conclave.url}/app`);
+  await page.waitForURL(/\/signin$/);
+  assert.deepEqual(page.cspViolations, []);
+  await context.close();
+});
+
+test("a wrong password is refused with a message and no session", async () => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, conclave.url, "member@browser.example", "not the password");
+  assert.equal(new URL(page.url()).pathname, "/signin");
+  assert.match(await page.textContent("[role=alert]"), /do not match an active account/);
+  assert.equal((await context.cookies()).length, 0);
+  await context.close();
+});
+
+test("signing another device out ends that session", async () => {
+  const a = await newPage(browser);
+  const b = await newPage(browser);
+  await signIn(a.page, conclave.url, "member@browser.example");
+  await signIn(b.page, conclave.url, "member@browser.example");
+  await a.page.reload();
+  await a.page.waitForSelector("#devices tbody tr:nth-child(2)");
+  await a.page.click("#devices tbody button");
+  await a.page.waitForFunction(() => document.querySelectorAll("#devices tbody tr").length === 1);
+  await b.page.reload();
+  await b.page.waitForURL(/\/signin$/);
+  await a.context.close();
+  await b.context.close();
+});
+
+test("an enterprise admin creates and disables a user and creates a team", async () => {
+  const { context, page } = await newPage(browser);
+  await signIn(page, conclave.url, "admin@browser.example");
+  await page.waitForSelector("#admin-link:not([hidden])");
+  await page.click("#admin-link");
+  await page.waitForSelector("#users tbody tr");
+  await page.fill("#new-user [name=email]", "casey@browser.example");
+  await page.fill("#new-user [name=name]", "Casey Colleague");
+  await page.fill("#new-user [name=password]", "casey's own password");
+  await page.click("#new-user button");
+  await page.waitForSelector("#users tbody tr:has-text('Casey Colleague')");
+  await page.click("#users tbody tr:has-text('Casey Colleague') button");
+  await page.waitForSelector("#users tbody tr:has-text('Casey Colleague'):has-text('disabled')");
+
+  await page.fill("#new-team [name=name]", "Night Shift");
+  await page.click("#new-team button");
+  await page.waitForSelector("#teams tbody tr:has-text('Night Shift')");
+  // Bad input is refused by the server and explained.
+  await page.fill("#new-user [name=email]", "casey@browser.example");
+  await page.fill("#new-user [name=name]", "Casey Again");
+  await page.click("#new-user button");
+  await page.waitForSelector("#status.error");
+  assert.match(await page.textContent("#status"), /already exists/);
+  assert.deepEqual(page.cspViolations, []);
+  await context.close();
+
+  const listed = conclave.cli(["admin", "list-users", "--enterprise", conclave.enterprise]);
+  assert.match(listed, /casey@browser.example/);
+  assert.match(listed, /disabled/);
+});
