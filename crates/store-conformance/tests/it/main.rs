@@ -496,6 +496,13 @@ fn both_backends_have_the_same_migration_versions() {
 async fn two_postgres_nodes_migrating_at_once_both_succeed() {
     let schema = store_conformance::unique_schema("migrate_race");
     let url = store_conformance::postgres_url();
+    // The schema exists before the race, as a real database does; the race is over migrations.
+    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     let (a, b) = tokio::join!(
         store_postgres::PostgresStore::connect_in_schema(&url, Some(&schema)),
         store_postgres::PostgresStore::connect_in_schema(&url, Some(&schema)),
