@@ -60,10 +60,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(redact_url),
-            )
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }
@@ -83,14 +80,10 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        let listen_text = over
-            .listen
-            .clone()
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .with_context(|| format!("the listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:8443"))?;
+        let listen_text = over.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!("the listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:8443")
+        })?;
         let log_format = match over.log_format {
             Some(f) => f,
             None => match file.log_format.as_deref() {
@@ -101,11 +94,7 @@ impl Config {
                 }
             },
         };
-        let database_url = over
-            .database_url
-            .clone()
-            .or(file.database_url)
-            .filter(|u| !u.is_empty());
+        let database_url = over.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
         if let Some(url) = &database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 bail!("the database URL {} is not supported: use postgres://user@host:port/db, or leave it unset for the embedded SQLite database", redact_url(url));
@@ -125,11 +114,7 @@ impl Config {
             bail!("max_body_bytes must be between 1024 and 16777216");
         }
         Ok(Config {
-            data_dir: over
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir: over.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             database_url,
             log_format,
@@ -200,10 +185,19 @@ sign_in_per_minute = 10
 "#;
 
 pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}; choose another with --data-dir or fix its permissions", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}; choose another with --data-dir or fix its permissions",
+            dir.display()
+        )
+    })?;
     let probe = dir.join(".write-probe");
-    std::fs::write(&probe, b"probe")
-        .map_err(|e| anyhow::anyhow!("the data directory {} is not writable: {e}; choose another with --data-dir or fix its permissions", dir.display()))?;
+    std::fs::write(&probe, b"probe").map_err(|e| {
+        anyhow::anyhow!(
+            "the data directory {} is not writable: {e}; choose another with --data-dir or fix its permissions",
+            dir.display()
+        )
+    })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
@@ -214,10 +208,7 @@ mod tests {
 
     #[test]
     fn passwords_in_database_urls_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
     }
 
@@ -225,16 +216,9 @@ mod tests {
     fn flags_and_environment_beat_the_file_which_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\nlog_format = \"json\"\n",
-        )
-        .unwrap();
-        let from_file = Config::resolve(&Overrides {
-            config: Some(path.clone()),
-            ..Default::default()
-        })
-        .unwrap();
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\nlog_format = \"json\"\n")
+            .unwrap();
+        let from_file = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
         assert_eq!(from_file.listen.port(), 9000);
         assert_eq!(from_file.data_dir, PathBuf::from("/from-file"));
         assert_eq!(from_file.log_format, LogFormat::Json);
@@ -252,29 +236,15 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_with_a_reason() {
-        let err = Config::resolve(&Overrides {
-            listen: Some("localhost".into()),
-            ..Default::default()
-        })
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("not an IP address and port"),
-            "{err}"
-        );
-        let err = Config::resolve(&Overrides {
-            database_url: Some("mysql://x".into()),
-            ..Default::default()
-        })
-        .unwrap_err();
+        let err = Config::resolve(&Overrides { listen: Some("localhost".into()), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("not an IP address and port"), "{err}");
+        let err =
+            Config::resolve(&Overrides { database_url: Some("mysql://x".into()), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
-        let err = Config::resolve(&Overrides {
-            config: Some(path),
-            ..Default::default()
-        })
-        .unwrap_err();
+        let err = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
     }
 

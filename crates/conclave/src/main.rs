@@ -40,13 +40,7 @@ struct GlobalArgs {
     #[arg(long, env = "CONCLAVE_DATA_DIR", global = true, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
     /// PostgreSQL URL (postgres://...); unset means SQLite in the data directory.
-    #[arg(
-        long,
-        env = "CONCLAVE_DATABASE_URL",
-        global = true,
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "CONCLAVE_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
     /// TOML configuration file (see `conclave default-config`).
     #[arg(long, env = "CONCLAVE_CONFIG", global = true, value_name = "FILE")]
@@ -166,10 +160,7 @@ fn main() -> std::process::ExitCode {
         Err(e) => return fail(&e),
     };
     init_logging(config.log_format, matches!(cli.command, Command::Serve(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow!("cannot start the async runtime: {e}")),
     };
@@ -198,11 +189,8 @@ fn fail(e: &anyhow::Error) -> std::process::ExitCode {
 fn init_logging(format: LogFormat, serving: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if serving { "info" } else { "warn" };
-    let filter =
-        EnvFilter::try_from_env("CONCLAVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("CONCLAVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
@@ -217,12 +205,13 @@ struct Opened {
 
 async fn open(config: &Config) -> anyhow::Result<Opened> {
     // Check the key before touching the database, so a bad key file changes nothing.
-    let env_key = std::env::var("CONCLAVE_MASTER_KEY")
-        .ok()
-        .filter(|v| !v.is_empty());
+    let env_key = std::env::var("CONCLAVE_MASTER_KEY").ok().filter(|v| !v.is_empty());
     let key_file = config.key_file();
     let existing_ring = match &env_key {
-        Some(value) => Some(crypto::MasterKeyring::from_env_value(value).map_err(|e| anyhow!("{e}; it must be the base64 of 32 random bytes"))?),
+        Some(value) => Some(
+            crypto::MasterKeyring::from_env_value(value)
+                .map_err(|e| anyhow!("{e}; it must be the base64 of 32 random bytes"))?,
+        ),
         None if key_file.exists() => Some(crypto::MasterKeyring::load(&key_file).map_err(|e| {
             anyhow!("{e}; restore the key file from your backup (data sealed under it cannot be read without it)")
         })?),
@@ -241,19 +230,17 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
             Arc::new(store_sqlite::SqliteStore::open(&db_file).await.map_err(|e| anyhow!("{e}"))?)
         }
         Some(url) => Arc::new(store_postgres::PostgresStore::connect(url).await.map_err(|e| {
-            anyhow!("cannot use the database at {}: {e}; check --database-url and that PostgreSQL is running", config::redact_url(url))
+            anyhow!(
+                "cannot use the database at {}: {e}; check --database-url and that PostgreSQL is running",
+                config::redact_url(url)
+            )
         })?),
     };
     let source = match (env_key.is_some(), existing_ring) {
         (true, Some(ring)) => KeyringSource::Fixed(Arc::new(ring)),
         (false, Some(_)) => KeyringSource::File(key_file),
         (_, None) => {
-            if !store
-                .list_keys()
-                .await
-                .map_err(|e| anyhow!("{e}"))?
-                .is_empty()
-            {
+            if !store.list_keys().await.map_err(|e| anyhow!("{e}"))?.is_empty() {
                 bail!("the master key file {} is missing but the database already holds encrypted data; restore the key file from your backup", key_file.display());
             }
             crypto::MasterKeyring::generate()
@@ -269,20 +256,9 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
     };
     let services = Services::build(store.clone(), source, settings)
         .await
-        .map_err(|e| {
-            anyhow!(
-                "cannot start services: {e}; if the key file was replaced, restore the original"
-            )
-        })?;
-    let n_enterprises = store
-        .list_enterprises()
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-        .len();
-    Ok(Opened {
-        services: Arc::new(services),
-        n_enterprises,
-    })
+        .map_err(|e| anyhow!("cannot start services: {e}; if the key file was replaced, restore the original"))?;
+    let n_enterprises = store.list_enterprises().await.map_err(|e| anyhow!("{e}"))?.len();
+    Ok(Opened { services: Arc::new(services), n_enterprises })
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -291,26 +267,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Bind before creating anything else, so a busy port changes nothing on disk.
     let listener = std::net::TcpListener::bind(config.listen).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow!("the address {} is already in use; stop the other program or choose another with --listen", config.listen)
+            anyhow!(
+                "the address {} is already in use; stop the other program or choose another with --listen",
+                config.listen
+            )
         } else {
             anyhow!("cannot listen on {}: {e}; choose another address with --listen", config.listen)
         }
     })?;
     listener.set_nonblocking(true)?;
     let opened = open(&config).await?;
-    let (cert, key) = tls::ensure_certificate(
-        config.tls_cert.as_deref(),
-        config.tls_key.as_deref(),
-        &config.tls_dir(),
-    )?;
+    let (cert, key) =
+        tls::ensure_certificate(config.tls_cert.as_deref(), config.tls_key.as_deref(), &config.tls_dir())?;
     let tls_config = tls::server_config(&cert, &key)?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
-    let http_settings = http_api::HttpSettings {
-        max_body_bytes: config.max_body_bytes,
-        sign_in_per_minute: config.sign_in_per_minute,
-    };
+    let http_settings =
+        http_api::HttpSettings { max_body_bytes: config.max_body_bytes, sign_in_per_minute: config.sign_in_per_minute };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     let app = http_api::app(state);
 
@@ -319,10 +293,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let url = format!("https://{}:{}", display_host(local), local.port());
     tracing::info!(%url, elapsed_ms = started.elapsed().as_millis() as u64, "Conclave is serving");
-    println!(
-        "Conclave is serving {url}  (data: {})",
-        config.data_dir.display()
-    );
+    println!("Conclave is serving {url}  (data: {})", config.data_dir.display());
     if opened.n_enterprises == 0 {
         println!(
             "No enterprise exists yet. Create the first one and its admin:\n  \
@@ -331,14 +302,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              then sign in at {url}/signin"
         );
     }
-    axum_server::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
-    )
-    .handle(handle)
-    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-    .await
-    .context("the HTTPS server stopped")?;
+    axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .context("the HTTPS server stopped")?;
     Ok(())
 }
 
@@ -371,10 +339,7 @@ async fn shutdown_on_signal(handle: axum_server::Handle) {
 }
 
 fn operator_origin() -> Origin {
-    Origin {
-        ip: None,
-        user_agent: Some(format!("conclave-cli/{}", env!("CARGO_PKG_VERSION"))),
-    }
+    Origin { ip: None, user_agent: Some(format!("conclave-cli/{}", env!("CARGO_PKG_VERSION"))) }
 }
 
 fn service_error(e: services::Error) -> anyhow::Error {
@@ -382,11 +347,8 @@ fn service_error(e: services::Error) -> anyhow::Error {
 }
 
 fn parse_enterprise(raw: &str) -> anyhow::Result<EnterpriseId> {
-    EnterpriseId::parse(raw).ok_or_else(|| {
-        anyhow!(
-            "--enterprise {raw:?} is not an enterprise id; see `conclave admin list-enterprises`"
-        )
-    })
+    EnterpriseId::parse(raw)
+        .ok_or_else(|| anyhow!("--enterprise {raw:?} is not an enterprise id; see `conclave admin list-enterprises`"))
 }
 
 async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
@@ -396,65 +358,38 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     let origin = operator_origin();
     match cmd {
         AdminCommand::CreateEnterprise { name } => {
-            let e = services
-                .create_enterprise(&Caller::Operator, &origin, &name)
-                .await
-                .map_err(service_error)?;
+            let e = services.create_enterprise(&Caller::Operator, &origin, &name).await.map_err(service_error)?;
             println!("{}", e.id);
             eprintln!("created enterprise {:?}", e.name);
         }
         AdminCommand::ListEnterprises => {
-            for e in services
-                .list_enterprises(&Caller::Operator)
-                .await
-                .map_err(service_error)?
-            {
+            for e in services.list_enterprises(&Caller::Operator).await.map_err(service_error)? {
                 println!("{}\t{}\t{}", e.id, e.created_at, e.name);
             }
         }
-        AdminCommand::CreateUser {
-            enterprise,
-            email,
-            name,
-            role,
-        } => {
+        AdminCommand::CreateUser { enterprise, email, name, role } => {
             let enterprise = parse_enterprise(&enterprise)?;
             let role = Role::parse(&role).ok_or_else(|| {
-                anyhow!(
-                    "--role {role:?} must be one of member, team-admin, enterprise-admin, security"
-                )
+                anyhow!("--role {role:?} must be one of member, team-admin, enterprise-admin, security")
             })?;
             let password = read_password()?;
-            let new = services::directory::NewUser {
-                email,
-                name,
-                role,
-                password: Some(password),
-            };
-            let user = services
-                .create_user(&Caller::Operator, &origin, enterprise, new)
-                .await
-                .map_err(service_error)?;
+            let new = services::directory::NewUser { email, name, role, password: Some(password) };
+            let user =
+                services.create_user(&Caller::Operator, &origin, enterprise, new).await.map_err(service_error)?;
             println!("{}", user.id);
             eprintln!("created {} ({}) as {}", user.email, user.name, user.role);
         }
         AdminCommand::ListUsers { enterprise } => {
             let enterprise = parse_enterprise(&enterprise)?;
-            for u in services
-                .list_users(&Caller::Operator, enterprise)
-                .await
-                .map_err(service_error)?
-            {
+            for u in services.list_users(&Caller::Operator, enterprise).await.map_err(service_error)? {
                 let status = if u.disabled { "disabled" } else { "active" };
                 println!("{}\t{}\t{}\t{}\t{}", u.id, u.role, status, u.email, u.name);
             }
         }
         AdminCommand::CreateTeam { enterprise, name } => {
             let enterprise = parse_enterprise(&enterprise)?;
-            let team = services
-                .create_team(&Caller::Operator, &origin, enterprise, &name)
-                .await
-                .map_err(service_error)?;
+            let team =
+                services.create_team(&Caller::Operator, &origin, enterprise, &name).await.map_err(service_error)?;
             println!("{}", team.id);
             eprintln!("created team {:?}", team.name);
         }
@@ -469,10 +404,7 @@ fn read_password() -> anyhow::Result<String> {
         eprint!("password (input is shown; pipe it in to avoid that): ");
     }
     let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
         bail!("no password on standard input; pipe one in, e.g. `printf '%s' \"$PASSWORD\" | conclave admin create-user ...`");
@@ -525,8 +457,7 @@ async fn keys_rotate(config: Config) -> anyhow::Result<()> {
 
 /// A progress bar on stderr; hidden when stderr is not a terminal (scripts, CI).
 fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
-    let bar =
-        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
             .expect("static template")

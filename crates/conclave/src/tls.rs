@@ -21,15 +21,9 @@ pub fn ensure_certificate(
     if cert_path.exists() && key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    std::fs::create_dir_all(tls_dir)
-        .with_context(|| format!("cannot create {}", tls_dir.display()))?;
-    let names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
-    let certified = rcgen::generate_simple_self_signed(names)
-        .context("cannot generate a self-signed certificate")?;
+    std::fs::create_dir_all(tls_dir).with_context(|| format!("cannot create {}", tls_dir.display()))?;
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).context("cannot generate a self-signed certificate")?;
     write_private(&key_path, certified.key_pair.serialize_pem().as_bytes())?;
     std::fs::write(&cert_path, certified.cert.pem())
         .with_context(|| format!("cannot write {}", cert_path.display()))?;
@@ -46,11 +40,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -58,17 +49,9 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| anyhow!("cannot read the TLS certificate {}: {e}", cert.display()))?
         .collect::<Result<_, _>>()
-        .map_err(|e| {
-            anyhow!(
-                "the TLS certificate {} is not valid PEM: {e}",
-                cert.display()
-            )
-        })?;
+        .map_err(|e| anyhow!("the TLS certificate {} is not valid PEM: {e}", cert.display()))?;
     if chain.is_empty() {
-        return Err(anyhow!(
-            "the TLS certificate file {} holds no certificate",
-            cert.display()
-        ));
+        return Err(anyhow!("the TLS certificate file {} holds no certificate", cert.display()));
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| anyhow!("cannot read the TLS private key {}: {e}", key.display()))?;

@@ -60,10 +60,7 @@ impl DataKey {
 
     fn from_bytes(bytes: [u8; 32]) -> DataKey {
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).expect("32 bytes is an AES-256 key");
-        DataKey {
-            bytes,
-            sealing: LessSafeKey::new(unbound),
-        }
+        DataKey { bytes, sealing: LessSafeKey::new(unbound) }
     }
 
     /// Seals `plaintext` for the place `aad` names.
@@ -98,12 +95,8 @@ fn seal_with(key: &LessSafeKey, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&nonce_bytes);
     out.extend_from_slice(plaintext);
     let mut body = out.split_off(1 + NONCE_LEN);
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce_bytes),
-        aead::Aad::from(aad),
-        &mut body,
-    )
-    .expect("sealing fails only for inputs over 64 GiB");
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), aead::Aad::from(aad), &mut body)
+        .expect("sealing fails only for inputs over 64 GiB");
     out.extend_from_slice(&body);
     out
 }
@@ -112,13 +105,9 @@ fn open_with(key: &LessSafeKey, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>
     if ciphertext.len() < 1 + NONCE_LEN + AES_256_GCM.tag_len() || ciphertext[0] != FORMAT_V1 {
         return Err(Error::Decrypt);
     }
-    let nonce = Nonce::try_assume_unique_for_key(&ciphertext[1..1 + NONCE_LEN])
-        .map_err(|_| Error::Decrypt)?;
+    let nonce = Nonce::try_assume_unique_for_key(&ciphertext[1..1 + NONCE_LEN]).map_err(|_| Error::Decrypt)?;
     let mut body = ciphertext[1 + NONCE_LEN..].to_vec();
-    let n = key
-        .open_in_place(nonce, aead::Aad::from(aad), &mut body)
-        .map_err(|_| Error::Decrypt)?
-        .len();
+    let n = key.open_in_place(nonce, aead::Aad::from(aad), &mut body).map_err(|_| Error::Decrypt)?.len();
     body.truncate(n);
     Ok(body)
 }
@@ -174,10 +163,7 @@ fn wrap_aad(purpose_id: &str) -> Vec<u8> {
 impl MasterKeyring {
     /// A keyring with one fresh master key.
     pub fn generate() -> MasterKeyring {
-        let mut ring = MasterKeyring {
-            active: String::new(),
-            keys: BTreeMap::new(),
-        };
+        let mut ring = MasterKeyring { active: String::new(), keys: BTreeMap::new() };
         ring.add_active_key();
         ring
     }
@@ -185,8 +171,7 @@ impl MasterKeyring {
     /// Adds a fresh master key and makes it active; returns its id. Used by rotation.
     pub fn add_active_key(&mut self) -> String {
         let id = format!("mk-{}", hex::encode(random_bytes::<6>()));
-        self.keys
-            .insert(id.clone(), master_key(random_bytes::<32>()));
+        self.keys.insert(id.clone(), master_key(random_bytes::<32>()));
         self.active = id.clone();
         id
     }
@@ -230,8 +215,8 @@ impl MasterKeyring {
     /// Parses the key file's text.
     pub fn from_file_text(text: &str) -> Result<MasterKeyring, Error> {
         let corrupt = |why: &str| Error::MasterKeyCorrupt(why.to_owned());
-        let file: KeyFile = serde_json::from_str(text)
-            .map_err(|e| corrupt(&format!("not a Conclave key file ({e})")))?;
+        let file: KeyFile =
+            serde_json::from_str(text).map_err(|e| corrupt(&format!("not a Conclave key file ({e})")))?;
         if file.format != KEY_FILE_FORMAT {
             return Err(corrupt(&format!("unknown format {:?}", file.format)));
         }
@@ -239,43 +224,31 @@ impl MasterKeyring {
         for (id, encoded) in &file.keys {
             keys.insert(
                 id.clone(),
-                master_key(
-                    decode_key(encoded).map_err(|why| corrupt(&format!("key {id}: {why}")))?,
-                ),
+                master_key(decode_key(encoded).map_err(|why| corrupt(&format!("key {id}: {why}")))?),
             );
         }
         if !keys.contains_key(&file.active) {
             return Err(corrupt("the active key id names no key in the file"));
         }
-        Ok(MasterKeyring {
-            active: file.active,
-            keys,
-        })
+        Ok(MasterKeyring { active: file.active, keys })
     }
 
     pub fn to_file_text(&self) -> String {
         let file = KeyFile {
             format: KEY_FILE_FORMAT.to_owned(),
             active: self.active.clone(),
-            keys: self
-                .keys
-                .iter()
-                .map(|(id, k)| (id.clone(), B64.encode(k.bytes)))
-                .collect(),
+            keys: self.keys.iter().map(|(id, k)| (id.clone(), B64.encode(k.bytes))).collect(),
         };
         serde_json::to_string_pretty(&file).expect("a key file always serialises") + "\n"
     }
 
     /// A single-key ring from `CONCLAVE_MASTER_KEY` (base64 of 32 bytes).
     pub fn from_env_value(value: &str) -> Result<MasterKeyring, Error> {
-        let bytes = decode_key(value.trim())
-            .map_err(|why| Error::MasterKeyCorrupt(format!("CONCLAVE_MASTER_KEY: {why}")))?;
+        let bytes =
+            decode_key(value.trim()).map_err(|why| Error::MasterKeyCorrupt(format!("CONCLAVE_MASTER_KEY: {why}")))?;
         let mut keys = BTreeMap::new();
         keys.insert("env".to_owned(), master_key(bytes));
-        Ok(MasterKeyring {
-            active: "env".to_owned(),
-            keys,
-        })
+        Ok(MasterKeyring { active: "env".to_owned(), keys })
     }
 
     /// Reads the key file at `path`.
@@ -312,18 +285,12 @@ impl MasterKeyring {
 
 fn master_key(bytes: [u8; 32]) -> MasterKey {
     let unbound = UnboundKey::new(&AES_256_GCM, &bytes).expect("32 bytes is an AES-256 key");
-    MasterKey {
-        bytes,
-        sealing: LessSafeKey::new(unbound),
-    }
+    MasterKey { bytes, sealing: LessSafeKey::new(unbound) }
 }
 
 fn decode_key(encoded: &str) -> Result<[u8; 32], String> {
     let mut bytes = B64.decode(encoded).map_err(|_| "not base64".to_owned())?;
-    let result = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("{} bytes, expected 32", bytes.len()));
+    let result = bytes.as_slice().try_into().map_err(|_| format!("{} bytes, expected 32", bytes.len()));
     bytes.zeroize();
     result
 }
@@ -332,36 +299,17 @@ fn decode_key(encoded: &str) -> Result<[u8; 32], String> {
 mod tests {
     use super::*;
 
-    const USERS_EMAIL: Aad<'static> = Aad {
-        table: "users",
-        row: "u1",
-        column: "email",
-    };
+    const USERS_EMAIL: Aad<'static> = Aad { table: "users", row: "u1", column: "email" };
 
     #[test]
     fn a_sealed_value_opens_only_in_its_own_place() {
         let key = DataKey::generate();
         let sealed = key.seal_str("ada@example.com", USERS_EMAIL);
-        assert_eq!(
-            key.open_str(&sealed, USERS_EMAIL).unwrap(),
-            "ada@example.com"
-        );
+        assert_eq!(key.open_str(&sealed, USERS_EMAIL).unwrap(), "ada@example.com");
         for wrong in [
-            Aad {
-                table: "users",
-                row: "u2",
-                column: "email",
-            },
-            Aad {
-                table: "users",
-                row: "u1",
-                column: "name",
-            },
-            Aad {
-                table: "teams",
-                row: "u1",
-                column: "email",
-            },
+            Aad { table: "users", row: "u2", column: "email" },
+            Aad { table: "users", row: "u1", column: "name" },
+            Aad { table: "teams", row: "u1", column: "email" },
         ] {
             assert_eq!(key.open(&sealed, wrong), Err(Error::Decrypt));
         }
@@ -370,24 +318,8 @@ mod tests {
     #[test]
     fn aad_fields_cannot_be_shifted() {
         let key = DataKey::generate();
-        let sealed = key.seal(
-            b"x",
-            Aad {
-                table: "ab",
-                row: "c",
-                column: "d",
-            },
-        );
-        assert!(key
-            .open(
-                &sealed,
-                Aad {
-                    table: "a",
-                    row: "bc",
-                    column: "d"
-                }
-            )
-            .is_err());
+        let sealed = key.seal(b"x", Aad { table: "ab", row: "c", column: "d" });
+        assert!(key.open(&sealed, Aad { table: "a", row: "bc", column: "d" }).is_err());
     }
 
     #[test]
@@ -420,10 +352,7 @@ mod tests {
         let rewrapped = ring.wrap(&ring.unwrap(&wrapped, "key-1").unwrap(), "key-1");
         assert_ne!(rewrapped.master_key_id, old_id);
         assert_eq!(ring.retire_inactive(), 1);
-        assert_eq!(
-            ring.unwrap(&wrapped, "key-1").unwrap_err(),
-            Error::UnknownMasterKey(old_id)
-        );
+        assert_eq!(ring.unwrap(&wrapped, "key-1").unwrap_err(), Error::UnknownMasterKey(old_id));
         let again = ring.unwrap(&rewrapped, "key-1").unwrap();
         assert_eq!(again.open(&sealed, USERS_EMAIL).unwrap(), b"hello");
     }
@@ -437,10 +366,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let loaded = MasterKeyring::load(&path).unwrap();
         let data = DataKey::generate();
@@ -453,20 +379,10 @@ mod tests {
     fn corrupt_and_missing_key_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("master.key");
-        assert!(matches!(
-            MasterKeyring::load(&path),
-            Err(Error::MasterKeyMissing(_))
-        ));
+        assert!(matches!(MasterKeyring::load(&path), Err(Error::MasterKeyMissing(_))));
         std::fs::write(&path, "garbage").unwrap();
-        assert!(matches!(
-            MasterKeyring::load(&path),
-            Err(Error::MasterKeyCorrupt(_))
-        ));
-        std::fs::write(
-            &path,
-            r#"{"format":"conclave-master-keys-v1","active":"a","keys":{"a":"c2hvcnQ="}}"#,
-        )
-        .unwrap();
+        assert!(matches!(MasterKeyring::load(&path), Err(Error::MasterKeyCorrupt(_))));
+        std::fs::write(&path, r#"{"format":"conclave-master-keys-v1","active":"a","keys":{"a":"c2hvcnQ="}}"#).unwrap();
         let err = MasterKeyring::load(&path).unwrap_err();
         assert!(err.to_string().contains("5 bytes, expected 32"), "{err}");
         assert!(MasterKeyring::from_env_value("AAAA").is_err());

@@ -17,18 +17,14 @@ pub struct Cost {
 
 impl Default for Cost {
     fn default() -> Cost {
-        Cost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Cost { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
     }
 }
 
 impl Cost {
     fn argon2(self) -> Argon2<'static> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .expect("valid argon2 parameters");
+        let params =
+            Params::new(self.memory_kib, self.iterations, self.parallelism, None).expect("valid argon2 parameters");
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 }
@@ -41,12 +37,8 @@ pub struct Verified {
 }
 
 pub fn hash(password: &str, cost: Cost) -> Result<String, Error> {
-    let salt =
-        SaltString::encode_b64(&crate::random_bytes::<16>()).map_err(|_| Error::PasswordHash)?;
-    cost.argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| Error::PasswordHash)
+    let salt = SaltString::encode_b64(&crate::random_bytes::<16>()).map_err(|_| Error::PasswordHash)?;
+    cost.argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|_| Error::PasswordHash)
 }
 
 /// Checks `password` against a stored PHC string. `None` means "does not match" (or an unusable
@@ -54,15 +46,9 @@ pub fn hash(password: &str, cost: Cost) -> Result<String, Error> {
 pub fn verify(password: &str, stored: &str, cost: Cost) -> Option<Verified> {
     let parsed = PasswordHash::new(stored).ok()?;
     // The stored parameters, not `cost`, decide how to verify: that is what lets costs change.
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .ok()?;
-    let current = format!(
-        "m={},t={},p={}",
-        cost.memory_kib, cost.iterations, cost.parallelism
-    );
-    let needs_rehash =
-        parsed.algorithm.as_str() != "argon2id" || parsed.params.to_string() != current;
+    Argon2::default().verify_password(password.as_bytes(), &parsed).ok()?;
+    let current = format!("m={},t={},p={}", cost.memory_kib, cost.iterations, cost.parallelism);
+    let needs_rehash = parsed.algorithm.as_str() != "argon2id" || parsed.params.to_string() != current;
     Some(Verified { needs_rehash })
 }
 
@@ -76,22 +62,13 @@ pub fn decoy_hash(cost: Cost) -> String {
 mod tests {
     use super::*;
 
-    const CHEAP: Cost = Cost {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
+    const CHEAP: Cost = Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
 
     #[test]
     fn hashes_verify_and_record_their_parameters() {
         let h = hash("correct horse", CHEAP).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{h}");
-        assert_eq!(
-            verify("correct horse", &h, CHEAP),
-            Some(Verified {
-                needs_rehash: false
-            })
-        );
+        assert_eq!(verify("correct horse", &h, CHEAP), Some(Verified { needs_rehash: false }));
         assert_eq!(verify("wrong horse", &h, CHEAP), None);
         assert_eq!(verify("correct horse", "not a hash", CHEAP), None);
     }
@@ -99,13 +76,7 @@ mod tests {
     #[test]
     fn raised_parameters_ask_for_a_rehash() {
         let h = hash("correct horse", CHEAP).unwrap();
-        let raised = Cost {
-            memory_kib: 128,
-            ..CHEAP
-        };
-        assert_eq!(
-            verify("correct horse", &h, raised),
-            Some(Verified { needs_rehash: true })
-        );
+        let raised = Cost { memory_kib: 128, ..CHEAP };
+        assert_eq!(verify("correct horse", &h, raised), Some(Verified { needs_rehash: true }));
     }
 }

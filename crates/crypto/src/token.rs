@@ -11,19 +11,15 @@ pub fn generate() -> String {
 }
 
 pub fn hash(token: &str) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
-        .as_ref()
-        .to_vec()
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref().to_vec()
 }
 
 /// The CSRF token that goes with a session token: derived, so it needs no storage, and
 /// unguessable without the session token, which the browser keeps in an HttpOnly cookie that
 /// script (and so a cross-site attacker) cannot read.
 pub fn csrf_for(session_token: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        format!("conclave-csrf\0{session_token}").as_bytes(),
-    );
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("conclave-csrf\0{session_token}").as_bytes());
     B64URL.encode(digest.as_ref())
 }
 
@@ -33,9 +29,7 @@ mod tests {
     fn tokens_are_unique_and_url_safe() {
         let a = super::generate();
         assert_eq!(a.len(), 43);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_ne!(a, super::generate());
         assert_eq!(super::hash(&a), super::hash(&a));
         assert_eq!(super::csrf_for(&a), super::csrf_for(&a));

@@ -26,9 +26,7 @@ impl Outcome {
         }
     }
     pub fn parse(s: &str) -> Option<Outcome> {
-        [Outcome::Success, Outcome::Failure, Outcome::Denied]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [Outcome::Success, Outcome::Failure, Outcome::Denied].into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -54,10 +52,7 @@ impl Actor {
         match s {
             "operator" => Some(Actor::Operator),
             "anonymous" => Some(Actor::Anonymous),
-            _ => s
-                .strip_prefix("user:")
-                .and_then(UserId::parse)
-                .map(|user_id| Actor::User { user_id }),
+            _ => s.strip_prefix("user:").and_then(UserId::parse).map(|user_id| Actor::User { user_id }),
         }
     }
 }
@@ -152,30 +147,19 @@ mod tests {
         let mut b = draft();
         b.action = "ab".into();
         b.target = Some("c".into());
-        assert_ne!(
-            a.canonical_bytes(1, &GENESIS_HASH),
-            b.canonical_bytes(1, &GENESIS_HASH)
-        );
+        assert_ne!(a.canonical_bytes(1, &GENESIS_HASH), b.canonical_bytes(1, &GENESIS_HASH));
     }
 
     #[test]
     fn sequence_and_previous_hash_are_bound() {
         let a = draft();
-        assert_ne!(
-            a.canonical_bytes(1, &GENESIS_HASH),
-            a.canonical_bytes(2, &GENESIS_HASH)
-        );
-        assert_ne!(
-            a.canonical_bytes(1, &GENESIS_HASH),
-            a.canonical_bytes(1, &[1; 32])
-        );
+        assert_ne!(a.canonical_bytes(1, &GENESIS_HASH), a.canonical_bytes(2, &GENESIS_HASH));
+        assert_ne!(a.canonical_bytes(1, &GENESIS_HASH), a.canonical_bytes(1, &[1; 32]));
     }
 
     #[test]
     fn actors_round_trip() {
-        let u = Actor::User {
-            user_id: UserId::new(),
-        };
+        let u = Actor::User { user_id: UserId::new() };
         for a in [u, Actor::Operator, Actor::Anonymous] {
             assert_eq!(Actor::decode(&a.encode()), Some(a));
         }

@@ -23,14 +23,9 @@ impl DeviceKind {
     }
 
     pub fn parse(s: &str) -> Option<DeviceKind> {
-        [
-            DeviceKind::Browser,
-            DeviceKind::Mobile,
-            DeviceKind::Api,
-            DeviceKind::Cli,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        [DeviceKind::Browser, DeviceKind::Mobile, DeviceKind::Api, DeviceKind::Cli]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -66,14 +61,7 @@ pub fn describe(user_agent: &str) -> (DeviceKind, String) {
     .map(|(_, name)| name);
     let mobile = ua.contains("Mobile") || ua.contains("Android") || ua.contains("iPhone");
     match (browser, os) {
-        (Some(b), Some(o)) => (
-            if mobile {
-                DeviceKind::Mobile
-            } else {
-                DeviceKind::Browser
-            },
-            format!("{b} on {o}"),
-        ),
+        (Some(b), Some(o)) => (if mobile { DeviceKind::Mobile } else { DeviceKind::Browser }, format!("{b} on {o}")),
         (Some(b), None) => (DeviceKind::Browser, b.to_owned()),
         (None, _) if ua.starts_with("conclave-cli") => (DeviceKind::Cli, "Conclave CLI".to_owned()),
         (None, _) if ua.is_empty() => (DeviceKind::Api, "API client".to_owned()),
@@ -102,15 +90,9 @@ mod tests {
     #[test]
     fn common_user_agents_get_readable_names() {
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-        assert_eq!(
-            describe(firefox),
-            (DeviceKind::Browser, "Firefox on Linux".into())
-        );
+        assert_eq!(describe(firefox), (DeviceKind::Browser, "Firefox on Linux".into()));
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(
-            describe(iphone),
-            (DeviceKind::Mobile, "Safari on iOS".into())
-        );
+        assert_eq!(describe(iphone), (DeviceKind::Mobile, "Safari on iOS".into()));
         assert_eq!(describe("curl/8.5.0"), (DeviceKind::Api, "curl".into()));
         assert_eq!(describe(""), (DeviceKind::Api, "API client".into()));
         assert_eq!(describe(&"é".repeat(400)).0, DeviceKind::Api);

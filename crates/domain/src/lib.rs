@@ -25,12 +25,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Member,
-        Role::TeamAdmin,
-        Role::EnterpriseAdmin,
-        Role::Security,
-    ];
+    pub const ALL: [Role; 4] = [Role::Member, Role::TeamAdmin, Role::EnterpriseAdmin, Role::Security];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,9 +54,7 @@ pub struct Millis(pub i64);
 
 impl Millis {
     pub fn now() -> Millis {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Millis(d.as_millis() as i64)
     }
 
@@ -69,8 +62,7 @@ impl Millis {
     pub fn rfc3339(self) -> String {
         let t = time::OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+        t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
     }
 }
 

@@ -48,11 +48,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, rule: Rule, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            rule,
-            message: message.into(),
-        }
+        FieldError { field: field.into(), rule, message: message.into() }
     }
 }
 
@@ -72,18 +68,10 @@ pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
         return Err(FieldError::new(field, Rule::Empty, "must not be empty"));
     }
     if trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(FieldError::new(
-            field,
-            Rule::TooLong,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
+        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_NAME_CHARS} characters")));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            field,
-            Rule::ControlCharacters,
-            "must not contain control characters",
-        ));
+        return Err(FieldError::new(field, Rule::ControlCharacters, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
@@ -97,25 +85,13 @@ pub fn email(field: &str, raw: &str) -> Result<String, FieldError> {
         return Err(FieldError::new(field, Rule::Empty, "must not be empty"));
     }
     if trimmed.len() > MAX_EMAIL_BYTES {
-        return Err(FieldError::new(
-            field,
-            Rule::TooLong,
-            format!("must be at most {MAX_EMAIL_BYTES} bytes"),
-        ));
+        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_EMAIL_BYTES} bytes")));
     }
-    let invalid = || {
-        FieldError::new(
-            field,
-            Rule::InvalidEmail,
-            "must be an email address like name@example.com",
-        )
-    };
+    let invalid = || FieldError::new(field, Rule::InvalidEmail, "must be an email address like name@example.com");
     let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && local
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '@' && c != '"' && c != ',');
+        && local.chars().all(|c| c.is_ascii_graphic() && c != '@' && c != '"' && c != ',');
     let labels_ok = domain.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
@@ -141,11 +117,7 @@ pub fn new_password(field: &str, raw: &str) -> Result<(), FieldError> {
         ));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(FieldError::new(
-            field,
-            Rule::TooLong,
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
-        ));
+        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_PASSWORD_CHARS} characters")));
     }
     Ok(())
 }
@@ -158,26 +130,14 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(name("name", "  Ada Lovelace ").unwrap(), "Ada Lovelace");
         assert_eq!(name("name", "   ").unwrap_err().rule, Rule::Empty);
-        assert_eq!(
-            name("name", &"x".repeat(101)).unwrap_err().rule,
-            Rule::TooLong
-        );
-        assert!(
-            name("name", &"é".repeat(100)).is_ok(),
-            "limit counts characters, not bytes"
-        );
-        assert_eq!(
-            name("name", "a\u{0}b").unwrap_err().rule,
-            Rule::ControlCharacters
-        );
+        assert_eq!(name("name", &"x".repeat(101)).unwrap_err().rule, Rule::TooLong);
+        assert!(name("name", &"é".repeat(100)).is_ok(), "limit counts characters, not bytes");
+        assert_eq!(name("name", "a\u{0}b").unwrap_err().rule, Rule::ControlCharacters);
     }
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            email("email", " Ada@Example.COM ").unwrap(),
-            "ada@example.com"
-        );
+        assert_eq!(email("email", " Ada@Example.COM ").unwrap(), "ada@example.com");
         for bad in [
             "ada",
             "ada@",
@@ -188,11 +148,7 @@ mod tests {
             "ada@-x.com",
             "a@b@c.com",
         ] {
-            assert_eq!(
-                email("email", bad).unwrap_err().rule,
-                Rule::InvalidEmail,
-                "{bad}"
-            );
+            assert_eq!(email("email", bad).unwrap_err().rule, Rule::InvalidEmail, "{bad}");
         }
         assert_eq!(email("email", "").unwrap_err().rule, Rule::Empty);
         let long = format!("{}@example.com", "a".repeat(250));
@@ -201,14 +157,8 @@ mod tests {
 
     #[test]
     fn passwords_have_length_bounds() {
-        assert_eq!(
-            new_password("password", "short").unwrap_err().rule,
-            Rule::TooShort
-        );
+        assert_eq!(new_password("password", "short").unwrap_err().rule, Rule::TooShort);
         assert!(new_password("password", "long enough").is_ok());
-        assert_eq!(
-            new_password("password", &"p".repeat(257)).unwrap_err().rule,
-            Rule::TooLong
-        );
+        assert_eq!(new_password("password", &"p".repeat(257)).unwrap_err().rule, Rule::TooLong);
     }
 }

@@ -28,10 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         if !is_json(req.headers()) {
-            return Err(Problem::new(
-                Kind::UnsupportedMediaType,
-                "send the body as application/json",
-            ));
+            return Err(Problem::new(Kind::UnsupportedMediaType, "send the body as application/json"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -64,12 +61,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             return Err(classify(&path, &inner));
         }
     };
-    de.end().map_err(|e| {
-        Problem::new(
-            Kind::MalformedBody,
-            format!("trailing data after the JSON value ({e})"),
-        )
-    })?;
+    de.end().map_err(|e| Problem::new(Kind::MalformedBody, format!("trailing data after the JSON value ({e})")))?;
     Ok(value)
 }
 
@@ -87,31 +79,15 @@ fn classify(path: &str, e: &serde_json::Error) -> Problem {
             format!("{path}.{name}")
         }
     };
-    let clean = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
+    let clean = message.split(" at line ").next().unwrap_or(&message).to_owned();
     if message.starts_with("unknown field") {
         let name = quoted(&message).unwrap_or_default();
         // serde_path_to_error already puts an unknown field's own name at the end of the path.
-        let field = if path.ends_with(&name) {
-            path.trim_start_matches('.').to_owned()
-        } else {
-            join(&name)
-        };
-        Problem::invalid(
-            &field,
-            Rule::UnknownField,
-            &format!("{name}: this field is not accepted here"),
-        )
+        let field = if path.ends_with(&name) { path.trim_start_matches('.').to_owned() } else { join(&name) };
+        Problem::invalid(&field, Rule::UnknownField, &format!("{name}: this field is not accepted here"))
     } else if message.starts_with("missing field") {
         let name = quoted(&message).unwrap_or_default();
-        Problem::invalid(
-            &join(&name),
-            Rule::Required,
-            &format!("{name}: this field is required"),
-        )
+        Problem::invalid(&join(&name), Rule::Required, &format!("{name}: this field is required"))
     } else if message.starts_with("invalid type") {
         Problem::invalid(path.trim_start_matches('.'), Rule::WrongType, &clean)
     } else {
@@ -131,21 +107,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
 }
 
 pub fn origin_of(parts: &Parts) -> Origin {
-    let ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| {
-            let mut end = ua.len().min(MAX_USER_AGENT_BYTES);
-            while !ua.is_char_boundary(end) {
-                end -= 1;
-            }
-            ua[..end].to_owned()
-        });
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| {
+        let mut end = ua.len().min(MAX_USER_AGENT_BYTES);
+        while !ua.is_char_boundary(end) {
+            end -= 1;
+        }
+        ua[..end].to_owned()
+    });
     Origin { ip, user_agent }
 }
 
@@ -164,10 +133,8 @@ impl Auth {
 }
 
 pub fn session_token(headers: &HeaderMap) -> Option<(String, bool)> {
-    if let Some(bearer) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    if let Some(bearer) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
     {
         return Some((bearer.trim().to_owned(), false));
     }
@@ -189,27 +156,16 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let (token, via_cookie) = session_token(&parts.headers)
-            .ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
+        let (token, via_cookie) =
+            session_token(&parts.headers).ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
         let principal = state.services.authenticate(&token).await?;
         if via_cookie && !is_safe(&parts.method) {
-            let sent = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !state.services.csrf_matches(&token, sent) {
-                return Err(Problem::new(
-                    Kind::CsrfRejected,
-                    "send the session's X-CSRF-Token header",
-                ));
+                return Err(Problem::new(Kind::CsrfRejected, "send the session's X-CSRF-Token header"));
             }
         }
-        Ok(Auth {
-            principal,
-            token,
-            via_cookie,
-        })
+        Ok(Auth { principal, token, via_cookie })
     }
 }
 

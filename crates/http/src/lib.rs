@@ -29,7 +29,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use routes::openapi;
+pub use routes::{openapi, NO_ROUTE_DETAIL};
 
 /// HTTP-level settings.
 #[derive(Clone, Debug)]
@@ -42,12 +42,12 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> HttpSettings {
-        HttpSettings {
-            max_body_bytes: 64 * 1024,
-            sign_in_per_minute: 10,
-        }
+        HttpSettings { max_body_bytes: 64 * 1024, sign_in_per_minute: 10 }
     }
 }
+
+/// Above this many client addresses in the sign-in limiter, idle ones are dropped.
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
 
 /// Everything a handler can reach, passed explicitly (no globals).
 #[derive(Clone)]
@@ -76,9 +76,11 @@ impl AppState {
     /// Spends one sign-in attempt for `ip`; a 429 problem with Retry-After when none is left.
     /// Requests without a known peer address share one bucket, which errs on the side of refusing.
     pub fn check_sign_in_rate(&self, ip: Option<&str>) -> Result<(), Problem> {
-        let key = ip
-            .and_then(|ip| ip.parse().ok())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let key = ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        // Forget addresses whose buckets are full again, so the map cannot grow without bound.
+        if self.sign_in_limiter.len() > MAX_TRACKED_ADDRESSES {
+            self.sign_in_limiter.retain_recent();
+        }
         self.sign_in_limiter.check_key(&key).map_err(|not_until| {
             use governor::clock::{Clock, DefaultClock};
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -117,7 +119,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(static_header(header::REFERRER_POLICY, "no-referrer"))
                 .layer(static_header(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
                 .layer(static_header(HeaderName::from_static("cross-origin-resource-policy"), "same-origin"))
-                .layer(static_header(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()")),
+                .layer(static_header(
+                    HeaderName::from_static("permissions-policy"),
+                    "camera=(), microphone=(), geolocation=()",
+                )),
         )
 }
 
@@ -125,27 +130,17 @@ pub fn app(state: AppState) -> Router {
 /// SameSite cookies and the CSRF token, and the guard for the sign-in form (login CSRF).
 async fn refuse_cross_site(req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let cross_site = req
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
     if unsafe_method && cross_site {
-        return Problem::new(
-            Kind::CsrfRejected,
-            "cross-site requests may not change anything",
-        )
-        .into_response();
+        return Problem::new(Kind::CsrfRejected, "cross-site requests may not change anything").into_response();
     }
     next.run(req).await
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();

@@ -44,6 +44,7 @@ pub enum Kind {
     UnsupportedMediaType,
     PayloadTooLarge,
     NotFound,
+    MethodNotAllowed,
     Forbidden,
     Unauthenticated,
     InvalidCredentials,
@@ -55,12 +56,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::MalformedBody,
         Kind::InvalidField,
         Kind::UnsupportedMediaType,
         Kind::PayloadTooLarge,
         Kind::NotFound,
+        Kind::MethodNotAllowed,
         Kind::Forbidden,
         Kind::Unauthenticated,
         Kind::InvalidCredentials,
@@ -78,6 +80,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "unsupported-media-type",
             Kind::PayloadTooLarge => "payload-too-large",
             Kind::NotFound => "not-found",
+            Kind::MethodNotAllowed => "method-not-allowed",
             Kind::Forbidden => "forbidden",
             Kind::Unauthenticated => "unauthenticated",
             Kind::InvalidCredentials => "invalid-credentials",
@@ -96,6 +99,7 @@ impl Kind {
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Kind::Forbidden | Kind::CsrfRejected => StatusCode::FORBIDDEN,
             Kind::Unauthenticated | Kind::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Kind::Conflict => StatusCode::CONFLICT,
@@ -112,6 +116,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "The request body has the wrong content type",
             Kind::PayloadTooLarge => "The request body is too large",
             Kind::NotFound => "Not found",
+            Kind::MethodNotAllowed => "Method not allowed",
             Kind::Forbidden => "Not allowed",
             Kind::Unauthenticated => "Sign-in required",
             Kind::InvalidCredentials => "The email or password is wrong",
@@ -131,6 +136,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "Send JSON bodies with `Content-Type: application/json`.",
             Kind::PayloadTooLarge => "The body is over this endpoint's size limit. Nothing was written.",
             Kind::NotFound => "There is no such resource, or you may not know whether there is one.",
+            Kind::MethodNotAllowed => "The path exists but does not accept this HTTP method; the OpenAPI document at /api/openapi.json lists what each path accepts.",
             Kind::Forbidden => "You are signed in, but your role does not allow this action in this enterprise.",
             Kind::Unauthenticated => "Send a session cookie or `Authorization: Bearer <token>`. The session may have ended or expired.",
             Kind::InvalidCredentials => "The email and password do not match an active account. For privacy, the answer does not say which part was wrong.",
@@ -149,19 +155,11 @@ impl Kind {
 
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
-        Problem {
-            kind,
-            detail: detail.into(),
-            field: None,
-            retry_after: None,
-        }
+        Problem { kind, detail: detail.into(), field: None, retry_after: None }
     }
 
     pub fn field(kind: Kind, e: &FieldError) -> Problem {
-        Problem {
-            field: Some(Box::new((e.field.clone(), e.rule))),
-            ..Problem::new(kind, e.to_string())
-        }
+        Problem { field: Some(Box::new((e.field.clone(), e.rule))), ..Problem::new(kind, e.to_string()) }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -190,10 +188,7 @@ impl Problem {
     pub fn rate_limited(retry_after_secs: u64) -> Problem {
         Problem {
             retry_after: Some(retry_after_secs.max(1)),
-            ..Problem::new(
-                Kind::RateLimited,
-                format!("try again in {} seconds", retry_after_secs.max(1)),
-            )
+            ..Problem::new(Kind::RateLimited, format!("try again in {} seconds", retry_after_secs.max(1)))
         }
     }
 }
@@ -209,10 +204,7 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.kind == Kind::Unauthenticated {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"conclave\""),
-            );
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"conclave\""));
         }
         response
     }
@@ -228,20 +220,16 @@ impl From<services::Error> for Problem {
             E::NotFound(what) => Problem::new(Kind::NotFound, format!("no such {what}")),
             E::Forbidden => Problem::new(Kind::Forbidden, "your role does not allow this"),
             E::Unauthenticated => Problem::new(Kind::Unauthenticated, "sign in first"),
-            E::InvalidCredentials => Problem::new(
-                Kind::InvalidCredentials,
-                "check the email and password and try again",
-            ),
+            E::InvalidCredentials => {
+                Problem::new(Kind::InvalidCredentials, "check the email and password and try again")
+            }
             E::Unavailable(why) => {
                 tracing::warn!(error = %why, "dependency unavailable");
                 Problem::new(Kind::Unavailable, "try again shortly")
             }
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
-                Problem::new(
-                    Kind::Internal,
-                    "the server failed; quote the x-request-id header when reporting this",
-                )
+                Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")
             }
         }
     }

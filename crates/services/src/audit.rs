@@ -24,11 +24,7 @@ pub struct BrokenLink {
 
 impl std::fmt::Display for BrokenLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "event {}: {} expected {}, found {}",
-            self.seq, self.what, self.expected, self.found
-        )
+        write!(f, "event {}: {} expected {}, found {}", self.seq, self.what, self.expected, self.found)
     }
 }
 
@@ -78,11 +74,7 @@ const PAGE: u32 = 1000;
 impl Services {
     /// Walks the chain from the first event, recomputing every link (operator only).
     /// `progress(done, total)` is called after each page.
-    pub async fn verify_audit_chain(
-        &self,
-        caller: &Caller,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<ChainVerdict> {
+    pub async fn verify_audit_chain(&self, caller: &Caller, progress: &dyn Fn(u64, u64)) -> Result<ChainVerdict> {
         if *caller != Caller::Operator {
             return Err(Error::Forbidden);
         }
@@ -97,25 +89,15 @@ impl Services {
             }
             for event in &page {
                 let broken = |what, expected: String, found: String| {
-                    Ok(ChainVerdict::Broken(BrokenLink {
-                        seq: event.seq,
-                        what,
-                        expected,
-                        found,
-                    }))
+                    Ok(ChainVerdict::Broken(BrokenLink { seq: event.seq, what, expected, found }))
                 };
                 if event.seq != prev_seq + 1 {
-                    return broken(
-                        "sequence number",
-                        (prev_seq + 1).to_string(),
-                        event.seq.to_string(),
-                    );
+                    return broken("sequence number", (prev_seq + 1).to_string(), event.seq.to_string());
                 }
                 if event.prev_hash != prev_hash {
                     return broken("previous-hash link", hex(&prev_hash), hex(&event.prev_hash));
                 }
-                let recomputed =
-                    crypto::chain_hash(&event.draft.canonical_bytes(event.seq, &event.prev_hash));
+                let recomputed = crypto::chain_hash(&event.draft.canonical_bytes(event.seq, &event.prev_hash));
                 if recomputed != event.hash {
                     return broken("content hash", hex(&recomputed), hex(&event.hash));
                 }
@@ -137,10 +119,7 @@ impl Services {
     ) -> Result<Vec<AuditEventView>> {
         caller.require_enterprise_admin(enterprise)?;
         let limit = limit.clamp(1, 500);
-        let events = self
-            .store
-            .enterprise_audit(enterprise, before.unwrap_or(i64::MAX), limit)
-            .await?;
+        let events = self.store.enterprise_audit(enterprise, before.unwrap_or(i64::MAX), limit).await?;
         Ok(events.iter().map(AuditEventView::from).collect())
     }
 }

@@ -7,7 +7,7 @@
 use crate::{Caller, Error, Principal, Result, Services};
 use crypto::Aad;
 use domain::audit::{Actor, AuditDraft, Origin, Outcome};
-use domain::device::{self, DeviceKind};
+use domain::device;
 use domain::{validate, EnterpriseId, Millis, SessionId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -38,11 +38,7 @@ pub struct DeviceView {
 }
 
 fn aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
-    Aad {
-        table: "sessions",
-        row,
-        column,
-    }
+    Aad { table: "sessions", row, column }
 }
 
 impl Services {
@@ -50,20 +46,13 @@ impl Services {
     pub async fn sign_in(&self, origin: &Origin, email: &str, password: &str) -> Result<SignedIn> {
         let email = validate::email("email", email).map_err(Error::Invalid)?;
         if password.is_empty() {
-            return Err(Error::Invalid(domain::FieldError::new(
-                "password",
-                domain::Rule::Empty,
-                "must not be empty",
-            )));
+            return Err(Error::Invalid(domain::FieldError::new("password", domain::Rule::Empty, "must not be empty")));
         }
         if password.chars().count() > validate::MAX_PASSWORD_CHARS {
             // Not a password we could have stored; refuse without spending argon2 time on it.
             return Err(Error::InvalidCredentials);
         }
-        let candidates = self
-            .store
-            .find_users_by_email_index(&self.keys.email_index(&email))
-            .await?;
+        let candidates = self.store.find_users_by_email_index(&self.keys.email_index(&email)).await?;
         let mut matched = None;
         let mut checked = 0usize;
         for user in &candidates {
@@ -77,8 +66,7 @@ impl Services {
             }
         }
         if checked == 0 {
-            self.verify_password(password, self.decoy_hash.clone())
-                .await?;
+            self.verify_password(password, self.decoy_hash().await?).await?;
         }
         let failure = |reason: &str, user: Option<&store::UserRow>| AuditDraft {
             at: Millis::now(),
@@ -93,41 +81,25 @@ impl Services {
         };
         let (user, verified) = match matched {
             None => {
-                let only = if candidates.len() == 1 {
-                    candidates.first()
-                } else {
-                    None
-                };
-                let reason = if candidates.is_empty() {
-                    "unknown-account"
-                } else {
-                    "wrong-password"
-                };
+                let only = if candidates.len() == 1 { candidates.first() } else { None };
+                let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
                 self.store.append_audit(&failure(reason, only)).await?;
                 return Err(Error::InvalidCredentials);
             }
             Some((user, _)) if user.disabled => {
-                self.store
-                    .append_audit(&failure("account-disabled", Some(&user)))
-                    .await?;
+                self.store.append_audit(&failure("account-disabled", Some(&user))).await?;
                 return Err(Error::InvalidCredentials);
             }
             Some(found) => found,
         };
         if verified.needs_rehash {
             let hash = self.hash_password(password).await?;
-            self.store
-                .set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None)
-                .await?;
+            self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
         }
         self.open_session(origin, &user).await
     }
 
-    async fn verify_password(
-        &self,
-        password: &str,
-        stored: String,
-    ) -> Result<Option<crypto::password::Verified>> {
+    async fn verify_password(&self, password: &str, stored: String) -> Result<Option<crypto::password::Verified>> {
         let password = zeroize::Zeroizing::new(password.to_owned());
         let cost = self.settings.password_cost;
         tokio::task::spawn_blocking(move || crypto::password::verify(&password, &stored, cost))
@@ -166,8 +138,7 @@ impl Services {
             action: "auth.sign-in".to_owned(),
             target: Some(format!("session:{id}")),
             outcome: Outcome::Success,
-            detail: serde_json::json!({ "method": "password", "device_kind": kind.as_str() })
-                .to_string(),
+            detail: serde_json::json!({ "method": "password", "device_kind": kind.as_str() }).to_string(),
         };
         self.store.create_session(&row, &audit).await?;
         Ok(SignedIn {
@@ -190,11 +161,8 @@ impl Services {
             return Err(Error::Unauthenticated);
         }
         let now = Millis::now();
-        let session = self
-            .store
-            .session_by_token_hash(&crypto::token::hash(token), now)
-            .await?
-            .ok_or(Error::Unauthenticated)?;
+        let session =
+            self.store.session_by_token_hash(&crypto::token::hash(token), now).await?.ok_or(Error::Unauthenticated)?;
         let user = self
             .store
             .get_user(session.enterprise_id, session.user_id)
@@ -204,43 +172,22 @@ impl Services {
         if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
             self.store.touch_session(session.id, now).await?;
         }
-        Ok(Principal {
-            user_id: user.id,
-            enterprise_id: user.enterprise_id,
-            role: user.role,
-            session_id: session.id,
-        })
+        Ok(Principal { user_id: user.id, enterprise_id: user.enterprise_id, role: user.role, session_id: session.id })
     }
 
     /// Checks a CSRF token against the session token it must belong to, in constant time.
     pub fn csrf_matches(&self, session_token: &str, csrf_token: &str) -> bool {
-        crypto::ct_eq(
-            crypto::token::csrf_for(session_token).as_bytes(),
-            csrf_token.as_bytes(),
-        )
+        crypto::ct_eq(crypto::token::csrf_for(session_token).as_bytes(), csrf_token.as_bytes())
     }
 
     /// Ends the caller's current session server-side.
     pub async fn sign_out(&self, principal: &Principal, origin: &Origin) -> Result<()> {
-        self.end_own_session(
-            principal,
-            origin,
-            principal.session_id,
-            "sign-out",
-            "auth.sign-out",
-        )
-        .await
+        self.end_own_session(principal, origin, principal.session_id, "sign-out", "auth.sign-out").await
     }
 
     /// Signs one of the caller's own devices out.
-    pub async fn end_device(
-        &self,
-        principal: &Principal,
-        origin: &Origin,
-        session: SessionId,
-    ) -> Result<()> {
-        self.end_own_session(principal, origin, session, "ended-by-user", "session.end")
-            .await
+    pub async fn end_device(&self, principal: &Principal, origin: &Origin, session: SessionId) -> Result<()> {
+        self.end_own_session(principal, origin, session, "ended-by-user", "session.end").await
     }
 
     async fn end_own_session(
@@ -262,14 +209,7 @@ impl Services {
             )
         };
         self.store
-            .end_session(
-                principal.enterprise_id,
-                principal.user_id,
-                session,
-                reason,
-                Millis::now(),
-                &audit,
-            )
+            .end_session(principal.enterprise_id, principal.user_id, session, reason, Millis::now(), &audit)
             .await
             .map_err(|e| match e {
                 store::Error::NotFound => Error::NotFound("session"),
@@ -279,12 +219,7 @@ impl Services {
 
     /// The caller's open sessions, each with its device record.
     pub async fn list_devices(&self, principal: &Principal) -> Result<Vec<DeviceView>> {
-        self.devices_of(
-            principal.enterprise_id,
-            principal.user_id,
-            Some(principal.session_id),
-        )
-        .await
+        self.devices_of(principal.enterprise_id, principal.user_id, Some(principal.session_id)).await
     }
 
     async fn devices_of(
@@ -294,10 +229,7 @@ impl Services {
         current: Option<SessionId>,
     ) -> Result<Vec<DeviceView>> {
         let key = self.keys.enterprise_key(enterprise).await?;
-        let rows = self
-            .store
-            .list_sessions(enterprise, user, Millis::now())
-            .await?;
+        let rows = self.store.list_sessions(enterprise, user, Millis::now()).await?;
         rows.iter()
             .map(|s| {
                 let id = s.id.to_string();
@@ -328,11 +260,6 @@ impl Services {
         }
         self.devices_of(enterprise, user, None).await
     }
-}
-
-/// The device kind a request looks like; exposed for handlers that want to show it.
-pub fn device_kind_of(user_agent: &str) -> DeviceKind {
-    device::describe(user_agent).0
 }
 
 impl Services {

@@ -88,22 +88,14 @@ fn open_team(key: &DataKey, row: &store::TeamRow) -> Result<TeamView> {
 pub(crate) fn open_enterprise(key: &DataKey, row: &store::EnterpriseRow) -> Result<EnterpriseView> {
     Ok(EnterpriseView {
         id: row.id,
-        name: key.open_str(
-            &row.name_ct,
-            aad("enterprises", &row.id.to_string(), "name"),
-        )?,
+        name: key.open_str(&row.name_ct, aad("enterprises", &row.id.to_string(), "name"))?,
         created_at: row.created_at.rfc3339(),
     })
 }
 
 impl Services {
     /// Creates a tenant with its own data key (operator only: tenants are provisioned from the shell).
-    pub async fn create_enterprise(
-        &self,
-        caller: &Caller,
-        origin: &Origin,
-        name: &str,
-    ) -> Result<EnterpriseView> {
+    pub async fn create_enterprise(&self, caller: &Caller, origin: &Origin, name: &str) -> Result<EnterpriseView> {
         if *caller != Caller::Operator {
             return Err(Error::Forbidden);
         }
@@ -115,13 +107,7 @@ impl Services {
             name_ct: key.seal_str(&name, aad("enterprises", &id.to_string(), "name")),
             created_at: Millis::now(),
         };
-        let audit = draft(
-            caller,
-            origin,
-            Some(id),
-            "enterprise.create",
-            Some(format!("enterprise:{id}")),
-        );
+        let audit = draft(caller, origin, Some(id), "enterprise.create", Some(format!("enterprise:{id}")));
         self.store.create_enterprise(&row, &key_row, &audit).await?;
         open_enterprise(&key, &row)
     }
@@ -131,28 +117,15 @@ impl Services {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             if caller.require_member_of(row.id).is_ok() {
-                out.push(open_enterprise(
-                    &*self.keys.enterprise_key(row.id).await?,
-                    &row,
-                )?);
+                out.push(open_enterprise(&*self.keys.enterprise_key(row.id).await?, &row)?);
             }
         }
         Ok(out)
     }
 
-    pub async fn get_enterprise(
-        &self,
-        caller: &Caller,
-        id: EnterpriseId,
-    ) -> Result<EnterpriseView> {
-        caller
-            .require_member_of(id)
-            .map_err(|_| Error::NotFound("enterprise"))?;
-        let row = self
-            .store
-            .get_enterprise(id)
-            .await?
-            .ok_or(Error::NotFound("enterprise"))?;
+    pub async fn get_enterprise(&self, caller: &Caller, id: EnterpriseId) -> Result<EnterpriseView> {
+        caller.require_member_of(id).map_err(|_| Error::NotFound("enterprise"))?;
+        let row = self.store.get_enterprise(id).await?.ok_or(Error::NotFound("enterprise"))?;
         open_enterprise(&*self.keys.enterprise_key(id).await?, &row)
     }
 
@@ -195,13 +168,7 @@ impl Services {
         };
         let audit = AuditDraft {
             detail: serde_json::json!({ "role": new.role.as_str() }).to_string(),
-            ..draft(
-                caller,
-                origin,
-                Some(enterprise),
-                "user.create",
-                Some(format!("user:{id}")),
-            )
+            ..draft(caller, origin, Some(enterprise), "user.create", Some(format!("user:{id}")))
         };
         match self.store.create_user(&row, &audit).await {
             Ok(()) => open_user(&key, &row),
@@ -214,40 +181,19 @@ impl Services {
         }
     }
 
-    pub async fn list_users(
-        &self,
-        caller: &Caller,
-        enterprise: EnterpriseId,
-    ) -> Result<Vec<UserView>> {
+    pub async fn list_users(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<UserView>> {
         caller.require_enterprise_admin(enterprise)?;
         let key = self.keys.enterprise_key(enterprise).await?;
-        self.store
-            .list_users(enterprise)
-            .await?
-            .iter()
-            .map(|row| open_user(&key, row))
-            .collect()
+        self.store.list_users(enterprise).await?.iter().map(|row| open_user(&key, row)).collect()
     }
 
     /// The caller's own account, or any account of their enterprise for its admins.
-    pub async fn get_user(
-        &self,
-        caller: &Caller,
-        enterprise: EnterpriseId,
-        id: UserId,
-    ) -> Result<UserView> {
-        let own =
-            matches!(caller, Caller::User(p) if p.user_id == id && p.enterprise_id == enterprise);
+    pub async fn get_user(&self, caller: &Caller, enterprise: EnterpriseId, id: UserId) -> Result<UserView> {
+        let own = matches!(caller, Caller::User(p) if p.user_id == id && p.enterprise_id == enterprise);
         if !own {
-            caller
-                .require_enterprise_admin(enterprise)
-                .map_err(|_| Error::NotFound("user"))?;
+            caller.require_enterprise_admin(enterprise).map_err(|_| Error::NotFound("user"))?;
         }
-        let row = self
-            .store
-            .get_user(enterprise, id)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
+        let row = self.store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
         open_user(&*self.keys.enterprise_key(enterprise).await?, &row)
     }
 
@@ -269,25 +215,12 @@ impl Services {
                 "you cannot disable your own account",
             )));
         }
-        let action = if disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        };
-        let audit = draft(
-            caller,
-            origin,
-            Some(enterprise),
-            action,
-            Some(format!("user:{id}")),
-        );
-        self.store
-            .set_user_disabled(enterprise, id, disabled, Millis::now(), &audit)
-            .await
-            .map_err(|e| match e {
-                store::Error::NotFound => Error::NotFound("user"),
-                e => e.into(),
-            })?;
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        let audit = draft(caller, origin, Some(enterprise), action, Some(format!("user:{id}")));
+        self.store.set_user_disabled(enterprise, id, disabled, Millis::now(), &audit).await.map_err(|e| match e {
+            store::Error::NotFound => Error::NotFound("user"),
+            e => e.into(),
+        })?;
         self.get_user(caller, enterprise, id).await
     }
 
@@ -312,32 +245,16 @@ impl Services {
             archived: false,
             created_at: Millis::now(),
         };
-        let audit = team_draft(
-            caller,
-            origin,
-            enterprise,
-            id,
-            "team.create",
-            Some(format!("team:{id}")),
-        );
+        let audit = team_draft(caller, origin, enterprise, id, "team.create", Some(format!("team:{id}")));
         self.store.create_team(&row, &audit).await?;
         open_team(&key, &row)
     }
 
     /// Teams of the enterprise; any member may see them (they pick channels from this list).
-    pub async fn list_teams(
-        &self,
-        caller: &Caller,
-        enterprise: EnterpriseId,
-    ) -> Result<Vec<TeamView>> {
+    pub async fn list_teams(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<TeamView>> {
         caller.require_member_of(enterprise)?;
         let key = self.keys.enterprise_key(enterprise).await?;
-        self.store
-            .list_teams(enterprise)
-            .await?
-            .iter()
-            .map(|row| open_team(&key, row))
-            .collect()
+        self.store.list_teams(enterprise).await?.iter().map(|row| open_team(&key, row)).collect()
     }
 
     pub async fn set_team_archived(
@@ -349,38 +266,15 @@ impl Services {
         archived: bool,
     ) -> Result<TeamView> {
         caller.require_enterprise_admin(enterprise)?;
-        let action = if archived {
-            "team.archive"
-        } else {
-            "team.unarchive"
-        };
-        let audit = team_draft(
-            caller,
-            origin,
-            enterprise,
-            id,
-            action,
-            Some(format!("team:{id}")),
-        );
-        self.store
-            .set_team_archived(enterprise, id, archived, &audit)
-            .await
-            .map_err(not_found("team"))?;
-        let row = self
-            .store
-            .get_team(enterprise, id)
-            .await?
-            .ok_or(Error::NotFound("team"))?;
+        let action = if archived { "team.archive" } else { "team.unarchive" };
+        let audit = team_draft(caller, origin, enterprise, id, action, Some(format!("team:{id}")));
+        self.store.set_team_archived(enterprise, id, archived, &audit).await.map_err(not_found("team"))?;
+        let row = self.store.get_team(enterprise, id).await?.ok_or(Error::NotFound("team"))?;
         open_team(&*self.keys.enterprise_key(enterprise).await?, &row)
     }
 
     /// Enterprise admins manage every team; a team's own admins manage its members.
-    async fn require_team_manager(
-        &self,
-        caller: &Caller,
-        enterprise: EnterpriseId,
-        team: TeamId,
-    ) -> Result<()> {
+    async fn require_team_manager(&self, caller: &Caller, enterprise: EnterpriseId, team: TeamId) -> Result<()> {
         if caller.require_enterprise_admin(enterprise).is_ok() {
             return Ok(());
         }
@@ -408,27 +302,12 @@ impl Services {
         is_admin: bool,
     ) -> Result<()> {
         self.require_team_manager(caller, enterprise, team).await?;
-        let member = store::TeamMemberRow {
-            team_id: team,
-            user_id: user,
-            is_admin,
-            added_at: Millis::now(),
-        };
+        let member = store::TeamMemberRow { team_id: team, user_id: user, is_admin, added_at: Millis::now() };
         let audit = AuditDraft {
             detail: serde_json::json!({ "is_admin": is_admin }).to_string(),
-            ..team_draft(
-                caller,
-                origin,
-                enterprise,
-                team,
-                "team.member.put",
-                Some(format!("user:{user}")),
-            )
+            ..team_draft(caller, origin, enterprise, team, "team.member.put", Some(format!("user:{user}")))
         };
-        self.store
-            .put_team_member(enterprise, &member, &audit)
-            .await
-            .map_err(not_found("team or user"))
+        self.store.put_team_member(enterprise, &member, &audit).await.map_err(not_found("team or user"))
     }
 
     pub async fn remove_team_member(
@@ -440,18 +319,8 @@ impl Services {
         user: UserId,
     ) -> Result<()> {
         self.require_team_manager(caller, enterprise, team).await?;
-        let audit = team_draft(
-            caller,
-            origin,
-            enterprise,
-            team,
-            "team.member.remove",
-            Some(format!("user:{user}")),
-        );
-        self.store
-            .remove_team_member(enterprise, team, user, &audit)
-            .await
-            .map_err(not_found("membership"))
+        let audit = team_draft(caller, origin, enterprise, team, "team.member.remove", Some(format!("user:{user}")));
+        self.store.remove_team_member(enterprise, team, user, &audit).await.map_err(not_found("membership"))
     }
 
     pub async fn list_team_members(
@@ -469,11 +338,7 @@ impl Services {
             .list_team_members(enterprise, team)
             .await?
             .into_iter()
-            .map(|m| TeamMemberView {
-                user_id: m.user_id,
-                is_admin: m.is_admin,
-                added_at: m.added_at.rfc3339(),
-            })
+            .map(|m| TeamMemberView { user_id: m.user_id, is_admin: m.is_admin, added_at: m.added_at.rfc3339() })
             .collect())
     }
 

@@ -61,10 +61,7 @@ impl Keys {
         let ring = source.load()?;
         let blind_key = match store.get_key(BLIND_INDEX_KEY_ID).await? {
             Some(row) => ring.unwrap(
-                &WrappedKey {
-                    master_key_id: row.master_key_id,
-                    ciphertext: row.wrapped,
-                },
+                &WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped },
                 BLIND_INDEX_KEY_ID,
             )?,
             None => {
@@ -72,27 +69,15 @@ impl Keys {
                 let row = key_row(&ring, &key, BLIND_INDEX_KEY_ID, None);
                 let audit = AuditDraft {
                     target: Some(format!("key:{BLIND_INDEX_KEY_ID}")),
-                    ..crate::draft(
-                        &Caller::Operator,
-                        &Origin::default(),
-                        None,
-                        "key.create",
-                        None,
-                    )
+                    ..crate::draft(&Caller::Operator, &Origin::default(), None, "key.create", None)
                 };
                 match store.create_key(&row, &audit).await {
                     Ok(()) => key,
                     // Another node created it first: use theirs.
                     Err(store::Error::Conflict(_)) => {
-                        let row = store
-                            .get_key(BLIND_INDEX_KEY_ID)
-                            .await?
-                            .ok_or(Error::NotFound("blind-index key"))?;
+                        let row = store.get_key(BLIND_INDEX_KEY_ID).await?.ok_or(Error::NotFound("blind-index key"))?;
                         ring.unwrap(
-                            &WrappedKey {
-                                master_key_id: row.master_key_id,
-                                ciphertext: row.wrapped,
-                            },
+                            &WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped },
                             BLIND_INDEX_KEY_ID,
                         )?
                     }
@@ -118,18 +103,12 @@ impl Keys {
     }
 
     /// A fresh data key for a new enterprise, wrapped under the active master key.
-    pub(crate) fn new_enterprise_key(
-        &self,
-        enterprise: EnterpriseId,
-    ) -> (Arc<DataKey>, store::KeyRow) {
+    pub(crate) fn new_enterprise_key(&self, enterprise: EnterpriseId) -> (Arc<DataKey>, store::KeyRow) {
         let key = DataKey::generate();
         let id = enterprise_key_id(enterprise);
         let row = key_row(&self.ring(), &key, &id, Some(enterprise));
         let key = Arc::new(key);
-        self.cache
-            .write()
-            .expect("key cache lock")
-            .insert(id, key.clone());
+        self.cache.write().expect("key cache lock").insert(id, key.clone());
         (key, row)
     }
 
@@ -139,15 +118,8 @@ impl Keys {
         if let Some(key) = self.cache.read().expect("key cache lock").get(&id) {
             return Ok(key.clone());
         }
-        let row = self
-            .store
-            .get_key(&id)
-            .await?
-            .ok_or(Error::NotFound("enterprise"))?;
-        let wrapped = WrappedKey {
-            master_key_id: row.master_key_id,
-            ciphertext: row.wrapped,
-        };
+        let row = self.store.get_key(&id).await?.ok_or(Error::NotFound("enterprise"))?;
+        let wrapped = WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped };
         let key = match self.ring().unwrap(&wrapped, &id) {
             Err(crypto::Error::UnknownMasterKey(_)) => {
                 // Rotated by another process since we loaded the keyring: re-read it once.
@@ -158,10 +130,7 @@ impl Keys {
             other => other?,
         };
         let key = Arc::new(key);
-        self.cache
-            .write()
-            .expect("key cache lock")
-            .insert(id, key.clone());
+        self.cache.write().expect("key cache lock").insert(id, key.clone());
         Ok(key)
     }
 
@@ -169,11 +138,7 @@ impl Keys {
     /// under it (compare-and-swap per row), then drop the old master keys from the file. A crash
     /// part-way leaves a file holding both old and new keys, so every row stays readable and
     /// running the command again finishes the job.
-    pub(crate) async fn rotate(
-        &self,
-        origin: &Origin,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<RotationReport> {
+    pub(crate) async fn rotate(&self, origin: &Origin, progress: &dyn Fn(u64, u64)) -> Result<RotationReport> {
         let KeyringSource::File(path) = &self.source else {
             return Err(Error::Invalid(domain::FieldError::new(
                 "master_key",
@@ -190,21 +155,12 @@ impl Keys {
         let mut rewrapped = 0u64;
         for (i, row) in rows.into_iter().enumerate() {
             if row.master_key_id != new_id {
-                let wrapped = WrappedKey {
-                    master_key_id: row.master_key_id.clone(),
-                    ciphertext: row.wrapped.clone(),
-                };
+                let wrapped = WrappedKey { master_key_id: row.master_key_id.clone(), ciphertext: row.wrapped.clone() };
                 let key = ring.unwrap(&wrapped, &row.id)?;
                 let new_wrapping = ring.wrap(&key, &row.id);
                 if self
                     .store
-                    .rewrap_key(
-                        &row.id,
-                        &row.master_key_id,
-                        &new_id,
-                        &new_wrapping.ciphertext,
-                        Millis::now(),
-                    )
+                    .rewrap_key(&row.id, &row.master_key_id, &new_id, &new_wrapping.ciphertext, Millis::now())
                     .await?
                 {
                     rewrapped += 1;
@@ -213,40 +169,28 @@ impl Keys {
             progress(i as u64 + 1, total);
         }
         // Every row must now be under the new key before the old ones may go.
-        let stragglers = self
-            .store
-            .list_keys()
-            .await?
-            .into_iter()
-            .filter(|r| r.master_key_id != new_id)
-            .count();
+        let stragglers = self.store.list_keys().await?.into_iter().filter(|r| r.master_key_id != new_id).count();
         if stragglers > 0 {
-            return Err(Error::Internal(format!("{stragglers} keys are still wrapped under an old master key; run the rotation again")));
+            return Err(Error::Internal(format!(
+                "{stragglers} keys are still wrapped under an old master key; run the rotation again"
+            )));
         }
         let retired = ring.retire_inactive();
         ring.save(path)?;
         *self.ring.write().expect("keyring lock") = Arc::new(MasterKeyring::load(path)?);
-        let detail = serde_json::json!({ "new_master_key": new_id, "retired": old_ids, "rewrapped": rewrapped }).to_string();
+        let detail =
+            serde_json::json!({ "new_master_key": new_id, "retired": old_ids, "rewrapped": rewrapped }).to_string();
         let audit = AuditDraft {
             detail,
             target: Some(format!("master-key:{new_id}")),
             ..crate::draft(&Caller::Operator, origin, None, "key.rotate", None)
         };
         self.store.append_audit(&audit).await?;
-        Ok(RotationReport {
-            new_master_key_id: new_id,
-            rewrapped,
-            retired,
-        })
+        Ok(RotationReport { new_master_key_id: new_id, rewrapped, retired })
     }
 }
 
-fn key_row(
-    ring: &MasterKeyring,
-    key: &DataKey,
-    id: &str,
-    enterprise: Option<EnterpriseId>,
-) -> store::KeyRow {
+fn key_row(ring: &MasterKeyring, key: &DataKey, id: &str, enterprise: Option<EnterpriseId>) -> store::KeyRow {
     let wrapped = ring.wrap(key, id);
     store::KeyRow {
         id: id.to_owned(),

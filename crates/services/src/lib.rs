@@ -90,9 +90,7 @@ impl Caller {
     fn require_enterprise_admin(&self, enterprise: EnterpriseId) -> Result<()> {
         match self {
             Caller::Operator => Ok(()),
-            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::EnterpriseAdmin => {
-                Ok(())
-            }
+            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::EnterpriseAdmin => Ok(()),
             Caller::User(_) => Err(Error::Forbidden),
         }
     }
@@ -133,24 +131,25 @@ pub struct Services {
     keys: keys::Keys,
     settings: Settings,
     /// Verified against when an email is unknown, so that costs as much as a wrong password.
-    decoy_hash: String,
+    /// Computed on the blocking pool while the server starts, so start-up does not wait for it.
+    decoy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Services {
     /// Loads the keyring, makes sure the blind-index key exists, and readies every service.
-    pub async fn build(
-        store: Arc<dyn store::Store>,
-        keyring: KeyringSource,
-        settings: Settings,
-    ) -> Result<Services> {
+    pub async fn build(store: Arc<dyn store::Store>, keyring: KeyringSource, settings: Settings) -> Result<Services> {
         let keys = keys::Keys::load(store.clone(), keyring).await?;
-        let decoy_hash = crypto::password::decoy_hash(settings.password_cost);
-        Ok(Services {
-            store,
-            keys,
-            settings,
-            decoy_hash,
-        })
+        let decoy_hash = Arc::new(tokio::sync::OnceCell::new());
+        let (cell, cost) = (decoy_hash.clone(), settings.password_cost);
+        tokio::spawn(async move {
+            let _ = cell.get_or_try_init(|| compute_decoy(cost)).await;
+        });
+        Ok(Services { store, keys, settings, decoy_hash })
+    }
+
+    async fn decoy_hash(&self) -> Result<String> {
+        let cost = self.settings.password_cost;
+        self.decoy_hash.get_or_try_init(|| compute_decoy(cost)).await.cloned()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -162,17 +161,15 @@ impl Services {
         self.store.ping().await?;
         let applied = self.store.applied_migrations().await?;
         let known = self.store.known_migrations();
-        let pending: Vec<i64> = known
-            .iter()
-            .copied()
-            .filter(|v| !applied.contains(v))
-            .collect();
-        Ok(Readiness {
-            backend: self.store.backend(),
-            applied: applied.len(),
-            pending,
-        })
+        let pending: Vec<i64> = known.iter().copied().filter(|v| !applied.contains(v)).collect();
+        Ok(Readiness { backend: self.store.backend(), applied: applied.len(), pending })
     }
+}
+
+async fn compute_decoy(cost: crypto::password::Cost) -> Result<String> {
+    tokio::task::spawn_blocking(move || crypto::password::decoy_hash(cost))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -210,8 +207,5 @@ fn team_draft(
     action: &str,
     target: Option<String>,
 ) -> AuditDraft {
-    AuditDraft {
-        team_id: Some(team),
-        ..draft(caller, origin, Some(enterprise), action, target)
-    }
+    AuditDraft { team_id: Some(team), ..draft(caller, origin, Some(enterprise), action, target) }
 }

@@ -40,18 +40,13 @@ impl Drop for Backing {
 pub fn drop_schema(schema: &str) {
     let schema = schema.to_owned();
     let _ = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return;
         };
         rt.block_on(async {
             use sqlx::Connection as _;
             if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_url()).await {
-                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&mut conn)
-                    .await;
+                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn).await;
                 let _ = conn.close().await;
             }
         });
@@ -61,9 +56,7 @@ pub fn drop_schema(schema: &str) {
 
 pub async fn sqlite() -> (Arc<dyn store::Store>, Backing) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = store_sqlite::SqliteStore::open(&dir.path().join("conclave.db"))
-        .await
-        .expect("open SQLite");
+    let store = store_sqlite::SqliteStore::open(&dir.path().join("conclave.db")).await.expect("open SQLite");
     (Arc::new(store), Backing::Sqlite(dir))
 }
 
@@ -76,10 +69,7 @@ pub async fn postgres() -> Option<(Arc<dyn store::Store>, Backing)> {
             eprintln!("skipping the PostgreSQL half: {e} (set CI=true to make this a failure)");
             None
         }
-        Err(e) => panic!(
-            "PostgreSQL is required under CI but unreachable at {}: {e}",
-            postgres_url()
-        ),
+        Err(e) => panic!("PostgreSQL is required under CI but unreachable at {}: {e}", postgres_url()),
     }
 }
 

@@ -12,16 +12,11 @@ use sqlx::{Connection as _, PgConnection, Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use store::decode;
-use store::{
-    EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow,
-};
+use store::{EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 /// This backend's migrations; versions pair one-to-one with the SQLite backend's.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
 
 /// Advisory lock keys (arbitrary constants, unique within Conclave).
 const MIGRATION_LOCK: i64 = 0x436f_6e63_6c00_0001;
@@ -56,10 +51,9 @@ fn db(e: sqlx::Error) -> Error {
             Error::Conflict(d.constraint().unwrap_or(d.message()).to_owned())
         }
         sqlx::Error::RowNotFound => Error::NotFound,
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed => Error::Unavailable(e.to_string()),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            Error::Unavailable(e.to_string())
+        }
         _ => Error::Other(e.to_string()),
     }
 }
@@ -73,29 +67,16 @@ impl PostgresStore {
     /// Connects with `search_path` set to `schema` (created if missing). Tests use this to give
     /// every case a schema of its own in one shared database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
-        let mut options = PgConnectOptions::from_str(url).map_err(|e| {
-            Error::Unavailable(format!(
-                "the database URL is not a valid PostgreSQL URL: {e}"
-            ))
-        })?;
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Unavailable(format!("the database URL is not a valid PostgreSQL URL: {e}")))?;
         // One direct connection first: a wrong URL fails at once instead of after the pool's
         // acquire timeout, and it creates the test schema when one is asked for.
-        let mut first = PgConnection::connect_with(&options)
-            .await
-            .map_err(unreachable)?;
+        let mut first = PgConnection::connect_with(&options).await.map_err(unreachable)?;
         if let Some(schema) = schema {
-            if !schema
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(Error::Other(format!(
-                    "schema name {schema:?} must be alphanumeric"
-                )));
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::Other(format!("schema name {schema:?} must be alphanumeric")));
             }
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut first)
-                .await
-                .map_err(db)?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut first).await.map_err(db)?;
             options = options.options([("search_path", schema)]);
         }
         let _ = first.close().await;
@@ -120,47 +101,38 @@ fn unreachable(e: sqlx::Error) -> Error {
 
 async fn migrate(pool: &PgPool) -> Result<()> {
     let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(db)?;
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
         .execute(&mut *tx)
         .await
         .map_err(db)?;
     for m in MIGRATIONS {
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.is_some() {
             continue;
         }
-        tracing::info!(
-            version = m.version,
-            name = m.name,
-            "applying PostgreSQL migration"
-        );
+        tracing::info!(version = m.version, name = m.name, "applying PostgreSQL migration");
         sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .bind(Millis::now().0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(Millis::now().0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
     }
     tx.commit().await.map_err(db)
 }
 
-const USER_COLUMNS: &str = "id, enterprise_id, email_index, email_ct, name_ct, role, password_hash, disabled, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, enterprise_id, email_index, email_ct, name_ct, role, password_hash, disabled, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason";
-const AUDIT_COLUMNS: &str = "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
 const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
 
 fn text(row: &PgRow, col: &str) -> Result<String> {
@@ -221,10 +193,7 @@ fn session_row(row: &PgRow) -> Result<SessionRow> {
         created_at: Millis(row.try_get("created_at").map_err(db)?),
         last_seen_at: Millis(row.try_get("last_seen_at").map_err(db)?),
         expires_at: Millis(row.try_get("expires_at").map_err(db)?),
-        ended_at: row
-            .try_get::<Option<i64>, _>("ended_at")
-            .map_err(db)?
-            .map(Millis),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at").map_err(db)?.map(Millis),
         ended_reason: row.try_get("ended_reason").map_err(db)?,
     })
 }
@@ -233,16 +202,11 @@ fn key_row(row: &PgRow) -> Result<KeyRow> {
     let enterprise: Option<String> = row.try_get("enterprise_id").map_err(db)?;
     Ok(KeyRow {
         id: text(row, "id")?,
-        enterprise_id: enterprise
-            .map(|e| decode::uuid(&e).map(EnterpriseId))
-            .transpose()?,
+        enterprise_id: enterprise.map(|e| decode::uuid(&e).map(EnterpriseId)).transpose()?,
         master_key_id: text(row, "master_key_id")?,
         wrapped: row.try_get("wrapped").map_err(db)?,
         created_at: Millis(row.try_get("created_at").map_err(db)?),
-        rotated_at: row
-            .try_get::<Option<i64>, _>("rotated_at")
-            .map_err(db)?
-            .map(Millis),
+        rotated_at: row.try_get::<Option<i64>, _>("rotated_at").map_err(db)?.map(Millis),
     })
 }
 
@@ -257,12 +221,8 @@ fn audit_row(row: &PgRow) -> Result<AuditEvent> {
         seq: row.try_get("seq").map_err(db)?,
         draft: AuditDraft {
             at: Millis(row.try_get("at").map_err(db)?),
-            actor: Actor::decode(&actor)
-                .ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
-            origin: Origin {
-                ip: row.try_get("ip").map_err(db)?,
-                user_agent: row.try_get("user_agent").map_err(db)?,
-            },
+            actor: Actor::decode(&actor).ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
+            origin: Origin { ip: row.try_get("ip").map_err(db)?, user_agent: row.try_get("user_agent").map_err(db)? },
             enterprise_id: opt_uuid("enterprise_id")?.map(EnterpriseId),
             team_id: opt_uuid("team_id")?.map(TeamId),
             action: text(row, "action")?,
@@ -279,15 +239,8 @@ fn audit_row(row: &PgRow) -> Result<AuditEvent> {
 /// Appends `draft` to the chain inside `tx`. A transaction-scoped advisory lock serialises appends
 /// across every node sharing the database, so reading the head and inserting after it cannot race;
 /// the lock is released at commit or rollback.
-async fn append_audit(
-    tx: &mut Transaction<'_, Postgres>,
-    draft: &AuditDraft,
-) -> Result<AuditEvent> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(AUDIT_CHAIN_LOCK)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+async fn append_audit(tx: &mut Transaction<'_, Postgres>, draft: &AuditDraft) -> Result<AuditEvent> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_CHAIN_LOCK).execute(&mut **tx).await.map_err(db)?;
     let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await
@@ -300,39 +253,39 @@ async fn append_audit(
         None => None,
     };
     let event = store::link_audit(draft, prev, crypto::chain_hash);
-    sqlx::query(&format!("INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
-        .bind(event.seq)
-        .bind(draft.at.0)
-        .bind(draft.actor.encode())
-        .bind(&draft.origin.ip)
-        .bind(&draft.origin.user_agent)
-        .bind(draft.enterprise_id.map(|e| e.to_string()))
-        .bind(draft.team_id.map(|t| t.to_string()))
-        .bind(&draft.action)
-        .bind(&draft.target)
-        .bind(draft.outcome.as_str())
-        .bind(&draft.detail)
-        .bind(&event.prev_hash[..])
-        .bind(&event.hash[..])
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+    sqlx::query(&format!(
+        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(event.seq)
+    .bind(draft.at.0)
+    .bind(draft.actor.encode())
+    .bind(&draft.origin.ip)
+    .bind(&draft.origin.user_agent)
+    .bind(draft.enterprise_id.map(|e| e.to_string()))
+    .bind(draft.team_id.map(|t| t.to_string()))
+    .bind(&draft.action)
+    .bind(&draft.target)
+    .bind(draft.outcome.as_str())
+    .bind(&draft.detail)
+    .bind(&event.prev_hash[..])
+    .bind(&event.hash[..])
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     Ok(event)
 }
 
 async fn insert_key(tx: &mut Transaction<'_, Postgres>, key: &KeyRow) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-    ))
-    .bind(&key.id)
-    .bind(key.enterprise_id.map(|e| e.to_string()))
-    .bind(&key.master_key_id)
-    .bind(&key.wrapped)
-    .bind(key.created_at.0)
-    .bind(key.rotated_at.map(|m| m.0))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    sqlx::query(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+        .bind(&key.id)
+        .bind(key.enterprise_id.map(|e| e.to_string()))
+        .bind(&key.master_key_id)
+        .bind(&key.wrapped)
+        .bind(key.created_at.0)
+        .bind(key.rotated_at.map(|m| m.0))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 
@@ -347,12 +300,7 @@ fn expect_rows(affected: u64) -> Result<()> {
 
 #[async_trait]
 impl store::DirectoryStore for PostgresStore {
-    async fn create_enterprise(
-        &self,
-        enterprise: &EnterpriseRow,
-        key: &KeyRow,
-        audit: &AuditDraft,
-    ) -> Result<()> {
+    async fn create_enterprise(&self, enterprise: &EnterpriseRow, key: &KeyRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.pool, |tx| {
             sqlx::query("INSERT INTO enterprises (id, name_ct, created_at) VALUES ($1, $2, $3)")
                 .bind(enterprise.id.to_string())
@@ -390,7 +338,9 @@ impl store::DirectoryStore for PostgresStore {
 
     async fn create_user(&self, user: &UserRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.pool, |tx| {
-            sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+            sqlx::query(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ))
             .bind(user.id.to_string())
             .bind(user.enterprise_id.to_string())
             .bind(&user.email_index)
@@ -410,43 +360,37 @@ impl store::DirectoryStore for PostgresStore {
     }
 
     async fn get_user(&self, enterprise: EnterpriseId, id: UserId) -> Result<Option<UserRow>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"
-        ))
-        .bind(enterprise.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(user_row)
-        .transpose()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"))
+            .bind(enterprise.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
     }
 
     async fn find_users_by_email_index(&self, email_index: &[u8]) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"
-        ))
-        .bind(email_index)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(user_row)
-        .collect()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"))
+            .bind(email_index)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(user_row)
+            .collect()
     }
 
     async fn list_users(&self, enterprise: EnterpriseId) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"
-        ))
-        .bind(enterprise.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(user_row)
-        .collect()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"))
+            .bind(enterprise.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(user_row)
+            .collect()
     }
 
     async fn set_user_disabled(
@@ -458,14 +402,15 @@ impl store::DirectoryStore for PostgresStore {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.pool, |tx| {
-            let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
-            .bind(disabled)
-            .bind(at.0)
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            let done =
+                sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+                    .bind(disabled)
+                    .bind(at.0)
+                    .bind(enterprise.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
             expect_rows(done.rows_affected())?;
             if disabled {
                 sqlx::query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
@@ -490,7 +435,9 @@ impl store::DirectoryStore for PostgresStore {
         audit: Option<&AuditDraft>,
     ) -> Result<()> {
         transaction!(self.pool, |tx| {
-            let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4",
+            )
             .bind(hash)
             .bind(at.0)
             .bind(enterprise.to_string())
@@ -508,7 +455,9 @@ impl store::DirectoryStore for PostgresStore {
 
     async fn create_team(&self, team: &TeamRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.pool, |tx| {
-            sqlx::query("INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query(
+                "INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
             .bind(team.id.to_string())
             .bind(team.enterprise_id.to_string())
             .bind(&team.name_ct)
@@ -523,26 +472,30 @@ impl store::DirectoryStore for PostgresStore {
     }
 
     async fn get_team(&self, enterprise: EnterpriseId, id: TeamId) -> Result<Option<TeamRow>> {
-        sqlx::query("SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 AND id = $2")
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(team_row)
-            .transpose()
+        sqlx::query(
+            "SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 AND id = $2",
+        )
+        .bind(enterprise.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(team_row)
+        .transpose()
     }
 
     async fn list_teams(&self, enterprise: EnterpriseId) -> Result<Vec<TeamRow>> {
-        sqlx::query("SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 ORDER BY id")
-            .bind(enterprise.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(team_row)
-            .collect()
+        sqlx::query(
+            "SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 ORDER BY id",
+        )
+        .bind(enterprise.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(team_row)
+        .collect()
     }
 
     async fn set_team_archived(
@@ -553,14 +506,13 @@ impl store::DirectoryStore for PostgresStore {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.pool, |tx| {
-            let done =
-                sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
-                    .bind(archived)
-                    .bind(enterprise.to_string())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let done = sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
+                .bind(archived)
+                .bind(enterprise.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             expect_rows(done.rows_affected())?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -619,11 +571,7 @@ impl store::DirectoryStore for PostgresStore {
         })
     }
 
-    async fn list_team_members(
-        &self,
-        enterprise: EnterpriseId,
-        team: TeamId,
-    ) -> Result<Vec<TeamMemberRow>> {
+    async fn list_team_members(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberRow>> {
         sqlx::query(
             "SELECT m.team_id, m.user_id, m.is_admin, m.added_at FROM team_members m \
              JOIN teams t ON t.id = m.team_id WHERE t.enterprise_id = $1 AND m.team_id = $2 ORDER BY m.user_id",
@@ -643,7 +591,9 @@ impl store::DirectoryStore for PostgresStore {
 impl store::SessionStore for PostgresStore {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.pool, |tx| {
-            sqlx::query(&format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+            sqlx::query(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
             .bind(session.id.to_string())
             .bind(session.enterprise_id.to_string())
             .bind(session.user_id.to_string())
@@ -664,20 +614,18 @@ impl store::SessionStore for PostgresStore {
         })
     }
 
-    async fn session_by_token_hash(
-        &self,
-        token_hash: &[u8],
-        now: Millis,
-    ) -> Result<Option<SessionRow>> {
-        sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"))
-            .bind(token_hash)
-            .bind(now.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(session_row)
-            .transpose()
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(session_row)
+        .transpose()
     }
 
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()> {
@@ -690,12 +638,7 @@ impl store::SessionStore for PostgresStore {
         Ok(())
     }
 
-    async fn list_sessions(
-        &self,
-        enterprise: EnterpriseId,
-        user: UserId,
-        now: Millis,
-    ) -> Result<Vec<SessionRow>> {
+    async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>> {
         sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE enterprise_id = $1 AND user_id = $2 \
              AND ended_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC"
@@ -747,25 +690,18 @@ impl store::AuditStore for PostgresStore {
     }
 
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        sqlx::query(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(audit_row)
-        .collect()
+        sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(audit_row)
+            .collect()
     }
 
-    async fn enterprise_audit(
-        &self,
-        enterprise: EnterpriseId,
-        before: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>> {
+    async fn enterprise_audit(&self, enterprise: EnterpriseId, before: i64, limit: u32) -> Result<Vec<AuditEvent>> {
         sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE enterprise_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
@@ -781,10 +717,7 @@ impl store::AuditStore for PostgresStore {
     }
 
     async fn audit_count(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&self.pool).await.map_err(db)
     }
 }
 
@@ -827,15 +760,17 @@ impl store::KeyStore for PostgresStore {
         wrapped: &[u8],
         at: Millis,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE keys SET master_key_id = $1, wrapped = $2, rotated_at = $3 WHERE id = $4 AND master_key_id = $5")
-            .bind(new_master_key_id)
-            .bind(wrapped)
-            .bind(at.0)
-            .bind(id)
-            .bind(expected_master_key_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE keys SET master_key_id = $1, wrapped = $2, rotated_at = $3 WHERE id = $4 AND master_key_id = $5",
+        )
+        .bind(new_master_key_id)
+        .bind(wrapped)
+        .bind(at.0)
+        .bind(id)
+        .bind(expected_master_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -843,10 +778,7 @@ impl store::KeyStore for PostgresStore {
 #[async_trait]
 impl store::Health for PostgresStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
         Ok(())
     }
 

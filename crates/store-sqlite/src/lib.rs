@@ -9,23 +9,17 @@ use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
 use domain::{EnterpriseId, Millis, SessionId, TeamId, UserId};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
 use store::decode;
-use store::{
-    EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow,
-};
+use store::{EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 /// This backend's migrations; versions pair one-to-one with the PostgreSQL backend's.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -57,9 +51,7 @@ fn db(e: sqlx::Error) -> Error {
             Error::Conflict(d.message().to_owned())
         }
         sqlx::Error::RowNotFound => Error::NotFound,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            Error::Unavailable(e.to_string())
-        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Error::Unavailable(e.to_string()),
         _ => Error::Other(e.to_string()),
     }
 }
@@ -79,23 +71,13 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot open SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(|e| Error::Unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
         migrate(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "cannot open SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(|e| Error::Unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
         Ok(SqliteStore { writer, reader })
     }
 
@@ -113,39 +95,34 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
         .map_err(db)?;
     for m in MIGRATIONS {
         let mut tx = pool.begin().await.map_err(db)?;
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.is_some() {
             tx.rollback().await.map_err(db)?;
             continue;
         }
-        tracing::info!(
-            version = m.version,
-            name = m.name,
-            "applying SQLite migration"
-        );
+        tracing::info!(version = m.version, name = m.name, "applying SQLite migration");
         sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(db)?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .bind(Millis::now().0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(Millis::now().0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
     }
     Ok(())
 }
 
-const USER_COLUMNS: &str = "id, enterprise_id, email_index, email_ct, name_ct, role, password_hash, disabled, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, enterprise_id, email_index, email_ct, name_ct, role, password_hash, disabled, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason";
-const AUDIT_COLUMNS: &str = "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
 const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
 
 fn text(row: &SqliteRow, col: &str) -> Result<String> {
@@ -206,10 +183,7 @@ fn session_row(row: &SqliteRow) -> Result<SessionRow> {
         created_at: Millis(row.try_get("created_at").map_err(db)?),
         last_seen_at: Millis(row.try_get("last_seen_at").map_err(db)?),
         expires_at: Millis(row.try_get("expires_at").map_err(db)?),
-        ended_at: row
-            .try_get::<Option<i64>, _>("ended_at")
-            .map_err(db)?
-            .map(Millis),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at").map_err(db)?.map(Millis),
         ended_reason: row.try_get("ended_reason").map_err(db)?,
     })
 }
@@ -218,16 +192,11 @@ fn key_row(row: &SqliteRow) -> Result<KeyRow> {
     let enterprise: Option<String> = row.try_get("enterprise_id").map_err(db)?;
     Ok(KeyRow {
         id: text(row, "id")?,
-        enterprise_id: enterprise
-            .map(|e| decode::uuid(&e).map(EnterpriseId))
-            .transpose()?,
+        enterprise_id: enterprise.map(|e| decode::uuid(&e).map(EnterpriseId)).transpose()?,
         master_key_id: text(row, "master_key_id")?,
         wrapped: row.try_get("wrapped").map_err(db)?,
         created_at: Millis(row.try_get("created_at").map_err(db)?),
-        rotated_at: row
-            .try_get::<Option<i64>, _>("rotated_at")
-            .map_err(db)?
-            .map(Millis),
+        rotated_at: row.try_get::<Option<i64>, _>("rotated_at").map_err(db)?.map(Millis),
     })
 }
 
@@ -242,12 +211,8 @@ fn audit_row(row: &SqliteRow) -> Result<AuditEvent> {
         seq: row.try_get("seq").map_err(db)?,
         draft: AuditDraft {
             at: Millis(row.try_get("at").map_err(db)?),
-            actor: Actor::decode(&actor)
-                .ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
-            origin: Origin {
-                ip: row.try_get("ip").map_err(db)?,
-                user_agent: row.try_get("user_agent").map_err(db)?,
-            },
+            actor: Actor::decode(&actor).ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
+            origin: Origin { ip: row.try_get("ip").map_err(db)?, user_agent: row.try_get("user_agent").map_err(db)? },
             enterprise_id: opt_uuid("enterprise_id")?.map(EnterpriseId),
             team_id: opt_uuid("team_id")?.map(TeamId),
             action: text(row, "action")?,
@@ -276,39 +241,39 @@ async fn append_audit(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> R
         None => None,
     };
     let event = store::link_audit(draft, prev, crypto::chain_hash);
-    sqlx::query(&format!("INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
-        .bind(event.seq)
-        .bind(draft.at.0)
-        .bind(draft.actor.encode())
-        .bind(&draft.origin.ip)
-        .bind(&draft.origin.user_agent)
-        .bind(draft.enterprise_id.map(|e| e.to_string()))
-        .bind(draft.team_id.map(|t| t.to_string()))
-        .bind(&draft.action)
-        .bind(&draft.target)
-        .bind(draft.outcome.as_str())
-        .bind(&draft.detail)
-        .bind(&event.prev_hash[..])
-        .bind(&event.hash[..])
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+    sqlx::query(&format!(
+        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(event.seq)
+    .bind(draft.at.0)
+    .bind(draft.actor.encode())
+    .bind(&draft.origin.ip)
+    .bind(&draft.origin.user_agent)
+    .bind(draft.enterprise_id.map(|e| e.to_string()))
+    .bind(draft.team_id.map(|t| t.to_string()))
+    .bind(&draft.action)
+    .bind(&draft.target)
+    .bind(draft.outcome.as_str())
+    .bind(&draft.detail)
+    .bind(&event.prev_hash[..])
+    .bind(&event.hash[..])
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     Ok(event)
 }
 
 async fn insert_key(tx: &mut Transaction<'_, Sqlite>, key: &KeyRow) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-    ))
-    .bind(&key.id)
-    .bind(key.enterprise_id.map(|e| e.to_string()))
-    .bind(&key.master_key_id)
-    .bind(&key.wrapped)
-    .bind(key.created_at.0)
-    .bind(key.rotated_at.map(|m| m.0))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    sqlx::query(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+        .bind(&key.id)
+        .bind(key.enterprise_id.map(|e| e.to_string()))
+        .bind(&key.master_key_id)
+        .bind(&key.wrapped)
+        .bind(key.created_at.0)
+        .bind(key.rotated_at.map(|m| m.0))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 
@@ -323,12 +288,7 @@ fn expect_rows(affected: u64) -> Result<()> {
 
 #[async_trait]
 impl store::DirectoryStore for SqliteStore {
-    async fn create_enterprise(
-        &self,
-        enterprise: &EnterpriseRow,
-        key: &KeyRow,
-        audit: &AuditDraft,
-    ) -> Result<()> {
+    async fn create_enterprise(&self, enterprise: &EnterpriseRow, key: &KeyRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer, |tx| {
             sqlx::query("INSERT INTO enterprises (id, name_ct, created_at) VALUES ($1, $2, $3)")
                 .bind(enterprise.id.to_string())
@@ -366,7 +326,9 @@ impl store::DirectoryStore for SqliteStore {
 
     async fn create_user(&self, user: &UserRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer, |tx| {
-            sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+            sqlx::query(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ))
             .bind(user.id.to_string())
             .bind(user.enterprise_id.to_string())
             .bind(&user.email_index)
@@ -386,43 +348,37 @@ impl store::DirectoryStore for SqliteStore {
     }
 
     async fn get_user(&self, enterprise: EnterpriseId, id: UserId) -> Result<Option<UserRow>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"
-        ))
-        .bind(enterprise.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(user_row)
-        .transpose()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"))
+            .bind(enterprise.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
     }
 
     async fn find_users_by_email_index(&self, email_index: &[u8]) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"
-        ))
-        .bind(email_index)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(user_row)
-        .collect()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"))
+            .bind(email_index)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(user_row)
+            .collect()
     }
 
     async fn list_users(&self, enterprise: EnterpriseId) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"
-        ))
-        .bind(enterprise.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(user_row)
-        .collect()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"))
+            .bind(enterprise.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(user_row)
+            .collect()
     }
 
     async fn set_user_disabled(
@@ -434,14 +390,15 @@ impl store::DirectoryStore for SqliteStore {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer, |tx| {
-            let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
-            .bind(disabled)
-            .bind(at.0)
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            let done =
+                sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+                    .bind(disabled)
+                    .bind(at.0)
+                    .bind(enterprise.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
             expect_rows(done.rows_affected())?;
             if disabled {
                 sqlx::query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
@@ -466,7 +423,9 @@ impl store::DirectoryStore for SqliteStore {
         audit: Option<&AuditDraft>,
     ) -> Result<()> {
         transaction!(self.writer, |tx| {
-            let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4",
+            )
             .bind(hash)
             .bind(at.0)
             .bind(enterprise.to_string())
@@ -484,7 +443,9 @@ impl store::DirectoryStore for SqliteStore {
 
     async fn create_team(&self, team: &TeamRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer, |tx| {
-            sqlx::query("INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query(
+                "INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
             .bind(team.id.to_string())
             .bind(team.enterprise_id.to_string())
             .bind(&team.name_ct)
@@ -499,26 +460,30 @@ impl store::DirectoryStore for SqliteStore {
     }
 
     async fn get_team(&self, enterprise: EnterpriseId, id: TeamId) -> Result<Option<TeamRow>> {
-        sqlx::query("SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 AND id = $2")
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(team_row)
-            .transpose()
+        sqlx::query(
+            "SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 AND id = $2",
+        )
+        .bind(enterprise.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(team_row)
+        .transpose()
     }
 
     async fn list_teams(&self, enterprise: EnterpriseId) -> Result<Vec<TeamRow>> {
-        sqlx::query("SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 ORDER BY id")
-            .bind(enterprise.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(team_row)
-            .collect()
+        sqlx::query(
+            "SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 ORDER BY id",
+        )
+        .bind(enterprise.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(team_row)
+        .collect()
     }
 
     async fn set_team_archived(
@@ -529,14 +494,13 @@ impl store::DirectoryStore for SqliteStore {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer, |tx| {
-            let done =
-                sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
-                    .bind(archived)
-                    .bind(enterprise.to_string())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let done = sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
+                .bind(archived)
+                .bind(enterprise.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             expect_rows(done.rows_affected())?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -595,11 +559,7 @@ impl store::DirectoryStore for SqliteStore {
         })
     }
 
-    async fn list_team_members(
-        &self,
-        enterprise: EnterpriseId,
-        team: TeamId,
-    ) -> Result<Vec<TeamMemberRow>> {
+    async fn list_team_members(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberRow>> {
         sqlx::query(
             "SELECT m.team_id, m.user_id, m.is_admin, m.added_at FROM team_members m \
              JOIN teams t ON t.id = m.team_id WHERE t.enterprise_id = $1 AND m.team_id = $2 ORDER BY m.user_id",
@@ -619,7 +579,9 @@ impl store::DirectoryStore for SqliteStore {
 impl store::SessionStore for SqliteStore {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer, |tx| {
-            sqlx::query(&format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+            sqlx::query(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
             .bind(session.id.to_string())
             .bind(session.enterprise_id.to_string())
             .bind(session.user_id.to_string())
@@ -640,20 +602,18 @@ impl store::SessionStore for SqliteStore {
         })
     }
 
-    async fn session_by_token_hash(
-        &self,
-        token_hash: &[u8],
-        now: Millis,
-    ) -> Result<Option<SessionRow>> {
-        sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"))
-            .bind(token_hash)
-            .bind(now.0)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(session_row)
-            .transpose()
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(now.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(session_row)
+        .transpose()
     }
 
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()> {
@@ -666,12 +626,7 @@ impl store::SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn list_sessions(
-        &self,
-        enterprise: EnterpriseId,
-        user: UserId,
-        now: Millis,
-    ) -> Result<Vec<SessionRow>> {
+    async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>> {
         sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE enterprise_id = $1 AND user_id = $2 \
              AND ended_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC"
@@ -723,25 +678,18 @@ impl store::AuditStore for SqliteStore {
     }
 
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        sqlx::query(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(audit_row)
-        .collect()
+        sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(audit_row)
+            .collect()
     }
 
-    async fn enterprise_audit(
-        &self,
-        enterprise: EnterpriseId,
-        before: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>> {
+    async fn enterprise_audit(&self, enterprise: EnterpriseId, before: i64, limit: u32) -> Result<Vec<AuditEvent>> {
         sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE enterprise_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
@@ -757,10 +705,7 @@ impl store::AuditStore for SqliteStore {
     }
 
     async fn audit_count(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db)
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(&self.reader).await.map_err(db)
     }
 }
 
@@ -803,15 +748,17 @@ impl store::KeyStore for SqliteStore {
         wrapped: &[u8],
         at: Millis,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE keys SET master_key_id = $1, wrapped = $2, rotated_at = $3 WHERE id = $4 AND master_key_id = $5")
-            .bind(new_master_key_id)
-            .bind(wrapped)
-            .bind(at.0)
-            .bind(id)
-            .bind(expected_master_key_id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE keys SET master_key_id = $1, wrapped = $2, rotated_at = $3 WHERE id = $4 AND master_key_id = $5",
+        )
+        .bind(new_master_key_id)
+        .bind(wrapped)
+        .bind(at.0)
+        .bind(id)
+        .bind(expected_master_key_id)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -819,10 +766,7 @@ impl store::KeyStore for SqliteStore {
 #[async_trait]
 impl store::Health for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(db)?;
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db)?;
         Ok(())
     }
 

@@ -110,12 +110,7 @@ pub struct KeyRow {
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     /// Creates the enterprise together with its data key row, atomically.
-    async fn create_enterprise(
-        &self,
-        enterprise: &EnterpriseRow,
-        key: &KeyRow,
-        audit: &AuditDraft,
-    ) -> Result<()>;
+    async fn create_enterprise(&self, enterprise: &EnterpriseRow, key: &KeyRow, audit: &AuditDraft) -> Result<()>;
     async fn get_enterprise(&self, id: EnterpriseId) -> Result<Option<EnterpriseRow>>;
     async fn list_enterprises(&self) -> Result<Vec<EnterpriseRow>>;
 
@@ -154,12 +149,8 @@ pub trait DirectoryStore: Send + Sync {
         audit: &AuditDraft,
     ) -> Result<()>;
     /// Adds or updates a membership. Both ids must belong to `enterprise`, else `NotFound`.
-    async fn put_team_member(
-        &self,
-        enterprise: EnterpriseId,
-        member: &TeamMemberRow,
-        audit: &AuditDraft,
-    ) -> Result<()>;
+    async fn put_team_member(&self, enterprise: EnterpriseId, member: &TeamMemberRow, audit: &AuditDraft)
+        -> Result<()>;
     async fn remove_team_member(
         &self,
         enterprise: EnterpriseId,
@@ -167,11 +158,7 @@ pub trait DirectoryStore: Send + Sync {
         user: UserId,
         audit: &AuditDraft,
     ) -> Result<()>;
-    async fn list_team_members(
-        &self,
-        enterprise: EnterpriseId,
-        team: TeamId,
-    ) -> Result<Vec<TeamMemberRow>>;
+    async fn list_team_members(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberRow>>;
 }
 
 /// Sessions and the devices they are bound to.
@@ -179,19 +166,10 @@ pub trait DirectoryStore: Send + Sync {
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()>;
     /// The open, unexpired session with this token hash.
-    async fn session_by_token_hash(
-        &self,
-        token_hash: &[u8],
-        now: Millis,
-    ) -> Result<Option<SessionRow>>;
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>>;
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()>;
     /// Open sessions of one user, newest first.
-    async fn list_sessions(
-        &self,
-        enterprise: EnterpriseId,
-        user: UserId,
-        now: Millis,
-    ) -> Result<Vec<SessionRow>>;
+    async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>>;
     /// Ends one open session of `user`; `NotFound` when there is none with that id.
     async fn end_session(
         &self,
@@ -212,12 +190,7 @@ pub trait AuditStore: Send + Sync {
     /// Events with `seq > after`, ascending, at most `limit`. The chain verifier pages with this.
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>>;
     /// One enterprise's events with `seq < before`, newest first.
-    async fn enterprise_audit(
-        &self,
-        enterprise: EnterpriseId,
-        before: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>>;
+    async fn enterprise_audit(&self, enterprise: EnterpriseId, before: i64, limit: u32) -> Result<Vec<AuditEvent>>;
     async fn audit_count(&self) -> Result<i64>;
 }
 
@@ -281,33 +254,18 @@ pub mod decode {
         Role::parse(s).ok_or_else(|| Error::Other(format!("stored role {s:?} is unknown")))
     }
     pub fn device_kind(s: &str) -> Result<DeviceKind, Error> {
-        DeviceKind::parse(s)
-            .ok_or_else(|| Error::Other(format!("stored device kind {s:?} is unknown")))
+        DeviceKind::parse(s).ok_or_else(|| Error::Other(format!("stored device kind {s:?} is unknown")))
     }
     pub fn hash32(bytes: &[u8]) -> Result<[u8; 32], Error> {
-        bytes.try_into().map_err(|_| {
-            Error::Other(format!(
-                "stored hash has {} bytes, expected 32",
-                bytes.len()
-            ))
-        })
+        bytes.try_into().map_err(|_| Error::Other(format!("stored hash has {} bytes, expected 32", bytes.len())))
     }
 }
 
 /// Links a draft into the chain after `prev`: the one place the next `seq` and hash are derived,
 /// used by both backends inside their append transaction.
-pub fn link_audit(
-    draft: &AuditDraft,
-    prev: Option<(i64, [u8; 32])>,
-    hash: impl Fn(&[u8]) -> [u8; 32],
-) -> AuditEvent {
+pub fn link_audit(draft: &AuditDraft, prev: Option<(i64, [u8; 32])>, hash: impl Fn(&[u8]) -> [u8; 32]) -> AuditEvent {
     let (prev_seq, prev_hash) = prev.unwrap_or((0, domain::audit::GENESIS_HASH));
     let seq = prev_seq + 1;
     let canonical = draft.canonical_bytes(seq, &prev_hash);
-    AuditEvent {
-        seq,
-        draft: draft.clone(),
-        prev_hash,
-        hash: hash(&canonical),
-    }
+    AuditEvent { seq, draft: draft.clone(), prev_hash, hash: hash(&canonical) }
 }

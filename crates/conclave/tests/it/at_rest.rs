@@ -11,13 +11,7 @@ const TEAM: &str = "Compiler Pioneers";
 fn needles() -> Vec<Vec<u8>> {
     [EMAIL, NAME, ENTERPRISE, TEAM, "grace.hopper", "Hopper"]
         .iter()
-        .flat_map(|s| {
-            [
-                s.as_bytes().to_vec(),
-                s.to_lowercase().into_bytes(),
-                hex(s).into_bytes(),
-            ]
-        })
+        .flat_map(|s| [s.as_bytes().to_vec(), s.to_lowercase().into_bytes(), hex(s).into_bytes()])
         .collect()
 }
 
@@ -53,20 +47,13 @@ fn the_sqlite_files_hold_no_plaintext_names_or_emails() {
     let server = Server::start(dir.path(), &[]);
     sign_in(&server);
     server.stop();
-    let files: Vec<_> = files_under(dir.path())
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains("conclave.db"))
-        .collect();
+    let files: Vec<_> =
+        files_under(dir.path()).into_iter().filter(|p| p.to_string_lossy().contains("conclave.db")).collect();
     assert!(!files.is_empty());
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         for needle in needles() {
-            assert!(
-                !contains(&bytes, &needle),
-                "{} contains {:?}",
-                file.display(),
-                String::from_utf8_lossy(&needle)
-            );
+            assert!(!contains(&bytes, &needle), "{} contains {:?}", file.display(), String::from_utf8_lossy(&needle));
         }
     }
 }
@@ -77,29 +64,21 @@ async fn the_postgres_rows_hold_no_plaintext_names_or_emails() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    crate::seed(
-        dir.path(),
-        &["--database-url", &url],
-        (ENTERPRISE, EMAIL, NAME, TEAM),
-    );
+    crate::seed(dir.path(), &["--database-url", &url], (ENTERPRISE, EMAIL, NAME, TEAM));
     let server = Server::start(dir.path(), &["--database-url", &url]);
     sign_in(&server);
     server.stop();
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
-    )
-    .bind(&schema)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1")
+            .bind(&schema)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert!(tables.len() >= 7, "{tables:?}");
     let mut n_rows = 0;
     for table in tables {
         let rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT t::text FROM {schema}.{table} t"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+            sqlx::query_scalar(&format!("SELECT t::text FROM {schema}.{table} t")).fetch_all(&pool).await.unwrap();
         for row in rows {
             n_rows += 1;
             for needle in needles() {

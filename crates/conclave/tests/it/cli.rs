@@ -13,20 +13,8 @@ fn help_explains_every_command() {
         },
         "",
     );
-    for command in [
-        "serve",
-        "admin",
-        "audit",
-        "keys",
-        "default-config",
-        "--data-dir",
-        "--database-url",
-        "--config",
-    ] {
-        assert!(
-            top.contains(command),
-            "{command} missing from --help:\n{top}"
-        );
+    for command in ["serve", "admin", "audit", "keys", "default-config", "--data-dir", "--database-url", "--config"] {
+        assert!(top.contains(command), "{command} missing from --help:\n{top}");
     }
     let admin = ok(
         {
@@ -36,12 +24,7 @@ fn help_explains_every_command() {
         },
         "",
     );
-    for command in [
-        "create-enterprise",
-        "create-user",
-        "create-team",
-        "list-users",
-    ] {
+    for command in ["create-enterprise", "create-user", "create-team", "list-users"] {
         assert!(admin.contains(command), "{command} missing:\n{admin}");
     }
     let sample = ok(
@@ -58,11 +41,7 @@ fn help_explains_every_command() {
 #[test]
 fn admins_create_enterprises_users_and_teams() {
     let dir = tempfile::tempdir().unwrap();
-    let e = crate::seed(
-        dir.path(),
-        &[],
-        ("Acme", "Admin@Acme.example", "Ada Admin", "Platform"),
-    );
+    let e = crate::seed(dir.path(), &[], ("Acme", "Admin@Acme.example", "Ada Admin", "Platform"));
     let listed = ok(
         {
             let mut c = conclave(dir.path());
@@ -72,9 +51,7 @@ fn admins_create_enterprises_users_and_teams() {
         "",
     );
     assert!(
-        listed.contains("admin@acme.example")
-            && listed.contains("enterprise-admin")
-            && listed.contains("Ada Admin"),
+        listed.contains("admin@acme.example") && listed.contains("enterprise-admin") && listed.contains("Ada Admin"),
         "{listed}"
     );
     let enterprises = ok(
@@ -101,87 +78,26 @@ fn bad_admin_input_is_refused_with_a_reason_and_writes_nothing() {
         c.args(args);
         let o = run(c, stdin);
         assert!(!o.status.success(), "{args:?} should fail");
-        assert!(
-            stderr(&o).contains(words),
-            "{args:?}: expected {words:?} in {}",
-            stderr(&o)
-        );
+        assert!(stderr(&o).contains(words), "{args:?}: expected {words:?} in {}", stderr(&o));
     };
     let user = |email: &str, name: &str, role: &str| {
-        [
-            "admin",
-            "create-user",
-            "--enterprise",
-            &e,
-            "--email",
-            email,
-            "--name",
-            name,
-            "--role",
-            role,
-        ]
-        .map(str::to_owned)
+        ["admin", "create-user", "--enterprise", &e, "--email", email, "--name", name, "--role", role]
+            .map(str::to_owned)
     };
+    attempt(&as_refs(&user("bad-email", "N", "member")), &format!("{PASSWORD}\n"), "email");
+    attempt(&as_refs(&user("admin@acme.example", "N", "member")), &format!("{PASSWORD}\n"), "already exists");
+    attempt(&as_refs(&user("n@acme.example", "N", "owner")), &format!("{PASSWORD}\n"), "--role");
+    attempt(&as_refs(&user("n@acme.example", "N", "member")), "", "no password");
+    attempt(&as_refs(&user("n@acme.example", "N", "member")), "short\n", "at least 8");
+    attempt(&as_refs(&user("n@acme.example", " ", "member")), &format!("{PASSWORD}\n"), "name");
+    attempt(&["admin", "create-team", "--enterprise", "nope", "--name", "T"], "", "not an enterprise id");
     attempt(
-        &as_refs(&user("bad-email", "N", "member")),
-        &format!("{PASSWORD}\n"),
-        "email",
-    );
-    attempt(
-        &as_refs(&user("admin@acme.example", "N", "member")),
-        &format!("{PASSWORD}\n"),
-        "already exists",
-    );
-    attempt(
-        &as_refs(&user("n@acme.example", "N", "owner")),
-        &format!("{PASSWORD}\n"),
-        "--role",
-    );
-    attempt(
-        &as_refs(&user("n@acme.example", "N", "member")),
-        "",
-        "no password",
-    );
-    attempt(
-        &as_refs(&user("n@acme.example", "N", "member")),
-        "short\n",
-        "at least 8",
-    );
-    attempt(
-        &as_refs(&user("n@acme.example", " ", "member")),
-        &format!("{PASSWORD}\n"),
-        "name",
-    );
-    attempt(
-        &[
-            "admin",
-            "create-team",
-            "--enterprise",
-            "nope",
-            "--name",
-            "T",
-        ],
-        "",
-        "not an enterprise id",
-    );
-    attempt(
-        &[
-            "admin",
-            "create-team",
-            "--enterprise",
-            "00000000-0000-0000-0000-000000000000",
-            "--name",
-            "T",
-        ],
+        &["admin", "create-team", "--enterprise", "00000000-0000-0000-0000-000000000000", "--name", "T"],
         "",
         "not found",
     );
     attempt(&["admin", "create-enterprise", "--name", ""], "", "name");
     let mut c = conclave(dir.path());
     c.args(["admin", "list-users", "--enterprise", &e]);
-    assert_eq!(
-        stdout(&run(c, "")).lines().count(),
-        1,
-        "only the seeded admin exists"
-    );
+    assert_eq!(stdout(&run(c, "")).lines().count(), 1, "only the seeded admin exists");
 }

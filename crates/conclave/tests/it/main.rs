@@ -25,24 +25,15 @@ pub fn conclave(data_dir: &Path) -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CONCLAVE_LOG", "warn")
-        .arg("--data-dir")
-        .arg(data_dir);
+    cmd.env("CONCLAVE_LOG", "warn").arg("--data-dir").arg(data_dir);
     cmd
 }
 
 /// Runs a command to completion with `stdin` fed in.
 pub fn run(mut cmd: Command, stdin: &str) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn conclave");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -65,8 +56,7 @@ pub fn ok(cmd: Command, stdin: &str) -> String {
 pub fn seed(data_dir: &Path, extra: &[&str], names: (&str, &str, &str, &str)) -> String {
     let (enterprise, email, person, team) = names;
     let mut c = conclave(data_dir);
-    c.args(extra)
-        .args(["admin", "create-enterprise", "--name", enterprise]);
+    c.args(extra).args(["admin", "create-enterprise", "--name", enterprise]);
     let e = ok(c, "");
     let mut c = conclave(data_dir);
     c.args(extra).args([
@@ -83,18 +73,13 @@ pub fn seed(data_dir: &Path, extra: &[&str], names: (&str, &str, &str, &str)) ->
     ]);
     ok(c, &format!("{PASSWORD}\n"));
     let mut c = conclave(data_dir);
-    c.args(extra)
-        .args(["admin", "create-team", "--enterprise", &e, "--name", team]);
+    c.args(extra).args(["admin", "create-team", "--enterprise", &e, "--name", team]);
     ok(c, "");
     e
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A running `conclave serve`, stopped on drop.
@@ -108,28 +93,20 @@ impl Server {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let mut cmd = conclave(data_dir);
-        cmd.args(extra)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+        cmd.args(extra).args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = cmd.spawn().unwrap();
         loop {
             if curl(port, &["-o", "/dev/null", "-w", "%{http_code}"], "/healthz") == "200" {
-                return Server {
-                    child,
-                    port,
-                    started_in: started.elapsed(),
-                };
+                return Server { child, port, started_in: started.elapsed() };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let mut err = String::new();
                 std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
                 panic!("serve exited with {status}: {err}");
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "serve did not answer /healthz within 30 s"
-            );
+            assert!(started.elapsed() < Duration::from_secs(30), "serve did not answer /healthz within 30 s");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -140,10 +117,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and returns what it printed.
     pub fn stop(mut self) -> (String, String) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.child.try_wait().unwrap().is_none() {
             assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
@@ -180,8 +154,7 @@ pub fn in_ci() -> bool {
 }
 
 pub fn postgres_url() -> String {
-    std::env::var("CONCLAVE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    std::env::var("CONCLAVE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 /// A schema of its own for one test, and the URL that points `conclave` at it. `None` (skip) only
@@ -196,24 +169,14 @@ pub async fn postgres_schema() -> Option<(String, String, sqlx::PgPool)> {
         }
         Err(e) => panic!("PostgreSQL is required under CI: {e}"),
     };
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sep = if postgres_url().contains('?') {
-        '&'
-    } else {
-        '?'
-    };
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.unwrap();
+    let sep = if postgres_url().contains('?') { '&' } else { '?' };
     let url = format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_url());
     Some((schema, url, pool))
 }
 
 pub async fn drop_schema(pool: &sqlx::PgPool, schema: &str) {
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(pool).await.unwrap();
 }
 
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {

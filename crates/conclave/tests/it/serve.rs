@@ -10,10 +10,7 @@ fn the_first_start_creates_everything_and_the_second_reuses_it() {
     let server = Server::start(&data, &["--log-format", "json"]);
     assert!(server.curl(&[], "/readyz").contains("\"ready\""));
     let (out, err) = server.stop();
-    assert!(
-        out.contains("Conclave is serving https://127.0.0.1:"),
-        "{out}"
-    );
+    assert!(out.contains("Conclave is serving https://127.0.0.1:"), "{out}");
     assert!(
         out.contains("conclave admin create-enterprise"),
         "first start explains how to create the first admin: {out}"
@@ -23,68 +20,30 @@ fn the_first_start_creates_everything_and_the_second_reuses_it() {
             .unwrap_or_else(|e| panic!("--log-format json printed a non-JSON line ({e}): {line}"));
     }
     let key = data.join("master.key");
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    assert_eq!(
-        std::fs::metadata(data.join("tls/key.pem"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(data.join("tls/key.pem")).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(data.join("conclave.db").exists());
     let key_before = std::fs::read(&key).unwrap();
     let cert_before = std::fs::read(data.join("tls/cert.pem")).unwrap();
 
     let again = Server::start(&data, &[]);
     again.stop();
-    assert_eq!(
-        std::fs::read(&key).unwrap(),
-        key_before,
-        "the master key is reused"
-    );
-    assert_eq!(
-        std::fs::read(data.join("tls/cert.pem")).unwrap(),
-        cert_before,
-        "the certificate is reused"
-    );
+    assert_eq!(std::fs::read(&key).unwrap(), key_before, "the master key is reused");
+    assert_eq!(std::fs::read(data.join("tls/cert.pem")).unwrap(), cert_before, "the certificate is reused");
 }
 
 #[test]
 fn only_tls_1_2_and_1_3_are_offered_and_plain_http_gets_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let code = |args: &[&str]| {
-        server.curl(
-            &[&["-o", "/dev/null", "-w", "%{http_code}"], args].concat(),
-            "/healthz",
-        )
-    };
+    let code = |args: &[&str]| server.curl(&[&["-o", "/dev/null", "-w", "%{http_code}"], args].concat(), "/healthz");
     assert_eq!(code(&["--tlsv1.3"]), "200");
     assert_eq!(code(&["--tlsv1.2", "--tls-max", "1.2"]), "200");
-    assert_ne!(
-        code(&["--tlsv1.1", "--tls-max", "1.1"]),
-        "200",
-        "TLS 1.1 must be refused"
-    );
-    let http2 = server.curl(
-        &["--http2", "-o", "/dev/null", "-w", "%{http_version}"],
-        "/healthz",
-    );
+    assert_ne!(code(&["--tlsv1.1", "--tls-max", "1.1"]), "200", "TLS 1.1 must be refused");
+    let http2 = server.curl(&["--http2", "-o", "/dev/null", "-w", "%{http_version}"], "/healthz");
     assert_eq!(http2, "2");
     let plain = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "--max-time",
-            "5",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-        ])
+        .args(["-s", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"])
         .arg(format!("http://127.0.0.1:{}/healthz", server.port))
         .output()
         .unwrap();
@@ -97,10 +56,7 @@ fn refused(cmd: std::process::Command, words: &str) -> String {
     assert!(!o.status.success(), "serve should have refused to start");
     let err = stderr(&o);
     let last = err.lines().last().unwrap_or("");
-    assert!(
-        last.starts_with("error: ") && last.contains(words),
-        "expected {words:?} in: {err}"
-    );
+    assert!(last.starts_with("error: ") && last.contains(words), "expected {words:?} in: {err}");
     last.to_owned()
 }
 
@@ -112,11 +68,7 @@ fn a_port_in_use_is_refused_before_anything_is_written() {
     let mut cmd = conclave(dir.path());
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
     refused(cmd, "already in use");
-    assert!(
-        files_under(dir.path()).is_empty(),
-        "nothing written: {:?}",
-        files_under(dir.path())
-    );
+    assert!(files_under(dir.path()).is_empty(), "nothing written: {:?}", files_under(dir.path()));
 }
 
 #[test]
@@ -135,22 +87,11 @@ fn a_corrupt_or_missing_master_key_is_refused_and_the_database_untouched() {
     let mut cmd = conclave(data);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
     refused(cmd, "missing");
-    assert!(
-        !data.join("master.key").exists(),
-        "no new key is made over existing data"
-    );
-    assert_eq!(
-        std::fs::read(data.join("conclave.db")).unwrap(),
-        db,
-        "the database is untouched"
-    );
+    assert!(!data.join("master.key").exists(), "no new key is made over existing data");
+    assert_eq!(std::fs::read(data.join("conclave.db")).unwrap(), db, "the database is untouched");
 
     let mut cmd = conclave(data);
-    cmd.env("CONCLAVE_MASTER_KEY", "too-short").args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{}", free_port()),
-    ]);
+    cmd.env("CONCLAVE_MASTER_KEY", "too-short").args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
     refused(cmd, "CONCLAVE_MASTER_KEY");
 }
 
@@ -173,10 +114,7 @@ fn an_unusable_data_directory_or_database_url_is_refused() {
         "postgres://postgres:hunter2@127.0.0.1:1/test",
     ]);
     let line = refused(cmd, "cannot use the database");
-    assert!(
-        !line.contains("hunter2"),
-        "the password is not printed: {line}"
-    );
+    assert!(!line.contains("hunter2"), "the password is not printed: {line}");
     assert!(!data.join("master.key").exists());
 
     let mut cmd = conclave(&data);
@@ -203,8 +141,7 @@ fn settings_follow_defaults_file_environment_flags() {
         if let Some(p) = flag_port {
             cmd.args(["--listen", &format!("127.0.0.1:{p}")]);
         }
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().unwrap();
         let answered = |port| {
             (0..500).any(|_| {
@@ -212,18 +149,12 @@ fn settings_follow_defaults_file_environment_flags() {
                 curl(port, &["-o", "/dev/null", "-w", "%{http_code}"], "/healthz") == "200"
             })
         };
-        let result = (
-            answered(flag_port.or(env_port).unwrap_or(p_file)),
-            child.id(),
-        );
+        let result = (answered(flag_port.or(env_port).unwrap_or(p_file)), child.id());
         let _ = child.kill();
         let _ = child.wait();
         result.0
     };
     assert!(spawn(None, None), "the file sets the port");
     assert!(spawn(Some(p_env), None), "the environment beats the file");
-    assert!(
-        spawn(Some(p_env), Some(p_flag)),
-        "the flag beats the environment"
-    );
+    assert!(spawn(Some(p_env), Some(p_flag)), "the flag beats the environment");
 }

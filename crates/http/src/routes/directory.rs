@@ -90,12 +90,7 @@ pub async fn get_enterprise(
     auth: Auth,
     Path(eid): Path<String>,
 ) -> Result<Json<EnterpriseView>, Problem> {
-    Ok(Json(
-        state
-            .services
-            .get_enterprise(&auth.caller(), enterprise(&eid)?)
-            .await?,
-    ))
+    Ok(Json(state.services.get_enterprise(&auth.caller(), enterprise(&eid)?).await?))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/users — every account (enterprise admins).
@@ -107,12 +102,7 @@ pub async fn list_users(
     auth: Auth,
     Path(eid): Path<String>,
 ) -> Result<Json<Vec<UserView>>, Problem> {
-    Ok(Json(
-        state
-            .services
-            .list_users(&auth.caller(), enterprise(&eid)?)
-            .await?,
-    ))
+    Ok(Json(state.services.list_users(&auth.caller(), enterprise(&eid)?).await?))
 }
 
 /// POST /api/v1/enterprises/{enterprise_id}/users — create an account (enterprise admins).
@@ -131,16 +121,8 @@ pub async fn create_user(
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), Problem> {
     let enterprise = enterprise(&eid)?;
-    let new = NewUser {
-        email: body.email,
-        name: body.name,
-        role: parse_role(&body.role)?,
-        password: body.password,
-    };
-    let created = state
-        .services
-        .create_user(&auth.caller(), &origin, enterprise, new)
-        .await?;
+    let new = NewUser { email: body.email, name: body.name, role: parse_role(&body.role)?, password: body.password };
+    let created = state.services.create_user(&auth.caller(), &origin, enterprise, new).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -156,12 +138,7 @@ pub async fn update_user(
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, Problem> {
     let (enterprise, user) = (enterprise(&eid)?, user(&uid)?);
-    Ok(Json(
-        state
-            .services
-            .set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled)
-            .await?,
-    ))
+    Ok(Json(state.services.set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled).await?))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — a user's signed-in devices (enterprise admins).
@@ -173,12 +150,7 @@ pub async fn list_user_devices(
     auth: Auth,
     Path((eid, uid)): Path<(String, String)>,
 ) -> Result<Json<Vec<DeviceView>>, Problem> {
-    Ok(Json(
-        state
-            .services
-            .list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?)
-            .await?,
-    ))
+    Ok(Json(state.services.list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?).await?))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/teams — the enterprise's teams (any member).
@@ -190,12 +162,7 @@ pub async fn list_teams(
     auth: Auth,
     Path(eid): Path<String>,
 ) -> Result<Json<Vec<TeamView>>, Problem> {
-    Ok(Json(
-        state
-            .services
-            .list_teams(&auth.caller(), enterprise(&eid)?)
-            .await?,
-    ))
+    Ok(Json(state.services.list_teams(&auth.caller(), enterprise(&eid)?).await?))
 }
 
 /// POST /api/v1/enterprises/{enterprise_id}/teams — create a team (enterprise admins).
@@ -209,10 +176,7 @@ pub async fn create_team(
     Path(eid): Path<String>,
     ApiJson(body): ApiJson<CreateTeamRequest>,
 ) -> Result<(StatusCode, Json<TeamView>), Problem> {
-    let created = state
-        .services
-        .create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name)
-        .await?;
+    let created = state.services.create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -230,13 +194,7 @@ pub async fn update_team(
     Ok(Json(
         state
             .services
-            .set_team_archived(
-                &auth.caller(),
-                &origin,
-                enterprise(&eid)?,
-                team(&tid)?,
-                body.archived,
-            )
+            .set_team_archived(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, body.archived)
             .await?,
     ))
 }
@@ -250,12 +208,7 @@ pub async fn list_team_members(
     auth: Auth,
     Path((eid, tid)): Path<(String, String)>,
 ) -> Result<Json<Vec<TeamMemberView>>, Problem> {
-    Ok(Json(
-        state
-            .services
-            .list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?)
-            .await?,
-    ))
+    Ok(Json(state.services.list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?).await?))
 }
 
 /// PUT /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — add a member or change their team-admin flag.
@@ -271,14 +224,7 @@ pub async fn put_team_member(
 ) -> Result<StatusCode, Problem> {
     state
         .services
-        .put_team_member(
-            &auth.caller(),
-            &origin,
-            enterprise(&eid)?,
-            team(&tid)?,
-            user(&uid)?,
-            body.is_admin,
-        )
+        .put_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?, body.is_admin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -293,16 +239,7 @@ pub async fn remove_team_member(
     auth: Auth,
     Path((eid, tid, uid)): Path<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
-    state
-        .services
-        .remove_team_member(
-            &auth.caller(),
-            &origin,
-            enterprise(&eid)?,
-            team(&tid)?,
-            user(&uid)?,
-        )
-        .await?;
+    state.services.remove_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -318,21 +255,10 @@ pub async fn list_audit(
 ) -> Result<Json<Vec<AuditEventView>>, Problem> {
     let query: AuditQuery = axum::extract::Query::try_from_uri(&uri)
         .map(|q| q.0)
-        .map_err(|e| {
-            Problem::invalid(
-                "query",
-                Rule::InvalidValue,
-                &format!("query: {}", e.body_text()),
-            )
-        })?;
+        .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))?;
     let events = state
         .services
-        .enterprise_audit(
-            &auth.caller(),
-            enterprise(&eid)?,
-            query.before,
-            query.limit.unwrap_or(100),
-        )
+        .enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100))
         .await?;
     Ok(Json(events))
 }

@@ -56,10 +56,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::list_teams, directory::create_team))
         .routes(routes!(directory::update_team))
         .routes(routes!(directory::list_team_members))
-        .routes(routes!(
-            directory::put_team_member,
-            directory::remove_team_member
-        ))
+        .routes(routes!(directory::put_team_member, directory::remove_team_member))
         .routes(routes!(directory::list_audit))
 }
 
@@ -73,5 +70,18 @@ pub(crate) fn router(state: AppState) -> Router {
     let doc = std::sync::Arc::new(doc);
     api.merge(system::router(doc))
         .merge(web::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
+}
+
+/// The detail of the 404 for paths no route serves (handlers' own 404s say what was not found).
+pub const NO_ROUTE_DETAIL: &str = "nothing is served at this path";
+
+async fn no_route() -> crate::problem::Problem {
+    crate::problem::Problem::new(crate::problem::Kind::NotFound, NO_ROUTE_DETAIL)
+}
+
+async fn wrong_method() -> crate::problem::Problem {
+    crate::problem::Problem::new(crate::problem::Kind::MethodNotAllowed, "this path does not accept that method")
 }

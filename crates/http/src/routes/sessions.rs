@@ -41,15 +41,15 @@ pub struct MeView {
 
 /// The `Set-Cookie` value that carries a new session to a browser.
 pub(crate) fn session_cookie(token: &str, max_age_secs: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}"))
-        .expect("tokens are URL-safe base64")
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}"
+    ))
+    .expect("tokens are URL-safe base64")
 }
 
 pub(crate) fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
-    ))
-    .expect("static")
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"))
+        .expect("static")
 }
 
 pub(crate) async fn sign_in(
@@ -79,18 +79,8 @@ pub async fn create_session(
 ) -> Result<Response, Problem> {
     let signed_in = sign_in(&state, &origin, &body.email, &body.password).await?;
     let caller = services::Caller::User(signed_in.principal.clone());
-    let user = state
-        .services
-        .get_user(
-            &caller,
-            signed_in.principal.enterprise_id,
-            signed_in.principal.user_id,
-        )
-        .await?;
-    let cookie = session_cookie(
-        &signed_in.token,
-        state.services.settings().session_lifetime.as_secs(),
-    );
+    let user = state.services.get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id).await?;
+    let cookie = session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
     let body = SessionCreated {
         token: signed_in.token,
         csrf_token: signed_in.csrf_token,
@@ -114,11 +104,7 @@ pub async fn delete_current_session(
     auth: Auth,
 ) -> Result<Response, Problem> {
     state.services.sign_out(&auth.principal, &origin).await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, clear_cookie())],
-    )
-        .into_response())
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
 }
 
 /// GET /api/v1/me — the signed-in user, their enterprise, and the session's CSRF token.
@@ -129,20 +115,10 @@ pub async fn delete_current_session(
 pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
     let caller = auth.caller();
     let p = &auth.principal;
-    let user = state
-        .services
-        .get_user(&caller, p.enterprise_id, p.user_id)
-        .await?;
-    let enterprise = state
-        .services
-        .get_enterprise(&caller, p.enterprise_id)
-        .await?;
-    let body = MeView {
-        user,
-        enterprise,
-        session_id: p.session_id,
-        csrf_token: state.services.csrf_token_for(&auth.token),
-    };
+    let user = state.services.get_user(&caller, p.enterprise_id, p.user_id).await?;
+    let enterprise = state.services.get_enterprise(&caller, p.enterprise_id).await?;
+    let body =
+        MeView { user, enterprise, session_id: p.session_id, csrf_token: state.services.csrf_token_for(&auth.token) };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
@@ -151,10 +127,7 @@ pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Respons
     (status = 200, description = "Open sessions with their devices", body = [DeviceView]),
     (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
 ))]
-pub async fn list_my_devices(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> Result<Json<Vec<DeviceView>>, Problem> {
+pub async fn list_my_devices(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<DeviceView>>, Problem> {
     Ok(Json(state.services.list_devices(&auth.principal).await?))
 }
 
@@ -172,9 +145,6 @@ pub async fn end_my_device(
     Path(session_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let session = parse_id(&session_id, "session", SessionId::parse)?;
-    state
-        .services
-        .end_device(&auth.principal, &origin, session)
-        .await?;
+    state.services.end_device(&auth.principal, &origin, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,33 +30,15 @@ pub struct ReadyView {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ReadyView>, Problem> {
     let readiness = state.services.readiness().await?;
     if !readiness.pending.is_empty() {
-        return Err(Problem::new(
-            Kind::Unavailable,
-            format!("migrations pending: {:?}", readiness.pending),
-        ));
+        return Err(Problem::new(Kind::Unavailable, format!("migrations pending: {:?}", readiness.pending)));
     }
-    Ok(Json(ReadyView {
-        status: "ready",
-        backend: readiness.backend,
-        migrations_applied: readiness.applied,
-    }))
+    Ok(Json(ReadyView { status: "ready", backend: readiness.backend, migrations_applied: readiness.applied }))
 }
 
 /// GET /metrics — Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state
-        .metrics
-        .as_ref()
-        .map(|h| h.render())
-        .unwrap_or_default();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
 /// GET /problems/{slug} — what a problem type means.
@@ -64,12 +46,7 @@ async fn problem_page(Path(slug): Path<String>) -> Response {
     match Kind::from_slug(&slug) {
         Some(kind) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!(
-                "{}\n\nHTTP status {}.\n\n{}\n",
-                kind.title(),
-                kind.status().as_u16(),
-                kind.explanation()
-            ),
+            format!("{}\n\nHTTP status {}.\n\n{}\n", kind.title(), kind.status().as_u16(), kind.explanation()),
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such problem type\n").into_response(),
@@ -80,8 +57,5 @@ pub(super) fn router(doc: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/problems/{slug}", get(problem_page))
-        .route(
-            "/api/openapi.json",
-            get(move || async move { Json(doc.as_ref().clone()) }),
-        )
+        .route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
 }

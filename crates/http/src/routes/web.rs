@@ -18,26 +18,10 @@ const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
 
 /// Embedded assets: name, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "style.css",
-        "text/css; charset=utf-8",
-        include_str!("../../assets/style.css"),
-    ),
-    (
-        "common.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/common.js"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/app.js"),
-    ),
-    (
-        "admin.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../assets/admin.js"),
-    ),
+    ("style.css", "text/css; charset=utf-8", include_str!("../../assets/style.css")),
+    ("common.js", "text/javascript; charset=utf-8", include_str!("../../assets/common.js")),
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../../assets/app.js")),
+    ("admin.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin.js")),
 ];
 
 #[derive(Deserialize)]
@@ -62,12 +46,8 @@ fn escape_html(s: &str) -> String {
 }
 
 fn signin_page(status: StatusCode, error: Option<&str>, email: &str) -> Response {
-    let alert = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e)))
-        .unwrap_or_default();
-    let body = SIGNIN_HTML
-        .replace("<!--error-->", &alert)
-        .replace("{{email}}", &escape_html(email));
+    let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
+    let body = SIGNIN_HTML.replace("<!--error-->", &alert).replace("{{email}}", &escape_html(email));
     (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }
 
@@ -83,18 +63,12 @@ async fn post_signin(
     form: Result<Form<SignInForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return signin_page(
-            StatusCode::BAD_REQUEST,
-            Some("Enter your email and password."),
-            "",
-        );
+        return signin_page(StatusCode::BAD_REQUEST, Some("Enter your email and password."), "");
     };
     match super::sessions::sign_in(&state, &origin, &form.email, &form.password).await {
         Ok(signed_in) => {
-            let cookie = super::sessions::session_cookie(
-                &signed_in.token,
-                state.services.settings().session_lifetime.as_secs(),
-            );
+            let cookie =
+                super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
             let mut response = Redirect::to("/app").into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response
@@ -108,9 +82,7 @@ async fn post_signin(
             };
             let mut response = signin_page(problem.status(), Some(&message), &form.email);
             if let Some(secs) = problem.retry_after() {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             response
         }
@@ -123,14 +95,9 @@ fn page(html: &'static str) -> Response {
 
 async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, content_type, body)) => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            *body,
-        )
-            .into_response(),
+        Some((_, content_type, body)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], *body).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     }
 }

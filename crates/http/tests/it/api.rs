@@ -13,29 +13,16 @@ async fn sign_in_use_and_sign_out_with_a_bearer_token() {
     let (body, cookie) = app.sign_in("ada@acme.example").await;
     assert!(cookie.starts_with("__Host-conclave_session="));
     let token = body["token"].as_str().unwrap();
-    let me = req(Method::GET, "/api/v1/me")
-        .bearer(token)
-        .send(&app)
-        .await;
+    let me = req(Method::GET, "/api/v1/me").bearer(token).send(&app).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json()["user"]["email"], "ada@acme.example");
     assert_eq!(me.json()["enterprise"]["name"], "Acme");
-    let devices = req(Method::GET, "/api/v1/me/devices")
-        .bearer(token)
-        .send(&app)
-        .await
-        .json();
+    let devices = req(Method::GET, "/api/v1/me/devices").bearer(token).send(&app).await.json();
     assert_eq!(devices[0]["ip"], "203.0.113.5");
-    let out = req(Method::DELETE, "/api/v1/sessions/current")
-        .bearer(token)
-        .send(&app)
-        .await;
+    let out = req(Method::DELETE, "/api/v1/sessions/current").bearer(token).send(&app).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert!(out.header("set-cookie").contains("Max-Age=0"));
-    let after = req(Method::GET, "/api/v1/me")
-        .bearer(token)
-        .send(&app)
-        .await;
+    let after = req(Method::GET, "/api/v1/me").bearer(token).send(&app).await;
     after.problem(401, "unauthenticated");
     assert!(after.header("www-authenticate").starts_with("Bearer"));
 }
@@ -63,18 +50,13 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
 async fn cookie_sessions_need_the_csrf_header_to_change_anything() {
     let app = app().await;
     let e = app.enterprise("Acme").await;
-    app.user(e, "admin@acme.example", Role::EnterpriseAdmin)
-        .await;
+    app.user(e, "admin@acme.example", Role::EnterpriseAdmin).await;
     let (body, cookie) = app.sign_in("admin@acme.example").await;
     let csrf = body["csrf_token"].as_str().unwrap();
     let path = format!("/api/v1/enterprises/{e}/teams");
     let team = json!({ "name": "Platform" });
 
-    let reply = req(Method::POST, &path)
-        .header("cookie", &cookie)
-        .json(&team)
-        .send(&app)
-        .await;
+    let reply = req(Method::POST, &path).header("cookie", &cookie).json(&team).send(&app).await;
     reply.problem(403, "csrf-rejected");
     let reply = req(Method::POST, &path)
         .header("cookie", &cookie)
@@ -91,28 +73,13 @@ async fn cookie_sessions_need_the_csrf_header_to_change_anything() {
         .send(&app)
         .await;
     reply.problem(403, "csrf-rejected");
-    let listed = req(Method::GET, &path)
-        .header("cookie", &cookie)
-        .send(&app)
-        .await;
-    assert_eq!(
-        listed.json().as_array().unwrap().len(),
-        0,
-        "nothing was created by the refused requests"
-    );
+    let listed = req(Method::GET, &path).header("cookie", &cookie).send(&app).await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 0, "nothing was created by the refused requests");
 
-    let reply = req(Method::POST, &path)
-        .header("cookie", &cookie)
-        .header("x-csrf-token", csrf)
-        .json(&team)
-        .send(&app)
-        .await;
+    let reply =
+        req(Method::POST, &path).header("cookie", &cookie).header("x-csrf-token", csrf).json(&team).send(&app).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    let me = req(Method::GET, "/api/v1/me")
-        .header("cookie", &cookie)
-        .send(&app)
-        .await
-        .json();
+    let me = req(Method::GET, "/api/v1/me").header("cookie", &cookie).send(&app).await.json();
     assert_eq!(me["csrf_token"], csrf);
 }
 
@@ -132,28 +99,18 @@ async fn other_tenants_and_weaker_roles_are_refused() {
         .send(&app)
         .await
         .problem(403, "forbidden");
-    req(Method::GET, &format!("/api/v1/enterprises/{b}"))
+    req(Method::GET, &format!("/api/v1/enterprises/{b}")).bearer(&admin_a).send(&app).await.problem(404, "not-found");
+    req(Method::PATCH, &format!("/api/v1/enterprises/{b}/users/{}", b_user.id))
+        .bearer(&admin_a)
+        .json(&json!({ "disabled": true }))
+        .send(&app)
+        .await
+        .problem(403, "forbidden");
+    req(Method::GET, &format!("/api/v1/enterprises/{b}/users/{}/devices", b_user.id))
         .bearer(&admin_a)
         .send(&app)
         .await
-        .problem(404, "not-found");
-    req(
-        Method::PATCH,
-        &format!("/api/v1/enterprises/{b}/users/{}", b_user.id),
-    )
-    .bearer(&admin_a)
-    .json(&json!({ "disabled": true }))
-    .send(&app)
-    .await
-    .problem(403, "forbidden");
-    req(
-        Method::GET,
-        &format!("/api/v1/enterprises/{b}/users/{}/devices", b_user.id),
-    )
-    .bearer(&admin_a)
-    .send(&app)
-    .await
-    .problem(403, "forbidden");
+        .problem(403, "forbidden");
     req(Method::GET, &format!("/api/v1/enterprises/{a}/users"))
         .bearer(&member_a)
         .send(&app)
@@ -170,30 +127,16 @@ async fn other_tenants_and_weaker_roles_are_refused() {
         .send(&app)
         .await
         .problem(403, "forbidden");
-    req(Method::GET, "/api/v1/me")
-        .send(&app)
-        .await
-        .problem(401, "unauthenticated");
-    req(Method::GET, "/api/v1/me")
-        .bearer("made-up-token")
-        .send(&app)
-        .await
-        .problem(401, "unauthenticated");
-    assert!(
-        !app.services
-            .get_user(&services::Caller::Operator, b, b_user.id)
-            .await
-            .unwrap()
-            .disabled
-    );
+    req(Method::GET, "/api/v1/me").send(&app).await.problem(401, "unauthenticated");
+    req(Method::GET, "/api/v1/me").bearer("made-up-token").send(&app).await.problem(401, "unauthenticated");
+    assert!(!app.services.get_user(&services::Caller::Operator, b, b_user.id).await.unwrap().disabled);
 }
 
 #[tokio::test]
 async fn an_admin_manages_users_teams_and_reads_the_audit_log() {
     let app = app().await;
     let e = app.enterprise("Acme").await;
-    app.user(e, "admin@acme.example", Role::EnterpriseAdmin)
-        .await;
+    app.user(e, "admin@acme.example", Role::EnterpriseAdmin).await;
     let token = app.token("admin@acme.example").await;
     let created = req(Method::POST, &format!("/api/v1/enterprises/{e}/users"))
         .bearer(&token)
@@ -211,63 +154,39 @@ async fn an_admin_manages_users_teams_and_reads_the_audit_log() {
         .await
         .json();
     let team_id = team["id"].as_str().unwrap();
-    let put = req(
-        Method::PUT,
-        &format!("/api/v1/enterprises/{e}/teams/{team_id}/members/{bob_id}"),
-    )
-    .bearer(&token)
-    .json(&json!({ "is_admin": true }))
-    .send(&app)
-    .await;
+    let put = req(Method::PUT, &format!("/api/v1/enterprises/{e}/teams/{team_id}/members/{bob_id}"))
+        .bearer(&token)
+        .json(&json!({ "is_admin": true }))
+        .send(&app)
+        .await;
     assert_eq!(put.status, StatusCode::NO_CONTENT, "{}", put.text());
-    let members = req(
-        Method::GET,
-        &format!("/api/v1/enterprises/{e}/teams/{team_id}/members"),
-    )
-    .bearer(&token)
-    .send(&app)
-    .await
-    .json();
-    assert_eq!(members[0]["is_admin"], true);
-    let disabled = req(
-        Method::PATCH,
-        &format!("/api/v1/enterprises/{e}/users/{bob_id}"),
-    )
-    .bearer(&token)
-    .json(&json!({ "disabled": true }))
-    .send(&app)
-    .await
-    .json();
-    assert_eq!(disabled["disabled"], true);
-    let archived = req(
-        Method::PATCH,
-        &format!("/api/v1/enterprises/{e}/teams/{team_id}"),
-    )
-    .bearer(&token)
-    .json(&json!({ "archived": true }))
-    .send(&app)
-    .await
-    .json();
-    assert_eq!(archived["archived"], true);
-    let removed = req(
-        Method::DELETE,
-        &format!("/api/v1/enterprises/{e}/teams/{team_id}/members/{bob_id}"),
-    )
-    .bearer(&token)
-    .send(&app)
-    .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
-    let audit = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit"))
+    let members = req(Method::GET, &format!("/api/v1/enterprises/{e}/teams/{team_id}/members"))
         .bearer(&token)
         .send(&app)
         .await
         .json();
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|ev| ev["action"].as_str().unwrap())
-        .collect();
+    assert_eq!(members[0]["is_admin"], true);
+    let disabled = req(Method::PATCH, &format!("/api/v1/enterprises/{e}/users/{bob_id}"))
+        .bearer(&token)
+        .json(&json!({ "disabled": true }))
+        .send(&app)
+        .await
+        .json();
+    assert_eq!(disabled["disabled"], true);
+    let archived = req(Method::PATCH, &format!("/api/v1/enterprises/{e}/teams/{team_id}"))
+        .bearer(&token)
+        .json(&json!({ "archived": true }))
+        .send(&app)
+        .await
+        .json();
+    assert_eq!(archived["archived"], true);
+    let removed = req(Method::DELETE, &format!("/api/v1/enterprises/{e}/teams/{team_id}/members/{bob_id}"))
+        .bearer(&token)
+        .send(&app)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let audit = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit")).bearer(&token).send(&app).await.json();
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|ev| ev["action"].as_str().unwrap()).collect();
     for expected in [
         "user.create",
         "team.create",
@@ -277,10 +196,7 @@ async fn an_admin_manages_users_teams_and_reads_the_audit_log() {
         "team.member.remove",
         "auth.sign-in",
     ] {
-        assert!(
-            actions.contains(&expected),
-            "{expected} missing from {actions:?}"
-        );
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
     }
     let dump = audit.to_string();
     assert!(
@@ -291,45 +207,23 @@ async fn an_admin_manages_users_teams_and_reads_the_audit_log() {
 
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_ip_with_retry_after() {
-    let app = app_with(http_api::HttpSettings {
-        sign_in_per_minute: 3,
-        ..Default::default()
-    })
-    .await;
+    let app = app_with(http_api::HttpSettings { sign_in_per_minute: 3, ..Default::default() }).await;
     let body = json!({ "email": "x@acme.example", "password": "whatever1" });
     for _ in 0..3 {
-        let r = req(Method::POST, "/api/v1/sessions")
-            .from_ip([198, 51, 100, 1])
-            .json(&body)
-            .send(&app)
-            .await;
+        let r = req(Method::POST, "/api/v1/sessions").from_ip([198, 51, 100, 1]).json(&body).send(&app).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let limited = req(Method::POST, "/api/v1/sessions")
-        .from_ip([198, 51, 100, 1])
-        .json(&body)
-        .send(&app)
-        .await;
+    let limited = req(Method::POST, "/api/v1/sessions").from_ip([198, 51, 100, 1]).json(&body).send(&app).await;
     limited.problem(429, "rate-limited");
     assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
-    let other_ip = req(Method::POST, "/api/v1/sessions")
-        .from_ip([198, 51, 100, 2])
-        .json(&body)
-        .send(&app)
-        .await;
+    let other_ip = req(Method::POST, "/api/v1/sessions").from_ip([198, 51, 100, 2]).json(&body).send(&app).await;
     assert_eq!(other_ip.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = app().await;
-    for path in [
-        "/healthz",
-        "/signin",
-        "/api/v1/me",
-        "/assets/app.js",
-        "/nowhere",
-    ] {
+    for path in ["/healthz", "/signin", "/api/v1/me", "/assets/app.js", "/nowhere"] {
         let r = req(Method::GET, path).send(&app).await;
         let csp = r.header("content-security-policy");
         assert!(
@@ -338,11 +232,7 @@ async fn every_response_carries_the_security_headers() {
                 && !csp.contains("unsafe-inline"),
             "{path}: {csp}"
         );
-        assert!(
-            r.header("strict-transport-security")
-                .starts_with("max-age="),
-            "{path}"
-        );
+        assert!(r.header("strict-transport-security").starts_with("max-age="), "{path}");
         assert_eq!(r.header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(r.header("referrer-policy"), "no-referrer", "{path}");
         assert_eq!(r.header("x-request-id").len(), 36, "{path}");
@@ -356,11 +246,7 @@ async fn health_readiness_metrics_and_problem_pages_answer() {
     let ready = req(Method::GET, "/readyz").send(&app).await;
     assert_eq!(ready.json()["backend"], "sqlite");
     assert_eq!(ready.json()["status"], "ready");
-    assert!(req(Method::GET, "/metrics")
-        .send(&app)
-        .await
-        .header("content-type")
-        .starts_with("text/plain"));
+    assert!(req(Method::GET, "/metrics").send(&app).await.header("content-type").starts_with("text/plain"));
     let page = req(Method::GET, "/problems/invalid-field").send(&app).await;
     assert!(page.text().contains("Nothing was written"));
 }
@@ -370,10 +256,7 @@ async fn health_readiness_metrics_and_problem_pages_answer() {
 #[tokio::test]
 async fn the_openapi_document_matches_the_router() {
     let app = app().await;
-    let doc = req(Method::GET, "/api/openapi.json")
-        .send(&app)
-        .await
-        .json();
+    let doc = req(Method::GET, "/api/openapi.json").send(&app).await.json();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 16, "{:?}", paths.keys());
     let mut n_operations = 0;
@@ -391,11 +274,18 @@ async fn the_openapi_document_matches_the_router() {
             );
             let r = req(method.clone(), &concrete).send(&app).await;
             assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
-            let routed = r.status != StatusCode::NOT_FOUND
-                || r.header("content-type") == "application/problem+json";
+            let routed = r.status != StatusCode::NOT_FOUND || r.header("content-type") == "application/problem+json";
             assert!(routed, "{method} {path} is documented but not routed");
             n_operations += 1;
         }
     }
     assert!(n_operations >= 19, "{n_operations}");
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_get_problems_too() {
+    let app = app().await;
+    let r = req(Method::GET, "/api/v1/nothing-here").send(&app).await;
+    assert_eq!(r.problem(404, "not-found")["detail"], http_api::NO_ROUTE_DETAIL);
+    req(Method::PUT, "/api/v1/sessions").send(&app).await.problem(405, "method-not-allowed");
 }

@@ -8,8 +8,7 @@ use serde_json::json;
 async fn admin_app() -> (TestApp, String, String) {
     let app = app().await;
     let e = app.enterprise("Acme").await;
-    app.user(e, "admin@acme.example", Role::EnterpriseAdmin)
-        .await;
+    app.user(e, "admin@acme.example", Role::EnterpriseAdmin).await;
     let token = app.token("admin@acme.example").await;
     (app, e.to_string(), token)
 }
@@ -22,7 +21,8 @@ async fn bad_user_bodies_are_refused_with_field_and_rule_and_write_nothing() {
     let users_before = app.n_users(eid).await;
     let events_before = app.store.audit_count().await.unwrap();
     let path = format!("/api/v1/enterprises/{e}/users");
-    let ok = json!({ "email": "new@acme.example", "name": "New Person", "role": "member", "password": "long enough pw" });
+    let ok =
+        json!({ "email": "new@acme.example", "name": "New Person", "role": "member", "password": "long enough pw" });
     let with = |key: &str, value: serde_json::Value| {
         let mut body = ok.clone();
         body[key] = value;
@@ -34,87 +34,28 @@ async fn bad_user_bodies_are_refused_with_field_and_rule_and_write_nothing() {
         body
     };
     let cases: Vec<(serde_json::Value, u16, &str, &str, &str)> = vec![
-        (
-            with("extra", json!(1)),
-            422,
-            "invalid-field",
-            "extra",
-            "unknown-field",
-        ),
+        (with("extra", json!(1)), 422, "invalid-field", "extra", "unknown-field"),
         (without("email"), 422, "invalid-field", "email", "required"),
-        (
-            with("name", json!(5)),
-            422,
-            "invalid-field",
-            "name",
-            "wrong-type",
-        ),
-        (
-            with("name", json!("   ")),
-            422,
-            "invalid-field",
-            "name",
-            "empty",
-        ),
-        (
-            with("name", json!("n".repeat(101))),
-            422,
-            "invalid-field",
-            "name",
-            "too-long",
-        ),
-        (
-            with("email", json!("not-an-email")),
-            422,
-            "invalid-field",
-            "email",
-            "invalid-email",
-        ),
-        (
-            with("role", json!("owner")),
-            422,
-            "invalid-field",
-            "role",
-            "invalid-value",
-        ),
-        (
-            with("password", json!("short")),
-            422,
-            "invalid-field",
-            "password",
-            "too-short",
-        ),
-        (
-            with("email", json!("TAKEN@acme.example")),
-            409,
-            "conflict",
-            "email",
-            "duplicate",
-        ),
+        (with("name", json!(5)), 422, "invalid-field", "name", "wrong-type"),
+        (with("name", json!("   ")), 422, "invalid-field", "name", "empty"),
+        (with("name", json!("n".repeat(101))), 422, "invalid-field", "name", "too-long"),
+        (with("email", json!("not-an-email")), 422, "invalid-field", "email", "invalid-email"),
+        (with("role", json!("owner")), 422, "invalid-field", "role", "invalid-value"),
+        (with("password", json!("short")), 422, "invalid-field", "password", "too-short"),
+        (with("email", json!("TAKEN@acme.example")), 409, "conflict", "email", "duplicate"),
     ];
     for (body, status, kind, field, rule) in cases {
-        let reply = req(Method::POST, &path)
-            .bearer(&token)
-            .json(&body)
-            .send(&app)
-            .await;
+        let reply = req(Method::POST, &path).bearer(&token).json(&body).send(&app).await;
         let problem = reply.problem(status, kind);
         assert_eq!(
             (problem["field"].as_str(), problem["rule"].as_str()),
             (Some(field), Some(rule)),
             "{body}: {problem}"
         );
-        assert!(
-            problem["detail"].as_str().unwrap().contains(field),
-            "detail names the field: {problem}"
-        );
+        assert!(problem["detail"].as_str().unwrap().contains(field), "detail names the field: {problem}");
     }
     assert_eq!(app.n_users(eid).await, users_before, "nothing written");
-    assert_eq!(
-        app.store.audit_count().await.unwrap(),
-        events_before,
-        "no audit event for refused input"
-    );
+    assert_eq!(app.store.audit_count().await.unwrap(), events_before, "no audit event for refused input");
 }
 
 #[tokio::test]
@@ -123,39 +64,18 @@ async fn malformed_bodies_wrong_types_and_oversize_are_refused() {
     let eid = domain::EnterpriseId::parse(&e).unwrap();
     let users_before = app.n_users(eid).await;
     let path = format!("/api/v1/enterprises/{e}/users");
-    let reply = req(Method::POST, &path)
-        .bearer(&token)
-        .raw("application/json", "{\"email\": ")
-        .send(&app)
-        .await;
+    let reply = req(Method::POST, &path).bearer(&token).raw("application/json", "{\"email\": ").send(&app).await;
     reply.problem(400, "malformed-body");
-    let reply = req(Method::POST, &path)
-        .bearer(&token)
-        .raw("application/json", "{} {}")
-        .send(&app)
-        .await;
+    let reply = req(Method::POST, &path).bearer(&token).raw("application/json", "{} {}").send(&app).await;
     assert!(reply.status.is_client_error());
-    let reply = req(Method::POST, &path)
-        .bearer(&token)
-        .raw("application/json", "[1,2]")
-        .send(&app)
-        .await;
+    let reply = req(Method::POST, &path).bearer(&token).raw("application/json", "[1,2]").send(&app).await;
     reply.problem(422, "invalid-field");
-    let reply = req(Method::POST, &path)
-        .bearer(&token)
-        .raw("text/plain", "{}")
-        .send(&app)
-        .await;
+    let reply = req(Method::POST, &path).bearer(&token).raw("text/plain", "{}").send(&app).await;
     reply.problem(415, "unsupported-media-type");
     let reply = req(Method::POST, &path).bearer(&token).send(&app).await;
     reply.problem(415, "unsupported-media-type");
-    let huge =
-        json!({ "email": "big@acme.example", "name": "x".repeat(70 * 1024), "role": "member" });
-    let reply = req(Method::POST, &path)
-        .bearer(&token)
-        .json(&huge)
-        .send(&app)
-        .await;
+    let huge = json!({ "email": "big@acme.example", "name": "x".repeat(70 * 1024), "role": "member" });
+    let reply = req(Method::POST, &path).bearer(&token).json(&huge).send(&app).await;
     reply.problem(413, "payload-too-large");
     assert_eq!(app.n_users(eid).await, users_before);
 }
@@ -168,55 +88,25 @@ async fn malformed_ids_and_unknown_resources_are_not_found() {
         format!("/api/v1/enterprises/{e}/users/not-a-uuid"),
         format!("/api/v1/enterprises/{e}/teams/00000000-0000-0000-0000-000000000000/members"),
     ] {
-        let method = if path.ends_with("not-a-uuid") {
-            Method::PATCH
-        } else {
-            Method::GET
-        };
-        let reply = req(method, &path)
-            .bearer(&token)
-            .json(&json!({ "disabled": true }))
-            .send(&app)
-            .await;
+        let method = if path.ends_with("not-a-uuid") { Method::PATCH } else { Method::GET };
+        let reply = req(method, &path).bearer(&token).json(&json!({ "disabled": true })).send(&app).await;
         reply.problem(404, "not-found");
     }
-    let reply = req(
-        Method::DELETE,
-        "/api/v1/me/devices/00000000-0000-0000-0000-000000000000",
-    )
-    .bearer(&token)
-    .send(&app)
-    .await;
+    let reply =
+        req(Method::DELETE, "/api/v1/me/devices/00000000-0000-0000-0000-000000000000").bearer(&token).send(&app).await;
     reply.problem(404, "not-found");
 }
 
 #[tokio::test]
 async fn bad_sign_in_bodies_and_bad_audit_queries_are_precise() {
     let (app, e, token) = admin_app().await;
-    let reply = req(Method::POST, "/api/v1/sessions")
-        .json(&json!({ "email": "admin@acme.example" }))
-        .send(&app)
-        .await;
+    let reply = req(Method::POST, "/api/v1/sessions").json(&json!({ "email": "admin@acme.example" })).send(&app).await;
     assert_eq!(reply.problem(422, "invalid-field")["field"], "password");
-    let reply = req(Method::POST, "/api/v1/sessions")
-        .json(&json!({ "email": "nope", "password": "x" }))
-        .send(&app)
-        .await;
+    let reply =
+        req(Method::POST, "/api/v1/sessions").json(&json!({ "email": "nope", "password": "x" })).send(&app).await;
     assert_eq!(reply.problem(422, "invalid-field")["rule"], "invalid-email");
-    let reply = req(
-        Method::GET,
-        &format!("/api/v1/enterprises/{e}/audit?limit=lots"),
-    )
-    .bearer(&token)
-    .send(&app)
-    .await;
+    let reply = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit?limit=lots")).bearer(&token).send(&app).await;
     assert_eq!(reply.problem(422, "invalid-field")["field"], "query");
-    let reply = req(
-        Method::GET,
-        &format!("/api/v1/enterprises/{e}/audit?limit=2"),
-    )
-    .bearer(&token)
-    .send(&app)
-    .await;
+    let reply = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit?limit=2")).bearer(&token).send(&app).await;
     assert_eq!(reply.json().as_array().unwrap().len(), 2);
 }

@@ -42,10 +42,7 @@ impl Reply {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
     /// Asserts a problem+json answer of this status and type, and returns the body.
     pub fn problem(&self, status: u16, kind: &str) -> Value {
@@ -64,32 +61,16 @@ pub async fn app() -> TestApp {
 
 pub async fn app_with(http: HttpSettings) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn store::Store> = Arc::new(
-        store_sqlite::SqliteStore::open(&dir.path().join("c.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn store::Store> =
+        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
     let settings = Settings {
-        password_cost: crypto::password::Cost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
+        password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
         ..Settings::default()
     };
     let ring = Arc::new(crypto::MasterKeyring::generate());
-    let services = Arc::new(
-        Services::build(store.clone(), KeyringSource::Fixed(ring), settings)
-            .await
-            .unwrap(),
-    );
+    let services = Arc::new(Services::build(store.clone(), KeyringSource::Fixed(ring), settings).await.unwrap());
     let router = http_api::app(AppState::new(services.clone(), None, http));
-    TestApp {
-        router,
-        services,
-        store,
-        _dir: dir,
-    }
+    TestApp { router, services, store, _dir: dir }
 }
 
 /// A request under construction.
@@ -98,40 +79,28 @@ pub struct Req {
 }
 
 pub fn req(method: Method, path: &str) -> Req {
-    let mut inner = Request::builder()
-        .method(method)
-        .uri(path)
-        .body(Body::empty())
-        .unwrap();
-    inner
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 5], 40000))));
+    let mut inner = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+    inner.extensions_mut().insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 5], 40000))));
     Req { inner }
 }
 
 impl Req {
     pub fn header(mut self, name: &'static str, value: &str) -> Req {
-        self.inner
-            .headers_mut()
-            .insert(name, value.parse().unwrap());
+        self.inner.headers_mut().insert(name, value.parse().unwrap());
         self
     }
     pub fn bearer(self, token: &str) -> Req {
         self.header("authorization", &format!("Bearer {token}"))
     }
     pub fn from_ip(mut self, ip: [u8; 4]) -> Req {
-        self.inner
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        self.inner.extensions_mut().insert(ConnectInfo(SocketAddr::from((ip, 40000))));
         self
     }
     pub fn json(self, body: &Value) -> Req {
         self.raw("application/json", serde_json::to_vec(body).unwrap())
     }
     pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Req {
-        self.inner
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+        self.inner.headers_mut().insert(header::CONTENT_TYPE, content_type.parse().unwrap());
         *self.inner.body_mut() = Body::from(body.into());
         self
     }
@@ -139,46 +108,20 @@ impl Req {
         let response = app.router.clone().oneshot(self.inner).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, body }
     }
 }
 
 impl TestApp {
     pub async fn enterprise(&self, name: &str) -> EnterpriseId {
-        self.services
-            .create_enterprise(&Caller::Operator, &Default::default(), name)
-            .await
-            .unwrap()
-            .id
+        self.services.create_enterprise(&Caller::Operator, &Default::default(), name).await.unwrap().id
     }
 
-    pub async fn user(
-        &self,
-        enterprise: EnterpriseId,
-        email: &str,
-        role: Role,
-    ) -> services::directory::UserView {
-        let new = NewUser {
-            email: email.into(),
-            name: format!("Person {email}"),
-            role,
-            password: Some(PASSWORD.into()),
-        };
-        self.services
-            .create_user(&Caller::Operator, &Default::default(), enterprise, new)
-            .await
-            .unwrap()
+    pub async fn user(&self, enterprise: EnterpriseId, email: &str, role: Role) -> services::directory::UserView {
+        let new =
+            NewUser { email: email.into(), name: format!("Person {email}"), role, password: Some(PASSWORD.into()) };
+        self.services.create_user(&Caller::Operator, &Default::default(), enterprise, new).await.unwrap()
     }
 
     /// Signs in through the API; returns the JSON body (token, csrf_token, user) and the cookie.
@@ -188,27 +131,15 @@ impl TestApp {
             .send(self)
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-        let cookie = reply
-            .header("set-cookie")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let cookie = reply.header("set-cookie").split(';').next().unwrap().to_owned();
         (reply.json(), cookie)
     }
 
     pub async fn token(&self, email: &str) -> String {
-        self.sign_in(email).await.0["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.sign_in(email).await.0["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn n_users(&self, enterprise: EnterpriseId) -> usize {
-        self.services
-            .list_users(&Caller::Operator, enterprise)
-            .await
-            .unwrap()
-            .len()
+        self.services.list_users(&Caller::Operator, enterprise).await.unwrap().len()
     }
 }

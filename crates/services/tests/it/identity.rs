@@ -54,21 +54,12 @@ async fn creating_a_user_validates_every_field_and_writes_nothing_on_failure() {
     ];
     let events_before = w.store.audit_count().await.unwrap();
     for (new, field, rule) in cases {
-        match w
-            .services
-            .create_user(&Caller::Operator, &origin(), e, new)
-            .await
-        {
+        match w.services.create_user(&Caller::Operator, &origin(), e, new).await {
             Err(Error::Invalid(f)) => assert_eq!((f.field.as_str(), f.rule), (field, rule)),
             other => panic!("expected {field}/{rule:?}, got {other:?}"),
         }
     }
-    assert!(w
-        .services
-        .list_users(&Caller::Operator, e)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(w.services.list_users(&Caller::Operator, e).await.unwrap().is_empty());
     assert_eq!(w.store.audit_count().await.unwrap(), events_before);
 }
 
@@ -78,34 +69,15 @@ async fn duplicate_emails_conflict_within_an_enterprise_only() {
     let a = w.enterprise("A").await;
     let b = w.enterprise("B").await;
     w.user(a, "same@x.example", Role::Member).await;
-    let dup = NewUser {
-        email: "SAME@x.example".into(),
-        name: "Other".into(),
-        role: Role::Member,
-        password: None,
-    };
-    match w
-        .services
-        .create_user(&Caller::Operator, &origin(), a, dup.clone())
-        .await
-    {
+    let dup = NewUser { email: "SAME@x.example".into(), name: "Other".into(), role: Role::Member, password: None };
+    match w.services.create_user(&Caller::Operator, &origin(), a, dup.clone()).await {
         Err(Error::Conflict(f)) => {
             assert_eq!((f.field.as_str(), f.rule), ("email", Rule::Duplicate))
         }
         other => panic!("{other:?}"),
     }
-    w.services
-        .create_user(&Caller::Operator, &origin(), b, dup)
-        .await
-        .unwrap();
-    assert_eq!(
-        w.services
-            .list_users(&Caller::Operator, a)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    w.services.create_user(&Caller::Operator, &origin(), b, dup).await.unwrap();
+    assert_eq!(w.services.list_users(&Caller::Operator, a).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -113,35 +85,22 @@ async fn unknown_email_and_wrong_password_answer_alike_and_are_audited() {
     let w = world().await;
     let e = w.enterprise("E").await;
     let user = w.user(e, "ada@e.example", Role::Member).await;
-    let unknown = w
-        .services
-        .sign_in(&origin(), "nobody@e.example", PASSWORD)
-        .await
-        .unwrap_err();
-    let wrong = w
-        .services
-        .sign_in(&origin(), "ada@e.example", "wrong password")
-        .await
-        .unwrap_err();
+    let unknown = w.services.sign_in(&origin(), "nobody@e.example", PASSWORD).await.unwrap_err();
+    let wrong = w.services.sign_in(&origin(), "ada@e.example", "wrong password").await.unwrap_err();
     assert!(matches!(unknown, Error::InvalidCredentials));
     assert!(matches!(wrong, Error::InvalidCredentials));
     assert_eq!(unknown.to_string(), wrong.to_string());
 
     let events = w.store.audit_page(0, 100).await.unwrap();
-    let failures: Vec<_> = events
-        .iter()
-        .filter(|ev| ev.draft.action == "auth.sign-in" && ev.draft.outcome == Outcome::Failure)
-        .collect();
+    let failures: Vec<_> =
+        events.iter().filter(|ev| ev.draft.action == "auth.sign-in" && ev.draft.outcome == Outcome::Failure).collect();
     assert_eq!(failures.len(), 2);
     assert!(failures[0].draft.detail.contains("unknown-account"));
     assert!(failures[1].draft.detail.contains("wrong-password"));
     assert_eq!(failures[1].draft.target, Some(format!("user:{}", user.id)));
     assert_eq!(failures[1].draft.origin.ip.as_deref(), Some("192.0.2.7"));
     for ev in &events {
-        assert!(
-            !ev.draft.detail.contains("ada@"),
-            "audit details never hold emails"
-        );
+        assert!(!ev.draft.detail.contains("ada@"), "audit details never hold emails");
     }
 }
 
@@ -150,16 +109,10 @@ async fn sign_in_creates_a_device_bound_session_and_sign_out_ends_it() {
     let w = world().await;
     let e = w.enterprise("E").await;
     w.user(e, "ada@e.example", Role::Member).await;
-    let signed_in = w
-        .services
-        .sign_in(&origin(), "  ADA@e.example ", PASSWORD)
-        .await
-        .unwrap();
+    let signed_in = w.services.sign_in(&origin(), "  ADA@e.example ", PASSWORD).await.unwrap();
     let principal = w.services.authenticate(&signed_in.token).await.unwrap();
     assert_eq!(principal, signed_in.principal);
-    assert!(w
-        .services
-        .csrf_matches(&signed_in.token, &signed_in.csrf_token));
+    assert!(w.services.csrf_matches(&signed_in.token, &signed_in.csrf_token));
     assert!(!w.services.csrf_matches(&signed_in.token, "forged"));
 
     let devices = w.services.list_devices(&principal).await.unwrap();
@@ -169,10 +122,7 @@ async fn sign_in_creates_a_device_bound_session_and_sign_out_ends_it() {
     assert!(devices[0].current);
 
     w.services.sign_out(&principal, &origin()).await.unwrap();
-    assert!(matches!(
-        w.services.authenticate(&signed_in.token).await,
-        Err(Error::Unauthenticated)
-    ));
+    assert!(matches!(w.services.authenticate(&signed_in.token).await, Err(Error::Unauthenticated)));
     let actions: Vec<_> = w
         .store
         .audit_page(0, 100)
@@ -181,20 +131,8 @@ async fn sign_in_creates_a_device_bound_session_and_sign_out_ends_it() {
         .into_iter()
         .map(|e| (e.draft.action, e.draft.outcome, e.draft.actor))
         .collect();
-    assert!(actions.contains(&(
-        "auth.sign-in".into(),
-        Outcome::Success,
-        Actor::User {
-            user_id: principal.user_id
-        }
-    )));
-    assert!(actions.contains(&(
-        "auth.sign-out".into(),
-        Outcome::Success,
-        Actor::User {
-            user_id: principal.user_id
-        }
-    )));
+    assert!(actions.contains(&("auth.sign-in".into(), Outcome::Success, Actor::User { user_id: principal.user_id })));
+    assert!(actions.contains(&("auth.sign-out".into(), Outcome::Success, Actor::User { user_id: principal.user_id })));
 }
 
 #[tokio::test]
@@ -202,20 +140,9 @@ async fn a_user_signs_one_device_out_from_another() {
     let w = world().await;
     let e = w.enterprise("E").await;
     w.user(e, "ada@e.example", Role::Member).await;
-    let laptop = w
-        .services
-        .sign_in(&origin(), "ada@e.example", PASSWORD)
-        .await
-        .unwrap();
-    let phone = w
-        .services
-        .sign_in(&origin(), "ada@e.example", PASSWORD)
-        .await
-        .unwrap();
-    w.services
-        .end_device(&laptop.principal, &origin(), phone.principal.session_id)
-        .await
-        .unwrap();
+    let laptop = w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    let phone = w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    w.services.end_device(&laptop.principal, &origin(), phone.principal.session_id).await.unwrap();
     assert!(w.services.authenticate(&phone.token).await.is_err());
     assert!(w.services.authenticate(&laptop.token).await.is_ok());
 }
@@ -225,33 +152,12 @@ async fn disabled_accounts_cannot_sign_in_and_lose_their_sessions() {
     let w = world().await;
     let e = w.enterprise("E").await;
     let user = w.user(e, "ada@e.example", Role::Member).await;
-    let session = w
-        .services
-        .sign_in(&origin(), "ada@e.example", PASSWORD)
-        .await
-        .unwrap();
-    w.services
-        .set_user_disabled(&Caller::Operator, &origin(), e, user.id, true)
-        .await
-        .unwrap();
-    assert!(matches!(
-        w.services.authenticate(&session.token).await,
-        Err(Error::Unauthenticated)
-    ));
-    assert!(matches!(
-        w.services
-            .sign_in(&origin(), "ada@e.example", PASSWORD)
-            .await,
-        Err(Error::InvalidCredentials)
-    ));
-    w.services
-        .set_user_disabled(&Caller::Operator, &origin(), e, user.id, false)
-        .await
-        .unwrap();
-    w.services
-        .sign_in(&origin(), "ada@e.example", PASSWORD)
-        .await
-        .unwrap();
+    let session = w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    w.services.set_user_disabled(&Caller::Operator, &origin(), e, user.id, true).await.unwrap();
+    assert!(matches!(w.services.authenticate(&session.token).await, Err(Error::Unauthenticated)));
+    assert!(matches!(w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await, Err(Error::InvalidCredentials)));
+    w.services.set_user_disabled(&Caller::Operator, &origin(), e, user.id, false).await.unwrap();
+    w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
 }
 
 #[tokio::test]
@@ -259,31 +165,12 @@ async fn weaker_stored_hashes_are_upgraded_at_sign_in() {
     let w = world().await;
     let e = w.enterprise("E").await;
     let user = w.user(e, "ada@e.example", Role::Member).await;
-    let weak = crypto::password::hash(
-        PASSWORD,
-        crypto::password::Cost {
-            memory_kib: 32,
-            iterations: 1,
-            parallelism: 1,
-        },
-    )
-    .unwrap();
-    w.store
-        .set_password_hash(e, user.id, &weak, domain::Millis::now(), None)
-        .await
-        .unwrap();
-    w.services
-        .sign_in(&origin(), "ada@e.example", PASSWORD)
-        .await
-        .unwrap();
-    let stored = w
-        .store
-        .get_user(e, user.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .password_hash
-        .unwrap();
+    let weak =
+        crypto::password::hash(PASSWORD, crypto::password::Cost { memory_kib: 32, iterations: 1, parallelism: 1 })
+            .unwrap();
+    w.store.set_password_hash(e, user.id, &weak, domain::Millis::now(), None).await.unwrap();
+    w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    let stored = w.store.get_user(e, user.id).await.unwrap().unwrap().password_hash.unwrap();
     assert!(stored.contains("m=64,t=1,p=1"), "{stored}");
 }
 
@@ -292,16 +179,8 @@ async fn the_chain_verifies_after_ordinary_work() {
     let w = world().await;
     let e = w.enterprise("E").await;
     w.user(e, "ada@e.example", Role::Member).await;
-    let _ = w
-        .services
-        .sign_in(&origin(), "ada@e.example", "nope nope")
-        .await;
-    match w
-        .services
-        .verify_audit_chain(&Caller::Operator, &|_, _| {})
-        .await
-        .unwrap()
-    {
+    let _ = w.services.sign_in(&origin(), "ada@e.example", "nope nope").await;
+    match w.services.verify_audit_chain(&Caller::Operator, &|_, _| {}).await.unwrap() {
         services::audit::ChainVerdict::Intact { events } => assert!(events >= 4, "{events}"),
         broken => panic!("{broken:?}"),
     }

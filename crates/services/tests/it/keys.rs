@@ -19,32 +19,12 @@ async fn the_store_holds_only_ciphertext_bound_to_its_row() {
     row_b.email_ct = row_a.email_ct.clone();
     let key_file = w.dir.path().join("master.key");
     let ring = crypto::MasterKeyring::load(&key_file).unwrap();
-    let key_row = w
-        .store
-        .get_key(&format!("enterprise:{e}"))
-        .await
-        .unwrap()
-        .unwrap();
+    let key_row = w.store.get_key(&format!("enterprise:{e}")).await.unwrap().unwrap();
     let data_key = ring
-        .unwrap(
-            &crypto::WrappedKey {
-                master_key_id: key_row.master_key_id,
-                ciphertext: key_row.wrapped,
-            },
-            &key_row.id,
-        )
+        .unwrap(&crypto::WrappedKey { master_key_id: key_row.master_key_id, ciphertext: key_row.wrapped }, &key_row.id)
         .unwrap();
     let b_id = b.id.to_string();
-    assert!(data_key
-        .open_str(
-            &row_b.email_ct,
-            crypto::Aad {
-                table: "users",
-                row: &b_id,
-                column: "email"
-            }
-        )
-        .is_err());
+    assert!(data_key.open_str(&row_b.email_ct, crypto::Aad { table: "users", row: &b_id, column: "email" }).is_err());
 }
 
 #[tokio::test]
@@ -56,24 +36,13 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
     let old_ring = crypto::MasterKeyring::load(&key_file).unwrap();
 
     // A second instance (the CLI) rotates while `w.services` (the server) runs.
-    let cli = Services::build(
-        w.store.clone(),
-        KeyringSource::File(key_file.clone()),
-        settings(),
-    )
-    .await
-    .unwrap();
+    let cli = Services::build(w.store.clone(), KeyringSource::File(key_file.clone()), settings()).await.unwrap();
     let calls = std::sync::Mutex::new(Vec::new());
     let report = cli
-        .rotate_master_key(&Caller::Operator, &origin(), &|done, total| {
-            calls.lock().unwrap().push((done, total))
-        })
+        .rotate_master_key(&Caller::Operator, &origin(), &|done, total| calls.lock().unwrap().push((done, total)))
         .await
         .unwrap();
-    assert_eq!(
-        report.rewrapped, 2,
-        "the enterprise key and the blind-index key"
-    );
+    assert_eq!(report.rewrapped, 2, "the enterprise key and the blind-index key");
     assert_eq!(report.retired, 1);
     assert_eq!(calls.lock().unwrap().last(), Some(&(2, 2)));
     let new_ring = crypto::MasterKeyring::load(&key_file).unwrap();
@@ -84,62 +53,28 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
     }
 
     // The running instance still reads old data and signs people in.
-    w.services
-        .sign_in(&origin(), "ada@one.example", PASSWORD)
-        .await
-        .unwrap();
+    w.services.sign_in(&origin(), "ada@one.example", PASSWORD).await.unwrap();
     // An enterprise created after rotation, unknown to the running instance's keyring, still opens:
     // it re-reads the key file.
-    let e2 = cli
-        .create_enterprise(&Caller::Operator, &origin(), "Two")
-        .await
-        .unwrap()
-        .id;
-    assert_eq!(
-        w.services
-            .get_enterprise(&Caller::Operator, e2)
-            .await
-            .unwrap()
-            .name,
-        "Two"
-    );
+    let e2 = cli.create_enterprise(&Caller::Operator, &origin(), "Two").await.unwrap().id;
+    assert_eq!(w.services.get_enterprise(&Caller::Operator, e2).await.unwrap().name, "Two");
     // A fresh start with the rotated file reads everything.
-    let restarted = Services::build(w.store.clone(), KeyringSource::File(key_file), settings())
-        .await
-        .unwrap();
-    assert_eq!(
-        restarted.list_users(&Caller::Operator, e1).await.unwrap()[0].email,
-        "ada@one.example"
-    );
-    assert!(w
-        .store
-        .audit_page(0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .any(|e| e.draft.action == "key.rotate"));
+    let restarted = Services::build(w.store.clone(), KeyringSource::File(key_file), settings()).await.unwrap();
+    assert_eq!(restarted.list_users(&Caller::Operator, e1).await.unwrap()[0].email, "ada@one.example");
+    assert!(w.store.audit_page(0, 100).await.unwrap().iter().any(|e| e.draft.action == "key.rotate"));
 }
 
 #[tokio::test]
 async fn rotation_is_refused_for_an_environment_key() {
     let w = world().await;
     let ring = std::sync::Arc::new(
-        crypto::MasterKeyring::from_env_value("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-            .unwrap(),
+        crypto::MasterKeyring::from_env_value("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let store: std::sync::Arc<dyn store::Store> = std::sync::Arc::new(
-        store_sqlite::SqliteStore::open(&dir.path().join("x.db"))
-            .await
-            .unwrap(),
-    );
-    let services = Services::build(store, KeyringSource::Fixed(ring), settings())
-        .await
-        .unwrap();
-    let err = services
-        .rotate_master_key(&Caller::Operator, &origin(), &|_, _| {})
-        .await
-        .unwrap_err();
+    let store: std::sync::Arc<dyn store::Store> =
+        std::sync::Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("x.db")).await.unwrap());
+    let services = Services::build(store, KeyringSource::Fixed(ring), settings()).await.unwrap();
+    let err = services.rotate_master_key(&Caller::Operator, &origin(), &|_, _| {}).await.unwrap_err();
     assert!(err.to_string().contains("CONCLAVE_MASTER_KEY"), "{err}");
     drop(w);
 }

@@ -14,11 +14,7 @@ use std::sync::Arc;
 /// Cheap argon2 parameters: these tests check behaviour, not cost.
 pub fn settings() -> Settings {
     Settings {
-        password_cost: crypto::password::Cost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
+        password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
         ..Settings::default()
     }
 }
@@ -30,58 +26,30 @@ pub struct World {
 }
 
 pub fn origin() -> Origin {
-    Origin {
-        ip: Some("192.0.2.7".into()),
-        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()),
-    }
+    Origin { ip: Some("192.0.2.7".into()), user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()) }
 }
 
 pub async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn store::Store> = Arc::new(
-        store_sqlite::SqliteStore::open(&dir.path().join("c.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn store::Store> =
+        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
     let key_file = dir.path().join("master.key");
     crypto::MasterKeyring::generate().save(&key_file).unwrap();
-    let services = Services::build(store.clone(), KeyringSource::File(key_file), settings())
-        .await
-        .unwrap();
-    World {
-        services: Arc::new(services),
-        store,
-        dir,
-    }
+    let services = Services::build(store.clone(), KeyringSource::File(key_file), settings()).await.unwrap();
+    World { services: Arc::new(services), store, dir }
 }
 
 pub const PASSWORD: &str = "correct horse battery";
 
 impl World {
     pub async fn enterprise(&self, name: &str) -> EnterpriseId {
-        self.services
-            .create_enterprise(&Caller::Operator, &origin(), name)
-            .await
-            .unwrap()
-            .id
+        self.services.create_enterprise(&Caller::Operator, &origin(), name).await.unwrap().id
     }
 
-    pub async fn user(
-        &self,
-        enterprise: EnterpriseId,
-        email: &str,
-        role: Role,
-    ) -> services::directory::UserView {
-        let new = NewUser {
-            email: email.into(),
-            name: format!("Name of {email}"),
-            role,
-            password: Some(PASSWORD.into()),
-        };
-        self.services
-            .create_user(&Caller::Operator, &origin(), enterprise, new)
-            .await
-            .unwrap()
+    pub async fn user(&self, enterprise: EnterpriseId, email: &str, role: Role) -> services::directory::UserView {
+        let new =
+            NewUser { email: email.into(), name: format!("Name of {email}"), role, password: Some(PASSWORD.into()) };
+        self.services.create_user(&Caller::Operator, &origin(), enterprise, new).await.unwrap()
     }
 
     /// Signs `email` in and returns the caller it becomes.
@@ -90,10 +58,6 @@ impl World {
     }
 
     pub async fn principal(&self, email: &str) -> Principal {
-        self.services
-            .sign_in(&origin(), email, PASSWORD)
-            .await
-            .unwrap()
-            .principal
+        self.services.sign_in(&origin(), email, PASSWORD).await.unwrap().principal
     }
 }

@@ -11,10 +11,7 @@ fn audit(action: &str, enterprise: Option<EnterpriseId>) -> AuditDraft {
     AuditDraft {
         at: Millis::now(),
         actor: Actor::Operator,
-        origin: Origin {
-            ip: Some("127.0.0.1".into()),
-            user_agent: Some("test".into()),
-        },
+        origin: Origin { ip: Some("127.0.0.1".into()), user_agent: Some("test".into()) },
         enterprise_id: enterprise,
         team_id: None,
         action: action.into(),
@@ -26,11 +23,7 @@ fn audit(action: &str, enterprise: Option<EnterpriseId>) -> AuditDraft {
 
 async fn enterprise(store: &Arc<dyn Store>) -> EnterpriseId {
     let id = EnterpriseId::new();
-    let row = EnterpriseRow {
-        id,
-        name_ct: vec![1, 2, 3],
-        created_at: Millis::now(),
-    };
+    let row = EnterpriseRow { id, name_ct: vec![1, 2, 3], created_at: Millis::now() };
     let key = KeyRow {
         id: format!("enterprise:{id}"),
         enterprise_id: Some(id),
@@ -39,10 +32,7 @@ async fn enterprise(store: &Arc<dyn Store>) -> EnterpriseId {
         created_at: Millis::now(),
         rotated_at: None,
     };
-    store
-        .create_enterprise(&row, &key, &audit("enterprise.create", Some(id)))
-        .await
-        .unwrap();
+    store.create_enterprise(&row, &key, &audit("enterprise.create", Some(id))).await.unwrap();
     id
 }
 
@@ -63,10 +53,7 @@ fn user_row(enterprise: EnterpriseId, email_index: &[u8]) -> UserRow {
 
 async fn user(store: &Arc<dyn Store>, enterprise: EnterpriseId, email_index: &[u8]) -> UserRow {
     let row = user_row(enterprise, email_index);
-    store
-        .create_user(&row, &audit("user.create", Some(enterprise)))
-        .await
-        .unwrap();
+    store.create_user(&row, &audit("user.create", Some(enterprise))).await.unwrap();
     row
 }
 
@@ -96,57 +83,32 @@ conformance!(enterprises_are_created_with_their_key, |store| {
     let got = store.get_enterprise(id).await.unwrap().unwrap();
     assert_eq!(got.name_ct, vec![1, 2, 3]);
     assert_eq!(store.list_enterprises().await.unwrap().len(), 1);
-    let key = store
-        .get_key(&format!("enterprise:{id}"))
-        .await
-        .unwrap()
-        .unwrap();
+    let key = store.get_key(&format!("enterprise:{id}")).await.unwrap().unwrap();
     assert_eq!(key.enterprise_id, Some(id));
-    assert!(store
-        .get_enterprise(EnterpriseId::new())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.get_enterprise(EnterpriseId::new()).await.unwrap().is_none());
 });
 
-conformance!(
-    a_failed_action_writes_neither_row_nor_audit_event,
-    |store| {
-        let e = enterprise(&store).await;
-        user(&store, e, b"idx-1").await;
-        let events_before = store.audit_count().await.unwrap();
-        let dup = user_row(e, b"idx-1");
-        let err = store
-            .create_user(&dup, &audit("user.create", Some(e)))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-        assert_eq!(
-            store.audit_count().await.unwrap(),
-            events_before,
-            "the audit event must roll back with the action"
-        );
-        assert_eq!(store.list_users(e).await.unwrap().len(), 1);
-        assert!(store.get_user(e, dup.id).await.unwrap().is_none());
-    }
-);
+conformance!(a_failed_action_writes_neither_row_nor_audit_event, |store| {
+    let e = enterprise(&store).await;
+    user(&store, e, b"idx-1").await;
+    let events_before = store.audit_count().await.unwrap();
+    let dup = user_row(e, b"idx-1");
+    let err = store.create_user(&dup, &audit("user.create", Some(e))).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(store.audit_count().await.unwrap(), events_before, "the audit event must roll back with the action");
+    assert_eq!(store.list_users(e).await.unwrap().len(), 1);
+    assert!(store.get_user(e, dup.id).await.unwrap().is_none());
+});
 
-conformance!(
-    email_indexes_are_unique_per_enterprise_not_globally,
-    |store| {
-        let a = enterprise(&store).await;
-        let b = enterprise(&store).await;
-        user(&store, a, b"same").await;
-        user(&store, b, b"same").await;
-        let found = store.find_users_by_email_index(b"same").await.unwrap();
-        assert_eq!(found.len(), 2);
-        assert!(store
-            .find_users_by_email_index(b"other")
-            .await
-            .unwrap()
-            .is_empty());
-    }
-);
+conformance!(email_indexes_are_unique_per_enterprise_not_globally, |store| {
+    let a = enterprise(&store).await;
+    let b = enterprise(&store).await;
+    user(&store, a, b"same").await;
+    user(&store, b, b"same").await;
+    let found = store.find_users_by_email_index(b"same").await.unwrap();
+    assert_eq!(found.len(), 2);
+    assert!(store.find_users_by_email_index(b"other").await.unwrap().is_empty());
+});
 
 conformance!(tenant_filters_hide_other_enterprises_rows, |store| {
     let a = enterprise(&store).await;
@@ -154,108 +116,42 @@ conformance!(tenant_filters_hide_other_enterprises_rows, |store| {
     let alice = user(&store, a, b"alice").await;
     assert!(store.get_user(b, alice.id).await.unwrap().is_none());
     assert!(store.list_users(b).await.unwrap().is_empty());
-    let err = store
-        .set_user_disabled(
-            b,
-            alice.id,
-            true,
-            Millis::now(),
-            &audit("user.disable", Some(b)),
-        )
-        .await
-        .unwrap_err();
+    let err =
+        store.set_user_disabled(b, alice.id, true, Millis::now(), &audit("user.disable", Some(b))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
     assert!(!store.get_user(a, alice.id).await.unwrap().unwrap().disabled);
 
-    let team = TeamRow {
-        id: TeamId::new(),
-        enterprise_id: b,
-        name_ct: vec![1],
-        archived: false,
-        created_at: Millis::now(),
-    };
-    store
-        .create_team(&team, &audit("team.create", Some(b)))
-        .await
-        .unwrap();
+    let team =
+        TeamRow { id: TeamId::new(), enterprise_id: b, name_ct: vec![1], archived: false, created_at: Millis::now() };
+    store.create_team(&team, &audit("team.create", Some(b))).await.unwrap();
     assert!(store.get_team(a, team.id).await.unwrap().is_none());
-    let member = TeamMemberRow {
-        team_id: team.id,
-        user_id: alice.id,
-        is_admin: false,
-        added_at: Millis::now(),
-    };
-    let err = store
-        .put_team_member(b, &member, &audit("team.member.put", Some(b)))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::NotFound),
-        "a user of enterprise A must not join a team of enterprise B"
-    );
-    let err = store
-        .put_team_member(a, &member, &audit("team.member.put", Some(a)))
-        .await
-        .unwrap_err();
+    let member = TeamMemberRow { team_id: team.id, user_id: alice.id, is_admin: false, added_at: Millis::now() };
+    let err = store.put_team_member(b, &member, &audit("team.member.put", Some(b))).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound), "a user of enterprise A must not join a team of enterprise B");
+    let err = store.put_team_member(a, &member, &audit("team.member.put", Some(a))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
 });
 
 conformance!(team_membership_round_trips, |store| {
     let e = enterprise(&store).await;
     let u = user(&store, e, b"u").await;
-    let team = TeamRow {
-        id: TeamId::new(),
-        enterprise_id: e,
-        name_ct: vec![1],
-        archived: false,
-        created_at: Millis::now(),
-    };
+    let team =
+        TeamRow { id: TeamId::new(), enterprise_id: e, name_ct: vec![1], archived: false, created_at: Millis::now() };
+    store.create_team(&team, &audit("team.create", Some(e))).await.unwrap();
+    let member = TeamMemberRow { team_id: team.id, user_id: u.id, is_admin: false, added_at: Millis::now() };
+    store.put_team_member(e, &member, &audit("team.member.put", Some(e))).await.unwrap();
     store
-        .create_team(&team, &audit("team.create", Some(e)))
-        .await
-        .unwrap();
-    let member = TeamMemberRow {
-        team_id: team.id,
-        user_id: u.id,
-        is_admin: false,
-        added_at: Millis::now(),
-    };
-    store
-        .put_team_member(e, &member, &audit("team.member.put", Some(e)))
-        .await
-        .unwrap();
-    store
-        .put_team_member(
-            e,
-            &TeamMemberRow {
-                is_admin: true,
-                ..member.clone()
-            },
-            &audit("team.member.put", Some(e)),
-        )
+        .put_team_member(e, &TeamMemberRow { is_admin: true, ..member.clone() }, &audit("team.member.put", Some(e)))
         .await
         .unwrap();
     let members = store.list_team_members(e, team.id).await.unwrap();
     assert_eq!(members.len(), 1);
     assert!(members[0].is_admin);
-    store
-        .remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e)))
-        .await
-        .unwrap();
-    assert!(store
-        .list_team_members(e, team.id)
-        .await
-        .unwrap()
-        .is_empty());
-    let err = store
-        .remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e)))
-        .await
-        .unwrap_err();
+    store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
+    assert!(store.list_team_members(e, team.id).await.unwrap().is_empty());
+    let err = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
-    store
-        .set_team_archived(e, team.id, true, &audit("team.archive", Some(e)))
-        .await
-        .unwrap();
+    store.set_team_archived(e, team.id, true, &audit("team.archive", Some(e))).await.unwrap();
     assert!(store.list_teams(e).await.unwrap()[0].archived);
 });
 
@@ -265,118 +161,38 @@ conformance!(sessions_open_expire_and_end, |store| {
     let other = user(&store, e, b"other").await;
     let live = session_row(&u, b"token-live", later());
     let expired = session_row(&u, b"token-old", Millis(Millis::now().0 - 1));
-    store
-        .create_session(&live, &audit("auth.sign-in", Some(e)))
-        .await
-        .unwrap();
-    store
-        .create_session(&expired, &audit("auth.sign-in", Some(e)))
-        .await
-        .unwrap();
+    store.create_session(&live, &audit("auth.sign-in", Some(e))).await.unwrap();
+    store.create_session(&expired, &audit("auth.sign-in", Some(e))).await.unwrap();
     let now = Millis::now();
-    assert_eq!(
-        store
-            .session_by_token_hash(b"token-live", now)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        live.id
-    );
-    assert!(store
-        .session_by_token_hash(b"token-old", now)
-        .await
-        .unwrap()
-        .is_none());
+    assert_eq!(store.session_by_token_hash(b"token-live", now).await.unwrap().unwrap().id, live.id);
+    assert!(store.session_by_token_hash(b"token-old", now).await.unwrap().is_none());
     assert_eq!(store.list_sessions(e, u.id, now).await.unwrap().len(), 1);
 
     let touched = Millis(now.0 + 5_000);
     store.touch_session(live.id, touched).await.unwrap();
-    assert_eq!(
-        store.list_sessions(e, u.id, now).await.unwrap()[0].last_seen_at,
-        touched
-    );
+    assert_eq!(store.list_sessions(e, u.id, now).await.unwrap()[0].last_seen_at, touched);
 
-    let err = store
-        .end_session(
-            e,
-            other.id,
-            live.id,
-            "x",
-            now,
-            &audit("session.end", Some(e)),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::NotFound),
-        "one user cannot end another's session by id"
-    );
-    store
-        .end_session(
-            e,
-            u.id,
-            live.id,
-            "sign-out",
-            now,
-            &audit("auth.sign-out", Some(e)),
-        )
-        .await
-        .unwrap();
-    assert!(store
-        .session_by_token_hash(b"token-live", now)
-        .await
-        .unwrap()
-        .is_none());
-    let err = store
-        .end_session(
-            e,
-            u.id,
-            live.id,
-            "again",
-            now,
-            &audit("auth.sign-out", Some(e)),
-        )
-        .await
-        .unwrap_err();
+    let err = store.end_session(e, other.id, live.id, "x", now, &audit("session.end", Some(e))).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound), "one user cannot end another's session by id");
+    store.end_session(e, u.id, live.id, "sign-out", now, &audit("auth.sign-out", Some(e))).await.unwrap();
+    assert!(store.session_by_token_hash(b"token-live", now).await.unwrap().is_none());
+    let err = store.end_session(e, u.id, live.id, "again", now, &audit("auth.sign-out", Some(e))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
 });
 
 conformance!(disabling_a_user_ends_their_sessions, |store| {
     let e = enterprise(&store).await;
     let u = user(&store, e, b"u").await;
-    store
-        .create_session(
-            &session_row(&u, b"t1", later()),
-            &audit("auth.sign-in", Some(e)),
-        )
-        .await
-        .unwrap();
-    store
-        .set_user_disabled(
-            e,
-            u.id,
-            true,
-            Millis::now(),
-            &audit("user.disable", Some(e)),
-        )
-        .await
-        .unwrap();
-    assert!(store
-        .session_by_token_hash(b"t1", Millis::now())
-        .await
-        .unwrap()
-        .is_none());
+    store.create_session(&session_row(&u, b"t1", later()), &audit("auth.sign-in", Some(e))).await.unwrap();
+    store.set_user_disabled(e, u.id, true, Millis::now(), &audit("user.disable", Some(e))).await.unwrap();
+    assert!(store.session_by_token_hash(b"t1", Millis::now()).await.unwrap().is_none());
     assert!(store.get_user(e, u.id).await.unwrap().unwrap().disabled);
 });
 
 conformance!(audit_events_form_a_linked_chain, |store| {
     let e = enterprise(&store).await;
     for i in 0..5 {
-        store
-            .append_audit(&audit(&format!("test.{i}"), Some(e)))
-            .await
-            .unwrap();
+        store.append_audit(&audit(&format!("test.{i}"), Some(e))).await.unwrap();
     }
     let events = store.audit_page(0, 100).await.unwrap();
     assert_eq!(events.len(), 6);
@@ -384,41 +200,20 @@ conformance!(audit_events_form_a_linked_chain, |store| {
     for (i, ev) in events.iter().enumerate() {
         assert_eq!(ev.seq, i as i64 + 1);
         assert_eq!(ev.prev_hash, prev);
-        assert_eq!(
-            ev.hash,
-            crypto::chain_hash(&ev.draft.canonical_bytes(ev.seq, &ev.prev_hash))
-        );
+        assert_eq!(ev.hash, crypto::chain_hash(&ev.draft.canonical_bytes(ev.seq, &ev.prev_hash)));
         prev = ev.hash;
     }
-    assert_eq!(
-        store
-            .audit_page(3, 2)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect::<Vec<_>>(),
-        vec![4, 5]
-    );
+    assert_eq!(store.audit_page(3, 2).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
     let newest = store.enterprise_audit(e, i64::MAX, 2).await.unwrap();
     assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6, 5]);
-    assert!(store
-        .enterprise_audit(EnterpriseId::new(), i64::MAX, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(store.enterprise_audit(EnterpriseId::new(), i64::MAX, 10).await.unwrap().is_empty());
 });
 
 conformance!(concurrent_appends_keep_the_chain_linear, |store| {
     let mut tasks = Vec::new();
     for i in 0..24 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .append_audit(&audit(&format!("race.{i}"), None))
-                .await
-                .unwrap()
-        }));
+        tasks.push(tokio::spawn(async move { store.append_audit(&audit(&format!("race.{i}"), None)).await.unwrap() }));
     }
     for t in tasks {
         t.await.unwrap();
@@ -440,55 +235,28 @@ conformance!(key_rewrapping_is_compare_and_swap, |store| {
         created_at: Millis::now(),
         rotated_at: None,
     };
-    store
-        .create_key(&row, &audit("key.create", None))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store
-            .create_key(&row, &audit("key.create", None))
-            .await
-            .unwrap_err(),
-        Error::Conflict(_)
-    ));
-    assert!(store
-        .rewrap_key("blind-index", "mk-a", "mk-b", &[2; 60], Millis::now())
-        .await
-        .unwrap());
+    store.create_key(&row, &audit("key.create", None)).await.unwrap();
+    assert!(matches!(store.create_key(&row, &audit("key.create", None)).await.unwrap_err(), Error::Conflict(_)));
+    assert!(store.rewrap_key("blind-index", "mk-a", "mk-b", &[2; 60], Millis::now()).await.unwrap());
     assert!(
-        !store
-            .rewrap_key("blind-index", "mk-a", "mk-c", &[3; 60], Millis::now())
-            .await
-            .unwrap(),
+        !store.rewrap_key("blind-index", "mk-a", "mk-c", &[3; 60], Millis::now()).await.unwrap(),
         "a stale rotation must not overwrite"
     );
     let got = store.get_key("blind-index").await.unwrap().unwrap();
-    assert_eq!(
-        (got.master_key_id.as_str(), got.wrapped),
-        ("mk-b", vec![2; 60])
-    );
+    assert_eq!((got.master_key_id.as_str(), got.wrapped), ("mk-b", vec![2; 60]));
     assert!(got.rotated_at.is_some());
     assert_eq!(store.list_keys().await.unwrap().len(), 1);
 });
 
 conformance!(migrations_are_applied_and_reported, |store| {
-    assert_eq!(
-        store.applied_migrations().await.unwrap(),
-        store.known_migrations()
-    );
+    assert_eq!(store.applied_migrations().await.unwrap(), store.known_migrations());
     store.ping().await.unwrap();
 });
 
 #[test]
 fn both_backends_have_the_same_migration_versions() {
-    let sqlite: Vec<(i64, &str)> = store_sqlite::MIGRATIONS
-        .iter()
-        .map(|m| (m.version, m.name))
-        .collect();
-    let postgres: Vec<(i64, &str)> = store_postgres::MIGRATIONS
-        .iter()
-        .map(|m| (m.version, m.name))
-        .collect();
+    let sqlite: Vec<(i64, &str)> = store_sqlite::MIGRATIONS.iter().map(|m| (m.version, m.name)).collect();
+    let postgres: Vec<(i64, &str)> = store_postgres::MIGRATIONS.iter().map(|m| (m.version, m.name)).collect();
     assert_eq!(sqlite, postgres);
 }
 
@@ -498,10 +266,7 @@ async fn two_postgres_nodes_migrating_at_once_both_succeed() {
     let url = store_conformance::postgres_url();
     // The schema exists before the race, as a real database does; the race is over migrations.
     if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
     }
     let (a, b) = tokio::join!(
         store_postgres::PostgresStore::connect_in_schema(&url, Some(&schema)),
@@ -510,19 +275,13 @@ async fn two_postgres_nodes_migrating_at_once_both_succeed() {
     match (a, b) {
         (Ok(a), Ok(b)) => {
             use store::Health as _;
-            assert_eq!(
-                a.applied_migrations().await.unwrap(),
-                b.applied_migrations().await.unwrap()
-            );
+            assert_eq!(a.applied_migrations().await.unwrap(), b.applied_migrations().await.unwrap());
             a.close().await;
             b.close().await;
             store_conformance::drop_schema(&schema);
         }
         (Err(e), _) | (_, Err(e)) => {
-            assert!(
-                !store_conformance::in_ci(),
-                "PostgreSQL is required under CI: {e}"
-            );
+            assert!(!store_conformance::in_ci(), "PostgreSQL is required under CI: {e}");
             eprintln!("skipping: {e}");
         }
     }

@@ -1,0 +1,198 @@
+//! `conclave-bench`: measurements as JSON lines on stdout, each beside a baseline measured in the
+//! same run, so figures compare as ratios on a noisy shared machine.
+//!
+//! Scenarios (all by default, or name some):
+//! - `crypto`: argon2id per hash (default cost) vs SHA-256 of the same input; sealing a 1 KiB field
+//!   with `DataKey` (fresh nonce, AAD, framing) vs raw AES-256-GCM with a fixed nonce.
+//! - `startup`: `conclave serve` on a fresh data directory until `/healthz` answers 200, vs one
+//!   `/healthz` request to a server already running (the curl and TLS handshake floor), and the
+//!   binary's size.
+//!
+//! Usage: `cargo run --release -p bench -- [crypto] [startup] [--conclave PATH]`.
+
+use serde_json::json;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut conclave = default_conclave_path();
+    let mut scenarios = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--conclave" => conclave = PathBuf::from(it.next().expect("--conclave needs a path")),
+            "crypto" | "startup" => scenarios.push(arg.clone()),
+            "-h" | "--help" => {
+                println!("usage: conclave-bench [crypto] [startup] [--conclave PATH]");
+                return;
+            }
+            other => {
+                eprintln!("error: unknown argument {other:?}; try --help");
+                std::process::exit(2);
+            }
+        }
+    }
+    if scenarios.is_empty() {
+        scenarios = vec!["crypto".into(), "startup".into()];
+    }
+    for s in scenarios {
+        match s.as_str() {
+            "crypto" => crypto_bench(),
+            "startup" => startup_bench(&conclave),
+            _ => unreachable!(),
+        }
+    }
+}
+
+fn default_conclave_path() -> PathBuf {
+    let me = std::env::current_exe().expect("own path");
+    me.with_file_name("conclave")
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
+
+/// Median time per call in microseconds over `rounds` rounds of `n` calls.
+fn time_per_call(rounds: usize, n: usize, mut f: impl FnMut()) -> f64 {
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        samples.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    median(samples)
+}
+
+fn crypto_bench() {
+    let cost = crypto::password::Cost::default();
+    let argon2_us = time_per_call(5, 3, || {
+        std::hint::black_box(crypto::password::hash("correct horse battery staple", cost).unwrap());
+    });
+    let sha_us = time_per_call(5, 10_000, || {
+        std::hint::black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"correct horse battery staple"));
+    });
+    println!(
+        "{}",
+        json!({
+            "bench": "argon2id_hash",
+            "params": { "memory_kib": cost.memory_kib, "iterations": cost.iterations, "parallelism": cost.parallelism },
+            "us_per_hash": argon2_us,
+            "baseline": "sha256_same_input",
+            "baseline_us": sha_us,
+            "ratio": argon2_us / sha_us,
+        })
+    );
+
+    let key = crypto::DataKey::generate();
+    let field = vec![0x5au8; 1024];
+    let aad = crypto::Aad { table: "users", row: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", column: "email" };
+    let seal_us = time_per_call(7, 20_000, || {
+        std::hint::black_box(key.seal(&field, aad));
+    });
+    let sealed = key.seal(&field, aad);
+    let open_us = time_per_call(7, 20_000, || {
+        std::hint::black_box(key.open(&sealed, aad).unwrap());
+    });
+    let raw_key = aws_lc_rs::aead::LessSafeKey::new(
+        aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, &[7u8; 32]).unwrap(),
+    );
+    let raw_us = time_per_call(7, 20_000, || {
+        let mut buf = field.clone();
+        let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key([1u8; 12]);
+        raw_key.seal_in_place_append_tag(nonce, aws_lc_rs::aead::Aad::from(b"users"), &mut buf).unwrap();
+        std::hint::black_box(buf);
+    });
+    println!(
+        "{}",
+        json!({
+            "bench": "envelope_seal_1kib",
+            "seal_us": seal_us,
+            "open_us": open_us,
+            "baseline": "raw_aes256gcm_seal_1kib",
+            "baseline_us": raw_us,
+            "seal_ratio": seal_us / raw_us,
+        })
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn curl_healthz(port: u16) -> bool {
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("https://127.0.0.1:{port}/healthz"))
+        .output()
+        .expect("curl is installed");
+    out.stdout == b"200"
+}
+
+/// Spawns `serve` on a fresh or given data directory and returns (ms until /healthz is 200, child).
+fn cold_start(conclave: &Path, data: &Path) -> (f64, std::process::Child, u16) {
+    let port = free_port();
+    let started = Instant::now();
+    let child = Command::new(conclave)
+        .args(["--data-dir"])
+        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("CONCLAVE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn conclave");
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "conclave did not listen");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    while !curl_healthz(port) {
+        assert!(started.elapsed() < Duration::from_secs(30), "conclave did not answer");
+    }
+    (started.elapsed().as_secs_f64() * 1e3, child, port)
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+fn startup_bench(conclave: &Path) {
+    assert!(conclave.exists(), "no conclave binary at {}; build it or pass --conclave", conclave.display());
+    let mut first = Vec::new();
+    let mut warm = Vec::new();
+    let mut baseline = Vec::new();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (ms, child, _) = cold_start(conclave, dir.path());
+        first.push(ms);
+        stop(child);
+        // Second start: key, certificate and database exist.
+        let (ms, child, port) = cold_start(conclave, dir.path());
+        warm.push(ms);
+        let t = Instant::now();
+        assert!(curl_healthz(port));
+        baseline.push(t.elapsed().as_secs_f64() * 1e3);
+        stop(child);
+    }
+    let size = std::fs::metadata(conclave).map(|m| m.len()).unwrap_or(0);
+    let (first, warm, baseline) = (median(first), median(warm), median(baseline));
+    println!(
+        "{}",
+        json!({
+            "bench": "cold_start_to_healthz",
+            "first_start_ms": first,
+            "restart_ms": warm,
+            "baseline": "one_healthz_request_to_running_server",
+            "baseline_ms": baseline,
+            "first_start_ratio": first / baseline,
+            "binary_bytes": size,
+        })
+    );
+}
