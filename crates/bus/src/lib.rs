@@ -1,0 +1,181 @@
+//! The bus (O2): how an event published on one node reaches the WebSocket hubs of every node.
+//!
+//! Two implementations behind [`Bus`]: [`InProcessBus`] for a single node (the default) and
+//! [`NatsBus`] for several nodes sharing a NATS server. Subjects are dot-separated tokens; a
+//! subscription may end in `>` to match every subject below a prefix, as in NATS.
+//!
+//! Architecture invariant: the bus is the only cross-node fan-out path. It carries events, never
+//! the source of truth: a subscriber that falls behind is told so ([`Delivery::Lagged`]) and
+//! resynchronises from the store instead of being buffered without bound.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt as _;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "invalid subject {0:?}: use dot-separated tokens of letters, digits, '-' or '_', optionally ending in '>'"
+    )]
+    InvalidSubject(String),
+    #[error("the bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What a subscription yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Event {
+        subject: String,
+        payload: Bytes,
+    },
+    /// This subscriber fell behind and `n` events were dropped for it; it must resynchronise.
+    Lagged(u64),
+}
+
+pub type Subscription = BoxStream<'static, Delivery>;
+
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Publishes to an exact subject (no wildcard).
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<()>;
+    /// Subscribes to an exact subject or a `prefix.>` pattern.
+    async fn subscribe(&self, pattern: &str) -> Result<Subscription>;
+    /// `in-process` or `nats`.
+    fn kind(&self) -> &'static str;
+}
+
+fn check_subject(subject: &str, allow_wildcard: bool) -> Result<()> {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    let last = tokens.len() - 1;
+    let ok = tokens.iter().enumerate().all(|(i, t)| {
+        (allow_wildcard && i == last && *t == ">")
+            || (!t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    });
+    if ok && subject.len() <= 256 {
+        Ok(())
+    } else {
+        Err(Error::InvalidSubject(subject.to_owned()))
+    }
+}
+
+/// Whether `subject` matches `pattern` (exact, or `prefix.>` for anything below `prefix`).
+pub fn matches(pattern: &str, subject: &str) -> bool {
+    match pattern.strip_suffix(">") {
+        Some(prefix) => subject.len() > prefix.len() && subject.starts_with(prefix),
+        None => pattern == subject,
+    }
+}
+
+/// One node: a broadcast channel with a bounded buffer per subscriber.
+pub struct InProcessBus {
+    sender: tokio::sync::broadcast::Sender<(String, Bytes)>,
+}
+
+impl InProcessBus {
+    /// `capacity` events may wait for the slowest subscriber before it is told it lagged.
+    pub fn new(capacity: usize) -> InProcessBus {
+        InProcessBus { sender: tokio::sync::broadcast::channel(capacity.max(1)).0 }
+    }
+}
+
+impl Default for InProcessBus {
+    fn default() -> InProcessBus {
+        InProcessBus::new(4096)
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<()> {
+        check_subject(subject, false)?;
+        // No subscribers is not an error: nobody is connected to hear it.
+        let _ = self.sender.send((subject.to_owned(), payload));
+        Ok(())
+    }
+
+    async fn subscribe(&self, pattern: &str) -> Result<Subscription> {
+        check_subject(pattern, true)?;
+        let pattern = pattern.to_owned();
+        let stream = tokio_stream::wrappers::BroadcastStream::new(self.sender.subscribe()).filter_map(move |item| {
+            let delivery = match item {
+                Ok((subject, payload)) if matches(&pattern, &subject) => Some(Delivery::Event { subject, payload }),
+                Ok(_) => None,
+                Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => Some(Delivery::Lagged(n)),
+            };
+            std::future::ready(delivery)
+        });
+        Ok(stream.boxed())
+    }
+
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+}
+
+/// Several nodes: core NATS publish/subscribe. Slow consumers are reported by the client as
+/// dropped messages, which become [`Delivery::Lagged`].
+pub struct NatsBus {
+    client: async_nats::Client,
+}
+
+impl NatsBus {
+    pub async fn connect(url: &str) -> Result<NatsBus> {
+        let client = async_nats::ConnectOptions::new()
+            .name("conclave")
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
+        Ok(NatsBus { client })
+    }
+
+    /// Waits until everything published so far has reached the server.
+    pub async fn flush(&self) -> Result<()> {
+        self.client.flush().await.map_err(|e| Error::Unavailable(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Bus for NatsBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<()> {
+        check_subject(subject, false)?;
+        self.client.publish(subject.to_owned(), payload).await.map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    async fn subscribe(&self, pattern: &str) -> Result<Subscription> {
+        check_subject(pattern, true)?;
+        let subscriber =
+            self.client.subscribe(pattern.to_owned()).await.map_err(|e| Error::Unavailable(e.to_string()))?;
+        // Make sure the server knows the interest before the caller publishes anything.
+        self.flush().await?;
+        Ok(subscriber.map(|m| Delivery::Event { subject: m.subject.to_string(), payload: m.payload }).boxed())
+    }
+
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_and_patterns() {
+        assert!(matches("a.b", "a.b"));
+        assert!(!matches("a.b", "a.b.c"));
+        assert!(matches("a.>", "a.b.c"));
+        assert!(!matches("a.>", "a"));
+        assert!(!matches("a.>", "ab.c"));
+        assert!(check_subject("conclave.enterprise.01-ab_c", false).is_ok());
+        for bad in ["", "a..b", "a.>", "a b", "a.*"] {
+            assert!(check_subject(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_subject("a.>", true).is_ok());
+        assert!(check_subject("a.>.b", true).is_err());
+    }
+}
