@@ -50,3 +50,11 @@ id_type!(
     /// A signed-in session, bound to one device record.
     SessionId
 );
+id_type!(
+    /// A direct, group or team conversation.
+    ConversationId
+);
+id_type!(
+    /// One message in a conversation.
+    MessageId
+);

@@ -5,9 +5,10 @@
 pub mod audit;
 pub mod device;
 pub mod ids;
+pub mod messaging;
 pub mod validate;
 
-pub use ids::{EnterpriseId, SessionId, TeamId, UserId};
+pub use ids::{ConversationId, EnterpriseId, MessageId, SessionId, TeamId, UserId};
 pub use validate::{FieldError, Rule};
 
 use serde::{Deserialize, Serialize};

@@ -15,8 +15,10 @@ use store::decode;
 use store::{EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 /// This backend's migrations; versions pair one-to-one with the SQLite backend's.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
+    Migration { version: 2, name: "messaging", sql: include_str!("../migrations/0002_messaging.sql") },
+];
 
 /// Advisory lock keys (arbitrary constants, unique within Conclave).
 const MIGRATION_LOCK: i64 = 0x436f_6e63_6c00_0001;
@@ -43,6 +45,19 @@ macro_rules! transaction {
             }
         }
     }};
+}
+
+mod conversations;
+
+type Store = PostgresStore;
+
+impl PostgresStore {
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 fn db(e: sqlx::Error) -> Error {

@@ -18,8 +18,10 @@ use store::decode;
 use store::{EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 /// This backend's migrations; versions pair one-to-one with the PostgreSQL backend's.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
+    Migration { version: 2, name: "messaging", sql: include_str!("../migrations/0002_messaging.sql") },
+];
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -43,6 +45,19 @@ macro_rules! transaction {
             }
         }
     }};
+}
+
+mod conversations;
+
+type Store = SqliteStore;
+
+impl SqliteStore {
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
 }
 
 fn db(e: sqlx::Error) -> Error {

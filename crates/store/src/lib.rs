@@ -227,9 +227,9 @@ pub trait Health: Send + Sync {
 }
 
 /// Everything a backend provides. Services hold an `Arc<dyn Store>`.
-pub trait Store: DirectoryStore + SessionStore + AuditStore + KeyStore + Health {}
+pub trait Store: DirectoryStore + SessionStore + AuditStore + KeyStore + ConversationStore + Health {}
 
-impl<T: DirectoryStore + SessionStore + AuditStore + KeyStore + Health> Store for T {}
+impl<T: DirectoryStore + SessionStore + AuditStore + KeyStore + ConversationStore + Health> Store for T {}
 
 /// A migration: a version shared by both backends (the conformance suite checks that the two
 /// lists pair up) and the backend's own SQL.
@@ -256,6 +256,14 @@ pub mod decode {
     pub fn device_kind(s: &str) -> Result<DeviceKind, Error> {
         DeviceKind::parse(s).ok_or_else(|| Error::Other(format!("stored device kind {s:?} is unknown")))
     }
+    pub fn conversation_kind(s: &str) -> Result<domain::messaging::ConversationKind, Error> {
+        domain::messaging::ConversationKind::parse(s)
+            .ok_or_else(|| Error::Other(format!("stored conversation kind {s:?} is unknown")))
+    }
+    pub fn member_role(s: &str) -> Result<domain::messaging::MemberRole, Error> {
+        domain::messaging::MemberRole::parse(s)
+            .ok_or_else(|| Error::Other(format!("stored member role {s:?} is unknown")))
+    }
     pub fn hash32(bytes: &[u8]) -> Result<[u8; 32], Error> {
         bytes.try_into().map_err(|_| Error::Other(format!("stored hash has {} bytes, expected 32", bytes.len())))
     }
@@ -268,4 +276,111 @@ pub fn link_audit(draft: &AuditDraft, prev: Option<(i64, [u8; 32])>, hash: impl 
     let seq = prev_seq + 1;
     let canonical = draft.canonical_bytes(seq, &prev_hash);
     AuditEvent { seq, draft: draft.clone(), prev_hash, hash: hash(&canonical) }
+}
+
+/// A conversation. `title_ct` is sealed (table `conversations`, column `title`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub id: domain::ConversationId,
+    pub enterprise_id: EnterpriseId,
+    pub kind: domain::messaging::ConversationKind,
+    pub team_id: Option<TeamId>,
+    /// For direct conversations: [`domain::messaging::direct_key`] of the pair; unique per enterprise.
+    pub direct_key: Option<String>,
+    pub title_ct: Option<Vec<u8>>,
+    pub created_by: UserId,
+    pub created_at: Millis,
+    /// The sequence number of the newest message (0 when empty).
+    pub last_seq: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationMemberRow {
+    pub conversation_id: domain::ConversationId,
+    pub user_id: UserId,
+    pub role: domain::messaging::MemberRole,
+    pub joined_at: Millis,
+    /// Read receipt: the highest sequence number this member has read.
+    pub last_read_seq: i64,
+}
+
+/// A message. `body_ct` is sealed (table `messages`, row = message id, column `body`) and is
+/// `None` once the message is deleted: deletion destroys the content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: domain::MessageId,
+    pub conversation_id: domain::ConversationId,
+    /// Per-conversation sequence number, assigned by the store on append.
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub body_ct: Option<Vec<u8>>,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    pub deleted_at: Option<Millis>,
+}
+
+/// Which messages a page holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessagePage {
+    /// The newest `limit` messages with `seq < before`, newest first.
+    Before(i64),
+    /// The oldest `limit` messages with `seq > after`, oldest first (catching up after a gap).
+    After(i64),
+}
+
+/// Conversations, their members and messages.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates the conversation with its members. `Conflict` when a direct conversation for the
+    /// pair exists. Every member must be an enabled user of the enterprise, else `NotFound`.
+    async fn create_conversation(
+        &self,
+        conversation: &ConversationRow,
+        members: &[ConversationMemberRow],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn find_direct(&self, enterprise: EnterpriseId, direct_key: &str) -> Result<Option<ConversationRow>>;
+    /// The conversation and the user's membership, if the user is a member: the authorization query.
+    async fn conversation_for_member(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        user: UserId,
+    ) -> Result<Option<(ConversationRow, ConversationMemberRow)>>;
+    /// The user's conversations with their membership, most recently active first.
+    async fn list_conversations(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+    ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>>;
+    async fn list_members(&self, conversation: domain::ConversationId) -> Result<Vec<ConversationMemberRow>>;
+    /// Appends a message after checking the sender is a member (`NotFound` otherwise) and
+    /// returns it with its sequence number.
+    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow) -> Result<MessageRow>;
+    /// Replaces the body of the sender's own, undeleted message; `NotFound` otherwise.
+    async fn edit_message(
+        &self,
+        conversation: domain::ConversationId,
+        id: domain::MessageId,
+        sender: UserId,
+        body_ct: &[u8],
+        at: Millis,
+    ) -> Result<MessageRow>;
+    /// Destroys the body of the sender's own message; `NotFound` when there is none to delete.
+    async fn delete_message(
+        &self,
+        conversation: domain::ConversationId,
+        id: domain::MessageId,
+        sender: UserId,
+        at: Millis,
+    ) -> Result<MessageRow>;
+    async fn list_messages(
+        &self,
+        conversation: domain::ConversationId,
+        page: MessagePage,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>>;
+    /// Raises the member's read receipt to `seq` (never lowers it, never past the newest
+    /// message) and returns the stored value.
+    async fn mark_read(&self, conversation: domain::ConversationId, user: UserId, seq: i64) -> Result<i64>;
 }

@@ -4,7 +4,9 @@ use domain::audit::{Actor, AuditDraft, Origin, Outcome};
 use domain::device::DeviceKind;
 use domain::{EnterpriseId, Millis, Role, SessionId, TeamId, UserId};
 use std::sync::Arc;
-use store::{EnterpriseRow, Error, KeyRow, SessionRow, Store, TeamMemberRow, TeamRow, UserRow};
+use store::{
+    EnterpriseRow, Error, KeyRow, MessagePage, MessageRow, SessionRow, Store, TeamMemberRow, TeamRow, UserRow,
+};
 use store_conformance::conformance;
 
 fn audit(action: &str, enterprise: Option<EnterpriseId>) -> AuditDraft {
@@ -286,3 +288,160 @@ async fn two_postgres_nodes_migrating_at_once_both_succeed() {
         }
     }
 }
+
+mod conversations {
+    use super::*;
+    use domain::messaging::{direct_key, ConversationKind, MemberRole};
+    use domain::{ConversationId, MessageId};
+    use store::{ConversationMemberRow, ConversationRow};
+
+    pub fn conversation(e: EnterpriseId, kind: ConversationKind, by: UserId, key: Option<String>) -> ConversationRow {
+        ConversationRow {
+            id: ConversationId::new(),
+            enterprise_id: e,
+            kind,
+            team_id: None,
+            direct_key: key,
+            title_ct: None,
+            created_by: by,
+            created_at: Millis::now(),
+            last_seq: 0,
+        }
+    }
+
+    pub fn member(c: &ConversationRow, u: UserId) -> ConversationMemberRow {
+        ConversationMemberRow {
+            conversation_id: c.id,
+            user_id: u,
+            role: MemberRole::Member,
+            joined_at: Millis::now(),
+            last_read_seq: 0,
+        }
+    }
+
+    pub fn message(c: &ConversationRow, sender: UserId) -> MessageRow {
+        MessageRow {
+            id: MessageId::new(),
+            conversation_id: c.id,
+            seq: 0,
+            sender_id: sender,
+            body_ct: Some(vec![8; 40]),
+            created_at: Millis::now(),
+            edited_at: None,
+            deleted_at: None,
+        }
+    }
+
+    /// A direct conversation between two new users of a new enterprise.
+    pub async fn pair(store: &Arc<dyn Store>) -> (EnterpriseId, UserRow, UserRow, ConversationRow) {
+        let e = enterprise(store).await;
+        let a = user(store, e, b"a").await;
+        let b = user(store, e, b"b").await;
+        let c = conversation(e, ConversationKind::Direct, a.id, Some(direct_key(a.id, b.id)));
+        store
+            .create_conversation(&c, &[member(&c, a.id), member(&c, b.id)], &audit("conversation.create", Some(e)))
+            .await
+            .unwrap();
+        (e, a, b, c)
+    }
+}
+
+use conversations::{conversation, member, message, pair};
+
+conformance!(direct_conversations_are_unique_per_pair, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let key = domain::messaging::direct_key(b.id, a.id);
+    assert_eq!(store.find_direct(e, &key).await.unwrap().unwrap().id, c.id);
+    let again = conversation(e, domain::messaging::ConversationKind::Direct, b.id, Some(key));
+    let err = store
+        .create_conversation(&again, &[member(&again, a.id), member(&again, b.id)], &audit("x", Some(e)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(store.list_conversations(e, a.id).await.unwrap().len(), 1);
+    assert_eq!(store.list_members(c.id).await.unwrap().len(), 2);
+});
+
+conformance!(members_from_another_enterprise_are_refused_and_nothing_is_written, |store| {
+    let (e, a, _, _) = pair(&store).await;
+    let other = enterprise(&store).await;
+    let stranger = user(&store, other, b"s").await;
+    let events = store.audit_count().await.unwrap();
+    let g = conversation(e, domain::messaging::ConversationKind::Group, a.id, None);
+    let err = store
+        .create_conversation(&g, &[member(&g, a.id), member(&g, stranger.id)], &audit("x", Some(e)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound), "{err:?}");
+    assert!(store.conversation_for_member(e, g.id, a.id).await.unwrap().is_none(), "the conversation row rolled back");
+    assert_eq!(store.audit_count().await.unwrap(), events);
+});
+
+conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let first = store.append_message(e, &message(&c, a.id)).await.unwrap();
+    let second = store.append_message(e, &message(&c, b.id)).await.unwrap();
+    assert_eq!((first.seq, second.seq), (1, 2));
+    let outsider = user(&store, e, b"outsider").await;
+    assert!(matches!(store.append_message(e, &message(&c, outsider.id)).await, Err(Error::NotFound)));
+    let other = enterprise(&store).await;
+    assert!(matches!(store.append_message(other, &message(&c, a.id)).await, Err(Error::NotFound)), "wrong tenant");
+    assert!(store.conversation_for_member(e, c.id, outsider.id).await.unwrap().is_none());
+    let (conv, me) = store.conversation_for_member(e, c.id, a.id).await.unwrap().unwrap();
+    assert_eq!((conv.last_seq, me.last_read_seq), (2, 0));
+    assert_eq!(store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap().len(), 2);
+});
+
+conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store| {
+    let (e, a, _, c) = pair(&store).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (store, m) = (store.clone(), message(&c, a.id));
+        tasks.push(tokio::spawn(async move { store.append_message(e, &m).await.unwrap().seq }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+});
+
+conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let m = store.append_message(e, &message(&c, a.id)).await.unwrap();
+    assert!(matches!(store.edit_message(c.id, m.id, b.id, &[1], Millis::now()).await, Err(Error::NotFound)));
+    assert!(matches!(store.delete_message(c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
+    let edited = store.edit_message(c.id, m.id, a.id, &[9; 10], Millis::now()).await.unwrap();
+    assert_eq!(edited.body_ct, Some(vec![9; 10]));
+    assert!(edited.edited_at.is_some());
+    let deleted = store.delete_message(c.id, m.id, a.id, Millis::now()).await.unwrap();
+    assert_eq!(deleted.body_ct, None);
+    assert!(deleted.deleted_at.is_some());
+    assert!(matches!(store.edit_message(c.id, m.id, a.id, &[1], Millis::now()).await, Err(Error::NotFound)));
+    let stored = store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap();
+    assert_eq!(stored[0].body_ct, None, "the ciphertext is gone from the row");
+});
+
+conformance!(history_pages_both_ways, |store| {
+    let (e, a, _, c) = pair(&store).await;
+    for _ in 0..5 {
+        store.append_message(e, &message(&c, a.id)).await.unwrap();
+    }
+    let seqs = |v: Vec<MessageRow>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.list_messages(c.id, MessagePage::Before(i64::MAX), 2).await.unwrap()), vec![5, 4]);
+    assert_eq!(seqs(store.list_messages(c.id, MessagePage::Before(4), 2).await.unwrap()), vec![3, 2]);
+    assert_eq!(seqs(store.list_messages(c.id, MessagePage::After(3), 10).await.unwrap()), vec![4, 5]);
+});
+
+conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    for _ in 0..3 {
+        store.append_message(e, &message(&c, a.id)).await.unwrap();
+    }
+    assert_eq!(store.mark_read(c.id, b.id, 2).await.unwrap(), 2);
+    assert_eq!(store.mark_read(c.id, b.id, 1).await.unwrap(), 2, "never lowered");
+    assert_eq!(store.mark_read(c.id, b.id, 99).await.unwrap(), 3, "never past the newest");
+    let outsider = user(&store, e, b"o").await;
+    assert!(matches!(store.mark_read(c.id, outsider.id, 1).await, Err(Error::NotFound)));
+});

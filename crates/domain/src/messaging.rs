@@ -1,0 +1,90 @@
+//! Conversations and messages (M1): kinds, member roles, and the rules on message bodies.
+
+use crate::{FieldError, Rule, UserId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConversationKind {
+    /// Exactly two members, one conversation per pair.
+    Direct,
+    Group,
+    /// A team's channel; its members join from the team.
+    Team,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Direct => "direct",
+            ConversationKind::Group => "group",
+            ConversationKind::Team => "team",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ConversationKind> {
+        [ConversationKind::Direct, ConversationKind::Group, ConversationKind::Team]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemberRole {
+    Owner,
+    Member,
+}
+
+impl MemberRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRole::Owner => "owner",
+            MemberRole::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> Option<MemberRole> {
+        [MemberRole::Owner, MemberRole::Member].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Largest message body, in bytes of UTF-8 (64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Most members a group may start with.
+pub const MAX_GROUP_MEMBERS: usize = 1000;
+
+/// A message body: not empty or only white space, at most [`MAX_BODY_BYTES`]. Kept as written
+/// (no trimming): white space inside a message is the sender's.
+pub fn body(field: &str, raw: &str) -> Result<(), FieldError> {
+    if raw.trim().is_empty() {
+        return Err(FieldError::new(field, Rule::Empty, "must not be empty or only white space"));
+    }
+    if raw.len() > MAX_BODY_BYTES {
+        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_BODY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+/// The key that makes a direct conversation unique per pair: both ids, sorted.
+pub fn direct_key(a: UserId, b: UserId) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("{lo}:{hi}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_checked() {
+        assert!(body("body", "hi").is_ok());
+        assert_eq!(body("body", " \n\t").unwrap_err().rule, Rule::Empty);
+        assert_eq!(body("body", &"x".repeat(MAX_BODY_BYTES + 1)).unwrap_err().rule, Rule::TooLong);
+        assert!(body("body", &"x".repeat(MAX_BODY_BYTES)).is_ok());
+    }
+
+    #[test]
+    fn direct_keys_ignore_order() {
+        let (a, b) = (UserId::new(), UserId::new());
+        assert_eq!(direct_key(a, b), direct_key(b, a));
+    }
+}

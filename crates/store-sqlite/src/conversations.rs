@@ -1,0 +1,292 @@
+//! The conversation store: conversations, members with read receipts, messages.
+
+use super::{db, expect_rows, text, Store};
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::{ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
+use sqlx::Row;
+use store::decode;
+use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, Result};
+
+type DbRow = sqlx::sqlite::SqliteRow;
+
+const CONVERSATION_COLUMNS: &str =
+    "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
+const MEMBER_COLUMNS: &str = "m.conversation_id, m.user_id, m.role, m.joined_at, m.last_read_seq";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at";
+
+fn conversation_row(row: &DbRow) -> Result<ConversationRow> {
+    let team: Option<String> = row.try_get("team_id").map_err(db)?;
+    Ok(ConversationRow {
+        id: ConversationId(decode::uuid(&text(row, "id")?)?),
+        enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
+        kind: decode::conversation_kind(&text(row, "kind")?)?,
+        team_id: team.map(|t| decode::uuid(&t).map(TeamId)).transpose()?,
+        direct_key: row.try_get("direct_key").map_err(db)?,
+        title_ct: row.try_get("title_ct").map_err(db)?,
+        created_by: UserId(decode::uuid(&text(row, "created_by")?)?),
+        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        last_seq: row.try_get("last_seq").map_err(db)?,
+    })
+}
+
+fn member_row(row: &DbRow) -> Result<ConversationMemberRow> {
+    Ok(ConversationMemberRow {
+        conversation_id: ConversationId(decode::uuid(&text(row, "conversation_id")?)?),
+        user_id: UserId(decode::uuid(&text(row, "user_id")?)?),
+        role: decode::member_role(&text(row, "role")?)?,
+        joined_at: Millis(row.try_get("joined_at").map_err(db)?),
+        last_read_seq: row.try_get("last_read_seq").map_err(db)?,
+    })
+}
+
+fn message_row(row: &DbRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        id: MessageId(decode::uuid(&text(row, "id")?)?),
+        conversation_id: ConversationId(decode::uuid(&text(row, "conversation_id")?)?),
+        seq: row.try_get("seq").map_err(db)?,
+        sender_id: UserId(decode::uuid(&text(row, "sender_id")?)?),
+        body_ct: row.try_get("body_ct").map_err(db)?,
+        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        edited_at: row.try_get::<Option<i64>, _>("edited_at").map_err(db)?.map(Millis),
+        deleted_at: row.try_get::<Option<i64>, _>("deleted_at").map_err(db)?.map(Millis),
+    })
+}
+
+#[async_trait]
+impl store::ConversationStore for Store {
+    async fn create_conversation(
+        &self,
+        conversation: &ConversationRow,
+        members: &[ConversationMemberRow],
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            sqlx::query(
+                "INSERT INTO conversations (id, enterprise_id, kind, team_id, direct_key, title_ct, created_by, created_at, last_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+            )
+            .bind(conversation.id.to_string())
+            .bind(conversation.enterprise_id.to_string())
+            .bind(conversation.kind.as_str())
+            .bind(conversation.team_id.map(|t| t.to_string()))
+            .bind(&conversation.direct_key)
+            .bind(&conversation.title_ct)
+            .bind(conversation.created_by.to_string())
+            .bind(conversation.created_at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            for m in members {
+                // Only enabled users of the same enterprise can be members.
+                let done = sqlx::query(
+                    "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq) \
+                     SELECT $1, u.id, $2, $3, 0 FROM users u WHERE u.enterprise_id = $4 AND u.id = $5 AND u.disabled = FALSE",
+                )
+                .bind(conversation.id.to_string())
+                .bind(m.role.as_str())
+                .bind(m.joined_at.0)
+                .bind(conversation.enterprise_id.to_string())
+                .bind(m.user_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                expect_rows(done.rows_affected())?;
+            }
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn find_direct(&self, enterprise: EnterpriseId, direct_key: &str) -> Result<Option<ConversationRow>> {
+        sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.enterprise_id = $1 AND c.direct_key = $2"
+        ))
+        .bind(enterprise.to_string())
+        .bind(direct_key)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(conversation_row)
+        .transpose()
+    }
+
+    async fn conversation_for_member(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<Option<(ConversationRow, ConversationMemberRow)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM conversations c \
+             JOIN conversation_members m ON m.conversation_id = c.id \
+             WHERE c.enterprise_id = $1 AND c.id = $2 AND m.user_id = $3"
+        ))
+        .bind(enterprise.to_string())
+        .bind(conversation.to_string())
+        .bind(user.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(|r| Ok((conversation_row(r)?, member_row(r)?))).transpose()
+    }
+
+    async fn list_conversations(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+    ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>> {
+        sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM conversations c \
+             JOIN conversation_members m ON m.conversation_id = c.id \
+             WHERE c.enterprise_id = $1 AND m.user_id = $2 \
+             ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC"
+        ))
+        .bind(enterprise.to_string())
+        .bind(user.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| Ok((conversation_row(r)?, member_row(r)?)))
+        .collect()
+    }
+
+    async fn list_members(&self, conversation: ConversationId) -> Result<Vec<ConversationMemberRow>> {
+        sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM conversation_members m WHERE m.conversation_id = $1 ORDER BY m.user_id"
+        ))
+        .bind(conversation.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(member_row)
+        .collect()
+    }
+
+    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow) -> Result<MessageRow> {
+        transaction!(self.writer(), |tx| {
+            let member: Option<i64> = sqlx::query_scalar(
+                "SELECT m.last_read_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE c.enterprise_id = $1 AND m.conversation_id = $2 AND m.user_id = $3",
+            )
+            .bind(enterprise.to_string())
+            .bind(message.conversation_id.to_string())
+            .bind(message.sender_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if member.is_none() {
+                return Err(Error::NotFound);
+            }
+            let seq: i64 = sqlx::query_scalar(
+                "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 RETURNING last_seq",
+            )
+            .bind(message.created_at.0)
+            .bind(message.conversation_id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query(&format!(
+                "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)"
+            ))
+            .bind(message.id.to_string())
+            .bind(message.conversation_id.to_string())
+            .bind(seq)
+            .bind(message.sender_id.to_string())
+            .bind(&message.body_ct)
+            .bind(message.created_at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            Ok(MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() })
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        sender: UserId,
+        body_ct: &[u8],
+        at: Millis,
+    ) -> Result<MessageRow> {
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET body_ct = $1, edited_at = $2 \
+             WHERE conversation_id = $3 AND id = $4 AND sender_id = $5 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(body_ct)
+        .bind(at.0)
+        .bind(conversation.to_string())
+        .bind(id.to_string())
+        .bind(sender.to_string())
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)
+    }
+
+    async fn delete_message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        sender: UserId,
+        at: Millis,
+    ) -> Result<MessageRow> {
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET body_ct = NULL, deleted_at = $1 \
+             WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind(at.0)
+        .bind(conversation.to_string())
+        .bind(id.to_string())
+        .bind(sender.to_string())
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        page: MessagePage,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>> {
+        let (condition, order, bound) = match page {
+            MessagePage::Before(seq) => ("seq < $2", "DESC", seq),
+            MessagePage::After(seq) => ("seq > $2", "ASC", seq),
+        };
+        sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {condition} ORDER BY seq {order} LIMIT $3"
+        ))
+        .bind(conversation.to_string())
+        .bind(bound)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(message_row)
+        .collect()
+    }
+
+    async fn mark_read(&self, conversation: ConversationId, user: UserId, seq: i64) -> Result<i64> {
+        let stored: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversation_members SET last_read_seq = \
+               MAX(last_read_seq, MIN($1, (SELECT last_seq FROM conversations WHERE id = $2))) \
+             WHERE conversation_id = $2 AND user_id = $3 RETURNING last_read_seq",
+        )
+        .bind(seq)
+        .bind(conversation.to_string())
+        .bind(user.to_string())
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db)?;
+        stored.ok_or(Error::NotFound)
+    }
+}
+
+use super::append_audit;
