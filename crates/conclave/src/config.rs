@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub nats_url: Option<String>,
     pub session_lifetime_hours: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub sign_in_per_minute: Option<u32>,
@@ -32,6 +33,7 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub nats_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `None`: one node, events stay in the process.
+    pub nats_url: Option<String>,
     pub session_lifetime_hours: u64,
     pub max_body_bytes: usize,
     pub sign_in_per_minute: u32,
@@ -100,6 +104,12 @@ impl Config {
                 bail!("the database URL {} is not supported: use postgres://user@host:port/db, or leave it unset for the embedded SQLite database", redact_url(url));
             }
         }
+        let nats_url = over.nats_url.clone().or(file.nats_url).filter(|u| !u.is_empty());
+        if let Some(url) = &nats_url {
+            if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+                bail!("the NATS URL {url:?} must start with nats:// (or tls://)");
+            }
+        }
         let tls_cert = over.tls_cert.clone().or(file.tls_cert);
         let tls_key = over.tls_key.clone().or(file.tls_key);
         if tls_cert.is_some() != tls_key.is_some() {
@@ -120,6 +130,7 @@ impl Config {
             log_format,
             tls_cert,
             tls_key,
+            nats_url,
             session_lifetime_hours,
             max_body_bytes,
             sign_in_per_minute: file.sign_in_per_minute.unwrap_or(10).max(1),
@@ -173,6 +184,10 @@ log_format = "text"
 # Your own certificate and key in PEM; without them a self-signed pair is made in data_dir/tls.
 # tls_cert = "/etc/conclave/cert.pem"
 # tls_key = "/etc/conclave/key.pem"
+
+# NATS server that carries live events between several nodes; unset for a single node.
+# (CONCLAVE_NATS_URL, --nats-url)
+# nats_url = "nats://127.0.0.1:4222"
 
 # How long a sign-in lasts, in hours (1 to 2160).
 session_lifetime_hours = 12

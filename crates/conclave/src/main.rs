@@ -72,6 +72,9 @@ struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "CONCLAVE_LISTEN", value_name = "ADDR")]
     listen: Option<String>,
+    /// NATS server for events between several nodes (nats://host:4222); unset: single node.
+    #[arg(long, env = "CONCLAVE_NATS_URL", value_name = "URL")]
+    nats_url: Option<String>,
     /// PEM certificate chain (with --tls-key); default: a self-signed certificate in the data directory.
     #[arg(long, env = "CONCLAVE_TLS_CERT", value_name = "FILE")]
     tls_cert: Option<std::path::PathBuf>,
@@ -148,6 +151,10 @@ fn main() -> std::process::ExitCode {
         },
         tls_key: match &cli.command {
             Command::Serve(s) => s.tls_key.clone(),
+            _ => None,
+        },
+        nats_url: match &cli.command {
+            Command::Serve(s) => s.nats_url.clone(),
             _ => None,
         },
     };
@@ -254,7 +261,13 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         session_lifetime: Duration::from_secs(config.session_lifetime_hours * 3600),
         ..services::Settings::default()
     };
-    let services = Services::build(store.clone(), source, settings)
+    let bus: Arc<dyn bus::Bus> = match &config.nats_url {
+        None => Arc::new(bus::InProcessBus::default()),
+        Some(url) => Arc::new(
+            bus::NatsBus::connect(url).await.map_err(|e| anyhow!("{e}; check --nats-url and that NATS is running"))?,
+        ),
+    };
+    let services = Services::build(store.clone(), bus, source, settings)
         .await
         .map_err(|e| anyhow!("cannot start services: {e}; if the key file was replaced, restore the original"))?;
     let n_enterprises = store.list_enterprises().await.map_err(|e| anyhow!("{e}"))?.len();

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod directory;
 pub mod keys;
+pub mod messaging;
 
 use domain::audit::{Actor, AuditDraft, Origin, Outcome};
 use domain::{EnterpriseId, FieldError, Millis, Role, SessionId, TeamId, UserId};
@@ -128,6 +129,7 @@ impl Default for Settings {
 /// All services, built once at start-up and shared behind an `Arc`.
 pub struct Services {
     store: Arc<dyn store::Store>,
+    bus: Arc<dyn bus::Bus>,
     keys: keys::Keys,
     settings: Settings,
     /// Verified against when an email is unknown, so that costs as much as a wrong password.
@@ -137,14 +139,19 @@ pub struct Services {
 
 impl Services {
     /// Loads the keyring, makes sure the blind-index key exists, and readies every service.
-    pub async fn build(store: Arc<dyn store::Store>, keyring: KeyringSource, settings: Settings) -> Result<Services> {
+    pub async fn build(
+        store: Arc<dyn store::Store>,
+        bus: Arc<dyn bus::Bus>,
+        keyring: KeyringSource,
+        settings: Settings,
+    ) -> Result<Services> {
         let keys = keys::Keys::load(store.clone(), keyring).await?;
         let decoy_hash = Arc::new(tokio::sync::OnceCell::new());
         let (cell, cost) = (decoy_hash.clone(), settings.password_cost);
         tokio::spawn(async move {
             let _ = cell.get_or_try_init(|| compute_decoy(cost)).await;
         });
-        Ok(Services { store, keys, settings, decoy_hash })
+        Ok(Services { store, bus, keys, settings, decoy_hash })
     }
 
     async fn decoy_hash(&self) -> Result<String> {

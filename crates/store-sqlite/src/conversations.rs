@@ -249,6 +249,18 @@ impl store::ConversationStore for Store {
         row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)
     }
 
+    async fn get_message(&self, conversation: ConversationId, id: MessageId) -> Result<Option<MessageRow>> {
+        sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id = $2"))
+            .bind(conversation.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(message_row)
+            .transpose()
+    }
+
     async fn list_messages(
         &self,
         conversation: ConversationId,

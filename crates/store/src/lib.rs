@@ -374,6 +374,11 @@ pub trait ConversationStore: Send + Sync {
         sender: UserId,
         at: Millis,
     ) -> Result<MessageRow>;
+    async fn get_message(
+        &self,
+        conversation: domain::ConversationId,
+        id: domain::MessageId,
+    ) -> Result<Option<MessageRow>>;
     async fn list_messages(
         &self,
         conversation: domain::ConversationId,

@@ -68,7 +68,11 @@ pub async fn app_with(http: HttpSettings) -> TestApp {
         ..Settings::default()
     };
     let ring = Arc::new(crypto::MasterKeyring::generate());
-    let services = Arc::new(Services::build(store.clone(), KeyringSource::Fixed(ring), settings).await.unwrap());
+    let services = Arc::new(
+        Services::build(store.clone(), Arc::new(bus::InProcessBus::default()), KeyringSource::Fixed(ring), settings)
+            .await
+            .unwrap(),
+    );
     let router = http_api::app(AppState::new(services.clone(), None, http));
     TestApp { router, services, store, _dir: dir }
 }

@@ -36,7 +36,9 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
     let old_ring = crypto::MasterKeyring::load(&key_file).unwrap();
 
     // A second instance (the CLI) rotates while `w.services` (the server) runs.
-    let cli = Services::build(w.store.clone(), KeyringSource::File(key_file.clone()), settings()).await.unwrap();
+    let cli = Services::build(w.store.clone(), crate::bus(), KeyringSource::File(key_file.clone()), settings())
+        .await
+        .unwrap();
     let calls = std::sync::Mutex::new(Vec::new());
     let report = cli
         .rotate_master_key(&Caller::Operator, &origin(), &|done, total| calls.lock().unwrap().push((done, total)))
@@ -59,7 +61,8 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
     let e2 = cli.create_enterprise(&Caller::Operator, &origin(), "Two").await.unwrap().id;
     assert_eq!(w.services.get_enterprise(&Caller::Operator, e2).await.unwrap().name, "Two");
     // A fresh start with the rotated file reads everything.
-    let restarted = Services::build(w.store.clone(), KeyringSource::File(key_file), settings()).await.unwrap();
+    let restarted =
+        Services::build(w.store.clone(), crate::bus(), KeyringSource::File(key_file), settings()).await.unwrap();
     assert_eq!(restarted.list_users(&Caller::Operator, e1).await.unwrap()[0].email, "ada@one.example");
     assert!(w.store.audit_page(0, 100).await.unwrap().iter().any(|e| e.draft.action == "key.rotate"));
 }
@@ -73,7 +76,7 @@ async fn rotation_is_refused_for_an_environment_key() {
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn store::Store> =
         std::sync::Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("x.db")).await.unwrap());
-    let services = Services::build(store, KeyringSource::Fixed(ring), settings()).await.unwrap();
+    let services = Services::build(store, crate::bus(), KeyringSource::Fixed(ring), settings()).await.unwrap();
     let err = services.rotate_master_key(&Caller::Operator, &origin(), &|_, _| {}).await.unwrap_err();
     assert!(err.to_string().contains("CONCLAVE_MASTER_KEY"), "{err}");
     drop(w);

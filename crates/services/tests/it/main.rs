@@ -4,6 +4,7 @@
 mod authorization;
 mod identity;
 mod keys;
+mod messaging;
 
 use domain::audit::Origin;
 use domain::{EnterpriseId, Role};
@@ -21,6 +22,7 @@ pub fn settings() -> Settings {
 
 pub struct World {
     pub services: Arc<Services>,
+    pub bus: Arc<dyn bus::Bus>,
     pub store: Arc<dyn store::Store>,
     pub dir: tempfile::TempDir,
 }
@@ -35,8 +37,10 @@ pub async fn world() -> World {
         Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
     let key_file = dir.path().join("master.key");
     crypto::MasterKeyring::generate().save(&key_file).unwrap();
-    let services = Services::build(store.clone(), KeyringSource::File(key_file), settings()).await.unwrap();
-    World { services: Arc::new(services), store, dir }
+    let bus = bus();
+    let services =
+        Services::build(store.clone(), bus.clone(), KeyringSource::File(key_file), settings()).await.unwrap();
+    World { services: Arc::new(services), bus, store, dir }
 }
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -60,4 +64,9 @@ impl World {
     pub async fn principal(&self, email: &str) -> Principal {
         self.services.sign_in(&origin(), email, PASSWORD).await.unwrap().principal
     }
+}
+
+/// The single-node bus; the NATS bus is tested in the `bus` crate and across nodes by the binary.
+pub fn bus() -> Arc<dyn bus::Bus> {
+    Arc::new(bus::InProcessBus::default())
 }

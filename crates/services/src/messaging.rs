@@ -1,0 +1,484 @@
+//! Conversations and messages (M1): direct and group conversations, sending, editing, deleting,
+//! history, read receipts, and the live events other members receive.
+//!
+//! Authorization is membership: every method first loads the caller's membership with the
+//! tenant filter, and a non-member gets `NotFound`, never a hint that the conversation exists.
+//! Bodies are sealed under the enterprise's data key, bound to the message id. Live events travel
+//! over the bus sealed too (bound to the conversation), so NATS never carries plaintext.
+
+use crate::{draft, Caller, Error, Principal, Result, Services};
+use bytes::Bytes;
+use crypto::{Aad, DataKey};
+use domain::audit::Origin;
+use domain::messaging::{self, ConversationKind, MemberRole};
+use domain::{validate, ConversationId, EnterpriseId, FieldError, MessageId, Millis, Rule, UserId};
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// The bus subject prefix for conversation events; one subject per conversation below it.
+pub const EVENTS_SUBJECT: &str = "conclave.conversation";
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ConversationView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ConversationId,
+    /// `direct`, `group` or `team`.
+    #[schema(value_type = String)]
+    pub kind: ConversationKind,
+    /// Group title; `None` for direct conversations (clients show the other member).
+    pub title: Option<String>,
+    #[schema(value_type = Vec<String>)]
+    pub member_ids: Vec<UserId>,
+    /// Sequence number of the newest message.
+    pub last_seq: i64,
+    /// The caller's read receipt.
+    pub last_read_seq: i64,
+    /// Messages after the caller's read receipt.
+    pub unread: i64,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct MessageView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, format = Uuid)]
+    pub conversation_id: ConversationId,
+    pub seq: i64,
+    #[schema(value_type = String, format = Uuid)]
+    pub sender_id: UserId,
+    /// `None` once deleted.
+    pub body: Option<String>,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+    pub deleted: bool,
+}
+
+/// A live event, as clients receive it over the WebSocket.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    MessageCreated {
+        message: MessageView,
+    },
+    MessageEdited {
+        message: MessageView,
+    },
+    MessageDeleted {
+        message: MessageView,
+    },
+    Receipt {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
+        seq: i64,
+    },
+    ConversationCreated {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+    },
+}
+
+/// An event with the users it is for: what the bus carries (sealed) between nodes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Addressed {
+    pub recipients: Vec<UserId>,
+    pub event: Event,
+}
+
+fn body_aad(id: &str) -> Aad<'_> {
+    Aad { table: "messages", row: id, column: "body" }
+}
+
+fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<MessageView> {
+    let id = row.id.to_string();
+    let body = row.body_ct.as_ref().map(|ct| key.open_str(ct, body_aad(&id))).transpose()?;
+    Ok(MessageView {
+        id: row.id,
+        conversation_id: row.conversation_id,
+        seq: row.seq,
+        sender_id: row.sender_id,
+        body,
+        created_at: row.created_at.rfc3339(),
+        edited_at: row.edited_at.map(Millis::rfc3339),
+        deleted: row.deleted_at.is_some(),
+    })
+}
+
+fn not_found(e: store::Error) -> Error {
+    match e {
+        store::Error::NotFound => Error::NotFound("conversation"),
+        e => e.into(),
+    }
+}
+
+impl Services {
+    async fn membership(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+    ) -> Result<(store::ConversationRow, store::ConversationMemberRow)> {
+        self.store
+            .conversation_for_member(p.enterprise_id, conversation, p.user_id)
+            .await?
+            .ok_or(Error::NotFound("conversation"))
+    }
+
+    async fn conversation_view(
+        &self,
+        key: &DataKey,
+        c: &store::ConversationRow,
+        me: &store::ConversationMemberRow,
+    ) -> Result<ConversationView> {
+        let members = self.store.list_members(c.id).await?;
+        let id = c.id.to_string();
+        let title = c
+            .title_ct
+            .as_ref()
+            .map(|ct| key.open_str(ct, Aad { table: "conversations", row: &id, column: "title" }))
+            .transpose()?;
+        Ok(ConversationView {
+            id: c.id,
+            kind: c.kind,
+            title,
+            member_ids: members.iter().map(|m| m.user_id).collect(),
+            last_seq: c.last_seq,
+            last_read_seq: me.last_read_seq,
+            unread: (c.last_seq - me.last_read_seq).max(0),
+            created_at: c.created_at.rfc3339(),
+        })
+    }
+
+    /// Opens (or returns the existing) direct conversation with `other`.
+    pub async fn open_direct(&self, p: &Principal, origin: &Origin, other: UserId) -> Result<ConversationView> {
+        if other == p.user_id {
+            return Err(Error::Invalid(FieldError::new(
+                "user_id",
+                Rule::InvalidValue,
+                "a direct conversation needs someone other than you",
+            )));
+        }
+        let key_text = messaging::direct_key(p.user_id, other);
+        if let Some(existing) = self.store.find_direct(p.enterprise_id, &key_text).await? {
+            let (c, me) = self.membership(p, existing.id).await?;
+            return self.conversation_view(&*self.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await;
+        }
+        self.create_conversation(p, origin, ConversationKind::Direct, None, Some(key_text.clone()), &[other])
+            .await
+            .or_else(|e| match e {
+                // Both people opened it at once: the other request won; theirs is ours.
+                Error::Conflict(_) => Err(Error::Conflict(FieldError::new(
+                    "user_id",
+                    Rule::Duplicate,
+                    "the conversation was just created; open it again",
+                ))),
+                e => Err(e),
+            })
+    }
+
+    /// Creates a group with a title; the caller is its owner.
+    pub async fn create_group(
+        &self,
+        p: &Principal,
+        origin: &Origin,
+        title: &str,
+        members: &[UserId],
+    ) -> Result<ConversationView> {
+        let title = validate::name("title", title).map_err(Error::Invalid)?;
+        if members.len() > messaging::MAX_GROUP_MEMBERS {
+            return Err(Error::Invalid(FieldError::new(
+                "member_ids",
+                Rule::TooLong,
+                format!("at most {} members", messaging::MAX_GROUP_MEMBERS),
+            )));
+        }
+        self.create_conversation(p, origin, ConversationKind::Group, Some(title), None, members).await
+    }
+
+    async fn create_conversation(
+        &self,
+        p: &Principal,
+        origin: &Origin,
+        kind: ConversationKind,
+        title: Option<String>,
+        direct_key: Option<String>,
+        others: &[UserId],
+    ) -> Result<ConversationView> {
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let id = ConversationId::new();
+        let row_id = id.to_string();
+        let now = Millis::now();
+        let row = store::ConversationRow {
+            id,
+            enterprise_id: p.enterprise_id,
+            kind,
+            team_id: None,
+            direct_key,
+            title_ct: title
+                .as_ref()
+                .map(|t| key.seal_str(t, Aad { table: "conversations", row: &row_id, column: "title" })),
+            created_by: p.user_id,
+            created_at: now,
+            last_seq: 0,
+        };
+        let mut member_ids = vec![p.user_id];
+        for other in others {
+            if !member_ids.contains(other) {
+                member_ids.push(*other);
+            }
+        }
+        let members: Vec<_> = member_ids
+            .iter()
+            .map(|u| store::ConversationMemberRow {
+                conversation_id: id,
+                user_id: *u,
+                role: if *u == p.user_id { MemberRole::Owner } else { MemberRole::Member },
+                joined_at: now,
+                last_read_seq: 0,
+            })
+            .collect();
+        let audit = draft(
+            &Caller::User(p.clone()),
+            origin,
+            Some(p.enterprise_id),
+            "conversation.create",
+            Some(format!("conversation:{id}")),
+        );
+        self.store.create_conversation(&row, &members, &audit).await.map_err(|e| match e {
+            store::Error::NotFound => Error::NotFound("user"),
+            store::Error::Conflict(_) => {
+                Error::Conflict(FieldError::new("user_id", Rule::Duplicate, "that conversation exists"))
+            }
+            e => e.into(),
+        })?;
+        self.publish(p.enterprise_id, &key, id, member_ids.clone(), Event::ConversationCreated { conversation_id: id })
+            .await;
+        let me = members.into_iter().next().expect("the creator is a member");
+        self.conversation_view(&key, &row, &me).await
+    }
+
+    /// The caller's conversations, most recently active first, with unread counts.
+    pub async fn list_conversations(&self, p: &Principal) -> Result<Vec<ConversationView>> {
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let mut out = Vec::new();
+        for (c, me) in self.store.list_conversations(p.enterprise_id, p.user_id).await? {
+            out.push(self.conversation_view(&key, &c, &me).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_conversation(&self, p: &Principal, conversation: ConversationId) -> Result<ConversationView> {
+        let (c, me) = self.membership(p, conversation).await?;
+        self.conversation_view(&*self.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await
+    }
+
+    /// Sends a message; members connected anywhere receive it live.
+    pub async fn send_message(&self, p: &Principal, conversation: ConversationId, body: &str) -> Result<MessageView> {
+        messaging::body("body", body).map_err(Error::Invalid)?;
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let id = MessageId::new();
+        let row = store::MessageRow {
+            id,
+            conversation_id: conversation,
+            seq: 0,
+            sender_id: p.user_id,
+            body_ct: Some(key.seal_str(body, body_aad(&id.to_string()))),
+            created_at: Millis::now(),
+            edited_at: None,
+            deleted_at: None,
+        };
+        let stored = self.store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
+        let view = open_message(&key, &stored)?;
+        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageCreated { message: view.clone() })
+            .await?;
+        Ok(view)
+    }
+
+    /// Edits the caller's own message. Someone else's message is `Forbidden`.
+    pub async fn edit_message(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        id: MessageId,
+        body: &str,
+    ) -> Result<MessageView> {
+        messaging::body("body", body).map_err(Error::Invalid)?;
+        self.membership(p, conversation).await?;
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let sealed = key.seal_str(body, body_aad(&id.to_string()));
+        let row = match self.store.edit_message(conversation, id, p.user_id, &sealed, Millis::now()).await {
+            Ok(row) => row,
+            Err(store::Error::NotFound) => return Err(self.why_not_own(conversation, id).await),
+            Err(e) => return Err(e.into()),
+        };
+        let view = open_message(&key, &row)?;
+        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageEdited { message: view.clone() })
+            .await?;
+        Ok(view)
+    }
+
+    /// Deletes the caller's own message: the body is destroyed, the fact of the message stays.
+    pub async fn delete_message(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<MessageView> {
+        self.membership(p, conversation).await?;
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let row = match self.store.delete_message(conversation, id, p.user_id, Millis::now()).await {
+            Ok(row) => row,
+            Err(store::Error::NotFound) => return Err(self.why_not_own(conversation, id).await),
+            Err(e) => return Err(e.into()),
+        };
+        let view = open_message(&key, &row)?;
+        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageDeleted { message: view.clone() })
+            .await?;
+        Ok(view)
+    }
+
+    /// After an edit or delete matched nothing: someone else's message is `Forbidden`; a
+    /// missing or already deleted one is `NotFound`. (The caller is a member: checked before.)
+    async fn why_not_own(&self, conversation: ConversationId, id: MessageId) -> Error {
+        match self.store.get_message(conversation, id).await {
+            Ok(Some(m)) if m.deleted_at.is_none() => Error::Forbidden,
+            Ok(_) => Error::NotFound("message"),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// History: `before` pages back from the newest (newest first); `after` catches up (oldest first).
+    pub async fn list_messages(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MessageView>> {
+        let page = match (before, after) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Invalid(FieldError::new(
+                    "after",
+                    Rule::InvalidValue,
+                    "give either before or after, not both",
+                )))
+            }
+            (_, Some(after)) => store::MessagePage::After(after),
+            (before, None) => store::MessagePage::Before(before.unwrap_or(i64::MAX)),
+        };
+        self.membership(p, conversation).await?;
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        self.store
+            .list_messages(conversation, page, limit.clamp(1, 200))
+            .await?
+            .iter()
+            .map(|m| open_message(&key, m))
+            .collect()
+    }
+
+    /// Moves the caller's read receipt forward; the other members see it live.
+    pub async fn mark_read(&self, p: &Principal, conversation: ConversationId, seq: i64) -> Result<i64> {
+        if seq < 0 {
+            return Err(Error::Invalid(FieldError::new("seq", Rule::InvalidValue, "must not be negative")));
+        }
+        self.membership(p, conversation).await?;
+        let stored = self.store.mark_read(conversation, p.user_id, seq).await.map_err(not_found)?;
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        self.publish_to_members(
+            p.enterprise_id,
+            &key,
+            conversation,
+            Event::Receipt { conversation_id: conversation, user_id: p.user_id, seq: stored },
+        )
+        .await?;
+        Ok(stored)
+    }
+
+    async fn publish_to_members(
+        &self,
+        enterprise: EnterpriseId,
+        key: &DataKey,
+        conversation: ConversationId,
+        event: Event,
+    ) -> Result<()> {
+        let recipients = self.store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
+        self.publish(enterprise, key, conversation, recipients, event).await;
+        Ok(())
+    }
+
+    /// Seals and publishes. A bus failure is logged, not returned: the message is stored, and
+    /// clients catch up from history when they notice the gap in sequence numbers.
+    async fn publish(
+        &self,
+        enterprise: EnterpriseId,
+        key: &DataKey,
+        conversation: ConversationId,
+        recipients: Vec<UserId>,
+        event: Event,
+    ) {
+        let addressed = Addressed { recipients, event };
+        let json = serde_json::to_vec(&addressed).expect("events serialise");
+        let row = conversation.to_string();
+        let sealed = key.seal(&json, Aad { table: "bus", row: &row, column: "event" });
+        let mut payload = Vec::with_capacity(16 + sealed.len());
+        payload.extend_from_slice(enterprise.0.as_bytes());
+        payload.extend_from_slice(&sealed);
+        let subject = format!("{EVENTS_SUBJECT}.{conversation}");
+        if let Err(e) = self.bus.publish(&subject, Bytes::from(payload)).await {
+            tracing::warn!(error = %e, "publishing a live event failed; clients will catch up from history");
+        }
+    }
+
+    /// Every conversation event published on any node, opened. The WebSocket hub of this node
+    /// subscribes once and hands each event to the local connections of its recipients.
+    pub async fn conversation_events(
+        self: &Arc<Self>,
+    ) -> Result<futures_util::stream::BoxStream<'static, LiveDelivery>> {
+        let stream =
+            self.bus.subscribe(&format!("{EVENTS_SUBJECT}.>")).await.map_err(|e| Error::Unavailable(e.to_string()))?;
+        let services = self.clone();
+        Ok(stream
+            .filter_map(move |delivery| {
+                let services = services.clone();
+                async move {
+                    match delivery {
+                        bus::Delivery::Lagged(n) => Some(LiveDelivery::Lagged(n)),
+                        bus::Delivery::Event { subject, payload } => {
+                            match services.open_event(&subject, &payload).await {
+                                Ok(addressed) => Some(LiveDelivery::Event(Arc::new(addressed))),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, subject, "dropping a bus event that does not open");
+                                    None
+                                }
+                            }
+                        }
+                    }
+                }
+            })
+            .boxed())
+    }
+
+    async fn open_event(&self, subject: &str, payload: &[u8]) -> Result<Addressed> {
+        let conversation = subject.strip_prefix(EVENTS_SUBJECT).and_then(|s| s.strip_prefix('.')).unwrap_or_default();
+        if payload.len() < 16 {
+            return Err(Error::Internal("short bus payload".into()));
+        }
+        let enterprise =
+            EnterpriseId(uuid::Uuid::from_slice(&payload[..16]).map_err(|e| Error::Internal(e.to_string()))?);
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let json = key.open(&payload[16..], Aad { table: "bus", row: conversation, column: "event" })?;
+        serde_json::from_slice(&json).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+/// What the hub receives from [`Services::conversation_events`].
+#[derive(Clone, Debug)]
+pub enum LiveDelivery {
+    Event(Arc<Addressed>),
+    /// This node missed `n` events: its connections must resynchronise.
+    Lagged(u64),
+}

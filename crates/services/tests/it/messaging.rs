@@ -1,0 +1,132 @@
+//! Conversations and messages: membership is the boundary, bodies are sealed, events go live.
+
+use crate::{origin, world};
+use domain::{ConversationId, MessageId, Role, Rule};
+use futures_util::StreamExt as _;
+use services::messaging::{Event, LiveDelivery};
+use services::Error;
+use std::time::Duration;
+
+#[tokio::test]
+async fn direct_conversations_need_someone_else_in_the_same_enterprise() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    let other_e = w.enterprise("Other").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let b = w.user(e, "b@e.example", Role::Member).await;
+    let stranger = w.user(other_e, "s@o.example", Role::Member).await;
+    let a = w.principal("a@e.example").await;
+    let err = w.services.open_direct(&a, &origin(), a.user_id).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(ref f) if f.field == "user_id"), "{err:?}");
+    assert!(matches!(w.services.open_direct(&a, &origin(), stranger.id).await, Err(Error::NotFound(_))));
+    let first = w.services.open_direct(&a, &origin(), b.id).await.unwrap();
+    let again = w.services.open_direct(&a, &origin(), b.id).await.unwrap();
+    assert_eq!(first.id, again.id, "one direct conversation per pair");
+    let from_b =
+        w.services.open_direct(&w.principal("b@e.example").await, &origin(), first.member_ids[0]).await.unwrap();
+    assert_eq!(from_b.id, first.id);
+    assert_eq!(w.services.list_conversations(&a).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn non_members_cannot_send_read_or_learn_that_a_conversation_exists() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let b = w.user(e, "b@e.example", Role::Member).await;
+    w.user(e, "c@e.example", Role::EnterpriseAdmin).await;
+    let a = w.principal("a@e.example").await;
+    let c = w.principal("c@e.example").await;
+    let conv = w.services.open_direct(&a, &origin(), b.id).await.unwrap();
+    w.services.send_message(&a, conv.id, "hello").await.unwrap();
+    let unknown = ConversationId::new();
+    for id in [conv.id, unknown] {
+        assert!(matches!(w.services.send_message(&c, id, "let me in").await, Err(Error::NotFound("conversation"))));
+        assert!(matches!(w.services.list_messages(&c, id, None, None, 50).await, Err(Error::NotFound("conversation"))));
+        assert!(matches!(w.services.get_conversation(&c, id).await, Err(Error::NotFound("conversation"))));
+        assert!(matches!(w.services.mark_read(&c, id, 1).await, Err(Error::NotFound("conversation"))));
+    }
+    assert_eq!(w.services.list_messages(&a, conv.id, None, None, 50).await.unwrap().len(), 1, "nothing was added");
+}
+
+#[tokio::test]
+async fn bad_bodies_and_cursors_are_refused_and_nothing_is_written() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let b = w.user(e, "b@e.example", Role::Member).await;
+    let a = w.principal("a@e.example").await;
+    let conv = w.services.open_direct(&a, &origin(), b.id).await.unwrap();
+    for (body, rule) in [("", Rule::Empty), ("  \n ", Rule::Empty), (&*"x".repeat(64 * 1024 + 1), Rule::TooLong)] {
+        match w.services.send_message(&a, conv.id, body).await {
+            Err(Error::Invalid(f)) => assert_eq!((f.field.as_str(), f.rule), ("body", rule)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(w.services.list_messages(&a, conv.id, Some(5), Some(1), 10).await, Err(Error::Invalid(_))));
+    assert!(matches!(w.services.mark_read(&a, conv.id, -1).await, Err(Error::Invalid(_))));
+    assert!(w.services.list_messages(&a, conv.id, None, None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_sender_edits_and_deletes_and_history_pages() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    w.user(e, "b@e.example", Role::Member).await;
+    let a = w.principal("a@e.example").await;
+    let b = w.principal("b@e.example").await;
+    let conv = w.services.create_group(&a, &origin(), "Planning", &[b.user_id]).await.unwrap();
+    assert_eq!(conv.title.as_deref(), Some("Planning"));
+    let m = w.services.send_message(&a, conv.id, "first").await.unwrap();
+    for i in 0..4 {
+        w.services.send_message(&b, conv.id, &format!("reply {i}")).await.unwrap();
+    }
+    assert!(matches!(w.services.edit_message(&b, conv.id, m.id, "mine now").await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.delete_message(&b, conv.id, m.id).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.edit_message(&a, conv.id, MessageId::new(), "x").await, Err(Error::NotFound(_))));
+    let edited = w.services.edit_message(&a, conv.id, m.id, "first, edited").await.unwrap();
+    assert_eq!((edited.body.as_deref(), edited.edited_at.is_some()), (Some("first, edited"), true));
+    let deleted = w.services.delete_message(&a, conv.id, m.id).await.unwrap();
+    assert_eq!((deleted.body, deleted.deleted), (None, true));
+    assert!(matches!(w.services.delete_message(&a, conv.id, m.id).await, Err(Error::NotFound(_))));
+
+    let newest = w.services.list_messages(&a, conv.id, None, None, 2).await.unwrap();
+    assert_eq!(newest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 4]);
+    let older = w.services.list_messages(&a, conv.id, Some(4), None, 10).await.unwrap();
+    assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3, 2, 1]);
+    let view = w.services.get_conversation(&a, conv.id).await.unwrap();
+    assert_eq!((view.last_seq, view.unread), (5, 5));
+    assert_eq!(w.services.mark_read(&a, conv.id, 5).await.unwrap(), 5);
+    assert_eq!(w.services.get_conversation(&a, conv.id).await.unwrap().unread, 0);
+}
+
+#[tokio::test]
+async fn members_receive_events_and_the_bus_never_carries_plaintext() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let b = w.user(e, "b@e.example", Role::Member).await;
+    let a = w.principal("a@e.example").await;
+    let mut live = w.services.conversation_events().await.unwrap();
+    let mut raw = w.bus.subscribe("conclave.>").await.unwrap();
+    let conv = w.services.open_direct(&a, &origin(), b.id).await.unwrap();
+    w.services.send_message(&a, conv.id, "the launch code is tulip").await.unwrap();
+    let LiveDelivery::Event(created) = next(&mut live).await else { panic!("lagged") };
+    assert!(matches!(created.event, Event::ConversationCreated { conversation_id } if conversation_id == conv.id));
+    let LiveDelivery::Event(sent) = next(&mut live).await else { panic!("lagged") };
+    assert_eq!(sent.recipients.len(), 2);
+    assert!(
+        matches!(&sent.event, Event::MessageCreated { message } if message.body.as_deref() == Some("the launch code is tulip"))
+    );
+    for _ in 0..2 {
+        let delivery = tokio::time::timeout(Duration::from_secs(5), raw.next()).await.unwrap().unwrap();
+        let bus::Delivery::Event { payload, .. } = delivery else { panic!() };
+        assert!(!String::from_utf8_lossy(&payload).contains("tulip"));
+        assert!(!String::from_utf8_lossy(&payload).contains(&b.id.to_string()), "recipients are sealed too");
+    }
+}
+
+async fn next(s: &mut futures_util::stream::BoxStream<'static, LiveDelivery>) -> LiveDelivery {
+    tokio::time::timeout(Duration::from_secs(5), s.next()).await.unwrap().unwrap()
+}
