@@ -150,8 +150,15 @@ impl Bus for NatsBus {
         check_subject(pattern, true)?;
         let subscriber =
             self.client.subscribe(pattern.to_owned()).await.map_err(|e| Error::Unavailable(e.to_string()))?;
-        // Make sure the server knows the interest before the caller publishes anything.
-        self.flush().await?;
+        // `flush` only empties the client's write buffer. To know the server has registered the
+        // subscription before the caller relies on it, make one round trip on this connection:
+        // a request nobody answers comes back as "no responders" after the SUB was processed.
+        let probe = format!("_conclave.probe.{}", self.client.new_inbox().replace('.', "_"));
+        match self.client.request(probe, Bytes::new()).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+            Err(e) => return Err(Error::Unavailable(format!("NATS did not confirm the subscription: {e}"))),
+        }
         Ok(subscriber.map(|m| Delivery::Event { subject: m.subject.to_string(), payload: m.payload }).boxed())
     }
 
