@@ -119,7 +119,7 @@ impl Config {
         if !(1..=24 * 90).contains(&session_lifetime_hours) {
             bail!("session_lifetime_hours must be between 1 and 2160");
         }
-        let max_body_bytes = file.max_body_bytes.unwrap_or(64 * 1024);
+        let max_body_bytes = file.max_body_bytes.unwrap_or(256 * 1024);
         if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
             bail!("max_body_bytes must be between 1024 and 16777216");
         }
@@ -192,8 +192,8 @@ log_format = "text"
 # How long a sign-in lasts, in hours (1 to 2160).
 session_lifetime_hours = 12
 
-# Largest JSON request body, in bytes.
-max_body_bytes = 65536
+# Largest JSON request body, in bytes (a message body may be 64 KiB before JSON escaping).
+max_body_bytes = 262144
 
 # Sign-in attempts allowed per client IP address per minute.
 sign_in_per_minute = 10

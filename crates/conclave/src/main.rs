@@ -299,6 +299,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let http_settings =
         http_api::HttpSettings { max_body_bytes: config.max_body_bytes, sign_in_per_minute: config.sign_in_per_minute };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
+    state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
     let app = http_api::app(state);
 
     let handle = axum_server::Handle::new();

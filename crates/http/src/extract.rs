@@ -173,3 +173,11 @@ impl FromRequestParts<AppState> for Auth {
 pub fn parse_id<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Problem> {
     parse(raw).ok_or_else(|| Problem::new(Kind::NotFound, format!("no such {what}")))
 }
+
+/// Parses the query string into `T` (which declares `deny_unknown_fields`); a malformed or
+/// unknown parameter is a 422 naming `query`.
+pub fn parse_query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Problem> {
+    axum::extract::Query::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))
+}

@@ -9,6 +9,7 @@
 //! - No inline script or style anywhere: the CSP forbids it, and every page loads `/assets/*`.
 
 pub mod extract;
+pub mod live;
 pub mod problem;
 mod routes;
 
@@ -42,7 +43,7 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> HttpSettings {
-        HttpSettings { max_body_bytes: 64 * 1024, sign_in_per_minute: 10 }
+        HttpSettings { max_body_bytes: 256 * 1024, sign_in_per_minute: 10 }
     }
 }
 
@@ -55,6 +56,8 @@ pub struct AppState {
     pub services: Arc<services::Services>,
     pub metrics: Option<PrometheusHandle>,
     pub settings: Arc<HttpSettings>,
+    /// This node's WebSocket connections; started with [`AppState::start_live`].
+    pub hub: Arc<live::Hub>,
     sign_in_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
@@ -69,8 +72,14 @@ impl AppState {
             services,
             metrics,
             settings: Arc::new(settings),
+            hub: Arc::new(live::Hub::default()),
             sign_in_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
         }
+    }
+
+    /// Subscribes this node's hub to the bus, so connected clients receive live events.
+    pub async fn start_live(&self) -> Result<(), services::Error> {
+        self.hub.start(&self.services).await
     }
 
     /// Spends one sign-in attempt for `ip`; a 429 problem with Retry-After when none is left.

@@ -253,9 +253,7 @@ pub async fn list_audit(
     Path(eid): Path<String>,
     uri: Uri,
 ) -> Result<Json<Vec<AuditEventView>>, Problem> {
-    let query: AuditQuery = axum::extract::Query::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))?;
+    let query: AuditQuery = crate::extract::parse_query(&uri)?;
     let events = state
         .services
         .enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100))

@@ -2,6 +2,7 @@
 //! to the router and to the OpenAPI document at once: an API route cannot exist undocumented.
 
 mod directory;
+mod messaging;
 mod sessions;
 mod system;
 mod web;
@@ -58,6 +59,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::list_team_members))
         .routes(routes!(directory::put_team_member, directory::remove_team_member))
         .routes(routes!(directory::list_audit))
+        .routes(routes!(messaging::list_conversations))
+        .routes(routes!(messaging::open_direct))
+        .routes(routes!(messaging::create_group))
+        .routes(routes!(messaging::get_conversation))
+        .routes(routes!(messaging::list_messages, messaging::send_message))
+        .routes(routes!(messaging::edit_message, messaging::delete_message))
+        .routes(routes!(messaging::mark_read))
+        .routes(routes!(messaging::websocket))
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

@@ -74,7 +74,7 @@ async fn malformed_bodies_wrong_types_and_oversize_are_refused() {
     reply.problem(415, "unsupported-media-type");
     let reply = req(Method::POST, &path).bearer(&token).send(&app).await;
     reply.problem(415, "unsupported-media-type");
-    let huge = json!({ "email": "big@acme.example", "name": "x".repeat(70 * 1024), "role": "member" });
+    let huge = json!({ "email": "big@acme.example", "name": "x".repeat(300 * 1024), "role": "member" });
     let reply = req(Method::POST, &path).bearer(&token).json(&huge).send(&app).await;
     reply.problem(413, "payload-too-large");
     assert_eq!(app.n_users(eid).await, users_before);

@@ -73,7 +73,9 @@ pub async fn app_with(http: HttpSettings) -> TestApp {
             .await
             .unwrap(),
     );
-    let router = http_api::app(AppState::new(services.clone(), None, http));
+    let state = AppState::new(services.clone(), None, http);
+    state.start_live().await.unwrap();
+    let router = http_api::app(state);
     TestApp { router, services, store, _dir: dir }
 }
 

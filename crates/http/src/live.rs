@@ -1,0 +1,122 @@
+//! The WebSocket hub: one bus subscription per node, fanned out to this node's connections.
+//!
+//! Each connection gets a bounded queue of pre-serialised events (shared `Arc<str>`, serialised
+//! once per event, not once per recipient). A connection whose queue is full is cut off with
+//! close code [`CLOSE_TOO_SLOW`] rather than buffered without bound; the client then fetches
+//! history after the last sequence number it saw and reconnects. That is also the resume
+//! protocol: on every (re)connect the server sends `{"type":"ready"}` once the connection is
+//! registered, and the client catches up with `GET .../messages?after=<last seen seq>`.
+
+use domain::UserId;
+use futures_util::StreamExt as _;
+use services::messaging::LiveDelivery;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Events a connection may have queued before it counts as too slow.
+pub const QUEUE_PER_CONNECTION: usize = 256;
+/// Close code: the client fell behind; it should catch up from history and reconnect.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code: this node missed events on the bus; every client must resynchronise.
+pub const CLOSE_RESYNC: u16 = 4009;
+
+/// Why the hub dropped a connection's queue; the connection task turns it into a close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    TooSlow,
+    Resync,
+}
+
+pub(crate) struct Connection {
+    id: u64,
+    sender: mpsc::Sender<Arc<str>>,
+    cut: Arc<Mutex<Option<Cut>>>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    connections: Mutex<HashMap<UserId, Vec<Connection>>>,
+    next_id: AtomicU64,
+}
+
+/// A registered connection's end: its queue, and why the hub cut it if it did.
+pub(crate) struct Registration {
+    pub id: u64,
+    pub events: mpsc::Receiver<Arc<str>>,
+    pub cut: Arc<Mutex<Option<Cut>>>,
+}
+
+impl Hub {
+    pub(crate) fn register(&self, user: UserId) -> Registration {
+        let (sender, events) = mpsc::channel(QUEUE_PER_CONNECTION);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let cut = Arc::new(Mutex::new(None));
+        self.connections.lock().expect("hub lock").entry(user).or_default().push(Connection { id, sender, cut: cut.clone() });
+        metrics::gauge!("conclave_websocket_connections").increment(1.0);
+        Registration { id, events, cut }
+    }
+
+    pub(crate) fn unregister(&self, user: UserId, id: u64) {
+        let mut map = self.connections.lock().expect("hub lock");
+        if let Some(list) = map.get_mut(&user) {
+            let before = list.len();
+            list.retain(|c| c.id != id);
+            if list.len() < before {
+                metrics::gauge!("conclave_websocket_connections").decrement(1.0);
+            }
+            if list.is_empty() {
+                map.remove(&user);
+            }
+        }
+    }
+
+    /// Hands one event to every local connection of its recipients.
+    fn dispatch(&self, recipients: &[UserId], text: Arc<str>) {
+        let mut map = self.connections.lock().expect("hub lock");
+        for user in recipients {
+            let Some(list) = map.get_mut(user) else { continue };
+            list.retain(|c| match c.sender.try_send(text.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    *c.cut.lock().expect("cut lock") = Some(Cut::TooSlow);
+                    metrics::counter!("conclave_websocket_cut_total", "reason" => "too-slow").increment(1);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        }
+    }
+
+    /// Cuts every connection (the node missed events).
+    fn cut_all(&self) {
+        let mut map = self.connections.lock().expect("hub lock");
+        for c in map.values().flatten() {
+            *c.cut.lock().expect("cut lock") = Some(Cut::Resync);
+        }
+        map.clear();
+    }
+
+    /// Subscribes to the bus and dispatches until the subscription ends.
+    pub async fn start(self: &Arc<Self>, services: &Arc<services::Services>) -> Result<(), services::Error> {
+        let mut events = services.conversation_events().await?;
+        let hub = self.clone();
+        tokio::spawn(async move {
+            while let Some(delivery) = events.next().await {
+                match delivery {
+                    LiveDelivery::Event(addressed) => {
+                        let text: Arc<str> = serde_json::to_string(&addressed.event).expect("events serialise").into();
+                        hub.dispatch(&addressed.recipients, text);
+                    }
+                    LiveDelivery::Lagged(n) => {
+                        tracing::warn!(missed = n, "the hub fell behind the bus; asking every client to resynchronise");
+                        hub.cut_all();
+                    }
+                }
+            }
+            tracing::warn!("the bus subscription ended; live delivery stopped");
+        });
+        Ok(())
+    }
+}

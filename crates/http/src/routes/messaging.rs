@@ -1,0 +1,277 @@
+//! Conversations, messages, receipts, and the live WebSocket.
+
+use crate::extract::{parse_id, parse_query, ApiJson, Auth, ClientOrigin};
+use crate::live::{Cut, Hub, CLOSE_RESYNC, CLOSE_TOO_SLOW};
+use crate::problem::{Kind, Problem, ProblemDocument};
+use crate::AppState;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::{ConversationId, MessageId, Rule, UserId};
+use serde::Deserialize;
+use services::messaging::{ConversationView, MessageView};
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+/// Largest frame a client may send; clients only send small control frames.
+const MAX_CLIENT_FRAME: usize = 4096;
+
+fn conversation(raw: &str) -> Result<ConversationId, Problem> {
+    parse_id(raw, "conversation", ConversationId::parse)
+}
+
+fn user_in_body(field: &str, raw: &str) -> Result<UserId, Problem> {
+    UserId::parse(raw).ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, &format!("{field}: must be a user id")))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDirectRequest {
+    /// The other person.
+    pub user_id: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    pub title: String,
+    /// Other members (the caller is added as owner).
+    #[serde(default)]
+    pub member_ids: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBody {
+    /// 1 byte to 64 KiB of UTF-8, not only white space.
+    pub body: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRequest {
+    /// The highest sequence number read.
+    pub seq: i64,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct ReadView {
+    pub last_read_seq: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MessagesQuery {
+    /// Page back: messages with a lower sequence number, newest first (default: from the newest).
+    pub before: Option<i64>,
+    /// Catch up: messages with a higher sequence number, oldest first. Not with `before`.
+    pub after: Option<i64>,
+    /// 1 to 200, default 50.
+    pub limit: Option<u32>,
+}
+
+/// GET /api/v1/conversations — your conversations with unread counts, most recent first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [ConversationView]), (status = 401, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list_conversations(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<ConversationView>>, Problem> {
+    Ok(Json(state.services.list_conversations(&auth.principal).await?))
+}
+
+/// POST /api/v1/conversations/direct — open the direct conversation with someone (created once per pair).
+#[utoipa::path(post, path = "/api/v1/conversations/direct", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    request_body = OpenDirectRequest,
+    responses((status = 200, body = ConversationView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn open_direct(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<OpenDirectRequest>,
+) -> Result<Json<ConversationView>, Problem> {
+    let other = user_in_body("user_id", &body.user_id)?;
+    Ok(Json(state.services.open_direct(&auth.principal, &origin, other).await?))
+}
+
+/// POST /api/v1/conversations/group — create a group conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/group", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    request_body = CreateGroupRequest,
+    responses((status = 201, body = ConversationView), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn create_group(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateGroupRequest>,
+) -> Result<(StatusCode, Json<ConversationView>), Problem> {
+    let members = body.member_ids.iter().map(|m| user_in_body("member_ids", m)).collect::<Result<Vec<_>, _>>()?;
+    let created = state.services.create_group(&auth.principal, &origin, &body.title, &members).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// GET /api/v1/conversations/{conversation_id} — one conversation (members only).
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)),
+    responses((status = 200, body = ConversationView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_conversation(State(state): State<AppState>, auth: Auth, Path(cid): Path<String>) -> Result<Json<ConversationView>, Problem> {
+    Ok(Json(state.services.get_conversation(&auth.principal, conversation(&cid)?).await?))
+}
+
+/// GET /api/v1/conversations/{conversation_id}/messages — history, paged by sequence number.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/messages", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), MessagesQuery),
+    responses((status = 200, body = [MessageView]), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed cursor", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list_messages(State(state): State<AppState>, auth: Auth, Path(cid): Path<String>, uri: Uri) -> Result<Json<Vec<MessageView>>, Problem> {
+    let q: MessagesQuery = parse_query(&uri)?;
+    let id = conversation(&cid)?;
+    Ok(Json(state.services.list_messages(&auth.principal, id, q.before, q.after, q.limit.unwrap_or(50)).await?))
+}
+
+/// POST /api/v1/conversations/{conversation_id}/messages — send a message.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/messages", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)), request_body = MessageBody,
+    responses((status = 201, body = MessageView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+    ApiJson(body): ApiJson<MessageBody>,
+) -> Result<(StatusCode, Json<MessageView>), Problem> {
+    let sent = state.services.send_message(&auth.principal, conversation(&cid)?, &body.body).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+/// PATCH /api/v1/conversations/{conversation_id}/messages/{message_id} — edit your own message.
+#[utoipa::path(patch, path = "/api/v1/conversations/{conversation_id}/messages/{message_id}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("message_id" = String, Path)), request_body = MessageBody,
+    responses((status = 200, body = MessageView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn edit_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, mid)): Path<(String, String)>,
+    ApiJson(body): ApiJson<MessageBody>,
+) -> Result<Json<MessageView>, Problem> {
+    let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
+    Ok(Json(state.services.edit_message(&auth.principal, c, m, &body.body).await?))
+}
+
+/// DELETE /api/v1/conversations/{conversation_id}/messages/{message_id} — delete your own message; its content is destroyed.
+#[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}/messages/{message_id}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 200, body = MessageView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn delete_message(State(state): State<AppState>, auth: Auth, Path((cid, mid)): Path<(String, String)>) -> Result<Json<MessageView>, Problem> {
+    let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
+    Ok(Json(state.services.delete_message(&auth.principal, c, m).await?))
+}
+
+/// POST /api/v1/conversations/{conversation_id}/read — move your read receipt forward.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/read", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)), request_body = ReadRequest,
+    responses((status = 200, body = ReadView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+    ApiJson(body): ApiJson<ReadRequest>,
+) -> Result<Json<ReadView>, Problem> {
+    let stored = state.services.mark_read(&auth.principal, conversation(&cid)?, body.seq).await?;
+    Ok(Json(ReadView { last_read_seq: stored }))
+}
+
+/// GET /api/v1/ws — the live event stream (WebSocket upgrade).
+///
+/// Server frames are JSON events (`message-created`, `message-edited`, `message-deleted`,
+/// `receipt`, `conversation-created`), preceded by `{"type":"ready"}`. The only client frame is
+/// `{"type":"ping"}`. Close codes: 4008 too slow, 4009 resynchronise, 1007/1003/1009 bad frames.
+#[utoipa::path(get, path = "/api/v1/ws", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 101, description = "Switching to WebSocket"),
+        (status = 400, description = "Not a WebSocket request", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "Cross-site origin", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn websocket(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, Problem> {
+    // Cross-site WebSocket hijacking: browsers always send Origin, and it must be this site.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+        if host.is_none() || origin_host != host {
+            return Err(Problem::new(Kind::Forbidden, "WebSocket connections must come from this site"));
+        }
+    }
+    let upgrade = upgrade.map_err(|_| Problem::new(Kind::MalformedBody, "use a WebSocket upgrade request for this path"))?;
+    let hub = state.hub.clone();
+    let user = auth.principal.user_id;
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .read_buffer_size(MAX_CLIENT_FRAME)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| serve_socket(socket, hub, user))
+        .into_response())
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+async fn serve_socket(mut socket: WebSocket, hub: Arc<Hub>, user: UserId) {
+    let mut registration = hub.register(user);
+    if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
+        hub.unregister(user, registration.id);
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = registration.events.recv() => match event {
+                Some(text) => {
+                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    let cut = *registration.cut.lock().expect("cut lock");
+                    let frame = match cut {
+                        Some(Cut::TooSlow) => close(CLOSE_TOO_SLOW, "too slow: fetch history after your last seq, then reconnect"),
+                        _ => close(CLOSE_RESYNC, "resynchronise: fetch history after your last seq, then reconnect"),
+                    };
+                    let _ = socket.send(frame).await;
+                    break;
+                }
+            },
+            incoming = socket.recv() => match incoming {
+                None | Some(Ok(Message::Close(_))) => break,
+                Some(Err(e)) => {
+                    let _ = socket.send(close(1009, "frame too large or malformed")).await;
+                    tracing::debug!(error = %e, "closing a WebSocket after a protocol error");
+                    break;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let is_ping = serde_json::from_str::<serde_json::Value>(text.as_str()).ok().is_some_and(|v| v == serde_json::json!({ "type": "ping" }));
+                    if !is_ping {
+                        let _ = socket.send(close(1007, "expected {\"type\":\"ping\"}")).await;
+                        break;
+                    }
+                    if socket.send(Message::Text(r#"{"type":"pong"}"#.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let _ = socket.send(close(1003, "binary frames are not accepted")).await;
+                    break;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            }
+        }
+    }
+    hub.unregister(user, registration.id);
+}
