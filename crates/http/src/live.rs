@@ -53,7 +53,11 @@ impl Hub {
         let (sender, events) = mpsc::channel(QUEUE_PER_CONNECTION);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cut = Arc::new(Mutex::new(None));
-        self.connections.lock().expect("hub lock").entry(user).or_default().push(Connection { id, sender, cut: cut.clone() });
+        self.connections.lock().expect("hub lock").entry(user).or_default().push(Connection {
+            id,
+            sender,
+            cut: cut.clone(),
+        });
         metrics::gauge!("conclave_websocket_connections").increment(1.0);
         Registration { id, events, cut }
     }
@@ -118,5 +122,47 @@ impl Hub {
             tracing::warn!("the bus subscription ended; live delivery stopped");
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_that_stops_reading_is_cut_not_buffered() {
+        let hub = Hub::default();
+        let user = UserId::new();
+        let mut slow = hub.register(user);
+        let mut fast = hub.register(user);
+        for i in 0..QUEUE_PER_CONNECTION {
+            hub.dispatch(&[user], Arc::from(format!("{i}")));
+            assert!(fast.events.try_recv().is_ok());
+        }
+        assert_eq!(*slow.cut.lock().unwrap(), None);
+        hub.dispatch(&[user], Arc::from("one too many"));
+        assert_eq!(*slow.cut.lock().unwrap(), Some(Cut::TooSlow));
+        assert!(fast.events.try_recv().is_ok(), "the other connection is unaffected");
+        // The slow one can drain what was queued, then sees its queue closed.
+        let mut drained = 0;
+        while slow.events.try_recv().is_ok() {
+            drained += 1;
+        }
+        assert_eq!(drained, QUEUE_PER_CONNECTION);
+        assert!(matches!(slow.events.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+    }
+
+    #[test]
+    fn events_reach_only_their_recipients() {
+        let hub = Hub::default();
+        let (a, b) = (UserId::new(), UserId::new());
+        let mut ra = hub.register(a);
+        let mut rb = hub.register(b);
+        hub.dispatch(&[a], Arc::from("for a"));
+        assert_eq!(&*ra.events.try_recv().unwrap(), "for a");
+        assert!(rb.events.try_recv().is_err());
+        hub.unregister(b, rb.id);
+        hub.cut_all();
+        assert_eq!(*ra.cut.lock().unwrap(), Some(Cut::Resync));
     }
 }

@@ -162,21 +162,23 @@ impl Services {
             )));
         }
         let key_text = messaging::direct_key(p.user_id, other);
-        if let Some(existing) = self.store.find_direct(p.enterprise_id, &key_text).await? {
-            let (c, me) = self.membership(p, existing.id).await?;
-            return self.conversation_view(&*self.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await;
+        if let Some(view) = self.existing_direct(p, &key_text).await? {
+            return Ok(view);
         }
-        self.create_conversation(p, origin, ConversationKind::Direct, None, Some(key_text.clone()), &[other])
+        match self
+            .create_conversation(p, origin, ConversationKind::Direct, None, Some(key_text.clone()), &[other])
             .await
-            .or_else(|e| match e {
-                // Both people opened it at once: the other request won; theirs is ours.
-                Error::Conflict(_) => Err(Error::Conflict(FieldError::new(
-                    "user_id",
-                    Rule::Duplicate,
-                    "the conversation was just created; open it again",
-                ))),
-                e => Err(e),
-            })
+        {
+            // Both people opened it at once and the other request won: theirs is ours.
+            Err(Error::Conflict(_)) => self.existing_direct(p, &key_text).await?.ok_or(Error::NotFound("conversation")),
+            other => other,
+        }
+    }
+
+    async fn existing_direct(&self, p: &Principal, key_text: &str) -> Result<Option<ConversationView>> {
+        let Some(existing) = self.store.find_direct(p.enterprise_id, key_text).await? else { return Ok(None) };
+        let (c, me) = self.membership(p, existing.id).await?;
+        Ok(Some(self.conversation_view(&*self.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await?))
     }
 
     /// Creates a group with a title; the caller is its owner.

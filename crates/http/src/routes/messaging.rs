@@ -23,7 +23,8 @@ fn conversation(raw: &str) -> Result<ConversationId, Problem> {
 }
 
 fn user_in_body(field: &str, raw: &str) -> Result<UserId, Problem> {
-    UserId::parse(raw).ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, &format!("{field}: must be a user id")))
+    UserId::parse(raw)
+        .ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, &format!("{field}: must be a user id")))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -76,7 +77,10 @@ pub struct MessagesQuery {
 /// GET /api/v1/conversations — your conversations with unread counts, most recent first.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [ConversationView]), (status = 401, body = ProblemDocument, content_type = "application/problem+json")))]
-pub async fn list_conversations(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<ConversationView>>, Problem> {
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<ConversationView>>, Problem> {
     Ok(Json(state.services.list_conversations(&auth.principal).await?))
 }
 
@@ -114,7 +118,11 @@ pub async fn create_group(
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path)),
     responses((status = 200, body = ConversationView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
-pub async fn get_conversation(State(state): State<AppState>, auth: Auth, Path(cid): Path<String>) -> Result<Json<ConversationView>, Problem> {
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+) -> Result<Json<ConversationView>, Problem> {
     Ok(Json(state.services.get_conversation(&auth.principal, conversation(&cid)?).await?))
 }
 
@@ -123,7 +131,12 @@ pub async fn get_conversation(State(state): State<AppState>, auth: Auth, Path(ci
     params(("conversation_id" = String, Path), MessagesQuery),
     responses((status = 200, body = [MessageView]), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "Malformed cursor", body = ProblemDocument, content_type = "application/problem+json")))]
-pub async fn list_messages(State(state): State<AppState>, auth: Auth, Path(cid): Path<String>, uri: Uri) -> Result<Json<Vec<MessageView>>, Problem> {
+pub async fn list_messages(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+    uri: Uri,
+) -> Result<Json<Vec<MessageView>>, Problem> {
     let q: MessagesQuery = parse_query(&uri)?;
     let id = conversation(&cid)?;
     Ok(Json(state.services.list_messages(&auth.principal, id, q.before, q.after, q.limit.unwrap_or(50)).await?))
@@ -164,7 +177,11 @@ pub async fn edit_message(
     params(("conversation_id" = String, Path), ("message_id" = String, Path)),
     responses((status = 200, body = MessageView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
-pub async fn delete_message(State(state): State<AppState>, auth: Auth, Path((cid, mid)): Path<(String, String)>) -> Result<Json<MessageView>, Problem> {
+pub async fn delete_message(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, mid)): Path<(String, String)>,
+) -> Result<Json<MessageView>, Problem> {
     let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
     Ok(Json(state.services.delete_message(&auth.principal, c, m).await?))
 }
@@ -202,13 +219,15 @@ pub async fn websocket(
 ) -> Result<Response, Problem> {
     // Cross-site WebSocket hijacking: browsers always send Origin, and it must be this site.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
+        let host =
+            headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
         let origin_host = origin.split_once("://").map(|(_, rest)| rest);
         if host.is_none() || origin_host != host {
             return Err(Problem::new(Kind::Forbidden, "WebSocket connections must come from this site"));
         }
     }
-    let upgrade = upgrade.map_err(|_| Problem::new(Kind::MalformedBody, "use a WebSocket upgrade request for this path"))?;
+    let upgrade =
+        upgrade.map_err(|_| Problem::new(Kind::MalformedBody, "use a WebSocket upgrade request for this path"))?;
     let hub = state.hub.clone();
     let user = auth.principal.user_id;
     Ok(upgrade

@@ -2,6 +2,7 @@
 
 mod api;
 mod bad_input;
+mod messaging;
 mod web;
 
 use axum::body::Body;

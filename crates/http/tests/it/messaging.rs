@@ -1,0 +1,276 @@
+//! Messaging over HTTP and the WebSocket, against a real listener for the live parts.
+
+use crate::{app, req, TestApp};
+use axum::http::{Method, StatusCode};
+use domain::Role;
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::Message;
+
+struct Pair {
+    app: TestApp,
+    a: String,
+    b: String,
+    c: String,
+    b_id: String,
+    conversation: String,
+}
+
+/// Ada and Bob in a direct conversation; Cy is in the enterprise but not in it.
+async fn pair() -> Pair {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "ada@acme.example", Role::Member).await;
+    let bob = app.user(e, "bob@acme.example", Role::Member).await;
+    app.user(e, "cy@acme.example", Role::Member).await;
+    let a = app.token("ada@acme.example").await;
+    let b = app.token("bob@acme.example").await;
+    let c = app.token("cy@acme.example").await;
+    let r = req(Method::POST, "/api/v1/conversations/direct")
+        .bearer(&a)
+        .json(&json!({ "user_id": bob.id }))
+        .send(&app)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let conversation = r.json()["id"].as_str().unwrap().to_owned();
+    Pair { app, a, b, c, b_id: bob.id.to_string(), conversation }
+}
+
+async fn send(p: &Pair, token: &str, body: &str) -> Value {
+    let r = req(Method::POST, &format!("/api/v1/conversations/{}/messages", p.conversation))
+        .bearer(token)
+        .json(&json!({ "body": body }))
+        .send(&p.app)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    r.json()
+}
+
+#[tokio::test]
+async fn send_read_edit_delete_and_page_history() {
+    let p = pair().await;
+    let first = send(&p, &p.a, "hello Bob").await;
+    assert_eq!((first["seq"].as_i64(), first["body"].as_str()), (Some(1), Some("hello Bob")));
+    for i in 0..4 {
+        send(&p, &p.b, &format!("reply {i}")).await;
+    }
+    let listed = req(Method::GET, "/api/v1/conversations").bearer(&p.a).send(&p.app).await.json();
+    assert_eq!(listed[0]["unread"], 5);
+    let path = format!("/api/v1/conversations/{}/messages", p.conversation);
+    let newest = req(Method::GET, &format!("{path}?limit=2")).bearer(&p.a).send(&p.app).await.json();
+    assert_eq!(newest.as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect::<Vec<_>>(), vec![5, 4]);
+    let caught_up = req(Method::GET, &format!("{path}?after=3")).bearer(&p.a).send(&p.app).await.json();
+    assert_eq!(caught_up.as_array().unwrap().len(), 2);
+    let read = req(Method::POST, &format!("/api/v1/conversations/{}/read", p.conversation))
+        .bearer(&p.a)
+        .json(&json!({ "seq": 5 }))
+        .send(&p.app)
+        .await;
+    assert_eq!(read.json()["last_read_seq"], 5);
+
+    let msg = format!("{path}/{}", first["id"].as_str().unwrap());
+    req(Method::PATCH, &msg)
+        .bearer(&p.b)
+        .json(&json!({ "body": "not yours" }))
+        .send(&p.app)
+        .await
+        .problem(403, "forbidden");
+    let edited =
+        req(Method::PATCH, &msg).bearer(&p.a).json(&json!({ "body": "hello again" })).send(&p.app).await.json();
+    assert_eq!(edited["body"], "hello again");
+    assert!(edited["edited_at"].is_string());
+    let deleted = req(Method::DELETE, &msg).bearer(&p.a).send(&p.app).await.json();
+    assert_eq!((deleted["deleted"].as_bool(), deleted["body"].is_null()), (Some(true), true));
+    req(Method::DELETE, &msg).bearer(&p.a).send(&p.app).await.problem(404, "not-found");
+}
+
+#[tokio::test]
+async fn outsiders_get_the_same_answer_as_for_a_conversation_that_does_not_exist() {
+    let p = pair().await;
+    send(&p, &p.a, "private").await;
+    let unknown = "00000000-0000-7000-8000-000000000000";
+    for id in [p.conversation.as_str(), unknown] {
+        let read = req(Method::GET, &format!("/api/v1/conversations/{id}/messages")).bearer(&p.c).send(&p.app).await;
+        let sent = req(Method::POST, &format!("/api/v1/conversations/{id}/messages"))
+            .bearer(&p.c)
+            .json(&json!({ "body": "hi" }))
+            .send(&p.app)
+            .await;
+        let got = req(Method::GET, &format!("/api/v1/conversations/{id}")).bearer(&p.c).send(&p.app).await;
+        for r in [read, sent, got] {
+            assert_eq!(r.problem(404, "not-found")["detail"], "no such conversation");
+        }
+    }
+    let history = req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation))
+        .bearer(&p.a)
+        .send(&p.app)
+        .await
+        .json();
+    assert_eq!(history.as_array().unwrap().len(), 1, "nothing was written by the outsider");
+}
+
+#[tokio::test]
+async fn bad_messages_conversations_and_cursors_are_precise_and_write_nothing() {
+    let p = pair().await;
+    let path = format!("/api/v1/conversations/{}/messages", p.conversation);
+    for (body, rule) in [
+        (json!({ "body": "" }), "empty"),
+        (json!({ "body": " \n" }), "empty"),
+        (json!({ "body": "x".repeat(64 * 1024 + 1) }), "too-long"),
+    ] {
+        let r = req(Method::POST, &path).bearer(&p.a).json(&body).send(&p.app).await;
+        assert_eq!(r.problem(422, "invalid-field")["rule"], rule);
+    }
+    let invalid_utf8 = b"{\"body\": \"\xff\xfe\"}".to_vec();
+    req(Method::POST, &path)
+        .bearer(&p.a)
+        .raw("application/json", invalid_utf8)
+        .send(&p.app)
+        .await
+        .problem(400, "malformed-body");
+    req(Method::GET, &format!("{path}?before=abc")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
+    req(Method::GET, &format!("{path}?before=3&after=1")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
+    req(Method::GET, &format!("{path}?cursor=1")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
+    let direct = "/api/v1/conversations/direct";
+    let me = req(Method::GET, "/api/v1/me").bearer(&p.a).send(&p.app).await.json();
+    let r = req(Method::POST, direct).bearer(&p.a).json(&json!({ "user_id": me["user"]["id"] })).send(&p.app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "user_id");
+    req(Method::POST, direct)
+        .bearer(&p.a)
+        .json(&json!({ "user_id": "nope" }))
+        .send(&p.app)
+        .await
+        .problem(422, "invalid-field");
+    let other_e = p.app.enterprise("Other").await;
+    let stranger = p.app.user(other_e, "s@other.example", Role::Member).await;
+    req(Method::POST, direct)
+        .bearer(&p.a)
+        .json(&json!({ "user_id": stranger.id }))
+        .send(&p.app)
+        .await
+        .problem(404, "not-found");
+    let r = req(Method::POST, "/api/v1/conversations/group")
+        .bearer(&p.a)
+        .json(&json!({ "title": " ", "member_ids": [p.b_id] }))
+        .send(&p.app)
+        .await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "title");
+    let history = req(Method::GET, &path).bearer(&p.a).send(&p.app).await.json();
+    assert!(history.as_array().unwrap().is_empty());
+    assert_eq!(
+        req(Method::GET, "/api/v1/conversations").bearer(&p.a).send(&p.app).await.json().as_array().unwrap().len(),
+        1
+    );
+}
+
+/// Serves the test app on a real port (plain HTTP; TLS is the binary's job).
+async fn listen(app: &TestApp) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    port
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(
+    port: u16,
+    token: &str,
+    origin: Option<&str>,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = format!("ws://127.0.0.1:{port}/api/v1/ws").into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    assert_eq!(next_json(&mut socket).await["type"], "ready");
+    Ok(socket)
+}
+
+async fn next_message(socket: &mut Socket) -> Message {
+    tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("a frame within 5 s")
+        .expect("open")
+        .expect("ok")
+}
+
+async fn next_json(socket: &mut Socket) -> Value {
+    match next_message(socket).await {
+        Message::Text(t) => serde_json::from_str(t.as_str()).unwrap(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+async fn close_code(socket: &mut Socket) -> u16 {
+    match next_message(socket).await {
+        Message::Close(Some(frame)) => frame.code.into(),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn members_see_messages_and_receipts_arrive_live() {
+    let p = pair().await;
+    let port = listen(&p.app).await;
+    let mut bob = connect(port, &p.b, None).await.unwrap();
+    let mut ada = connect(port, &p.a, Some(&format!("http://127.0.0.1:{port}"))).await.unwrap();
+    let mut cy = connect(port, &p.c, None).await.unwrap();
+    let sent = send(&p, &p.a, "live hello").await;
+    for socket in [&mut bob, &mut ada] {
+        let event = next_json(socket).await;
+        assert_eq!(event["type"], "message-created");
+        assert_eq!(event["message"]["body"], "live hello");
+        assert_eq!(event["message"]["seq"], sent["seq"]);
+    }
+    req(Method::POST, &format!("/api/v1/conversations/{}/read", p.conversation))
+        .bearer(&p.b)
+        .json(&json!({ "seq": 1 }))
+        .send(&p.app)
+        .await;
+    let receipt = next_json(&mut ada).await;
+    assert_eq!(
+        (receipt["type"].as_str(), receipt["user_id"].as_str(), receipt["seq"].as_i64()),
+        (Some("receipt"), Some(p.b_id.as_str()), Some(1))
+    );
+    // Cy, not a member, got nothing: the next thing Cy sees is the answer to a ping.
+    cy.send(Message::Text(r#"{"type":"ping"}"#.into())).await.unwrap();
+    assert_eq!(next_json(&mut cy).await["type"], "pong");
+}
+
+#[tokio::test]
+async fn bad_frames_close_only_that_connection_with_a_reason() {
+    let p = pair().await;
+    let port = listen(&p.app).await;
+    let mut healthy = connect(port, &p.b, None).await.unwrap();
+    let mut garbage = connect(port, &p.a, None).await.unwrap();
+    garbage.send(Message::Text("not json".into())).await.unwrap();
+    assert_eq!(close_code(&mut garbage).await, 1007);
+    let mut binary = connect(port, &p.a, None).await.unwrap();
+    binary.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(close_code(&mut binary).await, 1003);
+    let mut oversized = connect(port, &p.a, None).await.unwrap();
+    oversized.send(Message::Text("x".repeat(10_000).into())).await.unwrap();
+    assert_eq!(close_code(&mut oversized).await, 1009);
+    healthy.send(Message::Text(r#"{"type":"ping"}"#.into())).await.unwrap();
+    assert_eq!(next_json(&mut healthy).await["type"], "pong");
+    send(&p, &p.a, "still delivered").await;
+    assert_eq!(next_json(&mut healthy).await["message"]["body"], "still delivered");
+}
+
+#[tokio::test]
+async fn the_websocket_refuses_strangers_and_other_sites() {
+    let p = pair().await;
+    let port = listen(&p.app).await;
+    assert!(connect(port, "made-up", None).await.is_err(), "an unknown token gets no socket");
+    let err = connect(port, &p.a, Some("https://evil.example")).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    let r = req(Method::GET, "/api/v1/ws").bearer(&p.a).send(&p.app).await;
+    r.problem(400, "malformed-body");
+}
