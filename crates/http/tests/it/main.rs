@@ -3,6 +3,7 @@
 mod api;
 mod bad_input;
 mod messaging;
+mod nodes;
 mod web;
 
 use axum::body::Body;

@@ -166,7 +166,7 @@ async fn bad_messages_conversations_and_cursors_are_precise_and_write_nothing() 
 }
 
 /// Serves the test app on a real port (plain HTTP; TLS is the binary's job).
-async fn listen(app: &TestApp) -> u16 {
+pub(crate) async fn listen(app: &TestApp) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let router = app.router.clone();
@@ -178,7 +178,7 @@ async fn listen(app: &TestApp) -> u16 {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(
+pub(crate) async fn connect(
     port: u16,
     token: &str,
     origin: Option<&str>,
@@ -201,7 +201,7 @@ async fn next_message(socket: &mut Socket) -> Message {
         .expect("ok")
 }
 
-async fn next_json(socket: &mut Socket) -> Value {
+pub(crate) async fn next_json(socket: &mut Socket) -> Value {
     match next_message(socket).await {
         Message::Text(t) => serde_json::from_str(t.as_str()).unwrap(),
         other => panic!("expected text, got {other:?}"),
