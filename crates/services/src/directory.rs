@@ -359,3 +359,26 @@ fn not_found(what: &'static str) -> impl Fn(store::Error) -> Error {
         e => e.into(),
     }
 }
+
+/// A colleague as every member sees them: enough to start a conversation.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ColleagueView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+}
+
+impl Services {
+    /// The enabled people of the caller's enterprise (the in-app directory).
+    pub async fn list_colleagues(&self, p: &crate::Principal) -> Result<Vec<ColleagueView>> {
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let mut out = Vec::new();
+        for row in self.store.list_users(p.enterprise_id).await?.iter().filter(|u| !u.disabled) {
+            let user = open_user(&key, row)?;
+            out.push(ColleagueView { id: user.id, name: user.name, email: user.email });
+        }
+        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(out)
+    }
+}

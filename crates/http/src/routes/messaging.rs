@@ -74,6 +74,16 @@ pub struct MessagesQuery {
     pub limit: Option<u32>,
 }
 
+/// GET /api/v1/directory — the enabled people of your enterprise, to start conversations with.
+#[utoipa::path(get, path = "/api/v1/directory", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [services::directory::ColleagueView]), (status = 401, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list_colleagues(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<services::directory::ColleagueView>>, Problem> {
+    Ok(Json(state.services.list_colleagues(&auth.principal).await?))
+}
+
 /// GET /api/v1/conversations — your conversations with unread counts, most recent first.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [ConversationView]), (status = 401, body = ProblemDocument, content_type = "application/problem+json")))]

@@ -274,3 +274,14 @@ async fn the_websocket_refuses_strangers_and_other_sites() {
     let r = req(Method::GET, "/api/v1/ws").bearer(&p.a).send(&p.app).await;
     r.problem(400, "malformed-body");
 }
+
+#[tokio::test]
+async fn members_see_their_enterprise_directory_only() {
+    let p = pair().await;
+    let other = p.app.enterprise("Other").await;
+    p.app.user(other, "stranger@other.example", Role::Member).await;
+    let people = req(Method::GET, "/api/v1/directory").bearer(&p.c).send(&p.app).await.json();
+    let emails: Vec<&str> = people.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, vec!["ada@acme.example", "bob@acme.example", "cy@acme.example"]);
+    req(Method::GET, "/api/v1/directory").send(&p.app).await.problem(401, "unauthenticated");
+}
