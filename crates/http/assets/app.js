@@ -1,4 +1,4 @@
-// The signed-in home page: who you are and your devices.
+// The signed-in home page: conversations (chat.js) and your devices.
 "use strict";
 (async () => {
   const me = await conclave.start();
@@ -31,4 +31,5 @@
     }
   }
   await loadDevices();
+  await chat.start(me);
 })().catch((e) => conclave.status(e.message, true));

@@ -21,6 +21,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("../../assets/style.css")),
     ("common.js", "text/javascript; charset=utf-8", include_str!("../../assets/common.js")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../../assets/app.js")),
+    ("chat.js", "text/javascript; charset=utf-8", include_str!("../../assets/chat.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin.js")),
 ];
 

@@ -1,0 +1,304 @@
+// Conversations in the browser: list with unread counts, history with scroll-back, composer,
+// edit and delete of your own messages, read receipts, and live updates over one WebSocket.
+// Resume protocol: on every (re)connect the server says {"type":"ready"}; we then fetch what we
+// missed with ?after=<last seq we hold>, so a dropped or cut connection loses nothing.
+"use strict";
+const chat = (() => {
+  let me = null;
+  let current = null;
+  let socket = null;
+  let retryMs = 500;
+  const people = new Map();         // user id -> {id, name, email}
+  const conversations = new Map();  // conversation id -> ConversationView
+  const messages = new Map();       // conversation id -> Map(seq -> MessageView)
+  const receipts = new Map();       // conversation id -> Map(user id -> seq)
+  const $ = (id) => document.getElementById(id);
+
+  function nameOf(id) {
+    const p = people.get(id);
+    return p ? p.name : "someone";
+  }
+
+  function titleOf(c) {
+    if (c.title) return c.title;
+    const other = c.member_ids.find((id) => id !== me.user.id);
+    return other ? nameOf(other) : "Just you";
+  }
+
+  function seqs(id) {
+    return [...(messages.get(id) || new Map()).keys()];
+  }
+
+  async function loadPeople() {
+    const list = await conclave.api("GET", "/api/v1/directory");
+    const direct = $("direct-with");
+    const group = $("group-members");
+    direct.replaceChildren();
+    group.replaceChildren();
+    for (const p of list) {
+      people.set(p.id, p);
+      if (p.id === me.user.id) continue;
+      for (const select of [direct, group]) {
+        const option = document.createElement("option");
+        option.value = p.id;
+        option.textContent = p.name + " <" + p.email + ">";
+        select.appendChild(option);
+      }
+    }
+  }
+
+  async function loadConversations() {
+    const list = await conclave.api("GET", "/api/v1/conversations");
+    conversations.clear();
+    for (const c of list) conversations.set(c.id, c);
+    renderList();
+  }
+
+  function renderList() {
+    const ul = $("conversations");
+    ul.replaceChildren();
+    for (const c of conversations.values()) {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.id = c.id;
+      if (c.id === current) b.className = "current";
+      const name = document.createElement("span");
+      name.textContent = titleOf(c);
+      b.appendChild(name);
+      if (c.unread > 0 && c.id !== current) {
+        const badge = document.createElement("span");
+        badge.className = "badge";
+        badge.textContent = String(c.unread);
+        b.appendChild(badge);
+      }
+      b.addEventListener("click", () => open(c.id).catch(fail));
+      li.appendChild(b);
+      ul.appendChild(li);
+    }
+  }
+
+  function add(m) {
+    if (!messages.has(m.conversation_id)) messages.set(m.conversation_id, new Map());
+    messages.get(m.conversation_id).set(m.seq, m);
+    const c = conversations.get(m.conversation_id);
+    if (c && m.seq > c.last_seq) c.last_seq = m.seq;
+  }
+
+  async function open(id) {
+    current = id;
+    const c = conversations.get(id);
+    $("thread-title").textContent = titleOf(c);
+    $("thread-title").className = "";
+    $("composer").hidden = false;
+    if (!messages.has(id)) {
+      const page = await conclave.api("GET", "/api/v1/conversations/" + id + "/messages?limit=50");
+      for (const m of page) add(m);
+      if (!messages.has(id)) messages.set(id, new Map());
+    }
+    renderList();
+    renderMessages(true);
+    await markRead();
+    $("body").focus();
+  }
+
+  async function loadOlder() {
+    const have = seqs(current);
+    if (have.length === 0) return;
+    const oldest = Math.min(...have);
+    const page = await conclave.api("GET", "/api/v1/conversations/" + current + "/messages?limit=50&before=" + oldest);
+    for (const m of page) add(m);
+    renderMessages(false);
+  }
+
+  function renderMessages(scrollToEnd) {
+    const ol = $("messages");
+    const atEnd = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+    ol.replaceChildren();
+    const list = [...(messages.get(current) || new Map()).values()].sort((a, b) => a.seq - b.seq);
+    $("older").hidden = list.length === 0 || list[0].seq <= 1;
+    const others = receipts.get(current) || new Map();
+    const seenUpTo = Math.max(0, ...[...others.entries()].filter(([u]) => u !== me.user.id).map(([, s]) => s));
+    const lastSeenMine = list.filter((m) => m.sender_id === me.user.id && m.seq <= seenUpTo).map((m) => m.seq).pop();
+    for (const m of list) {
+      const li = document.createElement("li");
+      li.dataset.seq = String(m.seq);
+      const mine = m.sender_id === me.user.id;
+      if (mine) li.className = "mine";
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      meta.textContent = nameOf(m.sender_id) + " · " + conclave.when(m.created_at) + (m.edited_at ? " · edited" : "") + (m.seq === lastSeenMine ? " · seen" : "");
+      const text = document.createElement("div");
+      text.className = m.deleted ? "text deleted" : "text";
+      text.textContent = m.deleted ? "This message was deleted." : m.body;
+      if (mine && !m.deleted) {
+        const edit = document.createElement("button");
+        edit.type = "button";
+        edit.className = "secondary";
+        edit.textContent = "Edit";
+        edit.addEventListener("click", () => startEdit(li, text, m));
+        const del = document.createElement("button");
+        del.type = "button";
+        del.className = "secondary";
+        del.textContent = "Delete";
+        del.addEventListener("click", () => act(async () => add(await conclave.api("DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id))));
+        meta.append(edit, del);
+      }
+      li.append(meta, text);
+      ol.appendChild(li);
+    }
+    if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
+  }
+
+  function startEdit(li, text, m) {
+    const area = document.createElement("textarea");
+    area.value = m.body;
+    area.rows = 2;
+    area.setAttribute("aria-label", "Edit message");
+    const save = document.createElement("button");
+    save.type = "button";
+    save.textContent = "Save";
+    save.addEventListener("click", () => act(async () => add(await conclave.api("PATCH", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id, { body: area.value }))));
+    text.replaceWith(area);
+    area.after(save);
+    area.focus();
+  }
+
+  async function act(fn) {
+    try {
+      await fn();
+      renderMessages(false);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function markRead() {
+    if (!current || document.hidden) return;
+    const c = conversations.get(current);
+    const have = seqs(current);
+    const last = have.length ? Math.max(...have) : 0;
+    if (c && last > c.last_read_seq) {
+      const r = await conclave.api("POST", "/api/v1/conversations/" + current + "/read", { seq: last });
+      c.last_read_seq = r.last_read_seq;
+      c.unread = Math.max(0, c.last_seq - c.last_read_seq);
+      renderList();
+    }
+  }
+
+  async function catchUp() {
+    await loadConversations();
+    for (const id of messages.keys()) {
+      const have = seqs(id);
+      const after = have.length ? Math.max(...have) : 0;
+      const page = await conclave.api("GET", "/api/v1/conversations/" + id + "/messages?limit=200&after=" + after);
+      for (const m of page) add(m);
+    }
+    if (current) {
+      renderMessages(false);
+      await markRead();
+    }
+  }
+
+  async function handle(event) {
+    switch (event.type) {
+      case "ready":
+        $("live").textContent = "live";
+        $("live").className = "on";
+        await catchUp();
+        break;
+      case "message-created":
+      case "message-edited":
+      case "message-deleted": {
+        const m = event.message;
+        if (!conversations.has(m.conversation_id)) await loadConversations();
+        const known = messages.has(m.conversation_id);
+        if (known) add(m);
+        const c = conversations.get(m.conversation_id);
+        if (m.conversation_id === current) {
+          renderMessages(false);
+          await markRead();
+        } else if (c && event.type === "message-created" && m.sender_id !== me.user.id) {
+          if (!known) c.last_seq = Math.max(c.last_seq, m.seq);
+          c.unread = Math.max(0, c.last_seq - c.last_read_seq);
+          renderList();
+        }
+        break;
+      }
+      case "receipt":
+        if (!receipts.has(event.conversation_id)) receipts.set(event.conversation_id, new Map());
+        receipts.get(event.conversation_id).set(event.user_id, event.seq);
+        if (event.conversation_id === current) renderMessages(false);
+        break;
+      case "conversation-created":
+        await loadConversations();
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/api/v1/ws");
+    socket.addEventListener("open", () => { retryMs = 500; });
+    socket.addEventListener("message", (ev) => {
+      let event;
+      try { event = JSON.parse(ev.data); } catch { return; }
+      handle(event).catch(fail);
+    });
+    socket.addEventListener("close", () => {
+      $("live").textContent = "reconnecting";
+      $("live").className = "muted";
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 10000);
+    });
+  }
+
+  function fail(e) {
+    conclave.status(e.message, true);
+  }
+
+  async function start(signedIn) {
+    me = signedIn;
+    await loadPeople();
+    await loadConversations();
+    $("older").addEventListener("click", () => loadOlder().catch(fail));
+    $("new-direct").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const user = $("direct-with").value;
+      conclave.api("POST", "/api/v1/conversations/direct", { user_id: user })
+        .then(async (c) => { conversations.set(c.id, c); await open(c.id); })
+        .catch(fail);
+    });
+    $("new-group").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const members = [...$("group-members").selectedOptions].map((o) => o.value);
+      conclave.api("POST", "/api/v1/conversations/group", { title: $("group-title").value, member_ids: members })
+        .then(async (c) => { ev.target.reset(); conversations.set(c.id, c); await open(c.id); })
+        .catch(fail);
+    });
+    const composer = $("composer");
+    composer.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const body = $("body").value;
+      if (!body.trim()) return;
+      conclave.api("POST", "/api/v1/conversations/" + current + "/messages", { body })
+        .then((m) => { $("body").value = ""; add(m); renderMessages(true); conclave.status(""); })
+        .catch(fail);
+    });
+    $("body").addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey) {
+        ev.preventDefault();
+        composer.requestSubmit();
+      }
+    });
+    document.addEventListener("visibilitychange", () => markRead().catch(fail));
+    setInterval(() => {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+    }, 25000);
+    connect();
+  }
+
+  return { start };
+})();

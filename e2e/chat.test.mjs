@@ -1,0 +1,59 @@
+// Two people in two browsers: messages, edits, deletes and read receipts arrive live.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+
+let conclave;
+let browser;
+
+before(async () => {
+  conclave = await Conclave.start();
+  conclave.createUser("ada@chat.example", "Ada Lovelace", "member");
+  conclave.createUser("bob@chat.example", "Bob Babbage", "member");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await conclave?.stop();
+});
+
+test("a direct conversation goes live in both browsers, with receipts, edits and deletes", async () => {
+  const ada = await newPage(browser);
+  const bob = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  await signIn(bob.page, conclave.url, "bob@chat.example");
+  for (const { page } of [ada, bob]) await page.waitForSelector("#live.on");
+
+  await ada.page.selectOption("#direct-with", { label: "Bob Babbage <bob@chat.example>" });
+  await ada.page.click("#new-direct button");
+  await ada.page.waitForSelector("#composer:not([hidden])");
+  await ada.page.fill("#body", "Hello Bob, the engine runs.");
+  await ada.page.keyboard.press("Enter");
+  await ada.page.waitForSelector("#messages li:has-text('the engine runs')");
+
+  // Bob never reloads: the conversation appears with an unread badge, then the message.
+  await bob.page.waitForSelector("#conversations button:has-text('Ada Lovelace') .badge");
+  await bob.page.click("#conversations button:has-text('Ada Lovelace')");
+  await bob.page.waitForSelector("#messages li:has-text('Hello Bob, the engine runs.')");
+
+  // Bob opened it, so his receipt reaches Ada live.
+  await ada.page.waitForSelector("#messages li:has-text('the engine runs') .meta:has-text('seen')");
+
+  await bob.page.fill("#body", "Splendid.\nSend the plans.");
+  await bob.page.click("#composer button");
+  await ada.page.waitForSelector("#messages li:has-text('Send the plans.')");
+
+  await ada.page.click("#messages li:has-text('the engine runs') button:has-text('Edit')");
+  await ada.page.fill("#messages textarea", "Hello Bob, the engine runs at last.");
+  await ada.page.click("#messages button:has-text('Save')");
+  await bob.page.waitForSelector("#messages li:has-text('at last') .meta:has-text('edited')");
+
+  await ada.page.click("#messages li:has-text('at last') button:has-text('Delete')");
+  await bob.page.waitForSelector("#messages li:has-text('This message was deleted.')");
+  assert.equal(await bob.page.locator("#messages li:has-text('at last')").count(), 0, "the text is gone for Bob too");
+  assert.deepEqual(ada.page.cspViolations, []);
+  assert.deepEqual(bob.page.cspViolations, []);
+  await ada.context.close();
+  await bob.context.close();
+});
