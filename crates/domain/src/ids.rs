@@ -58,3 +58,7 @@ id_type!(
     /// One message in a conversation.
     MessageId
 );
+id_type!(
+    /// A file attached to a message; also its file name on disk.
+    AttachmentId
+);

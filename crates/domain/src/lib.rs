@@ -8,7 +8,7 @@ pub mod ids;
 pub mod messaging;
 pub mod validate;
 
-pub use ids::{ConversationId, EnterpriseId, MessageId, SessionId, TeamId, UserId};
+pub use ids::{AttachmentId, ConversationId, EnterpriseId, MessageId, SessionId, TeamId, UserId};
 pub use validate::{FieldError, Rule};
 
 use serde::{Deserialize, Serialize};

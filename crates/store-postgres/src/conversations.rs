@@ -3,7 +3,7 @@
 use super::{db, expect_rows, text, Store};
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
-use domain::{ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
+use domain::{AttachmentId, ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
 use sqlx::Row;
 use store::decode;
 use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, Result};
@@ -13,7 +13,8 @@ type DbRow = sqlx::postgres::PgRow;
 const CONVERSATION_COLUMNS: &str =
     "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
 const MEMBER_COLUMNS: &str = "m.conversation_id, m.user_id, m.role, m.joined_at, m.last_read_seq";
-const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at, \
+     attachment_id, attachment_name_ct, attachment_type, attachment_size";
 
 fn conversation_row(row: &DbRow) -> Result<ConversationRow> {
     let team: Option<String> = row.try_get("team_id").map_err(db)?;
@@ -50,6 +51,15 @@ fn message_row(row: &DbRow) -> Result<MessageRow> {
         created_at: Millis(row.try_get("created_at").map_err(db)?),
         edited_at: row.try_get::<Option<i64>, _>("edited_at").map_err(db)?.map(Millis),
         deleted_at: row.try_get::<Option<i64>, _>("deleted_at").map_err(db)?.map(Millis),
+        attachment: match row.try_get::<Option<String>, _>("attachment_id").map_err(db)? {
+            None => None,
+            Some(id) => Some(store::AttachmentMeta {
+                id: AttachmentId(decode::uuid(&id)?),
+                name_ct: row.try_get::<Option<Vec<u8>>, _>("attachment_name_ct").map_err(db)?.unwrap_or_default(),
+                content_type: row.try_get::<Option<String>, _>("attachment_type").map_err(db)?.unwrap_or_default(),
+                size: row.try_get::<Option<i64>, _>("attachment_size").map_err(db)?.unwrap_or_default(),
+            }),
+        },
     })
 }
 
@@ -190,7 +200,7 @@ impl store::ConversationStore for Store {
             .await
             .map_err(db)?;
             sqlx::query(&format!(
-                "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)"
+                "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10)"
             ))
             .bind(message.id.to_string())
             .bind(message.conversation_id.to_string())
@@ -198,6 +208,10 @@ impl store::ConversationStore for Store {
             .bind(message.sender_id.to_string())
             .bind(&message.body_ct)
             .bind(message.created_at.0)
+            .bind(message.attachment.as_ref().map(|a| a.id.to_string()))
+            .bind(message.attachment.as_ref().map(|a| a.name_ct.clone()))
+            .bind(message.attachment.as_ref().map(|a| a.content_type.clone()))
+            .bind(message.attachment.as_ref().map(|a| a.size))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -236,7 +250,7 @@ impl store::ConversationStore for Store {
         at: Millis,
     ) -> Result<MessageRow> {
         let row = sqlx::query(&format!(
-            "UPDATE messages SET body_ct = NULL, deleted_at = $1 \
+            "UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, deleted_at = $1 \
              WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind(at.0)
@@ -259,6 +273,24 @@ impl store::ConversationStore for Store {
             .as_ref()
             .map(message_row)
             .transpose()
+    }
+
+    async fn get_attachment(
+        &self,
+        conversation: ConversationId,
+        attachment: AttachmentId,
+    ) -> Result<Option<MessageRow>> {
+        sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND attachment_id = $2 AND deleted_at IS NULL"
+        ))
+        .bind(conversation.to_string())
+        .bind(attachment.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(message_row)
+        .transpose()
     }
 
     async fn list_messages(

@@ -21,6 +21,7 @@ use store::{EnterpriseRow, Error, KeyRow, Migration, Result, SessionRow, TeamMem
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "messaging", sql: include_str!("../migrations/0002_messaging.sql") },
+    Migration { version: 3, name: "attachments", sql: include_str!("../migrations/0003_attachments.sql") },
 ];
 
 pub struct SqliteStore {

@@ -317,6 +317,17 @@ pub struct MessageRow {
     pub created_at: Millis,
     pub edited_at: Option<Millis>,
     pub deleted_at: Option<Millis>,
+    pub attachment: Option<AttachmentMeta>,
+}
+
+/// The file a message carries. Its bytes are on disk, sealed in chunks; the name is sealed here
+/// (table `messages`, row = attachment id, column `attachment_name`) and destroyed on delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentMeta {
+    pub id: domain::AttachmentId,
+    pub name_ct: Vec<u8>,
+    pub content_type: String,
+    pub size: i64,
 }
 
 /// Which messages a page holds.
@@ -374,6 +385,12 @@ pub trait ConversationStore: Send + Sync {
         sender: UserId,
         at: Millis,
     ) -> Result<MessageRow>;
+    /// The undeleted message carrying this attachment in this conversation.
+    async fn get_attachment(
+        &self,
+        conversation: domain::ConversationId,
+        attachment: domain::AttachmentId,
+    ) -> Result<Option<MessageRow>>;
     async fn get_message(
         &self,
         conversation: domain::ConversationId,

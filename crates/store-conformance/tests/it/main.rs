@@ -329,6 +329,7 @@ mod conversations {
             created_at: Millis::now(),
             edited_at: None,
             deleted_at: None,
+            attachment: None,
         }
     }
 
@@ -444,4 +445,27 @@ conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
     assert_eq!(store.mark_read(c.id, b.id, 99).await.unwrap(), 3, "never past the newest");
     let outsider = user(&store, e, b"o").await;
     assert!(matches!(store.mark_read(c.id, outsider.id, 1).await, Err(Error::NotFound)));
+});
+
+conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
+    let (e, a, _, c) = pair(&store).await;
+    let attachment = store::AttachmentMeta {
+        id: domain::AttachmentId::new(),
+        name_ct: vec![3; 20],
+        content_type: "image/png".into(),
+        size: 1234,
+    };
+    let sent = store
+        .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) })
+        .await
+        .unwrap();
+    assert_eq!(sent.attachment.as_ref(), Some(&attachment));
+    let found = store.get_attachment(c.id, attachment.id).await.unwrap().unwrap();
+    assert_eq!(found.attachment, Some(attachment.clone()));
+    let (_, _, _, other) = pair(&store).await;
+    assert!(store.get_attachment(other.id, attachment.id).await.unwrap().is_none(), "not through another conversation");
+    store.delete_message(c.id, sent.id, a.id, Millis::now()).await.unwrap();
+    assert!(store.get_attachment(c.id, attachment.id).await.unwrap().is_none());
+    let listed = store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap();
+    assert_eq!(listed[0].attachment.as_ref().map(|a| a.name_ct.len()), Some(0), "the sealed name is destroyed");
 });
