@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub nats_url: Option<String>,
     pub session_lifetime_hours: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub max_attachment_bytes: Option<u64>,
     pub sign_in_per_minute: Option<u32>,
 }
 
@@ -56,6 +57,8 @@ pub struct Config {
     pub nats_url: Option<String>,
     pub session_lifetime_hours: u64,
     pub max_body_bytes: usize,
+    /// Largest attachment, in bytes.
+    pub max_attachment_bytes: u64,
     pub sign_in_per_minute: u32,
 }
 
@@ -134,6 +137,7 @@ impl Config {
             session_lifetime_hours,
             max_body_bytes,
             sign_in_per_minute: file.sign_in_per_minute.unwrap_or(10).max(1),
+            max_attachment_bytes: file.max_attachment_bytes.unwrap_or(100 * 1024 * 1024).max(1),
         })
     }
 
@@ -194,6 +198,9 @@ session_lifetime_hours = 12
 
 # Largest JSON request body, in bytes (a message body may be 64 KiB before JSON escaping).
 max_body_bytes = 262144
+
+# Largest attachment, in bytes (files are kept sealed in data_dir/files).
+max_attachment_bytes = 104857600
 
 # Sign-in attempts allowed per client IP address per minute.
 sign_in_per_minute = 10

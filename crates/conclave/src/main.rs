@@ -259,6 +259,8 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
     };
     let settings = services::Settings {
         session_lifetime: Duration::from_secs(config.session_lifetime_hours * 3600),
+        files_dir: Some(config.data_dir.join("files")),
+        max_attachment_bytes: config.max_attachment_bytes,
         ..services::Settings::default()
     };
     let bus: Arc<dyn bus::Bus> = match &config.nats_url {

@@ -223,6 +223,7 @@ impl From<services::Error> for Problem {
             E::InvalidCredentials => {
                 Problem::new(Kind::InvalidCredentials, "check the email and password and try again")
             }
+            E::TooLarge(why) => Problem::new(Kind::PayloadTooLarge, why),
             E::Unavailable(why) => {
                 tracing::warn!(error = %why, "dependency unavailable");
                 Problem::new(Kind::Unavailable, "try again shortly")

@@ -378,7 +378,7 @@ impl Services {
             let user = open_user(&key, row)?;
             out.push(ColleagueView { id: user.id, name: user.name, email: user.email });
         }
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|c| c.name.to_lowercase());
         Ok(out)
     }
 }

@@ -8,6 +8,7 @@
 //!   and opened after it leaves it.
 //! - Every security-relevant change is written with its audit event in one store transaction.
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod directory;
@@ -37,6 +38,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("{0}")]
     Conflict(FieldError),
+    /// The upload is over the configured size limit; nothing was kept.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -114,6 +118,10 @@ pub struct Settings {
     pub session_lifetime: Duration,
     /// `last_seen` is written at most this often per session, so reads stay reads.
     pub touch_interval: Duration,
+    /// Where attachments are stored (sealed, in chunks); `None` refuses uploads.
+    pub files_dir: Option<std::path::PathBuf>,
+    /// Largest attachment accepted, in bytes.
+    pub max_attachment_bytes: u64,
 }
 
 impl Default for Settings {
@@ -122,6 +130,8 @@ impl Default for Settings {
             password_cost: crypto::password::Cost::default(),
             session_lifetime: Duration::from_secs(12 * 3600),
             touch_interval: Duration::from_secs(60),
+            files_dir: None,
+            max_attachment_bytes: 100 * 1024 * 1024,
         }
     }
 }

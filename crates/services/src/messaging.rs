@@ -54,6 +54,8 @@ pub struct MessageView {
     pub created_at: String,
     pub edited_at: Option<String>,
     pub deleted: bool,
+    /// The file this message carries, if any (gone once the message is deleted).
+    pub attachment: Option<crate::attachments::AttachmentView>,
 }
 
 /// A live event, as clients receive it over the WebSocket.
@@ -89,11 +91,11 @@ pub struct Addressed {
     pub event: Event,
 }
 
-fn body_aad(id: &str) -> Aad<'_> {
+pub(crate) fn body_aad(id: &str) -> Aad<'_> {
     Aad { table: "messages", row: id, column: "body" }
 }
 
-fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<MessageView> {
+pub(crate) fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<MessageView> {
     let id = row.id.to_string();
     let body = row.body_ct.as_ref().map(|ct| key.open_str(ct, body_aad(&id))).transpose()?;
     Ok(MessageView {
@@ -105,10 +107,19 @@ fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<MessageView> {
         created_at: row.created_at.rfc3339(),
         edited_at: row.edited_at.map(Millis::rfc3339),
         deleted: row.deleted_at.is_some(),
+        attachment: match &row.attachment {
+            Some(a) if row.deleted_at.is_none() => Some(crate::attachments::AttachmentView {
+                id: a.id,
+                name: key.open_str(&a.name_ct, crate::attachments::name_aad(&a.id.to_string()))?,
+                content_type: a.content_type.clone(),
+                size: a.size,
+            }),
+            _ => None,
+        },
     })
 }
 
-fn not_found(e: store::Error) -> Error {
+pub(crate) fn not_found(e: store::Error) -> Error {
     match e {
         store::Error::NotFound => Error::NotFound("conversation"),
         e => e.into(),
@@ -116,7 +127,7 @@ fn not_found(e: store::Error) -> Error {
 }
 
 impl Services {
-    async fn membership(
+    pub(crate) async fn membership(
         &self,
         p: &Principal,
         conversation: ConversationId,
@@ -291,6 +302,7 @@ impl Services {
             created_at: Millis::now(),
             edited_at: None,
             deleted_at: None,
+            attachment: None,
         };
         let stored = self.store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
         let view = open_message(&key, &stored)?;
@@ -336,6 +348,10 @@ impl Services {
             Err(store::Error::NotFound) => return Err(self.why_not_own(conversation, id).await),
             Err(e) => return Err(e.into()),
         };
+        if let Some(attachment) = &row.attachment {
+            // The name was destroyed in the row; the file goes with it.
+            self.remove_attachment_file(attachment.id).await;
+        }
         let view = open_message(&key, &row)?;
         self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageDeleted { message: view.clone() })
             .await?;
@@ -400,7 +416,7 @@ impl Services {
         Ok(stored)
     }
 
-    async fn publish_to_members(
+    pub(crate) async fn publish_to_members(
         &self,
         enterprise: EnterpriseId,
         key: &DataKey,

@@ -210,6 +210,91 @@ pub async fn mark_read(
     Ok(Json(ReadView { last_read_seq: stored }))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file's name (its last path component is kept).
+    pub name: String,
+    /// Optional text sent with the file.
+    pub caption: Option<String>,
+}
+
+/// POST /api/v1/conversations/{conversation_id}/attachments — upload a file as a new message.
+///
+/// The request body is the file itself, streamed; its `Content-Type` is recorded. Files are
+/// sealed in chunks as they arrive. Over the size limit (default 100 MiB): 413, nothing kept.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/attachments", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 201, body = MessageView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 413, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn upload_attachment(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<(StatusCode, Json<MessageView>), Problem> {
+    let q: UploadQuery = parse_query(&uri)?;
+    let id = conversation(&cid)?;
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let stream = body.into_data_stream();
+    let sent =
+        state.services.send_attachment(&auth.principal, id, &q.name, media_type, q.caption.as_deref(), stream).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+/// GET /api/v1/conversations/{conversation_id}/attachments/{attachment_id} — download a file (members only).
+///
+/// Always served as a download (`Content-Disposition: attachment`, `nosniff`, a sandboxing CSP).
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/attachments/{attachment_id}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("attachment_id" = String, Path)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn download_attachment(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, aid)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let (c, a) = (conversation(&cid)?, parse_id(&aid, "attachment", domain::AttachmentId::parse)?);
+    let (meta, stream) = state.services.open_attachment(&auth.principal, c, a).await?;
+    let disposition = content_disposition(&meta.name);
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    let h = response.headers_mut();
+    let value = |s: &str| {
+        axum::http::HeaderValue::from_str(s)
+            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("application/octet-stream"))
+    };
+    h.insert(header::CONTENT_TYPE, value(&meta.content_type));
+    h.insert(header::CONTENT_LENGTH, meta.size.into());
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_str(&disposition)
+            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("attachment")),
+    );
+    h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    Ok(response)
+}
+
+/// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let fallback: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 /// GET /api/v1/ws — the live event stream (WebSocket upgrade).
 ///
 /// Server frames are JSON events (`message-created`, `message-edited`, `message-deleted`,

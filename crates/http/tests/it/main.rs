@@ -1,6 +1,7 @@
 //! HTTP tests through the real router (`tower::ServiceExt::oneshot`), on a real SQLite store.
 
 mod api;
+mod attachments;
 mod bad_input;
 mod messaging;
 mod nodes;
@@ -21,12 +22,14 @@ use std::sync::Arc;
 use tower::ServiceExt as _;
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The attachment limit in these tests, small enough to exceed cheaply.
+pub const MAX_TEST_ATTACHMENT: u64 = 300 * 1024;
 
 pub struct TestApp {
     pub router: Router,
     pub services: Arc<Services>,
     pub store: Arc<dyn store::Store>,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub struct Reply {
@@ -67,6 +70,8 @@ pub async fn app_with(http: HttpSettings) -> TestApp {
         Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
     let settings = Settings {
         password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
+        files_dir: Some(dir.path().join("files")),
+        max_attachment_bytes: MAX_TEST_ATTACHMENT,
         ..Settings::default()
     };
     let ring = Arc::new(crypto::MasterKeyring::generate());
@@ -106,6 +111,11 @@ impl Req {
     }
     pub fn json(self, body: &Value) -> Req {
         self.raw("application/json", serde_json::to_vec(body).unwrap())
+    }
+    pub fn stream(mut self, content_type: &str, body: Body) -> Req {
+        self.inner.headers_mut().insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+        *self.inner.body_mut() = body;
+        self
     }
     pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Req {
         self.inner.headers_mut().insert(header::CONTENT_TYPE, content_type.parse().unwrap());

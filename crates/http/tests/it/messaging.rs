@@ -9,13 +9,17 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 
-struct Pair {
-    app: TestApp,
-    a: String,
-    b: String,
-    c: String,
-    b_id: String,
-    conversation: String,
+pub(crate) struct Pair {
+    pub(crate) app: TestApp,
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) c: String,
+    pub(crate) b_id: String,
+    pub(crate) conversation: String,
+}
+
+pub(crate) async fn pair_for_files() -> Pair {
+    pair().await
 }
 
 /// Ada and Bob in a direct conversation; Cy is in the enterprise but not in it.

@@ -1,0 +1,133 @@
+//! Attachments: streamed in, sealed on disk, served only to members as downloads.
+
+use crate::messaging::pair_for_files as pair;
+use crate::{req, MAX_TEST_ATTACHMENT};
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+
+/// Bytes that cross several 64 KiB chunks and are not all alike.
+fn sample(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn files(app: &crate::TestApp) -> Vec<String> {
+    match std::fs::read_dir(app._dir.path().join("files")) {
+        Ok(entries) => entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_member_uploads_and_another_member_downloads_the_same_bytes() {
+    let p = pair().await;
+    let bytes = sample(200_000);
+    let path = format!(
+        "/api/v1/conversations/{}/attachments?name=report%20%C3%A9t%C3%A9.pdf&caption=the%20numbers",
+        p.conversation
+    );
+    let r = req(Method::POST, &path).bearer(&p.a).raw("application/pdf", bytes.clone()).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let message = r.json();
+    assert_eq!(message["body"], "the numbers");
+    assert_eq!(message["attachment"]["name"], "report été.pdf");
+    assert_eq!(message["attachment"]["size"], 200_000);
+    assert_eq!(message["attachment"]["content_type"], "application/pdf");
+    let id = message["attachment"]["id"].as_str().unwrap();
+
+    let on_disk = std::fs::read(p.app._dir.path().join("files").join(id)).unwrap();
+    assert!(!on_disk.windows(64).any(|w| w == &bytes[1000..1064]), "the file is stored sealed");
+
+    let download = format!("/api/v1/conversations/{}/attachments/{id}", p.conversation);
+    let r = req(Method::GET, &download).bearer(&p.b).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, bytes);
+    assert_eq!(r.header("content-type"), "application/pdf");
+    assert!(
+        r.header("content-disposition")
+            .starts_with("attachment; filename=\"report _t_.pdf\"; filename*=UTF-8''report%20%C3%A9t%C3%A9.pdf"),
+        "{}",
+        r.header("content-disposition")
+    );
+    assert_eq!(r.header("x-content-type-options"), "nosniff");
+    assert!(r.header("content-security-policy").contains("sandbox"));
+
+    req(Method::GET, &download).bearer(&p.c).send(&p.app).await.problem(404, "not-found");
+}
+
+#[tokio::test]
+async fn refused_and_aborted_uploads_leave_no_file_and_no_message() {
+    let p = pair().await;
+    let base = format!("/api/v1/conversations/{}/attachments", p.conversation);
+    let too_big = sample(MAX_TEST_ATTACHMENT as usize + 1);
+    req(Method::POST, &format!("{base}?name=big.bin"))
+        .bearer(&p.a)
+        .raw("application/octet-stream", too_big)
+        .send(&p.app)
+        .await
+        .problem(413, "payload-too-large");
+    req(Method::POST, &format!("{base}?name=x.bin"))
+        .bearer(&p.c)
+        .raw("application/octet-stream", sample(10))
+        .send(&p.app)
+        .await
+        .problem(404, "not-found");
+    let r = req(Method::POST, &format!("{base}?name=%2F"))
+        .bearer(&p.a)
+        .raw("application/octet-stream", sample(10))
+        .send(&p.app)
+        .await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "name");
+    let r =
+        req(Method::POST, &format!("{base}?name=a.txt")).bearer(&p.a).raw("not a type", sample(10)).send(&p.app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "content_type");
+    req(Method::POST, &base)
+        .bearer(&p.a)
+        .raw("text/plain", sample(10))
+        .send(&p.app)
+        .await
+        .problem(422, "invalid-field");
+
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(sample(100_000)), Err(std::io::Error::other("connection reset"))];
+    let aborted = Body::from_stream(futures_util::stream::iter(pieces));
+    let r = req(Method::POST, &format!("{base}?name=half.bin"))
+        .bearer(&p.a)
+        .stream("application/octet-stream", aborted)
+        .send(&p.app)
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+
+    assert!(files(&p.app).is_empty(), "no file or partial file left: {:?}", files(&p.app));
+    let history = req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation))
+        .bearer(&p.a)
+        .send(&p.app)
+        .await
+        .json();
+    assert!(history.as_array().unwrap().is_empty(), "no message row");
+}
+
+#[tokio::test]
+async fn deleting_the_message_destroys_the_file() {
+    let p = pair().await;
+    let r = req(Method::POST, &format!("/api/v1/conversations/{}/attachments?name=a.txt", p.conversation))
+        .bearer(&p.a)
+        .raw("text/plain", b"secret".to_vec())
+        .send(&p.app)
+        .await;
+    let message = r.json();
+    assert_eq!(files(&p.app).len(), 1);
+    let m = message["id"].as_str().unwrap();
+    let deleted = req(Method::DELETE, &format!("/api/v1/conversations/{}/messages/{m}", p.conversation))
+        .bearer(&p.a)
+        .send(&p.app)
+        .await
+        .json();
+    assert!(deleted["attachment"].is_null());
+    assert!(files(&p.app).is_empty());
+    let id = message["attachment"]["id"].as_str().unwrap();
+    req(Method::GET, &format!("/api/v1/conversations/{}/attachments/{id}", p.conversation))
+        .bearer(&p.a)
+        .send(&p.app)
+        .await
+        .problem(404, "not-found");
+}
