@@ -49,6 +49,16 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   await ada.page.click("#messages button:has-text('Save')");
   await bob.page.waitForSelector("#messages li:has-text('at last') .meta:has-text('edited')");
 
+  // A file: Ada attaches it, Bob sees it arrive live and downloads the same bytes.
+  const content = Buffer.from("engine plans, revision 7\n".repeat(5000));
+  await ada.page.setInputFiles("#file", { name: "plans.txt", mimeType: "text/plain", buffer: content });
+  await bob.page.waitForSelector("#messages a:has-text('plans.txt')");
+  const [download] = await Promise.all([bob.page.waitForEvent("download"), bob.page.click("#messages a:has-text('plans.txt')")]);
+  assert.equal(download.suggestedFilename(), "plans.txt");
+  const chunks = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+  assert.ok(Buffer.concat(chunks).equals(content), "Bob downloads exactly what Ada attached");
+
   await ada.page.click("#messages li:has-text('at last') button:has-text('Delete')");
   await bob.page.waitForSelector("#messages li:has-text('This message was deleted.')");
   assert.equal(await bob.page.locator("#messages li:has-text('at last')").count(), 0, "the text is gone for Bob too");

@@ -75,7 +75,7 @@ export async function launchBrowser() {
 
 /// A fresh browser context that accepts the self-signed certificate and records CSP violations.
 export async function newPage(browser) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true });
   const page = await context.newPage();
   page.cspViolations = [];
   page.on("console", (msg) => {

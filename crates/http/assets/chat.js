@@ -91,6 +91,7 @@ const chat = (() => {
     $("thread-title").textContent = titleOf(c);
     $("thread-title").className = "";
     $("composer").hidden = false;
+    $("drop-hint").hidden = false;
     if (!messages.has(id)) {
       const page = await conclave.api("GET", "/api/v1/conversations/" + id + "/messages?limit=50");
       for (const m of page) add(m);
@@ -130,24 +131,75 @@ const chat = (() => {
       meta.textContent = nameOf(m.sender_id) + " · " + conclave.when(m.created_at) + (m.edited_at ? " · edited" : "") + (m.seq === lastSeenMine ? " · seen" : "");
       const text = document.createElement("div");
       text.className = m.deleted ? "text deleted" : "text";
-      text.textContent = m.deleted ? "This message was deleted." : m.body;
+      text.textContent = m.deleted ? "This message was deleted." : (m.body || "");
+      if (m.attachment) {
+        const file = document.createElement("div");
+        file.className = "file";
+        const link = document.createElement("a");
+        link.href = "/api/v1/conversations/" + m.conversation_id + "/attachments/" + m.attachment.id;
+        link.download = m.attachment.name;
+        link.textContent = m.attachment.name;
+        file.append(link, " (" + size(m.attachment.size) + ")");
+        li.append(file);
+      }
       if (mine && !m.deleted) {
-        const edit = document.createElement("button");
-        edit.type = "button";
-        edit.className = "secondary";
-        edit.textContent = "Edit";
-        edit.addEventListener("click", () => startEdit(li, text, m));
+        if (m.body !== null) {
+          const edit = document.createElement("button");
+          edit.type = "button";
+          edit.className = "secondary";
+          edit.textContent = "Edit";
+          edit.addEventListener("click", () => startEdit(li, text, m));
+          meta.append(edit);
+        }
         const del = document.createElement("button");
         del.type = "button";
         del.className = "secondary";
         del.textContent = "Delete";
         del.addEventListener("click", () => act(async () => add(await conclave.api("DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id))));
-        meta.append(edit, del);
+        meta.append(del);
       }
-      li.append(meta, text);
+      li.prepend(meta, text);
       ol.appendChild(li);
     }
     if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
+  }
+
+  function size(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KiB";
+    return (n / 1024 / 1024).toFixed(1) + " MiB";
+  }
+
+  // Uploads with XMLHttpRequest: fetch cannot report upload progress.
+  function upload(file) {
+    if (!current) return;
+    const bar = $("upload-progress");
+    bar.hidden = false;
+    bar.value = 0;
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/conversations/" + current + "/attachments?name=" + encodeURIComponent(file.name));
+    xhr.setRequestHeader("X-CSRF-Token", conclave.csrf());
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    xhr.upload.addEventListener("progress", (ev) => {
+      if (ev.lengthComputable) bar.value = Math.round((ev.loaded / ev.total) * 100);
+    });
+    xhr.addEventListener("load", () => {
+      bar.hidden = true;
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { data = null; }
+      if (xhr.status === 201 && data) {
+        add(data);
+        renderMessages(true);
+        conclave.status("Sent " + file.name + ".");
+      } else {
+        conclave.status((data && data.detail) || ("Upload failed (HTTP " + xhr.status + ")"), true);
+      }
+    });
+    xhr.addEventListener("error", () => {
+      bar.hidden = true;
+      conclave.status("The upload was interrupted.", true);
+    });
+    xhr.send(file);
   }
 
   function startEdit(li, text, m) {
@@ -294,6 +346,22 @@ const chat = (() => {
       }
     });
     document.addEventListener("visibilitychange", () => markRead().catch(fail));
+    $("file").addEventListener("change", (ev) => {
+      for (const f of ev.target.files) upload(f);
+      ev.target.value = "";
+    });
+    const thread = document.querySelector(".thread");
+    thread.addEventListener("dragover", (ev) => {
+      if (!current) return;
+      ev.preventDefault();
+      thread.classList.add("dragging");
+    });
+    thread.addEventListener("dragleave", () => thread.classList.remove("dragging"));
+    thread.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      thread.classList.remove("dragging");
+      for (const f of ev.dataTransfer.files) upload(f);
+    });
     setInterval(() => {
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
     }, 25000);

@@ -42,5 +42,5 @@ const conclave = (() => {
 
   function when(iso) { return new Date(iso).toLocaleString(); }
 
-  return { api, start, status, cell, when };
+  return { api, start, status, cell, when, csrf: () => csrf };
 })();
