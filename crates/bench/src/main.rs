@@ -8,7 +8,11 @@
 //!   `/healthz` request to a server already running (the curl and TLS handshake floor), and the
 //!   binary's size.
 //!
-//! Usage: `cargo run --release -p bench -- [crypto] [startup] [--conclave PATH]`.
+//! - `load`: see `load.rs`; messaging throughput, latency, losses and memory against a real server.
+//!
+//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [--conclave PATH] [--messages N] [--idle N]`.
+
+mod load;
 
 use serde_json::json;
 use std::net::TcpStream;
@@ -20,13 +24,17 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut conclave = default_conclave_path();
     let mut scenarios = Vec::new();
+    let mut messages = 2000usize;
+    let mut idle = 10_000usize;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--conclave" => conclave = PathBuf::from(it.next().expect("--conclave needs a path")),
-            "crypto" | "startup" => scenarios.push(arg.clone()),
+            "--messages" => messages = it.next().and_then(|v| v.parse().ok()).expect("--messages needs a number"),
+            "--idle" => idle = it.next().and_then(|v| v.parse().ok()).expect("--idle needs a number"),
+            "crypto" | "startup" | "load" => scenarios.push(arg.clone()),
             "-h" | "--help" => {
-                println!("usage: conclave-bench [crypto] [startup] [--conclave PATH]");
+                println!("usage: conclave-bench [crypto] [startup] [load] [--conclave PATH] [--messages N] [--idle N]");
                 return;
             }
             other => {
@@ -36,12 +44,13 @@ fn main() {
         }
     }
     if scenarios.is_empty() {
-        scenarios = vec!["crypto".into(), "startup".into()];
+        scenarios = vec!["crypto".into(), "startup".into(), "load".into()];
     }
     for s in scenarios {
         match s.as_str() {
             "crypto" => crypto_bench(),
             "startup" => startup_bench(&conclave),
+            "load" => load::run(&conclave, messages, idle),
             _ => unreachable!(),
         }
     }

@@ -14,6 +14,7 @@ use std::io::{BufRead as _, IsTerminal as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use store::KeyStore as _;
 
 #[derive(Parser)]
 #[command(
@@ -214,6 +215,24 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
     // Check the key before touching the database, so a bad key file changes nothing.
     let env_key = std::env::var("CONCLAVE_MASTER_KEY").ok().filter(|v| !v.is_empty());
     let key_file = config.key_file();
+    if env_key.is_none() && !key_file.exists() && config.database_url.is_none() && config.sqlite_file().exists() {
+        // Opening would change nothing, but say it before touching the database at all.
+        let db_file = config.sqlite_file();
+        let has_keys = store_sqlite::SqliteStore::open(&db_file)
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .list_keys()
+            .await
+            .map(|keys| !keys.is_empty())
+            .unwrap_or(true);
+        if has_keys {
+            bail!(
+                "the master key file {} is missing but the database {} already holds encrypted data; restore the key file from your backup",
+                key_file.display(),
+                db_file.display()
+            );
+        }
+    }
     let existing_ring = match &env_key {
         Some(value) => Some(
             crypto::MasterKeyring::from_env_value(value)
@@ -225,17 +244,7 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         None => None,
     };
     let store: Arc<dyn store::Store> = match &config.database_url {
-        None => {
-            let db_file = config.sqlite_file();
-            if existing_ring.is_none() && db_file.exists() {
-                bail!(
-                    "the master key file {} is missing but the database {} already holds encrypted data; restore the key file from your backup",
-                    key_file.display(),
-                    db_file.display()
-                );
-            }
-            Arc::new(store_sqlite::SqliteStore::open(&db_file).await.map_err(|e| anyhow!("{e}"))?)
-        }
+        None => Arc::new(store_sqlite::SqliteStore::open(&config.sqlite_file()).await.map_err(|e| anyhow!("{e}"))?),
         Some(url) => Arc::new(store_postgres::PostgresStore::connect(url).await.map_err(|e| {
             anyhow!(
                 "cannot use the database at {}: {e}; check --database-url and that PostgreSQL is running",
@@ -250,10 +259,14 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
             if !store.list_keys().await.map_err(|e| anyhow!("{e}"))?.is_empty() {
                 bail!("the master key file {} is missing but the database already holds encrypted data; restore the key file from your backup", key_file.display());
             }
-            crypto::MasterKeyring::generate()
-                .save(&key_file)
+            // Another process (a second node, or an admin command) may be doing the same right
+            // now: the first key file written wins and everyone uses it.
+            let created = crypto::MasterKeyring::generate()
+                .create_new(&key_file)
                 .map_err(|e| anyhow!("cannot create the master key file: {e}"))?;
-            tracing::info!(path = %key_file.display(), "created a new master key file (mode 0600); back it up");
+            if created {
+                tracing::info!(path = %key_file.display(), "created a new master key file (mode 0600); back it up");
+            }
             KeyringSource::File(key_file)
         }
     };

@@ -262,6 +262,21 @@ impl MasterKeyring {
         }
     }
 
+    /// Writes the keyring to `path` only if no file is there yet, atomically and with its full
+    /// content (written aside, then hard-linked into place). Returns `false` when another
+    /// process created the file first; the caller must then load that one.
+    pub fn create_new(&self, path: &Path) -> Result<bool, Error> {
+        let aside = path.with_extension(format!("new-{}", hex::encode(random_bytes::<6>())));
+        self.save(&aside)?;
+        let linked = std::fs::hard_link(&aside, path);
+        let _ = std::fs::remove_file(&aside);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::Io(format!("{}: {e}", path.display()))),
+        }
+    }
+
     /// Writes the keyring to `path` with mode 0600, atomically (temporary file, then rename), so a
     /// crash mid-write never leaves a half-written key file.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
@@ -373,6 +388,11 @@ mod tests {
         assert!(loaded.unwrap(&ring.wrap(&data, "k"), "k").is_ok());
         assert!(format!("{loaded:?}").contains(ring.active_id()));
         assert!(!ring.to_file_text().is_empty());
+        assert!(!MasterKeyring::generate().create_new(&path).unwrap(), "an existing key file is never replaced");
+        assert!(MasterKeyring::load(&path).unwrap().unwrap(&ring.wrap(&data, "k"), "k").is_ok());
+        let fresh = dir.path().join("fresh.key");
+        assert!(ring.create_new(&fresh).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary files left");
     }
 
     #[test]
