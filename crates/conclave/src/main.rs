@@ -331,7 +331,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              then sign in at {url}/signin"
         );
     }
-    axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+    // TCP_NODELAY: without it, two small writes in a row (an upgrade answer then the first
+    // frame, or two events) wait out the peer's delayed ACK, about 40 ms each time.
+    let tls =
+        axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+            .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    axum_server::from_tcp(listener)
+        .acceptor(tls)
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await

@@ -212,7 +212,7 @@ impl Services {
                 size: size as i64,
             }),
         };
-        let stored = match self.store.append_message(p.enterprise_id, &row).await {
+        let (stored, members) = match self.store.append_message(p.enterprise_id, &row).await {
             Ok(stored) => stored,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&path).await;
@@ -220,8 +220,8 @@ impl Services {
             }
         };
         let view = open_message(&key, &stored)?;
-        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageCreated { message: view.clone() })
-            .await?;
+        self.publish(p.enterprise_id, &key, conversation, members, Event::MessageCreated { message: view.clone() })
+            .await;
         Ok(view)
     }
 

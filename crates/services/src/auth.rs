@@ -161,18 +161,12 @@ impl Services {
             return Err(Error::Unauthenticated);
         }
         let now = Millis::now();
-        let session =
-            self.store.session_by_token_hash(&crypto::token::hash(token), now).await?.ok_or(Error::Unauthenticated)?;
-        let user = self
-            .store
-            .get_user(session.enterprise_id, session.user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or(Error::Unauthenticated)?;
+        let (session, role) =
+            self.store.session_principal(&crypto::token::hash(token), now).await?.ok_or(Error::Unauthenticated)?;
         if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
             self.store.touch_session(session.id, now).await?;
         }
-        Ok(Principal { user_id: user.id, enterprise_id: user.enterprise_id, role: user.role, session_id: session.id })
+        Ok(Principal { user_id: session.user_id, enterprise_id: session.enterprise_id, role, session_id: session.id })
     }
 
     /// Checks a CSRF token against the session token it must belong to, in constant time.

@@ -304,10 +304,10 @@ impl Services {
             deleted_at: None,
             attachment: None,
         };
-        let stored = self.store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
+        let (stored, members) = self.store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
         let view = open_message(&key, &stored)?;
-        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageCreated { message: view.clone() })
-            .await?;
+        self.publish(p.enterprise_id, &key, conversation, members, Event::MessageCreated { message: view.clone() })
+            .await;
         Ok(view)
     }
 
@@ -416,7 +416,7 @@ impl Services {
         Ok(stored)
     }
 
-    pub(crate) async fn publish_to_members(
+    async fn publish_to_members(
         &self,
         enterprise: EnterpriseId,
         key: &DataKey,
@@ -430,7 +430,7 @@ impl Services {
 
     /// Seals and publishes. A bus failure is logged, not returned: the message is stored, and
     /// clients catch up from history when they notice the gap in sequence numbers.
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         enterprise: EnterpriseId,
         key: &DataKey,

@@ -176,21 +176,28 @@ impl store::ConversationStore for Store {
         .collect()
     }
 
-    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow) -> Result<MessageRow> {
+    async fn append_message(
+        &self,
+        enterprise: EnterpriseId,
+        message: &MessageRow,
+    ) -> Result<(MessageRow, Vec<UserId>)> {
         transaction!(self.writer(), |tx| {
-            let member: Option<i64> = sqlx::query_scalar(
-                "SELECT m.last_read_seq FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id \
-                 WHERE c.enterprise_id = $1 AND m.conversation_id = $2 AND m.user_id = $3",
+            // One query gives both the authorization (is the sender a member, in this tenant?)
+            // and the recipients of the live event.
+            let members: Vec<String> = sqlx::query_scalar(
+                "SELECT m.user_id FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE c.enterprise_id = $1 AND m.conversation_id = $2",
             )
             .bind(enterprise.to_string())
             .bind(message.conversation_id.to_string())
-            .bind(message.sender_id.to_string())
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
-            if member.is_none() {
+            let sender = message.sender_id.to_string();
+            if !members.contains(&sender) {
                 return Err(Error::NotFound);
             }
+            let members = members.iter().map(|m| decode::uuid(m).map(UserId)).collect::<Result<Vec<_>>>()?;
             let seq: i64 = sqlx::query_scalar(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 RETURNING last_seq",
             )
@@ -215,7 +222,7 @@ impl store::ConversationStore for Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            Ok(MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() })
+            Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
         })
     }
 

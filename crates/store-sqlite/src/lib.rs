@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
-use domain::{EnterpriseId, Millis, SessionId, TeamId, UserId};
+use domain::{EnterpriseId, Millis, Role, SessionId, TeamId, UserId};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -630,6 +630,21 @@ impl store::SessionStore for SqliteStore {
         .as_ref()
         .map(session_row)
         .transpose()
+    }
+
+    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, Role)>> {
+        let columns = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+        let row = sqlx::query(&format!(
+            "SELECT {columns}, u.role FROM sessions s \
+             JOIN users u ON u.id = s.user_id AND u.enterprise_id = s.enterprise_id \
+             WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND u.disabled = FALSE"
+        ))
+        .bind(token_hash)
+        .bind(now.0)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(|r| Ok((session_row(r)?, decode::role(&text(r, "role")?)?))).transpose()
     }
 
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()> {

@@ -167,6 +167,9 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()>;
     /// The open, unexpired session with this token hash.
     async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>>;
+    /// The open session with this token hash and its user's role, if the user is enabled: what
+    /// authenticating a request needs, in one query.
+    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, Role)>>;
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()>;
     /// Open sessions of one user, newest first.
     async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>>;
@@ -366,8 +369,9 @@ pub trait ConversationStore: Send + Sync {
     ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>>;
     async fn list_members(&self, conversation: domain::ConversationId) -> Result<Vec<ConversationMemberRow>>;
     /// Appends a message after checking the sender is a member (`NotFound` otherwise) and
-    /// returns it with its sequence number.
-    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow) -> Result<MessageRow>;
+    /// returns it with its sequence number, and the conversation's members (the recipients).
+    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow)
+        -> Result<(MessageRow, Vec<UserId>)>;
     /// Replaces the body of the sender's own, undeleted message; `NotFound` otherwise.
     async fn edit_message(
         &self,

@@ -186,8 +186,11 @@ conformance!(disabling_a_user_ends_their_sessions, |store| {
     let e = enterprise(&store).await;
     let u = user(&store, e, b"u").await;
     store.create_session(&session_row(&u, b"t1", later()), &audit("auth.sign-in", Some(e))).await.unwrap();
+    let (session, role) = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
+    assert_eq!((session.user_id, role), (u.id, Role::Member));
     store.set_user_disabled(e, u.id, true, Millis::now(), &audit("user.disable", Some(e))).await.unwrap();
     assert!(store.session_by_token_hash(b"t1", Millis::now()).await.unwrap().is_none());
+    assert!(store.session_principal(b"t1", Millis::now()).await.unwrap().is_none());
     assert!(store.get_user(e, u.id).await.unwrap().unwrap().disabled);
 });
 
@@ -380,8 +383,8 @@ conformance!(members_from_another_enterprise_are_refused_and_nothing_is_written,
 
 conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let first = store.append_message(e, &message(&c, a.id)).await.unwrap();
-    let second = store.append_message(e, &message(&c, b.id)).await.unwrap();
+    let first = store.append_message(e, &message(&c, a.id)).await.unwrap().0;
+    let second = store.append_message(e, &message(&c, b.id)).await.unwrap().0;
     assert_eq!((first.seq, second.seq), (1, 2));
     let outsider = user(&store, e, b"outsider").await;
     assert!(matches!(store.append_message(e, &message(&c, outsider.id)).await, Err(Error::NotFound)));
@@ -398,7 +401,7 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (store, m) = (store.clone(), message(&c, a.id));
-        tasks.push(tokio::spawn(async move { store.append_message(e, &m).await.unwrap().seq }));
+        tasks.push(tokio::spawn(async move { store.append_message(e, &m).await.unwrap().0.seq }));
     }
     let mut seqs = Vec::new();
     for t in tasks {
@@ -410,7 +413,7 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
 
 conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let m = store.append_message(e, &message(&c, a.id)).await.unwrap();
+    let m = store.append_message(e, &message(&c, a.id)).await.unwrap().0;
     assert!(matches!(store.edit_message(c.id, m.id, b.id, &[1], Millis::now()).await, Err(Error::NotFound)));
     assert!(matches!(store.delete_message(c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
     let edited = store.edit_message(c.id, m.id, a.id, &[9; 10], Millis::now()).await.unwrap();
@@ -427,7 +430,7 @@ conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |s
 conformance!(history_pages_both_ways, |store| {
     let (e, a, _, c) = pair(&store).await;
     for _ in 0..5 {
-        store.append_message(e, &message(&c, a.id)).await.unwrap();
+        store.append_message(e, &message(&c, a.id)).await.unwrap().0;
     }
     let seqs = |v: Vec<MessageRow>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(seqs(store.list_messages(c.id, MessagePage::Before(i64::MAX), 2).await.unwrap()), vec![5, 4]);
@@ -438,7 +441,7 @@ conformance!(history_pages_both_ways, |store| {
 conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
     let (e, a, b, c) = pair(&store).await;
     for _ in 0..3 {
-        store.append_message(e, &message(&c, a.id)).await.unwrap();
+        store.append_message(e, &message(&c, a.id)).await.unwrap().0;
     }
     assert_eq!(store.mark_read(c.id, b.id, 2).await.unwrap(), 2);
     assert_eq!(store.mark_read(c.id, b.id, 1).await.unwrap(), 2, "never lowered");
@@ -458,7 +461,8 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
     let sent = store
         .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) })
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(sent.attachment.as_ref(), Some(&attachment));
     let found = store.get_attachment(c.id, attachment.id).await.unwrap().unwrap();
     assert_eq!(found.attachment, Some(attachment.clone()));
