@@ -236,17 +236,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Sends `total` messages with `in_flight` concurrent senders and measures what `receivers` get.
-async fn run_messages(
-    server: &Server,
-    name: &str,
-    sender: &str,
-    conversation: &str,
+/// One messaging scenario: who sends where, who listens, how much and how concurrently.
+struct Scenario<'a> {
+    name: &'a str,
+    sender: &'a str,
+    conversation: &'a str,
     receivers: Vec<String>,
     total: usize,
     in_flight: usize,
-    baseline_ms: f64,
-) {
+}
+
+/// Sends the scenario's messages with `in_flight` concurrent senders and measures what the
+/// receivers get over their WebSockets.
+async fn run_messages(server: &Server, scenario: Scenario<'_>, baseline_ms: f64) {
+    let Scenario { name, sender, conversation, receivers, total, in_flight } = scenario;
+    // Every sender sends the same number; the total is what they send together.
+    let per_sender = total / in_flight;
+    let total = per_sender * in_flight;
     let epoch = Instant::now();
     let mut receiver_tasks = Vec::new();
     for token in &receivers {
@@ -278,7 +284,6 @@ async fn run_messages(
         }));
     }
     let started = Instant::now();
-    let per_sender = total / in_flight;
     let mut senders = Vec::new();
     for s in 0..in_flight {
         let (target, token, path) =
@@ -296,7 +301,7 @@ async fn run_messages(
         s.await.unwrap();
     }
     let send_secs = started.elapsed().as_secs_f64();
-    let sent = per_sender * in_flight;
+    let sent = total;
     let mut all = Vec::new();
     let mut delivered = 0usize;
     for r in receiver_tasks {
@@ -356,28 +361,20 @@ pub fn run(conclave: &Path, messages: usize, idle: usize) {
             .await;
         assert_eq!(status, 200, "{direct}");
         let direct = direct["id"].as_str().unwrap().to_owned();
-        run_messages(
-            &server,
-            "a_sequential",
-            &crowd.tokens[0],
-            &direct,
-            vec![crowd.tokens[1].clone()],
-            messages,
-            1,
-            baseline,
-        )
-        .await;
-        run_messages(
-            &server,
-            "b_16_in_flight",
-            &crowd.tokens[0],
-            &direct,
-            vec![crowd.tokens[1].clone()],
-            messages,
-            16,
-            baseline,
-        )
-        .await;
+        let one = vec![crowd.tokens[1].clone()];
+        let (sender, total) = (crowd.tokens[0].as_str(), messages);
+        let a = Scenario {
+            name: "a_sequential",
+            sender,
+            conversation: &direct,
+            receivers: one.clone(),
+            total,
+            in_flight: 1,
+        };
+        run_messages(&server, a, baseline).await;
+        let b =
+            Scenario { name: "b_16_in_flight", sender, conversation: &direct, receivers: one, total, in_flight: 16 };
+        run_messages(&server, b, baseline).await;
         let members: Vec<&String> = crowd.ids[2..22].iter().collect();
         let (status, group) = http
             .call(
@@ -389,17 +386,15 @@ pub fn run(conclave: &Path, messages: usize, idle: usize) {
             .await;
         assert_eq!(status, 201, "{group}");
         let group = group["id"].as_str().unwrap().to_owned();
-        run_messages(
-            &server,
-            "c_group_20_receivers",
-            &crowd.tokens[0],
-            &group,
-            crowd.tokens[2..22].to_vec(),
-            messages / 2,
-            4,
-            baseline,
-        )
-        .await;
+        let c = Scenario {
+            name: "c_group_20_receivers",
+            sender,
+            conversation: &group,
+            receivers: crowd.tokens[2..22].to_vec(),
+            total: messages / 2,
+            in_flight: 4,
+        };
+        run_messages(&server, c, baseline).await;
 
         // (d) idle connections.
         let before = server.rss_kib();
