@@ -8,6 +8,7 @@ const chat = (() => {
   let current = null;
   let socket = null;
   let retryMs = 500;
+  let ended = false;
   const people = new Map();         // user id -> {id, name, email}
   const conversations = new Map();  // conversation id -> ConversationView
   const messages = new Map();       // conversation id -> Map(seq -> MessageView)
@@ -285,6 +286,14 @@ const chat = (() => {
       case "conversation-created":
         await loadConversations();
         break;
+      case "session-ended":
+        // Signed out elsewhere (or disabled): drop what this page holds and ask for a sign-in.
+        ended = true;
+        messages.clear();
+        conversations.clear();
+        $("messages").replaceChildren();
+        location.assign("/signin");
+        break;
       default:
         break;
     }
@@ -299,7 +308,11 @@ const chat = (() => {
       try { event = JSON.parse(ev.data); } catch { return; }
       handle(event).catch(fail);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (ev) => {
+      if (ended || ev.code === 4001) {
+        location.assign("/signin");
+        return;
+      }
       $("live").textContent = "reconnecting";
       $("live").className = "muted";
       setTimeout(connect, retryMs);

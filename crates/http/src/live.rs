@@ -7,9 +7,9 @@
 //! protocol: on every (re)connect the server sends `{"type":"ready"}` once the connection is
 //! registered, and the client catches up with `GET .../messages?after=<last seen seq>`.
 
-use domain::UserId;
+use domain::{SessionId, UserId};
 use futures_util::StreamExt as _;
-use services::messaging::LiveDelivery;
+use services::messaging::{Event, LiveDelivery};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,16 +21,20 @@ pub const QUEUE_PER_CONNECTION: usize = 256;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code: this node missed events on the bus; every client must resynchronise.
 pub const CLOSE_RESYNC: u16 = 4009;
+/// Close code: the session ended; the client erases what it holds and signs in again.
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
 
 /// Why the hub dropped a connection's queue; the connection task turns it into a close frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cut {
     TooSlow,
     Resync,
+    SessionEnded,
 }
 
 pub(crate) struct Connection {
     id: u64,
+    session: SessionId,
     sender: mpsc::Sender<Arc<str>>,
     cut: Arc<Mutex<Option<Cut>>>,
 }
@@ -49,12 +53,13 @@ pub(crate) struct Registration {
 }
 
 impl Hub {
-    pub(crate) fn register(&self, user: UserId) -> Registration {
+    pub(crate) fn register(&self, user: UserId, session: SessionId) -> Registration {
         let (sender, events) = mpsc::channel(QUEUE_PER_CONNECTION);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cut = Arc::new(Mutex::new(None));
         self.connections.lock().expect("hub lock").entry(user).or_default().push(Connection {
             id,
+            session,
             sender,
             cut: cut.clone(),
         });
@@ -93,6 +98,20 @@ impl Hub {
         }
     }
 
+    /// Delivers `session-ended` to the connections of the ended session(s) and cuts them.
+    fn end_sessions(&self, user: UserId, session: Option<SessionId>, text: Arc<str>) {
+        let mut map = self.connections.lock().expect("hub lock");
+        let Some(list) = map.get_mut(&user) else { return };
+        list.retain(|c| {
+            if session.is_some_and(|s| s != c.session) {
+                return true;
+            }
+            let _ = c.sender.try_send(text.clone());
+            *c.cut.lock().expect("cut lock") = Some(Cut::SessionEnded);
+            false
+        });
+    }
+
     /// Cuts every connection (the node missed events).
     fn cut_all(&self) {
         let mut map = self.connections.lock().expect("hub lock");
@@ -111,7 +130,14 @@ impl Hub {
                 match delivery {
                     LiveDelivery::Event(addressed) => {
                         let text: Arc<str> = serde_json::to_string(&addressed.event).expect("events serialise").into();
-                        hub.dispatch(&addressed.recipients, text);
+                        match addressed.event {
+                            Event::SessionEnded { session_id } => {
+                                for user in &addressed.recipients {
+                                    hub.end_sessions(*user, session_id, text.clone());
+                                }
+                            }
+                            _ => hub.dispatch(&addressed.recipients, text),
+                        }
                     }
                     LiveDelivery::Lagged(n) => {
                         tracing::warn!(missed = n, "the hub fell behind the bus; asking every client to resynchronise");
@@ -133,8 +159,8 @@ mod tests {
     fn a_connection_that_stops_reading_is_cut_not_buffered() {
         let hub = Hub::default();
         let user = UserId::new();
-        let mut slow = hub.register(user);
-        let mut fast = hub.register(user);
+        let mut slow = hub.register(user, SessionId::new());
+        let mut fast = hub.register(user, SessionId::new());
         for i in 0..QUEUE_PER_CONNECTION {
             hub.dispatch(&[user], Arc::from(format!("{i}")));
             assert!(fast.events.try_recv().is_ok());
@@ -156,13 +182,34 @@ mod tests {
     fn events_reach_only_their_recipients() {
         let hub = Hub::default();
         let (a, b) = (UserId::new(), UserId::new());
-        let mut ra = hub.register(a);
-        let mut rb = hub.register(b);
+        let mut ra = hub.register(a, SessionId::new());
+        let mut rb = hub.register(b, SessionId::new());
         hub.dispatch(&[a], Arc::from("for a"));
         assert_eq!(&*ra.events.try_recv().unwrap(), "for a");
         assert!(rb.events.try_recv().is_err());
         hub.unregister(b, rb.id);
         hub.cut_all();
         assert_eq!(*ra.cut.lock().unwrap(), Some(Cut::Resync));
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    #[test]
+    fn ending_a_session_cuts_only_its_connections() {
+        let hub = Hub::default();
+        let user = UserId::new();
+        let (laptop, phone) = (SessionId::new(), SessionId::new());
+        let mut on_laptop = hub.register(user, laptop);
+        let mut on_phone = hub.register(user, phone);
+        hub.end_sessions(user, Some(phone), Arc::from("ended"));
+        assert_eq!(*on_phone.cut.lock().unwrap(), Some(Cut::SessionEnded));
+        assert_eq!(&*on_phone.events.try_recv().unwrap(), "ended", "the event arrives before the close");
+        assert_eq!(*on_laptop.cut.lock().unwrap(), None);
+        hub.end_sessions(user, None, Arc::from("all"));
+        assert_eq!(*on_laptop.cut.lock().unwrap(), Some(Cut::SessionEnded));
+        assert!(on_laptop.events.try_recv().is_ok());
     }
 }

@@ -220,8 +220,14 @@ impl Services {
             }
         };
         let view = open_message(&key, &stored)?;
-        self.publish(p.enterprise_id, &key, conversation, members, Event::MessageCreated { message: view.clone() })
-            .await;
+        self.publish(
+            p.enterprise_id,
+            &key,
+            &crate::messaging::conversation_topic(conversation),
+            members,
+            Event::MessageCreated { message: view.clone() },
+        )
+        .await;
         Ok(view)
     }
 

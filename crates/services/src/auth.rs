@@ -208,7 +208,9 @@ impl Services {
             .map_err(|e| match e {
                 store::Error::NotFound => Error::NotFound("session"),
                 e => e.into(),
-            })
+            })?;
+        self.publish_session_ended(principal.enterprise_id, principal.user_id, Some(session)).await;
+        Ok(())
     }
 
     /// The caller's open sessions, each with its device record.

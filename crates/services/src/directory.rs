@@ -221,6 +221,9 @@ impl Services {
             store::Error::NotFound => Error::NotFound("user"),
             e => e.into(),
         })?;
+        if disabled {
+            self.publish_session_ended(enterprise, id, None).await;
+        }
         self.get_user(caller, enterprise, id).await
     }
 

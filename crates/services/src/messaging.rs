@@ -17,8 +17,13 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-/// The bus subject prefix for conversation events; one subject per conversation below it.
-pub const EVENTS_SUBJECT: &str = "conclave.conversation";
+/// The bus subject prefix for live events: `conclave.events.conversation.<id>` for a
+/// conversation's events, `conclave.events.session.<user id>` for a user's session events.
+pub const EVENTS_SUBJECT: &str = "conclave.events";
+
+pub(crate) fn conversation_topic(id: ConversationId) -> String {
+    format!("conversation.{id}")
+}
 
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct ConversationView {
@@ -81,6 +86,12 @@ pub enum Event {
     ConversationCreated {
         #[schema(value_type = String, format = Uuid)]
         conversation_id: ConversationId,
+    },
+    /// A session ended (sign-out, signed out from another device, account disabled): the client
+    /// must erase what it holds and sign in again. `None` means every session of the recipient.
+    SessionEnded {
+        #[schema(value_type = Option<String>, format = Uuid)]
+        session_id: Option<domain::SessionId>,
     },
 }
 
@@ -267,8 +278,14 @@ impl Services {
             }
             e => e.into(),
         })?;
-        self.publish(p.enterprise_id, &key, id, member_ids.clone(), Event::ConversationCreated { conversation_id: id })
-            .await;
+        self.publish(
+            p.enterprise_id,
+            &key,
+            &conversation_topic(id),
+            member_ids.clone(),
+            Event::ConversationCreated { conversation_id: id },
+        )
+        .await;
         let me = members.into_iter().next().expect("the creator is a member");
         self.conversation_view(&key, &row, &me).await
     }
@@ -306,8 +323,14 @@ impl Services {
         };
         let (stored, members) = self.store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
         let view = open_message(&key, &stored)?;
-        self.publish(p.enterprise_id, &key, conversation, members, Event::MessageCreated { message: view.clone() })
-            .await;
+        self.publish(
+            p.enterprise_id,
+            &key,
+            &conversation_topic(conversation),
+            members,
+            Event::MessageCreated { message: view.clone() },
+        )
+        .await;
         Ok(view)
     }
 
@@ -424,7 +447,7 @@ impl Services {
         event: Event,
     ) -> Result<()> {
         let recipients = self.store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
-        self.publish(enterprise, key, conversation, recipients, event).await;
+        self.publish(enterprise, key, &conversation_topic(conversation), recipients, event).await;
         Ok(())
     }
 
@@ -434,24 +457,40 @@ impl Services {
         &self,
         enterprise: EnterpriseId,
         key: &DataKey,
-        conversation: ConversationId,
+        topic: &str,
         recipients: Vec<UserId>,
         event: Event,
     ) {
         let addressed = Addressed { recipients, event };
         let json = serde_json::to_vec(&addressed).expect("events serialise");
-        let row = conversation.to_string();
-        let sealed = key.seal(&json, Aad { table: "bus", row: &row, column: "event" });
+        let sealed = key.seal(&json, Aad { table: "bus", row: topic, column: "event" });
         let mut payload = Vec::with_capacity(16 + sealed.len());
         payload.extend_from_slice(enterprise.0.as_bytes());
         payload.extend_from_slice(&sealed);
-        let subject = format!("{EVENTS_SUBJECT}.{conversation}");
+        let subject = format!("{EVENTS_SUBJECT}.{topic}");
         if let Err(e) = self.bus.publish(&subject, Bytes::from(payload)).await {
             tracing::warn!(error = %e, "publishing a live event failed; clients will catch up from history");
         }
     }
 
-    /// Every conversation event published on any node, opened. The WebSocket hub of this node
+    /// Tells every node that sessions of `user` ended (one, or all when `session` is `None`), so
+    /// their WebSockets get `session-ended` and close.
+    pub(crate) async fn publish_session_ended(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        session: Option<domain::SessionId>,
+    ) {
+        match self.keys.enterprise_key(enterprise).await {
+            Ok(key) => {
+                let topic = format!("session.{user}");
+                self.publish(enterprise, &key, &topic, vec![user], Event::SessionEnded { session_id: session }).await
+            }
+            Err(e) => tracing::warn!(error = %e, "could not announce an ended session"),
+        }
+    }
+
+    /// Every live event published on any node, opened. The WebSocket hub of this node
     /// subscribes once and hands each event to the local connections of its recipients.
     pub async fn conversation_events(
         self: &Arc<Self>,
@@ -481,14 +520,14 @@ impl Services {
     }
 
     async fn open_event(&self, subject: &str, payload: &[u8]) -> Result<Addressed> {
-        let conversation = subject.strip_prefix(EVENTS_SUBJECT).and_then(|s| s.strip_prefix('.')).unwrap_or_default();
+        let topic = subject.strip_prefix(EVENTS_SUBJECT).and_then(|s| s.strip_prefix('.')).unwrap_or_default();
         if payload.len() < 16 {
             return Err(Error::Internal("short bus payload".into()));
         }
         let enterprise =
             EnterpriseId(uuid::Uuid::from_slice(&payload[..16]).map_err(|e| Error::Internal(e.to_string()))?);
         let key = self.keys.enterprise_key(enterprise).await?;
-        let json = key.open(&payload[16..], Aad { table: "bus", row: conversation, column: "event" })?;
+        let json = key.open(&payload[16..], Aad { table: "bus", row: topic, column: "event" })?;
         serde_json::from_slice(&json).map_err(|e| Error::Internal(e.to_string()))
     }
 }

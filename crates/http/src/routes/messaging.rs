@@ -1,7 +1,7 @@
 //! Conversations, messages, receipts, and the live WebSocket.
 
 use crate::extract::{parse_id, parse_query, ApiJson, Auth, ClientOrigin};
-use crate::live::{Cut, Hub, CLOSE_RESYNC, CLOSE_TOO_SLOW};
+use crate::live::{Cut, Hub, CLOSE_RESYNC, CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW};
 use crate::problem::{Kind, Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -298,8 +298,9 @@ fn content_disposition(name: &str) -> String {
 /// GET /api/v1/ws — the live event stream (WebSocket upgrade).
 ///
 /// Server frames are JSON events (`message-created`, `message-edited`, `message-deleted`,
-/// `receipt`, `conversation-created`), preceded by `{"type":"ready"}`. The only client frame is
-/// `{"type":"ping"}`. Close codes: 4008 too slow, 4009 resynchronise, 1007/1003/1009 bad frames.
+/// `receipt`, `conversation-created`, `session-ended`), preceded by `{"type":"ready"}`. The only
+/// client frame is `{"type":"ping"}`. Close codes: 4001 session ended, 4008 too slow,
+/// 4009 resynchronise, 1007/1003/1009 bad frames.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     responses((status = 101, description = "Switching to WebSocket"),
         (status = 400, description = "Not a WebSocket request", body = ProblemDocument, content_type = "application/problem+json"),
@@ -324,13 +325,13 @@ pub async fn websocket(
     let upgrade =
         upgrade.map_err(|_| Problem::new(Kind::MalformedBody, "use a WebSocket upgrade request for this path"))?;
     let hub = state.hub.clone();
-    let user = auth.principal.user_id;
+    let (user, session) = (auth.principal.user_id, auth.principal.session_id);
     Ok(upgrade
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .read_buffer_size(MAX_CLIENT_FRAME)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve_socket(socket, hub, user))
+        .on_upgrade(move |socket| serve_socket(socket, hub, user, session))
         .into_response())
 }
 
@@ -338,8 +339,8 @@ fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
-async fn serve_socket(mut socket: WebSocket, hub: Arc<Hub>, user: UserId) {
-    let mut registration = hub.register(user);
+async fn serve_socket(mut socket: WebSocket, hub: Arc<Hub>, user: UserId, session: domain::SessionId) {
+    let mut registration = hub.register(user, session);
     if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
         hub.unregister(user, registration.id);
         return;
@@ -356,6 +357,7 @@ async fn serve_socket(mut socket: WebSocket, hub: Arc<Hub>, user: UserId) {
                     let cut = *registration.cut.lock().expect("cut lock");
                     let frame = match cut {
                         Some(Cut::TooSlow) => close(CLOSE_TOO_SLOW, "too slow: fetch history after your last seq, then reconnect"),
+                        Some(Cut::SessionEnded) => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
                         _ => close(CLOSE_RESYNC, "resynchronise: fetch history after your last seq, then reconnect"),
                     };
                     let _ = socket.send(frame).await;

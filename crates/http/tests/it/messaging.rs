@@ -289,3 +289,18 @@ async fn members_see_their_enterprise_directory_only() {
     assert_eq!(emails, vec!["ada@acme.example", "bob@acme.example", "cy@acme.example"]);
     req(Method::GET, "/api/v1/directory").send(&p.app).await.problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn ending_a_session_closes_its_websocket_and_only_that_one() {
+    let p = pair().await;
+    let port = listen(&p.app).await;
+    let other_session = p.app.token("ada@acme.example").await;
+    let mut ending = connect(port, &p.a, None).await.unwrap();
+    let mut staying = connect(port, &other_session, None).await.unwrap();
+    let out = req(Method::DELETE, "/api/v1/sessions/current").bearer(&p.a).send(&p.app).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(next_json(&mut ending).await["type"], "session-ended");
+    assert_eq!(close_code(&mut ending).await, 4001);
+    staying.send(Message::Text(r#"{"type":"ping"}"#.into())).await.unwrap();
+    assert_eq!(next_json(&mut staying).await["type"], "pong", "Ada's other session stays connected");
+}
