@@ -292,7 +292,7 @@ const chat = (() => {
         messages.clear();
         conversations.clear();
         $("messages").replaceChildren();
-        location.assign("/signin");
+        conclave.leave();
         break;
       default:
         break;
@@ -310,7 +310,7 @@ const chat = (() => {
     });
     socket.addEventListener("close", (ev) => {
       if (ended || ev.code === 4001) {
-        location.assign("/signin");
+        conclave.leave();
         return;
       }
       $("live").textContent = "reconnecting";

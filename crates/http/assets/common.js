@@ -3,13 +3,22 @@
 const conclave = (() => {
   let csrf = "";
   let me = null;
+  let leaving = false;
+
+  // Goes to the sign-in page once, whoever asks first (the sign-out button, a session-ended
+  // event, a 401): a second navigation would abort the first.
+  function leave() {
+    if (leaving) return;
+    leaving = true;
+    location.assign("/signin");
+  }
 
   async function api(method, path, body) {
     const headers = { "Accept": "application/json" };
     if (method !== "GET") headers["X-CSRF-Token"] = csrf;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
-    if (res.status === 401) { location.assign("/signin"); throw new Error("signed out"); }
+    if (res.status === 401) { leave(); throw new Error("signed out"); }
     if (res.status === 204) return null;
     const data = await res.json().catch(() => null);
     if (!res.ok) throw new Error((data && (data.detail || data.title)) || ("HTTP " + res.status));
@@ -22,7 +31,7 @@ const conclave = (() => {
     document.getElementById("whoami").textContent = me.user.name + " · " + me.enterprise.name;
     document.getElementById("signout").addEventListener("click", async () => {
       await api("DELETE", "/api/v1/sessions/current");
-      location.assign("/signin");
+      leave();
     });
     return me;
   }
@@ -42,5 +51,5 @@ const conclave = (() => {
 
   function when(iso) { return new Date(iso).toLocaleString(); }
 
-  return { api, start, status, cell, when, csrf: () => csrf };
+  return { api, start, status, cell, when, leave, csrf: () => csrf };
 })();
