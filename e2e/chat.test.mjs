@@ -67,3 +67,30 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   await ada.context.close();
   await bob.context.close();
 });
+
+test("team members meet in their team channel", async () => {
+  const team = conclave.cli(["admin", "create-team", "--enterprise", conclave.enterprise, "--name", "Analytical Engine"]).trim();
+  const ids = Object.fromEntries(conclave.cli(["admin", "list-users", "--enterprise", conclave.enterprise]).trim().split("\n").map((l) => {
+    const cols = l.split("\t");
+    return [cols[3], cols[0]];
+  }));
+  for (const email of ["ada@chat.example", "bob@chat.example"]) {
+    // Team membership is managed over the API by an admin; here the operator seeds it directly.
+    conclave.addTeamMember(team, ids[email]);
+  }
+  const ada = await newPage(browser);
+  const bob = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  await signIn(bob.page, conclave.url, "bob@chat.example");
+  for (const { page } of [ada, bob]) {
+    await page.waitForSelector("#live.on");
+    await page.selectOption("#team-channel", { label: "Analytical Engine" });
+    await page.click("#join-team button");
+    await page.waitForSelector("#thread-title:has-text('Analytical Engine')");
+  }
+  await ada.page.fill("#body", "Welcome to the team channel.");
+  await ada.page.keyboard.press("Enter");
+  await bob.page.waitForSelector("#messages li:has-text('Welcome to the team channel.')");
+  await ada.context.close();
+  await bob.context.close();
+});

@@ -58,6 +58,10 @@ export class Conclave {
     return this.cli(["admin", "create-user", "--enterprise", this.enterprise, "--email", email, "--name", name, "--role", role], PASSWORD + "\n").trim();
   }
 
+  addTeamMember(team, user) {
+    return this.cli(["admin", "add-team-member", "--enterprise", this.enterprise, "--team", team, "--user", user]);
+  }
+
   async stop() {
     this.proc.kill("SIGTERM");
     await new Promise((r) => (this.proc.exitCode !== null ? r() : this.proc.once("exit", r)));

@@ -113,6 +113,18 @@ enum AdminCommand {
         #[arg(long)]
         enterprise: String,
     },
+    /// Add a user to a team (or change their team-admin flag).
+    AddTeamMember {
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        user: String,
+        /// Make them an admin of this team.
+        #[arg(long)]
+        team_admin: bool,
+    },
     /// Create a team in an enterprise. Prints its id.
     CreateTeam {
         #[arg(long)]
@@ -420,6 +432,16 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
                 let status = if u.disabled { "disabled" } else { "active" };
                 println!("{}\t{}\t{}\t{}\t{}", u.id, u.role, status, u.email, u.name);
             }
+        }
+        AdminCommand::AddTeamMember { enterprise, team, user, team_admin } => {
+            let enterprise = parse_enterprise(&enterprise)?;
+            let team = domain::TeamId::parse(&team).ok_or_else(|| anyhow!("--team {team:?} is not a team id"))?;
+            let user = domain::UserId::parse(&user).ok_or_else(|| anyhow!("--user {user:?} is not a user id"))?;
+            services
+                .put_team_member(&Caller::Operator, &origin, enterprise, team, user, team_admin)
+                .await
+                .map_err(service_error)?;
+            eprintln!("added user {user} to team {team}");
         }
         AdminCommand::CreateTeam { enterprise, name } => {
             let enterprise = parse_enterprise(&enterprise)?;

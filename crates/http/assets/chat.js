@@ -48,6 +48,19 @@ const chat = (() => {
     }
   }
 
+  async function loadTeams() {
+    const teams = await conclave.api("GET", "/api/v1/enterprises/" + me.enterprise.id + "/teams");
+    const select = $("team-channel");
+    select.replaceChildren();
+    for (const t of teams.filter((t) => !t.archived)) {
+      const option = document.createElement("option");
+      option.value = t.id;
+      option.textContent = t.name;
+      select.appendChild(option);
+    }
+    $("join-team").hidden = select.options.length === 0;
+  }
+
   async function loadConversations() {
     const list = await conclave.api("GET", "/api/v1/conversations");
     conversations.clear();
@@ -284,6 +297,7 @@ const chat = (() => {
         if (event.conversation_id === current) renderMessages(false);
         break;
       case "conversation-created":
+      case "member-joined":
         await loadConversations();
         break;
       case "session-ended":
@@ -327,12 +341,19 @@ const chat = (() => {
   async function start(signedIn) {
     me = signedIn;
     await loadPeople();
+    await loadTeams();
     await loadConversations();
     $("older").addEventListener("click", () => loadOlder().catch(fail));
     $("new-direct").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const user = $("direct-with").value;
       conclave.api("POST", "/api/v1/conversations/direct", { user_id: user })
+        .then(async (c) => { conversations.set(c.id, c); await open(c.id); })
+        .catch(fail);
+    });
+    $("join-team").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      conclave.api("POST", "/api/v1/conversations/team", { team_id: $("team-channel").value })
         .then(async (c) => { conversations.set(c.id, c); await open(c.id); })
         .catch(fail);
     });

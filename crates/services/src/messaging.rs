@@ -11,7 +11,7 @@ use bytes::Bytes;
 use crypto::{Aad, DataKey};
 use domain::audit::Origin;
 use domain::messaging::{self, ConversationKind, MemberRole};
-use domain::{validate, ConversationId, EnterpriseId, FieldError, MessageId, Millis, Rule, UserId};
+use domain::{validate, ConversationId, EnterpriseId, FieldError, MessageId, Millis, Rule, TeamId, UserId};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -86,6 +86,13 @@ pub enum Event {
     ConversationCreated {
         #[schema(value_type = String, format = Uuid)]
         conversation_id: ConversationId,
+    },
+    /// Someone joined a conversation (a team channel).
+    MemberJoined {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
     },
     /// A session ended (sign-out, signed out from another device, account disabled): the client
     /// must erase what it holds and sign in again. `None` means every session of the recipient.
@@ -188,7 +195,7 @@ impl Services {
             return Ok(view);
         }
         match self
-            .create_conversation(p, origin, ConversationKind::Direct, None, Some(key_text.clone()), &[other])
+            .create_conversation(p, origin, ConversationKind::Direct, None, Some(key_text.clone()), None, &[other])
             .await
         {
             // Both people opened it at once and the other request won: theirs is ours.
@@ -219,7 +226,7 @@ impl Services {
                 format!("at most {} members", messaging::MAX_GROUP_MEMBERS),
             )));
         }
-        self.create_conversation(p, origin, ConversationKind::Group, Some(title), None, members).await
+        self.create_conversation(p, origin, ConversationKind::Group, Some(title), None, None, members).await
     }
 
     async fn create_conversation(
@@ -229,6 +236,7 @@ impl Services {
         kind: ConversationKind,
         title: Option<String>,
         direct_key: Option<String>,
+        team_id: Option<TeamId>,
         others: &[UserId],
     ) -> Result<ConversationView> {
         let key = self.keys.enterprise_key(p.enterprise_id).await?;
@@ -239,7 +247,7 @@ impl Services {
             id,
             enterprise_id: p.enterprise_id,
             kind,
-            team_id: None,
+            team_id,
             direct_key,
             title_ct: title
                 .as_ref()
@@ -288,6 +296,60 @@ impl Services {
         .await;
         let me = members.into_iter().next().expect("the creator is a member");
         self.conversation_view(&key, &row, &me).await
+    }
+
+    /// Opens the team's channel, creating it on first use, and makes the caller a member. Team
+    /// members and enterprise admins may join; the channel is titled with the team's name.
+    pub async fn join_team_channel(&self, p: &Principal, origin: &Origin, team: TeamId) -> Result<ConversationView> {
+        let caller = Caller::User(p.clone());
+        let team_row = self.store.get_team(p.enterprise_id, team).await?.ok_or(Error::NotFound("team"))?;
+        let in_team = self.store.list_team_members(p.enterprise_id, team).await?.iter().any(|m| m.user_id == p.user_id);
+        if !in_team && caller.require_enterprise_admin(p.enterprise_id).is_err() {
+            return Err(Error::Forbidden);
+        }
+        if team_row.archived {
+            return Err(Error::Invalid(FieldError::new("team_id", Rule::InvalidValue, "the team is archived")));
+        }
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let existing = match self.store.find_team_conversation(p.enterprise_id, team).await? {
+            Some(c) => c,
+            None => {
+                let name =
+                    key.open_str(&team_row.name_ct, Aad { table: "teams", row: &team.to_string(), column: "name" })?;
+                match self
+                    .create_conversation(p, origin, ConversationKind::Team, Some(name), None, Some(team), &[])
+                    .await
+                {
+                    Ok(view) => return Ok(view),
+                    // Someone opened it at the same moment: join theirs.
+                    Err(Error::Conflict(_)) => self
+                        .store
+                        .find_team_conversation(p.enterprise_id, team)
+                        .await?
+                        .ok_or(Error::NotFound("conversation"))?,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let member = store::ConversationMemberRow {
+            conversation_id: existing.id,
+            user_id: p.user_id,
+            role: MemberRole::Member,
+            joined_at: Millis::now(),
+            last_read_seq: 0,
+        };
+        let audit = draft(
+            &caller,
+            origin,
+            Some(p.enterprise_id),
+            "conversation.join",
+            Some(format!("conversation:{}", existing.id)),
+        );
+        if self.store.add_member(p.enterprise_id, &member, &audit).await? {
+            let event = Event::MemberJoined { conversation_id: existing.id, user_id: p.user_id };
+            self.publish_to_members(p.enterprise_id, &key, existing.id, event).await?;
+        }
+        self.get_conversation(p, existing.id).await
     }
 
     /// The caller's conversations, most recently active first, with unread counts.

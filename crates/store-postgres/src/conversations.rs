@@ -122,6 +122,49 @@ impl store::ConversationStore for Store {
         .transpose()
     }
 
+    async fn find_team_conversation(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Option<ConversationRow>> {
+        sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.enterprise_id = $1 AND c.team_id = $2 AND c.kind = 'team'"
+        ))
+        .bind(enterprise.to_string())
+        .bind(team.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(conversation_row)
+        .transpose()
+    }
+
+    async fn add_member(
+        &self,
+        enterprise: EnterpriseId,
+        member: &ConversationMemberRow,
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        transaction!(self.writer(), |tx| {
+            let done = sqlx::query(
+                "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq) \
+                 SELECT c.id, u.id, $1, $2, 0 FROM conversations c, users u \
+                 WHERE c.enterprise_id = $3 AND c.id = $4 AND u.enterprise_id = $3 AND u.id = $5 AND u.disabled = FALSE \
+                 ON CONFLICT (conversation_id, user_id) DO NOTHING",
+            )
+            .bind(member.role.as_str())
+            .bind(member.joined_at.0)
+            .bind(enterprise.to_string())
+            .bind(member.conversation_id.to_string())
+            .bind(member.user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let added = done.rows_affected() == 1;
+            if added {
+                append_audit(&mut tx, audit).await?;
+            }
+            Ok(added)
+        })
+    }
+
     async fn conversation_for_member(
         &self,
         enterprise: EnterpriseId,

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "messaging", sql: include_str!("../migrations/0002_messaging.sql") },
     Migration { version: 3, name: "attachments", sql: include_str!("../migrations/0003_attachments.sql") },
+    Migration { version: 4, name: "team_channels", sql: include_str!("../migrations/0004_team_channels.sql") },
 ];
 
 pub struct SqliteStore {

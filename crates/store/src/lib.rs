@@ -354,6 +354,16 @@ pub trait ConversationStore: Send + Sync {
         audit: &AuditDraft,
     ) -> Result<()>;
     async fn find_direct(&self, enterprise: EnterpriseId, direct_key: &str) -> Result<Option<ConversationRow>>;
+    /// The team's channel, if it has been opened.
+    async fn find_team_conversation(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Option<ConversationRow>>;
+    /// Adds a member (an enabled user of the enterprise); `false` when already a member, in
+    /// which case no audit event is written.
+    async fn add_member(
+        &self,
+        enterprise: EnterpriseId,
+        member: &ConversationMemberRow,
+        audit: &AuditDraft,
+    ) -> Result<bool>;
     /// The conversation and the user's membership, if the user is a member: the authorization query.
     async fn conversation_for_member(
         &self,

@@ -24,7 +24,7 @@ fn help_explains_every_command() {
         },
         "",
     );
-    for command in ["create-enterprise", "create-user", "create-team", "list-users"] {
+    for command in ["create-enterprise", "create-user", "create-team", "add-team-member", "list-users"] {
         assert!(admin.contains(command), "{command} missing:\n{admin}");
     }
     let sample = ok(

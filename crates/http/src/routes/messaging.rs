@@ -109,6 +109,29 @@ pub async fn open_direct(
     Ok(Json(state.services.open_direct(&auth.principal, &origin, other).await?))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinTeamRequest {
+    pub team_id: String,
+}
+
+/// POST /api/v1/conversations/team — join your team's channel (opened on first use).
+#[utoipa::path(post, path = "/api/v1/conversations/team", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    request_body = JoinTeamRequest,
+    responses((status = 200, body = ConversationView), (status = 403, description = "Not in that team", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn join_team_channel(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<JoinTeamRequest>,
+) -> Result<Json<ConversationView>, Problem> {
+    let team = domain::TeamId::parse(&body.team_id)
+        .ok_or_else(|| Problem::invalid("team_id", Rule::InvalidValue, "team_id: must be a team id"))?;
+    Ok(Json(state.services.join_team_channel(&auth.principal, &origin, team).await?))
+}
+
 /// POST /api/v1/conversations/group — create a group conversation.
 #[utoipa::path(post, path = "/api/v1/conversations/group", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     request_body = CreateGroupRequest,

@@ -63,6 +63,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messaging::list_conversations))
         .routes(routes!(messaging::open_direct))
         .routes(routes!(messaging::create_group))
+        .routes(routes!(messaging::join_team_channel))
         .routes(routes!(messaging::get_conversation))
         .routes(routes!(messaging::list_messages, messaging::send_message))
         .routes(routes!(messaging::edit_message, messaging::delete_message))

@@ -130,3 +130,35 @@ async fn members_receive_events_and_the_bus_never_carries_plaintext() {
 async fn next(s: &mut futures_util::stream::BoxStream<'static, LiveDelivery>) -> LiveDelivery {
     tokio::time::timeout(Duration::from_secs(5), s.next()).await.unwrap().unwrap()
 }
+
+#[tokio::test]
+async fn team_members_join_their_team_channel_and_outsiders_cannot() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    let admin = w.user(e, "admin@e.example", Role::EnterpriseAdmin).await;
+    let ann = w.user(e, "ann@e.example", Role::Member).await;
+    let ben = w.user(e, "ben@e.example", Role::Member).await;
+    w.user(e, "out@e.example", Role::Member).await;
+    let team = w.services.create_team(&services::Caller::Operator, &origin(), e, "Platform").await.unwrap();
+    for u in [ann.id, ben.id] {
+        w.services.put_team_member(&services::Caller::Operator, &origin(), e, team.id, u, false).await.unwrap();
+    }
+    let ann_p = w.principal("ann@e.example").await;
+    let channel = w.services.join_team_channel(&ann_p, &origin(), team.id).await.unwrap();
+    assert_eq!((channel.kind, channel.title.as_deref()), (domain::messaging::ConversationKind::Team, Some("Platform")));
+    let ben_view = w.services.join_team_channel(&w.principal("ben@e.example").await, &origin(), team.id).await.unwrap();
+    assert_eq!(ben_view.id, channel.id, "one channel per team");
+    assert_eq!(ben_view.member_ids.len(), 2);
+    let again = w.services.join_team_channel(&ann_p, &origin(), team.id).await.unwrap();
+    assert_eq!(again.member_ids.len(), 2, "joining twice changes nothing");
+    let outsider = w.principal("out@e.example").await;
+    assert!(matches!(w.services.join_team_channel(&outsider, &origin(), team.id).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.send_message(&outsider, channel.id, "hi").await, Err(Error::NotFound(_))));
+    let admin_p = w.principal("admin@e.example").await;
+    assert_eq!(w.services.join_team_channel(&admin_p, &origin(), team.id).await.unwrap().member_ids.len(), 3);
+    assert!(admin_p.user_id == admin.id);
+    assert!(matches!(
+        w.services.join_team_channel(&ann_p, &origin(), domain::TeamId::new()).await,
+        Err(Error::NotFound(_))
+    ));
+}
