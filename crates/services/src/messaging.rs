@@ -102,6 +102,26 @@ pub enum Event {
     },
 }
 
+/// What kind of conversation to create, with what only that kind has.
+struct Shape {
+    kind: ConversationKind,
+    title: Option<String>,
+    direct_key: Option<String>,
+    team_id: Option<TeamId>,
+}
+
+impl Shape {
+    fn direct(key: String) -> Shape {
+        Shape { kind: ConversationKind::Direct, title: None, direct_key: Some(key), team_id: None }
+    }
+    fn group(title: String) -> Shape {
+        Shape { kind: ConversationKind::Group, title: Some(title), direct_key: None, team_id: None }
+    }
+    fn team(team: TeamId, title: String) -> Shape {
+        Shape { kind: ConversationKind::Team, title: Some(title), direct_key: None, team_id: Some(team) }
+    }
+}
+
 /// An event with the users it is for: what the bus carries (sealed) between nodes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Addressed {
@@ -194,10 +214,7 @@ impl Services {
         if let Some(view) = self.existing_direct(p, &key_text).await? {
             return Ok(view);
         }
-        match self
-            .create_conversation(p, origin, ConversationKind::Direct, None, Some(key_text.clone()), None, &[other])
-            .await
-        {
+        match self.create_conversation(p, origin, Shape::direct(key_text.clone()), &[other]).await {
             // Both people opened it at once and the other request won: theirs is ours.
             Err(Error::Conflict(_)) => self.existing_direct(p, &key_text).await?.ok_or(Error::NotFound("conversation")),
             other => other,
@@ -226,19 +243,17 @@ impl Services {
                 format!("at most {} members", messaging::MAX_GROUP_MEMBERS),
             )));
         }
-        self.create_conversation(p, origin, ConversationKind::Group, Some(title), None, None, members).await
+        self.create_conversation(p, origin, Shape::group(title), members).await
     }
 
     async fn create_conversation(
         &self,
         p: &Principal,
         origin: &Origin,
-        kind: ConversationKind,
-        title: Option<String>,
-        direct_key: Option<String>,
-        team_id: Option<TeamId>,
+        shape: Shape,
         others: &[UserId],
     ) -> Result<ConversationView> {
+        let Shape { kind, title, direct_key, team_id } = shape;
         let key = self.keys.enterprise_key(p.enterprise_id).await?;
         let id = ConversationId::new();
         let row_id = id.to_string();
@@ -316,10 +331,7 @@ impl Services {
             None => {
                 let name =
                     key.open_str(&team_row.name_ct, Aad { table: "teams", row: &team.to_string(), column: "name" })?;
-                match self
-                    .create_conversation(p, origin, ConversationKind::Team, Some(name), None, Some(team), &[])
-                    .await
-                {
+                match self.create_conversation(p, origin, Shape::team(team, name), &[]).await {
                     Ok(view) => return Ok(view),
                     // Someone opened it at the same moment: join theirs.
                     Err(Error::Conflict(_)) => self
