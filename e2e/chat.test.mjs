@@ -94,3 +94,33 @@ test("team members meet in their team channel", async () => {
   await ada.context.close();
   await bob.context.close();
 });
+
+test("a group's owner adds and removes a member, and the member's browser follows live", async () => {
+  const ada = await newPage(browser);
+  const bob = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  await signIn(bob.page, conclave.url, "bob@chat.example");
+  await bob.page.waitForSelector("#live.on");
+  await ada.page.fill("#group-title", "Orbit planning");
+  await ada.page.click("#new-group button");
+  await ada.page.waitForSelector("#thread-title:has-text('Orbit planning')");
+  await ada.page.click("#members-panel summary");
+  await ada.page.selectOption("#add-member-user", { label: "Bob Babbage <bob@chat.example>" });
+  await ada.page.click("#add-member button");
+  await ada.page.waitForSelector("#member-list li:has-text('Bob Babbage')");
+  // Bob was not in the group when it was made; it appears in his list as soon as he is added.
+  await bob.page.click("#conversations li:has-text('Orbit planning') >> nth=0");
+  await bob.page.waitForSelector("#thread-title:has-text('Orbit planning')");
+  await bob.page.click("#members-panel summary");
+  assert.equal(await bob.page.isVisible("#add-member"), false, "only the owner adds members");
+  await ada.page.click("#member-list li:has-text('Bob Babbage') button");
+  await bob.page.waitForSelector("#thread-title:has-text('Pick a conversation')");
+  await bob.page.waitForSelector("#conversations li:has-text('Orbit planning')", { state: "detached" });
+  const left = await bob.page.evaluate(async () => {
+    const r = await fetch("/api/v1/conversations");
+    return (await r.json()).map((c) => c.title);
+  });
+  assert.ok(!left.includes("Orbit planning"), "the server no longer lists the group for Bob");
+  await ada.context.close();
+  await bob.context.close();
+});

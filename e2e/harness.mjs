@@ -78,8 +78,8 @@ export async function launchBrowser() {
 }
 
 /// A fresh browser context that accepts the self-signed certificate and records CSP violations.
-export async function newPage(browser) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true });
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, ...options });
   const page = await context.newPage();
   page.cspViolations = [];
   page.on("console", (msg) => {

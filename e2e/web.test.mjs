@@ -1,7 +1,8 @@
 // The web client in a real browser: sign in, see devices, sign out; the admin console.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { createHmac } from "node:crypto";
+import { Conclave, PASSWORD, launchBrowser, newPage, signIn } from "./harness.mjs";
 
 let conclave;
 let browser;
@@ -42,7 +43,7 @@ test("a wrong password is refused with a message and no session", async () => {
   const { context, page } = await newPage(browser);
   await signIn(page, conclave.url, "member@browser.example", "not the password");
   assert.equal(new URL(page.url()).pathname, "/signin");
-  assert.match(await page.textContent("[role=alert]"), /do not match an active account/);
+  assert.match(await page.textContent("[role=alert]"), /does not match an active account/);
   assert.equal((await context.cookies()).length, 0);
   await context.close();
 });
@@ -70,7 +71,7 @@ test("an enterprise admin creates and disables a user and creates a team", async
   await page.waitForSelector("#users tbody tr");
   await page.fill("#new-user [name=email]", "casey@browser.example");
   await page.fill("#new-user [name=name]", "Casey Colleague");
-  await page.fill("#new-user [name=password]", "casey's own password");
+  await page.fill("#new-user [name=password]", "marble kettle orbit 58");
   await page.click("#new-user button");
   await page.waitForSelector("#users tbody tr:has-text('Casey Colleague')");
   await page.click("#users tbody tr:has-text('Casey Colleague') button");
@@ -92,3 +93,61 @@ test("an enterprise admin creates and disables a user and creates a team", async
   assert.match(listed, /casey@browser.example/);
   assert.match(listed, /disabled/);
 });
+
+test("a member sees the password rules while typing, changes the password, and sets up one-time codes", async () => {
+  const email = "rules@browser.example";
+  conclave.createUser(email, "Rhea Rules", "member");
+  const { context, page } = await newPage(browser);
+  await signIn(page, conclave.url, email);
+  await page.waitForSelector("#password-rules li");
+  await page.fill("#new-password", "rhea");
+  assert.equal(await page.getAttribute("#password-rules li[data-rule='min-length']", "class"), "missing");
+  assert.equal(await page.getAttribute("#password-rules li[data-rule='personal']", "class"), "missing");
+  await page.fill("#new-password", "Amber-Violin-Tundra-31");
+  assert.equal(await page.getAttribute("#password-rules li[data-rule='min-length']", "class"), "met");
+  assert.equal(await page.getAttribute("#password-rules li[data-rule='personal']", "class"), "met");
+  // The server names what it refuses: here, reuse of the current password.
+  await page.fill("#current-password", PASSWORD);
+  await page.fill("#new-password", PASSWORD);
+  await page.click("#password-form button");
+  await page.waitForSelector("#status.error:has-text('last')");
+  await page.fill("#current-password", PASSWORD);
+  await page.fill("#new-password", "Amber-Violin-Tundra-31");
+  await page.click("#password-form button");
+  await page.waitForSelector("#status:has-text('Password changed.')");
+
+  await page.click("#totp-start");
+  await page.waitForSelector("#totp-qr svg");
+  const secret = (await page.textContent("#totp-key")).trim();
+  await page.fill("#totp-code", totp(secret, Math.floor(Date.now() / 1000 / 30)));
+  await page.click("#totp-confirm button");
+  await page.waitForSelector("#totp-codes li >> nth=9");
+  await context.close();
+
+  // Signing in now takes a code, through the form that needs no script.
+  const again = await newPage(browser, { javaScriptEnabled: false });
+  await again.page.goto(`${conclave.url}/signin`);
+  await again.page.fill("#email", email);
+  await again.page.fill("#password", "Amber-Violin-Tundra-31");
+  await again.page.click("button[type=submit]");
+  await again.page.waitForSelector("p.error:has-text('one-time code')");
+  await again.page.fill("#password", "Amber-Violin-Tundra-31");
+  await again.page.fill("#otp", totp(secret, Math.floor(Date.now() / 1000 / 30) + 1));
+  await again.page.click("button[type=submit]");
+  await again.page.waitForURL(`${conclave.url}/app`);
+  await again.context.close();
+});
+
+/// RFC 6238 with SHA-1, as an authenticator app computes it.
+function totp(base32, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return String(value).padStart(6, "0");
+}

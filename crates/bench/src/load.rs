@@ -128,6 +128,7 @@ struct Server {
     dir: tempfile::TempDir,
     conclave: PathBuf,
     target: Target,
+    plaintext: bool,
 }
 
 impl Drop for Server {
@@ -145,6 +146,7 @@ impl Server {
             .arg(self.dir.path())
             .args(args)
             .env("CONCLAVE_LOG", "warn")
+            .env("CONCLAVE_BENCHMARK_PLAINTEXT_AT_REST", self.plaintext.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -167,7 +169,9 @@ impl Server {
     }
 }
 
-async fn start_server(conclave: &Path) -> Server {
+/// Starts a server in a fresh data directory. `plaintext` turns on the benchmark-only switch that
+/// stores enterprise data unencrypted (for scenario e); the admin commands then need it too.
+async fn start_server(conclave: &Path, plaintext: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bench.toml");
     std::fs::write(&config, "sign_in_per_minute = 100000\n").unwrap();
@@ -179,6 +183,7 @@ async fn start_server(conclave: &Path) -> Server {
         .arg(&config)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("CONCLAVE_LOG", "warn")
+        .env("CONCLAVE_BENCHMARK_PLAINTEXT_AT_REST", plaintext.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -201,7 +206,7 @@ async fn start_server(conclave: &Path) -> Server {
         assert!(started.elapsed() < Duration::from_secs(30), "the server did not become ready");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Server { child, dir, conclave: conclave.to_owned(), target }
+    Server { child, dir, conclave: conclave.to_owned(), target, plaintext }
 }
 
 struct People {
@@ -248,7 +253,8 @@ struct Scenario<'a> {
 
 /// Sends the scenario's messages with `in_flight` concurrent senders and measures what the
 /// receivers get over their WebSockets.
-async fn run_messages(server: &Server, scenario: Scenario<'_>, baseline_ms: f64) {
+/// Returns the messages sent per second.
+async fn run_messages(server: &Server, scenario: Scenario<'_>, baseline_ms: f64) -> f64 {
     let Scenario { name, sender, conversation, receivers, total, in_flight } = scenario;
     // Every sender sends the same number; the total is what they send together.
     let per_sender = total / in_flight;
@@ -329,6 +335,7 @@ async fn run_messages(server: &Server, scenario: Scenario<'_>, baseline_ms: f64)
             "baseline_ms": baseline_ms,
         })
     );
+    sent as f64 / send_secs
 }
 
 async fn healthz_baseline(target: &Target) -> f64 {
@@ -347,7 +354,7 @@ async fn healthz_baseline(target: &Target) -> f64 {
 pub fn run(conclave: &Path, messages: usize, idle: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let server = start_server(conclave).await;
+        let server = start_server(conclave, false).await;
         let crowd = people(&server, 22).await;
         let baseline = healthz_baseline(&server.target).await;
         let mut http = Http::open(&server.target).await;
@@ -420,5 +427,55 @@ pub fn run(conclave: &Path, messages: usize, idle: usize) {
         for mut s in sockets {
             let _ = s.close(None).await;
         }
+
+        // (e) the cost of encryption at rest: (b) against a second server that stores data
+        // unencrypted, in alternating rounds so both see the same machine noise.
+        let plain = start_server(conclave, true).await;
+        let pair = people(&plain, 2).await;
+        let (status, plain_direct) = Http::open(&plain.target)
+            .await
+            .call(
+                "POST",
+                "/api/v1/conversations/direct",
+                Some(&pair.tokens[0]),
+                Some(&json!({ "user_id": pair.ids[1] })),
+            )
+            .await;
+        assert_eq!(status, 200, "{plain_direct}");
+        let plain_direct = plain_direct["id"].as_str().unwrap().to_owned();
+        let (mut encrypted, mut unencrypted) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let on = Scenario {
+                name: "e_round_encrypted",
+                sender,
+                conversation: &direct,
+                receivers: vec![crowd.tokens[1].clone()],
+                total,
+                in_flight: 16,
+            };
+            encrypted.push(run_messages(&server, on, baseline).await);
+            let off = Scenario {
+                name: "e_round_plaintext_at_rest",
+                sender: &pair.tokens[0],
+                conversation: &plain_direct,
+                receivers: vec![pair.tokens[1].clone()],
+                total,
+                in_flight: 16,
+            };
+            unencrypted.push(run_messages(&plain, off, baseline).await);
+        }
+        let (on, off) = (crate::median(encrypted), crate::median(unencrypted));
+        println!(
+            "{}",
+            json!({
+                "bench": "load",
+                "scenario": "e_encryption_at_rest_cost",
+                "rounds": 3,
+                "encrypted_messages_per_second_median": on,
+                "plaintext_messages_per_second_median": off,
+                "baseline": "plaintext_at_rest",
+                "throughput_cost_percent": (off - on) / off * 100.0,
+            })
+        );
     });
 }

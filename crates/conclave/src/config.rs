@@ -22,6 +22,37 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_attachment_bytes: Option<u64>,
     pub sign_in_per_minute: Option<u32>,
+    pub security_desk: Option<DeskFileConfig>,
+    pub smtp: Option<SmtpFileConfig>,
+}
+
+/// `[smtp]`: the relay that carries notices to finders.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFileConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    /// "starttls" (default), "tls" or "none".
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// Better given as CONCLAVE_SMTP_PASSWORD than written in the file.
+    pub password: Option<String>,
+    pub from: String,
+}
+
+/// `[security_desk]`: the public security pages and report intake.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskFileConfig {
+    pub enterprise: Option<String>,
+    pub public_url: Option<String>,
+    pub contact_email: Option<String>,
+    #[serde(default)]
+    pub canonical_urls: Vec<String>,
+    pub preferred_languages: Option<String>,
+    pub store_finder_ip: Option<bool>,
+    pub retention_days: Option<u32>,
+    pub reports_per_minute: Option<u32>,
 }
 
 /// Values given by flags or environment (clap merges those two).
@@ -35,6 +66,7 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub nats_url: Option<String>,
+    pub plaintext_at_rest_for_benchmark: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,6 +92,12 @@ pub struct Config {
     /// Largest attachment, in bytes.
     pub max_attachment_bytes: u64,
     pub sign_in_per_minute: u32,
+    /// Benchmarks only (never from the config file): see `services::Settings`.
+    pub plaintext_at_rest_for_benchmark: bool,
+    pub desk: services::DeskSettings,
+    pub smtp: Option<services::mail::SmtpSettings>,
+    /// Reports and receipt look-ups per client IP per minute.
+    pub desk_requests_per_minute: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -126,7 +164,16 @@ impl Config {
         if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
             bail!("max_body_bytes must be between 1024 and 16777216");
         }
+        let desk_file = file.security_desk.clone().unwrap_or_default();
+        let desk = desk_settings(&desk_file)?;
+        let smtp = match &file.smtp {
+            None => None,
+            Some(smtp) => Some(smtp_settings(smtp, std::env::var("CONCLAVE_SMTP_PASSWORD").ok())?),
+        };
         Ok(Config {
+            desk,
+            smtp,
+            desk_requests_per_minute: desk_file.reports_per_minute.unwrap_or(10).max(1),
             data_dir: over.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             listen,
             database_url,
@@ -138,6 +185,7 @@ impl Config {
             max_body_bytes,
             sign_in_per_minute: file.sign_in_per_minute.unwrap_or(10).max(1),
             max_attachment_bytes: file.max_attachment_bytes.unwrap_or(100 * 1024 * 1024).max(1),
+            plaintext_at_rest_for_benchmark: over.plaintext_at_rest_for_benchmark,
         })
     }
 
@@ -204,7 +252,105 @@ max_attachment_bytes = 104857600
 
 # Sign-in attempts allowed per client IP address per minute.
 sign_in_per_minute = 10
+
+# The public security pages (/security, /.well-known/security.txt) and report intake.
+[security_desk]
+# The enterprise whose security role runs the desk; unset: the first enterprise created.
+# enterprise = "0190..."
+# Where finders reach this server; unset: the host name each request used.
+# public_url = "https://chat.example.org"
+# An address for security.txt besides the report form.
+# contact_email = "security@example.org"
+# security.txt Canonical lines; unset: public_url's own security.txt.
+# canonical_urls = ["https://chat.example.org/.well-known/security.txt"]
+preferred_languages = "en"
+# Keep a sealed copy of each finder's IP address with their report (off: finders stay untraced).
+store_finder_ip = false
+# Days after a report closes before the finder's name, email and address are deleted.
+retention_days = 180
+# Reports and receipt-code look-ups allowed per client IP address per minute.
+reports_per_minute = 10
+
+# The mail relay for notices to finders (only to addresses they confirmed). Unset: no mail.
+# [smtp]
+# host = "smtp.example.org"
+# port = 587
+# security = "starttls"          # or "tls" (port 465) or "none" (a relay on this host only)
+# username = "conclave"
+# password is best given as CONCLAVE_SMTP_PASSWORD
+# from = "Security Team <security@example.org>"
 "#;
+
+fn smtp_settings(file: &SmtpFileConfig, env_password: Option<String>) -> anyhow::Result<services::mail::SmtpSettings> {
+    use services::mail::SmtpSecurity;
+    let security = match file.security.as_deref().unwrap_or("starttls") {
+        "starttls" => SmtpSecurity::StartTls,
+        "tls" => SmtpSecurity::Tls,
+        "none" => SmtpSecurity::None,
+        other => bail!("smtp.security {other:?} must be \"starttls\", \"tls\" or \"none\""),
+    };
+    if file.host.trim().is_empty() {
+        bail!("smtp.host must name the mail relay");
+    }
+    let settings = services::mail::SmtpSettings {
+        host: file.host.clone(),
+        port: file.port.unwrap_or(match security {
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        }),
+        security,
+        username: file.username.clone(),
+        password: env_password.or_else(|| file.password.clone()),
+        from: file.from.clone(),
+    };
+    // Checks the sender address and relay settings now, so a typo stops start-up with a reason.
+    services::mail::SmtpMailer::new(&settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(settings)
+}
+
+fn desk_settings(file: &DeskFileConfig) -> anyhow::Result<services::DeskSettings> {
+    let enterprise = match &file.enterprise {
+        None => None,
+        Some(raw) => Some(domain::EnterpriseId::parse(raw).ok_or_else(|| {
+            anyhow::anyhow!(
+                "security_desk.enterprise {raw:?} is not an enterprise id (see `conclave admin list-enterprises`)"
+            )
+        })?),
+    };
+    let url_ok = |u: &str| u.starts_with("https://") && !u.contains(char::is_whitespace);
+    if let Some(url) = &file.public_url {
+        if !url_ok(url) {
+            bail!("security_desk.public_url {url:?} must be an https:// URL");
+        }
+    }
+    for url in &file.canonical_urls {
+        if !url_ok(url) || !url.ends_with("/.well-known/security.txt") {
+            bail!("security_desk.canonical_urls: {url:?} must be an https:// URL ending in /.well-known/security.txt");
+        }
+    }
+    if let Some(email) = &file.contact_email {
+        domain::validate::email("contact_email", email).map_err(|e| anyhow::anyhow!("security_desk.{e}"))?;
+    }
+    let languages = file.preferred_languages.clone().unwrap_or_else(|| "en".to_owned());
+    if languages.is_empty() || !languages.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ',' || c == ' ')
+    {
+        bail!("security_desk.preferred_languages must be language tags separated by commas, such as \"en, de\"");
+    }
+    let retention_days = file.retention_days.unwrap_or(180);
+    if !(1..=3650).contains(&retention_days) {
+        bail!("security_desk.retention_days must be between 1 and 3650");
+    }
+    Ok(services::DeskSettings {
+        enterprise,
+        public_url: file.public_url.clone().map(|u| u.trim_end_matches('/').to_owned()),
+        contact_email: file.contact_email.clone(),
+        canonical_urls: file.canonical_urls.clone(),
+        preferred_languages: languages,
+        store_finder_ip: file.store_finder_ip.unwrap_or(false),
+        retention_days,
+    })
+}
 
 pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {

@@ -49,6 +49,15 @@ struct GlobalArgs {
     /// Log format.
     #[arg(long, env = "CONCLAVE_LOG_FORMAT", global = true, value_enum)]
     log_format: Option<LogFormat>,
+    /// Benchmarks only: store enterprise data unencrypted, to measure what encryption costs.
+    /// Environment only and hidden; data written this way cannot be read by a normal process.
+    #[arg(
+        long = "benchmark-plaintext-at-rest",
+        env = "CONCLAVE_BENCHMARK_PLAINTEXT_AT_REST",
+        global = true,
+        hide = true
+    )]
+    plaintext_at_rest_for_benchmark: bool,
 }
 
 #[derive(Subcommand)]
@@ -154,6 +163,7 @@ fn main() -> std::process::ExitCode {
         data_dir: cli.global.data_dir.clone(),
         database_url: cli.global.database_url.clone(),
         log_format: cli.global.log_format,
+        plaintext_at_rest_for_benchmark: cli.global.plaintext_at_rest_for_benchmark,
         listen: match &cli.command {
             Command::Serve(s) => s.listen.clone(),
             _ => None,
@@ -286,6 +296,8 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         session_lifetime: Duration::from_secs(config.session_lifetime_hours * 3600),
         files_dir: Some(config.data_dir.join("files")),
         max_attachment_bytes: config.max_attachment_bytes,
+        plaintext_at_rest_for_benchmark: config.plaintext_at_rest_for_benchmark,
+        desk: config.desk.clone(),
         ..services::Settings::default()
     };
     let bus: Arc<dyn bus::Bus> = match &config.nats_url {
@@ -294,11 +306,29 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
             bus::NatsBus::connect(url).await.map_err(|e| anyhow!("{e}; check --nats-url and that NATS is running"))?,
         ),
     };
-    let services = Services::build(store.clone(), bus, source, settings)
+    let mut services = Services::build(store.clone(), bus, source, settings)
         .await
         .map_err(|e| anyhow!("cannot start services: {e}; if the key file was replaced, restore the original"))?;
+    if let Some(smtp) = &config.smtp {
+        let mailer = services::mail::SmtpMailer::new(smtp).map_err(|e| anyhow!("{e}"))?;
+        services = services.with_mailer(Arc::new(mailer));
+    }
     let n_enterprises = store.list_enterprises().await.map_err(|e| anyhow!("{e}"))?.len();
     Ok(Opened { services: Arc::new(services), n_enterprises })
+}
+
+/// D7: finder contact data of closed reports is deleted once the retention period has passed.
+/// Every node may run this; the update is idempotent.
+async fn purge_finder_data_hourly(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match services.purge_closed_reports().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(reports = n, "purged finder contact data of closed reports"),
+            Err(e) => tracing::warn!(error = %e, "purging finder data failed; will retry in an hour"),
+        }
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -323,16 +353,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| anyhow!("cannot install the metrics recorder: {e}"))?;
-    let http_settings =
-        http_api::HttpSettings { max_body_bytes: config.max_body_bytes, sign_in_per_minute: config.sign_in_per_minute };
+    let http_settings = http_api::HttpSettings {
+        max_body_bytes: config.max_body_bytes,
+        sign_in_per_minute: config.sign_in_per_minute,
+        public_per_minute: config.desk_requests_per_minute,
+    };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
+    tokio::spawn(purge_finder_data_hourly(opened.services.clone()));
     let app = http_api::app(state);
 
     let handle = axum_server::Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
     let local = listener.local_addr()?;
     let url = format!("https://{}:{}", display_host(local), local.port());
+    if config.plaintext_at_rest_for_benchmark {
+        tracing::warn!(
+            "BENCHMARK MODE: enterprise data is stored UNENCRYPTED; never use this data directory for real data"
+        );
+    }
     tracing::info!(%url, elapsed_ms = started.elapsed().as_millis() as u64, "Conclave is serving");
     println!("Conclave is serving {url}  (data: {})", config.data_dir.display());
     if opened.n_enterprises == 0 {

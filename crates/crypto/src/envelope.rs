@@ -17,6 +17,10 @@ use std::path::Path;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 const FORMAT_V1: u8 = 1;
+/// Marks a value stored without encryption by a benchmark-only key (see
+/// [`DataKey::plaintext_for_benchmark`]). A real key refuses to open it, and a benchmark key
+/// refuses real ciphertext, so the two can never be mistaken for each other.
+const FORMAT_PLAINTEXT_BENCHMARK: u8 = 0;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Where a ciphertext belongs. Every sealed value names its table, row and column.
@@ -43,8 +47,9 @@ impl Aad<'_> {
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct DataKey {
     bytes: [u8; 32],
+    /// `None` only for the benchmark key that stores values unencrypted.
     #[zeroize(skip)]
-    sealing: LessSafeKey,
+    sealing: Option<LessSafeKey>,
 }
 
 impl std::fmt::Debug for DataKey {
@@ -60,17 +65,38 @@ impl DataKey {
 
     fn from_bytes(bytes: [u8; 32]) -> DataKey {
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).expect("32 bytes is an AES-256 key");
-        DataKey { bytes, sealing: LessSafeKey::new(unbound) }
+        DataKey { bytes, sealing: Some(LessSafeKey::new(unbound)) }
+    }
+
+    /// A key that stores values *unencrypted* (framed with a marker byte), so that a benchmark
+    /// can measure what encryption at rest costs on the very same code path. Only a process
+    /// started with the benchmark switch ever builds one; see `Settings::plaintext_at_rest`.
+    pub fn plaintext_for_benchmark() -> DataKey {
+        DataKey { bytes: [0; 32], sealing: None }
     }
 
     /// Seals `plaintext` for the place `aad` names.
     pub fn seal(&self, plaintext: &[u8], aad: Aad<'_>) -> Vec<u8> {
-        seal_with(&self.sealing, plaintext, &aad.bytes())
+        match &self.sealing {
+            Some(key) => seal_with(key, plaintext, &aad.bytes()),
+            None => {
+                let mut out = Vec::with_capacity(1 + plaintext.len());
+                out.push(FORMAT_PLAINTEXT_BENCHMARK);
+                out.extend_from_slice(plaintext);
+                out
+            }
+        }
     }
 
     /// Opens a ciphertext sealed for exactly the place `aad` names.
     pub fn open(&self, ciphertext: &[u8], aad: Aad<'_>) -> Result<Vec<u8>, Error> {
-        open_with(&self.sealing, ciphertext, &aad.bytes())
+        match &self.sealing {
+            Some(key) => open_with(key, ciphertext, &aad.bytes()),
+            None => match ciphertext.split_first() {
+                Some((&FORMAT_PLAINTEXT_BENCHMARK, rest)) => Ok(rest.to_vec()),
+                _ => Err(Error::Decrypt),
+            },
+        }
     }
 
     /// Seals a UTF-8 string; the common case for names and emails.
@@ -406,6 +432,18 @@ mod tests {
         let err = MasterKeyring::load(&path).unwrap_err();
         assert!(err.to_string().contains("5 bytes, expected 32"), "{err}");
         assert!(MasterKeyring::from_env_value("AAAA").is_err());
+    }
+
+    #[test]
+    fn benchmark_plaintext_and_real_ciphertext_never_open_as_each_other() {
+        let aad = Aad { table: "messages", row: "m1", column: "body" };
+        let plain = DataKey::plaintext_for_benchmark();
+        let real = DataKey::generate();
+        let stored = plain.seal(b"hello", aad);
+        assert_eq!(plain.open(&stored, aad).unwrap(), b"hello");
+        assert!(matches!(real.open(&stored, aad), Err(Error::Decrypt)));
+        let sealed = real.seal(b"hello", aad);
+        assert!(matches!(plain.open(&sealed, aad), Err(Error::Decrypt)));
     }
 
     #[test]

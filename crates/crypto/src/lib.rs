@@ -4,7 +4,10 @@
 //!   with AES-256-GCM and associated data that binds each ciphertext to its table, row and column.
 //! - [`blind_index`]: keyed HMAC look-up values, so an email can be found without storing it.
 //! - [`password`]: argon2id hashing whose parameters travel with the hash.
+//! - [`totp`]: RFC 6238 one-time codes and recovery codes.
+//! - [`jwt`]: ID-token signature checks (RS256, ES256) against a provider's keys.
 //! - [`token`]: high-entropy random tokens and their fast hashes.
+//! - [`openpgp`]: the organisation's OpenPGP key: generate, import, publish, sign, decrypt.
 //! - [`chain_hash`]: SHA-256 over an audit event's canonical encoding.
 //!
 //! Architecture invariant: key bytes never appear in `Debug` output or logs; every key type
@@ -12,8 +15,11 @@
 
 pub mod blind_index;
 pub mod envelope;
+pub mod jwt;
+pub mod openpgp;
 pub mod password;
 pub mod token;
+pub mod totp;
 
 pub use envelope::{Aad, DataKey, MasterKeyring, WrappedKey};
 

@@ -10,6 +10,16 @@ pub fn generate() -> String {
     B64URL.encode(crate::random_bytes::<32>())
 }
 
+/// 128 random bits, for codes people must type (receipt codes are formatted by `domain::desk`).
+pub fn random_128() -> [u8; 16] {
+    crate::random_bytes::<16>()
+}
+
+/// The PKCE S256 code challenge of a verifier (RFC 7636): base64url of its SHA-256.
+pub fn pkce_challenge(verifier: &str) -> String {
+    B64URL.encode(hash(verifier))
+}
+
 pub fn hash(token: &str) -> Vec<u8> {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref().to_vec()
 }

@@ -62,3 +62,11 @@ id_type!(
     /// A file attached to a message; also its file name on disk.
     AttachmentId
 );
+id_type!(
+    /// A vulnerability report received by the security desk.
+    ReportId
+);
+id_type!(
+    /// One entry in a report's thread between the finder and the security team.
+    ReportMessageId
+);

@@ -3,12 +3,16 @@
 //! nothing of SQL, HTTP or keys; everything here can be unit-tested with plain values.
 
 pub mod audit;
+pub mod desk;
 pub mod device;
 pub mod ids;
 pub mod messaging;
+pub mod password_policy;
 pub mod validate;
 
-pub use ids::{AttachmentId, ConversationId, EnterpriseId, MessageId, SessionId, TeamId, UserId};
+pub use ids::{
+    AttachmentId, ConversationId, EnterpriseId, MessageId, ReportId, ReportMessageId, SessionId, TeamId, UserId,
+};
 pub use validate::{FieldError, Rule};
 
 use serde::{Deserialize, Serialize};

@@ -106,6 +106,7 @@ const chat = (() => {
     $("thread-title").className = "";
     $("composer").hidden = false;
     $("drop-hint").hidden = false;
+    renderMembers();
     if (!messages.has(id)) {
       const page = await conclave.api("GET", "/api/v1/conversations/" + id + "/messages?limit=50");
       for (const m of page) add(m);
@@ -115,6 +116,53 @@ const chat = (() => {
     renderMessages(true);
     await markRead();
     $("body").focus();
+  }
+
+  // Groups show their members; the owner adds and removes, anyone else may leave.
+  function renderMembers() {
+    const c = conversations.get(current);
+    const panel = $("members-panel");
+    panel.hidden = !c || c.kind !== "group";
+    if (panel.hidden) return;
+    const owner = c.owner_ids.includes(me.user.id);
+    const list = $("member-list");
+    list.replaceChildren();
+    for (const id of c.member_ids) {
+      const li = document.createElement("li");
+      li.textContent = nameOf(id) + (c.owner_ids.includes(id) ? " (owner)" : "");
+      if (owner && id !== me.user.id) {
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "link";
+        remove.textContent = "Remove";
+        remove.addEventListener("click", () =>
+          conclave.api("DELETE", "/api/v1/conversations/" + c.id + "/members/" + id)
+            .then(loadConversations).then(renderMembers).catch(fail));
+        li.appendChild(remove);
+      }
+      list.appendChild(li);
+    }
+    const select = $("add-member-user");
+    select.replaceChildren();
+    for (const p of people.values()) {
+      if (c.member_ids.includes(p.id)) continue;
+      const option = document.createElement("option");
+      option.value = p.id;
+      option.textContent = p.name + " <" + p.email + ">";
+      select.appendChild(option);
+    }
+    $("add-member").hidden = !owner || select.options.length === 0;
+    $("leave-group").hidden = owner;
+  }
+
+  function closeThread() {
+    current = null;
+    $("thread-title").textContent = "Pick a conversation";
+    $("thread-title").className = "muted";
+    $("composer").hidden = true;
+    $("drop-hint").hidden = true;
+    $("members-panel").hidden = true;
+    $("messages").replaceChildren();
   }
 
   async function loadOlder() {
@@ -299,6 +347,16 @@ const chat = (() => {
       case "conversation-created":
       case "member-joined":
         await loadConversations();
+        if (event.conversation_id === current) renderMembers();
+        break;
+      case "member-left":
+        if (event.user_id === me.user.id) {
+          // Removed from the group (or left it elsewhere): forget what we held of it.
+          messages.delete(event.conversation_id);
+          if (event.conversation_id === current) closeThread();
+        }
+        await loadConversations();
+        if (event.conversation_id === current) renderMembers();
         break;
       case "session-ended":
         // Signed out elsewhere (or disabled): drop what this page holds and ask for a sign-in.
@@ -362,6 +420,18 @@ const chat = (() => {
       const members = [...$("group-members").selectedOptions].map((o) => o.value);
       conclave.api("POST", "/api/v1/conversations/group", { title: $("group-title").value, member_ids: members })
         .then(async (c) => { ev.target.reset(); conversations.set(c.id, c); await open(c.id); })
+        .catch(fail);
+    });
+    $("add-member").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      conclave.api("POST", "/api/v1/conversations/" + current + "/members", { user_id: $("add-member-user").value })
+        .then((c) => { conversations.set(c.id, c); renderMembers(); })
+        .catch(fail);
+    });
+    $("leave-group").addEventListener("click", () => {
+      const id = current;
+      conclave.api("DELETE", "/api/v1/conversations/" + id + "/members/" + me.user.id)
+        .then(async () => { messages.delete(id); closeThread(); await loadConversations(); })
         .catch(fail);
     });
     const composer = $("composer");

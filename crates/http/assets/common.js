@@ -25,7 +25,14 @@ const conclave = (() => {
     return data;
   }
 
-  async function start() {
+  // Once per page, whoever asks first; later callers share the same answer.
+  let started = null;
+  function start() {
+    started ??= begin();
+    return started;
+  }
+
+  async function begin() {
     me = await api("GET", "/api/v1/me");
     csrf = me.csrf_token;
     document.getElementById("whoami").textContent = me.user.name + " · " + me.enterprise.name;

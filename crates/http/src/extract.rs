@@ -5,7 +5,7 @@ use crate::problem::{Kind, Problem};
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use bytes::Bytes;
 use domain::audit::Origin;
 use domain::Rule;
@@ -180,4 +180,25 @@ pub fn parse_query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Prob
     axum::extract::Query::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))
+}
+
+/// The host the request named (HTTP/1.1 Host or the HTTP/2 authority), without the port.
+pub fn request_host(headers: &HeaderMap, uri: &Uri) -> String {
+    let raw = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .unwrap_or_else(|| "localhost".to_owned());
+    raw.rsplit_once('@').map_or(raw.clone(), |(_, h)| h.to_owned())
+}
+
+/// `https://` plus the requested host: where links in pages and mails point by default.
+pub fn base_url(headers: &HeaderMap, uri: &Uri) -> String {
+    let host = request_host(headers, uri);
+    // Only characters a host (and port) can have: the value ends up in a signed file.
+    if host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)) {
+        format!("https://{host}")
+    } else {
+        "https://localhost".to_owned()
+    }
 }

@@ -39,11 +39,13 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Sign-in attempts allowed per client IP per minute (bursts up to this many).
     pub sign_in_per_minute: u32,
+    /// Reports and receipt-code look-ups allowed per client IP per minute on the public desk.
+    pub public_per_minute: u32,
 }
 
 impl Default for HttpSettings {
     fn default() -> HttpSettings {
-        HttpSettings { max_body_bytes: 256 * 1024, sign_in_per_minute: 10 }
+        HttpSettings { max_body_bytes: 256 * 1024, sign_in_per_minute: 10, public_per_minute: 10 }
     }
 }
 
@@ -59,6 +61,10 @@ pub struct AppState {
     /// This node's WebSocket connections; started with [`AppState::start_live`].
     pub hub: Arc<live::Hub>,
     sign_in_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    public_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Sign-in attempts per account (keyed by the email's hash, whatever IP they come from).
+    account_limiter: Arc<DefaultKeyedRateLimiter<u64>>,
+    account_hash_key: std::collections::hash_map::RandomState,
 }
 
 impl AppState {
@@ -68,12 +74,18 @@ impl AppState {
         settings: HttpSettings,
     ) -> AppState {
         let per_minute = NonZeroU32::new(settings.sign_in_per_minute.max(1)).expect("at least one");
+        let settings_public_per_minute = settings.public_per_minute;
         AppState {
             services,
             metrics,
             settings: Arc::new(settings),
             hub: Arc::new(live::Hub::default()),
             sign_in_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            account_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            account_hash_key: std::collections::hash_map::RandomState::new(),
+            public_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(settings_public_per_minute.max(1)).expect("at least one"),
+            ))),
         }
     }
 
@@ -85,17 +97,44 @@ impl AppState {
     /// Spends one sign-in attempt for `ip`; a 429 problem with Retry-After when none is left.
     /// Requests without a known peer address share one bucket, which errs on the side of refusing.
     pub fn check_sign_in_rate(&self, ip: Option<&str>) -> Result<(), Problem> {
-        let key = ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        // Forget addresses whose buckets are full again, so the map cannot grow without bound.
-        if self.sign_in_limiter.len() > MAX_TRACKED_ADDRESSES {
-            self.sign_in_limiter.retain_recent();
+        spend(&self.sign_in_limiter, ip)
+    }
+
+    /// Spends one sign-in attempt for the account named by `email` (known or not, so the answer
+    /// says nothing about which accounts exist). Spreading guesses over many addresses does not help.
+    pub fn check_account_rate(&self, email: &str) -> Result<(), Problem> {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        // A keyed hash (per process) so the limiter holds no email addresses.
+        let mut hasher = self.account_hash_key.build_hasher();
+        hasher.write(email.trim().to_lowercase().as_bytes());
+        let key = hasher.finish();
+        if self.account_limiter.len() > MAX_TRACKED_ADDRESSES {
+            self.account_limiter.retain_recent();
         }
-        self.sign_in_limiter.check_key(&key).map_err(|not_until| {
+        self.account_limiter.check_key(&key).map_err(|not_until| {
             use governor::clock::{Clock, DefaultClock};
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Problem::rate_limited(wait.as_secs() + 1)
+            Problem::rate_limited(not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1)
         })
     }
+
+    /// Spends one public-desk request (a report, a receipt-code look-up) for `ip`. The address is
+    /// only held in memory for the limiter's minute, never stored.
+    pub fn check_public_rate(&self, ip: Option<&str>) -> Result<(), Problem> {
+        spend(&self.public_limiter, ip)
+    }
+}
+
+fn spend(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: Option<&str>) -> Result<(), Problem> {
+    let key = ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    // Forget addresses whose buckets are full again, so the map cannot grow without bound.
+    if limiter.len() > MAX_TRACKED_ADDRESSES {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&key).map_err(|not_until| {
+        use governor::clock::{Clock, DefaultClock};
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        Problem::rate_limited(wait.as_secs() + 1)
+    })
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -140,7 +179,10 @@ pub fn app(state: AppState) -> Router {
 async fn refuse_cross_site(req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let cross_site = req.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site");
-    if unsafe_method && cross_site {
+    // The SAML assertion consumer is posted to by the identity provider's page, across sites by
+    // design; what it accepts is proven by the signed assertion, not by a cookie.
+    let acs = req.uri().path() == "/saml/acs";
+    if unsafe_method && cross_site && !acs {
         return Problem::new(Kind::CsrfRejected, "cross-site requests may not change anything").into_response();
     }
     next.run(req).await

@@ -19,6 +19,8 @@ pub struct Problem {
     /// For validation errors: the field and the rule it broke.
     pub field: Option<Box<(String, Rule)>>,
     retry_after: Option<u64>,
+    /// For a password the policy refused: every rule it broke.
+    pub failures: Option<Vec<domain::password_policy::PolicyFailure>>,
 }
 
 /// The problem+json document on the wire (RFC 9457 members plus `field` and `rule`).
@@ -34,6 +36,10 @@ pub struct ProblemDocument {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<&'static str>,
+    /// For `password-policy`: each rule the password broke, as `{rule, message}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub failures: Option<Vec<domain::password_policy::PolicyFailure>>,
 }
 
 /// The problem kinds, with their status and title. `/problems/{slug}` explains each.
@@ -53,10 +59,17 @@ pub enum Kind {
     RateLimited,
     Unavailable,
     Internal,
+    AccountLocked,
+    PasswordExpired,
+    SecondFactorRequired,
+    SecondFactorEnrolmentRequired,
+    PasswordPolicy,
+    SsoRequired,
+    SsoFailed,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 21] = [
         Kind::MalformedBody,
         Kind::InvalidField,
         Kind::UnsupportedMediaType,
@@ -71,6 +84,13 @@ impl Kind {
         Kind::RateLimited,
         Kind::Unavailable,
         Kind::Internal,
+        Kind::AccountLocked,
+        Kind::PasswordExpired,
+        Kind::SecondFactorRequired,
+        Kind::SecondFactorEnrolmentRequired,
+        Kind::PasswordPolicy,
+        Kind::SsoRequired,
+        Kind::SsoFailed,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -89,6 +109,13 @@ impl Kind {
             Kind::RateLimited => "rate-limited",
             Kind::Unavailable => "unavailable",
             Kind::Internal => "internal",
+            Kind::AccountLocked => "account-locked",
+            Kind::PasswordExpired => "password-expired",
+            Kind::SecondFactorRequired => "second-factor-required",
+            Kind::SecondFactorEnrolmentRequired => "second-factor-enrolment-required",
+            Kind::PasswordPolicy => "password-policy",
+            Kind::SsoRequired => "sso-required",
+            Kind::SsoFailed => "sso-failed",
         }
     }
 
@@ -106,6 +133,12 @@ impl Kind {
             Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::AccountLocked => StatusCode::TOO_MANY_REQUESTS,
+            Kind::PasswordExpired | Kind::SecondFactorEnrolmentRequired => StatusCode::FORBIDDEN,
+            Kind::SecondFactorRequired => StatusCode::UNAUTHORIZED,
+            Kind::PasswordPolicy => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::SsoRequired => StatusCode::FORBIDDEN,
+            Kind::SsoFailed => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -125,6 +158,13 @@ impl Kind {
             Kind::RateLimited => "Too many requests",
             Kind::Unavailable => "The service is temporarily unavailable",
             Kind::Internal => "Internal server error",
+            Kind::AccountLocked => "The account is locked for a while",
+            Kind::PasswordExpired => "The password has expired",
+            Kind::SecondFactorRequired => "A one-time code is required",
+            Kind::SecondFactorEnrolmentRequired => "One-time codes must be set up first",
+            Kind::PasswordPolicy => "The password does not meet the policy",
+            Kind::SsoRequired => "Sign in through single sign-on",
+            Kind::SsoFailed => "Single sign-on failed",
         }
     }
 
@@ -145,6 +185,13 @@ impl Kind {
             Kind::RateLimited => "Wait for the number of seconds in `Retry-After`, then try again.",
             Kind::Unavailable => "A dependency such as the database is not answering. Try again shortly.",
             Kind::Internal => "Something failed on the server. The response carries a request id (`x-request-id`) that operators can find in the logs.",
+            Kind::AccountLocked => "Too many sign-ins failed in a row, so the account is locked for the number of seconds in `Retry-After`. Nothing is wrong with the account otherwise.",
+            Kind::PasswordExpired => "The organisation's policy says the password is too old. Send the old and a new password to `POST /api/v1/sessions/expired-password`; the answer is a session.",
+            Kind::SecondFactorRequired => "The password was right. Sign in again with `otp`: the code from your authenticator app, or one of your recovery codes.",
+            Kind::SecondFactorEnrolmentRequired => "The organisation requires one-time codes. Get a secret from `POST /api/v1/sessions/totp-enrolment`, add it to an authenticator app, then sign in with a code from it.",
+            Kind::PasswordPolicy => "The new password broke rules of the organisation's policy; `failures` lists each one with a sentence. Nothing was changed.",
+            Kind::SsoRequired => "The organisation has turned password sign-in off: use its identity provider (`/sso/start`). Enterprise admins with one-time codes may still use their password.",
+            Kind::SsoFailed => "The identity provider's answer was refused (wrong or reused state, a token from another issuer or audience, an expired token, a bad signature, a domain that is not allowed, ...). No account or session was created; start again.",
         }
     }
 
@@ -155,7 +202,7 @@ impl Kind {
 
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
-        Problem { kind, detail: detail.into(), field: None, retry_after: None }
+        Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None }
     }
 
     pub fn field(kind: Kind, e: &FieldError) -> Problem {
@@ -178,6 +225,7 @@ impl Problem {
             detail: self.detail.clone(),
             field: self.field.as_ref().map(|f| f.0.clone()),
             rule: self.field.as_ref().map(|f| f.1.as_str()),
+            failures: self.failures.clone(),
         }
     }
 
@@ -228,6 +276,28 @@ impl From<services::Error> for Problem {
                 tracing::warn!(error = %why, "dependency unavailable");
                 Problem::new(Kind::Unavailable, "try again shortly")
             }
+            E::Locked(secs) => Problem {
+                retry_after: Some(secs.max(1)),
+                ..Problem::new(Kind::AccountLocked, format!("try again in {} seconds", secs.max(1)))
+            },
+            E::PasswordExpired => Problem::new(Kind::PasswordExpired, "choose a new password to go on"),
+            E::SecondFactorRequired => {
+                Problem::new(Kind::SecondFactorRequired, "enter the one-time code from your authenticator app")
+            }
+            E::SecondFactorEnrolmentRequired => Problem::new(
+                Kind::SecondFactorEnrolmentRequired,
+                "your organisation requires a one-time code; set up an authenticator app first",
+            ),
+            E::PasswordPolicy(failures) => Problem {
+                field: Some(Box::new(("password".to_owned(), Rule::InvalidValue))),
+                failures: Some(failures.clone()),
+                ..Problem::new(
+                    Kind::PasswordPolicy,
+                    failures.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "),
+                )
+            },
+            E::SsoOnly => Problem::new(Kind::SsoRequired, "your organisation signs in through single sign-on"),
+            E::SsoFailed(why) => Problem::new(Kind::SsoFailed, why),
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")

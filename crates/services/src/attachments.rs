@@ -63,7 +63,7 @@ pub fn content_type(raw: &str) -> std::result::Result<String, FieldError> {
     }
 }
 
-fn io(e: std::io::Error) -> Error {
+pub(crate) fn io(e: std::io::Error) -> Error {
     Error::Internal(format!("attachment storage: {e}"))
 }
 
@@ -72,8 +72,18 @@ async fn write_frame(file: &mut tokio::fs::File, sealed: &[u8]) -> Result<()> {
     file.write_all(sealed).await.map_err(io)
 }
 
-/// Seals the stream into `path`; returns the plaintext size. Fails past `limit` bytes.
-async fn write_sealed<S, E>(key: &DataKey, id: &str, path: &Path, body: &mut S, limit: u64) -> Result<u64>
+/// How many leading bytes [`write_sealed`] hands back, for checking a file's type by content.
+pub(crate) const HEAD_BYTES: usize = 512;
+
+/// Seals the stream into `path`; returns the plaintext size and its first [`HEAD_BYTES`] bytes.
+/// Fails past `limit` bytes.
+pub(crate) async fn write_sealed<S, E>(
+    key: &DataKey,
+    id: &str,
+    path: &Path,
+    body: &mut S,
+    limit: u64,
+) -> Result<(u64, Vec<u8>)>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -82,6 +92,7 @@ where
     let mut buffer: Vec<u8> = Vec::with_capacity(2 * CHUNK_BYTES);
     let mut index = 0u64;
     let mut total = 0u64;
+    let mut head = Vec::with_capacity(HEAD_BYTES);
     while let Some(piece) = body.next().await {
         let piece = piece.map_err(|e| {
             Error::Invalid(FieldError::new("body", Rule::InvalidValue, format!("the upload was interrupted: {e}")))
@@ -89,6 +100,9 @@ where
         total += piece.len() as u64;
         if total > limit {
             return Err(Error::TooLarge(format!("attachments may be at most {limit} bytes")));
+        }
+        if head.len() < HEAD_BYTES {
+            head.extend_from_slice(&piece[..piece.len().min(HEAD_BYTES - head.len())]);
         }
         buffer.extend_from_slice(&piece);
         // Seal a chunk only when more bytes follow it, so the final chunk can be marked last.
@@ -101,7 +115,7 @@ where
     }
     write_frame(&mut file, &chunks::seal(key, id, index, true, &buffer)).await?;
     file.sync_all().await.map_err(io)?;
-    Ok(total)
+    Ok((total, head))
 }
 
 async fn read_frame(file: &mut tokio::fs::File) -> std::io::Result<Option<Vec<u8>>> {
@@ -150,7 +164,7 @@ impl Reader {
 }
 
 impl Services {
-    fn files_dir(&self) -> Result<&Path> {
+    pub(crate) fn files_dir(&self) -> Result<&Path> {
         self.settings.files_dir.as_deref().ok_or_else(|| Error::Unavailable("attachments are not configured".into()))
     }
 
@@ -187,7 +201,7 @@ impl Services {
         let row_id = id.to_string();
         let partial = dir.join(format!("{id}.partial"));
         let size = match write_sealed(&key, &row_id, &partial, &mut body, self.settings.max_attachment_bytes).await {
-            Ok(size) => size,
+            Ok((size, _)) => size,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&partial).await;
                 return Err(e);
@@ -248,8 +262,17 @@ impl Services {
             content_type: meta.content_type,
             size: meta.size,
         };
-        let file = tokio::fs::File::open(self.attachment_path(attachment)?).await.map_err(io)?;
-        let reader = Reader { file, key, id: attachment.to_string(), index: 0, pending: None, done: false };
+        Ok((view, self.sealed_file_stream(key, attachment).await?))
+    }
+
+    /// The decrypted bytes of a sealed file, chunk by chunk.
+    pub(crate) async fn sealed_file_stream(
+        &self,
+        key: Arc<DataKey>,
+        id: AttachmentId,
+    ) -> Result<BoxStream<'static, std::io::Result<Bytes>>> {
+        let file = tokio::fs::File::open(self.attachment_path(id)?).await.map_err(io)?;
+        let reader = Reader { file, key, id: id.to_string(), index: 0, pending: None, done: false };
         let stream = futures_util::stream::unfold(reader, |mut r| async move {
             match r.next_chunk().await {
                 Ok(Some(bytes)) => Some((Ok(bytes), r)),
@@ -260,7 +283,7 @@ impl Services {
                 }
             }
         });
-        Ok((view, stream.boxed()))
+        Ok(stream.boxed())
     }
 
     /// Removes an attachment's file (after its message was deleted).

@@ -19,6 +19,8 @@ pub struct SignedIn {
     pub csrf_token: String,
     pub principal: Principal,
     pub expires_at: Millis,
+    /// Set once, when this sign-in completed a one-time-code enrolment: show them, then forget.
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
@@ -44,6 +46,19 @@ fn aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
 impl Services {
     /// Signs in with email and password and opens a session bound to a new device record.
     pub async fn sign_in(&self, origin: &Origin, email: &str, password: &str) -> Result<SignedIn> {
+        self.sign_in_with(origin, email, password, None).await
+    }
+
+    /// Signs in with email, password and, when the account has one, a one-time code (or a
+    /// recovery code). Enforces the enterprise's lockout, password age and second-factor rules,
+    /// and writes an audit event for every attempt, with its method and outcome.
+    pub async fn sign_in_with(
+        &self,
+        origin: &Origin,
+        email: &str,
+        password: &str,
+        otp: Option<&str>,
+    ) -> Result<SignedIn> {
         let email = validate::email("email", email).map_err(Error::Invalid)?;
         if password.is_empty() {
             return Err(Error::Invalid(domain::FieldError::new("password", domain::Rule::Empty, "must not be empty")));
@@ -52,7 +67,28 @@ impl Services {
             // Not a password we could have stored; refuse without spending argon2 time on it.
             return Err(Error::InvalidCredentials);
         }
+        let otp = otp.map(str::trim).filter(|o| !o.is_empty());
+        let method = if otp.is_some() { "password+code" } else { "password" };
+        let failure = |reason: &str, user: Option<&store::UserRow>| AuditDraft {
+            at: Millis::now(),
+            actor: Actor::Anonymous,
+            origin: origin.clone(),
+            enterprise_id: user.map(|u| u.enterprise_id),
+            team_id: None,
+            action: "auth.sign-in".to_owned(),
+            target: user.map(|u| format!("user:{}", u.id)),
+            outcome: Outcome::Failure,
+            detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
+        };
         let candidates = self.store.find_users_by_email_index(&self.keys.email_index(&email)).await?;
+        let now = Millis::now();
+        // A locked account is refused before its password is even checked, so guessing stops.
+        if let [only] = candidates.as_slice() {
+            if let Some(until) = self.store.sign_in_state(only.id).await?.locked_until.filter(|u| u.0 > now.0) {
+                self.store.append_audit(&failure("locked", Some(only))).await?;
+                return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
+            }
+        }
         let mut matched = None;
         let mut checked = 0usize;
         for user in &candidates {
@@ -68,22 +104,14 @@ impl Services {
         if checked == 0 {
             self.verify_password(password, self.decoy_hash().await?).await?;
         }
-        let failure = |reason: &str, user: Option<&store::UserRow>| AuditDraft {
-            at: Millis::now(),
-            actor: Actor::Anonymous,
-            origin: origin.clone(),
-            enterprise_id: user.map(|u| u.enterprise_id),
-            team_id: None,
-            action: "auth.sign-in".to_owned(),
-            target: user.map(|u| format!("user:{}", u.id)),
-            outcome: Outcome::Failure,
-            detail: serde_json::json!({ "method": "password", "reason": reason }).to_string(),
-        };
         let (user, verified) = match matched {
             None => {
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
                 let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
                 self.store.append_audit(&failure(reason, only)).await?;
+                if let Some(user) = only {
+                    self.count_failure(user).await?;
+                }
                 return Err(Error::InvalidCredentials);
             }
             Some((user, _)) if user.disabled => {
@@ -92,14 +120,127 @@ impl Services {
             }
             Some(found) => found,
         };
+        let policy = self.policy_of(user.enterprise_id).await?;
+        let state = self.store.sign_in_state(user.id).await?;
+        // Single sign-on only: passwords are refused, except for an enterprise admin who has one-time
+        // codes (the break-glass way in when the provider is down). Checked before any enrolment,
+        // so a refused person is left with nothing half set up.
+        let sso_only = self.sso_only(user.enterprise_id).await?;
+        if sso_only && !(user.role == domain::Role::EnterpriseAdmin && state.totp_secret_ct.is_some()) {
+            self.store.append_audit(&failure("sso-only", Some(&user))).await?;
+            return Err(Error::SsoOnly);
+        }
+        let mut method = "password";
+        let mut recovery_codes = None;
+        match (&state.totp_secret_ct, otp) {
+            (Some(_), None) => {
+                self.store.append_audit(&failure("code-required", Some(&user))).await?;
+                return Err(Error::SecondFactorRequired);
+            }
+            (Some(secret), Some(code)) => match self.check_second_factor(&user, secret, code).await? {
+                Some(passed) => method = passed,
+                None => {
+                    self.store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
+                    self.count_failure(&user).await?;
+                    return Err(Error::InvalidCredentials);
+                }
+            },
+            (None, code) if policy.require_second_factor => {
+                // Enrolment at sign-in: the code must come from the secret just shown.
+                let enrolled = match code {
+                    Some(code) => {
+                        self.enable_pending_totp(user.id, user.enterprise_id, &Caller::Operator, origin, code).await?
+                    }
+                    None => None,
+                };
+                match enrolled {
+                    Some(codes) => {
+                        method = "password+totp-enrolment";
+                        recovery_codes = Some(codes.recovery_codes);
+                    }
+                    None => {
+                        self.store.append_audit(&failure("second-factor-not-set-up", Some(&user))).await?;
+                        return Err(Error::SecondFactorEnrolmentRequired);
+                    }
+                }
+            }
+            (None, _) => {}
+        }
+        if let Some(days) = policy.max_age_days {
+            let changed = state.password_changed_at.unwrap_or(user.created_at);
+            if now.0 - changed.0 > i64::from(days) * 86_400_000 {
+                self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+                return Err(Error::PasswordExpired);
+            }
+        }
+        if state.failed_sign_ins > 0 || state.locked_until.is_some() {
+            self.store.reset_failed_sign_ins(user.id).await?;
+        }
         if verified.needs_rehash {
             let hash = self.hash_password(password).await?;
             self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
         }
-        self.open_session(origin, &user).await
+        let method = if sso_only { format!("{method} (break-glass)") } else { method.to_owned() };
+        let mut signed_in = self.open_session(origin, &user, &method).await?;
+        signed_in.recovery_codes = recovery_codes;
+        Ok(signed_in)
     }
 
-    async fn verify_password(&self, password: &str, stored: String) -> Result<Option<crypto::password::Verified>> {
+    /// Counts a failed attempt against the account; the enterprise's policy decides when it locks.
+    async fn count_failure(&self, user: &store::UserRow) -> Result<()> {
+        let policy = self.policy_of(user.enterprise_id).await?;
+        let until = Millis(Millis::now().0 + i64::from(policy.lockout_minutes) * 60_000);
+        let state = self.store.record_failed_sign_in(user.id, i64::from(policy.lockout_threshold), until).await?;
+        if state.failed_sign_ins == i64::from(policy.lockout_threshold) {
+            let audit = AuditDraft {
+                at: Millis::now(),
+                actor: Actor::Anonymous,
+                origin: Origin::default(),
+                enterprise_id: Some(user.enterprise_id),
+                team_id: None,
+                action: "auth.lockout".to_owned(),
+                target: Some(format!("user:{}", user.id)),
+                outcome: Outcome::Success,
+                detail: serde_json::json!({ "minutes": policy.lockout_minutes }).to_string(),
+            };
+            self.store.append_audit(&audit).await?;
+        }
+        Ok(())
+    }
+
+    /// A TOTP enrolment for someone who must set up one-time codes before their first sign-in:
+    /// they prove the password here, then sign in with a code from the secret shown.
+    pub async fn enrol_totp_at_sign_in(
+        &self,
+        origin: &Origin,
+        email: &str,
+        password: &str,
+    ) -> Result<crate::sign_in::TotpEnrolment> {
+        match self.sign_in_with(origin, email, password, None).await {
+            Err(Error::SecondFactorEnrolmentRequired) => {}
+            Ok(signed_in) => {
+                // Not required (or already set up): end the session this check opened.
+                self.sign_out(&signed_in.principal, origin).await?;
+                return Err(Error::Forbidden);
+            }
+            Err(e) => return Err(e),
+        }
+        let email = validate::email("email", email).map_err(Error::Invalid)?;
+        for user in self.store.find_users_by_email_index(&self.keys.email_index(&email)).await? {
+            if let Some(hash) = user.password_hash.clone() {
+                if self.verify_password(password, hash).await?.is_some() {
+                    return self.pending_enrolment(&user).await;
+                }
+            }
+        }
+        Err(Error::InvalidCredentials)
+    }
+
+    pub(crate) async fn verify_password(
+        &self,
+        password: &str,
+        stored: String,
+    ) -> Result<Option<crypto::password::Verified>> {
         let password = zeroize::Zeroizing::new(password.to_owned());
         let cost = self.settings.password_cost;
         tokio::task::spawn_blocking(move || crypto::password::verify(&password, &stored, cost))
@@ -107,7 +248,7 @@ impl Services {
             .map_err(|e| Error::Internal(e.to_string()))
     }
 
-    async fn open_session(&self, origin: &Origin, user: &store::UserRow) -> Result<SignedIn> {
+    pub(crate) async fn open_session(&self, origin: &Origin, user: &store::UserRow, method: &str) -> Result<SignedIn> {
         let key = self.keys.enterprise_key(user.enterprise_id).await?;
         let token = crypto::token::generate();
         let id = SessionId::new();
@@ -138,7 +279,7 @@ impl Services {
             action: "auth.sign-in".to_owned(),
             target: Some(format!("session:{id}")),
             outcome: Outcome::Success,
-            detail: serde_json::json!({ "method": "password", "device_kind": kind.as_str() }).to_string(),
+            detail: serde_json::json!({ "method": method, "device_kind": kind.as_str() }).to_string(),
         };
         self.store.create_session(&row, &audit).await?;
         Ok(SignedIn {
@@ -151,6 +292,7 @@ impl Services {
                 session_id: id,
             },
             expires_at,
+            recovery_codes: None,
         })
     }
 

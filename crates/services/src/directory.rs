@@ -146,6 +146,10 @@ impl Services {
         if self.store.get_enterprise(enterprise).await?.is_none() {
             return Err(Error::NotFound("enterprise"));
         }
+        if let Some(password) = &new.password {
+            // An initial password meets the enterprise's policy like any other.
+            self.check_new_password(enterprise, vec![name.clone(), email.clone()], password, Vec::new()).await?;
+        }
         let key = self.keys.enterprise_key(enterprise).await?;
         let password_hash = match &new.password {
             Some(p) => Some(self.hash_password(p).await?),

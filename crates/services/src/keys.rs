@@ -54,10 +54,16 @@ pub(crate) struct Keys {
     ring: RwLock<Arc<MasterKeyring>>,
     cache: RwLock<HashMap<String, Arc<DataKey>>>,
     blind: BlindIndexKey,
+    /// Set only by the benchmark switch: enterprise keys become [`DataKey::plaintext_for_benchmark`].
+    plaintext_for_benchmark: Option<Arc<DataKey>>,
 }
 
 impl Keys {
-    pub(crate) async fn load(store: Arc<dyn store::Store>, source: KeyringSource) -> Result<Keys> {
+    pub(crate) async fn load(
+        store: Arc<dyn store::Store>,
+        source: KeyringSource,
+        plaintext_for_benchmark: bool,
+    ) -> Result<Keys> {
         let ring = source.load()?;
         let blind_key = match store.get_key(BLIND_INDEX_KEY_ID).await? {
             Some(row) => ring.unwrap(
@@ -91,11 +97,17 @@ impl Keys {
             ring: RwLock::new(ring),
             cache: RwLock::new(HashMap::new()),
             blind: BlindIndexKey::from_data_key(&blind_key),
+            plaintext_for_benchmark: plaintext_for_benchmark.then(|| Arc::new(DataKey::plaintext_for_benchmark())),
         })
     }
 
     pub(crate) fn email_index(&self, normalised_email: &str) -> Vec<u8> {
         self.blind.compute("email", normalised_email)
+    }
+
+    /// Finds a report by its receipt code without storing the code (D5).
+    pub(crate) fn receipt_index(&self, normalised_code: &str) -> Vec<u8> {
+        self.blind.compute("receipt", normalised_code)
     }
 
     fn ring(&self) -> Arc<MasterKeyring> {
@@ -107,6 +119,9 @@ impl Keys {
         let key = DataKey::generate();
         let id = enterprise_key_id(enterprise);
         let row = key_row(&self.ring(), &key, &id, Some(enterprise));
+        if let Some(plain) = &self.plaintext_for_benchmark {
+            return (plain.clone(), row);
+        }
         let key = Arc::new(key);
         self.cache.write().expect("key cache lock").insert(id, key.clone());
         (key, row)
@@ -114,6 +129,9 @@ impl Keys {
 
     /// The enterprise's data key, from the cache or unwrapped from the store.
     pub(crate) async fn enterprise_key(&self, enterprise: EnterpriseId) -> Result<Arc<DataKey>> {
+        if let Some(plain) = &self.plaintext_for_benchmark {
+            return Ok(plain.clone());
+        }
         let id = enterprise_key_id(enterprise);
         if let Some(key) = self.cache.read().expect("key cache lock").get(&id) {
             return Ok(key.clone());

@@ -11,9 +11,15 @@
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod desk;
 pub mod directory;
 pub mod keys;
+pub mod mail;
 pub mod messaging;
+pub mod oidc;
+pub mod saml;
+pub mod sign_in;
+mod sso_util;
 
 use domain::audit::{Actor, AuditDraft, Origin, Outcome};
 use domain::{EnterpriseId, FieldError, Millis, Role, SessionId, TeamId, UserId};
@@ -45,6 +51,27 @@ pub enum Error {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Too many failed sign-ins: the account is locked for this many more seconds.
+    #[error("the account is locked for {0} seconds after too many failed sign-ins")]
+    Locked(u64),
+    /// The password is older than the enterprise allows: change it (with the old one) to go on.
+    #[error("the password has expired; choose a new one")]
+    PasswordExpired,
+    /// The password was right; a one-time code is needed too.
+    #[error("enter the one-time code from your authenticator app")]
+    SecondFactorRequired,
+    /// The enterprise requires one-time codes and this account has none yet.
+    #[error("your organisation requires a one-time code; set up an authenticator app first")]
+    SecondFactorEnrolmentRequired,
+    /// A new password broke these rules of the enterprise's policy.
+    #[error("the password does not meet the policy")]
+    PasswordPolicy(Vec<domain::password_policy::PolicyFailure>),
+    /// The enterprise signs in through its identity provider only.
+    #[error("your organisation signs in through single sign-on")]
+    SsoOnly,
+    /// Single sign-on failed; the message says why (for the person and the audit log).
+    #[error("single sign-on failed: {0}")]
+    SsoFailed(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -122,6 +149,31 @@ pub struct Settings {
     pub files_dir: Option<std::path::PathBuf>,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: u64,
+    /// Benchmarks only: enterprise data is stored unencrypted (marked so that a normal process
+    /// refuses to read it, and this one refuses real ciphertext). It exists so the load driver
+    /// can measure what encryption at rest costs; the binary turns it on only from an
+    /// environment variable named for that purpose, and warns at every start.
+    pub plaintext_at_rest_for_benchmark: bool,
+    pub desk: DeskSettings,
+}
+
+/// The security desk's settings (D1–D7).
+#[derive(Clone, Debug, Default)]
+pub struct DeskSettings {
+    /// The enterprise whose security team runs the public desk; `None`: the first enterprise.
+    pub enterprise: Option<EnterpriseId>,
+    /// Where the public pages live, e.g. `https://chat.example.org`; `None`: the request's host.
+    pub public_url: Option<String>,
+    /// An email address for security.txt's Contact, besides the report form.
+    pub contact_email: Option<String>,
+    /// security.txt Canonical URLs; empty: the public URL's own security.txt.
+    pub canonical_urls: Vec<String>,
+    /// security.txt Preferred-Languages, e.g. "en, de".
+    pub preferred_languages: String,
+    /// Keep a sealed copy of each finder's IP address (off unless the team turns it on).
+    pub store_finder_ip: bool,
+    /// Days after a report closes before the finder's personal data is purged.
+    pub retention_days: u32,
 }
 
 impl Default for Settings {
@@ -132,6 +184,8 @@ impl Default for Settings {
             touch_interval: Duration::from_secs(60),
             files_dir: None,
             max_attachment_bytes: 100 * 1024 * 1024,
+            plaintext_at_rest_for_benchmark: false,
+            desk: DeskSettings { preferred_languages: "en".to_owned(), retention_days: 180, ..DeskSettings::default() },
         }
     }
 }
@@ -145,6 +199,10 @@ pub struct Services {
     /// Verified against when an email is unknown, so that costs as much as a wrong password.
     /// Computed on the blocking pool while the server starts, so start-up does not wait for it.
     decoy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// Where notices to finders go; `None`: no mail is sent (and none is promised).
+    mailer: Option<Arc<dyn mail::Mailer>>,
+    /// OpenID Connect: the HTTP client and the providers' cached metadata and keys.
+    oidc: oidc::OidcClient,
 }
 
 impl Services {
@@ -155,18 +213,24 @@ impl Services {
         keyring: KeyringSource,
         settings: Settings,
     ) -> Result<Services> {
-        let keys = keys::Keys::load(store.clone(), keyring).await?;
+        let keys = keys::Keys::load(store.clone(), keyring, settings.plaintext_at_rest_for_benchmark).await?;
         let decoy_hash = Arc::new(tokio::sync::OnceCell::new());
         let (cell, cost) = (decoy_hash.clone(), settings.password_cost);
         tokio::spawn(async move {
             let _ = cell.get_or_try_init(|| compute_decoy(cost)).await;
         });
-        Ok(Services { store, bus, keys, settings, decoy_hash })
+        Ok(Services { store, bus, keys, settings, decoy_hash, mailer: None, oidc: oidc::OidcClient::new()? })
     }
 
-    async fn decoy_hash(&self) -> Result<String> {
+    pub(crate) async fn decoy_hash(&self) -> Result<String> {
         let cost = self.settings.password_cost;
         self.decoy_hash.get_or_try_init(|| compute_decoy(cost)).await.cloned()
+    }
+
+    /// Sends finder notices through `mailer` (set once, before the services are shared).
+    pub fn with_mailer(mut self, mailer: Arc<dyn mail::Mailer>) -> Services {
+        self.mailer = Some(mailer);
+        self
     }
 
     pub fn settings(&self) -> &Settings {

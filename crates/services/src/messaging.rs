@@ -36,6 +36,9 @@ pub struct ConversationView {
     pub title: Option<String>,
     #[schema(value_type = Vec<String>)]
     pub member_ids: Vec<UserId>,
+    /// Who may add and remove members of a group (its creator).
+    #[schema(value_type = Vec<String>)]
+    pub owner_ids: Vec<UserId>,
     /// Sequence number of the newest message.
     pub last_seq: i64,
     /// The caller's read receipt.
@@ -89,6 +92,13 @@ pub enum Event {
     },
     /// Someone joined a conversation (a team channel).
     MemberJoined {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
+    },
+    /// Someone left or was removed from a group; the removed member gets this too, last.
+    MemberLeft {
         #[schema(value_type = String, format = Uuid)]
         conversation_id: ConversationId,
         #[schema(value_type = String, format = Uuid)]
@@ -194,6 +204,7 @@ impl Services {
             kind: c.kind,
             title,
             member_ids: members.iter().map(|m| m.user_id).collect(),
+            owner_ids: members.iter().filter(|m| m.role == MemberRole::Owner).map(|m| m.user_id).collect(),
             last_seq: c.last_seq,
             last_read_seq: me.last_read_seq,
             unread: (c.last_seq - me.last_read_seq).max(0),
@@ -362,6 +373,110 @@ impl Services {
             self.publish_to_members(p.enterprise_id, &key, existing.id, event).await?;
         }
         self.get_conversation(p, existing.id).await
+    }
+
+    /// Adds a colleague to a group. Only the group's owner may; direct conversations never change
+    /// members and team channels follow the team. Adding a member twice changes nothing.
+    pub async fn add_group_member(
+        &self,
+        p: &Principal,
+        origin: &Origin,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<ConversationView> {
+        let (c, me) = self.group_owned_by(p, conversation).await?;
+        let member = store::ConversationMemberRow {
+            conversation_id: c.id,
+            user_id: user,
+            role: MemberRole::Member,
+            joined_at: Millis::now(),
+            last_read_seq: 0,
+        };
+        let audit = draft(
+            &Caller::User(p.clone()),
+            origin,
+            Some(p.enterprise_id),
+            "conversation.add-member",
+            Some(format!("conversation:{conversation} user:{user}")),
+        );
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let members = self.store.list_members(conversation).await?;
+        if members.len() >= messaging::MAX_GROUP_MEMBERS && !members.iter().any(|m| m.user_id == user) {
+            return Err(Error::Invalid(FieldError::new(
+                "user_id",
+                Rule::TooLong,
+                format!("a group has at most {} members", messaging::MAX_GROUP_MEMBERS),
+            )));
+        }
+        if self.store.add_member(p.enterprise_id, &member, &audit).await.map_err(|e| match e {
+            store::Error::NotFound => Error::NotFound("user"),
+            e => e.into(),
+        })? {
+            let event = Event::MemberJoined { conversation_id: conversation, user_id: user };
+            self.publish_to_members(p.enterprise_id, &key, conversation, event).await?;
+        } else if !members.iter().any(|m| m.user_id == user) {
+            // Nothing inserted and not a member: not an enabled user of this enterprise.
+            return Err(Error::NotFound("user"));
+        }
+        self.conversation_view(&key, &c, &me).await
+    }
+
+    /// Removes a member from a group: the owner may remove anyone else, and any member may
+    /// leave. The owner cannot leave (the group would have nobody to manage it).
+    pub async fn remove_group_member(
+        &self,
+        p: &Principal,
+        origin: &Origin,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<()> {
+        let (c, me) = self.membership(p, conversation).await?;
+        if c.kind != ConversationKind::Group {
+            return Err(not_a_group());
+        }
+        if user == p.user_id {
+            if me.role == MemberRole::Owner {
+                return Err(Error::Conflict(FieldError::new(
+                    "user_id",
+                    Rule::InvalidValue,
+                    "the owner cannot leave the group; remove the other members first or keep it",
+                )));
+            }
+        } else if me.role != MemberRole::Owner {
+            return Err(Error::Forbidden);
+        }
+        let recipients: Vec<UserId> =
+            self.store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
+        let audit = draft(
+            &Caller::User(p.clone()),
+            origin,
+            Some(p.enterprise_id),
+            if user == p.user_id { "conversation.leave" } else { "conversation.remove-member" },
+            Some(format!("conversation:{conversation} user:{user}")),
+        );
+        if !self.store.remove_member(p.enterprise_id, conversation, user, &audit).await? {
+            return Err(Error::NotFound("member"));
+        }
+        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let event = Event::MemberLeft { conversation_id: conversation, user_id: user };
+        self.publish(p.enterprise_id, &key, &conversation_topic(conversation), recipients, event).await;
+        Ok(())
+    }
+
+    /// The group and the caller's membership, if the caller owns it.
+    async fn group_owned_by(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+    ) -> Result<(store::ConversationRow, store::ConversationMemberRow)> {
+        let (c, me) = self.membership(p, conversation).await?;
+        if c.kind != ConversationKind::Group {
+            return Err(not_a_group());
+        }
+        if me.role != MemberRole::Owner {
+            return Err(Error::Forbidden);
+        }
+        Ok((c, me))
     }
 
     /// The caller's conversations, most recently active first, with unread counts.
@@ -612,4 +727,12 @@ pub enum LiveDelivery {
     Event(Arc<Addressed>),
     /// This node missed `n` events: its connections must resynchronise.
     Lagged(u64),
+}
+
+fn not_a_group() -> Error {
+    Error::Invalid(FieldError::new(
+        "conversation",
+        Rule::InvalidValue,
+        "only group conversations change members: direct conversations have exactly two and team channels follow the team",
+    ))
 }

@@ -1,14 +1,14 @@
-//! The conversation store: conversations, members with read receipts, messages.
+//! The conversation store: conversations, members with read receipts, messages. The SQL is
+//! portable but for two function names, so the PostgreSQL crate compiles this file too
+//! (`#[path]`) with its own `DbRow`, `GREATEST` and `LEAST`.
 
-use super::{db, expect_rows, text, Store};
+use super::{db, expect_rows, text, DbRow, Store, GREATEST, LEAST};
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{AttachmentId, ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
 use sqlx::Row;
 use store::decode;
 use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, Result};
-
-type DbRow = sqlx::sqlite::SqliteRow;
 
 const CONVERSATION_COLUMNS: &str =
     "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
@@ -162,6 +162,32 @@ impl store::ConversationStore for Store {
                 append_audit(&mut tx, audit).await?;
             }
             Ok(added)
+        })
+    }
+
+    async fn remove_member(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        user: UserId,
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        transaction!(self.writer(), |tx| {
+            let done = sqlx::query(
+                "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2 \
+                 AND conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $3)",
+            )
+            .bind(conversation.to_string())
+            .bind(user.to_string())
+            .bind(enterprise.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let removed = done.rows_affected() == 1;
+            if removed {
+                append_audit(&mut tx, audit).await?;
+            }
+            Ok(removed)
         })
     }
 
@@ -368,11 +394,11 @@ impl store::ConversationStore for Store {
     }
 
     async fn mark_read(&self, conversation: ConversationId, user: UserId, seq: i64) -> Result<i64> {
-        let stored: Option<i64> = sqlx::query_scalar(
+        let stored: Option<i64> = sqlx::query_scalar(&format!(
             "UPDATE conversation_members SET last_read_seq = \
-               MAX(last_read_seq, MIN($1, (SELECT last_seq FROM conversations WHERE id = $2))) \
-             WHERE conversation_id = $2 AND user_id = $3 RETURNING last_read_seq",
-        )
+               {GREATEST}(last_read_seq, {LEAST}($1, (SELECT last_seq FROM conversations WHERE id = $2))) \
+             WHERE conversation_id = $2 AND user_id = $3 RETURNING last_read_seq"
+        ))
         .bind(seq)
         .bind(conversation.to_string())
         .bind(user.to_string())

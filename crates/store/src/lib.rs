@@ -230,9 +230,267 @@ pub trait Health: Send + Sync {
 }
 
 /// Everything a backend provides. Services hold an `Arc<dyn Store>`.
-pub trait Store: DirectoryStore + SessionStore + AuditStore + KeyStore + ConversationStore + Health {}
+pub trait Store:
+    DirectoryStore + SessionStore + AuditStore + KeyStore + ConversationStore + DeskStore + SignInStore + Health
+{
+}
 
-impl<T: DirectoryStore + SessionStore + AuditStore + KeyStore + ConversationStore + Health> Store for T {}
+impl<T> Store for T where
+    T: DirectoryStore + SessionStore + AuditStore + KeyStore + ConversationStore + DeskStore + SignInStore + Health
+{
+}
+
+/// A user's sign-in state beyond the password hash: lockout, password age, one-time codes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignInState {
+    pub password_changed_at: Option<Millis>,
+    pub failed_sign_ins: i64,
+    pub locked_until: Option<Millis>,
+    /// The confirmed TOTP secret, sealed.
+    pub totp_secret_ct: Option<Vec<u8>>,
+    /// A secret shown for enrolment but not yet confirmed, sealed.
+    pub totp_pending_ct: Option<Vec<u8>>,
+    /// The last time step whose code was accepted: codes are good once.
+    pub totp_last_step: Option<i64>,
+}
+
+/// The enterprise's password policy and each user's lockout, history and one-time codes.
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    /// The policy as JSON, if the enterprise has set one.
+    async fn password_policy(&self, enterprise: EnterpriseId) -> Result<Option<String>>;
+    async fn put_password_policy(
+        &self,
+        enterprise: EnterpriseId,
+        json: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;
+    /// Counts a failed sign-in; at `threshold` failures in a row the account locks until
+    /// `lock_until`. Returns the new state.
+    async fn record_failed_sign_in(&self, user: UserId, threshold: i64, lock_until: Millis) -> Result<SignInState>;
+    async fn reset_failed_sign_ins(&self, user: UserId) -> Result<()>;
+    /// The user's previous password hashes, newest first.
+    async fn password_history(&self, user: UserId, limit: u32) -> Result<Vec<String>>;
+    /// Sets a new password hash, moving the old one into the history (keeping `keep` entries),
+    /// and clears the lockout.
+    async fn change_password(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        new_hash: &str,
+        at: Millis,
+        keep: u32,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn set_totp_pending(&self, user: UserId, secret_ct: Option<&[u8]>) -> Result<()>;
+    /// Confirms enrolment: the secret is set, `step` is marked used, and the recovery codes
+    /// replace any earlier ones.
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        secret_ct: &[u8],
+        step: i64,
+        recovery_hashes: &[Vec<u8>],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn disable_totp(&self, user: UserId, audit: &AuditDraft) -> Result<()>;
+    /// Marks `step` used if it is later than the last used one; `false` means the code was
+    /// already used (or a later one was).
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+    /// Spends a recovery code; `false` if it is unknown or already used.
+    async fn use_recovery_code(&self, user: UserId, code_hash: &[u8], at: Millis) -> Result<bool>;
+    async fn unused_recovery_codes(&self, user: UserId) -> Result<i64>;
+    /// Changes a user's role (single sign-on maps provider groups to roles).
+    async fn set_user_role(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        role: domain::Role,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// The enterprise's OpenID provider: settings as JSON and the sealed client secret.
+    async fn oidc_config(&self, enterprise: EnterpriseId) -> Result<Option<(String, Vec<u8>)>>;
+    /// Every enterprise's provider settings (to find the enterprise for an email domain).
+    async fn oidc_configs(&self) -> Result<Vec<(EnterpriseId, String)>>;
+    async fn put_oidc_config(
+        &self,
+        enterprise: EnterpriseId,
+        settings_json: &str,
+        client_secret_ct: &[u8],
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn create_oidc_login(
+        &self,
+        state_hash: &[u8],
+        enterprise: EnterpriseId,
+        secrets_ct: &[u8],
+        at: Millis,
+    ) -> Result<()>;
+    async fn saml_config(&self, enterprise: EnterpriseId) -> Result<Option<String>>;
+    async fn saml_configs(&self) -> Result<Vec<(EnterpriseId, String)>>;
+    async fn put_saml_config(
+        &self,
+        enterprise: EnterpriseId,
+        settings_json: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn create_saml_request(&self, id: &str, enterprise: EnterpriseId, at: Millis) -> Result<()>;
+    /// Takes (and deletes) an outstanding AuthnRequest: an `InResponseTo` is good once.
+    async fn take_saml_request(&self, id: &str) -> Result<Option<(EnterpriseId, Millis)>>;
+    /// Records a consumed assertion id until it expires; `false` when it was consumed before.
+    async fn record_saml_assertion(&self, id: &str, enterprise: EnterpriseId, expires_at: Millis) -> Result<bool>;
+    /// Takes (and deletes) a started sign-in by its state's hash: a state is good once.
+    async fn take_oidc_login(&self, state_hash: &[u8]) -> Result<Option<(EnterpriseId, Vec<u8>, Millis)>>;
+}
+
+/// One of the desk's editable public pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeskPageRow {
+    pub enterprise_id: EnterpriseId,
+    pub page: domain::desk::DeskPage,
+    pub markdown: String,
+    pub updated_at: Millis,
+    pub updated_by: Option<UserId>,
+}
+
+/// The organisation's OpenPGP key: the public half in the clear (it is published), the secret
+/// half sealed under the enterprise's data key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeskKeyRow {
+    /// 40 upper-case hex digits.
+    pub fingerprint: String,
+    pub enterprise_id: EnterpriseId,
+    pub key_id: String,
+    pub algorithm: String,
+    pub algorithm_id: i64,
+    pub bits: i64,
+    /// JSON array of the key's user ids.
+    pub user_ids: String,
+    pub secret_ct: Vec<u8>,
+    pub public_armored: String,
+    pub public_binary: Vec<u8>,
+    /// Unix seconds, from the key itself.
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub added_at: Millis,
+    pub active: bool,
+    pub retired_at: Option<Millis>,
+}
+
+/// A vulnerability report. Everything about the finder and the report is ciphertext.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRow {
+    pub id: domain::ReportId,
+    pub enterprise_id: EnterpriseId,
+    /// Keyed hash of the receipt code: finds the row without scanning.
+    pub receipt_lookup: Vec<u8>,
+    /// Slow (argon2id) hash of the receipt code: what proves it.
+    pub receipt_hash: String,
+    pub state: domain::desk::ReportState,
+    pub content_ct: Vec<u8>,
+    pub was_encrypted: bool,
+    pub finder_name_ct: Option<Vec<u8>>,
+    pub finder_email_ct: Option<Vec<u8>>,
+    /// SHA-256 of the link token that verifies the finder's email; cleared once used.
+    pub email_token_hash: Option<Vec<u8>>,
+    pub email_verified_at: Option<Millis>,
+    pub finder_ip_ct: Option<Vec<u8>>,
+    pub credit: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub closed_at: Option<Millis>,
+    pub purged_at: Option<Millis>,
+    pub last_seq: i64,
+}
+
+/// Who wrote an entry in a report's thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportAuthor {
+    Finder,
+    Team(UserId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportMessageRow {
+    pub id: domain::ReportMessageId,
+    pub report_id: domain::ReportId,
+    /// Assigned by the store on append.
+    pub seq: i64,
+    pub author: ReportAuthor,
+    pub body_ct: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// A file attached to a report by the finder or the team; its bytes are sealed on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFileRow {
+    pub id: domain::AttachmentId,
+    pub report_id: domain::ReportId,
+    pub author: ReportAuthor,
+    pub name_ct: Vec<u8>,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: Millis,
+}
+
+/// The security team's choices about finders' data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeskSettingsRow {
+    pub enterprise_id: EnterpriseId,
+    pub store_finder_ip: bool,
+    pub retention_days: i64,
+    pub updated_at: Millis,
+}
+
+/// The security desk: pages, the organisation's keys, reports and their threads.
+#[async_trait]
+pub trait DeskStore: Send + Sync {
+    async fn put_desk_page(&self, page: &DeskPageRow, audit: &AuditDraft) -> Result<()>;
+    async fn desk_pages(&self, enterprise: EnterpriseId) -> Result<Vec<DeskPageRow>>;
+    /// Adds a key; when it is `active`, the previously active key is retired in the same
+    /// transaction. `Conflict` when the fingerprint is already stored.
+    async fn add_desk_key(&self, key: &DeskKeyRow, audit: &AuditDraft) -> Result<()>;
+    /// Every key of the enterprise, newest first (retired ones still decrypt old reports).
+    async fn desk_keys(&self, enterprise: EnterpriseId) -> Result<Vec<DeskKeyRow>>;
+    /// Creates the report with the files that came with it, in one transaction.
+    async fn create_report(&self, report: &ReportRow, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()>;
+    /// Adds files to an existing report (`NotFound` if it does not exist) and touches `updated_at`.
+    async fn add_report_files(&self, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()>;
+    async fn report_files(&self, report: domain::ReportId) -> Result<Vec<ReportFileRow>>;
+    async fn report_by_lookup(&self, lookup: &[u8]) -> Result<Option<ReportRow>>;
+    async fn get_report(&self, enterprise: EnterpriseId, id: domain::ReportId) -> Result<Option<ReportRow>>;
+    /// Newest first.
+    async fn list_reports(&self, enterprise: EnterpriseId) -> Result<Vec<ReportRow>>;
+    /// Appends to the thread (the store assigns `seq`) and touches the report's `updated_at`.
+    async fn append_report_message(&self, message: &ReportMessageRow, audit: &AuditDraft) -> Result<ReportMessageRow>;
+    async fn report_messages(&self, report: domain::ReportId) -> Result<Vec<ReportMessageRow>>;
+    /// Marks the finder's email verified by the token's hash (once: the token is cleared).
+    async fn verify_report_email(&self, token_hash: &[u8], at: Millis, audit: &AuditDraft)
+        -> Result<Option<ReportRow>>;
+    /// Replaces the report's status-link token (mailed to a verified finder); older links stop working.
+    async fn set_report_access_token(&self, report: domain::ReportId, token_hash: &[u8]) -> Result<()>;
+    async fn report_by_access_token(&self, token_hash: &[u8]) -> Result<Option<ReportRow>>;
+    /// Moves the report to `state`; sets `closed_at` on entering a final state and clears it on
+    /// reopening. `None` when the report does not exist in this enterprise.
+    async fn set_report_state(
+        &self,
+        enterprise: EnterpriseId,
+        report: domain::ReportId,
+        state: domain::desk::ReportState,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<Option<ReportRow>>;
+    /// Deletes finder contact data (email, IP, tokens, and the name unless they asked for public
+    /// credit) of reports closed before `closed_before`. Returns how many reports were purged.
+    async fn purge_finder_data(&self, closed_before: Millis, at: Millis) -> Result<u64>;
+    async fn desk_settings(&self, enterprise: EnterpriseId) -> Result<Option<DeskSettingsRow>>;
+    async fn put_desk_settings(&self, settings: &DeskSettingsRow, audit: &AuditDraft) -> Result<()>;
+}
 
 /// A migration: a version shared by both backends (the conformance suite checks that the two
 /// lists pair up) and the backend's own SQL.
@@ -266,6 +524,12 @@ pub mod decode {
     pub fn member_role(s: &str) -> Result<domain::messaging::MemberRole, Error> {
         domain::messaging::MemberRole::parse(s)
             .ok_or_else(|| Error::Other(format!("stored member role {s:?} is unknown")))
+    }
+    pub fn report_state(s: &str) -> Result<domain::desk::ReportState, Error> {
+        domain::desk::ReportState::parse(s).ok_or_else(|| Error::Other(format!("stored report state {s:?} is unknown")))
+    }
+    pub fn desk_page(s: &str) -> Result<domain::desk::DeskPage, Error> {
+        domain::desk::DeskPage::parse(s).ok_or_else(|| Error::Other(format!("stored page {s:?} is unknown")))
     }
     pub fn hash32(bytes: &[u8]) -> Result<[u8; 32], Error> {
         bytes.try_into().map_err(|_| Error::Other(format!("stored hash has {} bytes, expected 32", bytes.len())))
@@ -362,6 +626,14 @@ pub trait ConversationStore: Send + Sync {
         &self,
         enterprise: EnterpriseId,
         member: &ConversationMemberRow,
+        audit: &AuditDraft,
+    ) -> Result<bool>;
+    /// Removes a member; `false` when they were not one, in which case no audit event is written.
+    async fn remove_member(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        user: UserId,
         audit: &AuditDraft,
     ) -> Result<bool>;
     /// The conversation and the user's membership, if the user is a member: the authorization query.

@@ -159,6 +159,48 @@ pub async fn get_conversation(
     Ok(Json(state.services.get_conversation(&auth.principal, conversation(&cid)?).await?))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// The colleague to add (an enabled user of your enterprise).
+    pub user_id: String,
+}
+
+/// POST /api/v1/conversations/{id}/members — the group's owner adds a colleague.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/members", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)), request_body = AddMemberRequest,
+    responses((status = 200, body = ConversationView), (status = 403, description = "Not the group's owner", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Not a group, or the group is full", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(cid): Path<String>,
+    ApiJson(body): ApiJson<AddMemberRequest>,
+) -> Result<Json<ConversationView>, Problem> {
+    let user = user_in_body("user_id", &body.user_id)?;
+    Ok(Json(state.services.add_group_member(&auth.principal, &origin, conversation(&cid)?, user).await?))
+}
+
+/// DELETE /api/v1/conversations/{id}/members/{user_id} — the owner removes a member, or a member leaves.
+#[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}/members/{user_id}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 403, description = "Not the group's owner", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The owner cannot leave", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Not a group", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((cid, uid)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    let user = parse_id(&uid, "user", UserId::parse)?;
+    state.services.remove_group_member(&auth.principal, &origin, conversation(&cid)?, user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// GET /api/v1/conversations/{conversation_id}/messages — history, paged by sequence number.
 #[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/messages", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path), MessagesQuery),
@@ -284,15 +326,26 @@ pub async fn download_attachment(
 ) -> Result<Response, Problem> {
     let (c, a) = (conversation(&cid)?, parse_id(&aid, "attachment", domain::AttachmentId::parse)?);
     let (meta, stream) = state.services.open_attachment(&auth.principal, c, a).await?;
-    let disposition = content_disposition(&meta.name);
+    Ok(file_response(&meta.name, &meta.content_type, meta.size, stream))
+}
+
+/// A stored file as a download: never rendered by the browser (`attachment`, `nosniff` from the
+/// app-wide headers, and a sandboxing CSP of its own).
+pub(crate) fn file_response(
+    name: &str,
+    content_type: &str,
+    size: i64,
+    stream: futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+) -> Response {
+    let disposition = content_disposition(name);
     let mut response = axum::body::Body::from_stream(stream).into_response();
     let h = response.headers_mut();
     let value = |s: &str| {
         axum::http::HeaderValue::from_str(s)
             .unwrap_or_else(|_| axum::http::HeaderValue::from_static("application/octet-stream"))
     };
-    h.insert(header::CONTENT_TYPE, value(&meta.content_type));
-    h.insert(header::CONTENT_LENGTH, meta.size.into());
+    h.insert(header::CONTENT_TYPE, value(content_type));
+    h.insert(header::CONTENT_LENGTH, size.into());
     h.insert(
         header::CONTENT_DISPOSITION,
         axum::http::HeaderValue::from_str(&disposition)
@@ -300,7 +353,7 @@ pub async fn download_attachment(
     );
     h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static("default-src 'none'; sandbox"));
     h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
-    Ok(response)
+    response
 }
 
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).

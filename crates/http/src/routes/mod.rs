@@ -1,8 +1,11 @@
 //! Route table. API routes are registered through `utoipa_axum::routes!`, which adds each handler
 //! to the router and to the OpenAPI document at once: an API route cannot exist undocumented.
 
+mod credentials;
+mod desk;
 mod directory;
 mod messaging;
+mod security;
 mod sessions;
 mod system;
 mod web;
@@ -47,7 +50,15 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(system::readyz))
         .routes(routes!(sessions::create_session))
         .routes(routes!(sessions::delete_current_session))
+        .routes(routes!(sessions::change_expired_password))
+        .routes(routes!(sessions::enrol_at_sign_in))
         .routes(routes!(sessions::get_me))
+        .routes(routes!(credentials::get_policy, credentials::put_policy))
+        .routes(routes!(credentials::change_password))
+        .routes(routes!(credentials::totp_status, credentials::start_totp, credentials::disable_totp))
+        .routes(routes!(credentials::confirm_totp))
+        .routes(routes!(credentials::get_oidc, credentials::put_oidc))
+        .routes(routes!(credentials::get_saml, credentials::put_saml))
         .routes(routes!(sessions::list_my_devices))
         .routes(routes!(sessions::end_my_device))
         .routes(routes!(directory::get_enterprise))
@@ -65,12 +76,29 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messaging::create_group))
         .routes(routes!(messaging::join_team_channel))
         .routes(routes!(messaging::get_conversation))
+        .routes(routes!(messaging::add_member))
+        .routes(routes!(messaging::remove_member))
         .routes(routes!(messaging::list_messages, messaging::send_message))
         .routes(routes!(messaging::edit_message, messaging::delete_message))
         .routes(routes!(messaging::mark_read))
         .routes(routes!(messaging::upload_attachment))
         .routes(routes!(messaging::download_attachment))
         .routes(routes!(messaging::websocket))
+        .routes(routes!(desk::submit_report))
+        .routes(routes!(desk::report_status))
+        .routes(routes!(desk::finder_reply))
+        .routes(routes!(desk::finder_upload))
+        .routes(routes!(desk::finder_download))
+        .routes(routes!(desk::team_upload))
+        .routes(routes!(desk::team_download))
+        .routes(routes!(desk::list_reports))
+        .routes(routes!(desk::get_report))
+        .routes(routes!(desk::team_reply))
+        .routes(routes!(desk::set_state))
+        .routes(routes!(desk::list_keys, desk::generate_key))
+        .routes(routes!(desk::import_key))
+        .routes(routes!(desk::get_page, desk::put_page))
+        .routes(routes!(desk::get_settings, desk::put_settings))
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
@@ -83,6 +111,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let doc = std::sync::Arc::new(doc);
     api.merge(system::router(doc))
         .merge(web::router())
+        .merge(security::router())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)

@@ -18,6 +18,10 @@ use utoipa::ToSchema;
 pub struct SignInRequest {
     pub email: String,
     pub password: String,
+    /// The one-time code from an authenticator app, or a recovery code, when the account has
+    /// one-time codes (or is enrolling, after `POST /api/v1/sessions/totp-enrolment`).
+    #[serde(default)]
+    pub otp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -28,6 +32,9 @@ pub struct SessionCreated {
     pub csrf_token: String,
     pub expires_at: String,
     pub user: UserView,
+    /// Only after a sign-in that completed one-time-code enrolment: show once, then forget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -57,9 +64,87 @@ pub(crate) async fn sign_in(
     origin: &domain::audit::Origin,
     email: &str,
     password: &str,
+    otp: Option<&str>,
 ) -> Result<SignedIn, Problem> {
     state.check_sign_in_rate(origin.ip.as_deref())?;
-    Ok(state.services.sign_in(origin, email, password).await?)
+    state.check_account_rate(email)?;
+    Ok(state.services.sign_in_with(origin, email, password, otp).await?)
+}
+
+/// The answer to a successful sign-in: the cookie for browsers, the token for API clients.
+async fn session_response(state: &AppState, signed_in: SignedIn) -> Result<Response, Problem> {
+    let caller = services::Caller::User(signed_in.principal.clone());
+    let user = state.services.get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id).await?;
+    let cookie = session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
+    let body = SessionCreated {
+        token: signed_in.token,
+        csrf_token: signed_in.csrf_token,
+        expires_at: signed_in.expires_at.rfc3339(),
+        user,
+        recovery_codes: signed_in.recovery_codes,
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::SET_COOKIE, cookie);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiredPasswordRequest {
+    pub email: String,
+    /// The expired password.
+    pub password: String,
+    #[serde(default)]
+    pub otp: Option<String>,
+    pub new_password: String,
+}
+
+/// POST /api/v1/sessions/expired-password — replace an expired password and sign in.
+#[utoipa::path(post, path = "/api/v1/sessions/expired-password", tag = "sessions", request_body = ExpiredPasswordRequest, responses(
+    (status = 201, description = "Password changed and signed in", body = SessionCreated),
+    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 422, description = "The new password breaks the policy", body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 429, body = ProblemDocument, content_type = "application/problem+json")
+))]
+pub async fn change_expired_password(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<ExpiredPasswordRequest>,
+) -> Result<Response, Problem> {
+    state.check_sign_in_rate(origin.ip.as_deref())?;
+    state.check_account_rate(&body.email)?;
+    let signed_in = state
+        .services
+        .change_expired_password(&origin, &body.email, &body.password, body.otp.as_deref(), &body.new_password)
+        .await?;
+    session_response(&state, signed_in).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// POST /api/v1/sessions/totp-enrolment — for accounts that must set up one-time codes before
+/// signing in: returns a secret (and QR code); then sign in with a code from it.
+#[utoipa::path(post, path = "/api/v1/sessions/totp-enrolment", tag = "sessions", request_body = EnrolmentRequest, responses(
+    (status = 200, body = services::sign_in::TotpEnrolment),
+    (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 403, description = "Not required for this account", body = ProblemDocument, content_type = "application/problem+json"),
+    (status = 429, body = ProblemDocument, content_type = "application/problem+json")
+))]
+pub async fn enrol_at_sign_in(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<EnrolmentRequest>,
+) -> Result<Response, Problem> {
+    state.check_sign_in_rate(origin.ip.as_deref())?;
+    state.check_account_rate(&body.email)?;
+    let enrolment = state.services.enrol_totp_at_sign_in(&origin, &body.email, &body.password).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(enrolment)).into_response())
 }
 
 /// POST /api/v1/sessions — sign in with email and password.
@@ -77,20 +162,8 @@ pub async fn create_session(
     ClientOrigin(origin): ClientOrigin,
     ApiJson(body): ApiJson<SignInRequest>,
 ) -> Result<Response, Problem> {
-    let signed_in = sign_in(&state, &origin, &body.email, &body.password).await?;
-    let caller = services::Caller::User(signed_in.principal.clone());
-    let user = state.services.get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id).await?;
-    let cookie = session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-    let body = SessionCreated {
-        token: signed_in.token,
-        csrf_token: signed_in.csrf_token,
-        expires_at: signed_in.expires_at.rfc3339(),
-        user,
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(header::SET_COOKIE, cookie);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+    let signed_in = sign_in(&state, &origin, &body.email, &body.password, body.otp.as_deref()).await?;
+    session_response(&state, signed_in).await
 }
 
 /// DELETE /api/v1/sessions/current — sign out: the session ends on the server.

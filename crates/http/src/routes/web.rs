@@ -15,6 +15,7 @@ use serde::Deserialize;
 const SIGNIN_HTML: &str = include_str!("../../assets/signin.html");
 const APP_HTML: &str = include_str!("../../assets/app.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
+const DESK_HTML: &str = include_str!("../../assets/desk.html");
 
 /// Embedded assets: name, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -23,15 +24,18 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("app.js", "text/javascript; charset=utf-8", include_str!("../../assets/app.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_str!("../../assets/chat.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin.js")),
+    ("desk.js", "text/javascript; charset=utf-8", include_str!("../../assets/desk.js")),
 ];
 
 #[derive(Deserialize)]
 struct SignInForm {
     email: String,
     password: String,
+    #[serde(default)]
+    otp: Option<String>,
 }
 
-fn escape_html(s: &str) -> String {
+pub(super) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -47,9 +51,33 @@ fn escape_html(s: &str) -> String {
 }
 
 fn signin_page(status: StatusCode, error: Option<&str>, email: &str) -> Response {
+    signin_page_with(status, error, email, "", "")
+}
+
+/// The sign-in form with extra fields inside it (a new password) and a block after it (enrolment).
+fn signin_page_with(status: StatusCode, error: Option<&str>, email: &str, extra: &str, after: &str) -> Response {
     let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
-    let body = SIGNIN_HTML.replace("<!--error-->", &alert).replace("{{email}}", &escape_html(email));
+    let body = SIGNIN_HTML
+        .replace("<!--error-->", &alert)
+        .replace("{{email}}", &escape_html(email))
+        .replace("<!--extra-->", extra)
+        .replace("<!--after-->", after);
     (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+/// Shown when the password has expired: the same form, plus the new password, posted to
+/// `/signin/expired`.
+fn expired_page(email: &str, error: Option<&str>) -> Response {
+    let extra = r#"<label for="new_password">New password <span class="muted">(your organisation's policy applies)</span></label>
+    <input id="new_password" name="new_password" type="password" autocomplete="new-password" required maxlength="256">"#;
+    let alert = escape_html(error.unwrap_or("Your password has expired. Enter it once more with a new one."));
+    let html = SIGNIN_HTML
+        .replace("action=\"/signin\"", "action=\"/signin/expired\"")
+        .replace("<!--error-->", &format!("<p class=\"error\" role=\"alert\">{alert}</p>"))
+        .replace("{{email}}", &escape_html(email))
+        .replace("<!--extra-->", extra)
+        .replace("<!--after-->", "");
+    (StatusCode::FORBIDDEN, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
 /// GET /signin — the sign-in form.
@@ -66,7 +94,15 @@ async fn post_signin(
     let Ok(Form(form)) = form else {
         return signin_page(StatusCode::BAD_REQUEST, Some("Enter your email and password."), "");
     };
-    match super::sessions::sign_in(&state, &origin, &form.email, &form.password).await {
+    match super::sessions::sign_in(
+        &state,
+        &origin,
+        &form.email,
+        &form.password,
+        form.otp.as_deref().filter(|o| !o.is_empty()),
+    )
+    .await
+    {
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
@@ -75,10 +111,50 @@ async fn post_signin(
             response
         }
         Err(problem) => {
-            let message = match problem.status().as_u16() {
-                429 => "Too many attempts. Wait a minute and try again.".to_owned(),
-                401 => "That email and password do not match an active account.".to_owned(),
-                422 => problem.detail.clone(),
+            use crate::problem::Kind;
+            match problem.kind {
+                Kind::PasswordExpired => return expired_page(&form.email, None),
+                Kind::SecondFactorEnrolmentRequired => {
+                    let enrolment = state.services.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await;
+                    return match enrolment {
+                        Ok(e) => {
+                            let after = format!(
+                                "<section class=\"enrol\"><h2>Set up one-time codes</h2><p>Your organisation requires them. Scan this \
+                                 code with an authenticator app (or type the key below), then sign in again with a code from the app.</p>\
+                                 <div class=\"qr\">{}</div><p>Key: <code id=\"totp-secret\">{}</code></p></section>",
+                                e.qr_svg,
+                                escape_html(&e.secret)
+                            );
+                            signin_page_with(
+                                StatusCode::FORBIDDEN,
+                                Some("Set up your authenticator app, then enter your password and a code from it."),
+                                &form.email,
+                                "",
+                                &after,
+                            )
+                        }
+                        Err(_) => signin_page(
+                            StatusCode::UNAUTHORIZED,
+                            Some("That email and password do not match an active account."),
+                            &form.email,
+                        ),
+                    };
+                }
+                _ => {}
+            }
+            let message = match problem.kind {
+                Kind::RateLimited => "Too many attempts. Wait a minute and try again.".to_owned(),
+                Kind::AccountLocked => {
+                    format!("Too many failed sign-ins: this account is locked. {}.", capitalise(&problem.detail))
+                }
+                Kind::SecondFactorRequired => {
+                    "Enter the one-time code from your authenticator app (or a recovery code).".to_owned()
+                }
+                Kind::InvalidCredentials => "That email, password or code does not match an active account.".to_owned(),
+                Kind::InvalidField | Kind::PasswordPolicy => problem.detail.clone(),
+                Kind::SsoRequired => {
+                    "Your organisation signs in through single sign-on: use the form below.".to_owned()
+                }
                 _ => "Sign-in is unavailable right now. Try again shortly.".to_owned(),
             };
             let mut response = signin_page(problem.status(), Some(&message), &form.email);
@@ -86,6 +162,209 @@ async fn post_signin(
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             response
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct ExpiredForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    otp: Option<String>,
+    new_password: String,
+}
+
+/// POST /signin/expired — replaces an expired password and signs in (no JavaScript needed).
+async fn post_expired(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<ExpiredForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return signin_page(StatusCode::BAD_REQUEST, Some("Enter your email and passwords."), "");
+    };
+    let limited = state.check_sign_in_rate(origin.ip.as_deref()).and_then(|()| state.check_account_rate(&form.email));
+    if let Err(problem) = limited {
+        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), &form.email);
+    }
+    let otp = form.otp.as_deref().filter(|o| !o.is_empty());
+    match state.services.change_expired_password(&origin, &form.email, &form.password, otp, &form.new_password).await {
+        Ok(signed_in) => {
+            let cookie =
+                super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
+            let mut response = Redirect::to("/app").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => {
+            let problem = crate::problem::Problem::from(e);
+            let message = match problem.kind {
+                crate::problem::Kind::PasswordPolicy | crate::problem::Kind::InvalidField => {
+                    format!("The new password was not accepted: {}.", problem.detail)
+                }
+                _ => "That email and password do not match an account with an expired password.".to_owned(),
+            };
+            expired_page(&form.email, Some(&message))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SsoStartForm {
+    email: String,
+}
+
+/// POST /sso/start — sends the browser to the identity provider (OpenID Connect or SAML) of the
+/// email's domain.
+async fn sso_start(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<SsoStartForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return signin_page(StatusCode::BAD_REQUEST, Some("Enter your work email."), "");
+    };
+    if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
+        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), &form.email);
+    }
+    let base = crate::extract::base_url(&headers, &uri);
+    let redirect_uri = format!("{base}/sso/oidc/callback");
+    // OpenID Connect if the email's domain has it, else SAML.
+    let started = match state.services.oidc_start(&form.email, &redirect_uri).await {
+        Ok((url, sso_state)) => Ok((url, Some(sso_state))),
+        Err(services::Error::Invalid(f)) if f.field == "email" => {
+            state.services.saml_start(&form.email).await.map(|url| (url, None))
+        }
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok((url, sso_state)) => {
+            let mut response = continue_page(&url);
+            if let Some(sso_state) = sso_state {
+                // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+                let cookie = format!("{SSO_COOKIE}={sso_state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600");
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().insert(header::SET_COOKIE, value);
+                }
+            }
+            response
+        }
+        Err(e) => {
+            let problem = crate::problem::Problem::from(e);
+            signin_page(problem.status(), Some(&problem.detail), &form.email)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SsoCallback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// GET /sso/oidc/callback — the provider sends the browser back here with a code.
+/// Holds the OpenID Connect state in the browser that started the sign-in.
+const SSO_COOKIE: &str = "__Host-conclave_sso";
+
+async fn sso_callback(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<SsoCallback>,
+) -> Response {
+    let browser_state = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(&format!("{SSO_COOKIE}=")).map(str::to_owned))
+        .next();
+    if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
+        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), "");
+    }
+    let (Some(code), Some(sso_state)) = (q.code, q.state) else {
+        let why = q
+            .error
+            .map(|e| format!("The identity provider answered: {e}."))
+            .unwrap_or_else(|| "The identity provider's answer was incomplete.".to_owned());
+        return signin_page(StatusCode::BAD_REQUEST, Some(&why), "");
+    };
+    match state.services.oidc_callback(&origin, &code, &sso_state, browser_state.as_deref()).await {
+        Ok(signed_in) => {
+            let cookie =
+                super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
+            let mut response = Redirect::to("/app").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("__Host-conclave_sso=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
+            );
+            response
+        }
+        Err(e) => {
+            let problem = crate::problem::Problem::from(e);
+            signin_page(problem.status(), Some(&format!("Single sign-on failed: {}", problem.detail)), "")
+        }
+    }
+}
+
+/// A page that moves the browser on to `url`: a refresh, not a redirect, because the CSP's
+/// form-action would stop a form from leading to another site.
+fn continue_page(url: &str) -> Response {
+    let url = escape_html(url);
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\">\
+         <title>Single sign-on · Conclave</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\
+         <body class=\"narrow\"><main><p>Continuing to your organisation's sign-in…</p>\
+         <p><a id=\"sso-continue\" href=\"{url}\">Continue</a></p></main></body></html>"
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+/// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.
+async fn saml_metadata(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> Response {
+    let base = crate::extract::base_url(&headers, &uri);
+    ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], services::saml::sp_metadata(&base)).into_response()
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+}
+
+/// POST /saml/acs — the assertion consumer service (HTTP-POST binding).
+async fn saml_acs(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
+        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), "");
+    }
+    let Ok(Form(form)) = form else {
+        return signin_page(StatusCode::BAD_REQUEST, Some("The identity provider's answer was incomplete."), "");
+    };
+    match state.services.saml_acs(&origin, &form.saml_response).await {
+        Ok(signed_in) => {
+            let cookie =
+                super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
+            let mut response = Redirect::to("/app").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => {
+            let problem = crate::problem::Problem::from(e);
+            signin_page(problem.status(), Some(&format!("Single sign-on failed: {}", problem.detail)), "")
         }
     }
 }
@@ -107,7 +386,13 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/app") }))
         .route("/signin", get(get_signin).post(post_signin))
+        .route("/signin/expired", axum::routing::post(post_expired))
+        .route("/sso/start", axum::routing::post(sso_start))
+        .route("/sso/oidc/callback", get(sso_callback))
+        .route("/saml/metadata", get(saml_metadata))
+        .route("/saml/acs", axum::routing::post(saml_acs))
         .route("/app", get(|| async { page(APP_HTML) }))
         .route("/admin", get(|| async { page(ADMIN_HTML) }))
+        .route("/desk", get(|| async { page(DESK_HTML) }))
         .route("/assets/{name}", get(asset))
 }

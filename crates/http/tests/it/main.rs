@@ -3,8 +3,12 @@
 mod api;
 mod attachments;
 mod bad_input;
+mod credentials;
+mod desk;
 mod messaging;
 mod nodes;
+mod oidc;
+mod saml;
 mod web;
 
 use axum::body::Body;

@@ -170,7 +170,7 @@ async fn bad_messages_conversations_and_cursors_are_precise_and_write_nothing() 
 }
 
 /// Serves the test app on a real port (plain HTTP; TLS is the binary's job).
-pub(crate) async fn listen(app: &TestApp) -> u16 {
+pub async fn listen(app: &TestApp) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let router = app.router.clone();
@@ -303,4 +303,59 @@ async fn ending_a_session_closes_its_websocket_and_only_that_one() {
     assert_eq!(close_code(&mut ending).await, 4001);
     staying.send(Message::Text(r#"{"type":"ping"}"#.into())).await.unwrap();
     assert_eq!(next_json(&mut staying).await["type"], "pong", "Ada's other session stays connected");
+}
+
+#[tokio::test]
+async fn group_membership_changes_over_http_arrive_live_and_are_refused_precisely() {
+    let p = pair().await;
+    let port = listen(&p.app).await;
+    let r = req(Method::POST, "/api/v1/conversations/group")
+        .bearer(&p.a)
+        .json(&json!({ "title": "Plans", "member_ids": [p.b_id] }))
+        .send(&p.app)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let group = r.json()["id"].as_str().unwrap().to_owned();
+    let members = format!("/api/v1/conversations/{group}/members");
+    let cy_id = req(Method::GET, "/api/v1/me").bearer(&p.c).send(&p.app).await.json()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut cy = connect(port, &p.c, None).await.unwrap();
+
+    // Bob is not the owner; a malformed id; the direct conversation is not a group.
+    let r = req(Method::POST, &members).bearer(&p.b).json(&json!({ "user_id": cy_id })).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = req(Method::POST, &members).bearer(&p.a).json(&json!({ "user_id": "nope" })).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = req(Method::POST, &format!("/api/v1/conversations/{}/members", p.conversation))
+        .bearer(&p.a)
+        .json(&json!({ "user_id": cy_id }))
+        .send(&p.app)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["type"], "/problems/invalid-field");
+
+    let r = req(Method::POST, &members).bearer(&p.a).json(&json!({ "user_id": cy_id })).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["member_ids"].as_array().unwrap().len(), 3);
+    let joined = next_json(&mut cy).await;
+    assert_eq!((joined["type"].as_str(), joined["user_id"].as_str()), (Some("member-joined"), Some(cy_id.as_str())));
+
+    let r = req(Method::DELETE, &format!("{members}/{cy_id}")).bearer(&p.b).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = req(Method::DELETE, &format!("{members}/{cy_id}")).bearer(&p.a).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let left = next_json(&mut cy).await;
+    assert_eq!((left["type"].as_str(), left["user_id"].as_str()), (Some("member-left"), Some(cy_id.as_str())));
+    let r = req(Method::GET, &format!("/api/v1/conversations/{group}")).bearer(&p.c).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = req(Method::DELETE, &format!("{members}/{cy_id}")).bearer(&p.a).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let owner_id = req(Method::GET, "/api/v1/me").bearer(&p.a).send(&p.app).await.json()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = req(Method::DELETE, &format!("{members}/{owner_id}")).bearer(&p.a).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
 }

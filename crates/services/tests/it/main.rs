@@ -2,9 +2,12 @@
 //! encryption at the boundary, key rotation.
 
 mod authorization;
+mod desk;
 mod identity;
 mod keys;
 mod messaging;
+mod sign_in;
+mod smtp;
 
 use domain::audit::Origin;
 use domain::{EnterpriseId, Role};
@@ -32,15 +35,19 @@ pub fn origin() -> Origin {
 }
 
 pub async fn world() -> World {
+    world_with(settings(), |s| s).await
+}
+
+/// A world with other settings, and a last step on the services (e.g. a mailer) before sharing.
+pub async fn world_with(settings: Settings, finish: impl FnOnce(Services) -> Services) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn store::Store> =
         Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
     let key_file = dir.path().join("master.key");
     crypto::MasterKeyring::generate().save(&key_file).unwrap();
     let bus = bus();
-    let services =
-        Services::build(store.clone(), bus.clone(), KeyringSource::File(key_file), settings()).await.unwrap();
-    World { services: Arc::new(services), bus, store, dir }
+    let services = Services::build(store.clone(), bus.clone(), KeyringSource::File(key_file), settings).await.unwrap();
+    World { services: Arc::new(finish(services)), bus, store, dir }
 }
 
 pub const PASSWORD: &str = "correct horse battery";

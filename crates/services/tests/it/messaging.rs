@@ -162,3 +162,56 @@ async fn team_members_join_their_team_channel_and_outsiders_cannot() {
         Err(Error::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn group_owners_add_and_remove_members_and_members_may_leave() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    let other_e = w.enterprise("Other").await;
+    w.user(e, "owner@e.example", Role::Member).await;
+    let ann = w.user(e, "ann@e.example", Role::Member).await;
+    let ben = w.user(e, "ben@e.example", Role::Member).await;
+    let stranger = w.user(other_e, "s@o.example", Role::Member).await;
+    let owner = w.principal("owner@e.example").await;
+    let ann_p = w.principal("ann@e.example").await;
+    let group = w.services.create_group(&owner, &origin(), "Launch", &[ann.id]).await.unwrap();
+    let mut live = w.services.conversation_events().await.unwrap();
+
+    // Only the owner adds; someone of another enterprise is unknown here.
+    assert!(matches!(w.services.add_group_member(&ann_p, &origin(), group.id, ben.id).await, Err(Error::Forbidden)));
+    assert!(matches!(
+        w.services.add_group_member(&owner, &origin(), group.id, stranger.id).await,
+        Err(Error::NotFound("user"))
+    ));
+    let view = w.services.add_group_member(&owner, &origin(), group.id, ben.id).await.unwrap();
+    assert_eq!(view.member_ids.len(), 3);
+    let LiveDelivery::Event(joined) = next(&mut live).await else { panic!("lagged") };
+    assert!(matches!(joined.event, Event::MemberJoined { user_id, .. } if user_id == ben.id));
+    assert_eq!(joined.recipients.len(), 3, "the newcomer hears it too");
+    let ben_p = w.principal("ben@e.example").await;
+    w.services.send_message(&ben_p, group.id, "hello all").await.unwrap();
+    let _ = next(&mut live).await;
+
+    // Members cannot remove others; they can leave. The owner removes; the removed hear it last.
+    assert!(matches!(w.services.remove_group_member(&ann_p, &origin(), group.id, ben.id).await, Err(Error::Forbidden)));
+    w.services.remove_group_member(&owner, &origin(), group.id, ben.id).await.unwrap();
+    let LiveDelivery::Event(left) = next(&mut live).await else { panic!("lagged") };
+    assert!(matches!(left.event, Event::MemberLeft { user_id, .. } if user_id == ben.id));
+    assert!(left.recipients.contains(&ben.id));
+    assert!(matches!(w.services.send_message(&ben_p, group.id, "still here?").await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        w.services.remove_group_member(&owner, &origin(), group.id, ben.id).await,
+        Err(Error::NotFound("member"))
+    ));
+    w.services.remove_group_member(&ann_p, &origin(), group.id, ann.id).await.unwrap();
+    assert!(matches!(w.services.get_conversation(&ann_p, group.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        w.services.remove_group_member(&owner, &origin(), group.id, owner.user_id).await,
+        Err(Error::Conflict(_))
+    ));
+
+    // Direct conversations never change members.
+    let direct = w.services.open_direct(&owner, &origin(), ann.id).await.unwrap();
+    assert!(matches!(w.services.add_group_member(&owner, &origin(), direct.id, ben.id).await, Err(Error::Invalid(_))));
+    assert_eq!(w.services.get_conversation(&owner, direct.id).await.unwrap().member_ids.len(), 2);
+}

@@ -473,3 +473,206 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
     let listed = store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap();
     assert_eq!(listed[0].attachment.as_ref().map(|a| a.name_ct.len()), Some(0), "the sealed name is destroyed");
 });
+
+conformance!(members_are_removed_once_within_their_tenant, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let other = enterprise(&store).await;
+    let events = store.audit_count().await.unwrap();
+    assert!(!store.remove_member(other, c.id, b.id, &audit("x", Some(other))).await.unwrap(), "wrong tenant");
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    assert!(store.remove_member(e, c.id, b.id, &audit("conversation.remove-member", Some(e))).await.unwrap());
+    assert_eq!(store.audit_count().await.unwrap(), events + 1);
+    assert!(!store.remove_member(e, c.id, b.id, &audit("x", Some(e))).await.unwrap(), "already gone");
+    assert_eq!(store.audit_count().await.unwrap(), events + 1);
+    assert!(store.conversation_for_member(e, c.id, b.id).await.unwrap().is_none());
+    assert!(matches!(store.append_message(e, &message(&c, b.id)).await, Err(Error::NotFound)));
+    assert!(store.append_message(e, &message(&c, a.id)).await.is_ok());
+});
+
+mod desk_rows {
+    use super::*;
+    use domain::desk::ReportState;
+    use store::{DeskKeyRow, ReportAuthor, ReportMessageRow, ReportRow};
+
+    pub fn key(e: EnterpriseId, fingerprint: &str) -> DeskKeyRow {
+        DeskKeyRow {
+            fingerprint: fingerprint.into(),
+            enterprise_id: e,
+            key_id: fingerprint[24..].into(),
+            algorithm: "ed25519".into(),
+            algorithm_id: 22,
+            bits: 256,
+            user_ids: "[\"S <s@e.example>\"]".into(),
+            secret_ct: vec![1; 40],
+            public_armored: "-----BEGIN PGP PUBLIC KEY BLOCK-----".into(),
+            public_binary: vec![2; 30],
+            created_at: 1_790_000_000,
+            expires_at: Some(1_800_000_000),
+            added_at: Millis::now(),
+            active: true,
+            retired_at: None,
+        }
+    }
+
+    pub fn report(e: EnterpriseId, lookup: &[u8]) -> ReportRow {
+        ReportRow {
+            id: domain::ReportId::new(),
+            enterprise_id: e,
+            receipt_lookup: lookup.to_vec(),
+            receipt_hash: "$argon2id$x".into(),
+            state: ReportState::New,
+            content_ct: vec![5; 50],
+            was_encrypted: false,
+            finder_name_ct: Some(vec![6; 20]),
+            finder_email_ct: Some(vec![8; 20]),
+            email_token_hash: Some(lookup.iter().rev().copied().collect()),
+            email_verified_at: None,
+            finder_ip_ct: None,
+            credit: true,
+            created_at: Millis::now(),
+            updated_at: Millis::now(),
+            closed_at: None,
+            purged_at: None,
+            last_seq: 0,
+        }
+    }
+
+    pub fn message(r: &ReportRow, author: ReportAuthor) -> ReportMessageRow {
+        ReportMessageRow {
+            id: domain::ReportMessageId::new(),
+            report_id: r.id,
+            seq: 0,
+            author,
+            body_ct: vec![7; 30],
+            created_at: Millis::now(),
+        }
+    }
+}
+
+conformance!(desk_keys_rotate_with_one_active_key_per_enterprise, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let first = desk_rows::key(e, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1");
+    store.add_desk_key(&first, &audit("desk.key.generate", Some(e))).await.unwrap();
+    store
+        .add_desk_key(&desk_rows::key(other, "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC3"), &audit("x", Some(other)))
+        .await
+        .unwrap();
+    let second = desk_rows::key(e, "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2");
+    store.add_desk_key(&second, &audit("desk.key.generate", Some(e))).await.unwrap();
+    let keys = store.desk_keys(e).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        keys.iter().filter(|k| k.active).map(|k| k.fingerprint.as_str()).collect::<Vec<_>>(),
+        [second.fingerprint.as_str()]
+    );
+    assert!(keys.iter().find(|k| k.fingerprint == first.fingerprint).unwrap().retired_at.is_some());
+    assert!(store.desk_keys(other).await.unwrap()[0].active, "other enterprises' keys are untouched");
+    let events = store.audit_count().await.unwrap();
+    let err = store.add_desk_key(&second, &audit("x", Some(e))).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    assert_eq!(store.desk_keys(e).await.unwrap().iter().filter(|k| k.active).count(), 1, "the failed add rolled back");
+});
+
+conformance!(reports_are_found_by_lookup_and_threads_get_sequence_numbers, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let r = desk_rows::report(e, b"lookup-1");
+    store.create_report(&r, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
+    assert_eq!(store.report_by_lookup(b"lookup-1").await.unwrap().unwrap(), r);
+    assert!(store.report_by_lookup(b"lookup-2").await.unwrap().is_none());
+    assert!(store.get_report(other, r.id).await.unwrap().is_none(), "tenant filter");
+    let dup = desk_rows::report(e, b"lookup-1");
+    assert!(matches!(store.create_report(&dup, &[], &audit("x", Some(e))).await, Err(Error::Conflict(_))));
+    let team = user(&store, e, b"sec").await;
+    let a = store
+        .append_report_message(&desk_rows::message(&r, store::ReportAuthor::Finder), &audit("x", Some(e)))
+        .await
+        .unwrap();
+    let b = store
+        .append_report_message(&desk_rows::message(&r, store::ReportAuthor::Team(team.id)), &audit("x", Some(e)))
+        .await
+        .unwrap();
+    assert_eq!((a.seq, b.seq), (1, 2));
+    let thread = store.report_messages(r.id).await.unwrap();
+    assert_eq!(
+        thread.iter().map(|m| m.author).collect::<Vec<_>>(),
+        [store::ReportAuthor::Finder, store::ReportAuthor::Team(team.id)]
+    );
+    assert_eq!(store.get_report(e, r.id).await.unwrap().unwrap().last_seq, 2);
+    let missing = desk_rows::report(e, b"never-stored");
+    assert!(matches!(
+        store
+            .append_report_message(&desk_rows::message(&missing, store::ReportAuthor::Finder), &audit("x", Some(e)))
+            .await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(store.list_reports(e).await.unwrap().len(), 1);
+});
+
+conformance!(report_emails_verify_once_states_close_and_retention_purges_contact_data, |store| {
+    let e = enterprise(&store).await;
+    let mut r = desk_rows::report(e, b"lookup-9");
+    r.credit = false;
+    store.create_report(&r, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
+    let token: Vec<u8> = b"lookup-9".iter().rev().copied().collect();
+    let events = store.audit_count().await.unwrap();
+    assert!(store.verify_report_email(b"wrong", Millis::now(), &audit("x", Some(e))).await.unwrap().is_none());
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    let verified = store.verify_report_email(&token, Millis::now(), &audit("x", Some(e))).await.unwrap().unwrap();
+    assert!(verified.email_verified_at.is_some() && verified.email_token_hash.is_none());
+    assert!(store.verify_report_email(&token, Millis::now(), &audit("x", Some(e))).await.unwrap().is_none(), "once");
+
+    store.set_report_access_token(r.id, b"access-1").await.unwrap();
+    assert_eq!(store.report_by_access_token(b"access-1").await.unwrap().unwrap().id, r.id);
+    store.set_report_access_token(r.id, b"access-2").await.unwrap();
+    assert!(store.report_by_access_token(b"access-1").await.unwrap().is_none(), "a new link replaces the old");
+
+    let other = enterprise(&store).await;
+    let t = Millis::now();
+    assert!(store
+        .set_report_state(other, r.id, domain::desk::ReportState::Closed, t, &audit("x", Some(other)))
+        .await
+        .unwrap()
+        .is_none());
+    let closed = store
+        .set_report_state(e, r.id, domain::desk::ReportState::Closed, t, &audit("x", Some(e)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(closed.closed_at, Some(t));
+    let reopened = store
+        .set_report_state(e, r.id, domain::desk::ReportState::Triaging, t, &audit("x", Some(e)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reopened.closed_at, None);
+    store
+        .set_report_state(e, r.id, domain::desk::ReportState::Spam, Millis(t.0 - 10_000), &audit("x", Some(e)))
+        .await
+        .unwrap();
+    assert_eq!(store.purge_finder_data(Millis(t.0 - 20_000), t).await.unwrap(), 0, "not yet past retention");
+    assert_eq!(store.purge_finder_data(Millis(t.0), t).await.unwrap(), 1);
+    let purged = store.get_report(e, r.id).await.unwrap().unwrap();
+    assert_eq!((purged.finder_email_ct, purged.finder_name_ct, purged.purged_at), (None, None, Some(t)));
+    assert!(store.report_by_access_token(b"access-2").await.unwrap().is_none());
+    assert_eq!(store.purge_finder_data(Millis(t.0), t).await.unwrap(), 0, "purged once");
+});
+
+conformance!(desk_settings_are_stored_per_enterprise_and_replaced, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    assert!(store.desk_settings(e).await.unwrap().is_none());
+    let mut row = store::DeskSettingsRow {
+        enterprise_id: e,
+        store_finder_ip: true,
+        retention_days: 30,
+        updated_at: Millis::now(),
+    };
+    store.put_desk_settings(&row, &audit("desk.settings.update", Some(e))).await.unwrap();
+    row.retention_days = 60;
+    store.put_desk_settings(&row, &audit("desk.settings.update", Some(e))).await.unwrap();
+    assert_eq!(store.desk_settings(e).await.unwrap(), Some(row));
+    assert!(store.desk_settings(other).await.unwrap().is_none());
+});

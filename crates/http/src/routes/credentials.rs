@@ -1,0 +1,279 @@
+//! The password policy (enterprise admins), changing one's own password, and one-time codes.
+
+use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin};
+use crate::problem::{Problem, ProblemDocument};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::password_policy::{CharClass, PasswordPolicy};
+use domain::{EnterpriseId, Rule};
+use serde::Deserialize;
+use services::sign_in::{PasswordPolicyView, RecoveryCodes, TotpEnrolment, TotpStatus};
+use utoipa::ToSchema;
+
+fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
+    parse_id(raw, "enterprise", EnterpriseId::parse)
+}
+
+/// GET /api/v1/enterprises/{id}/password-policy — the policy and its checklist (any member).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/password-policy", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)),
+    responses((status = 200, body = PasswordPolicyView), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<PasswordPolicyView>, Problem> {
+    Ok(Json(state.services.password_policy(&auth.caller(), enterprise(&id)?).await?))
+}
+
+/// The policy as an admin sends it; every setting is required so nothing changes by omission.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRequest {
+    /// 8 to 256.
+    pub min_length: u32,
+    /// Any of `lowercase`, `uppercase`, `digit`, `symbol`.
+    pub required_classes: Vec<String>,
+    /// zxcvbn score 0 to 4.
+    pub min_strength: u8,
+    pub deny_words: Vec<String>,
+    /// Previous passwords that may not be reused, 0 to 24.
+    pub history: u32,
+    /// Days until a password must be changed at sign-in; null for never.
+    pub max_age_days: Option<u32>,
+    pub lockout_threshold: u32,
+    /// 1 to 1440.
+    pub lockout_minutes: u32,
+    pub require_second_factor: bool,
+}
+
+/// PUT /api/v1/enterprises/{id}/password-policy — enterprise admins set the policy. Stricter
+/// rules apply when each person next sets a password; nobody is locked out by the change.
+#[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/password-policy", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)), request_body = PolicyRequest,
+    responses((status = 200, body = PasswordPolicyView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_policy(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PolicyRequest>,
+) -> Result<Json<PasswordPolicyView>, Problem> {
+    let mut classes = Vec::new();
+    for raw in &body.required_classes {
+        classes.push(CharClass::parse(raw).ok_or_else(|| {
+            Problem::invalid(
+                "required_classes",
+                Rule::InvalidValue,
+                &format!("required_classes: {raw:?} is not a character class (lowercase, uppercase, digit, symbol)"),
+            )
+        })?);
+    }
+    let policy = PasswordPolicy {
+        min_length: body.min_length,
+        required_classes: classes,
+        min_strength: body.min_strength,
+        deny_words: body.deny_words,
+        history: body.history,
+        max_age_days: body.max_age_days,
+        lockout_threshold: body.lockout_threshold,
+        lockout_minutes: body.lockout_minutes,
+        require_second_factor: body.require_second_factor,
+    };
+    Ok(Json(state.services.put_password_policy(&auth.caller(), &origin, enterprise(&id)?, policy).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// POST /api/v1/me/password — change your password; the policy names each rule it breaks.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    request_body = PasswordChangeRequest,
+    responses((status = 204, description = "Changed"), (status = 422, description = "Wrong current password, or the policy refused the new one", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<PasswordChangeRequest>,
+) -> Result<StatusCode, Problem> {
+    state.check_account_rate(&auth.principal.user_id.to_string())?;
+    state.services.change_password(&auth.principal, &origin, &body.current_password, &body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /api/v1/me/totp — whether one-time codes are on, required, and recovery codes left.
+#[utoipa::path(get, path = "/api/v1/me/totp", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TotpStatus)))]
+pub async fn totp_status(State(state): State<AppState>, auth: Auth) -> Result<Json<TotpStatus>, Problem> {
+    Ok(Json(state.services.totp_status(&auth.principal).await?))
+}
+
+/// POST /api/v1/me/totp — start enrolment: a new secret with its QR code (SVG).
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TotpEnrolment)))]
+pub async fn start_totp(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
+    let enrolment = state.services.start_totp_enrolment(&auth.principal).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(enrolment)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub code: String,
+}
+
+/// POST /api/v1/me/totp/confirm — confirm with a code; returns ten single-use recovery codes.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    request_body = CodeRequest,
+    responses((status = 200, body = RecoveryCodes), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<CodeRequest>,
+) -> Result<Response, Problem> {
+    let codes = state.services.confirm_totp(&auth.principal, &origin, &body.code).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(codes)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
+/// DELETE /api/v1/me/totp — turn one-time codes off (with the password); refused when required.
+#[utoipa::path(delete, path = "/api/v1/me/totp", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    request_body = PasswordRequest,
+    responses((status = 204, description = "Turned off"), (status = 403, description = "Required by the enterprise", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn disable_totp(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<PasswordRequest>,
+) -> Result<StatusCode, Problem> {
+    state.check_account_rate(&auth.principal.user_id.to_string())?;
+    state.services.disable_totp(&auth.principal, &origin, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /api/v1/enterprises/{id}/sso/oidc — the OpenID provider settings (enterprise admins).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/sso/oidc", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)),
+    responses((status = 200, body = Option<services::oidc::OidcSettings>), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_oidc(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Option<services::oidc::OidcSettings>>, Problem> {
+    Ok(Json(state.services.oidc_settings(&auth.caller(), enterprise(&id)?).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcRequest {
+    pub settings: services::oidc::OidcSettings,
+    /// Required the first time; omit to keep the stored one. Never returned.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+/// PUT /api/v1/enterprises/{id}/sso/oidc — connect the enterprise's OpenID provider.
+#[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/sso/oidc", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)), request_body = OidcRequest,
+    responses((status = 200, body = services::oidc::OidcSettings), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_oidc(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OidcRequest>,
+) -> Result<Json<services::oidc::OidcSettings>, Problem> {
+    let settings = state
+        .services
+        .put_oidc_settings(&auth.caller(), &origin, enterprise(&id)?, body.settings, body.client_secret.as_deref())
+        .await?;
+    Ok(Json(settings))
+}
+
+/// GET /api/v1/enterprises/{id}/sso/saml — the SAML identity provider settings (enterprise admins).
+#[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/sso/saml", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)),
+    responses((status = 200, body = Option<services::saml::SamlSettings>), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_saml(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Option<services::saml::SamlSettings>>, Problem> {
+    Ok(Json(state.services.saml_settings(&auth.caller(), enterprise(&id)?).await?))
+}
+
+/// The IdP from its metadata (XML or a URL), or from the three values directly.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamlRequest {
+    #[serde(default)]
+    pub idp_metadata: Option<String>,
+    #[serde(default)]
+    pub idp_metadata_url: Option<String>,
+    #[serde(default)]
+    pub idp_entity_id: Option<String>,
+    #[serde(default)]
+    pub idp_sso_url: Option<String>,
+    /// PEM.
+    #[serde(default)]
+    pub idp_certificate: Option<String>,
+    pub allowed_domains: Vec<String>,
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+    #[serde(default)]
+    pub admin_groups: Vec<String>,
+    /// This service's address as the IdP knows it; default: the address of this request.
+    #[serde(default)]
+    pub sp_base_url: Option<String>,
+}
+
+/// PUT /api/v1/enterprises/{id}/sso/saml — connect the enterprise's SAML identity provider.
+#[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/sso/saml", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path)), request_body = SamlRequest,
+    responses((status = 200, body = services::saml::SamlSettings), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_saml(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SamlRequest>,
+) -> Result<Json<services::saml::SamlSettings>, Problem> {
+    let (entity, sso, cert) = match (&body.idp_metadata, &body.idp_metadata_url) {
+        (Some(xml), _) => services::saml::parse_idp_metadata(xml)?,
+        (None, Some(url)) => state.services.fetch_idp_metadata(&auth.caller(), enterprise(&id)?, url).await?,
+        (None, None) => (
+            body.idp_entity_id.clone().unwrap_or_default(),
+            body.idp_sso_url.clone().unwrap_or_default(),
+            body.idp_certificate.clone().unwrap_or_default(),
+        ),
+    };
+    let settings = services::saml::SamlSettings {
+        idp_entity_id: entity,
+        idp_sso_url: sso,
+        idp_certificate: cert,
+        allowed_domains: body.allowed_domains,
+        allow_idp_initiated: body.allow_idp_initiated,
+        admin_groups: body.admin_groups,
+        sp_base_url: body.sp_base_url.unwrap_or_else(|| crate::extract::base_url(&headers, &uri)),
+    };
+    Ok(Json(state.services.put_saml_settings(&auth.caller(), &origin, enterprise(&id)?, settings).await?))
+}

@@ -1,0 +1,446 @@
+//! The security desk's API: public intake and status for finders (no account, rate limited per
+//! address), and the security team's inbox, keys and pages.
+
+use crate::extract::{base_url, parse_id, parse_query, ApiJson, Auth, ClientOrigin};
+use crate::problem::{Problem, ProblemDocument};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::desk::{DeskPage, ReportInput};
+use domain::{ReportId, Rule};
+use serde::Deserialize;
+use services::desk::{
+    DeskKeyView, DeskPageView, DeskPolicy, FinderCredential, FinderReportView, KeyAlgorithm, Receipt, ReportSummary,
+    ReportView,
+};
+use utoipa::{IntoParams, ToSchema};
+
+/// A vulnerability report. Either the plain fields, or `encrypted` holding the whole report as
+/// an ASCII-armoured OpenPGP message to the organisation's key.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportRequest {
+    pub title: String,
+    pub description: String,
+    pub affected_urls: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub timestamps: Vec<String>,
+    pub logs: String,
+    pub encrypted: String,
+    /// Optional: for the hall of fame if `credit` is true.
+    pub name: String,
+    /// Optional: verified by a link before any mail is sent to it.
+    pub email: String,
+    pub credit: bool,
+}
+
+impl From<ReportRequest> for ReportInput {
+    fn from(r: ReportRequest) -> ReportInput {
+        ReportInput {
+            title: r.title,
+            description: r.description,
+            affected_urls: r.affected_urls,
+            ip_addresses: r.ip_addresses,
+            timestamps: r.timestamps,
+            logs: r.logs,
+            encrypted: r.encrypted,
+            name: r.name,
+            email: r.email,
+            credit: r.credit,
+        }
+    }
+}
+
+/// POST /api/v1/security/reports — anyone may report; the receipt code is shown only here.
+#[utoipa::path(post, path = "/api/v1/security/reports", tag = "security-desk", request_body = ReportRequest,
+    responses((status = 201, body = Receipt), (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn submit_report(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiJson(body): ApiJson<ReportRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let receipt = state.services.submit_report(&origin, &body.into(), &base_url(&headers, &uri)).await?;
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(receipt)).into_response())
+}
+
+/// The receipt code, or the status-link token from a notice mail.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    #[serde(default)]
+    pub receipt_code: Option<String>,
+    #[serde(default)]
+    pub status_link: Option<String>,
+}
+
+fn credential<'a>(code: &'a Option<String>, link: &'a Option<String>) -> Result<FinderCredential<'a>, Problem> {
+    match (code, link) {
+        (Some(code), None) => Ok(FinderCredential::ReceiptCode(code)),
+        (None, Some(link)) => Ok(FinderCredential::StatusLink(link)),
+        _ => Err(Problem::invalid(
+            "receipt_code",
+            Rule::Required,
+            "receipt_code: give the receipt code or the status link, one of them",
+        )),
+    }
+}
+
+/// POST /api/v1/security/reports/status — the finder's view. A wrong code gets 404, like a
+/// malformed one; the code travels in the body so it never lands in access logs.
+#[utoipa::path(post, path = "/api/v1/security/reports/status", tag = "security-desk", request_body = StatusRequest,
+    responses((status = 200, body = FinderReportView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn report_status(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<StatusRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let view = state.services.finder_status(credential(&body.receipt_code, &body.status_link)?).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinderReplyRequest {
+    #[serde(default)]
+    pub receipt_code: Option<String>,
+    #[serde(default)]
+    pub status_link: Option<String>,
+    pub body: String,
+}
+
+/// POST /api/v1/security/reports/replies — the finder writes to the security team.
+#[utoipa::path(post, path = "/api/v1/security/reports/replies", tag = "security-desk", request_body = FinderReplyRequest,
+    responses((status = 200, body = FinderReportView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The report is closed", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn finder_reply(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<FinderReplyRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let view = state.services.finder_reply(credential(&body.receipt_code, &body.status_link)?, &body.body).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
+}
+
+/// GET /api/v1/desk/reports — the security team's inbox, newest first.
+#[utoipa::path(get, path = "/api/v1/desk/reports", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [ReportSummary]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list_reports(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<ReportSummary>>, Problem> {
+    Ok(Json(state.services.desk_reports(&auth.caller()).await?))
+}
+
+fn report_id(raw: &str) -> Result<ReportId, Problem> {
+    parse_id(raw, "report", ReportId::parse)
+}
+
+/// GET /api/v1/desk/reports/{id} — one report, decrypted, with the finder's details and thread.
+#[utoipa::path(get, path = "/api/v1/desk/reports/{report_id}", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)),
+    responses((status = 200, body = ReportView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let view = state.services.desk_report(&auth.caller(), report_id(&id)?).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamReplyRequest {
+    pub body: String,
+}
+
+/// POST /api/v1/desk/reports/{id}/replies — the security team writes to the finder.
+#[utoipa::path(post, path = "/api/v1/desk/reports/{report_id}/replies", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), request_body = TeamReplyRequest,
+    responses((status = 200, body = ReportView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn team_reply(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    uri: Uri,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TeamReplyRequest>,
+) -> Result<Json<ReportView>, Problem> {
+    let base = base_url(&headers, &uri);
+    Ok(Json(state.services.desk_reply(&auth.caller(), &origin, report_id(&id)?, &body.body, &base).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateRequest {
+    /// One of new, acknowledged, triaging, needs-info, accepted, fixing, resolved, disclosed,
+    /// closed, duplicate, informative, not-applicable, spam, withdrawn.
+    pub state: String,
+}
+
+/// PUT /api/v1/desk/reports/{id}/state — move a report along; a verified finder is notified.
+#[utoipa::path(put, path = "/api/v1/desk/reports/{report_id}/state", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), request_body = StateRequest,
+    responses((status = 200, body = ReportView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn set_state(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    uri: Uri,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StateRequest>,
+) -> Result<Json<ReportView>, Problem> {
+    let new_state = domain::desk::ReportState::parse(&body.state)
+        .ok_or_else(|| Problem::invalid("state", Rule::InvalidValue, "state: not a report state"))?;
+    let base = base_url(&headers, &uri);
+    Ok(Json(state.services.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state, &base).await?))
+}
+
+/// GET /api/v1/desk/keys — the organisation's OpenPGP keys, active first, with expiry warnings.
+#[utoipa::path(get, path = "/api/v1/desk/keys", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [DeskKeyView]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list_keys(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<DeskKeyView>>, Problem> {
+    Ok(Json(state.services.list_desk_keys(&auth.caller()).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateKeyRequest {
+    /// "Security Team <security@example.org>"
+    pub user_id: String,
+    /// `ed25519` (default: Ed25519 with a Cv25519 subkey) or `rsa4096`.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// 1 to 1095; default 365.
+    #[serde(default)]
+    pub valid_days: Option<u32>,
+}
+
+/// POST /api/v1/desk/keys — generate a new key; it becomes the active one.
+#[utoipa::path(post, path = "/api/v1/desk/keys", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    request_body = GenerateKeyRequest,
+    responses((status = 201, body = DeskKeyView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn generate_key(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<GenerateKeyRequest>,
+) -> Result<(StatusCode, Json<DeskKeyView>), Problem> {
+    let algorithm = match body.algorithm.as_deref() {
+        None | Some("ed25519") => KeyAlgorithm::Ed25519,
+        Some("rsa4096") => KeyAlgorithm::Rsa4096,
+        Some(_) => return Err(Problem::invalid("algorithm", Rule::InvalidValue, "algorithm: use ed25519 or rsa4096")),
+    };
+    let view = state
+        .services
+        .generate_desk_key(&auth.caller(), &origin, &body.user_id, algorithm, body.valid_days.unwrap_or(365))
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportKeyRequest {
+    /// An ASCII-armoured private key block without a passphrase.
+    pub armored_key: String,
+}
+
+/// POST /api/v1/desk/keys/import — import an existing private key; it becomes the active one.
+#[utoipa::path(post, path = "/api/v1/desk/keys/import", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    request_body = ImportKeyRequest,
+    responses((status = 201, body = DeskKeyView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn import_key(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<ImportKeyRequest>,
+) -> Result<(StatusCode, Json<DeskKeyView>), Problem> {
+    let view = state.services.import_desk_key(&auth.caller(), &origin, &body.armored_key).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+fn page_name(raw: &str) -> Result<DeskPage, Problem> {
+    DeskPage::parse(raw).ok_or_else(|| Problem::new(crate::problem::Kind::NotFound, "no such page"))
+}
+
+/// GET /api/v1/desk/pages/{page} — a public page's Markdown (`policy`, `rules`, `how-to-report`).
+#[utoipa::path(get, path = "/api/v1/desk/pages/{page}", tag = "security-desk",
+    params(("page" = String, Path)),
+    responses((status = 200, body = DeskPageView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_page(State(state): State<AppState>, Path(page): Path<String>) -> Result<Json<DeskPageView>, Problem> {
+    Ok(Json(state.services.desk_page(page_name(&page)?).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageRequest {
+    /// Markdown; raw HTML and script links are refused.
+    pub markdown: String,
+}
+
+/// PUT /api/v1/desk/pages/{page} — the security team edits a public page.
+#[utoipa::path(put, path = "/api/v1/desk/pages/{page}", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("page" = String, Path)), request_body = PageRequest,
+    responses((status = 200, body = DeskPageView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Raw HTML or an unsafe link", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_page(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(page): Path<String>,
+    ApiJson(body): ApiJson<PageRequest>,
+) -> Result<Json<DeskPageView>, Problem> {
+    Ok(Json(state.services.put_desk_page(&auth.caller(), &origin, page_name(&page)?, &body.markdown).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FileQuery {
+    /// The file's name (1 to 255 characters).
+    pub name: String,
+}
+
+const RECEIPT_HEADER: &str = "x-receipt-code";
+const STATUS_LINK_HEADER: &str = "x-status-link";
+
+/// The finder's credential from headers, so it stays out of URLs and logs.
+fn header_credential(headers: &HeaderMap) -> Result<FinderCredential<'_>, Problem> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match (get(RECEIPT_HEADER), get(STATUS_LINK_HEADER)) {
+        (Some(code), None) => Ok(FinderCredential::ReceiptCode(code)),
+        (None, Some(link)) => Ok(FinderCredential::StatusLink(link)),
+        _ => Err(Problem::invalid(
+            RECEIPT_HEADER,
+            Rule::Required,
+            "send the receipt code in X-Receipt-Code (or the status link in X-Status-Link)",
+        )),
+    }
+}
+
+/// POST /api/v1/security/reports/files — the finder attaches a file (the body) to their report.
+///
+/// Accepted: PNG, JPEG, GIF, WebP, PDF, text, JSON, pcap, pcapng, MP4 and ZIP, checked by
+/// content; at most 10 MiB each.
+#[utoipa::path(post, path = "/api/v1/security/reports/files", tag = "security-desk",
+    params(FileQuery, ("X-Receipt-Code" = Option<String>, Header), ("X-Status-Link" = Option<String>, Header)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 200, body = FinderReportView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 413, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Refused type or content", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn finder_upload(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Body,
+) -> Result<Json<FinderReportView>, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let q: FileQuery = parse_query(&uri)?;
+    let credential = header_credential(&headers)?;
+    // Prove the report is theirs before reading a byte of the file.
+    state.services.finder_status(credential).await?;
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let staged = state.services.stage_desk_file(&q.name, media_type, body.into_data_stream()).await?;
+    Ok(Json(state.services.finder_attach(credential, vec![staged]).await?))
+}
+
+/// POST /api/v1/security/reports/files/{file_id}/download — a file of the finder's report; the
+/// credential comes in the body.
+#[utoipa::path(post, path = "/api/v1/security/reports/files/{file_id}/download", tag = "security-desk",
+    params(("file_id" = String, Path)), request_body = StatusRequest,
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn finder_download(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(file_id): Path<String>,
+    ApiJson(body): ApiJson<StatusRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let file = parse_id(&file_id, "file", domain::AttachmentId::parse)?;
+    let (view, stream) = state.services.finder_file(credential(&body.receipt_code, &body.status_link)?, file).await?;
+    Ok(super::messaging::file_response(&view.name, &view.content_type, view.size, stream))
+}
+
+/// POST /api/v1/desk/reports/{report_id}/files — the team sends the finder a file (the body).
+#[utoipa::path(post, path = "/api/v1/desk/reports/{report_id}/files", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path), FileQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 200, body = ReportView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 413, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn team_upload(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Body,
+) -> Result<Json<ReportView>, Problem> {
+    let q: FileQuery = parse_query(&uri)?;
+    let id = report_id(&id)?;
+    let caller = auth.caller();
+    // The role and the report are checked before a byte is stored.
+    state.services.desk_report(&caller, id).await?;
+    let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let staged = state.services.stage_desk_file(&q.name, media_type, body.into_data_stream()).await?;
+    Ok(Json(state.services.team_attach(&caller, &origin, id, vec![staged]).await?))
+}
+
+/// GET /api/v1/desk/reports/{report_id}/files/{file_id} — download a report's file (security team).
+#[utoipa::path(get, path = "/api/v1/desk/reports/{report_id}/files/{file_id}", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path), ("file_id" = String, Path)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn team_download(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, file_id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let file = parse_id(&file_id, "file", domain::AttachmentId::parse)?;
+    let (view, stream) = state.services.team_file(&auth.caller(), report_id(&id)?, file).await?;
+    Ok(super::messaging::file_response(&view.name, &view.content_type, view.size, stream))
+}
+
+/// GET /api/v1/desk/settings — what the desk keeps of finders' data.
+#[utoipa::path(get, path = "/api/v1/desk/settings", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = DeskPolicy), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<DeskPolicy>, Problem> {
+    Ok(Json(state.services.desk_policy(&auth.caller()).await?))
+}
+
+/// PUT /api/v1/desk/settings — the security team turns keeping finders' IP addresses on or off
+/// and sets how long contact data outlives a closed report.
+#[utoipa::path(put, path = "/api/v1/desk/settings", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    request_body = DeskPolicy,
+    responses((status = 200, body = DeskPolicy), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<DeskPolicy>,
+) -> Result<Json<DeskPolicy>, Problem> {
+    Ok(Json(state.services.put_desk_policy(&auth.caller(), &origin, &body).await?))
+}

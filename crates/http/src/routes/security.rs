@@ -1,0 +1,711 @@
+//! The organisation's public security pages (D1, D2, D3, D5): /security, the report form and the
+//! status page (plain HTML forms: they work without JavaScript), security.txt, the public key at
+//! its Encryption URL, HKP (`/pks/lookup`) and WKD (`/.well-known/openpgpkey/...`).
+
+use super::web::escape_html;
+use crate::extract::{base_url, request_host, ClientOrigin};
+use crate::problem::{Kind, Problem};
+use crate::AppState;
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use domain::desk::{DeskPage, ReportInput};
+use serde::Deserialize;
+use services::desk::{FinderCredential, FinderReportView, PublishedKey};
+
+/// A report form with its files: five files of 10 MiB and the text fields.
+const UPLOAD_FORM_BYTES: usize = 5 * 10 * 1024 * 1024 + 2 * 1024 * 1024;
+
+const SECURITY_HTML: &str = include_str!("../../assets/security.html");
+
+/// A page in the security section's layout: `{{title}}` and `<!--body-->` are filled in.
+fn layout(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = SECURITY_HTML.replace("{{title}}", &escape_html(title)).replace("<!--body-->", body);
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn key_facts(key: &Option<PublishedKey>) -> String {
+    match key {
+        None => "<p>This organisation has not published an OpenPGP key yet; reports are still protected by \
+                 HTTPS and stored encrypted.</p>"
+            .to_owned(),
+        Some(k) => format!(
+            "<dl class=\"facts\"><dt>Fingerprint</dt><dd><code id=\"fingerprint\">{}</code></dd>\
+             <dt>Key id</dt><dd><code>{}</code></dd><dt>Algorithm</dt><dd>{}</dd>\
+             <dt>Expires</dt><dd>{}</dd><dt>Key</dt><dd><a href=\"/security/key.asc\">key.asc</a> \
+             (also from this server's key server: <code>gpg --keyserver hkps://&lt;this host&gt; --recv-keys {}</code>)</dd></dl>",
+            escape_html(&spaced(&k.view.fingerprint)),
+            escape_html(&k.view.key_id),
+            escape_html(&k.view.algorithm),
+            escape_html(k.view.expires_at.as_deref().unwrap_or("never")),
+            escape_html(&k.view.fingerprint),
+        ),
+    }
+}
+
+/// A fingerprint in groups of four, as people compare them.
+fn spaced(fingerprint: &str) -> String {
+    fingerprint.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+async fn security_page(State(state): State<AppState>) -> Result<Response, Problem> {
+    let s = &state.services;
+    let mut body = String::new();
+    for page in [DeskPage::Policy, DeskPage::Rules, DeskPage::HowToReport] {
+        body.push_str(&format!("<section id=\"{}\">{}</section>", page.as_str(), s.desk_page(page).await?.html));
+    }
+    body.push_str("<section id=\"key\"><h2>Our OpenPGP key</h2>");
+    body.push_str(&key_facts(&s.published_key().await?));
+    body.push_str("</section><section id=\"hall-of-fame\"><h2>Hall of fame</h2>");
+    let names = s.hall_of_fame().await?;
+    if names.is_empty() {
+        body.push_str("<p class=\"muted\">Nobody yet: yours could be the first name here.</p>");
+    } else {
+        body.push_str("<ul>");
+        for n in names {
+            body.push_str(&format!("<li>{}</li>", escape_html(&n)));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str(
+        "</section><p class=\"actions\"><a class=\"button\" href=\"/security/report\">Report a vulnerability</a> \
+         <a href=\"/security/status\">Follow up on a report</a></p>",
+    );
+    Ok(layout(StatusCode::OK, "Security", &body))
+}
+
+/// The report form, with what the finder typed kept after an error.
+fn report_form(status: StatusCode, error: Option<&str>, input: &ReportInput) -> Response {
+    let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
+    let lines = |v: &[String]| escape_html(&v.join("\n"));
+    let body = format!(
+        r#"{alert}<p>No account is needed. Fields marked * are required for an unencrypted report.</p>
+<form method="post" action="/security/report" class="stack report" enctype="multipart/form-data">
+<label>Title *<input name="title" maxlength="200" value="{title}"></label>
+<label>What did you find, and how can we reproduce it? *<textarea name="description" rows="8">{description}</textarea></label>
+<label>Affected URLs (one per line)<textarea name="affected_urls" rows="3">{urls}</textarea></label>
+<label>IP addresses (one per line)<textarea name="ip_addresses" rows="2">{ips}</textarea></label>
+<label>Timestamps, with time zone (one per line)<textarea name="timestamps" rows="2">{times}</textarea></label>
+<label>Logs, requests and responses<textarea name="logs" rows="6">{logs}</textarea></label>
+<details><summary>Or send the whole report encrypted to our OpenPGP key</summary>
+<label>ASCII-armoured message (-----BEGIN PGP MESSAGE-----)<textarea name="encrypted" rows="8">{encrypted}</textarea></label>
+<p class="muted">Leave the description and logs empty when you use this; a title is optional.</p></details>
+<fieldset><legend>Optional: about you</legend>
+<label>Name<input name="name" maxlength="100" value="{name}"></label>
+<label>Email, for notices (we send a link to confirm it first)<input name="email" type="email" maxlength="254" value="{email}"></label>
+<label class="inline"><input type="checkbox" name="credit" value="on"{credit}> Name me in the hall of fame once it is fixed</label>
+</fieldset>
+<label>Screenshots, captures or logs (up to 5 files, 10 MiB each: PNG, JPEG, GIF, WebP, PDF, text, JSON, pcap, MP4, ZIP)
+<input type="file" name="files" multiple></label>
+<button type="submit">Send report</button>
+</form>"#,
+        title = escape_html(&input.title),
+        description = escape_html(&input.description),
+        urls = lines(&input.affected_urls),
+        ips = lines(&input.ip_addresses),
+        times = lines(&input.timestamps),
+        logs = escape_html(&input.logs),
+        encrypted = escape_html(&input.encrypted),
+        name = escape_html(&input.name),
+        email = escape_html(&input.email),
+        credit = if input.credit { " checked" } else { "" },
+    );
+    layout(status, "Report a vulnerability", &body)
+}
+
+fn split_lines(s: &str) -> Vec<String> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// What a problem means to a person filling in a form.
+fn sentence(problem: &Problem) -> String {
+    match problem.status().as_u16() {
+        429 => "Too many attempts from your address. Wait a minute and try again.".to_owned(),
+        404 => "No report matches that receipt code. Check it and try again.".to_owned(),
+        400 | 409 | 413 | 422 => problem.detail.clone(),
+        _ => "The desk is unavailable right now. Try again shortly.".to_owned(),
+    }
+}
+
+fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
+    if let Some(secs) = problem.retry_after() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// The text fields and staged files of a multipart form (or the fields of a URL-encoded one).
+struct FormParts {
+    fields: Vec<(String, String)>,
+    files: Vec<services::desk::files::StagedFile>,
+}
+
+impl FormParts {
+    fn get(&self, name: &str) -> String {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+    fn opt(&self, name: &str) -> Option<String> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
+/// Longest text field accepted in a multipart form (the report's logs are the largest).
+const MAX_FORM_FIELD: usize = 600 * 1024;
+
+/// Reads a form. File parts are sealed to disk as they stream in; on any error the files already
+/// staged are removed, so a refused form leaves nothing behind.
+async fn read_form(state: &AppState, request: axum::extract::Request) -> Result<FormParts, Problem> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, state).await.map_err(|_| {
+            Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again")
+        })?;
+        return Ok(FormParts { fields, files: Vec::new() });
+    }
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|_| Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again"))?;
+    let mut parts = FormParts { fields: Vec::new(), files: Vec::new() };
+    let result: Result<(), Problem> = async {
+        while let Some(field) = multipart.next_field().await.map_err(|e| {
+            Problem::invalid("form", domain::Rule::InvalidValue, &format!("the upload was interrupted: {e}"))
+        })? {
+            let name = field.name().unwrap_or("").to_owned();
+            match field.file_name().map(str::to_owned) {
+                // A file input left empty still sends a part with an empty file name.
+                Some(file) if file.is_empty() => {}
+                Some(file) => {
+                    if parts.files.len() >= services::desk::files::MAX_FILES_PER_UPLOAD {
+                        return Err(Problem::invalid("files", domain::Rule::TooLong, "files: at most 5 files at once"));
+                    }
+                    let media_type = field.content_type().unwrap_or("").to_owned();
+                    let staged = state.services.stage_desk_file(&file, &media_type, field).await?;
+                    parts.files.push(staged);
+                }
+                None => {
+                    let text = field.text().await.map_err(|_| {
+                        Problem::invalid(&name, domain::Rule::InvalidValue, "the form could not be read; try again")
+                    })?;
+                    if text.len() > MAX_FORM_FIELD {
+                        return Err(Problem::invalid(&name, domain::Rule::TooLong, &format!("{name}: too long")));
+                    }
+                    parts.fields.push((name, text));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(parts),
+        Err(problem) => {
+            state.services.discard_staged(std::mem::take(&mut parts.files)).await;
+            Err(problem)
+        }
+    }
+}
+
+fn report_input(parts: &FormParts) -> ReportInput {
+    ReportInput {
+        title: parts.get("title"),
+        description: parts.get("description"),
+        affected_urls: split_lines(&parts.get("affected_urls")),
+        ip_addresses: split_lines(&parts.get("ip_addresses")),
+        timestamps: split_lines(&parts.get("timestamps")),
+        logs: parts.get("logs"),
+        encrypted: parts.get("encrypted"),
+        name: parts.get("name"),
+        email: parts.get("email"),
+        credit: parts.opt("credit").is_some(),
+    }
+}
+
+async fn post_report(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
+    uri: Uri,
+    request: axum::extract::Request,
+) -> Response {
+    // The limit is spent before the body is read, so a flood of uploads stops at the door.
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(
+            report_form(problem.status(), Some(&sentence(&problem)), &ReportInput::default()),
+            &problem,
+        );
+    }
+    let parts = match read_form(&state, request).await {
+        Ok(parts) => parts,
+        Err(problem) => return report_form(problem.status(), Some(&sentence(&problem)), &ReportInput::default()),
+    };
+    let input = report_input(&parts);
+    let result = state
+        .services
+        .submit_report_with_files(&origin, &input, &base_url(&headers, &uri), parts.files)
+        .await
+        .map_err(Problem::from);
+    match result {
+        Ok(receipt) => {
+            let code = escape_html(&receipt.receipt_code);
+            let body = format!(
+                r#"<h2>Thank you. Your report is in.</h2>
+<p class="warning" role="alert"><strong>Save this receipt code now.</strong> It is the only way back to your
+report, and it is shown only once: we keep no copy we could show you again.</p>
+<p class="receipt"><code id="receipt-code">{code}</code></p>
+<form method="post" action="/security/receipt"><input type="hidden" name="receipt_code" value="{code}">
+<button type="submit">Download the receipt as a text file</button></form>
+<p>Use it on the <a href="/security/status">status page</a> to see what happens next and to talk to the security team.</p>"#
+            );
+            layout(StatusCode::CREATED, "Report received", &body)
+        }
+        Err(problem) => with_retry_after(report_form(problem.status(), Some(&sentence(&problem)), &input), &problem),
+    }
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    receipt_code: String,
+}
+
+/// The receipt as a file to keep. The code comes back in the body (never a URL), and the page
+/// that offered it was served only to the finder who just submitted.
+async fn download_receipt(Form(form): Form<CodeForm>) -> Response {
+    let Some(code) = domain::desk::normalise_receipt_code(&form.receipt_code) else {
+        return layout(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Receipt",
+            "<p class=\"error\">That is not a receipt code.</p>",
+        );
+    };
+    let text = format!(
+        "Security report receipt\r\n\r\nReceipt code: {code}\r\n\r\nKeep this file private. With the code you can read the \
+         status of your report and write to the security team at /security/status.\r\n"
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"security-report-receipt.txt\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+fn status_form(status: StatusCode, error: Option<&str>) -> Response {
+    let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
+    let body = format!(
+        r#"{alert}<form method="post" action="/security/status" class="stack">
+<label>Receipt code<input name="receipt_code" autocomplete="off" required placeholder="five groups of five letters and digits"></label>
+<button type="submit">Show my report</button></form>"#
+    );
+    layout(status, "Follow up on a report", &body)
+}
+
+/// The hidden form field that carries the finder's credential to the reply form.
+fn credential_field(credential: FinderCredential<'_>) -> String {
+    let (name, value) = match credential {
+        FinderCredential::ReceiptCode(code) => ("receipt_code", code),
+        FinderCredential::StatusLink(link) => ("status_link", link),
+    };
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape_html(value))
+}
+
+/// The report's files, each behind a small form that posts the credential (never in a URL).
+fn files_list(credential: FinderCredential<'_>, view: &FinderReportView) -> String {
+    if view.files.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<h3>Files</h3><ul class=\"files\">");
+    for f in &view.files {
+        out.push_str(&format!(
+            r#"<li><form method="post" action="/security/status/file" class="inline">{field}<input type="hidden" name="file_id" value="{id}">
+<button type="submit" class="link">{name}</button> <span class="muted">{size} bytes, from {from}</span></form></li>"#,
+            field = credential_field(credential),
+            id = f.id,
+            name = escape_html(&f.name),
+            size = f.size,
+            from = if f.from == "finder" { "you" } else { "the security team" },
+        ));
+    }
+    out.push_str("</ul>");
+    out
+}
+
+fn status_page(credential: FinderCredential<'_>, view: &FinderReportView, notice: Option<&str>) -> Response {
+    let mut thread = String::new();
+    for entry in &view.thread {
+        let who = if entry.from == "finder" { "You" } else { "Security team" };
+        thread.push_str(&format!(
+            "<li class=\"{}\"><p class=\"meta\">{} · <time>{}</time></p><p class=\"body\">{}</p></li>",
+            escape_html(&entry.from),
+            who,
+            escape_html(&entry.at),
+            escape_html(&entry.body).replace('\n', "<br>")
+        ));
+    }
+    if thread.is_empty() {
+        thread.push_str("<li class=\"muted\">No messages yet.</li>");
+    }
+    let notice =
+        notice.map(|n| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(n))).unwrap_or_default();
+    let closed = view.state.is_final();
+    let reply = if closed {
+        "<p class=\"muted\">This report is closed. Send a new report if you found something new.</p>".to_owned()
+    } else {
+        format!(
+            r#"<form method="post" action="/security/status/reply" class="stack" enctype="multipart/form-data">{field}
+<label>Write to the security team<textarea name="body" rows="4"></textarea></label>
+<label>Add files (optional)<input type="file" name="files" multiple></label>
+<button type="submit">Send</button></form>"#,
+            field = credential_field(credential)
+        )
+    };
+    let body = format!(
+        r#"{notice}<h2 id="report-title">{title}</h2>
+<dl class="facts"><dt>State</dt><dd><strong id="report-state">{state}</strong>: {explained}</dd>
+<dt>What to expect</dt><dd>{timeframe}</dd><dt>Submitted</dt><dd>{submitted}</dd><dt>Last change</dt><dd>{updated}</dd></dl>
+<h3>Conversation with the security team</h3><ol class="thread">{thread}</ol>{files}{reply}"#,
+        files = files_list(credential, view),
+        title = escape_html(&view.title),
+        state = escape_html(view.state.as_str()),
+        explained = escape_html(&view.state_explained),
+        timeframe = escape_html(&view.expected_timeframe),
+        submitted = escape_html(&view.submitted_at),
+        updated = escape_html(&view.updated_at),
+    );
+    layout(StatusCode::OK, "Your report", &body)
+}
+
+async fn post_status(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<CodeForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else { return status_form(StatusCode::BAD_REQUEST, Some("Enter your receipt code.")) };
+    let result = match state.check_public_rate(origin.ip.as_deref()) {
+        Ok(()) => {
+            state.services.finder_status(FinderCredential::ReceiptCode(&form.receipt_code)).await.map_err(Problem::from)
+        }
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(view) => status_page(FinderCredential::ReceiptCode(&form.receipt_code), &view, None),
+        Err(problem) => with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem),
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    link: Option<String>,
+}
+
+/// GET /security/status — the code form, or, with `?link=` from a notice mail, the report.
+async fn get_status(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    Query(q): Query<LinkQuery>,
+) -> Response {
+    let Some(link) = q.link.filter(|l| !l.is_empty()) else { return status_form(StatusCode::OK, None) };
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
+    }
+    match state.services.finder_status(FinderCredential::StatusLink(&link)).await.map_err(Problem::from) {
+        Ok(view) => status_page(FinderCredential::StatusLink(&link), &view, None),
+        Err(problem) => status_form(
+            problem.status(),
+            Some(
+                "That status link is no longer valid (each notice replaces the previous link). Use your receipt code.",
+            ),
+        ),
+    }
+}
+
+async fn post_status_reply(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    request: axum::extract::Request,
+) -> Response {
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
+    }
+    let mut parts = match read_form(&state, request).await {
+        Ok(parts) => parts,
+        Err(problem) => return status_form(problem.status(), Some(&sentence(&problem))),
+    };
+    let (code, link, body) = (parts.opt("receipt_code"), parts.opt("status_link"), parts.get("body"));
+    let credential = match (&code, &link) {
+        (Some(code), _) => FinderCredential::ReceiptCode(code),
+        (None, Some(link)) => FinderCredential::StatusLink(link),
+        (None, None) => {
+            state.services.discard_staged(std::mem::take(&mut parts.files)).await;
+            return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code."));
+        }
+    };
+    let files = std::mem::take(&mut parts.files);
+    let result = if body.trim().is_empty() && !files.is_empty() {
+        state.services.finder_attach(credential, files).await
+    } else {
+        match state.services.finder_reply(credential, &body).await {
+            Ok(view) if files.is_empty() => Ok(view),
+            Ok(_) => state.services.finder_attach(credential, files).await,
+            Err(e) => {
+                state.services.discard_staged(files).await;
+                Err(e)
+            }
+        }
+    };
+    match result.map_err(Problem::from) {
+        Ok(view) => status_page(credential, &view, None),
+        Err(problem) if problem.status() == StatusCode::NOT_FOUND => {
+            status_form(StatusCode::NOT_FOUND, Some(&sentence(&problem)))
+        }
+        Err(problem) => match state.services.finder_status(credential).await {
+            Ok(view) => {
+                let mut response = status_page(credential, &view, Some(&sentence(&problem)));
+                *response.status_mut() = problem.status();
+                response
+            }
+            Err(_) => status_form(problem.status(), Some(&sentence(&problem))),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct FileForm {
+    receipt_code: Option<String>,
+    status_link: Option<String>,
+    file_id: String,
+}
+
+/// POST /security/status/file — one of the report's files, for the finder.
+async fn post_status_file(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    Form(form): Form<FileForm>,
+) -> Response {
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
+    }
+    let credential = match (&form.receipt_code, &form.status_link) {
+        (Some(code), _) => FinderCredential::ReceiptCode(code),
+        (None, Some(link)) => FinderCredential::StatusLink(link),
+        (None, None) => return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code.")),
+    };
+    let Some(file) = domain::AttachmentId::parse(&form.file_id) else {
+        return status_form(StatusCode::NOT_FOUND, Some("No such file."));
+    };
+    match state.services.finder_file(credential, file).await {
+        Ok((view, stream)) => super::messaging::file_response(&view.name, &view.content_type, view.size, stream),
+        Err(e) => {
+            let problem = Problem::from(e);
+            status_form(problem.status(), Some(&sentence(&problem)))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    token: String,
+}
+
+/// GET /security/verify — a button, not an automatic confirmation: mail scanners that open
+/// links must not confirm addresses on their own.
+async fn get_verify(Query(q): Query<TokenForm>) -> Response {
+    let body = format!(
+        r#"<p>Confirm that notices about your security report may be sent to this address.</p>
+<form method="post" action="/security/verify"><input type="hidden" name="token" value="{}">
+<button type="submit">Confirm my address</button></form>"#,
+        escape_html(&q.token)
+    );
+    layout(StatusCode::OK, "Confirm your address", &body)
+}
+
+async fn post_verify(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(
+            layout(
+                problem.status(),
+                "Confirm your address",
+                &format!("<p class=\"error\">{}</p>", escape_html(&sentence(&problem))),
+            ),
+            &problem,
+        );
+    }
+    match state.services.verify_finder_email(&form.token).await {
+        Ok(()) => layout(
+            StatusCode::OK,
+            "Address confirmed",
+            "<p id=\"verified\">Thank you. We will let you know at this address when your report changes.</p>",
+        ),
+        Err(_) => layout(
+            StatusCode::NOT_FOUND,
+            "Confirm your address",
+            "<p class=\"error\" role=\"alert\">This confirmation link is invalid or was already used.</p>",
+        ),
+    }
+}
+
+async fn security_txt(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, Problem> {
+    let body = state.services.security_txt(&base_url(&headers, &uri)).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], body)
+        .into_response())
+}
+
+fn no_key() -> Problem {
+    Problem::new(Kind::NotFound, "this organisation has not published an OpenPGP key")
+}
+
+async fn key_asc(State(state): State<AppState>) -> Result<Response, Problem> {
+    let key = state.services.published_key().await?.ok_or_else(no_key)?;
+    Ok(([(header::CONTENT_TYPE, "application/pgp-keys"), (header::CACHE_CONTROL, "max-age=3600")], key.armored)
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct HkpQuery {
+    op: Option<String>,
+    search: Option<String>,
+    #[allow(dead_code)]
+    options: Option<String>,
+    #[allow(dead_code)]
+    exact: Option<String>,
+    #[allow(dead_code)]
+    fingerprint: Option<String>,
+}
+
+/// Whether an HKP search names this key: `0x` + fingerprint, long or short key id, or text
+/// found in a user id (such as the email address).
+fn hkp_matches(key: &PublishedKey, search: &str) -> bool {
+    let s = search.trim();
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        let hex = hex.to_ascii_uppercase();
+        return hex.len() >= 8 && key.view.fingerprint.ends_with(&hex);
+    }
+    let lower = s.to_lowercase();
+    !lower.is_empty() && key.view.user_ids.iter().any(|u| u.to_lowercase().contains(&lower))
+}
+
+/// Percent-escapes what HKP's machine-readable index must not carry raw.
+fn hkp_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b == b':' || b == b'%' || !(0x20..0x7f).contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// GET /pks/lookup — HKP (draft-gallagher-openpgp-hkp): `op=get` returns the armoured key,
+/// `op=index` its machine-readable listing.
+async fn hkp_lookup(State(state): State<AppState>, Query(q): Query<HkpQuery>) -> Result<Response, Problem> {
+    let search = q.search.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        Problem::invalid("search", domain::Rule::Required, "search: give a fingerprint (0x...) or an email address")
+    })?;
+    let key = state.services.published_key().await?.filter(|k| hkp_matches(k, &search));
+    match q.op.as_deref() {
+        Some("get") => {
+            let key = key.ok_or_else(no_key)?;
+            Ok(([(header::CONTENT_TYPE, "application/pgp-keys")], key.armored).into_response())
+        }
+        Some("index") | Some("vindex") => {
+            let key = key.ok_or_else(no_key)?;
+            let mut out = format!(
+                "info:1:1\npub:{}:{}:{}:{}:{}:\n",
+                key.view.fingerprint,
+                key.algorithm_id,
+                key.bits,
+                key.created_unix,
+                key.expires_unix.map(|e| e.to_string()).unwrap_or_default()
+            );
+            for uid in &key.view.user_ids {
+                out.push_str(&format!("uid:{}:{}::\n", hkp_escape(uid), key.created_unix));
+            }
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
+        }
+        _ => Err(Problem::invalid("op", domain::Rule::InvalidValue, "op: this key server supports get and index")),
+    }
+}
+
+/// The key whose user ids include `local@domain` for a WKD hash, served binary as WKD requires.
+async fn wkd_key(state: &AppState, hash: &str, domain: Option<&str>) -> Result<Response, Problem> {
+    let key = state.services.published_key().await?.ok_or_else(no_key)?;
+    let matches = key.view.user_ids.iter().filter_map(|u| extract_email(u)).any(|email| {
+        let (local, email_domain) = email.rsplit_once('@').unwrap_or((&email, ""));
+        services::desk::wkd_hash(local) == hash && domain.is_none_or(|d| d.eq_ignore_ascii_case(email_domain))
+    });
+    if !matches {
+        return Err(no_key());
+    }
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream"), (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], key.binary)
+        .into_response())
+}
+
+fn extract_email(user_id: &str) -> Option<String> {
+    let inner = match (user_id.rfind('<'), user_id.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &user_id[a + 1..b],
+        _ => user_id,
+    };
+    inner.contains('@').then(|| inner.trim().to_owned())
+}
+
+/// Direct method: the domain is the host the request came to (unless it is an address, as in
+/// tests and before DNS is set up, when any of the key's domains is accepted).
+async fn wkd_direct(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(hash): Path<String>,
+) -> Result<Response, Problem> {
+    let host = request_host(&headers, &uri);
+    let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+    let is_address = name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[') || name == "localhost";
+    wkd_key(&state, &hash, if is_address { None } else { Some(name) }).await
+}
+
+async fn wkd_advanced(
+    State(state): State<AppState>,
+    Path((domain, hash)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    wkd_key(&state, &hash, Some(&domain)).await
+}
+
+async fn wkd_policy() -> Response {
+    // An empty policy file: WKD is supported, with default settings.
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "").into_response()
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/security", get(security_page))
+        .route(
+            "/security/report",
+            get(|| async { report_form(StatusCode::OK, None, &ReportInput::default()) }).post(post_report),
+        )
+        .route("/security/receipt", post(download_receipt))
+        .route("/security/status", get(get_status).post(post_status))
+        .route("/security/verify", get(get_verify).post(post_verify))
+        .route("/security/status/reply", post(post_status_reply).layer(DefaultBodyLimit::max(UPLOAD_FORM_BYTES)))
+        .route("/security/status/file", post(post_status_file))
+        .route("/security/key.asc", get(key_asc))
+        .route("/.well-known/security.txt", get(security_txt))
+        .route("/security.txt", get(security_txt))
+        .route("/pks/lookup", get(hkp_lookup))
+        .route("/.well-known/openpgpkey/policy", get(wkd_policy))
+        .route("/.well-known/openpgpkey/hu/{hash}", get(wkd_direct))
+        .route("/.well-known/openpgpkey/{domain}/policy", get(wkd_policy))
+        .route("/.well-known/openpgpkey/{domain}/hu/{hash}", get(wkd_advanced))
+}

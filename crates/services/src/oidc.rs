@@ -1,0 +1,512 @@
+//! OpenID Connect single sign-on (A2): the authorization code flow with PKCE, state and nonce.
+//!
+//! A started sign-in is a row found by the hash of its `state` and deleted when the provider
+//! sends the person back, so a state works once; the PKCE verifier and nonce are sealed in it.
+//! The ID token's signature is checked against the provider's keys (fetched again when a token
+//! names a key we do not have: the provider rotated), and its issuer, audience, expiry and nonce
+//! are checked before anyone is signed in. Accounts are created just in time for the allowed
+//! email domains; a groups claim can make people enterprise admins and team members.
+
+use crate::sso_util::{hex_of, percent, provider_url_ok};
+use crate::{draft, Caller, Error, Result, Services};
+use crypto::Aad;
+use domain::audit::{Actor, AuditDraft, Origin, Outcome};
+use domain::{EnterpriseId, FieldError, Millis, Rule, TeamId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+
+/// How long a started sign-in may take.
+const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
+/// Clock skew allowed when checking token times.
+const SKEW_SECS: i64 = 60;
+/// Keys are fetched again at most this often when a token names an unknown key.
+const JWKS_REFRESH: Duration = Duration::from_secs(10);
+
+/// An enterprise's provider, as its admin configures it (the client secret is kept apart, sealed).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The provider's issuer URL (https; http only on this machine, for tests).
+    pub issuer: String,
+    pub client_id: String,
+    /// Email domains whose people may sign in (and get accounts just in time).
+    pub allowed_domains: Vec<String>,
+    /// The ID-token claim listing the person's groups, e.g. "groups".
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// Members of these groups become enterprise admins when their account is created.
+    #[serde(default)]
+    pub admin_groups: Vec<String>,
+    /// Members of a group are put in the mapped team at each sign-in.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub team_groups: BTreeMap<String, TeamId>,
+    /// Password sign-in is off, except for enterprise admins with one-time codes (break-glass).
+    #[serde(default)]
+    pub sso_only: bool,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error::Invalid(FieldError::new(field, Rule::InvalidValue, message))
+}
+
+impl OidcSettings {
+    fn validate(&self) -> Result<()> {
+        if !provider_url_ok(&self.issuer) {
+            return Err(invalid("issuer", "must be an https:// URL"));
+        }
+        if self.client_id.trim().is_empty() || self.client_id.len() > 200 {
+            return Err(invalid("client_id", "must be 1 to 200 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// The HTTP client and each provider's discovery document and keys, cached.
+pub(crate) struct OidcClient {
+    http: reqwest::Client,
+    discovery: RwLock<HashMap<String, Value>>,
+    jwks: RwLock<HashMap<String, (Value, Instant)>>,
+}
+
+impl OidcClient {
+    pub(crate) fn new() -> Result<OidcClient> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        Ok(OidcClient { http, discovery: RwLock::new(HashMap::new()), jwks: RwLock::new(HashMap::new()) })
+    }
+
+    /// The shared HTTP client (also used to fetch SAML metadata).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value> {
+        let response = self.http.get(url).send().await.map_err(|e| Error::SsoFailed(format!("{url}: {e}")))?;
+        if !response.status().is_success() {
+            return Err(Error::SsoFailed(format!("{url} answered {}", response.status())));
+        }
+        response.json().await.map_err(|e| Error::SsoFailed(format!("{url}: {e}")))
+    }
+
+    async fn discover(&self, issuer: &str) -> Result<Value> {
+        if let Some(doc) = self.discovery.read().expect("discovery cache").get(issuer) {
+            return Ok(doc.clone());
+        }
+        let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let doc = self.get_json(&url).await?;
+        if doc["issuer"].as_str() != Some(issuer) {
+            return Err(Error::SsoFailed("the provider's discovery document names another issuer".into()));
+        }
+        self.discovery.write().expect("discovery cache").insert(issuer.to_owned(), doc.clone());
+        Ok(doc)
+    }
+
+    async fn keys(&self, jwks_uri: &str, refresh: bool) -> Result<Value> {
+        if let Some((keys, at)) = self.jwks.read().expect("jwks cache").get(jwks_uri) {
+            if !refresh || at.elapsed() < JWKS_REFRESH {
+                return Ok(keys.clone());
+            }
+        }
+        let keys = self.get_json(jwks_uri).await?;
+        self.jwks.write().expect("jwks cache").insert(jwks_uri.to_owned(), (keys.clone(), Instant::now()));
+        Ok(keys)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct LoginSecrets {
+    nonce: String,
+    verifier: String,
+    redirect_uri: String,
+}
+
+fn login_aad(state_hash: &str) -> Aad<'_> {
+    Aad { table: "oidc_logins", row: state_hash, column: "secrets" }
+}
+
+impl Services {
+    /// The enterprise's provider settings (enterprise admins).
+    pub async fn oidc_settings(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Option<OidcSettings>> {
+        caller.require_enterprise_admin(enterprise)?;
+        self.oidc_settings_of(enterprise).await
+    }
+
+    async fn oidc_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<OidcSettings>> {
+        match self.store.oidc_config(enterprise).await? {
+            Some((json, _)) => Ok(Some(
+                serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored OIDC settings: {e}")))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets the provider. The client secret is required the first time and kept when omitted later.
+    pub async fn put_oidc_settings(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        enterprise: EnterpriseId,
+        settings: OidcSettings,
+        client_secret: Option<&str>,
+    ) -> Result<OidcSettings> {
+        caller.require_enterprise_admin(enterprise)?;
+        settings.validate()?;
+        for team in settings.team_groups.values() {
+            self.store
+                .get_team(enterprise, *team)
+                .await?
+                .ok_or_else(|| invalid("team_groups", format!("no team {team}")))?;
+        }
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let row = enterprise.to_string();
+        let aad = Aad { table: "oidc_configs", row: &row, column: "client_secret" };
+        let secret_ct =
+            match (client_secret.map(str::trim).filter(|s| !s.is_empty()), self.store.oidc_config(enterprise).await?) {
+                (Some(secret), _) => key.seal_str(secret, aad),
+                (None, Some((_, existing))) => existing,
+                (None, None) => {
+                    return Err(Error::Invalid(FieldError::new(
+                        "client_secret",
+                        Rule::Required,
+                        "the client secret is required",
+                    )))
+                }
+            };
+        let mut settings = settings;
+        settings.allowed_domains = crate::sso_util::check_domains(&settings.allowed_domains)?;
+        self.domains_free(enterprise, &settings.allowed_domains).await?;
+        let json = serde_json::to_string(&settings).expect("settings serialise");
+        let audit =
+            AuditDraft { detail: json.clone(), ..draft(caller, origin, Some(enterprise), "sso.oidc.configure", None) };
+        self.store.put_oidc_config(enterprise, &json, &secret_ct, Millis::now(), &audit).await?;
+        Ok(settings)
+    }
+
+    /// Whether password sign-in is off for the enterprise.
+    pub(crate) async fn sso_only(&self, enterprise: EnterpriseId) -> Result<bool> {
+        Ok(self.oidc_settings_of(enterprise).await?.is_some_and(|s| s.sso_only))
+    }
+
+    /// Starts a sign-in for the person with `email`: finds their enterprise by domain and
+    /// returns the provider's authorization URL to send the browser to.
+    /// Also returns the state, which the caller keeps in the browser (a cookie) and hands back to
+    /// [`Services::oidc_callback`]: a sign-in finishes only in the browser that started it.
+    pub async fn oidc_start(&self, email: &str, redirect_uri: &str) -> Result<(String, String)> {
+        let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+        let mut found = None;
+        for (enterprise, json) in self.store.oidc_configs().await? {
+            let settings: OidcSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
+            if settings.allowed_domains.contains(&domain) {
+                found = Some((enterprise, settings));
+                break;
+            }
+        }
+        let (enterprise, settings) =
+            found.ok_or_else(|| invalid("email", "single sign-on is not set up for this email's domain"))?;
+        let doc = self.oidc.discover(&settings.issuer).await?;
+        let endpoint = doc["authorization_endpoint"]
+            .as_str()
+            .ok_or_else(|| Error::SsoFailed("no authorization endpoint".into()))?;
+        let (state, nonce, verifier) =
+            (crypto::token::generate(), crypto::token::generate(), crypto::token::generate());
+        let state_hash = crypto::token::hash(&state);
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let secrets = serde_json::to_vec(&LoginSecrets {
+            nonce: nonce.clone(),
+            verifier: verifier.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+        })
+        .expect("secrets serialise");
+        let sealed = key.seal(&secrets, login_aad(&hex_of(&state_hash)));
+        self.store.create_oidc_login(&state_hash, enterprise, &sealed, Millis::now()).await?;
+        let url = format!(
+            "{endpoint}?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}\
+             &code_challenge={}&code_challenge_method=S256&login_hint={}",
+            percent(&settings.client_id),
+            percent(redirect_uri),
+            percent(if settings.groups_claim.is_some() {
+                "openid email profile groups"
+            } else {
+                "openid email profile"
+            }),
+            crypto::token::pkce_challenge(&verifier),
+            percent(&email),
+        );
+        Ok((url, state))
+    }
+
+    /// Finishes a sign-in when the provider sends the person back with `code` and `state`.
+    pub async fn oidc_callback(
+        &self,
+        origin: &Origin,
+        code: &str,
+        state: &str,
+        browser_state: Option<&str>,
+    ) -> Result<crate::auth::SignedIn> {
+        // Login CSRF: someone else's finished sign-in link must not sign this browser in.
+        if !browser_state.is_some_and(|b| crypto::ct_eq(b.as_bytes(), state.as_bytes())) {
+            self.sso_failure(origin, None, "state-from-another-browser").await?;
+            return Err(Error::SsoFailed("this sign-in was started in another browser; start again here".into()));
+        }
+        let state_hash = crypto::token::hash(state);
+        let Some((enterprise, sealed, created)) = self.store.take_oidc_login(&state_hash).await? else {
+            self.sso_failure(origin, None, "unknown-or-used-state").await?;
+            return Err(Error::SsoFailed("this sign-in link is not valid or was already used; start again".into()));
+        };
+        match self.finish_oidc(origin, enterprise, &sealed, created, code, &state_hash).await {
+            Ok(signed_in) => Ok(signed_in),
+            Err(e) => {
+                self.sso_failure(origin, Some(enterprise), &e.to_string()).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn sso_failure(&self, origin: &Origin, enterprise: Option<EnterpriseId>, reason: &str) -> Result<()> {
+        let audit = AuditDraft {
+            at: Millis::now(),
+            actor: Actor::Anonymous,
+            origin: origin.clone(),
+            enterprise_id: enterprise,
+            team_id: None,
+            action: "auth.sign-in".to_owned(),
+            target: None,
+            outcome: Outcome::Failure,
+            detail: serde_json::json!({ "method": "oidc", "reason": reason }).to_string(),
+        };
+        self.store.append_audit(&audit).await?;
+        Ok(())
+    }
+
+    async fn finish_oidc(
+        &self,
+        origin: &Origin,
+        enterprise: EnterpriseId,
+        sealed: &[u8],
+        created: Millis,
+        code: &str,
+        state_hash: &[u8],
+    ) -> Result<crate::auth::SignedIn> {
+        if Millis::now().0 - created.0 > LOGIN_TTL_MS {
+            return Err(Error::SsoFailed("the sign-in took too long; start again".into()));
+        }
+        let key = self.keys.enterprise_key(enterprise).await?;
+        let secrets: LoginSecrets = serde_json::from_slice(&key.open(sealed, login_aad(&hex_of(state_hash)))?)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let settings = self
+            .oidc_settings_of(enterprise)
+            .await?
+            .ok_or_else(|| Error::SsoFailed("single sign-on was turned off".into()))?;
+        let (_, secret_ct) = self
+            .store
+            .oidc_config(enterprise)
+            .await?
+            .ok_or_else(|| Error::SsoFailed("single sign-on was turned off".into()))?;
+        let row = enterprise.to_string();
+        let client_secret = zeroize::Zeroizing::new(
+            key.open_str(&secret_ct, Aad { table: "oidc_configs", row: &row, column: "client_secret" })?,
+        );
+        let doc = self.oidc.discover(&settings.issuer).await?;
+        let token_endpoint =
+            doc["token_endpoint"].as_str().ok_or_else(|| Error::SsoFailed("no token endpoint".into()))?;
+        let jwks_uri = doc["jwks_uri"].as_str().ok_or_else(|| Error::SsoFailed("no jwks_uri".into()))?;
+        let response = self
+            .oidc
+            .http
+            .post(token_endpoint)
+            .basic_auth(&settings.client_id, Some(client_secret.as_str()))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &secrets.redirect_uri),
+                ("code_verifier", &secrets.verifier),
+            ])
+            .send()
+            .await
+            .map_err(|e| Error::SsoFailed(format!("token request: {e}")))?;
+        if !response.status().is_success() {
+            return Err(Error::SsoFailed(format!("the provider refused the code ({})", response.status())));
+        }
+        let tokens: Value = response.json().await.map_err(|e| Error::SsoFailed(format!("token response: {e}")))?;
+        let id_token = tokens["id_token"].as_str().ok_or_else(|| Error::SsoFailed("no ID token".into()))?;
+        let claims = self.verify_id_token(id_token, jwks_uri, &settings, &secrets.nonce).await?;
+        self.sign_in_from_claims(origin, enterprise, &settings, &claims).await
+    }
+
+    /// Checks the ID token: signature (keys fetched again once if it names an unknown key),
+    /// issuer, audience, expiry, issue time and nonce.
+    async fn verify_id_token(
+        &self,
+        token: &str,
+        jwks_uri: &str,
+        settings: &OidcSettings,
+        nonce: &str,
+    ) -> Result<Value> {
+        let bad = |why: &str| Error::SsoFailed(format!("the ID token {why}"));
+        let keys = self.oidc.keys(jwks_uri, false).await?;
+        let claims = match crypto::jwt::parse(token).map_err(|e| bad(&e.to_string()))?.verify(&keys) {
+            Ok(claims) => claims,
+            Err(crypto::jwt::JwtError::UnknownKey(_)) => {
+                let keys = self.oidc.keys(jwks_uri, true).await?;
+                crypto::jwt::parse(token)
+                    .map_err(|e| bad(&e.to_string()))?
+                    .verify(&keys)
+                    .map_err(|e| bad(&e.to_string()))?
+            }
+            Err(e) => return Err(bad(&e.to_string())),
+        };
+        check_claims(&claims, settings, nonce, Millis::now().0 / 1000)?;
+        Ok(claims)
+    }
+
+    async fn sign_in_from_claims(
+        &self,
+        origin: &Origin,
+        enterprise: EnterpriseId,
+        settings: &OidcSettings,
+        claims: &Value,
+    ) -> Result<crate::auth::SignedIn> {
+        let email =
+            claims["email"].as_str().ok_or_else(|| Error::SsoFailed("the provider sent no email address".into()))?;
+        if claims["email_verified"].as_bool() == Some(false) {
+            return Err(Error::SsoFailed("the provider has not verified this email address".into()));
+        }
+        let email = domain::validate::email("email", email)
+            .map_err(|_| Error::SsoFailed("the email address is not valid".into()))?;
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        if !settings.allowed_domains.iter().any(|d| d == domain) {
+            return Err(Error::SsoFailed(format!("people of {domain} may not sign in here")));
+        }
+        let groups: Vec<String> = settings
+            .groups_claim
+            .as_deref()
+            .and_then(|c| claims[c].as_array())
+            .map(|a| a.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let name = claims["name"].as_str().unwrap_or("").to_owned();
+        let admin = groups.iter().any(|g| settings.admin_groups.contains(g));
+        let user = self.sso_account(origin, enterprise, &email, &name, admin, "oidc-groups").await?;
+        for (group, team) in &settings.team_groups {
+            if groups.contains(group) {
+                let members = self.store.list_team_members(enterprise, *team).await?;
+                if !members.iter().any(|m| m.user_id == user.id) {
+                    self.put_team_member(&Caller::Operator, origin, enterprise, *team, user.id, false).await?;
+                }
+            }
+        }
+        self.open_session(origin, &user, "oidc").await
+    }
+}
+
+/// The checks on a verified ID token's claims: issuer, audience (and `azp` when there are
+/// several), expiry and issue time with a little clock skew, and this sign-in's nonce.
+pub fn check_claims(claims: &Value, settings: &OidcSettings, nonce: &str, now: i64) -> Result<()> {
+    let bad = |why: &str| Error::SsoFailed(format!("the ID token {why}"));
+    if claims["iss"].as_str() != Some(settings.issuer.as_str()) {
+        return Err(bad("comes from another issuer"));
+    }
+    let audience_ok = match &claims["aud"] {
+        Value::String(a) => *a == settings.client_id,
+        Value::Array(list) => {
+            list.iter().any(|a| a.as_str() == Some(settings.client_id.as_str()))
+                && (list.len() == 1 || claims["azp"].as_str() == Some(settings.client_id.as_str()))
+        }
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(bad("is meant for another client"));
+    }
+    match claims["exp"].as_i64() {
+        Some(exp) if exp + SKEW_SECS > now => {}
+        _ => return Err(bad("has expired")),
+    }
+    if claims["iat"].as_i64().is_some_and(|iat| iat > now + SKEW_SECS) {
+        return Err(bad("was issued in the future"));
+    }
+    match claims["nonce"].as_str() {
+        Some(n) if crypto::ct_eq(n.as_bytes(), nonce.as_bytes()) => Ok(()),
+        _ => Err(bad("does not carry this sign-in's nonce")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> OidcSettings {
+        OidcSettings {
+            issuer: "https://idp.example".into(),
+            client_id: "conclave".into(),
+            allowed_domains: vec!["acme.example".into()],
+            groups_claim: None,
+            admin_groups: vec![],
+            team_groups: BTreeMap::new(),
+            sso_only: false,
+        }
+    }
+
+    fn claims() -> Value {
+        serde_json::json!({ "iss": "https://idp.example", "aud": "conclave", "exp": 2_000, "iat": 1_000, "nonce": "n-1" })
+    }
+
+    fn refused(mut change: impl FnMut(&mut Value), nonce: &str) -> String {
+        let mut c = claims();
+        change(&mut c);
+        match check_claims(&c, &settings(), nonce, 1_500) {
+            Err(Error::SsoFailed(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_claim_rule_refuses_with_its_reason() {
+        assert!(check_claims(&claims(), &settings(), "n-1", 1_500).is_ok());
+        assert!(refused(|c| c["iss"] = "https://evil.example".into(), "n-1").contains("another issuer"));
+        assert!(refused(|c| c["aud"] = "someone-else".into(), "n-1").contains("another client"));
+        assert!(
+            refused(|c| c["aud"] = serde_json::json!(["conclave", "other"]), "n-1").contains("another client"),
+            "azp needed"
+        );
+        assert!(refused(|c| c["exp"] = 1_000.into(), "n-1").contains("expired"));
+        assert!(refused(|c| c["iat"] = 9_999.into(), "n-1").contains("future"));
+        assert!(refused(
+            |c| {
+                c.as_object_mut().unwrap().remove("nonce");
+            },
+            "n-1"
+        )
+        .contains("nonce"));
+        assert!(refused(|_| {}, "n-2").contains("nonce"), "a nonce from another sign-in");
+        let mut multi = claims();
+        multi["aud"] = serde_json::json!(["conclave", "other"]);
+        multi["azp"] = "conclave".into();
+        assert!(check_claims(&multi, &settings(), "n-1", 1_500).is_ok());
+    }
+
+    #[test]
+    fn provider_settings_are_validated() {
+        let bad = |f: fn(&mut OidcSettings)| {
+            let mut s = settings();
+            f(&mut s);
+            s.validate().unwrap_err()
+        };
+        assert!(matches!(bad(|s| s.issuer = "http://idp.example".into()), Error::Invalid(f) if f.field == "issuer"));
+        assert!(matches!(bad(|s| s.client_id = " ".into()), Error::Invalid(f) if f.field == "client_id"));
+        let domains = |d: &[&str]| crate::sso_util::check_domains(&d.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(matches!(domains(&[]), Err(Error::Invalid(f)) if f.field == "allowed_domains"));
+        assert!(matches!(domains(&["not a domain"]), Err(Error::Invalid(f)) if f.field == "allowed_domains"));
+        assert_eq!(domains(&[" Acme.Example "]).unwrap(), ["acme.example"]);
+        let mut local = settings();
+        local.issuer = "http://127.0.0.1:4000".into();
+        assert!(local.validate().is_ok(), "plain http only on this machine");
+    }
+}

@@ -1,0 +1,117 @@
+//! What the single sign-on modules (OpenID Connect and SAML) share: URL checks, encoding, and
+//! finding or creating the account a provider vouched for.
+
+use crate::{draft, Caller, Error, Result, Services};
+use domain::audit::{AuditDraft, Origin};
+use domain::{EnterpriseId, Millis, Role};
+
+/// An identity provider's URL: https, or plain http on this machine only (for tests).
+pub(crate) fn provider_url_ok(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| lower.starts_with(p));
+    (lower.starts_with("https://") || loopback) && !url.contains(char::is_whitespace) && url.len() <= 500
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
+pub(crate) fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub(crate) fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A valid email domain such as `example.org`, lower-cased.
+pub(crate) fn check_domains(domains: &[String]) -> Result<Vec<String>> {
+    if domains.is_empty() {
+        return Err(Error::Invalid(domain::FieldError::new(
+            "allowed_domains",
+            domain::Rule::Required,
+            "name at least one email domain",
+        )));
+    }
+    domains
+        .iter()
+        .map(|d| {
+            let d = d.trim().to_ascii_lowercase();
+            let ok = d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if ok {
+                Ok(d)
+            } else {
+                Err(Error::Invalid(domain::FieldError::new(
+                    "allowed_domains",
+                    domain::Rule::InvalidValue,
+                    format!("{d:?} is not a domain such as example.org"),
+                )))
+            }
+        })
+        .collect()
+}
+
+impl Services {
+    /// Refuses email domains another enterprise already signs in through single sign-on: a domain
+    /// has one identity provider, so nobody can redirect another organisation's people.
+    pub(crate) async fn domains_free(&self, enterprise: EnterpriseId, domains: &[String]) -> Result<()> {
+        let mut taken: Vec<(EnterpriseId, Vec<String>)> = Vec::new();
+        for (other, json) in self.store.oidc_configs().await?.into_iter().chain(self.store.saml_configs().await?) {
+            let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
+            let list = value["allowed_domains"].as_array().cloned().unwrap_or_default();
+            taken.push((other, list.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect()));
+        }
+        for d in domains {
+            if taken.iter().any(|(other, list)| *other != enterprise && list.contains(d)) {
+                return Err(Error::Conflict(domain::FieldError::new(
+                    "allowed_domains",
+                    domain::Rule::Duplicate,
+                    format!("{d} already signs in through another organisation's identity provider"),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The account for an email a provider vouched for: created just in time (an enterprise admin
+    /// if `admin_by_group`), or the existing one, raised to enterprise admin if `admin_by_group`.
+    /// Groups never lower anyone: an admin set by hand stays one, so no enterprise loses its last.
+    pub(crate) async fn sso_account(
+        &self,
+        origin: &Origin,
+        enterprise: EnterpriseId,
+        email: &str,
+        name: &str,
+        admin_by_group: bool,
+        via: &str,
+    ) -> Result<store::UserRow> {
+        let existing = self
+            .store
+            .find_users_by_email_index(&self.keys.email_index(email))
+            .await?
+            .into_iter()
+            .find(|u| u.enterprise_id == enterprise);
+        match existing {
+            Some(u) if u.disabled => Err(Error::SsoFailed("this account is disabled".into())),
+            Some(u) if u.role == Role::Member && admin_by_group => {
+                let audit = AuditDraft {
+                    detail: serde_json::json!({ "role": "enterprise-admin", "via": via }).to_string(),
+                    ..draft(&Caller::Operator, origin, Some(enterprise), "user.role", Some(format!("user:{}", u.id)))
+                };
+                self.store.set_user_role(enterprise, u.id, Role::EnterpriseAdmin, Millis::now(), &audit).await?;
+                self.store.get_user(enterprise, u.id).await?.ok_or(Error::NotFound("user"))
+            }
+            Some(u) => Ok(u),
+            None => {
+                let role = if admin_by_group { Role::EnterpriseAdmin } else { Role::Member };
+                let name = if name.trim().is_empty() { email } else { name };
+                let new =
+                    crate::directory::NewUser { email: email.to_owned(), name: name.to_owned(), role, password: None };
+                let view = self.create_user(&Caller::Operator, origin, enterprise, new).await?;
+                self.store.get_user(enterprise, view.id).await?.ok_or(Error::NotFound("user"))
+            }
+        }
+    }
+}

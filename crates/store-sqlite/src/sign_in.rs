@@ -1,0 +1,450 @@
+//! The sign-in store: password policies, lockout counters, password history, one-time codes.
+//! Portable SQL: the PostgreSQL crate compiles this file too (`#[path]`).
+
+use super::{append_audit, db, DbRow, Store};
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::{EnterpriseId, Millis, UserId};
+use sqlx::Row;
+use store::{Error, Result, SignInState};
+
+const STATE_COLUMNS: &str =
+    "password_changed_at, failed_sign_ins, locked_until, totp_secret_ct, totp_pending_ct, totp_last_step";
+
+fn state_row(row: &DbRow) -> Result<SignInState> {
+    let millis = |c: &str| -> Result<Option<Millis>> { Ok(row.try_get::<Option<i64>, _>(c).map_err(db)?.map(Millis)) };
+    Ok(SignInState {
+        password_changed_at: millis("password_changed_at")?,
+        failed_sign_ins: row.try_get("failed_sign_ins").map_err(db)?,
+        locked_until: millis("locked_until")?,
+        totp_secret_ct: row.try_get("totp_secret_ct").map_err(db)?,
+        totp_pending_ct: row.try_get("totp_pending_ct").map_err(db)?,
+        totp_last_step: row.try_get("totp_last_step").map_err(db)?,
+    })
+}
+
+#[async_trait]
+impl store::SignInStore for Store {
+    async fn password_policy(&self, enterprise: EnterpriseId) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT policy FROM password_policies WHERE enterprise_id = $1")
+            .bind(enterprise.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)
+    }
+
+    async fn put_password_policy(
+        &self,
+        enterprise: EnterpriseId,
+        json: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            sqlx::query(
+                "INSERT INTO password_policies (enterprise_id, policy, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (enterprise_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+            )
+            .bind(enterprise.to_string())
+            .bind(json)
+            .bind(at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
+        let row = sqlx::query(&format!("SELECT {STATE_COLUMNS} FROM users WHERE id = $1"))
+            .bind(user.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)?
+            .ok_or(Error::NotFound)?;
+        state_row(&row)
+    }
+
+    async fn record_failed_sign_in(&self, user: UserId, threshold: i64, lock_until: Millis) -> Result<SignInState> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, \
+             locked_until = CASE WHEN failed_sign_ins + 1 >= $1 THEN $2 ELSE locked_until END \
+             WHERE id = $3 RETURNING {STATE_COLUMNS}"
+        ))
+        .bind(threshold)
+        .bind(lock_until.0)
+        .bind(user.to_string())
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db)?
+        .ok_or(Error::NotFound)?;
+        state_row(&row)
+    }
+
+    async fn reset_failed_sign_ins(&self, user: UserId) -> Result<()> {
+        sqlx::query("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1 AND (failed_sign_ins <> 0 OR locked_until IS NOT NULL)")
+            .bind(user.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn password_history(&self, user: UserId, limit: u32) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2")
+            .bind(user.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)
+    }
+
+    async fn change_password(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        new_hash: &str,
+        at: Millis,
+        keep: u32,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            let old: Option<Option<String>> =
+                sqlx::query_scalar("SELECT password_hash FROM users WHERE enterprise_id = $1 AND id = $2")
+                    .bind(enterprise.to_string())
+                    .bind(user.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let Some(old) = old else { return Err(Error::NotFound) };
+            if let Some(old) = old {
+                sqlx::query("INSERT INTO password_history (user_id, hash, created_at) VALUES ($1, $2, $3)")
+                    .bind(user.to_string())
+                    .bind(old)
+                    .bind(at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            sqlx::query(
+                "DELETE FROM password_history WHERE user_id = $1 AND created_at NOT IN \
+                 (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2)",
+            )
+            .bind(user.to_string())
+            .bind(i64::from(keep))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2, \
+                 failed_sign_ins = 0, locked_until = NULL WHERE id = $3",
+            )
+            .bind(new_hash)
+            .bind(at.0)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn set_totp_pending(&self, user: UserId, secret_ct: Option<&[u8]>) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_pending_ct = $1 WHERE id = $2")
+            .bind(secret_ct)
+            .bind(user.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        secret_ct: &[u8],
+        step: i64,
+        recovery_hashes: &[Vec<u8>],
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            sqlx::query(
+                "UPDATE users SET totp_secret_ct = $1, totp_pending_ct = NULL, totp_last_step = $2 WHERE id = $3",
+            )
+            .bind(secret_ct)
+            .bind(step)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            for hash in recovery_hashes {
+                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, used_at) VALUES ($1, $2, NULL)")
+                    .bind(user.to_string())
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn disable_totp(&self, user: UserId, audit: &AuditDraft) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            sqlx::query(
+                "UPDATE users SET totp_secret_ct = NULL, totp_pending_ct = NULL, totp_last_step = NULL WHERE id = $1",
+            )
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user.to_string())
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn use_recovery_code(&self, user: UserId, code_hash: &[u8], at: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(at.0)
+        .bind(user.to_string())
+        .bind(code_hash)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unused_recovery_codes(&self, user: UserId) -> Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user.to_string())
+            .fetch_one(self.reader())
+            .await
+            .map_err(db)
+    }
+
+    async fn set_user_role(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        role: domain::Role,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+                .bind(role.as_str())
+                .bind(at.0)
+                .bind(enterprise.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            if done.rows_affected() == 0 {
+                return Err(Error::NotFound);
+            }
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn oidc_config(&self, enterprise: EnterpriseId) -> Result<Option<(String, Vec<u8>)>> {
+        let row = sqlx::query("SELECT settings, client_secret_ct FROM oidc_configs WHERE enterprise_id = $1")
+            .bind(enterprise.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)?;
+        row.map(|r| Ok((r.try_get("settings").map_err(db)?, r.try_get("client_secret_ct").map_err(db)?))).transpose()
+    }
+
+    async fn oidc_configs(&self) -> Result<Vec<(EnterpriseId, String)>> {
+        let rows = sqlx::query("SELECT enterprise_id, settings FROM oidc_configs")
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("enterprise_id").map_err(db)?;
+                Ok((EnterpriseId(store::decode::uuid(&id)?), r.try_get("settings").map_err(db)?))
+            })
+            .collect()
+    }
+
+    async fn put_oidc_config(
+        &self,
+        enterprise: EnterpriseId,
+        settings_json: &str,
+        client_secret_ct: &[u8],
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            sqlx::query(
+                "INSERT INTO oidc_configs (enterprise_id, settings, client_secret_ct, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (enterprise_id) DO UPDATE SET settings = excluded.settings, \
+                 client_secret_ct = excluded.client_secret_ct, updated_at = excluded.updated_at",
+            )
+            .bind(enterprise.to_string())
+            .bind(settings_json)
+            .bind(client_secret_ct)
+            .bind(at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn create_oidc_login(
+        &self,
+        state_hash: &[u8],
+        enterprise: EnterpriseId,
+        secrets_ct: &[u8],
+        at: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oidc_logins (state_hash, enterprise_id, secrets_ct, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(state_hash)
+        .bind(enterprise.to_string())
+        .bind(secrets_ct)
+        .bind(at.0)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn take_oidc_login(&self, state_hash: &[u8]) -> Result<Option<(EnterpriseId, Vec<u8>, Millis)>> {
+        let row = sqlx::query(
+            "DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING enterprise_id, secrets_ct, created_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(self.writer())
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            let id: String = r.try_get("enterprise_id").map_err(db)?;
+            Ok((
+                EnterpriseId(store::decode::uuid(&id)?),
+                r.try_get("secrets_ct").map_err(db)?,
+                Millis(r.try_get("created_at").map_err(db)?),
+            ))
+        })
+        .transpose()
+    }
+
+    async fn saml_config(&self, enterprise: EnterpriseId) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT settings FROM saml_configs WHERE enterprise_id = $1")
+            .bind(enterprise.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)
+    }
+
+    async fn saml_configs(&self) -> Result<Vec<(EnterpriseId, String)>> {
+        let rows = sqlx::query("SELECT enterprise_id, settings FROM saml_configs")
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("enterprise_id").map_err(db)?;
+                Ok((EnterpriseId(store::decode::uuid(&id)?), r.try_get("settings").map_err(db)?))
+            })
+            .collect()
+    }
+
+    async fn put_saml_config(
+        &self,
+        enterprise: EnterpriseId,
+        settings_json: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            sqlx::query(
+                "INSERT INTO saml_configs (enterprise_id, settings, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (enterprise_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+            )
+            .bind(enterprise.to_string())
+            .bind(settings_json)
+            .bind(at.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn create_saml_request(&self, id: &str, enterprise: EnterpriseId, at: Millis) -> Result<()> {
+        sqlx::query("INSERT INTO saml_requests (id, enterprise_id, created_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(enterprise.to_string())
+            .bind(at.0)
+            .execute(self.writer())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn take_saml_request(&self, id: &str) -> Result<Option<(EnterpriseId, Millis)>> {
+        let row = sqlx::query("DELETE FROM saml_requests WHERE id = $1 RETURNING enterprise_id, created_at")
+            .bind(id)
+            .fetch_optional(self.writer())
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            let e: String = r.try_get("enterprise_id").map_err(db)?;
+            Ok((EnterpriseId(store::decode::uuid(&e)?), Millis(r.try_get("created_at").map_err(db)?)))
+        })
+        .transpose()
+    }
+
+    async fn record_saml_assertion(&self, id: &str, enterprise: EnterpriseId, expires_at: Millis) -> Result<bool> {
+        // Forget assertions past their lifetime: they are refused as expired anyway.
+        sqlx::query("DELETE FROM saml_assertions WHERE expires_at < $1")
+            .bind(Millis::now().0)
+            .execute(self.writer())
+            .await
+            .map_err(db)?;
+        let done = sqlx::query(
+            "INSERT INTO saml_assertions (id, enterprise_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(enterprise.to_string())
+        .bind(expires_at.0)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
