@@ -38,7 +38,8 @@ export class Conclave {
     c.port = await freePort();
     c.url = `https://127.0.0.1:${c.port}`;
     c.proc = spawn(BIN, ["--data-dir", c.dir, "serve", "--listen", `127.0.0.1:${c.port}`], {
-      env: { ...process.env, CONCLAVE_LOG: "warn" },
+      // The test identity providers listen on 127.0.0.1 over plain http.
+      env: { ...process.env, CONCLAVE_LOG: "warn", CONCLAVE_SSO_ALLOW_HTTP_LOOPBACK: "true" },
       stdio: ["ignore", "ignore", "inherit"],
     });
     const deadline = Date.now() + 30000;

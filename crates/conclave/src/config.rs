@@ -22,8 +22,17 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_attachment_bytes: Option<u64>,
     pub sign_in_per_minute: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub sso: Option<SsoFileConfig>,
     pub security_desk: Option<DeskFileConfig>,
     pub smtp: Option<SmtpFileConfig>,
+}
+
+/// `[sso]`: single sign-on settings that belong to the operator, not to enterprise admins.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoFileConfig {
+    pub allow_http_loopback: Option<bool>,
 }
 
 /// `[smtp]`: the relay that carries notices to finders.
@@ -67,6 +76,8 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     pub nats_url: Option<String>,
     pub plaintext_at_rest_for_benchmark: bool,
+    /// `--sso-allow-http-loopback`; `None`: not given, the file decides.
+    pub sso_allow_http_loopback: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -98,6 +109,10 @@ pub struct Config {
     pub smtp: Option<services::mail::SmtpSettings>,
     /// Reports and receipt look-ups per client IP per minute.
     pub desk_requests_per_minute: u32,
+    /// Reverse proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: http_api::proxy::TrustedProxies,
+    /// Plain-http identity providers on this machine are accepted (see `services::Settings`).
+    pub sso_allow_http_loopback: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -170,7 +185,14 @@ impl Config {
             None => None,
             Some(smtp) => Some(smtp_settings(smtp, std::env::var("CONCLAVE_SMTP_PASSWORD").ok())?),
         };
+        let trusted_proxies =
+            http_api::proxy::TrustedProxies::parse(file.trusted_proxies.as_deref().unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
+        let sso_allow_http_loopback =
+            over.sso_allow_http_loopback.or(file.sso.as_ref().and_then(|s| s.allow_http_loopback)).unwrap_or(false);
         Ok(Config {
+            trusted_proxies,
+            sso_allow_http_loopback,
             desk,
             smtp,
             desk_requests_per_minute: desk_file.reports_per_minute.unwrap_or(10).max(1),
@@ -252,6 +274,18 @@ max_attachment_bytes = 104857600
 
 # Sign-in attempts allowed per client IP address per minute.
 sign_in_per_minute = 10
+
+# Reverse proxies (addresses or networks) whose X-Forwarded-For header names the client. Rate
+# limits, audit events and device records then use the client's address. Empty: the header is
+# ignored, since any client can send it.
+trusted_proxies = []
+# trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
+
+[sso]
+# Accept http:// identity-provider addresses on this machine (127.0.0.1, localhost, [::1]), for a
+# provider running beside Conclave. Every other provider address must be https://.
+# (CONCLAVE_SSO_ALLOW_HTTP_LOOPBACK, --sso-allow-http-loopback)
+allow_http_loopback = false
 
 # The public security pages (/security, /.well-known/security.txt) and report intake.
 [security_desk]
@@ -414,6 +448,28 @@ mod tests {
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         let err = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+        std::fs::write(dir.path().join("p.toml"), "trusted_proxies = [\"10.0.0.0/40\"]\n").unwrap();
+        let err =
+            Config::resolve(&Overrides { config: Some(dir.path().join("p.toml")), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn loopback_identity_providers_need_the_operator_s_consent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        assert!(!Config::resolve(&Overrides::default()).unwrap().sso_allow_http_loopback);
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\"]\n[sso]\nallow_http_loopback = true\n").unwrap();
+        let from_file = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert!(from_file.sso_allow_http_loopback);
+        assert!(from_file.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        let flag_wins = Config::resolve(&Overrides {
+            config: Some(path),
+            sso_allow_http_loopback: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!flag_wins.sso_allow_http_loopback);
     }
 
     #[test]

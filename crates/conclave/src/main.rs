@@ -91,6 +91,9 @@ struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "CONCLAVE_TLS_KEY", value_name = "FILE")]
     tls_key: Option<std::path::PathBuf>,
+    /// Accept http:// identity-provider addresses on this machine (127.0.0.1, localhost, [::1]).
+    #[arg(long, env = "CONCLAVE_SSO_ALLOW_HTTP_LOOPBACK", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    sso_allow_http_loopback: Option<bool>,
 }
 
 #[derive(Subcommand)]
@@ -178,6 +181,10 @@ fn main() -> std::process::ExitCode {
         },
         nats_url: match &cli.command {
             Command::Serve(s) => s.nats_url.clone(),
+            _ => None,
+        },
+        sso_allow_http_loopback: match &cli.command {
+            Command::Serve(s) => s.sso_allow_http_loopback,
             _ => None,
         },
     };
@@ -297,6 +304,7 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         files_dir: Some(config.data_dir.join("files")),
         max_attachment_bytes: config.max_attachment_bytes,
         plaintext_at_rest_for_benchmark: config.plaintext_at_rest_for_benchmark,
+        allow_http_loopback_sso: config.sso_allow_http_loopback,
         desk: config.desk.clone(),
         ..services::Settings::default()
     };
@@ -357,6 +365,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         sign_in_per_minute: config.sign_in_per_minute,
         public_per_minute: config.desk_requests_per_minute,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;

@@ -374,7 +374,8 @@ const chat = (() => {
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/api/v1/ws");
-    socket.addEventListener("open", () => { retryMs = 500; });
+    let opened = false;
+    socket.addEventListener("open", () => { opened = true; retryMs = 500; });
     socket.addEventListener("message", (ev) => {
       let event;
       try { event = JSON.parse(ev.data); } catch { return; }
@@ -387,6 +388,9 @@ const chat = (() => {
       }
       $("live").textContent = "reconnecting";
       $("live").className = "muted";
+      // A refused upgrade (an ended session answers 401) shows up only as an abnormal close:
+      // ask the API, which sends this page to the sign-in page on a 401.
+      if (!opened) conclave.api("GET", "/api/v1/me").catch(() => {});
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 10000);
     });

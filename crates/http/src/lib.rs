@@ -11,6 +11,7 @@
 pub mod extract;
 pub mod live;
 pub mod problem;
+pub mod proxy;
 mod routes;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -41,11 +42,18 @@ pub struct HttpSettings {
     pub sign_in_per_minute: u32,
     /// Reports and receipt-code look-ups allowed per client IP per minute on the public desk.
     pub public_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (empty: the header is ignored).
+    pub trusted_proxies: proxy::TrustedProxies,
 }
 
 impl Default for HttpSettings {
     fn default() -> HttpSettings {
-        HttpSettings { max_body_bytes: 256 * 1024, sign_in_per_minute: 10, public_per_minute: 10 }
+        HttpSettings {
+            max_body_bytes: 256 * 1024,
+            sign_in_per_minute: 10,
+            public_per_minute: 10,
+            trusted_proxies: proxy::TrustedProxies::default(),
+        }
     }
 }
 
@@ -143,6 +151,7 @@ connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-ac
 /// The whole application: routes plus transport policy as layers.
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let trusted_proxies = Arc::new(state.settings.trusted_proxies.clone());
     let request_id = HeaderName::from_static("x-request-id");
     let static_header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
@@ -151,6 +160,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(trusted_proxies, proxy::resolve_client))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

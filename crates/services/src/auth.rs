@@ -12,6 +12,23 @@ use domain::{validate, EnterpriseId, Millis, SessionId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Where a password sign-in stands once its checks ran (see [`Services::sign_in_gate`]).
+pub(crate) enum Gate {
+    /// Every check passed: a session may be opened.
+    Passed(Passed),
+    /// The enterprise requires one-time codes and this account has none yet.
+    NeedsEnrolment(store::UserRow),
+    /// The password is right but older than the policy allows: it must be replaced first.
+    Expired(store::UserRow),
+}
+
+pub(crate) struct Passed {
+    user: store::UserRow,
+    needs_rehash: bool,
+    method: String,
+    recovery_codes: Option<Vec<String>>,
+}
+
 /// What a successful sign-in hands back. `token` is shown once; the server keeps only its hash.
 #[derive(Debug)]
 pub struct SignedIn {
@@ -59,6 +76,23 @@ impl Services {
         password: &str,
         otp: Option<&str>,
     ) -> Result<SignedIn> {
+        match self.sign_in_gate(origin, email, password, otp).await? {
+            Gate::Passed(passed) => self.finish_sign_in(origin, passed, password).await,
+            Gate::NeedsEnrolment(_) => Err(Error::SecondFactorEnrolmentRequired),
+            Gate::Expired(_) => Err(Error::PasswordExpired),
+        }
+    }
+
+    /// Every check a password sign-in goes through, with exactly one argon2id verification of the
+    /// password. It stops short of opening a session, so the enrolment and expired-password flows
+    /// reuse it instead of verifying the password again. Failures are audited here.
+    pub(crate) async fn sign_in_gate(
+        &self,
+        origin: &Origin,
+        email: &str,
+        password: &str,
+        otp: Option<&str>,
+    ) -> Result<Gate> {
         let email = validate::email("email", email).map_err(Error::Invalid)?;
         if password.is_empty() {
             return Err(Error::Invalid(domain::FieldError::new("password", domain::Rule::Empty, "must not be empty")));
@@ -160,7 +194,7 @@ impl Services {
                     }
                     None => {
                         self.store.append_audit(&failure("second-factor-not-set-up", Some(&user))).await?;
-                        return Err(Error::SecondFactorEnrolmentRequired);
+                        return Ok(Gate::NeedsEnrolment(user));
                     }
                 }
             }
@@ -170,17 +204,22 @@ impl Services {
             let changed = state.password_changed_at.unwrap_or(user.created_at);
             if now.0 - changed.0 > i64::from(days) * 86_400_000 {
                 self.store.append_audit(&failure("password-expired", Some(&user))).await?;
-                return Err(Error::PasswordExpired);
+                return Ok(Gate::Expired(user));
             }
         }
         if state.failed_sign_ins > 0 || state.locked_until.is_some() {
             self.store.reset_failed_sign_ins(user.id).await?;
         }
-        if verified.needs_rehash {
+        let method = if sso_only { format!("{method} (break-glass)") } else { method.to_owned() };
+        Ok(Gate::Passed(Passed { user, needs_rehash: verified.needs_rehash, method, recovery_codes }))
+    }
+
+    async fn finish_sign_in(&self, origin: &Origin, passed: Passed, password: &str) -> Result<SignedIn> {
+        let Passed { user, needs_rehash, method, recovery_codes } = passed;
+        if needs_rehash {
             let hash = self.hash_password(password).await?;
             self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
         }
-        let method = if sso_only { format!("{method} (break-glass)") } else { method.to_owned() };
         let mut signed_in = self.open_session(origin, &user, &method).await?;
         signed_in.recovery_codes = recovery_codes;
         Ok(signed_in)
@@ -216,24 +255,12 @@ impl Services {
         email: &str,
         password: &str,
     ) -> Result<crate::sign_in::TotpEnrolment> {
-        match self.sign_in_with(origin, email, password, None).await {
-            Err(Error::SecondFactorEnrolmentRequired) => {}
-            Ok(signed_in) => {
-                // Not required (or already set up): end the session this check opened.
-                self.sign_out(&signed_in.principal, origin).await?;
-                return Err(Error::Forbidden);
-            }
-            Err(e) => return Err(e),
+        match self.sign_in_gate(origin, email, password, None).await? {
+            Gate::NeedsEnrolment(user) => self.pending_enrolment(&user).await,
+            // Not required, or already set up: nothing to enrol here (and no session was opened).
+            Gate::Passed(_) => Err(Error::Forbidden),
+            Gate::Expired(_) => Err(Error::PasswordExpired),
         }
-        let email = validate::email("email", email).map_err(Error::Invalid)?;
-        for user in self.store.find_users_by_email_index(&self.keys.email_index(&email)).await? {
-            if let Some(hash) = user.password_hash.clone() {
-                if self.verify_password(password, hash).await?.is_some() {
-                    return self.pending_enrolment(&user).await;
-                }
-            }
-        }
-        Err(Error::InvalidCredentials)
     }
 
     pub(crate) async fn verify_password(

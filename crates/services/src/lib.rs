@@ -154,6 +154,9 @@ pub struct Settings {
     /// can measure what encryption at rest costs; the binary turns it on only from an
     /// environment variable named for that purpose, and warns at every start.
     pub plaintext_at_rest_for_benchmark: bool,
+    /// Accept `http://` identity-provider addresses on this machine (127.0.0.1, localhost, ::1):
+    /// for a provider running beside Conclave, and for tests. Anything else must be https.
+    pub allow_http_loopback_sso: bool,
     pub desk: DeskSettings,
 }
 
@@ -185,6 +188,7 @@ impl Default for Settings {
             files_dir: None,
             max_attachment_bytes: 100 * 1024 * 1024,
             plaintext_at_rest_for_benchmark: false,
+            allow_http_loopback_sso: false,
             desk: DeskSettings { preferred_languages: "en".to_owned(), retention_days: 180, ..DeskSettings::default() },
         }
     }

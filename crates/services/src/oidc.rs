@@ -7,10 +7,10 @@
 //! are checked before anyone is signed in. Accounts are created just in time for the allowed
 //! email domains; a groups claim can make people enterprise admins and team members.
 
-use crate::sso_util::{hex_of, percent, provider_url_ok};
+use crate::sso_util::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
 use crate::{draft, Caller, Error, Result, Services};
 use crypto::Aad;
-use domain::audit::{Actor, AuditDraft, Origin, Outcome};
+use domain::audit::{AuditDraft, Origin};
 use domain::{EnterpriseId, FieldError, Millis, Rule, TeamId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,9 +54,15 @@ fn invalid(field: &str, message: impl Into<String>) -> Error {
     Error::Invalid(FieldError::new(field, Rule::InvalidValue, message))
 }
 
+impl ForDomains for OidcSettings {
+    fn allowed_domains(&self) -> &[String] {
+        &self.allowed_domains
+    }
+}
+
 impl OidcSettings {
-    fn validate(&self) -> Result<()> {
-        if !provider_url_ok(&self.issuer) {
+    fn validate(&self, allow_http_loopback: bool) -> Result<()> {
+        if !provider_url_ok(&self.issuer, allow_http_loopback) {
             return Err(invalid("issuer", "must be an https:// URL"));
         }
         if self.client_id.trim().is_empty() || self.client_id.len() > 200 {
@@ -93,7 +99,8 @@ impl OidcClient {
         if !response.status().is_success() {
             return Err(Error::SsoFailed(format!("{url} answered {}", response.status())));
         }
-        response.json().await.map_err(|e| Error::SsoFailed(format!("{url}: {e}")))
+        let body = read_capped(response).await.map_err(|e| Error::SsoFailed(format!("{url}: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| Error::SsoFailed(format!("{url}: {e}")))
     }
 
     async fn discover(&self, issuer: &str) -> Result<Value> {
@@ -158,7 +165,7 @@ impl Services {
         client_secret: Option<&str>,
     ) -> Result<OidcSettings> {
         caller.require_enterprise_admin(enterprise)?;
-        settings.validate()?;
+        settings.validate(self.settings.allow_http_loopback_sso)?;
         for team in settings.team_groups.values() {
             self.store
                 .get_team(enterprise, *team)
@@ -200,18 +207,8 @@ impl Services {
     /// Also returns the state, which the caller keeps in the browser (a cookie) and hands back to
     /// [`Services::oidc_callback`]: a sign-in finishes only in the browser that started it.
     pub async fn oidc_start(&self, email: &str, redirect_uri: &str) -> Result<(String, String)> {
-        let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
-        let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-        let mut found = None;
-        for (enterprise, json) in self.store.oidc_configs().await? {
-            let settings: OidcSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
-            if settings.allowed_domains.contains(&domain) {
-                found = Some((enterprise, settings));
-                break;
-            }
-        }
-        let (enterprise, settings) =
-            found.ok_or_else(|| invalid("email", "single sign-on is not set up for this email's domain"))?;
+        let (enterprise, settings, email) =
+            provider_for_email::<OidcSettings>(self.store.oidc_configs().await?, email)?;
         let doc = self.oidc.discover(&settings.issuer).await?;
         let endpoint = doc["authorization_endpoint"]
             .as_str()
@@ -272,19 +269,7 @@ impl Services {
     }
 
     async fn sso_failure(&self, origin: &Origin, enterprise: Option<EnterpriseId>, reason: &str) -> Result<()> {
-        let audit = AuditDraft {
-            at: Millis::now(),
-            actor: Actor::Anonymous,
-            origin: origin.clone(),
-            enterprise_id: enterprise,
-            team_id: None,
-            action: "auth.sign-in".to_owned(),
-            target: None,
-            outcome: Outcome::Failure,
-            detail: serde_json::json!({ "method": "oidc", "reason": reason }).to_string(),
-        };
-        self.store.append_audit(&audit).await?;
-        Ok(())
+        self.audit_sso_failure(origin, "oidc", enterprise, reason).await
     }
 
     async fn finish_oidc(
@@ -336,7 +321,9 @@ impl Services {
         if !response.status().is_success() {
             return Err(Error::SsoFailed(format!("the provider refused the code ({})", response.status())));
         }
-        let tokens: Value = response.json().await.map_err(|e| Error::SsoFailed(format!("token response: {e}")))?;
+        let body = read_capped(response).await.map_err(|e| Error::SsoFailed(format!("token response: {e}")))?;
+        let tokens: Value =
+            serde_json::from_slice(&body).map_err(|e| Error::SsoFailed(format!("token response: {e}")))?;
         let id_token = tokens["id_token"].as_str().ok_or_else(|| Error::SsoFailed("no ID token".into()))?;
         let claims = self.verify_id_token(id_token, jwks_uri, &settings, &secrets.nonce).await?;
         self.sign_in_from_claims(origin, enterprise, &settings, &claims).await
@@ -497,7 +484,7 @@ mod tests {
         let bad = |f: fn(&mut OidcSettings)| {
             let mut s = settings();
             f(&mut s);
-            s.validate().unwrap_err()
+            s.validate(true).unwrap_err()
         };
         assert!(matches!(bad(|s| s.issuer = "http://idp.example".into()), Error::Invalid(f) if f.field == "issuer"));
         assert!(matches!(bad(|s| s.client_id = " ".into()), Error::Invalid(f) if f.field == "client_id"));
@@ -507,6 +494,7 @@ mod tests {
         assert_eq!(domains(&[" Acme.Example "]).unwrap(), ["acme.example"]);
         let mut local = settings();
         local.issuer = "http://127.0.0.1:4000".into();
-        assert!(local.validate().is_ok(), "plain http only on this machine");
+        assert!(local.validate(true).is_ok(), "plain http to this machine when allowed");
+        assert!(matches!(local.validate(false), Err(Error::Invalid(f)) if f.field == "issuer"));
     }
 }

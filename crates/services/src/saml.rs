@@ -7,9 +7,9 @@
 //! audience, time conditions with a little skew, `InResponseTo` against a single-use request,
 //! and a replay record per assertion id.
 
-use crate::sso_util::{hex_of, percent, provider_url_ok};
+use crate::sso_util::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
 use crate::{draft, Caller, Error, Result, Services};
-use domain::audit::{Actor, AuditDraft, Origin, Outcome};
+use domain::audit::{AuditDraft, Origin};
 use domain::{EnterpriseId, FieldError, Millis, Rule};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -45,6 +45,12 @@ pub struct SamlSettings {
     /// destination every response must name. Never taken from a request's Host header, which
     /// the sender controls.
     pub sp_base_url: String,
+}
+
+impl ForDomains for SamlSettings {
+    fn allowed_domains(&self) -> &[String] {
+        &self.allowed_domains
+    }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Error {
@@ -175,11 +181,12 @@ impl Services {
         if settings.idp_entity_id.trim().is_empty() || settings.idp_entity_id.len() > 500 {
             return Err(invalid("idp_entity_id", "must be 1 to 500 characters"));
         }
-        if !provider_url_ok(&settings.sp_base_url) {
+        let loopback = self.settings.allow_http_loopback_sso;
+        if !provider_url_ok(&settings.sp_base_url, loopback) {
             return Err(invalid("sp_base_url", "must be this service's https:// address"));
         }
         settings.sp_base_url = settings.sp_base_url.trim_end_matches('/').to_owned();
-        if !provider_url_ok(&settings.idp_sso_url) {
+        if !provider_url_ok(&settings.idp_sso_url, loopback) {
             return Err(invalid("idp_sso_url", "must be an https:// URL"));
         }
         bergshamra_keys::loader::load_x509_cert_pem(settings.idp_certificate.as_bytes())
@@ -212,29 +219,22 @@ impl Services {
         url: &str,
     ) -> Result<(String, String, String)> {
         caller.require_enterprise_admin(enterprise)?;
-        if !provider_url_ok(url) {
+        if !provider_url_ok(url, self.settings.allow_http_loopback_sso) {
             return Err(invalid("idp_metadata_url", "must be an https:// URL"));
         }
         let response =
             self.oidc.http().get(url).send().await.map_err(|e| invalid("idp_metadata_url", e.to_string()))?;
-        let text = response.text().await.map_err(|e| invalid("idp_metadata_url", e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(invalid("idp_metadata_url", format!("the address answered {}", response.status())));
+        }
+        let body = read_capped(response).await.map_err(|e| invalid("idp_metadata_url", e))?;
+        let text = String::from_utf8(body).map_err(|_| invalid("idp_metadata_url", "the metadata is not UTF-8"))?;
         parse_idp_metadata(&text)
     }
 
     /// SP-initiated sign-in: the IdP URL carrying a deflated AuthnRequest (HTTP-Redirect binding).
     pub async fn saml_start(&self, email: &str) -> Result<String> {
-        let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
-        let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-        let mut found = None;
-        for (enterprise, json) in self.store.saml_configs().await? {
-            let settings: SamlSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
-            if settings.allowed_domains.contains(&domain) {
-                found = Some((enterprise, settings));
-                break;
-            }
-        }
-        let (enterprise, settings) =
-            found.ok_or_else(|| invalid("email", "single sign-on is not set up for this email's domain"))?;
+        let (enterprise, settings, _) = provider_for_email::<SamlSettings>(self.store.saml_configs().await?, email)?;
         let base = settings.sp_base_url.as_str();
         let id = format!("_{}", hex_of(&crypto::token::random_128()));
         let now = Millis::now();
@@ -262,18 +262,7 @@ impl Services {
         match self.consume_saml(origin, saml_response).await {
             Ok(signed_in) => Ok(signed_in),
             Err(e) => {
-                let audit = AuditDraft {
-                    at: Millis::now(),
-                    actor: Actor::Anonymous,
-                    origin: origin.clone(),
-                    enterprise_id: None,
-                    team_id: None,
-                    action: "auth.sign-in".to_owned(),
-                    target: None,
-                    outcome: Outcome::Failure,
-                    detail: serde_json::json!({ "method": "saml", "reason": e.to_string() }).to_string(),
-                };
-                self.store.append_audit(&audit).await?;
+                self.audit_sso_failure(origin, "saml", None, &e.to_string()).await?;
                 Err(e)
             }
         }

@@ -213,19 +213,17 @@ impl Services {
         otp: Option<&str>,
         new_password: &str,
     ) -> Result<crate::auth::SignedIn> {
-        match self.sign_in_with(origin, email, password, otp).await {
-            Err(Error::PasswordExpired) => {}
-            Ok(_) => {
+        let user = match self.sign_in_gate(origin, email, password, otp).await? {
+            crate::auth::Gate::Expired(user) => user,
+            crate::auth::Gate::Passed(_) => {
                 return Err(Error::Invalid(FieldError::new(
                     "password",
                     Rule::InvalidValue,
                     "this password has not expired; change it from your account instead",
                 )))
             }
-            Err(e) => return Err(e),
-        }
-        let email = validate::email("email", email).map_err(Error::Invalid)?;
-        let user = self.user_by_email(&email, password).await?.ok_or(Error::InvalidCredentials)?;
+            crate::auth::Gate::NeedsEnrolment(_) => return Err(Error::SecondFactorEnrolmentRequired),
+        };
         self.set_new_password(&user, &Caller::User(self.principal_of(&user)), origin, new_password).await?;
         // Expiry is checked after the one-time code, so the code already passed (and is spent):
         // open the session rather than signing in again.
@@ -239,18 +237,6 @@ impl Services {
             role: user.role,
             session_id: Default::default(),
         }
-    }
-
-    /// The enabled user with this email whose password this is (used after sign-in checks passed).
-    async fn user_by_email(&self, email: &str, password: &str) -> Result<Option<store::UserRow>> {
-        for user in self.store.find_users_by_email_index(&self.keys.email_index(email)).await? {
-            if let Some(hash) = user.password_hash.clone() {
-                if !user.disabled && self.verify_password(password, hash).await?.is_some() {
-                    return Ok(Some(user));
-                }
-            }
-        }
-        Ok(None)
     }
 
     // ---- One-time codes (A3) ----

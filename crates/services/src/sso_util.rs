@@ -5,11 +5,58 @@ use crate::{draft, Caller, Error, Result, Services};
 use domain::audit::{AuditDraft, Origin};
 use domain::{EnterpriseId, Millis, Role};
 
-/// An identity provider's URL: https, or plain http on this machine only (for tests).
-pub(crate) fn provider_url_ok(url: &str) -> bool {
+/// An identity provider's URL: https, or plain http to this machine when the operator allowed it
+/// (`allow_http_loopback`, for a provider on the same host and for tests).
+pub(crate) fn provider_url_ok(url: &str, allow_http_loopback: bool) -> bool {
     let lower = url.to_ascii_lowercase();
-    let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| lower.starts_with(p));
+    let loopback = allow_http_loopback
+        && ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| lower.starts_with(p));
     (lower.starts_with("https://") || loopback) && !url.contains(char::is_whitespace) && url.len() <= 500
+}
+
+/// The most a provider's answer (discovery, keys, tokens, metadata) may weigh: a provider that
+/// streams without end must not fill this server's memory.
+pub(crate) const MAX_PROVIDER_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Reads a provider's answer, refusing it once it grows past [`MAX_PROVIDER_RESPONSE_BYTES`].
+pub(crate) async fn read_capped(mut response: reqwest::Response) -> std::result::Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > MAX_PROVIDER_RESPONSE_BYTES as u64) {
+        return Err(format!("the answer is larger than {MAX_PROVIDER_RESPONSE_BYTES} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_PROVIDER_RESPONSE_BYTES {
+            return Err(format!("the answer is larger than {MAX_PROVIDER_RESPONSE_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A provider configuration that names the email domains it signs in.
+pub(crate) trait ForDomains: serde::de::DeserializeOwned {
+    fn allowed_domains(&self) -> &[String];
+}
+
+/// The enterprise (and its provider settings) that signs in people with this email's domain.
+/// Domains are unique across enterprises, so at most one matches.
+pub(crate) fn provider_for_email<T: ForDomains>(
+    configs: Vec<(EnterpriseId, String)>,
+    email: &str,
+) -> Result<(EnterpriseId, T, String)> {
+    let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
+    let wanted = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    for (enterprise, json) in configs {
+        let settings: T = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
+        if settings.allowed_domains().contains(&wanted) {
+            return Ok((enterprise, settings, email));
+        }
+    }
+    Err(Error::Invalid(domain::FieldError::new(
+        "email",
+        domain::Rule::InvalidValue,
+        "single sign-on is not set up for this email's domain",
+    )))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
@@ -56,6 +103,29 @@ pub(crate) fn check_domains(domains: &[String]) -> Result<Vec<String>> {
 impl Services {
     /// Refuses email domains another enterprise already signs in through single sign-on: a domain
     /// has one identity provider, so nobody can redirect another organisation's people.
+    /// The audit event of a failed single sign-on (`method` is "oidc" or "saml").
+    pub(crate) async fn audit_sso_failure(
+        &self,
+        origin: &Origin,
+        method: &str,
+        enterprise: Option<EnterpriseId>,
+        reason: &str,
+    ) -> Result<()> {
+        let audit = AuditDraft {
+            at: Millis::now(),
+            actor: domain::audit::Actor::Anonymous,
+            origin: origin.clone(),
+            enterprise_id: enterprise,
+            team_id: None,
+            action: "auth.sign-in".to_owned(),
+            target: None,
+            outcome: domain::audit::Outcome::Failure,
+            detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
+        };
+        self.store.append_audit(&audit).await?;
+        Ok(())
+    }
+
     pub(crate) async fn domains_free(&self, enterprise: EnterpriseId, domains: &[String]) -> Result<()> {
         let mut taken: Vec<(EnterpriseId, Vec<String>)> = Vec::new();
         for (other, json) in self.store.oidc_configs().await?.into_iter().chain(self.store.saml_configs().await?) {

@@ -401,13 +401,14 @@ pub async fn websocket(
     let upgrade =
         upgrade.map_err(|_| Problem::new(Kind::MalformedBody, "use a WebSocket upgrade request for this path"))?;
     let hub = state.hub.clone();
-    let (user, session) = (auth.principal.user_id, auth.principal.session_id);
+    let services = state.services.clone();
+    let (user, session, token) = (auth.principal.user_id, auth.principal.session_id, auth.token);
     Ok(upgrade
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .read_buffer_size(MAX_CLIENT_FRAME)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve_socket(socket, hub, user, session))
+        .on_upgrade(move |socket| serve_socket(socket, hub, services, token, user, session))
         .into_response())
 }
 
@@ -415,8 +416,23 @@ fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
-async fn serve_socket(mut socket: WebSocket, hub: Arc<Hub>, user: UserId, session: domain::SessionId) {
+async fn serve_socket(
+    mut socket: WebSocket,
+    hub: Arc<Hub>,
+    services: Arc<services::Services>,
+    token: String,
+    user: UserId,
+    session: domain::SessionId,
+) {
     let mut registration = hub.register(user, session);
+    // The session may have ended between the upgrade's check and this registration; its
+    // `session-ended` event would then have gone to nobody. Checking again after registering
+    // closes that gap: any later end reaches this registration.
+    if services.authenticate(&token).await.is_err() {
+        let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session ended: sign in again")).await;
+        hub.unregister(user, registration.id);
+        return;
+    }
     if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
         hub.unregister(user, registration.id);
         return;

@@ -226,6 +226,57 @@ async fn sign_in_is_rate_limited_per_ip_with_retry_after() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_limits_and_device_records_use_the_client_address() {
+    let trusted_proxies = http_api::proxy::TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+    let app = app_with(http_api::HttpSettings { sign_in_per_minute: 2, trusted_proxies, ..Default::default() }).await;
+    let enterprise = app.enterprise("Acme").await;
+    app.user(enterprise, "proxied@acme.example", Role::Member).await;
+    let wrong = |email: &str| json!({ "email": email, "password": "whatever1" });
+    let via_proxy = |client: &str, email: &str| {
+        req(Method::POST, "/api/v1/sessions")
+            .from_ip([10, 0, 0, 2])
+            .header("x-forwarded-for", client)
+            .json(&wrong(email))
+    };
+    // Two clients behind the same proxy have a bucket each.
+    for _ in 0..2 {
+        assert_eq!(via_proxy("198.51.100.7", "a@acme.example").send(&app).await.status, StatusCode::UNAUTHORIZED);
+    }
+    via_proxy("198.51.100.7", "b@acme.example").send(&app).await.problem(429, "rate-limited");
+    assert_eq!(via_proxy("198.51.100.8", "c@acme.example").send(&app).await.status, StatusCode::UNAUTHORIZED);
+    // A client cannot escape its bucket by forging the header: the proxy appends the real address.
+    via_proxy("192.0.2.1, 198.51.100.7", "d@acme.example").send(&app).await.problem(429, "rate-limited");
+    // From an untrusted peer the header is ignored: the peer's own bucket is spent.
+    for _ in 0..2 {
+        let r = req(Method::POST, "/api/v1/sessions")
+            .from_ip([203, 0, 113, 77])
+            .header("x-forwarded-for", "198.51.100.99")
+            .json(&wrong("e@acme.example"))
+            .send(&app)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let spent = req(Method::POST, "/api/v1/sessions")
+        .from_ip([203, 0, 113, 77])
+        .header("x-forwarded-for", "198.51.100.100")
+        .json(&wrong("f@acme.example"))
+        .send(&app)
+        .await;
+    spent.problem(429, "rate-limited");
+    // The device record names the client, not the proxy.
+    let signed_in = req(Method::POST, "/api/v1/sessions")
+        .from_ip([10, 0, 0, 2])
+        .header("x-forwarded-for", "198.51.100.50")
+        .json(&json!({ "email": "proxied@acme.example", "password": crate::PASSWORD }))
+        .send(&app)
+        .await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.text());
+    let token = signed_in.json()["token"].as_str().unwrap().to_owned();
+    let devices = req(Method::GET, "/api/v1/me/devices").bearer(&token).send(&app).await.json();
+    assert_eq!(devices[0]["ip"], "198.51.100.50", "{devices}");
+}
+
+#[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = app().await;
     for path in ["/healthz", "/signin", "/api/v1/me", "/assets/app.js", "/nowhere"] {

@@ -76,6 +76,8 @@ pub async fn app_with(http: HttpSettings) -> TestApp {
         password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
         files_dir: Some(dir.path().join("files")),
         max_attachment_bytes: MAX_TEST_ATTACHMENT,
+        // The test identity providers listen on 127.0.0.1 over plain http.
+        allow_http_loopback_sso: true,
         ..Settings::default()
     };
     let ring = Arc::new(crypto::MasterKeyring::generate());

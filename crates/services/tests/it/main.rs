@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub fn settings() -> Settings {
     Settings {
         password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
+        // The test identity providers listen on 127.0.0.1 over plain http.
+        allow_http_loopback_sso: true,
         ..Settings::default()
     }
 }

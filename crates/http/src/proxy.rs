@@ -1,0 +1,157 @@
+//! The client's address behind reverse proxies the operator trusts.
+//!
+//! Rate limits, audit events and device records all key on the client's IP address. Behind a
+//! load balancer every request comes from the balancer, so one noisy client would exhaust the
+//! limit for everyone and the audit trail would name the balancer. `X-Forwarded-For` fixes that,
+//! but anyone can send the header: it is believed only when the peer is a trusted proxy, and then
+//! only up to the first address (from the right) that is not itself a trusted proxy. A client that
+//! forges the header's left part gains nothing, because its own address is what the nearest
+//! trusted proxy appended.
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// Addresses and networks (`10.0.0.7`, `10.0.0.0/8`, `fd00::/8`) whose `X-Forwarded-For` is believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Parses each entry; the error names the entry that is not an address or network.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<TrustedProxies, String> {
+        let mut networks = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let entry = entry.as_ref().trim();
+            let bad = || format!("{entry:?} is not an IP address or a network such as 10.0.0.0/8");
+            let (addr, prefix) = match entry.split_once('/') {
+                Some((addr, prefix)) => (addr, Some(prefix.parse::<u8>().map_err(|_| bad())?)),
+                None => (entry, None),
+            };
+            let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = prefix.unwrap_or(max);
+            if prefix > max {
+                return Err(bad());
+            }
+            networks.push((addr, prefix));
+        }
+        Ok(TrustedProxies(networks))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|&(net, prefix)| match (canonical(net), ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), prefix, 32) == masked(u32::from(ip).into(), prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), prefix, 128) == masked(u128::from(ip), prefix, 128)
+            }
+            _ => false,
+        })
+    }
+
+    /// The client's address: the peer itself, unless the peer is trusted, in which case the
+    /// right-most `X-Forwarded-For` entry that is not a trusted proxy (or the left-most entry when
+    /// every hop is trusted). A malformed header is ignored, leaving the peer's address.
+    pub fn client_ip<'a>(&self, peer: IpAddr, forwarded_for: impl Iterator<Item = &'a str>) -> IpAddr {
+        if !self.contains(peer) {
+            return peer;
+        }
+        let mut hops = Vec::new();
+        for value in forwarded_for {
+            for hop in value.split(',') {
+                match hop.trim().parse::<IpAddr>() {
+                    Ok(ip) => hops.push(ip),
+                    Err(_) => return peer,
+                }
+            }
+        }
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            client = hop;
+            if !self.contains(hop) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`, as a dual-stack socket reports them) compare as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+    if prefix == 0 {
+        return 0;
+    }
+    let keep = u32::from(width - prefix);
+    (bits >> keep) << keep
+}
+
+/// Middleware: replaces the connection's peer address with the client's, as [`TrustedProxies::client_ip`]
+/// decides, so every extractor (origins, rate limits) sees the client.
+pub async fn resolve_client(State(trusted): State<Arc<TrustedProxies>>, mut request: Request, next: Next) -> Response {
+    if !trusted.is_empty() {
+        if let Some(&ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            let forwarded = request.headers().get_all("x-forwarded-for");
+            let client = trusted.client_ip(peer.ip(), forwarded.iter().filter_map(|v| v.to_str().ok()));
+            if client != peer.ip() {
+                request.extensions_mut().insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+            }
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_parse_and_match() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8", "192.0.2.7", "fd00::/8"]).unwrap();
+        assert!(t.contains(ip("10.200.1.1")));
+        assert!(t.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped addresses count as IPv4");
+        assert!(t.contains(ip("192.0.2.7")));
+        assert!(!t.contains(ip("192.0.2.8")));
+        assert!(t.contains(ip("fd12::1")));
+        assert!(!t.contains(ip("2001:db8::1")));
+        assert!(TrustedProxies::parse(&["0.0.0.0/0"]).unwrap().contains(ip("203.0.113.9")));
+        for bad in ["10.0.0.0/33", "fd00::/129", "proxy.example", "10.0.0.0/x", ""] {
+            assert!(TrustedProxies::parse(&[bad]).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_peers() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+        let one = |v: &'static str| std::iter::once(v);
+        // An untrusted peer's header is ignored.
+        assert_eq!(t.client_ip(ip("203.0.113.5"), one("198.51.100.1")), ip("203.0.113.5"));
+        // A trusted proxy names the client.
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("198.51.100.1")), ip("198.51.100.1"));
+        // A client that forges the left part of the header is still found: the proxy appended it.
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("1.2.3.4, 198.51.100.1")), ip("198.51.100.1"));
+        // Two trusted hops (one header line each) are skipped.
+        assert_eq!(t.client_ip(ip("10.0.0.2"), ["198.51.100.1", "10.0.0.9"].into_iter()), ip("198.51.100.1"));
+        // Malformed, or no header at all: the peer.
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("198.51.100.1, not-an-ip")), ip("10.0.0.2"));
+        assert_eq!(t.client_ip(ip("10.0.0.2"), std::iter::empty()), ip("10.0.0.2"));
+    }
+}
