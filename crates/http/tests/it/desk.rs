@@ -359,6 +359,145 @@ async fn gnupg_fetches_the_key_over_hkp_verifies_security_txt_and_encrypts_a_rep
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
 }
 
+/// Serves the app over TLS with a certificate for `names`, issued by a CA made for this test.
+/// Returns the port and the CA certificate (PEM).
+async fn serve_tls(app: &TestApp, names: &[&str]) -> (u16, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca_params.distinguished_name.push(DnType::CommonName, "Conclave WKD test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let mut leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(std::sync::Arc::new(config)),
+    );
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        server.serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    (port, ca.pem())
+}
+
+/// An HTTP proxy that answers every CONNECT, whatever host it names, with a tunnel to `port` on
+/// this machine. Records each CONNECT line, so the test sees which host gpg asked for.
+async fn connect_proxy(port: u16) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let first = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+                log.lock().unwrap().push(first.clone());
+                if !first.starts_with("CONNECT ") {
+                    let _ = client.write_all(b"HTTP/1.0 405 Method Not Allowed\r\n\r\n").await;
+                    return;
+                }
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return };
+                if client.write_all(b"HTTP/1.0 200 Connection established\r\n\r\n").await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (proxy_port, seen)
+}
+
+// Multi-threaded: the server and the proxy keep answering while this thread waits for gpg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnupg_locates_the_key_by_wkd_with_both_layouts() {
+    // `gpg --locate-keys` looks the domain up and checks the certificate against the system's
+    // trusted CAs. The test gives gpg (and the dirmngr it starts) a private mount namespace in
+    // which the CA bundle is this test's CA and, for the advanced layout, /etc/hosts names
+    // openpgpkey.acme.example; the machine's own files are untouched. The proxy carries gpg's
+    // connections for acme.example to the test server.
+    let Some(_) = Gpg::new() else { return };
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let namespace: &[&str] = if is_root { &["--mount"] } else { &["--map-root-user", "--mount"] };
+    let usable = Command::new("unshare").args(namespace).arg("true").status().is_ok_and(|s| s.success())
+        && std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists();
+    if !usable {
+        assert!(std::env::var_os("CI").is_none(), "the WKD test needs unshare and /etc/ssl/certs under CI");
+        eprintln!("skipping: no private mount namespace for gpg here");
+        return;
+    }
+    let app = app().await;
+    let security = desk_app(&app).await;
+    let r = req(Method::POST, "/api/v1/desk/keys")
+        .bearer(&security)
+        .json(&json!({ "user_id": "Acme Security <security@acme.example>" }))
+        .send(&app)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let fingerprint = r.json()["fingerprint"].as_str().unwrap().to_owned();
+    let (tls_port, ca_pem) = serve_tls(&app, &["acme.example", "openpgpkey.acme.example"]).await;
+    let (proxy_port, seen) = connect_proxy(tls_port).await;
+
+    for (layout, host) in [("advanced", "openpgpkey.acme.example"), ("direct", "acme.example")] {
+        let gpg = Gpg::new().unwrap();
+        let home = gpg.home.path();
+        std::fs::write(home.join("ca.pem"), &ca_pem).unwrap();
+        let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if layout == "advanced" {
+            // The advanced layout is used only when the openpgpkey subdomain resolves.
+            hosts.push_str("\n127.0.0.1 openpgpkey.acme.example\n");
+        }
+        std::fs::write(home.join("hosts"), hosts).unwrap();
+        std::fs::write(
+            home.join("dirmngr.conf"),
+            format!("http-proxy http://127.0.0.1:{proxy_port}\nstandard-resolver\n"),
+        )
+        .unwrap();
+        let script = format!(
+            "mount --bind {h}/ca.pem /etc/ssl/certs/ca-certificates.crt && mount --bind {h}/hosts /etc/hosts && \
+             exec gpg --homedir {h} --batch --no-tty --trust-model always \
+             --auto-key-locate clear,wkd,nodefault --locate-keys security@acme.example",
+            h = home.display()
+        );
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("unshare").args(namespace).args(["sh", "-c", &script]).output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{layout}: gpg --locate-keys failed: {stderr}");
+        let (_, listed, _) = gpg.run(&["--with-colons", "--list-keys", "security@acme.example"], b"");
+        assert!(listed.contains(&format!("fpr:::::::::{fingerprint}:")), "{layout}: {listed}");
+        let connects = std::mem::take(&mut *seen.lock().unwrap());
+        assert!(connects.iter().any(|c| c.starts_with(&format!("CONNECT {host}:443 "))), "{layout}: {connects:?}");
+    }
+}
+
 /// A multipart/form-data body with text fields and files (name, type, bytes).
 fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "conclave-test-boundary-7f3a";
