@@ -180,7 +180,13 @@ impl Config {
             bail!("max_body_bytes must be between 1024 and 16777216");
         }
         let desk_file = file.security_desk.clone().unwrap_or_default();
-        let desk = desk_settings(&desk_file)?;
+        let mut desk = desk_settings(&desk_file)?;
+        // security.txt is signed with the organisation's key and mails to finders carry links: both
+        // must name this server, never whatever Host header a request sent. Without a configured
+        // public URL, the listen address stands in (the machine's name when listening on all).
+        if desk.public_url.is_none() {
+            desk.public_url = Some(public_url_from_listen(listen, &machine_name()));
+        }
         let smtp = match &file.smtp {
             None => None,
             Some(smtp) => Some(smtp_settings(smtp, std::env::var("CONCLAVE_SMTP_PASSWORD").ok())?),
@@ -291,7 +297,9 @@ allow_http_loopback = false
 [security_desk]
 # The enterprise whose security role runs the desk; unset: the first enterprise created.
 # enterprise = "0190..."
-# Where finders reach this server; unset: the host name each request used.
+# Where finders reach this server. security.txt (signed) and links in mails use it, never the
+# Host header of a request. Unset: https:// and the listen address (the machine's name when
+# listening on all addresses); set it for any real deployment.
 # public_url = "https://chat.example.org"
 # An address for security.txt besides the report form.
 # contact_email = "security@example.org"
@@ -386,6 +394,29 @@ fn desk_settings(file: &DeskFileConfig) -> anyhow::Result<services::DeskSettings
     })
 }
 
+/// `https://` and the listen address, or `name` when the address is unspecified (0.0.0.0, ::).
+pub fn public_url_from_listen(listen: SocketAddr, name: &str) -> String {
+    let port = listen.port();
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => name.to_owned(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        ip => ip.to_string(),
+    };
+    if port == 443 {
+        format!("https://{host}")
+    } else {
+        format!("https://{host}:{port}")
+    }
+}
+
+fn machine_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         anyhow::anyhow!(
@@ -452,6 +483,21 @@ mod tests {
         let err =
             Config::resolve(&Overrides { config: Some(dir.path().join("p.toml")), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn the_desk_names_this_server_never_the_request_s_host() {
+        let listen = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(public_url_from_listen(listen("127.0.0.1:8443"), "m"), "https://127.0.0.1:8443");
+        assert_eq!(public_url_from_listen(listen("[::1]:8443"), "m"), "https://[::1]:8443");
+        assert_eq!(public_url_from_listen(listen("0.0.0.0:443"), "chat.example.org"), "https://chat.example.org");
+        let defaults = Config::resolve(&Overrides::default()).unwrap();
+        assert_eq!(defaults.desk.public_url.as_deref(), Some("https://127.0.0.1:8443"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[security_desk]\npublic_url = \"https://chat.example.org/\"\n").unwrap();
+        let configured = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap();
+        assert_eq!(configured.desk.public_url.as_deref(), Some("https://chat.example.org"));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub enum PgpError {
     Unsupported(String),
     #[error("the key does not verify: {0}")]
     Invalid(String),
+    #[error("the decrypted message is larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 /// Which kind of key to generate.
@@ -229,7 +231,9 @@ impl OrgKey {
     }
 
     /// Decrypts an ASCII-armoured message encrypted to this key (or to one of its subkeys).
-    pub fn decrypt(&self, armored: &str) -> Result<Vec<u8>, PgpError> {
+    /// Reads at most `max_bytes` of plaintext: a small compressed message can expand without
+    /// bound, so a larger plaintext is refused before it is held in memory.
+    pub fn decrypt(&self, armored: &str, max_bytes: usize) -> Result<Vec<u8>, PgpError> {
         let text = armored.trim();
         if !text.starts_with("-----BEGIN PGP MESSAGE-----") {
             return Err(PgpError::NotOpenPgp("expected an ASCII-armoured PGP MESSAGE block".into()));
@@ -244,8 +248,17 @@ impl OrgKey {
         })?;
         if plain.is_compressed() {
             plain = plain.decompress().map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+            if plain.is_compressed() {
+                return Err(PgpError::NotOpenPgp("compressed data inside compressed data is refused".into()));
+            }
         }
-        plain.as_data_vec().map_err(|e| PgpError::NotOpenPgp(e.to_string()))
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut plain, max_bytes as u64 + 1), &mut out)
+            .map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+        if out.len() > max_bytes {
+            return Err(PgpError::TooLarge(max_bytes));
+        }
+        Ok(out)
     }
 }
 
@@ -369,12 +382,23 @@ mod tests {
         assert_eq!(again.info(), info);
 
         let report = encrypt_to(&key.public_armored(), b"SQL injection in /search").unwrap();
-        assert_eq!(key.decrypt(&report).unwrap(), b"SQL injection in /search");
+        // A compression bomb: 8 MiB of zeros in a message of a few KiB is refused after reading
+        // the limit, never held whole.
+        let (public, _) = SignedPublicKey::from_string(&key.public_armored()).unwrap();
+        let mut rng = rand08::thread_rng();
+        let mut builder =
+            MessageBuilder::from_bytes("", vec![0u8; 8 << 20]).seipd_v1(&mut rng, SymmetricKeyAlgorithm::AES256);
+        builder.compression(CompressionAlgorithm::ZLIB);
+        builder.encrypt_to_key(&mut rng, &public.public_subkeys[0]).unwrap();
+        let bomb = builder.to_armored_string(&mut rng, ArmorOptions::default()).unwrap();
+        assert!(bomb.len() < 64 * 1024, "the bomb is small: {} bytes", bomb.len());
+        assert_eq!(key.decrypt(&bomb, 320 * 1024), Err(PgpError::TooLarge(320 * 1024)));
+        assert_eq!(key.decrypt(&report, 1024).unwrap(), b"SQL injection in /search");
         let other = OrgKey::generate("Other <o@example.org>", KeyAlgorithm::Ed25519, 30).unwrap();
-        assert_eq!(other.decrypt(&report), Err(PgpError::NotForThisKey));
-        assert!(matches!(key.decrypt("hello"), Err(PgpError::NotOpenPgp(_))));
+        assert_eq!(other.decrypt(&report, 1024), Err(PgpError::NotForThisKey));
+        assert!(matches!(key.decrypt("hello", 1024), Err(PgpError::NotOpenPgp(_))));
         assert!(matches!(
-            key.decrypt("-----BEGIN PGP MESSAGE-----\n\nnot base64 at all!\n-----END PGP MESSAGE-----\n"),
+            key.decrypt("-----BEGIN PGP MESSAGE-----\n\nnot base64 at all!\n-----END PGP MESSAGE-----\n", 1024),
             Err(PgpError::NotOpenPgp(_))
         ));
 

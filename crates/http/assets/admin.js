@@ -160,6 +160,7 @@
     form.allowed_domains.value = s.allowed_domains.join("\n");
     form.admin_groups.value = s.admin_groups.join("\n");
     form.allow_idp_initiated.checked = s.allow_idp_initiated;
+    form.sso_only.checked = s.sso_only;
     document.getElementById("saml-current").textContent = "Connected to " + s.idp_entity_id + " (" + s.idp_sso_url + ").";
   };
   show(await conclave.api("GET", path));
@@ -171,6 +172,7 @@
       allowed_domains: lines(form.allowed_domains.value),
       admin_groups: lines(form.admin_groups.value),
       allow_idp_initiated: form.allow_idp_initiated.checked,
+      sso_only: form.sso_only.checked,
     };
     conclave.api("PUT", path, body).then((s) => { show(s); conclave.status("SAML saved."); })
       .catch((e) => conclave.status(e.message, true));

@@ -302,11 +302,21 @@ const chat = (() => {
 
   async function catchUp() {
     await loadConversations();
-    for (const id of messages.keys()) {
+    const base = (id) => "/api/v1/conversations/" + id + "/messages?limit=200";
+    for (const id of [...messages.keys()]) {
+      // Every new message, page by page, however many were missed.
       const have = seqs(id);
-      const after = have.length ? Math.max(...have) : 0;
-      const page = await conclave.api("GET", "/api/v1/conversations/" + id + "/messages?limit=200&after=" + after);
-      for (const m of page) add(m);
+      const held = have.length ? Math.max(...have) : 0;
+      let after = held;
+      for (;;) {
+        const page = await conclave.api("GET", base(id) + "&after=" + after);
+        for (const m of page) add(m);
+        if (page.length < 200) break;
+        after = Math.max(...page.map((m) => m.seq));
+      }
+      // Edits and deletions made while away keep their seq: the latest page before what was new
+      // brings the recent ones again (a message is replaced by its seq).
+      if (held > 0) for (const m of await conclave.api("GET", base(id) + "&before=" + (held + 1))) add(m);
     }
     if (current) {
       renderMessages(false);

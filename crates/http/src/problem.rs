@@ -217,6 +217,14 @@ impl Problem {
         self.retry_after
     }
 
+    /// Adds this problem's Retry-After to a response rendered some other way (an HTML page).
+    pub fn with_retry_after(&self, mut response: axum::response::Response) -> axum::response::Response {
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        response
+    }
+
     pub fn document(&self) -> ProblemDocument {
         ProblemDocument {
             kind: format!("/problems/{}", self.kind.slug()),

@@ -116,34 +116,41 @@ impl Services {
         };
         let candidates = self.store.find_users_by_email_index(&self.keys.email_index(&email)).await?;
         let now = Millis::now();
-        // A locked account is refused before its password is even checked, so guessing stops.
-        if let [only] = candidates.as_slice() {
-            if let Some(until) = self.store.sign_in_state(only.id).await?.locked_until.filter(|u| u.0 > now.0) {
-                self.store.append_audit(&failure("locked", Some(only))).await?;
-                return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
-            }
-        }
+        // The same email may exist in several enterprises. A locked account is skipped before its
+        // password is even checked, so guessing stops; every other one is checked and, on a wrong
+        // password, counts the failure, so a twin account elsewhere cannot switch lockout off.
         let mut matched = None;
-        let mut checked = 0usize;
+        let mut checked = Vec::new();
+        let mut locked_until: Option<Millis> = None;
         for user in &candidates {
             let Some(stored) = user.password_hash.clone() else {
                 continue;
             };
-            checked += 1;
+            if let Some(until) = self.store.sign_in_state(user.id).await?.locked_until.filter(|u| u.0 > now.0) {
+                locked_until = Some(locked_until.map_or(until, |l| Millis(l.0.max(until.0))));
+                continue;
+            }
+            checked.push(user);
             if let Some(verified) = self.verify_password(password, stored).await? {
                 matched = Some((user.clone(), verified));
                 break;
             }
         }
-        if checked == 0 {
+        if checked.is_empty() && locked_until.is_none() {
             self.verify_password(password, self.decoy_hash().await?).await?;
         }
         let (user, verified) = match matched {
+            None if checked.is_empty() && locked_until.is_some() => {
+                let until = locked_until.expect("checked above");
+                let only = if candidates.len() == 1 { candidates.first() } else { None };
+                self.store.append_audit(&failure("locked", only)).await?;
+                return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
+            }
             None => {
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
                 let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
                 self.store.append_audit(&failure(reason, only)).await?;
-                if let Some(user) = only {
+                for user in checked {
                     self.count_failure(user).await?;
                 }
                 return Err(Error::InvalidCredentials);
@@ -325,6 +332,20 @@ impl Services {
 
     /// Resolves a bearer or cookie token to its principal. Ended, expired and disabled-account
     /// sessions are all simply unauthenticated.
+    /// When the session behind `token` expires; unauthenticated if it already ended. Read-only:
+    /// a live connection checks this without counting as activity.
+    pub async fn session_deadline(&self, token: &str) -> Result<Millis> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(Error::Unauthenticated);
+        }
+        let session = self
+            .store
+            .session_by_token_hash(&crypto::token::hash(token), Millis::now())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        Ok(session.expires_at)
+    }
+
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         if token.is_empty() || token.len() > 128 {
             return Err(Error::Unauthenticated);
@@ -351,6 +372,27 @@ impl Services {
     /// Signs one of the caller's own devices out.
     pub async fn end_device(&self, principal: &Principal, origin: &Origin, session: SessionId) -> Result<()> {
         self.end_own_session(principal, origin, session, "ended-by-user", "session.end").await
+    }
+
+    /// Signs the user's other devices out (after a password change: whoever held the old
+    /// password may hold a session too). `keep` is the session making the change, if any.
+    pub(crate) async fn end_other_sessions(
+        &self,
+        principal: &Principal,
+        origin: &Origin,
+        keep: Option<SessionId>,
+    ) -> Result<()> {
+        for session in self.store.list_sessions(principal.enterprise_id, principal.user_id, Millis::now()).await? {
+            if Some(session.id) == keep {
+                continue;
+            }
+            match self.end_own_session(principal, origin, session.id, "password-changed", "session.end").await {
+                // Ended meanwhile by someone else: nothing left to do.
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn end_own_session(

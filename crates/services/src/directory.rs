@@ -327,7 +327,18 @@ impl Services {
     ) -> Result<()> {
         self.require_team_manager(caller, enterprise, team).await?;
         let audit = team_draft(caller, origin, enterprise, team, "team.member.remove", Some(format!("user:{user}")));
-        self.store.remove_team_member(enterprise, team, user, &audit).await.map_err(not_found("membership"))
+        let left =
+            self.store.remove_team_member(enterprise, team, user, &audit).await.map_err(not_found("membership"))?;
+        if let Some(channel) = left {
+            // The channel follows the team: the person's browser drops it, the others see them go.
+            let mut recipients: Vec<UserId> =
+                self.store.list_members(channel).await?.into_iter().map(|m| m.user_id).collect();
+            recipients.push(user);
+            let key = self.keys.enterprise_key(enterprise).await?;
+            let event = crate::messaging::Event::MemberLeft { conversation_id: channel, user_id: user };
+            self.publish(enterprise, &key, &crate::messaging::conversation_topic(channel), recipients, event).await;
+        }
+        Ok(())
     }
 
     pub async fn list_team_members(

@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod saml;
 pub mod sign_in;
 mod sso_util;
+pub use sso_util::SsoMethod;
 
 use domain::audit::{Actor, AuditDraft, Origin, Outcome};
 use domain::{EnterpriseId, FieldError, Millis, Role, SessionId, TeamId, UserId};
@@ -165,7 +166,9 @@ pub struct Settings {
 pub struct DeskSettings {
     /// The enterprise whose security team runs the public desk; `None`: the first enterprise.
     pub enterprise: Option<EnterpriseId>,
-    /// Where the public pages live, e.g. `https://chat.example.org`; `None`: the request's host.
+    /// Where the public pages live, e.g. `https://chat.example.org`. The binary always sets it
+    /// (from configuration or its listen address), so signed security.txt and mail links never
+    /// name a host a request chose; `None` (tests, embedding) falls back to the request's host.
     pub public_url: Option<String>,
     /// An email address for security.txt's Contact, besides the report form.
     pub contact_email: Option<String>,

@@ -88,6 +88,26 @@ impl Mailer for SmtpMailer {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body)
             .map_err(|e| e.to_string())?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| e.to_string())
+        self.transport.send(message).await.map(|_| ()).map_err(|e| smtp_failure(&e))
+    }
+}
+
+/// What went wrong, without the relay's own words: those often repeat the recipient's address,
+/// which is a finder's personal data and must not reach the logs.
+fn smtp_failure(e: &lettre::transport::smtp::Error) -> String {
+    let what = if e.is_permanent() {
+        "refused the mail"
+    } else if e.is_transient() {
+        "refused the mail for now"
+    } else if e.is_timeout() {
+        "did not answer in time"
+    } else if e.is_tls() {
+        "failed the TLS handshake"
+    } else {
+        "could not be reached or broke the protocol"
+    };
+    match e.status() {
+        Some(code) => format!("the mail relay {what} (SMTP {code})"),
+        None => format!("the mail relay {what}"),
     }
 }

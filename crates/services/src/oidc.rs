@@ -199,7 +199,10 @@ impl Services {
 
     /// Whether password sign-in is off for the enterprise.
     pub(crate) async fn sso_only(&self, enterprise: EnterpriseId) -> Result<bool> {
-        Ok(self.oidc_settings_of(enterprise).await?.is_some_and(|s| s.sso_only))
+        if self.oidc_settings_of(enterprise).await?.is_some_and(|s| s.sso_only) {
+            return Ok(true);
+        }
+        Ok(self.saml_settings_of(enterprise).await?.is_some_and(|s| s.sso_only))
     }
 
     /// Starts a sign-in for the person with `email`: finds their enterprise by domain and
@@ -213,6 +216,10 @@ impl Services {
         let endpoint = doc["authorization_endpoint"]
             .as_str()
             .ok_or_else(|| Error::SsoFailed("no authorization endpoint".into()))?;
+        // The browser is sent there: never to a plain-http or non-web address.
+        if !provider_url_ok(endpoint, self.settings.allow_http_loopback_sso) {
+            return Err(Error::SsoFailed("the provider's authorization address is not https".into()));
+        }
         let (state, nonce, verifier) =
             (crypto::token::generate(), crypto::token::generate(), crypto::token::generate());
         let state_hash = crypto::token::hash(&state);
@@ -304,6 +311,12 @@ impl Services {
         let token_endpoint =
             doc["token_endpoint"].as_str().ok_or_else(|| Error::SsoFailed("no token endpoint".into()))?;
         let jwks_uri = doc["jwks_uri"].as_str().ok_or_else(|| Error::SsoFailed("no jwks_uri".into()))?;
+        // The discovery document names where the code and the keys are fetched: the same rule as
+        // for the issuer, so a provider cannot point this server at plain http elsewhere.
+        let allow_loopback = self.settings.allow_http_loopback_sso;
+        if !provider_url_ok(token_endpoint, allow_loopback) || !provider_url_ok(jwks_uri, allow_loopback) {
+            return Err(Error::SsoFailed("the provider's token or key address is not https".into()));
+        }
         let response = self
             .oidc
             .http

@@ -45,6 +45,9 @@ pub struct SamlSettings {
     /// destination every response must name. Never taken from a request's Host header, which
     /// the sender controls.
     pub sp_base_url: String,
+    /// Password sign-in is off, except for enterprise admins with one-time codes (break-glass).
+    #[serde(default)]
+    pub sso_only: bool,
 }
 
 impl ForDomains for SamlSettings {
@@ -161,7 +164,7 @@ impl Services {
         self.saml_settings_of(enterprise).await
     }
 
-    async fn saml_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<SamlSettings>> {
+    pub(crate) async fn saml_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<SamlSettings>> {
         self.store
             .saml_config(enterprise)
             .await?
@@ -208,6 +211,18 @@ impl Services {
             AuditDraft { detail: json.clone(), ..draft(caller, origin, Some(enterprise), "sso.saml.configure", None) };
         self.store.put_saml_config(enterprise, &json, Millis::now(), &audit).await?;
         Ok(settings)
+    }
+
+    /// Reads IdP metadata an admin pasted. Enterprise admins only: nobody else makes this server
+    /// parse XML they wrote.
+    pub fn idp_metadata_from_xml(
+        &self,
+        caller: &Caller,
+        enterprise: EnterpriseId,
+        xml: &str,
+    ) -> Result<(String, String, String)> {
+        caller.require_enterprise_admin(enterprise)?;
+        parse_idp_metadata(xml)
     }
 
     /// Fetches IdP metadata from a URL (for admins who give one).

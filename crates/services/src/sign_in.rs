@@ -200,7 +200,8 @@ impl Services {
                 "the current password is wrong",
             )));
         }
-        self.set_new_password(&user, &Caller::User(p.clone()), origin, new_password).await
+        self.set_new_password(&user, &Caller::User(p.clone()), origin, new_password).await?;
+        self.end_other_sessions(p, origin, Some(p.session_id)).await
     }
 
     /// Sets a new password in place of an expired one, then signs in as usual (one-time code
@@ -225,6 +226,7 @@ impl Services {
             crate::auth::Gate::NeedsEnrolment(_) => return Err(Error::SecondFactorEnrolmentRequired),
         };
         self.set_new_password(&user, &Caller::User(self.principal_of(&user)), origin, new_password).await?;
+        self.end_other_sessions(&self.principal_of(&user), origin, None).await?;
         // Expiry is checked after the one-time code, so the code already passed (and is spent):
         // open the session rather than signing in again.
         self.open_session(origin, &user, "password-change").await

@@ -33,6 +33,22 @@ pub(crate) async fn read_capped(mut response: reqwest::Response) -> std::result:
     Ok(body)
 }
 
+/// Which single sign-on protocol an attempt used, as audit events name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsoMethod {
+    Oidc,
+    Saml,
+}
+
+impl SsoMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SsoMethod::Oidc => "oidc",
+            SsoMethod::Saml => "saml",
+        }
+    }
+}
+
 /// A provider configuration that names the email domains it signs in.
 pub(crate) trait ForDomains: serde::de::DeserializeOwned {
     fn allowed_domains(&self) -> &[String];
@@ -103,6 +119,27 @@ pub(crate) fn check_domains(domains: &[String]) -> Result<Vec<String>> {
 impl Services {
     /// Refuses email domains another enterprise already signs in through single sign-on: a domain
     /// has one identity provider, so nobody can redirect another organisation's people.
+    /// Audits a provider's answer that never reached the checks: the provider reported an error,
+    /// or the answer lacked its code, state or SAMLResponse. `provider_error` comes from the
+    /// request, so only an OAuth-style error code (letters and underscores, at most 64) is kept.
+    pub async fn record_refused_sso_answer(
+        &self,
+        origin: &Origin,
+        method: SsoMethod,
+        provider_error: Option<&str>,
+    ) -> Result<()> {
+        let reason = match provider_error {
+            Some(code)
+                if !code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+            {
+                format!("provider-error:{code}")
+            }
+            Some(_) => "provider-error".to_owned(),
+            None => "incomplete-answer".to_owned(),
+        };
+        self.audit_sso_failure(origin, method.as_str(), None, &reason).await
+    }
+
     /// The audit event of a failed single sign-on (`method` is "oidc" or "saml").
     pub(crate) async fn audit_sso_failure(
         &self,

@@ -5,7 +5,7 @@
 use super::{append_audit, db, insert_key, DbRow, Store};
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
-use domain::{EnterpriseId, Millis, Role, SessionId, TeamId, UserId};
+use domain::{ConversationId, EnterpriseId, Millis, Role, SessionId, TeamId, UserId};
 use sqlx::Row;
 use store::decode;
 use store::{EnterpriseRow, Error, KeyRow, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
@@ -381,7 +381,7 @@ impl store::DirectoryStore for Store {
         team: TeamId,
         user: UserId,
         audit: &AuditDraft,
-    ) -> Result<()> {
+    ) -> Result<Option<ConversationId>> {
         transaction!(self.writer(), |tx| {
             let done = sqlx::query(
                 "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2 \
@@ -394,8 +394,28 @@ impl store::DirectoryStore for Store {
             .await
             .map_err(db)?;
             expect_rows(done.rows_affected())?;
+            let channel: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM conversations WHERE kind = 'team' AND team_id = $1 AND enterprise_id = $2",
+            )
+            .bind(team.to_string())
+            .bind(enterprise.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let mut left = None;
+            if let Some(channel) = channel {
+                let gone = sqlx::query("DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
+                    .bind(&channel)
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if gone.rows_affected() > 0 {
+                    left = ConversationId::parse(&channel);
+                }
+            }
             append_audit(&mut tx, audit).await?;
-            Ok(())
+            Ok(left)
         })
     }
 

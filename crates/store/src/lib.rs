@@ -151,13 +151,15 @@ pub trait DirectoryStore: Send + Sync {
     /// Adds or updates a membership. Both ids must belong to `enterprise`, else `NotFound`.
     async fn put_team_member(&self, enterprise: EnterpriseId, member: &TeamMemberRow, audit: &AuditDraft)
         -> Result<()>;
+    /// Removes a membership and, in the same transaction, the person's place in the team's
+    /// channel (team channels follow the team). Returns the channel they left, if they were in it.
     async fn remove_team_member(
         &self,
         enterprise: EnterpriseId,
         team: TeamId,
         user: UserId,
         audit: &AuditDraft,
-    ) -> Result<()>;
+    ) -> Result<Option<domain::ConversationId>>;
     async fn list_team_members(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberRow>>;
 }
 

@@ -241,6 +241,9 @@ pub struct SamlRequest {
     /// This service's address as the IdP knows it; default: the address of this request.
     #[serde(default)]
     pub sp_base_url: Option<String>,
+    /// Password sign-in is off, except for enterprise admins with one-time codes (break-glass).
+    #[serde(default)]
+    pub sso_only: bool,
 }
 
 /// PUT /api/v1/enterprises/{id}/sso/saml — connect the enterprise's SAML identity provider.
@@ -258,7 +261,7 @@ pub async fn put_saml(
     ApiJson(body): ApiJson<SamlRequest>,
 ) -> Result<Json<services::saml::SamlSettings>, Problem> {
     let (entity, sso, cert) = match (&body.idp_metadata, &body.idp_metadata_url) {
-        (Some(xml), _) => services::saml::parse_idp_metadata(xml)?,
+        (Some(xml), _) => state.services.idp_metadata_from_xml(&auth.caller(), enterprise(&id)?, xml)?,
         (None, Some(url)) => state.services.fetch_idp_metadata(&auth.caller(), enterprise(&id)?, url).await?,
         (None, None) => (
             body.idp_entity_id.clone().unwrap_or_default(),
@@ -274,6 +277,7 @@ pub async fn put_saml(
         allow_idp_initiated: body.allow_idp_initiated,
         admin_groups: body.admin_groups,
         sp_base_url: body.sp_base_url.unwrap_or_else(|| crate::extract::base_url(&headers, &uri)),
+        sso_only: body.sso_only,
     };
     Ok(Json(state.services.put_saml_settings(&auth.caller(), &origin, enterprise(&id)?, settings).await?))
 }

@@ -427,18 +427,32 @@ async fn serve_socket(
     let mut registration = hub.register(user, session);
     // The session may have ended between the upgrade's check and this registration; its
     // `session-ended` event would then have gone to nobody. Checking again after registering
-    // closes that gap: any later end reaches this registration.
-    if services.authenticate(&token).await.is_err() {
-        let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session ended: sign in again")).await;
-        hub.unregister(user, registration.id);
-        return;
-    }
+    // closes that gap: any later end reaches this registration. A session that simply runs out
+    // sends no event, so the socket also closes itself at the session's expiry.
+    let deadline = match services.session_deadline(&token).await {
+        Ok(expires_at) => {
+            let left = u64::try_from(expires_at.0 - domain::Millis::now().0).unwrap_or(0);
+            tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+        }
+        Err(_) => {
+            let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session ended: sign in again")).await;
+            hub.unregister(user, registration.id);
+            return;
+        }
+    };
+    drop(token);
+    let expiry = tokio::time::sleep_until(deadline);
+    tokio::pin!(expiry);
     if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
         hub.unregister(user, registration.id);
         return;
     }
     loop {
         tokio::select! {
+            () = &mut expiry => {
+                let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session expired: sign in again")).await;
+                break;
+            }
             event = registration.events.recv() => match event {
                 Some(text) => {
                     if socket.send(Message::Text(text.as_ref().into())).await.is_err() {

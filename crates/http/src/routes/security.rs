@@ -7,7 +7,7 @@ use crate::extract::{base_url, request_host, ClientOrigin};
 use crate::problem::{Kind, Problem};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -129,11 +129,8 @@ fn sentence(problem: &Problem) -> String {
     }
 }
 
-fn with_retry_after(mut response: Response, problem: &Problem) -> Response {
-    if let Some(secs) = problem.retry_after() {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
+fn with_retry_after(response: Response, problem: &Problem) -> Response {
+    problem.with_retry_after(response)
 }
 
 /// The text fields and staged files of a multipart form (or the fields of a URL-encoded one).
@@ -693,7 +690,9 @@ pub(super) fn router() -> Router<AppState> {
         .route("/security", get(security_page))
         .route(
             "/security/report",
-            get(|| async { report_form(StatusCode::OK, None, &ReportInput::default()) }).post(post_report),
+            get(|| async { report_form(StatusCode::OK, None, &ReportInput::default()) })
+                .post(post_report)
+                .layer(DefaultBodyLimit::max(UPLOAD_FORM_BYTES)),
         )
         .route("/security/receipt", post(download_receipt))
         .route("/security/status", get(get_status).post(post_status))

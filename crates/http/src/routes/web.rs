@@ -157,13 +157,18 @@ async fn post_signin(
                 }
                 _ => "Sign-in is unavailable right now. Try again shortly.".to_owned(),
             };
-            let mut response = signin_page(problem.status(), Some(&message), &form.email);
-            if let Some(secs) = problem.retry_after() {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            response
+            problem.with_retry_after(signin_page(problem.status(), Some(&message), &form.email))
         }
     }
+}
+
+/// The sign-in page for a rate-limited attempt, with Retry-After.
+fn too_many(problem: &crate::problem::Problem, email: &str) -> Response {
+    problem.with_retry_after(signin_page(
+        problem.status(),
+        Some("Too many attempts. Wait a minute and try again."),
+        email,
+    ))
 }
 
 fn capitalise(s: &str) -> String {
@@ -191,7 +196,7 @@ async fn post_expired(
     };
     let limited = state.check_sign_in_rate(origin.ip.as_deref()).and_then(|()| state.check_account_rate(&form.email));
     if let Err(problem) = limited {
-        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), &form.email);
+        return too_many(&problem, &form.email);
     }
     let otp = form.otp.as_deref().filter(|o| !o.is_empty());
     match state.services.change_expired_password(&origin, &form.email, &form.password, otp, &form.new_password).await {
@@ -232,8 +237,11 @@ async fn sso_start(
     let Ok(Form(form)) = form else {
         return signin_page(StatusCode::BAD_REQUEST, Some("Enter your work email."), "");
     };
-    if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
-        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), &form.email);
+    // Per address and per account, as for passwords: starting sign-ins for one person from many
+    // addresses is limited too.
+    let limited = state.check_sign_in_rate(origin.ip.as_deref()).and_then(|()| state.check_account_rate(&form.email));
+    if let Err(problem) = limited {
+        return too_many(&problem, &form.email);
     }
     let base = crate::extract::base_url(&headers, &uri);
     let redirect_uri = format!("{base}/sso/oidc/callback");
@@ -289,9 +297,18 @@ async fn sso_callback(
         .filter_map(|c| c.trim().strip_prefix(&format!("{SSO_COOKIE}=")).map(str::to_owned))
         .next();
     if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
-        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), "");
+        return too_many(&problem, "");
     }
     let (Some(code), Some(sso_state)) = (q.code, q.state) else {
+        if let Err(e) =
+            state.services.record_refused_sso_answer(&origin, services::SsoMethod::Oidc, q.error.as_deref()).await
+        {
+            return signin_page(
+                crate::problem::Problem::from(e).status(),
+                Some("Sign-in is unavailable right now."),
+                "",
+            );
+        }
         let why = q
             .error
             .map(|e| format!("The identity provider answered: {e}."))
@@ -349,9 +366,16 @@ async fn saml_acs(
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
-        return signin_page(problem.status(), Some("Too many attempts. Wait a minute and try again."), "");
+        return too_many(&problem, "");
     }
     let Ok(Form(form)) = form else {
+        if let Err(e) = state.services.record_refused_sso_answer(&origin, services::SsoMethod::Saml, None).await {
+            return signin_page(
+                crate::problem::Problem::from(e).status(),
+                Some("Sign-in is unavailable right now."),
+                "",
+            );
+        }
         return signin_page(StatusCode::BAD_REQUEST, Some("The identity provider's answer was incomplete."), "");
     };
     match state.services.saml_acs(&origin, &form.saml_response).await {

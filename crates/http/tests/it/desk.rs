@@ -536,7 +536,9 @@ async fn files_travel_with_the_form_and_the_api_and_bad_files_are_refused() {
     let empty = req(Method::GET, "/api/v1/desk/reports").bearer(&security).send(&app).await.json();
     assert_eq!(empty.as_array().unwrap().len(), 0);
 
-    let (ct, body) = multipart(&fields, &[("shot.png", "image/png", PNG), ("", "application/octet-stream", b"")]);
+    // A screenshot larger than the JSON body limit (256 KiB) but inside this server's file limit.
+    let big_png = [PNG, &vec![0u8; 290 * 1024]].concat();
+    let (ct, body) = multipart(&fields, &[("shot.png", "image/png", &big_png), ("", "application/octet-stream", b"")]);
     let done = req(Method::POST, "/security/report").raw(&ct, body).send(&app).await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.text());
     let code = receipt_code(&done);
@@ -548,7 +550,7 @@ async fn files_travel_with_the_form_and_the_api_and_bad_files_are_refused() {
     let file_id = report["files"][0]["id"].as_str().unwrap().to_owned();
     let download =
         req(Method::GET, &format!("/api/v1/desk/reports/{id}/files/{file_id}")).bearer(&security).send(&app).await;
-    assert_eq!(download.body, PNG);
+    assert_eq!(download.body, big_png);
     assert!(download.header("content-disposition").starts_with("attachment"));
     assert_eq!(download.header("content-security-policy"), "default-src 'none'; sandbox");
     req(Method::GET, &format!("/api/v1/desk/reports/{id}/files/{file_id}"))

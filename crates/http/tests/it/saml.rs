@@ -173,6 +173,7 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
         allow_idp_initiated: false,
         admin_groups: vec![],
         sp_base_url: "https://rival.example".into(),
+        sso_only: false,
     };
     let err = app.services.put_saml_settings(&Caller::Operator, &Default::default(), other, rival).await.unwrap_err();
     assert!(matches!(err, services::Error::Conflict(ref f) if f.field == "allowed_domains"), "{err:?}");
@@ -264,8 +265,54 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
         !users.iter().any(|u| u.email.starts_with("carol") || u.email.starts_with("root")),
         "no account for a refused response"
     );
+    // Each refusal above is one failed sign-in in the audit log: two replays, a changed attribute,
+    // an unsigned response, a wrapped one, another audience, an expired one, and bad base64.
+    let saml_failures = |events: &[domain::audit::AuditEvent]| {
+        events
+            .iter()
+            .filter(|ev| {
+                ev.draft.action == "auth.sign-in"
+                    && ev.draft.outcome == domain::audit::Outcome::Failure
+                    && ev.draft.detail.contains("\"saml\"")
+            })
+            .count()
+    };
     let events = app.store.audit_page(0, 1000).await.unwrap();
-    assert!(events.iter().any(|ev| ev.draft.action == "auth.sign-in"
-        && ev.draft.detail.contains("\"saml\"")
-        && ev.draft.detail.contains("reason")));
+    assert_eq!(saml_failures(&events), 8, "one audit event per refused response");
+
+    // A post without a SAMLResponse is refused, and audited too.
+    let empty =
+        req(Method::POST, "/saml/acs").raw("application/x-www-form-urlencoded", "RelayState=x").send(&app).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let events = app.store.audit_page(0, 1000).await.unwrap();
+    assert_eq!(saml_failures(&events), 9);
+    assert!(events.last().unwrap().draft.detail.contains("incomplete-answer"));
+
+    // Only an admin may hand the server metadata XML to parse.
+    let r = req(Method::PUT, &path)
+        .bearer(&member)
+        .json(&serde_json::json!({ "idp_metadata": "<EntityDescriptor/>", "allowed_domains": ["acme.example"] }))
+        .send(&app)
+        .await;
+    r.problem(403, "forbidden");
+
+    // "Single sign-on only" for a SAML organisation turns password sign-in off for members.
+    let current: serde_json::Value = req(Method::GET, &path).bearer(&admin).send(&app).await.json();
+    let r = req(Method::PUT, &path)
+        .bearer(&admin)
+        .header("host", "localhost")
+        .json(&serde_json::json!({
+            "idp_entity_id": current["idp_entity_id"], "idp_sso_url": current["idp_sso_url"],
+            "idp_certificate": current["idp_certificate"], "allowed_domains": ["acme.example"],
+            "allow_idp_initiated": true, "sso_only": true,
+        }))
+        .send(&app)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["sso_only"], true);
+    let password = req(Method::POST, "/api/v1/sessions")
+        .json(&serde_json::json!({ "email": "member@acme.example", "password": crate::PASSWORD }))
+        .send(&app)
+        .await;
+    password.problem(403, "sso-required");
 }

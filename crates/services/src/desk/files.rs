@@ -144,7 +144,12 @@ impl Services {
                 let _ = tokio::fs::remove_file(&partial).await;
                 return Err(match e {
                     Error::TooLarge(_) => {
-                        Error::TooLarge(format!("{name}: files may be at most {} MiB", limit / (1024 * 1024)))
+                        let size = if limit >= 1024 * 1024 {
+                            format!("{} MiB", limit / (1024 * 1024))
+                        } else {
+                            format!("{} KiB", limit / 1024)
+                        };
+                        Error::TooLarge(format!("{name}: files may be at most {size}"))
                     }
                     e => e,
                 });

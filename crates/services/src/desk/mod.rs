@@ -682,7 +682,7 @@ impl Services {
         let result = tokio::task::spawn_blocking(move || {
             let mut last = PgpError::NotForThisKey;
             for key in &keys {
-                match key.decrypt(&armored) {
+                match key.decrypt(&armored, domain::desk::MAX_DESCRIPTION_BYTES + domain::desk::MAX_LOGS_BYTES) {
                     Ok(bytes) => return Ok(bytes),
                     Err(PgpError::NotForThisKey) => continue,
                     Err(e) => {

@@ -161,6 +161,23 @@ async fn team_members_join_their_team_channel_and_outsiders_cannot() {
         w.services.join_team_channel(&ann_p, &origin(), domain::TeamId::new()).await,
         Err(Error::NotFound(_))
     ));
+
+    // Removed from the team, Ben leaves its channel too: no more reading, sending or events,
+    // and everyone (Ben included) is told.
+    w.services.send_message(&ann_p, channel.id, "before").await.unwrap();
+    let ben_p = w.principal("ben@e.example").await;
+    let mut live = w.services.conversation_events().await.unwrap();
+    w.services.remove_team_member(&services::Caller::Operator, &origin(), e, team.id, ben.id).await.unwrap();
+    let LiveDelivery::Event(left) = next(&mut live).await else { panic!("lagged") };
+    assert!(left.recipients.contains(&ben.id) && left.recipients.contains(&ann.id), "{:?}", left.recipients);
+    assert!(
+        matches!(left.event, Event::MemberLeft { conversation_id, user_id } if conversation_id == channel.id && user_id == ben.id)
+    );
+    assert!(matches!(w.services.send_message(&ben_p, channel.id, "still here?").await, Err(Error::NotFound(_))));
+    assert!(matches!(w.services.list_messages(&ben_p, channel.id, None, None, 50).await, Err(Error::NotFound(_))));
+    let rest = w.services.join_team_channel(&ann_p, &origin(), team.id).await.unwrap();
+    assert!(!rest.member_ids.contains(&ben.id));
+    assert!(matches!(w.services.join_team_channel(&ben_p, &origin(), team.id).await, Err(Error::Forbidden)));
 }
 
 #[tokio::test]

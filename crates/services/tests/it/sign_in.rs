@@ -83,6 +83,7 @@ async fn the_policy_names_every_rule_a_password_breaks_and_only_admins_set_it() 
     // Changing: the current password must be right, and the last ones may not come back.
     let grace =
         w.services.sign_in(&origin(), "grace@acme.example", "Quiet-Orchard-Lantern-42!").await.unwrap().principal;
+    let laptop = w.services.sign_in(&origin(), "grace@acme.example", "Quiet-Orchard-Lantern-42!").await.unwrap();
     assert!(matches!(
         w.services.change_password(&grace, &origin(), "wrong", "Velvet-Harbor-Comet-77!").await,
         Err(Error::Invalid(f)) if f.field == "current_password"
@@ -97,6 +98,9 @@ async fn the_policy_names_every_rule_a_password_breaks_and_only_admins_set_it() 
         .change_password(&grace, &origin(), "Quiet-Orchard-Lantern-42!", "Velvet-Harbor-Comet-77!")
         .await
         .unwrap();
+    // The change signs the other devices out (whoever knew the old password), not this one.
+    assert!(matches!(w.services.authenticate(&laptop.token).await, Err(Error::Unauthenticated)));
+    assert_eq!(w.services.list_devices(&grace).await.unwrap().len(), 1);
     let err = w
         .services
         .change_password(&grace, &origin(), "Velvet-Harbor-Comet-77!", "Quiet-Orchard-Lantern-42!")
@@ -163,6 +167,28 @@ async fn repeated_failures_lock_the_account_for_the_policys_minutes() {
     let events = w.store.audit_page(0, 1000).await.unwrap();
     assert!(events.iter().any(|ev| ev.draft.action == "auth.lockout"));
     assert!(events.iter().any(|ev| ev.draft.action == "auth.sign-in" && ev.draft.detail.contains("\"locked\"")));
+}
+
+#[tokio::test]
+async fn a_twin_account_in_another_enterprise_does_not_switch_lockout_off() {
+    let (w, e, admin) = setup().await;
+    w.user(e, "ada@acme.example", Role::Member).await;
+    let policy = PasswordPolicy { lockout_threshold: 3, lockout_minutes: 5, ..PasswordPolicy::default() };
+    w.services.put_password_policy(&admin, &origin(), e, policy).await.unwrap();
+    // Another enterprise holds an account with the same email.
+    let other = w.enterprise("Elsewhere").await;
+    w.user(other, "ada@acme.example", Role::Member).await;
+    for _ in 0..3 {
+        assert!(matches!(
+            w.services.sign_in(&origin(), "ada@acme.example", "nope nope").await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    // Acme's account is locked now; the right password opens only the twin, which is not.
+    let signed_in = w.services.sign_in(&origin(), "ada@acme.example", PASSWORD).await.unwrap();
+    assert_eq!(signed_in.principal.enterprise_id, other, "the locked account was skipped");
+    let events = w.store.audit_page(0, 1000).await.unwrap();
+    assert!(events.iter().any(|ev| ev.draft.action == "auth.lockout" && ev.draft.enterprise_id == Some(e)));
 }
 
 #[tokio::test]

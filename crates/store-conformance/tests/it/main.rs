@@ -149,7 +149,16 @@ conformance!(team_membership_round_trips, |store| {
     let members = store.list_team_members(e, team.id).await.unwrap();
     assert_eq!(members.len(), 1);
     assert!(members[0].is_admin);
-    store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
+    // The team's channel: leaving the team leaves it too, in the same step.
+    let mut channel = conversations::conversation(e, domain::messaging::ConversationKind::Team, u.id, None);
+    channel.team_id = Some(team.id);
+    store
+        .create_conversation(&channel, &[conversations::member(&channel, u.id)], &audit("conversation.create", Some(e)))
+        .await
+        .unwrap();
+    let left = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
+    assert_eq!(left, Some(channel.id));
+    assert!(store.list_members(channel.id).await.unwrap().is_empty());
     assert!(store.list_team_members(e, team.id).await.unwrap().is_empty());
     let err = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
