@@ -370,6 +370,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
     tokio::spawn(purge_finder_data_hourly(opened.services.clone()));
+    let sweeper = opened.services.clone();
+    tokio::spawn(async move {
+        match sweeper.sweep_partial_files().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "removed partial uploads left by an earlier crash"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep partial uploads"),
+        }
+    });
     let app = http_api::app(state);
 
     let handle = axum_server::Handle::new();

@@ -132,8 +132,20 @@ impl AppState {
     }
 }
 
+/// The rate-limit bucket of a client address. An IPv6 client usually holds a whole /64, so the
+/// bucket is the /64: otherwise one client could spread attempts over 2^64 addresses.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
+    }
+}
+
 fn spend(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: Option<&str>) -> Result<(), Problem> {
-    let key = ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let key = limit_key(ip.and_then(|ip| ip.parse().ok()).unwrap_or(IpAddr::from([0, 0, 0, 0])));
     // Forget addresses whose buckets are full again, so the map cannot grow without bound.
     if limiter.len() > MAX_TRACKED_ADDRESSES {
         limiter.retain_recent();

@@ -139,6 +139,15 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_client_is_limited_by_its_slash_64() {
+        use crate::limit_key;
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), limit_key(ip("2001:db8:1:2:bbbb::9")));
+        assert_ne!(limit_key(ip("2001:db8:1:2::1")), limit_key(ip("2001:db8:1:3::1")));
+        assert_eq!(limit_key(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
+        assert_eq!(limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
+    }
+
+    #[test]
     fn forwarded_for_is_believed_only_from_trusted_peers() {
         let t = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
         let one = |v: &'static str| std::iter::once(v);

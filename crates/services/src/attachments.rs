@@ -164,6 +164,28 @@ impl Reader {
 }
 
 impl Services {
+    /// Deletes `*.partial` files older than an hour: uploads cut off by a crash. (A dropped
+    /// request removes its own through [`FileGuard`]; the hour spares uploads still running.)
+    pub async fn sweep_partial_files(&self) -> Result<usize> {
+        let Some(dir) = self.settings.files_dir.as_deref() else { return Ok(0) };
+        let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return Ok(0) };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            let is_partial = entry.file_name().to_str().is_some_and(|n| n.ends_with(".partial"));
+            let old = entry
+                .metadata()
+                .await
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+            if is_partial && old && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     pub(crate) fn files_dir(&self) -> Result<&Path> {
         self.settings.files_dir.as_deref().ok_or_else(|| Error::Unavailable("attachments are not configured".into()))
     }
@@ -200,15 +222,13 @@ impl Services {
         let id = AttachmentId::new();
         let row_id = id.to_string();
         let partial = dir.join(format!("{id}.partial"));
-        let size = match write_sealed(&key, &row_id, &partial, &mut body, self.settings.max_attachment_bytes).await {
-            Ok((size, _)) => size,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(e);
-            }
-        };
+        // Whatever ends this upload early (an error, or the client going away, which drops this
+        // future mid-stream) removes the file: no partial file stays behind.
+        let mut guard = FileGuard::new(partial.clone());
+        let (size, _) = write_sealed(&key, &row_id, &partial, &mut body, self.settings.max_attachment_bytes).await?;
         let path = dir.join(&row_id);
         tokio::fs::rename(&partial, &path).await.map_err(io)?;
+        guard.moved_to(path.clone());
         let message_id = MessageId::new();
         let row = store::MessageRow {
             id: message_id,
@@ -226,13 +246,9 @@ impl Services {
                 size: size as i64,
             }),
         };
-        let (stored, members) = match self.store.append_message(p.enterprise_id, &row).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                return Err(crate::messaging::not_found(e));
-            }
-        };
+        let (stored, members) =
+            self.store.append_message(p.enterprise_id, &row).await.map_err(crate::messaging::not_found)?;
+        guard.keep();
         let view = open_message(&key, &stored)?;
         self.publish(
             p.enterprise_id,
@@ -292,6 +308,34 @@ impl Services {
             if let Err(e) = tokio::fs::remove_file(&path).await {
                 tracing::warn!(error = %e, attachment = %id, "could not remove a deleted attachment's file");
             }
+        }
+    }
+}
+
+/// Removes a file when dropped, unless told to keep it: an upload future dropped mid-stream (the
+/// client went away) runs no error path, but it does run this.
+pub(crate) struct FileGuard(Option<PathBuf>);
+
+impl FileGuard {
+    pub(crate) fn new(path: PathBuf) -> FileGuard {
+        FileGuard(Some(path))
+    }
+
+    /// The file was renamed: guard its new path.
+    pub(crate) fn moved_to(&mut self, path: PathBuf) {
+        self.0 = Some(path);
+    }
+
+    /// The file is in use now (a row points at it).
+    pub(crate) fn keep(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

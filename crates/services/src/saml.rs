@@ -248,7 +248,9 @@ impl Services {
     }
 
     /// SP-initiated sign-in: the IdP URL carrying a deflated AuthnRequest (HTTP-Redirect binding).
-    pub async fn saml_start(&self, email: &str) -> Result<String> {
+    /// Also returns the request id, which the caller keeps in the browser (a cookie) and hands
+    /// back to [`Services::saml_acs`]: an answer to this request is accepted only in that browser.
+    pub async fn saml_start(&self, email: &str) -> Result<(String, String)> {
         let (enterprise, settings, _) = provider_for_email::<SamlSettings>(self.store.saml_configs().await?, email)?;
         let base = settings.sp_base_url.as_str();
         let id = format!("_{}", hex_of(&crypto::token::random_128()));
@@ -269,12 +271,18 @@ impl Services {
         let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
         self.store.create_saml_request(&id, enterprise, now).await?;
         let separator = if settings.idp_sso_url.contains('?') { '&' } else { '?' };
-        Ok(format!("{}{separator}SAMLRequest={}", settings.idp_sso_url, percent(&encoded)))
+        Ok((format!("{}{separator}SAMLRequest={}", settings.idp_sso_url, percent(&encoded)), id))
     }
 
     /// The assertion consumer service: checks the IdP's POSTed response and signs the person in.
-    pub async fn saml_acs(&self, origin: &Origin, saml_response: &str) -> Result<crate::auth::SignedIn> {
-        match self.consume_saml(origin, saml_response).await {
+    /// `browser_request` is the request id the posting browser holds (see [`Services::saml_start`]).
+    pub async fn saml_acs(
+        &self,
+        origin: &Origin,
+        saml_response: &str,
+        browser_request: Option<&str>,
+    ) -> Result<crate::auth::SignedIn> {
+        match self.consume_saml(origin, saml_response, browser_request).await {
             Ok(signed_in) => Ok(signed_in),
             Err(e) => {
                 self.audit_sso_failure(origin, "saml", None, &e.to_string()).await?;
@@ -283,7 +291,12 @@ impl Services {
         }
     }
 
-    async fn consume_saml(&self, origin: &Origin, saml_response: &str) -> Result<crate::auth::SignedIn> {
+    async fn consume_saml(
+        &self,
+        origin: &Origin,
+        saml_response: &str,
+        browser_request: Option<&str>,
+    ) -> Result<crate::auth::SignedIn> {
         use base64::Engine as _;
         let clean: String = saml_response.chars().filter(|c| !c.is_whitespace()).collect();
         let bytes =
@@ -420,6 +433,10 @@ impl Services {
             }
         }
         match in_response_to {
+            // Login CSRF: an answer someone else obtained must not sign this browser in.
+            Some(id) if !browser_request.is_some_and(|b| crypto::ct_eq(b.as_bytes(), id.as_bytes())) => {
+                return Err(fail("this sign-in was started in another browser; start again here"));
+            }
             Some(id) => match self.store.take_saml_request(id).await? {
                 Some((e, created)) if e == enterprise && now - created.0 <= REQUEST_TTL_MS => {}
                 _ => return Err(fail("the response answers no request of ours, or one already answered")),

@@ -8,6 +8,10 @@ use domain::{EnterpriseId, Millis, UserId};
 use sqlx::Row;
 use store::{Error, Result, SignInState};
 
+/// How long a started single sign-on (OIDC state, SAML request) is kept unanswered: longer than
+/// the services accept one, so expiry is decided there and this only bounds the table.
+const STARTED_SIGN_IN_KEPT_MS: i64 = 3_600_000;
+
 const STATE_COLUMNS: &str =
     "password_changed_at, failed_sign_ins, locked_until, totp_secret_ct, totp_pending_ct, totp_last_step";
 
@@ -329,6 +333,13 @@ impl store::SignInStore for Store {
         secrets_ct: &[u8],
         at: Millis,
     ) -> Result<()> {
+        // Forget sign-ins started long ago and never finished: they are refused as stale anyway,
+        // and nothing else would ever delete them.
+        sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
+            .bind(at.0 - STARTED_SIGN_IN_KEPT_MS)
+            .execute(self.writer())
+            .await
+            .map_err(db)?;
         sqlx::query(
             "INSERT INTO oidc_logins (state_hash, enterprise_id, secrets_ct, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -406,6 +417,11 @@ impl store::SignInStore for Store {
     }
 
     async fn create_saml_request(&self, id: &str, enterprise: EnterpriseId, at: Millis) -> Result<()> {
+        sqlx::query("DELETE FROM saml_requests WHERE created_at < $1")
+            .bind(at.0 - STARTED_SIGN_IN_KEPT_MS)
+            .execute(self.writer())
+            .await
+            .map_err(db)?;
         sqlx::query("INSERT INTO saml_requests (id, enterprise_id, created_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(enterprise.to_string())

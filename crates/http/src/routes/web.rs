@@ -246,22 +246,24 @@ async fn sso_start(
     let base = crate::extract::base_url(&headers, &uri);
     let redirect_uri = format!("{base}/sso/oidc/callback");
     // OpenID Connect if the email's domain has it, else SAML.
+    // Either way the browser keeps what binds the sign-in to it (login CSRF): the OpenID state,
+    // or the SAML request id.
     let started = match state.services.oidc_start(&form.email, &redirect_uri).await {
-        Ok((url, sso_state)) => Ok((url, Some(sso_state))),
-        Err(services::Error::Invalid(f)) if f.field == "email" => {
-            state.services.saml_start(&form.email).await.map(|url| (url, None))
-        }
+        // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+        Ok((url, sso_state)) => Ok((url, format!("{SSO_COOKIE}={sso_state}; Path=/; Secure; HttpOnly; SameSite=Lax"))),
+        Err(services::Error::Invalid(f)) if f.field == "email" => state
+            .services
+            .saml_start(&form.email)
+            .await
+            // None: the IdP posts the answer back across sites, and Lax cookies skip such posts.
+            .map(|(url, id)| (url, format!("{SAML_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=None"))),
         Err(e) => Err(e),
     };
     match started {
-        Ok((url, sso_state)) => {
+        Ok((url, cookie)) => {
             let mut response = continue_page(&url);
-            if let Some(sso_state) = sso_state {
-                // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
-                let cookie = format!("{SSO_COOKIE}={sso_state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600");
-                if let Ok(value) = HeaderValue::from_str(&cookie) {
-                    response.headers_mut().insert(header::SET_COOKIE, value);
-                }
+            if let Ok(value) = HeaderValue::from_str(&format!("{cookie}; Max-Age=600")) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
         }
@@ -282,6 +284,19 @@ struct SsoCallback {
 /// GET /sso/oidc/callback — the provider sends the browser back here with a code.
 /// Holds the OpenID Connect state in the browser that started the sign-in.
 const SSO_COOKIE: &str = "__Host-conclave_sso";
+/// Holds the id of the SAML request this browser started.
+const SAML_COOKIE: &str = "__Host-conclave_saml";
+
+/// The value of the cookie `name`, if the request carries it.
+fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(name).and_then(|rest| rest.strip_prefix('=')).map(str::to_owned))
+        .next()
+}
 
 async fn sso_callback(
     State(state): State<AppState>,
@@ -289,13 +304,7 @@ async fn sso_callback(
     headers: axum::http::HeaderMap,
     axum::extract::Query(q): axum::extract::Query<SsoCallback>,
 ) -> Response {
-    let browser_state = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(&format!("{SSO_COOKIE}=")).map(str::to_owned))
-        .next();
+    let browser_state = cookie_value(&headers, SSO_COOKIE);
     if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
         return too_many(&problem, "");
     }
@@ -363,8 +372,10 @@ struct AcsForm {
 async fn saml_acs(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let browser_request = cookie_value(&headers, SAML_COOKIE);
     if let Err(problem) = state.check_sign_in_rate(origin.ip.as_deref()) {
         return too_many(&problem, "");
     }
@@ -378,12 +389,16 @@ async fn saml_acs(
         }
         return signin_page(StatusCode::BAD_REQUEST, Some("The identity provider's answer was incomplete."), "");
     };
-    match state.services.saml_acs(&origin, &form.saml_response).await {
+    match state.services.saml_acs(&origin, &form.saml_response, browser_request.as_deref()).await {
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
             let mut response = Redirect::to("/app").into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("__Host-conclave_saml=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0"),
+            );
             response
         }
         Err(e) => {

@@ -98,6 +98,23 @@ async fn refused_and_aborted_uploads_leave_no_file_and_no_message() {
     assert!(r.status.is_client_error(), "{}", r.status);
 
     assert!(files(&p.app).is_empty(), "no file or partial file left: {:?}", files(&p.app));
+
+    // The client goes away mid-upload (HTTP/2 cancels the stream): the request future is
+    // dropped without reaching any error path, and still nothing stays.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Vec<u8>, std::io::Error>>();
+    tx.send(Ok(sample(100_000))).unwrap();
+    let hanging =
+        Body::from_stream(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+        ));
+    let upload =
+        req(Method::POST, &format!("{base}?name=gone.bin")).bearer(&p.a).stream("application/octet-stream", hanging);
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(500), upload.send(&p.app)).await;
+    assert!(cut.is_err(), "the upload was still waiting for bytes");
+    drop(tx);
+    assert!(files(&p.app).is_empty(), "a dropped upload leaves no file: {:?}", files(&p.app));
+
     let history = req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation))
         .bearer(&p.a)
         .send(&p.app)

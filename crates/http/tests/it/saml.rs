@@ -75,20 +75,24 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// SP-initiated: our start page, the IdP's page, its sign-in, and the SAMLResponse it posts back.
-async fn sp_initiated(app: &TestApp, idp: &Idp, email: &str) -> String {
+/// Starts at /sso/start like a browser; returns the IdP's answer and the cookie the browser got.
+async fn sp_initiated(app: &TestApp, idp: &Idp, email: &str) -> (String, String) {
     let r = req(Method::POST, "/sso/start")
         .header("host", "localhost")
         .raw("application/x-www-form-urlencoded", format!("email={}", email.replace('@', "%40")))
         .send(app)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let cookie = r.header("set-cookie").split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-conclave_saml=_"), "{cookie}");
+    assert!(r.header("set-cookie").contains("SameSite=None") && r.header("set-cookie").contains("HttpOnly"));
     let page = r.text();
     let at = page.find("id=\"sso-continue\" href=\"").unwrap() + "id=\"sso-continue\" href=\"".len();
     let url = page[at..at + page[at..].find('"').unwrap()].replace("&amp;", "&");
     assert!(url.starts_with(&format!("http://127.0.0.1:{}/saml/sso?SAMLRequest=", idp.port)), "{url}");
     let login = reqwest::get(&url).await.unwrap().text().await.unwrap();
     let authn = hidden(&login, "_authnRequest");
-    sign_at_idp(idp, Some(&authn), email).await
+    (sign_at_idp(idp, Some(&authn), email).await, cookie)
 }
 
 async fn sign_at_idp(idp: &Idp, authn: Option<&str>, email: &str) -> String {
@@ -109,13 +113,17 @@ async fn sign_at_idp(idp: &Idp, authn: Option<&str>, email: &str) -> String {
 }
 
 async fn post_acs(app: &TestApp, response: &str) -> crate::Reply {
+    post_acs_with(app, response, None).await
+}
+
+/// The IdP's page posting to the ACS, in a browser holding `cookie` (if any).
+async fn post_acs_with(app: &TestApp, response: &str, cookie: Option<&str>) -> crate::Reply {
     let body = format!("SAMLResponse={}", response.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
-    req(Method::POST, "/saml/acs")
-        .header("host", "localhost")
-        .header("sec-fetch-site", "cross-site")
-        .raw("application/x-www-form-urlencoded", body)
-        .send(app)
-        .await
+    let mut r = req(Method::POST, "/saml/acs").header("host", "localhost").header("sec-fetch-site", "cross-site");
+    if let Some(cookie) = cookie {
+        r = r.header("cookie", cookie);
+    }
+    r.raw("application/x-www-form-urlencoded", body).send(app).await
 }
 
 fn xml_of(response: &str) -> String {
@@ -200,8 +208,16 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     );
 
     // SP-initiated: signed in, account made just in time.
-    let response = sp_initiated(&app, &idp, "ada@acme.example").await;
-    let ok = post_acs(&app, &response).await;
+    let (response, cookie) = sp_initiated(&app, &idp, "ada@acme.example").await;
+    // Login CSRF: the answer posted by another browser (no cookie, or another request's) is
+    // refused, and the request stays open for the browser that started it.
+    let elsewhere = post_acs(&app, &response).await;
+    assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+    assert!(elsewhere.text().contains("another browser"), "{}", elsewhere.text());
+    let (_, other_cookie) = sp_initiated(&app, &idp, "ada@acme.example").await;
+    let crossed = post_acs_with(&app, &response, Some(&other_cookie)).await;
+    assert!(crossed.text().contains("another browser"), "{}", crossed.text());
+    let ok = post_acs_with(&app, &response, Some(&cookie)).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
     assert!(ok.header("set-cookie").starts_with("__Host-conclave_session="));
     let users = app.services.list_users(&Caller::Operator, e).await.unwrap();
@@ -209,7 +225,7 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     assert_eq!(ada.name, "Test Person");
 
     // The same response again: its request was answered and its assertion used.
-    let replay = post_acs(&app, &response).await;
+    let replay = post_acs_with(&app, &response, Some(&cookie)).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
 
     // IdP-initiated (allowed here), then replayed: refused as an assertion already used.
@@ -265,7 +281,8 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
         !users.iter().any(|u| u.email.starts_with("carol") || u.email.starts_with("root")),
         "no account for a refused response"
     );
-    // Each refusal above is one failed sign-in in the audit log: two replays, a changed attribute,
+    // Each refusal above is one failed sign-in in the audit log: two from other browsers, two
+    // replays, a changed attribute,
     // an unsigned response, a wrapped one, another audience, an expired one, and bad base64.
     let saml_failures = |events: &[domain::audit::AuditEvent]| {
         events
@@ -278,14 +295,14 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
             .count()
     };
     let events = app.store.audit_page(0, 1000).await.unwrap();
-    assert_eq!(saml_failures(&events), 8, "one audit event per refused response");
+    assert_eq!(saml_failures(&events), 10, "one audit event per refused response");
 
     // A post without a SAMLResponse is refused, and audited too.
     let empty =
         req(Method::POST, "/saml/acs").raw("application/x-www-form-urlencoded", "RelayState=x").send(&app).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     let events = app.store.audit_page(0, 1000).await.unwrap();
-    assert_eq!(saml_failures(&events), 9);
+    assert_eq!(saml_failures(&events), 11);
     assert!(events.last().unwrap().draft.detail.contains("incomplete-answer"));
 
     // Only an admin may hand the server metadata XML to parse.

@@ -136,12 +136,12 @@ impl Services {
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
         let id = AttachmentId::new();
         let partial = dir.join(format!("{id}.partial"));
+        let mut guard = crate::attachments::FileGuard::new(partial.clone());
         let limit = MAX_REPORT_FILE_BYTES.min(self.settings.max_attachment_bytes);
         let written = write_sealed(&key, &id.to_string(), &partial, &mut body, limit).await;
         let (size, head) = match written {
             Ok(done) => done,
             Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
                 return Err(match e {
                     Error::TooLarge(_) => {
                         let size = if limit >= 1024 * 1024 {
@@ -156,7 +156,6 @@ impl Services {
             }
         };
         if size == 0 || !check(&head) {
-            let _ = tokio::fs::remove_file(&partial).await;
             return Err(if size == 0 {
                 Error::Invalid(FieldError::new("files", Rule::Empty, format!("{name} is empty")))
             } else {
@@ -168,6 +167,8 @@ impl Services {
             });
         }
         tokio::fs::rename(&partial, dir.join(id.to_string())).await.map_err(io)?;
+        // Staged now: the caller attaches it or discards it.
+        guard.keep();
         Ok(StagedFile { id, name, content_type: media_type, size })
     }
 

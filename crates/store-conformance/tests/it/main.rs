@@ -166,6 +166,23 @@ conformance!(team_membership_round_trips, |store| {
     assert!(store.list_teams(e).await.unwrap()[0].archived);
 });
 
+conformance!(started_sign_ins_are_single_use_and_stale_ones_are_forgotten, |store| {
+    let e = enterprise(&store).await;
+    let now = Millis::now();
+    let long_ago = Millis(now.0 - 2 * 3_600_000);
+    store.create_oidc_login(b"old-state", e, b"sealed", long_ago).await.unwrap();
+    store.create_oidc_login(b"new-state", e, b"sealed", now).await.unwrap();
+    assert!(store.take_oidc_login(b"old-state").await.unwrap().is_none(), "a stale start is forgotten");
+    let (got, sealed, _) = store.take_oidc_login(b"new-state").await.unwrap().unwrap();
+    assert_eq!((got, sealed), (e, b"sealed".to_vec()));
+    assert!(store.take_oidc_login(b"new-state").await.unwrap().is_none(), "a state is good once");
+    store.create_saml_request("_old", e, long_ago).await.unwrap();
+    store.create_saml_request("_new", e, now).await.unwrap();
+    assert!(store.take_saml_request("_old").await.unwrap().is_none());
+    assert_eq!(store.take_saml_request("_new").await.unwrap().map(|(got, _)| got), Some(e));
+    assert!(store.take_saml_request("_new").await.unwrap().is_none());
+});
+
 conformance!(sessions_open_expire_and_end, |store| {
     let e = enterprise(&store).await;
     let u = user(&store, e, b"u").await;
