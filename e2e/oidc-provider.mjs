@@ -37,7 +37,8 @@ const provider = new Provider(issuer, {
   findAccount: async (ctx, id) => ({
     accountId: id,
     claims: async () => ({
-      sub: id, email: id, email_verified: true, name: id.split("@")[0],
+      // Addresses starting "unverified" stand for a self-registered, never-confirmed email.
+      sub: id, email: id, email_verified: !id.startsWith("unverified"), name: id.split("@")[0],
       groups: id.startsWith("admin") ? ["conclave-admins", "engineering"] : ["engineering"],
     }),
   }),

@@ -377,8 +377,12 @@ impl Services {
     ) -> Result<crate::auth::SignedIn> {
         let email =
             claims["email"].as_str().ok_or_else(|| Error::SsoFailed("the provider sent no email address".into()))?;
-        if claims["email_verified"].as_bool() == Some(false) {
-            return Err(Error::SsoFailed("the provider has not verified this email address".into()));
+        // Accounts are matched by email, so the provider must vouch for it: a missing claim, or
+        // anything but true (some providers send the string "true"), is refused.
+        let verified =
+            matches!(&claims["email_verified"], Value::Bool(true)) || claims["email_verified"].as_str() == Some("true");
+        if !verified {
+            return Err(Error::SsoFailed("the provider has not confirmed that this email address is verified".into()));
         }
         let email = domain::validate::email("email", email)
             .map_err(|_| Error::SsoFailed("the email address is not valid".into()))?;

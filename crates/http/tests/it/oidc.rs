@@ -199,6 +199,15 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let n = app.services.list_users(&Caller::Operator, e).await.unwrap().len();
     assert_eq!(n, 3, "no account for the refused sign-in");
 
+    // The provider does not vouch for the address (email_verified false): refused, since
+    // accounts are matched by email.
+    let (authorize, cookie) = start(&app, "unverified.ada@acme.example").await;
+    let callback = through_provider(&browser(), authorize).await;
+    let unverified = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
+    assert_eq!(unverified.status, StatusCode::UNAUTHORIZED);
+    assert!(unverified.text().contains("not confirmed that this email address is verified"), "{}", unverified.text());
+    assert_eq!(app.services.list_users(&Caller::Operator, e).await.unwrap().len(), 3);
+
     // The provider rotates its signing key: Conclave fetches the new keys and goes on.
     drop(first);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -209,6 +218,11 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let after_rotation = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
     assert_eq!(after_rotation.status, StatusCode::SEE_OTHER, "{}", after_rotation.text());
 
+    // The provider sends the browser back with an error (the person declined): refused, audited.
+    let declined = req(Method::GET, "/sso/oidc/callback?error=access_denied&state=x").send(&app).await;
+    assert_eq!(declined.status, StatusCode::BAD_REQUEST);
+    assert!(declined.text().contains("access_denied"));
+
     let events = app.store.audit_page(0, 1000).await.unwrap();
     let oidc: Vec<&str> = events
         .iter()
@@ -216,6 +230,8 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
         .map(|ev| ev.draft.detail.as_str())
         .collect();
     assert!(oidc.iter().any(|d| d.contains("unknown-or-used-state")));
+    assert!(oidc.iter().any(|d| d.contains("not confirmed that this email address is verified")), "{oidc:?}");
+    assert!(oidc.iter().any(|d| d.contains("provider-error:access_denied")), "{oidc:?}");
     assert!(oidc.iter().filter(|d| !d.contains("reason")).count() >= 3, "{oidc:?}");
 }
 
