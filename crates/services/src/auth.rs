@@ -18,8 +18,17 @@ pub(crate) enum Gate {
     Passed(Passed),
     /// The enterprise requires one-time codes and this account has none yet.
     NeedsEnrolment(store::UserRow),
-    /// The password is right but older than the policy allows: it must be replaced first.
-    Expired(store::UserRow),
+    /// The password is right but older than the policy allows: it must be replaced first. Any
+    /// second factor given was checked, not spent; the replacement spends it.
+    Expired(store::UserRow, Option<ExpiredProof>),
+}
+
+/// The second factor that came with an expired password, for the password change to use.
+pub(crate) enum ExpiredProof {
+    /// A valid one-time or recovery code, not yet spent.
+    Code(String),
+    /// A code from the pending enrolment secret, not yet confirmed.
+    Enrolment(String),
 }
 
 pub(crate) struct Passed {
@@ -79,7 +88,7 @@ impl Services {
         match self.sign_in_gate(origin, email, password, otp).await? {
             Gate::Passed(passed) => self.finish_sign_in(origin, passed, password).await,
             Gate::NeedsEnrolment(_) => Err(Error::SecondFactorEnrolmentRequired),
-            Gate::Expired(_) => Err(Error::PasswordExpired),
+            Gate::Expired(..) => Err(Error::PasswordExpired),
         }
     }
 
@@ -173,10 +182,31 @@ impl Services {
         }
         let mut method = "password";
         let mut recovery_codes = None;
+        let expired = policy.max_age_days.is_some_and(|days| {
+            let changed = state.password_changed_at.unwrap_or(user.created_at);
+            now.0 - changed.0 > i64::from(days) * 86_400_000
+        });
         match (&state.totp_secret_ct, otp) {
             (Some(_), None) => {
                 self.store.append_audit(&failure("code-required", Some(&user))).await?;
                 return Err(Error::SecondFactorRequired);
+            }
+            // An expired password: the code is checked but not spent, so the same code still
+            // works on the form that replaces the password (which spends it).
+            (Some(secret), Some(code)) if expired => {
+                if !self.second_factor_valid(&user, secret, code).await? {
+                    self.store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
+                    self.count_failure(&user).await?;
+                    return Err(Error::InvalidCredentials);
+                }
+                self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+                return Ok(Gate::Expired(user, Some(ExpiredProof::Code(code.to_owned()))));
+            }
+            // Enrolment is due too: nothing is enabled yet; the password change enrols with this
+            // code, so the recovery codes reach the person with the new session.
+            (None, code) if expired && policy.require_second_factor => {
+                self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+                return Ok(Gate::Expired(user, code.map(|c| ExpiredProof::Enrolment(c.to_owned()))));
             }
             (Some(secret), Some(code)) => match self.check_second_factor(&user, secret, code).await? {
                 Some(passed) => method = passed,
@@ -207,12 +237,9 @@ impl Services {
             }
             (None, _) => {}
         }
-        if let Some(days) = policy.max_age_days {
-            let changed = state.password_changed_at.unwrap_or(user.created_at);
-            if now.0 - changed.0 > i64::from(days) * 86_400_000 {
-                self.store.append_audit(&failure("password-expired", Some(&user))).await?;
-                return Ok(Gate::Expired(user));
-            }
+        if expired {
+            self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+            return Ok(Gate::Expired(user, None));
         }
         if state.failed_sign_ins > 0 || state.locked_until.is_some() {
             self.store.reset_failed_sign_ins(user.id).await?;
@@ -266,7 +293,16 @@ impl Services {
             Gate::NeedsEnrolment(user) => self.pending_enrolment(&user).await,
             // Not required, or already set up: nothing to enrol here (and no session was opened).
             Gate::Passed(_) => Err(Error::Forbidden),
-            Gate::Expired(_) => Err(Error::PasswordExpired),
+            // An expired password with enrolment due: the secret is shown here too, and the
+            // password change confirms it.
+            Gate::Expired(user, _) => {
+                let state = self.store.sign_in_state(user.id).await?;
+                if state.totp_secret_ct.is_none() && self.policy_of(user.enterprise_id).await?.require_second_factor {
+                    self.pending_enrolment(&user).await
+                } else {
+                    Err(Error::PasswordExpired)
+                }
+            }
         }
     }
 

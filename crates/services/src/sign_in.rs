@@ -214,8 +214,8 @@ impl Services {
         otp: Option<&str>,
         new_password: &str,
     ) -> Result<crate::auth::SignedIn> {
-        let user = match self.sign_in_gate(origin, email, password, otp).await? {
-            crate::auth::Gate::Expired(user) => user,
+        let (user, proof) = match self.sign_in_gate(origin, email, password, otp).await? {
+            crate::auth::Gate::Expired(user, proof) => (user, proof),
             crate::auth::Gate::Passed(_) => {
                 return Err(Error::Invalid(FieldError::new(
                     "password",
@@ -225,11 +225,36 @@ impl Services {
             }
             crate::auth::Gate::NeedsEnrolment(_) => return Err(Error::SecondFactorEnrolmentRequired),
         };
+        // The new password must pass the policy before the second factor is spent or enrolled.
+        let policy = self.policy_of(user.enterprise_id).await?;
+        let mut previous = self.store.password_history(user.id, policy.history).await?;
+        if let Some(current) = &user.password_hash {
+            previous.insert(0, current.clone());
+        }
+        self.check_new_password(user.enterprise_id, self.personal_words(&user).await?, new_password, previous).await?;
+        let state = self.store.sign_in_state(user.id).await?;
+        let mut recovery_codes = None;
+        match (proof, &state.totp_secret_ct) {
+            (Some(crate::auth::ExpiredProof::Code(code)), Some(secret)) => {
+                if self.check_second_factor(&user, secret, &code).await?.is_none() {
+                    return Err(Error::InvalidCredentials);
+                }
+            }
+            (Some(crate::auth::ExpiredProof::Enrolment(code)), None) => {
+                match self.enable_pending_totp(user.id, user.enterprise_id, &Caller::Operator, origin, &code).await? {
+                    Some(enrolled) => recovery_codes = Some(enrolled.recovery_codes),
+                    None => return Err(Error::SecondFactorEnrolmentRequired),
+                }
+            }
+            (None, None) if policy.require_second_factor => return Err(Error::SecondFactorEnrolmentRequired),
+            (None, _) => {}
+            _ => return Err(Error::InvalidCredentials),
+        }
         self.set_new_password(&user, &Caller::User(self.principal_of(&user)), origin, new_password).await?;
         self.end_other_sessions(&self.principal_of(&user), origin, None).await?;
-        // Expiry is checked after the one-time code, so the code already passed (and is spent):
-        // open the session rather than signing in again.
-        self.open_session(origin, &user, "password-change").await
+        let mut signed_in = self.open_session(origin, &user, "password-change").await?;
+        signed_in.recovery_codes = recovery_codes;
+        Ok(signed_in)
     }
 
     fn principal_of(&self, user: &store::UserRow) -> Principal {
@@ -338,6 +363,25 @@ impl Services {
 
     /// Checks a one-time code (or a recovery code) for a user who has TOTP, spending it.
     /// Returns the method that passed, or `None`.
+    /// Whether `code` would pass [`Self::check_second_factor`] now, without spending it.
+    pub(crate) async fn second_factor_valid(
+        &self,
+        user: &store::UserRow,
+        secret_ct: &[u8],
+        code: &str,
+    ) -> Result<bool> {
+        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let id = user.id.to_string();
+        let bytes = zeroize::Zeroizing::new(key.open(secret_ct, secret_aad(&id, "totp_secret"))?);
+        let secret = TotpSecret::from_bytes(&bytes).ok_or_else(|| Error::Internal("stored TOTP secret".into()))?;
+        if let Some(step) = secret.verify(code, now_secs()) {
+            let last = self.store.sign_in_state(user.id).await?.totp_last_step;
+            return Ok(last.is_none_or(|last| step > last));
+        }
+        let hash = crypto::totp::recovery_code_hash(code);
+        Ok(self.store.recovery_code_unused(user.id, &hash).await?)
+    }
+
     pub(crate) async fn check_second_factor(
         &self,
         user: &store::UserRow,

@@ -245,6 +245,18 @@ impl store::SignInStore for Store {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn recovery_code_unused(&self, user: UserId, code_hash: &[u8]) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user.to_string())
+        .bind(code_hash)
+        .fetch_one(self.reader())
+        .await
+        .map_err(db)?;
+        Ok(n > 0)
+    }
+
     async fn unused_recovery_codes(&self, user: UserId) -> Result<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
             .bind(user.to_string())

@@ -303,6 +303,8 @@ pub trait SignInStore: Send + Sync {
     async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
     /// Spends a recovery code; `false` if it is unknown or already used.
     async fn use_recovery_code(&self, user: UserId, code_hash: &[u8], at: Millis) -> Result<bool>;
+    /// Whether a recovery code is known and unused, without spending it.
+    async fn recovery_code_unused(&self, user: UserId, code_hash: &[u8]) -> Result<bool>;
     async fn unused_recovery_codes(&self, user: UserId) -> Result<i64>;
     /// Changes a user's role (single sign-on maps provider groups to roles).
     async fn set_user_role(

@@ -67,7 +67,22 @@ fn signin_page_with(status: StatusCode, error: Option<&str>, email: &str, extra:
 
 /// Shown when the password has expired: the same form, plus the new password, posted to
 /// `/signin/expired`.
+/// The one-time-code enrolment shown on the sign-in pages: the QR code and the key.
+fn enrol_section(e: &services::sign_in::TotpEnrolment) -> String {
+    format!(
+        "<section class=\"enrol\"><h2>Set up one-time codes</h2><p>Your organisation requires them. Scan this \
+         code with an authenticator app (or type the key below), then sign in again with a code from the app.</p>\
+         <div class=\"qr\">{}</div><p>Key: <code id=\"totp-secret\">{}</code></p></section>",
+        e.qr_svg,
+        escape_html(&e.secret)
+    )
+}
+
 fn expired_page(email: &str, error: Option<&str>) -> Response {
+    expired_page_with(email, error, "")
+}
+
+fn expired_page_with(email: &str, error: Option<&str>, after: &str) -> Response {
     let extra = r#"<label for="new_password">New password <span class="muted">(your organisation's policy applies)</span></label>
     <input id="new_password" name="new_password" type="password" autocomplete="new-password" required maxlength="256">"#;
     let alert = escape_html(error.unwrap_or("Your password has expired. Enter it once more with a new one."));
@@ -76,7 +91,7 @@ fn expired_page(email: &str, error: Option<&str>) -> Response {
         .replace("<!--error-->", &format!("<p class=\"error\" role=\"alert\">{alert}</p>"))
         .replace("{{email}}", &escape_html(email))
         .replace("<!--extra-->", extra)
-        .replace("<!--after-->", "");
+        .replace("<!--after-->", after);
     (StatusCode::FORBIDDEN, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
@@ -118,13 +133,7 @@ async fn post_signin(
                     let enrolment = state.services.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await;
                     return match enrolment {
                         Ok(e) => {
-                            let after = format!(
-                                "<section class=\"enrol\"><h2>Set up one-time codes</h2><p>Your organisation requires them. Scan this \
-                                 code with an authenticator app (or type the key below), then sign in again with a code from the app.</p>\
-                                 <div class=\"qr\">{}</div><p>Key: <code id=\"totp-secret\">{}</code></p></section>",
-                                e.qr_svg,
-                                escape_html(&e.secret)
-                            );
+                            let after = enrol_section(&e);
                             signin_page_with(
                                 StatusCode::FORBIDDEN,
                                 Some("Set up your authenticator app, then enter your password and a code from it."),
@@ -209,6 +218,19 @@ async fn post_expired(
         }
         Err(e) => {
             let problem = crate::problem::Problem::from(e);
+            if problem.kind == crate::problem::Kind::SecondFactorEnrolmentRequired {
+                // One-time codes are due as well: show the secret; the next submission, with a code
+                // from it, replaces the password and enrols in one step.
+                if let Ok(enrolment) = state.services.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await
+                {
+                    let message = if otp.is_some() {
+                        "That code did not match. Scan this new code, then submit again with a code from it."
+                    } else {
+                        "Your organisation requires one-time codes. Scan this code, then submit again with a code from your app."
+                    };
+                    return expired_page_with(&form.email, Some(message), &enrol_section(&enrolment));
+                }
+            }
             let message = match problem.kind {
                 crate::problem::Kind::PasswordPolicy | crate::problem::Kind::InvalidField => {
                     format!("The new password was not accepted: {}.", problem.detail)

@@ -284,7 +284,23 @@ async fn an_expired_password_is_replaced_with_a_one_time_code_and_the_code_is_sp
     let old = domain::Millis::now().0 - 31 * 86_400_000;
     sql(&w, &format!("UPDATE users SET created_at = {old}, password_changed_at = {old}")).await;
     let code = secret.code_at_step(step);
+    // Signing in first finds the password expired; the code is checked, not spent, so the same
+    // code works on the form that replaces the password. A wrong code is refused at once.
+    assert!(matches!(
+        w.services.sign_in_with(&origin(), "ada@acme.example", PASSWORD, Some(&code)).await,
+        Err(Error::PasswordExpired)
+    ));
+    assert!(matches!(
+        w.services.sign_in_with(&origin(), "ada@acme.example", PASSWORD, Some("000000")).await,
+        Err(Error::InvalidCredentials)
+    ));
     let fresh = "a very long passphrase about tidal quartz and embers";
+    // A new password the policy refuses spends nothing either.
+    assert!(w
+        .services
+        .change_expired_password(&origin(), "ada@acme.example", PASSWORD, Some(&code), "short")
+        .await
+        .is_err());
     let signed_in =
         w.services.change_expired_password(&origin(), "ada@acme.example", PASSWORD, Some(&code), fresh).await.unwrap();
     assert_eq!(signed_in.principal.user_id, ada.user_id);
@@ -300,4 +316,29 @@ async fn an_expired_password_is_replaced_with_a_one_time_code_and_the_code_is_sp
         .sign_in_with(&origin(), "ada@acme.example", fresh, Some(&secret.code_at_step(step + 1)))
         .await
         .is_ok());
+}
+
+#[tokio::test]
+async fn an_expired_password_and_a_due_enrolment_are_done_in_one_step_with_the_recovery_codes() {
+    let (w, e, admin) = setup().await;
+    w.user(e, "ada@acme.example", Role::Member).await;
+    let policy = PasswordPolicy { max_age_days: Some(30), require_second_factor: true, ..PasswordPolicy::default() };
+    w.services.put_password_policy(&admin, &origin(), e, policy).await.unwrap();
+    let old = domain::Millis::now().0 - 31 * 86_400_000;
+    sql(&w, &format!("UPDATE users SET created_at = {old}, password_changed_at = {old}")).await;
+    assert!(matches!(w.services.sign_in(&origin(), "ada@acme.example", PASSWORD).await, Err(Error::PasswordExpired)));
+    let fresh = "a very long passphrase about tidal quartz and embers";
+    // Without a code: the enrolment is due first, and nothing changed.
+    assert!(matches!(
+        w.services.change_expired_password(&origin(), "ada@acme.example", PASSWORD, None, fresh).await,
+        Err(Error::SecondFactorEnrolmentRequired)
+    ));
+    let enrolment = w.services.enrol_totp_at_sign_in(&origin(), "ada@acme.example", PASSWORD).await.unwrap();
+    let secret = TotpSecret::from_base32(&enrolment.secret).unwrap();
+    let code = secret.code_at_step(now() / STEP_SECONDS);
+    let signed_in =
+        w.services.change_expired_password(&origin(), "ada@acme.example", PASSWORD, Some(&code), fresh).await.unwrap();
+    assert_eq!(signed_in.recovery_codes.map(|c| c.len()), Some(10), "the recovery codes come with the session");
+    let status = w.services.totp_status(&signed_in.principal).await.unwrap();
+    assert!(status.enabled);
 }
