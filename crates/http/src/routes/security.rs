@@ -151,9 +151,20 @@ impl FormParts {
 /// Longest text field accepted in a multipart form (the report's logs are the largest).
 const MAX_FORM_FIELD: usize = 600 * 1024;
 
+/// Who may send files with a form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FilesFrom {
+    /// Anyone (a new report).
+    Anyone,
+    /// The finder of an existing report: the receipt code or status link, which the page puts
+    /// before the file input, is checked before a byte of any file is written.
+    Finder,
+}
+
 /// Reads a form. File parts are sealed to disk as they stream in; on any error the files already
-/// staged are removed, so a refused form leaves nothing behind.
-async fn read_form(state: &AppState, request: axum::extract::Request) -> Result<FormParts, Problem> {
+/// staged are removed, so a refused form leaves nothing behind. Text fields are read with a cap,
+/// never buffered beyond it.
+async fn read_form(state: &AppState, request: axum::extract::Request, from: FilesFrom) -> Result<FormParts, Problem> {
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -170,7 +181,8 @@ async fn read_form(state: &AppState, request: axum::extract::Request) -> Result<
         .map_err(|_| Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again"))?;
     let mut parts = FormParts { fields: Vec::new(), files: Vec::new() };
     let result: Result<(), Problem> = async {
-        while let Some(field) = multipart.next_field().await.map_err(|e| {
+        let mut finder_checked = false;
+        while let Some(mut field) = multipart.next_field().await.map_err(|e| {
             Problem::invalid("form", domain::Rule::InvalidValue, &format!("the upload was interrupted: {e}"))
         })? {
             let name = field.name().unwrap_or("").to_owned();
@@ -181,17 +193,38 @@ async fn read_form(state: &AppState, request: axum::extract::Request) -> Result<
                     if parts.files.len() >= services::desk::files::MAX_FILES_PER_UPLOAD {
                         return Err(Problem::invalid("files", domain::Rule::TooLong, "files: at most 5 files at once"));
                     }
+                    if from == FilesFrom::Finder && !finder_checked {
+                        let code = parts.opt("receipt_code");
+                        let link = parts.opt("status_link");
+                        let credential = match (&code, &link) {
+                            (Some(code), _) => FinderCredential::ReceiptCode(code),
+                            (None, Some(link)) => FinderCredential::StatusLink(link),
+                            (None, None) => {
+                                return Err(Problem::invalid(
+                                    "receipt_code",
+                                    domain::Rule::Required,
+                                    "Enter your receipt code.",
+                                ))
+                            }
+                        };
+                        state.services.finder_status(credential).await?;
+                        finder_checked = true;
+                    }
                     let media_type = field.content_type().unwrap_or("").to_owned();
                     let staged = state.services.stage_desk_file(&file, &media_type, field).await?;
                     parts.files.push(staged);
                 }
                 None => {
-                    let text = field.text().await.map_err(|_| {
-                        Problem::invalid(&name, domain::Rule::InvalidValue, "the form could not be read; try again")
-                    })?;
-                    if text.len() > MAX_FORM_FIELD {
-                        return Err(Problem::invalid(&name, domain::Rule::TooLong, &format!("{name}: too long")));
+                    let unreadable =
+                        || Problem::invalid(&name, domain::Rule::InvalidValue, "the form could not be read; try again");
+                    let mut bytes = Vec::new();
+                    while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+                        if bytes.len() + chunk.len() > MAX_FORM_FIELD {
+                            return Err(Problem::invalid(&name, domain::Rule::TooLong, &format!("{name}: too long")));
+                        }
+                        bytes.extend_from_slice(&chunk);
                     }
+                    let text = String::from_utf8(bytes).map_err(|_| unreadable())?;
                     parts.fields.push((name, text));
                 }
             }
@@ -237,7 +270,7 @@ async fn post_report(
             &problem,
         );
     }
-    let parts = match read_form(&state, request).await {
+    let parts = match read_form(&state, request, FilesFrom::Anyone).await {
         Ok(parts) => parts,
         Err(problem) => return report_form(problem.status(), Some(&sentence(&problem)), &ReportInput::default()),
     };
@@ -432,7 +465,7 @@ async fn post_status_reply(
     if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
         return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
     }
-    let mut parts = match read_form(&state, request).await {
+    let mut parts = match read_form(&state, request, FilesFrom::Finder).await {
         Ok(parts) => parts,
         Err(problem) => return status_form(problem.status(), Some(&sentence(&problem))),
     };

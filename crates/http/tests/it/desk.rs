@@ -542,6 +542,15 @@ async fn files_travel_with_the_form_and_the_api_and_bad_files_are_refused() {
     let done = req(Method::POST, "/security/report").raw(&ct, body).send(&app).await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.text());
     let code = receipt_code(&done);
+    // A reply form with files and a wrong receipt code: refused before any file is written.
+    let on_disk = || std::fs::read_dir(app._dir.path().join("files")).map(|d| d.count()).unwrap_or(0);
+    let before = on_disk();
+    let wrong = "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE";
+    let (ct, body) = multipart(&[("receipt_code", wrong), ("body", "")], &[("more.png", "image/png", PNG)]);
+    let refused =
+        req(Method::POST, "/security/status/reply").from_ip([198, 51, 100, 77]).raw(&ct, body).send(&app).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text());
+    assert_eq!(on_disk(), before, "nothing staged for an unproven finder");
     let id = req(Method::GET, "/api/v1/desk/reports").bearer(&security).send(&app).await.json()[0]["id"]
         .as_str()
         .unwrap()
