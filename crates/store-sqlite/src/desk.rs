@@ -362,15 +362,18 @@ impl store::DeskStore for Store {
         &self,
         token_hash: &[u8],
         at: Millis,
+        made_after: Millis,
         audit: &AuditDraft,
     ) -> Result<Option<ReportRow>> {
         transaction!(self.writer(), |tx| {
             let id: Option<String> = sqlx::query_scalar(
                 "UPDATE reports SET email_verified_at = $1, email_token_hash = NULL \
-                 WHERE email_token_hash = $2 AND email_verified_at IS NULL AND finder_email_ct IS NOT NULL RETURNING id",
+                 WHERE email_token_hash = $2 AND email_verified_at IS NULL AND finder_email_ct IS NOT NULL \
+                 AND created_at >= $3 RETURNING id",
             )
             .bind(at.0)
             .bind(token_hash)
+            .bind(made_after.0)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;

@@ -474,8 +474,15 @@ pub trait DeskStore: Send + Sync {
     async fn append_report_message(&self, message: &ReportMessageRow, audit: &AuditDraft) -> Result<ReportMessageRow>;
     async fn report_messages(&self, report: domain::ReportId) -> Result<Vec<ReportMessageRow>>;
     /// Marks the finder's email verified by the token's hash (once: the token is cleared).
-    async fn verify_report_email(&self, token_hash: &[u8], at: Millis, audit: &AuditDraft)
-        -> Result<Option<ReportRow>>;
+    /// Confirms the finder's address by the mailed token, if the report was made at or after
+    /// `made_after` (older links have expired).
+    async fn verify_report_email(
+        &self,
+        token_hash: &[u8],
+        at: Millis,
+        made_after: Millis,
+        audit: &AuditDraft,
+    ) -> Result<Option<ReportRow>>;
     /// Replaces the report's status-link token (mailed to a verified finder); older links stop working.
     async fn set_report_access_token(&self, report: domain::ReportId, token_hash: &[u8]) -> Result<()>;
     async fn report_by_access_token(&self, token_hash: &[u8]) -> Result<Option<ReportRow>>;

@@ -581,7 +581,7 @@ async fn post_verify(
         Err(_) => layout(
             StatusCode::NOT_FOUND,
             "Confirm your address",
-            "<p class=\"error\" role=\"alert\">This confirmation link is invalid or was already used.</p>",
+            "<p class=\"error\" role=\"alert\">This confirmation link is invalid, expired (links work for 7 days) or was already used.</p>",
         ),
     }
 }

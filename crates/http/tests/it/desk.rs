@@ -108,6 +108,23 @@ async fn a_finder_uses_the_forms_without_javascript_from_report_to_reply() {
 }
 
 #[tokio::test]
+async fn a_bad_or_used_confirmation_link_gets_a_clear_page() {
+    let app = app().await;
+    desk_app(&app).await;
+    // The link in the mail opens a page with a button (mail scanners follow links, not forms).
+    let page = req(Method::GET, "/security/verify?token=not-a-real-token").send(&app).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("action=\"/security/verify\""));
+    let refused = post_form("/security/verify", &[("token", "not-a-real-token")]).send(&app).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert!(
+        refused.text().contains("invalid, expired (links work for 7 days) or was already used"),
+        "{}",
+        refused.text()
+    );
+}
+
+#[tokio::test]
 async fn the_json_api_validates_limits_and_guards_the_inbox() {
     let app = app_with(http_api::HttpSettings { public_per_minute: 3, ..Default::default() }).await;
     let security = desk_app(&app).await;

@@ -160,6 +160,9 @@ fn report_aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
     Aad { table: "reports", row, column }
 }
 
+/// How long the address-confirmation link in the first mail works.
+const EMAIL_LINK_DAYS: i64 = 7;
+
 fn pgp_field_error(field: &str, e: PgpError) -> Error {
     Error::Invalid(FieldError::new(field, Rule::InvalidValue, e.to_string()))
 }
@@ -579,7 +582,7 @@ impl Services {
                 subject: "Confirm your address for security report notices".to_owned(),
                 body: format!(
                     "Someone, probably you, sent a security report and asked for notices at this address.\n\n\
-                     To receive them, confirm the address here:\n{link}\n\n\
+                     To receive them, confirm the address within {EMAIL_LINK_DAYS} days here:\n{link}\n\n\
                      If this was not you, ignore this mail: nothing will be sent to you again.\n"
                 ),
             });
@@ -608,7 +611,9 @@ impl Services {
         // The store finds the report by the token inside its transaction; the event names no report.
         let audit =
             AuditDraft { target: None, ..anonymous_draft(enterprise, "desk.report.email-verified", ReportId::new()) };
-        match self.store.verify_report_email(&crypto::token::hash(token.trim()), Millis::now(), &audit).await? {
+        let now = Millis::now();
+        let made_after = Millis(now.0 - EMAIL_LINK_DAYS * 86_400_000);
+        match self.store.verify_report_email(&crypto::token::hash(token.trim()), now, made_after, &audit).await? {
             Some(_) => Ok(()),
             None => Err(Error::NotFound("verification link")),
         }

@@ -644,11 +644,20 @@ conformance!(report_emails_verify_once_states_close_and_retention_purges_contact
     store.create_report(&r, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
     let token: Vec<u8> = b"lookup-9".iter().rev().copied().collect();
     let events = store.audit_count().await.unwrap();
-    assert!(store.verify_report_email(b"wrong", Millis::now(), &audit("x", Some(e))).await.unwrap().is_none());
+    let epoch = Millis(0);
+    assert!(store.verify_report_email(b"wrong", Millis::now(), epoch, &audit("x", Some(e))).await.unwrap().is_none());
     assert_eq!(store.audit_count().await.unwrap(), events);
-    let verified = store.verify_report_email(&token, Millis::now(), &audit("x", Some(e))).await.unwrap().unwrap();
+    // A link older than the window (the report was made before `made_after`) has expired.
+    let later = Millis(Millis::now().0 + 60_000);
+    assert!(store.verify_report_email(&token, Millis::now(), later, &audit("x", Some(e))).await.unwrap().is_none());
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    let verified =
+        store.verify_report_email(&token, Millis::now(), epoch, &audit("x", Some(e))).await.unwrap().unwrap();
     assert!(verified.email_verified_at.is_some() && verified.email_token_hash.is_none());
-    assert!(store.verify_report_email(&token, Millis::now(), &audit("x", Some(e))).await.unwrap().is_none(), "once");
+    assert!(
+        store.verify_report_email(&token, Millis::now(), epoch, &audit("x", Some(e))).await.unwrap().is_none(),
+        "once"
+    );
 
     store.set_report_access_token(r.id, b"access-1").await.unwrap();
     assert_eq!(store.report_by_access_token(b"access-1").await.unwrap().unwrap().id, r.id);
