@@ -164,7 +164,15 @@ enum FilesFrom {
 /// Reads a form. File parts are sealed to disk as they stream in; on any error the files already
 /// staged are removed, so a refused form leaves nothing behind. Text fields are read with a cap,
 /// never buffered beyond it.
-async fn read_form(state: &AppState, request: axum::extract::Request, from: FilesFrom) -> Result<FormParts, Problem> {
+///
+/// A refusal comes with the text fields read until then (and no files), so the page can show the
+/// finder's words again instead of an empty form.
+async fn read_form(
+    state: &AppState,
+    request: axum::extract::Request,
+    from: FilesFrom,
+) -> Result<FormParts, (Problem, FormParts)> {
+    let nothing = || FormParts { fields: Vec::new(), files: Vec::new() };
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -172,13 +180,13 @@ async fn read_form(state: &AppState, request: axum::extract::Request, from: File
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if !is_multipart {
         let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, state).await.map_err(|_| {
-            Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again")
+            (Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again"), nothing())
         })?;
         return Ok(FormParts { fields, files: Vec::new() });
     }
-    let mut multipart = axum::extract::Multipart::from_request(request, state)
-        .await
-        .map_err(|_| Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again"))?;
+    let mut multipart = axum::extract::Multipart::from_request(request, state).await.map_err(|_| {
+        (Problem::invalid("form", domain::Rule::InvalidValue, "the form could not be read; try again"), nothing())
+    })?;
     let mut parts = FormParts { fields: Vec::new(), files: Vec::new() };
     let result: Result<(), Problem> = async {
         let mut finder_checked = false;
@@ -236,7 +244,7 @@ async fn read_form(state: &AppState, request: axum::extract::Request, from: File
         Ok(()) => Ok(parts),
         Err(problem) => {
             state.services.discard_staged(std::mem::take(&mut parts.files)).await;
-            Err(problem)
+            Err((problem, parts))
         }
     }
 }
@@ -272,7 +280,10 @@ async fn post_report(
     }
     let parts = match read_form(&state, request, FilesFrom::Anyone).await {
         Ok(parts) => parts,
-        Err(problem) => return report_form(problem.status(), Some(&sentence(&problem)), &ReportInput::default()),
+        Err((problem, read)) => {
+            // The finder's text comes back (files must be chosen again: browsers never refill them).
+            return report_form(problem.status(), Some(&sentence(&problem)), &report_input(&read));
+        }
     };
     let input = report_input(&parts);
     let result = state
@@ -467,7 +478,7 @@ async fn post_status_reply(
     }
     let mut parts = match read_form(&state, request, FilesFrom::Finder).await {
         Ok(parts) => parts,
-        Err(problem) => return status_form(problem.status(), Some(&sentence(&problem))),
+        Err((problem, _)) => return status_form(problem.status(), Some(&sentence(&problem))),
     };
     let (code, link, body) = (parts.opt("receipt_code"), parts.opt("status_link"), parts.get("body"));
     let credential = match (&code, &link) {

@@ -550,6 +550,7 @@ async fn files_travel_with_the_form_and_the_api_and_bad_files_are_refused() {
     let refused = req(Method::POST, "/security/report").raw(&ct, body).send(&app).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().contains("not accepted"));
+    assert!(refused.text().contains("Change the id, see other invoices."), "the finder's words come back");
     let empty = req(Method::GET, "/api/v1/desk/reports").bearer(&security).send(&app).await.json();
     assert_eq!(empty.as_array().unwrap().len(), 0);
 
