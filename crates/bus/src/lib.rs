@@ -116,21 +116,51 @@ impl Bus for InProcessBus {
     }
 }
 
-/// Several nodes: core NATS publish/subscribe. Slow consumers are reported by the client as
-/// dropped messages, which become [`Delivery::Lagged`].
+/// Several nodes: core NATS publish/subscribe. Core NATS keeps nothing: messages dropped for a
+/// slow subscriber, or published while this node was cut off from the server, are gone. The
+/// client reports both as events, and every subscription then yields [`Delivery::Lagged`], so
+/// the live layer tells its clients to fetch what they missed from the database.
 pub struct NatsBus {
     client: async_nats::Client,
+    gaps: tokio::sync::broadcast::Sender<u64>,
 }
+
+/// How many messages the NATS client buffers per subscription before it drops (and reports it).
+const NATS_SUBSCRIPTION_CAPACITY: usize = 65_536;
 
 impl NatsBus {
     pub async fn connect(url: &str) -> Result<NatsBus> {
+        NatsBus::connect_with_capacity(url, NATS_SUBSCRIPTION_CAPACITY).await
+    }
+
+    /// As [`NatsBus::connect`], with the per-subscription buffer size (tests make it small).
+    pub async fn connect_with_capacity(url: &str, capacity: usize) -> Result<NatsBus> {
+        let (gaps, _) = tokio::sync::broadcast::channel(16);
+        let signal = gaps.clone();
         let client = async_nats::ConnectOptions::new()
             .name("conclave")
             .connection_timeout(std::time::Duration::from_secs(5))
+            .subscription_capacity(capacity.max(1))
+            .event_callback(move |event| {
+                let signal = signal.clone();
+                async move {
+                    match event {
+                        // Dropped for a slow subscriber, or lost while disconnected (and not
+                        // redelivered after the reconnect): either way, a gap.
+                        async_nats::Event::SlowConsumer(_) | async_nats::Event::Disconnected => {
+                            let _ = signal.send(1);
+                        }
+                        async_nats::Event::Connected => {
+                            let _ = signal.send(1);
+                        }
+                        _ => {}
+                    }
+                }
+            })
             .connect(url)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
-        Ok(NatsBus { client })
+        Ok(NatsBus { client, gaps })
     }
 
     /// Waits until everything published so far has reached the server.
@@ -159,7 +189,12 @@ impl Bus for NatsBus {
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
             Err(e) => return Err(Error::Unavailable(format!("NATS did not confirm the subscription: {e}"))),
         }
-        Ok(subscriber.map(|m| Delivery::Event { subject: m.subject.to_string(), payload: m.payload }).boxed())
+        let events = subscriber.map(|m| Delivery::Event { subject: m.subject.to_string(), payload: m.payload });
+        let gaps = tokio_stream::wrappers::BroadcastStream::new(self.gaps.subscribe()).map(|gap| match gap {
+            Ok(n) => Delivery::Lagged(n),
+            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => Delivery::Lagged(n),
+        });
+        Ok(futures_util::stream::select(events, gaps).boxed())
     }
 
     fn kind(&self) -> &'static str {

@@ -81,3 +81,30 @@ async fn a_slow_in_process_subscriber_is_told_it_lagged_instead_of_buffering() {
     assert_eq!(next(&mut slow).await, Delivery::Lagged(6));
     assert_eq!(next(&mut slow).await, Delivery::Event { subject: format!("{p}.x"), payload: Bytes::from(vec![6]) });
 }
+
+#[tokio::test]
+async fn a_slow_nats_subscriber_is_told_it_lagged_instead_of_losing_events_silently() {
+    let Some(publisher) = nats().await else { return };
+    let subscriber = match NatsBus::connect_with_capacity(&nats_url(), 4).await {
+        Ok(bus) => bus,
+        Err(e) => panic!("NATS answered once but not twice: {e}"),
+    };
+    let p = prefix();
+    let mut slow = subscriber.subscribe(&format!("{p}.>")).await.unwrap();
+    // Nothing is reported while nothing is lost (the connection's own start is long past).
+    assert!(tokio::time::timeout(Duration::from_millis(300), slow.next()).await.is_err(), "no gap yet");
+    // Far more than the subscription's buffer of 4, while nobody reads: the client drops some.
+    for i in 0..2_000u32 {
+        publisher.publish(&format!("{p}.x"), Bytes::from(i.to_be_bytes().to_vec())).await.unwrap();
+    }
+    publisher.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut lagged = false;
+    while let Ok(Some(delivery)) = tokio::time::timeout(Duration::from_secs(2), slow.next()).await {
+        if matches!(delivery, Delivery::Lagged(_)) {
+            lagged = true;
+            break;
+        }
+    }
+    assert!(lagged, "the dropped messages are reported as a gap");
+}
