@@ -59,6 +59,23 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   for await (const chunk of await download.createReadStream()) chunks.push(chunk);
   assert.ok(Buffer.concat(chunks).equals(content), "Bob downloads exactly what Ada attached");
 
+  // Drag and drop onto the thread uploads too, and the progress bar shows while it runs.
+  await ada.page.evaluate(() => {
+    window.progressShown = false;
+    const bar = document.getElementById("upload-progress");
+    new MutationObserver(() => { if (!bar.hidden) window.progressShown = true; }).observe(bar, { attributes: true });
+  });
+  const dropped = await ada.page.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(["minutes of the launch review\n".repeat(20000)], "minutes.txt", { type: "text/plain" }));
+    return transfer;
+  });
+  await ada.page.dispatchEvent(".thread", "dragover", { dataTransfer: dropped });
+  await ada.page.dispatchEvent(".thread", "drop", { dataTransfer: dropped });
+  await bob.page.waitForSelector("#messages a:has-text('minutes.txt')");
+  assert.equal(await ada.page.evaluate(() => window.progressShown), true, "the progress bar was shown");
+  await ada.page.waitForSelector("#upload-progress[hidden]", { state: "attached" });
+
   await ada.page.click("#messages li:has-text('at last') button:has-text('Delete')");
   await bob.page.waitForSelector("#messages li:has-text('This message was deleted.')");
   assert.equal(await bob.page.locator("#messages li:has-text('at last')").count(), 0, "the text is gone for Bob too");
