@@ -26,6 +26,7 @@ async fn policies_are_validated_and_enforced_with_every_failure_named() {
     let ada = app.token("ada@acme.example").await;
     let path = format!("/api/v1/enterprises/{e}/password-policy");
 
+    let stored_before = req(Method::GET, &path).bearer(&admin).send(&app).await.text();
     for (bad, field) in [
         (json!({ "min_length": 7 }), "min_length"),
         (json!({ "min_length": 257 }), "min_length"),
@@ -36,6 +37,8 @@ async fn policies_are_validated_and_enforced_with_every_failure_named() {
         assert_eq!(r.problem(422, "invalid-field")["field"], field);
     }
     req(Method::PUT, &path).bearer(&ada).json(&policy(json!({}))).send(&app).await.problem(403, "forbidden");
+    let stored_after = req(Method::GET, &path).bearer(&admin).send(&app).await.text();
+    assert_eq!(stored_before, stored_after, "no refused policy was stored");
     let r = req(Method::PUT, &path)
         .bearer(&admin)
         .json(&policy(json!({ "required_classes": ["digit", "symbol"], "min_length": 16 })))

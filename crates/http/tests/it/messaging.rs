@@ -81,6 +81,10 @@ async fn send_read_edit_delete_and_page_history() {
         .send(&p.app)
         .await
         .problem(403, "forbidden");
+    // Nothing was written: the text and the absence of an edit mark are as before.
+    let history = req(Method::GET, &path).bearer(&p.a).send(&p.app).await.json();
+    let unchanged = history.as_array().unwrap().iter().find(|m| m["id"] == first["id"]).unwrap().clone();
+    assert_eq!((unchanged["body"].clone(), unchanged["edited_at"].is_null()), (first["body"].clone(), true));
     let edited =
         req(Method::PATCH, &msg).bearer(&p.a).json(&json!({ "body": "hello again" })).send(&p.app).await.json();
     assert_eq!(edited["body"], "hello again");
