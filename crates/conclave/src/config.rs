@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub session_lifetime_hours: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub max_attachment_bytes: Option<u64>,
+    pub max_message_bytes: Option<usize>,
     pub sign_in_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
     pub sso: Option<SsoFileConfig>,
@@ -102,6 +103,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest attachment, in bytes.
     pub max_attachment_bytes: u64,
+    /// Longest message body, in bytes.
+    pub max_message_bytes: usize,
     pub sign_in_per_minute: u32,
     /// Benchmarks only (never from the config file): see `services::Settings`.
     pub plaintext_at_rest_for_benchmark: bool,
@@ -179,6 +182,17 @@ impl Config {
         if !(1024..=16 * 1024 * 1024).contains(&max_body_bytes) {
             bail!("max_body_bytes must be between 1024 and 16777216");
         }
+        let max_message_bytes = file.max_message_bytes.unwrap_or(domain::messaging::MAX_BODY_BYTES);
+        if !(1..=1024 * 1024).contains(&max_message_bytes) {
+            bail!("max_message_bytes must be between 1 and 1048576");
+        }
+        // JSON escaping can double a body's size, and the request needs room around it.
+        if max_message_bytes * 2 + 4096 > max_body_bytes {
+            bail!(
+                "max_body_bytes ({max_body_bytes}) must be at least twice max_message_bytes ({max_message_bytes}) plus 4096, \
+                 so that the longest message still fits in a request"
+            );
+        }
         let desk_file = file.security_desk.clone().unwrap_or_default();
         let mut desk = desk_settings(&desk_file)?;
         // security.txt is signed with the organisation's key and mails to finders carry links: both
@@ -213,6 +227,7 @@ impl Config {
             max_body_bytes,
             sign_in_per_minute: file.sign_in_per_minute.unwrap_or(10).max(1),
             max_attachment_bytes: file.max_attachment_bytes.unwrap_or(100 * 1024 * 1024).max(1),
+            max_message_bytes,
             plaintext_at_rest_for_benchmark: over.plaintext_at_rest_for_benchmark,
         })
     }
@@ -277,6 +292,9 @@ max_body_bytes = 262144
 
 # Largest attachment, in bytes (files are kept sealed in data_dir/files).
 max_attachment_bytes = 104857600
+
+# Longest message body, in bytes of UTF-8 (max_body_bytes must be at least twice this plus 4096).
+max_message_bytes = 65536
 
 # Sign-in attempts allowed per client IP address per minute.
 sign_in_per_minute = 10
@@ -483,6 +501,10 @@ mod tests {
         let err =
             Config::resolve(&Overrides { config: Some(dir.path().join("p.toml")), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
+        std::fs::write(dir.path().join("m.toml"), "max_message_bytes = 200000\n").unwrap();
+        let err =
+            Config::resolve(&Overrides { config: Some(dir.path().join("m.toml")), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("at least twice max_message_bytes"), "{err}");
     }
 
     #[test]

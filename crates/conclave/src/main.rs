@@ -303,6 +303,7 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         session_lifetime: Duration::from_secs(config.session_lifetime_hours * 3600),
         files_dir: Some(config.data_dir.join("files")),
         max_attachment_bytes: config.max_attachment_bytes,
+        max_message_bytes: config.max_message_bytes,
         plaintext_at_rest_for_benchmark: config.plaintext_at_rest_for_benchmark,
         allow_http_loopback_sso: config.sso_allow_http_loopback,
         desk: config.desk.clone(),

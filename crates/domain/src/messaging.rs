@@ -48,18 +48,19 @@ impl MemberRole {
 }
 
 /// Largest message body, in bytes of UTF-8 (64 KiB).
+/// The default longest message body; the operator may set another (`max_message_bytes`).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Most members a group may start with.
 pub const MAX_GROUP_MEMBERS: usize = 1000;
 
-/// A message body: not empty or only white space, at most [`MAX_BODY_BYTES`]. Kept as written
+/// A message body: not empty or only white space, at most `max` bytes. Kept as written
 /// (no trimming): white space inside a message is the sender's.
-pub fn body(field: &str, raw: &str) -> Result<(), FieldError> {
+pub fn body(field: &str, raw: &str, max: usize) -> Result<(), FieldError> {
     if raw.trim().is_empty() {
         return Err(FieldError::new(field, Rule::Empty, "must not be empty or only white space"));
     }
-    if raw.len() > MAX_BODY_BYTES {
-        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_BODY_BYTES} bytes")));
+    if raw.len() > max {
+        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {max} bytes")));
     }
     Ok(())
 }
@@ -76,10 +77,10 @@ mod tests {
 
     #[test]
     fn bodies_are_checked() {
-        assert!(body("body", "hi").is_ok());
-        assert_eq!(body("body", " \n\t").unwrap_err().rule, Rule::Empty);
-        assert_eq!(body("body", &"x".repeat(MAX_BODY_BYTES + 1)).unwrap_err().rule, Rule::TooLong);
-        assert!(body("body", &"x".repeat(MAX_BODY_BYTES)).is_ok());
+        assert!(body("body", "hi", MAX_BODY_BYTES).is_ok());
+        assert_eq!(body("body", " \n\t", MAX_BODY_BYTES).unwrap_err().rule, Rule::Empty);
+        assert_eq!(body("body", &"x".repeat(MAX_BODY_BYTES + 1), MAX_BODY_BYTES).unwrap_err().rule, Rule::TooLong);
+        assert!(body("body", &"x".repeat(MAX_BODY_BYTES), MAX_BODY_BYTES).is_ok());
     }
 
     #[test]

@@ -212,7 +212,7 @@ impl Services {
         let media_type = content_type(media_type).map_err(Error::Invalid)?;
         let caption = caption.filter(|c| !c.is_empty());
         if let Some(c) = caption {
-            messaging::body("caption", c).map_err(Error::Invalid)?;
+            messaging::body("caption", c, self.settings.max_message_bytes).map_err(Error::Invalid)?;
         }
         // Refuse outsiders before reading a byte of the body.
         self.membership(p, conversation).await?;

@@ -150,6 +150,8 @@ pub struct Settings {
     pub files_dir: Option<std::path::PathBuf>,
     /// Largest attachment accepted, in bytes.
     pub max_attachment_bytes: u64,
+    /// Longest message body, in bytes of UTF-8.
+    pub max_message_bytes: usize,
     /// Benchmarks only: enterprise data is stored unencrypted (marked so that a normal process
     /// refuses to read it, and this one refuses real ciphertext). It exists so the load driver
     /// can measure what encryption at rest costs; the binary turns it on only from an
@@ -190,6 +192,7 @@ impl Default for Settings {
             touch_interval: Duration::from_secs(60),
             files_dir: None,
             max_attachment_bytes: 100 * 1024 * 1024,
+            max_message_bytes: domain::messaging::MAX_BODY_BYTES,
             plaintext_at_rest_for_benchmark: false,
             allow_http_loopback_sso: false,
             desk: DeskSettings { preferred_languages: "en".to_owned(), retention_days: 180, ..DeskSettings::default() },

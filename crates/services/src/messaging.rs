@@ -496,7 +496,7 @@ impl Services {
 
     /// Sends a message; members connected anywhere receive it live.
     pub async fn send_message(&self, p: &Principal, conversation: ConversationId, body: &str) -> Result<MessageView> {
-        messaging::body("body", body).map_err(Error::Invalid)?;
+        messaging::body("body", body, self.settings.max_message_bytes).map_err(Error::Invalid)?;
         let key = self.keys.enterprise_key(p.enterprise_id).await?;
         let id = MessageId::new();
         let row = store::MessageRow {
@@ -531,7 +531,7 @@ impl Services {
         id: MessageId,
         body: &str,
     ) -> Result<MessageView> {
-        messaging::body("body", body).map_err(Error::Invalid)?;
+        messaging::body("body", body, self.settings.max_message_bytes).map_err(Error::Invalid)?;
         self.membership(p, conversation).await?;
         let key = self.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));

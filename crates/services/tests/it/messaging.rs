@@ -69,6 +69,22 @@ async fn bad_bodies_and_cursors_are_refused_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn the_operator_sets_the_longest_message() {
+    let settings = services::Settings { max_message_bytes: 16, ..crate::settings() };
+    let w = crate::world_with(settings, |s| s).await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let b = w.user(e, "b@e.example", Role::Member).await;
+    let a = w.principal("a@e.example").await;
+    let conv = w.services.open_direct(&a, &origin(), b.id).await.unwrap();
+    assert!(w.services.send_message(&a, conv.id, "sixteen bytes ok").await.is_ok());
+    match w.services.send_message(&a, conv.id, "seventeen bytes!!").await {
+        Err(Error::Invalid(f)) => assert_eq!((f.field.as_str(), f.rule), ("body", Rule::TooLong)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn only_the_sender_edits_and_deletes_and_history_pages() {
     let w = world().await;
     let e = w.enterprise("E").await;
