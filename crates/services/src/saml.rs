@@ -282,10 +282,13 @@ impl Services {
         saml_response: &str,
         browser_request: Option<&str>,
     ) -> Result<crate::auth::SignedIn> {
-        match self.consume_saml(origin, saml_response, browser_request).await {
+        // Set once the issuer names a connected IdP, so the failure lands in that enterprise's
+        // audit report (claimed, not yet proven: the event says which IdP the answer named).
+        let mut named = None;
+        match self.consume_saml(origin, saml_response, browser_request, &mut named).await {
             Ok(signed_in) => Ok(signed_in),
             Err(e) => {
-                self.audit_sso_failure(origin, "saml", None, &e.to_string()).await?;
+                self.audit_sso_failure(origin, "saml", named, &e.to_string()).await?;
                 Err(e)
             }
         }
@@ -296,6 +299,7 @@ impl Services {
         origin: &Origin,
         saml_response: &str,
         browser_request: Option<&str>,
+        named: &mut Option<EnterpriseId>,
     ) -> Result<crate::auth::SignedIn> {
         use base64::Engine as _;
         let clean: String = saml_response.chars().filter(|c| !c.is_whitespace()).collect();
@@ -337,6 +341,7 @@ impl Services {
         }
         let (enterprise, settings) =
             config.ok_or_else(|| fail("the response comes from an unknown identity provider"))?;
+        *named = Some(enterprise);
         let base = settings.sp_base_url.as_str();
 
         // The signature: trusted certificate only; the verified node must be this assertion or

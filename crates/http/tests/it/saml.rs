@@ -296,6 +296,13 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     };
     let events = app.store.audit_page(0, 1000).await.unwrap();
     assert_eq!(saml_failures(&events), 10, "one audit event per refused response");
+    assert!(
+        events
+            .iter()
+            .filter(|ev| ev.draft.detail.contains("\"saml\"") && ev.draft.outcome == domain::audit::Outcome::Failure)
+            .any(|ev| ev.draft.enterprise_id == Some(e)),
+        "a refusal from the organisation's IdP is in its own audit report"
+    );
 
     // A post without a SAMLResponse is refused, and audited too.
     let empty =
