@@ -374,9 +374,10 @@ fn content_disposition(name: &str) -> String {
 /// GET /api/v1/ws — the live event stream (WebSocket upgrade).
 ///
 /// Server frames are JSON events (`message-created`, `message-edited`, `message-deleted`,
-/// `receipt`, `conversation-created`, `session-ended`), preceded by `{"type":"ready"}`. The only
-/// client frame is `{"type":"ping"}`. Close codes: 4001 session ended, 4008 too slow,
-/// 4009 resynchronise, 1007/1003/1009 bad frames.
+/// `receipt`, `conversation-created`, `member-joined`, `member-left`, `session-ended`), preceded
+/// by `{"type":"ready"}`. The only client frame is `{"type":"ping"}`. Close codes: 4001 session
+/// ended or expired, 4008 too slow, 4009 resynchronise (both: fetch `messages?after=<last seq>`),
+/// 1007 not JSON or not UTF-8, 1003 binary, 1009 too large, 1002 protocol error.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     responses((status = 101, description = "Switching to WebSocket"),
         (status = 400, description = "Not a WebSocket request", body = ProblemDocument, content_type = "application/problem+json"),
@@ -410,6 +411,19 @@ pub async fn websocket(
         .write_buffer_size(0)
         .on_upgrade(move |socket| serve_socket(socket, hub, services, token, user, session))
         .into_response())
+}
+
+/// The close frame for a frame the server could not read (RFC 6455 section 7.4.1): 1007 for text
+/// that is not UTF-8, 1009 for a frame over the limit, 1002 for anything else against the protocol.
+fn read_error_close(e: &axum::Error) -> Message {
+    let text = e.to_string();
+    if text.contains("UTF-8") || text.contains("utf-8") || text.contains("Utf8") {
+        close(1007, "text frames must be UTF-8")
+    } else if text.contains("too long") || text.contains("Space limit") || text.contains("capacity") {
+        close(1009, "frame too large")
+    } else {
+        close(1002, "protocol error")
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -473,7 +487,7 @@ async fn serve_socket(
             incoming = socket.recv() => match incoming {
                 None | Some(Ok(Message::Close(_))) => break,
                 Some(Err(e)) => {
-                    let _ = socket.send(close(1009, "frame too large or malformed")).await;
+                    let _ = socket.send(read_error_close(&e)).await;
                     tracing::debug!(error = %e, "closing a WebSocket after a protocol error");
                     break;
                 }

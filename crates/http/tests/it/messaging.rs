@@ -266,6 +266,17 @@ async fn bad_frames_close_only_that_connection_with_a_reason() {
     let mut oversized = connect(port, &p.a, None).await.unwrap();
     oversized.send(Message::Text("x".repeat(10_000).into())).await.unwrap();
     assert_eq!(close_code(&mut oversized).await, 1009);
+    // A text frame that is not UTF-8 (sent as a raw frame: the client library would refuse it).
+    let mut not_utf8 = connect(port, &p.a, None).await.unwrap();
+    let frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+        vec![0xff_u8, 0xfe, 0xfd],
+        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+        ),
+        true,
+    );
+    not_utf8.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(close_code(&mut not_utf8).await, 1007);
     healthy.send(Message::Text(r#"{"type":"ping"}"#.into())).await.unwrap();
     assert_eq!(next_json(&mut healthy).await["type"], "pong");
     send(&p, &p.a, "still delivered").await;
