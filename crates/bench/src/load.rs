@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, Buf
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-const PASSWORD: &str = "load test password";
+const PASSWORD: &str = "Quartz-Lantern-Harbor-41!";
 
 /// Accepts the server's self-signed certificate: the bench talks to its own local server only.
 #[derive(Debug)]

@@ -65,7 +65,7 @@ pub enum Error {
     #[error("your organisation requires a one-time code; set up an authenticator app first")]
     SecondFactorEnrolmentRequired,
     /// A new password broke these rules of the enterprise's policy.
-    #[error("the password does not meet the policy")]
+    #[error("the password does not meet the policy: {}", .0.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
     PasswordPolicy(Vec<domain::password_policy::PolicyFailure>),
     /// The enterprise signs in through its identity provider only.
     #[error("your organisation signs in through single sign-on")]
