@@ -12,6 +12,44 @@ use domain::{validate, EnterpriseId, Millis, SessionId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Failed sign-ins for emails that no account has, counted in memory like a real account's, so
+/// that "this account is locked" says nothing about which accounts exist: an unknown email locks
+/// after as many failures, for as long, as the default policy locks a real one. Bounded: beyond
+/// [`DecoyLocks::MAX`] entries the idle ones are dropped. Per process: each node counts its own.
+#[derive(Default)]
+pub(crate) struct DecoyLocks(std::sync::Mutex<std::collections::HashMap<Vec<u8>, DecoyCount>>);
+
+/// Failures so far, and until when the email is locked once they reached the threshold.
+type DecoyCount = (u32, Option<Millis>);
+
+impl DecoyLocks {
+    const MAX: usize = 10_000;
+
+    fn locked_until(&self, index: &[u8], now: Millis) -> Option<Millis> {
+        let map = self.0.lock().expect("decoy locks");
+        map.get(index).and_then(|(_, until)| *until).filter(|u| u.0 > now.0)
+    }
+
+    fn count_failure(&self, index: &[u8], now: Millis) {
+        let policy = domain::password_policy::PasswordPolicy::default();
+        let mut map = self.0.lock().expect("decoy locks");
+        if map.len() >= Self::MAX && !map.contains_key(index) {
+            map.retain(|_, (_, until)| until.is_some_and(|u| u.0 > now.0));
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+        }
+        let entry = map.entry(index.to_vec()).or_insert((0, None));
+        if entry.1.is_some_and(|u| u.0 <= now.0) {
+            *entry = (0, None);
+        }
+        entry.0 += 1;
+        if entry.0 >= policy.lockout_threshold {
+            entry.1 = Some(Millis(now.0 + i64::from(policy.lockout_minutes) * 60_000));
+        }
+    }
+}
+
 /// Where a password sign-in stands once its checks ran (see [`Services::sign_in_gate`]).
 pub(crate) enum Gate {
     /// Every check passed: a session may be opened.
@@ -123,8 +161,15 @@ impl Services {
             outcome: Outcome::Failure,
             detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
         };
-        let candidates = self.store.find_users_by_email_index(&self.keys.email_index(&email)).await?;
+        let email_index = self.keys.email_index(&email);
+        let candidates = self.store.find_users_by_email_index(&email_index).await?;
         let now = Millis::now();
+        if candidates.is_empty() {
+            if let Some(until) = self.decoy_locks.locked_until(&email_index, now) {
+                self.store.append_audit(&failure("locked", None)).await?;
+                return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
+            }
+        }
         // The same email may exist in several enterprises. A locked account is skipped before its
         // password is even checked, so guessing stops; every other one is checked and, on a wrong
         // password, counts the failure, so a twin account elsewhere cannot switch lockout off.
@@ -159,6 +204,9 @@ impl Services {
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
                 let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
                 self.store.append_audit(&failure(reason, only)).await?;
+                if candidates.is_empty() {
+                    self.decoy_locks.count_failure(&email_index, now);
+                }
                 for user in checked {
                     self.count_failure(user).await?;
                 }

@@ -213,6 +213,8 @@ pub struct Services {
     mailer: Option<Arc<dyn mail::Mailer>>,
     /// OpenID Connect: the HTTP client and the providers' cached metadata and keys.
     oidc: oidc::OidcClient,
+    /// Failed sign-ins for emails no account has, so that those lock like real accounts.
+    decoy_locks: auth::DecoyLocks,
 }
 
 impl Services {
@@ -229,7 +231,16 @@ impl Services {
         tokio::spawn(async move {
             let _ = cell.get_or_try_init(|| compute_decoy(cost)).await;
         });
-        Ok(Services { store, bus, keys, settings, decoy_hash, mailer: None, oidc: oidc::OidcClient::new()? })
+        Ok(Services {
+            store,
+            bus,
+            keys,
+            settings,
+            decoy_hash,
+            mailer: None,
+            oidc: oidc::OidcClient::new()?,
+            decoy_locks: auth::DecoyLocks::default(),
+        })
     }
 
     pub(crate) async fn decoy_hash(&self) -> Result<String> {

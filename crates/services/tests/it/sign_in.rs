@@ -342,3 +342,19 @@ async fn an_expired_password_and_a_due_enrolment_are_done_in_one_step_with_the_r
     let status = w.services.totp_status(&signed_in.principal).await.unwrap();
     assert!(status.enabled);
 }
+
+#[tokio::test]
+async fn an_unknown_email_locks_like_a_real_account_so_locks_reveal_nothing() {
+    let (w, e, _admin) = setup().await;
+    w.user(e, "real@acme.example", Role::Member).await;
+    let threshold = PasswordPolicy::default().lockout_threshold;
+    for email in ["real@acme.example", "nobody@acme.example"] {
+        for _ in 0..threshold {
+            assert!(matches!(w.services.sign_in(&origin(), email, "nope nope").await, Err(Error::InvalidCredentials)));
+        }
+        match w.services.sign_in(&origin(), email, "nope nope").await {
+            Err(Error::Locked(secs)) => assert!(secs > 60, "{email}: {secs}"),
+            other => panic!("{email}: expected a lock, got {other:?}"),
+        }
+    }
+}
