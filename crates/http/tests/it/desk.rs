@@ -4,7 +4,7 @@
 use crate::{app, app_with, req, Reply, TestApp};
 use axum::http::{Method, StatusCode};
 use domain::Role;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::process::{Command, Stdio};
 
 fn form(fields: &[(&str, &str)]) -> String {
@@ -240,10 +240,9 @@ impl Drop for Gpg {
     }
 }
 
-// Multi-threaded: the server keeps answering while this thread waits for gpg.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gnupg_fetches_the_key_over_hkp_verifies_security_txt_and_encrypts_a_report() {
-    let Some(gpg) = Gpg::new() else { return };
+/// An app whose desk has generated its key for security@acme.example: the app, the security
+/// team's token, and the key's fingerprint.
+async fn app_with_desk_key() -> (TestApp, String, String) {
     let app = app().await;
     let security = desk_app(&app).await;
     let r = req(Method::POST, "/api/v1/desk/keys")
@@ -252,8 +251,15 @@ async fn gnupg_fetches_the_key_over_hkp_verifies_security_txt_and_encrypts_a_rep
         .send(&app)
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let key: Value = r.json();
-    let fingerprint = key["fingerprint"].as_str().unwrap().to_owned();
+    let fingerprint = r.json()["fingerprint"].as_str().unwrap().to_owned();
+    (app, security, fingerprint)
+}
+
+// Multi-threaded: the server keeps answering while this thread waits for gpg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnupg_fetches_the_key_over_hkp_verifies_security_txt_and_encrypts_a_report() {
+    let Some(gpg) = Gpg::new() else { return };
+    let (app, security, fingerprint) = app_with_desk_key().await;
     let port = crate::messaging::listen(&app).await;
 
     // HKP: gpg's own key-server client asks /pks/lookup?op=get&options=mr&search=0x<fingerprint>.
@@ -469,15 +475,7 @@ async fn gnupg_locates_the_key_by_wkd_with_both_layouts() {
         eprintln!("skipping: no private mount namespace for gpg here");
         return;
     }
-    let app = app().await;
-    let security = desk_app(&app).await;
-    let r = req(Method::POST, "/api/v1/desk/keys")
-        .bearer(&security)
-        .json(&json!({ "user_id": "Acme Security <security@acme.example>" }))
-        .send(&app)
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let fingerprint = r.json()["fingerprint"].as_str().unwrap().to_owned();
+    let (app, _, fingerprint) = app_with_desk_key().await;
     let (tls_port, ca_pem) = serve_tls(&app, &["acme.example", "openpgpkey.acme.example"]).await;
     let (proxy_port, seen) = connect_proxy(tls_port).await;
 
