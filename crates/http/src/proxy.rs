@@ -59,29 +59,37 @@ impl TrustedProxies {
 
     /// The client's address: the peer itself, unless the peer is trusted, in which case the
     /// right-most `X-Forwarded-For` entry that is not a trusted proxy (or the left-most entry when
-    /// every hop is trusted). A malformed header is ignored, leaving the peer's address.
+    /// every hop is trusted). Hops are read from the right, and reading stops at the first one
+    /// that is not a trusted proxy: what stands left of it was written by the client and is
+    /// never parsed. If that first untrusted hop is not an address, the last trusted one is used.
     pub fn client_ip<'a>(&self, peer: IpAddr, forwarded_for: impl Iterator<Item = &'a str>) -> IpAddr {
         if !self.contains(peer) {
             return peer;
         }
-        let mut hops = Vec::new();
-        for value in forwarded_for {
-            for hop in value.split(',') {
-                match hop.trim().parse::<IpAddr>() {
-                    Ok(ip) => hops.push(ip),
-                    Err(_) => return peer,
-                }
-            }
-        }
+        let hops: Vec<&str> = forwarded_for.flat_map(|value| value.split(',')).collect();
         let mut client = peer;
         for hop in hops.into_iter().rev() {
-            client = hop;
-            if !self.contains(hop) {
+            let Some(ip) = parse_hop(hop) else { return client };
+            client = ip;
+            if !self.contains(ip) {
                 break;
             }
         }
         client
     }
+}
+
+/// One `X-Forwarded-For` hop: an address, optionally with a port (`198.51.100.7:5678`,
+/// `[2001:db8::1]:443`) as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<std::net::SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[').and_then(|h| h.strip_suffix(']')).and_then(|h| h.parse().ok())
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`, as a dual-stack socket reports them) compare as IPv4.
@@ -159,7 +167,13 @@ mod tests {
         assert_eq!(t.client_ip(ip("10.0.0.2"), one("1.2.3.4, 198.51.100.1")), ip("198.51.100.1"));
         // Two trusted hops (one header line each) are skipped.
         assert_eq!(t.client_ip(ip("10.0.0.2"), ["198.51.100.1", "10.0.0.9"].into_iter()), ip("198.51.100.1"));
-        // Malformed, or no header at all: the peer.
+        // Junk the client put on the left is never read; the proxy's own entry still counts.
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("not-an-ip, 198.51.100.1")), ip("198.51.100.1"));
+        // Ports and brackets, as some proxies write them.
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("198.51.100.1:5678")), ip("198.51.100.1"));
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("[2001:db8::1]:443")), ip("2001:db8::1"));
+        assert_eq!(t.client_ip(ip("10.0.0.2"), one("[2001:db8::1]")), ip("2001:db8::1"));
+        // The right-most hop malformed, or no header at all: the peer.
         assert_eq!(t.client_ip(ip("10.0.0.2"), one("198.51.100.1, not-an-ip")), ip("10.0.0.2"));
         assert_eq!(t.client_ip(ip("10.0.0.2"), std::iter::empty()), ip("10.0.0.2"));
     }

@@ -246,9 +246,16 @@ impl Services {
                 size: size as i64,
             }),
         };
-        let (stored, members) =
-            self.store.append_message(p.enterprise_id, &row).await.map_err(crate::messaging::not_found)?;
+        // Kept before the insert: if this future is dropped while the insert commits, an unused
+        // file is the lesser harm (a message whose file is gone would be worse).
         guard.keep();
+        let (stored, members) = match self.store.append_message(p.enterprise_id, &row).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(crate::messaging::not_found(e));
+            }
+        };
         let view = open_message(&key, &stored)?;
         self.publish(
             p.enterprise_id,
@@ -314,6 +321,7 @@ impl Services {
 
 /// Removes a file when dropped, unless told to keep it: an upload future dropped mid-stream (the
 /// client went away) runs no error path, but it does run this.
+#[derive(Debug)]
 pub(crate) struct FileGuard(Option<PathBuf>);
 
 impl FileGuard {

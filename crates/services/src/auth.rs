@@ -39,11 +39,10 @@ impl DecoyLocks {
                 map.clear();
             }
         }
+        // As the store does for real accounts: the count survives the lock's end, so the next
+        // failure locks again at once; only a success would reset it, and there is none here.
         let entry = map.entry(index.to_vec()).or_insert((0, None));
-        if entry.1.is_some_and(|u| u.0 <= now.0) {
-            *entry = (0, None);
-        }
-        entry.0 += 1;
+        entry.0 = entry.0.saturating_add(1);
         if entry.0 >= policy.lockout_threshold {
             entry.1 = Some(Millis(now.0 + i64::from(policy.lockout_minutes) * 60_000));
         }
@@ -164,7 +163,10 @@ impl Services {
         let email_index = self.keys.email_index(&email);
         let candidates = self.store.find_users_by_email_index(&email_index).await?;
         let now = Millis::now();
-        if candidates.is_empty() {
+        // No account this password could open (none, or only single-sign-on ones): the decoy
+        // counter stands in, so such emails lock like any other.
+        let verifiable = candidates.iter().any(|u| u.password_hash.is_some());
+        if !verifiable {
             if let Some(until) = self.decoy_locks.locked_until(&email_index, now) {
                 self.store.append_audit(&failure("locked", None)).await?;
                 return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
@@ -194,7 +196,9 @@ impl Services {
             self.verify_password(password, self.decoy_hash().await?).await?;
         }
         let (user, verified) = match matched {
-            None if checked.is_empty() && locked_until.is_some() => {
+            // Some account with this email is locked and no other one matched: answer as locked,
+            // and count nothing, so guesses aimed at the locked one cannot lock its twins.
+            None if locked_until.is_some() => {
                 let until = locked_until.expect("checked above");
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
                 self.store.append_audit(&failure("locked", only)).await?;
@@ -204,7 +208,7 @@ impl Services {
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
                 let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
                 self.store.append_audit(&failure(reason, only)).await?;
-                if candidates.is_empty() {
+                if !verifiable {
                     self.decoy_locks.count_failure(&email_index, now);
                 }
                 for user in checked {
@@ -557,5 +561,30 @@ impl Services {
     /// The CSRF token that belongs to a session token, for the web client to send back.
     pub fn csrf_token_for(&self, session_token: &str) -> String {
         crypto::token::csrf_for(session_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoy_locks_behave_like_a_real_account_s() {
+        let locks = DecoyLocks::default();
+        let policy = domain::password_policy::PasswordPolicy::default();
+        let t0 = Millis(1_000_000);
+        for _ in 0..policy.lockout_threshold - 1 {
+            locks.count_failure(b"index", t0);
+        }
+        assert_eq!(locks.locked_until(b"index", t0), None, "not yet");
+        locks.count_failure(b"index", t0);
+        let until = locks.locked_until(b"index", t0).expect("locked at the threshold");
+        assert_eq!(until.0 - t0.0, i64::from(policy.lockout_minutes) * 60_000);
+        assert_eq!(locks.locked_until(b"other", t0), None, "per email");
+        // The lock ends; the count is kept, so the next failure locks again at once.
+        let later = Millis(until.0 + 1);
+        assert_eq!(locks.locked_until(b"index", later), None);
+        locks.count_failure(b"index", later);
+        assert!(locks.locked_until(b"index", later).is_some());
     }
 }

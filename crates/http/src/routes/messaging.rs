@@ -448,8 +448,14 @@ async fn serve_socket(
             let left = u64::try_from(expires_at.0 - domain::Millis::now().0).unwrap_or(0);
             tokio::time::Instant::now() + std::time::Duration::from_millis(left)
         }
-        Err(_) => {
-            let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session ended: sign in again")).await;
+        Err(e) => {
+            // Only an ended session sends the client to sign in; anything else (the database
+            // busy, a failover) is a server error the client retries after.
+            let frame = match e {
+                services::Error::Unauthenticated => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
+                _ => close(1011, "the server could not check the session; reconnect shortly"),
+            };
+            let _ = socket.send(frame).await;
             hub.unregister(user, registration.id);
             return;
         }

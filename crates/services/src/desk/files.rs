@@ -96,6 +96,16 @@ pub struct StagedFile {
     name: String,
     content_type: String,
     size: u64,
+    /// Deletes the sealed file if this is dropped before a row points at it: a request cut off
+    /// after staging (the client went away) leaves nothing behind.
+    guard: crate::attachments::FileGuard,
+}
+
+/// The staged files are recorded now: they stay.
+pub(super) fn keep_all(staged: &mut [StagedFile]) {
+    for f in staged {
+        f.guard.keep();
+    }
 }
 
 /// A file as finders and the team see it in a report.
@@ -166,17 +176,17 @@ impl Services {
                 ))
             });
         }
-        tokio::fs::rename(&partial, dir.join(id.to_string())).await.map_err(io)?;
-        // Staged now: the caller attaches it or discards it.
-        guard.keep();
-        Ok(StagedFile { id, name, content_type: media_type, size })
+        let path = dir.join(id.to_string());
+        tokio::fs::rename(&partial, &path).await.map_err(io)?;
+        // Staged now: the caller attaches it (and keeps it) or drops it, which deletes it.
+        guard.moved_to(path);
+        Ok(StagedFile { id, name, content_type: media_type, size, guard })
     }
 
     /// Removes staged files that will not be attached (the upload or the report was refused).
     pub async fn discard_staged(&self, staged: Vec<StagedFile>) {
-        for f in staged {
-            self.remove_attachment_file(f.id).await;
-        }
+        // Each file's guard deletes it.
+        drop(staged);
     }
 
     pub(super) async fn file_rows(
@@ -232,7 +242,7 @@ impl Services {
     pub async fn finder_attach(
         &self,
         credential: FinderCredential<'_>,
-        staged: Vec<StagedFile>,
+        mut staged: Vec<StagedFile>,
     ) -> Result<FinderReportView> {
         let result = async {
             let row = self.report_for(credential).await?;
@@ -245,7 +255,10 @@ impl Services {
         }
         .await;
         match result {
-            Ok(row) => self.finder_view(&row).await,
+            Ok(row) => {
+                keep_all(&mut staged);
+                self.finder_view(&row).await
+            }
             Err(e) => {
                 self.discard_staged(staged).await;
                 Err(e)
@@ -259,7 +272,7 @@ impl Services {
         caller: &Caller,
         origin: &Origin,
         id: ReportId,
-        staged: Vec<StagedFile>,
+        mut staged: Vec<StagedFile>,
     ) -> Result<ReportView> {
         let result = async {
             let enterprise = self.require_security_team(caller).await?;
@@ -271,7 +284,10 @@ impl Services {
         }
         .await;
         match result {
-            Ok(row) => self.report_view(&row).await,
+            Ok(row) => {
+                keep_all(&mut staged);
+                self.report_view(&row).await
+            }
             Err(e) => {
                 self.discard_staged(staged).await;
                 Err(e)

@@ -504,11 +504,12 @@ impl Services {
         origin: &Origin,
         input: &ReportInput,
         links_base: &str,
-        staged: Vec<files::StagedFile>,
+        mut staged: Vec<files::StagedFile>,
     ) -> Result<Receipt> {
         let result = self.submit(origin, input, links_base, &staged).await;
-        if result.is_err() {
-            self.discard_staged(staged).await;
+        match &result {
+            Ok(_) => files::keep_all(&mut staged),
+            Err(_) => self.discard_staged(staged).await,
         }
         result
     }

@@ -187,6 +187,12 @@ async fn a_twin_account_in_another_enterprise_does_not_switch_lockout_off() {
     // Acme's account is locked now; the right password opens only the twin, which is not.
     let signed_in = w.services.sign_in(&origin(), "ada@acme.example", PASSWORD).await.unwrap();
     assert_eq!(signed_in.principal.enterprise_id, other, "the locked account was skipped");
+    // While Acme's account is locked, a wrong password is answered as locked and counts against
+    // nobody: guesses aimed at Acme's account cannot lock the twin.
+    for _ in 0..12 {
+        assert!(matches!(w.services.sign_in(&origin(), "ada@acme.example", "nope nope").await, Err(Error::Locked(_))));
+    }
+    assert!(w.services.sign_in(&origin(), "ada@acme.example", PASSWORD).await.is_ok(), "the twin is not locked");
     let events = w.store.audit_page(0, 1000).await.unwrap();
     assert!(events.iter().any(|ev| ev.draft.action == "auth.lockout" && ev.draft.enterprise_id == Some(e)));
 }
@@ -357,4 +363,10 @@ async fn an_unknown_email_locks_like_a_real_account_so_locks_reveal_nothing() {
             other => panic!("{email}: expected a lock, got {other:?}"),
         }
     }
+    // After the lock ends, a real account locks again at the next failure (the count is kept);
+    // the decoy counter does the same (its unit test in auth.rs moves the clock).
+    let past = domain::Millis::now().0 - 1;
+    sql(&w, &format!("UPDATE users SET locked_until = {past}")).await;
+    assert!(matches!(w.services.sign_in(&origin(), "real@acme.example", "nope").await, Err(Error::InvalidCredentials)));
+    assert!(matches!(w.services.sign_in(&origin(), "real@acme.example", "nope").await, Err(Error::Locked(_))));
 }
