@@ -116,6 +116,8 @@ pub struct Config {
     pub trusted_proxies: http_api::proxy::TrustedProxies,
     /// Plain-http identity providers on this machine are accepted (see `services::Settings`).
     pub sso_allow_http_loopback: bool,
+    /// `security_desk.public_url` was not configured and stands in from the listen address.
+    pub public_url_derived: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -198,7 +200,8 @@ impl Config {
         // security.txt is signed with the organisation's key and mails to finders carry links: both
         // must name this server, never whatever Host header a request sent. Without a configured
         // public URL, the listen address stands in (the machine's name when listening on all).
-        if desk.public_url.is_none() {
+        let public_url_derived = desk.public_url.is_none();
+        if public_url_derived {
             desk.public_url = Some(public_url_from_listen(listen, &machine_name()));
         }
         let smtp = match &file.smtp {
@@ -211,6 +214,7 @@ impl Config {
         let sso_allow_http_loopback =
             over.sso_allow_http_loopback.or(file.sso.as_ref().and_then(|s| s.allow_http_loopback)).unwrap_or(false);
         Ok(Config {
+            public_url_derived,
             trusted_proxies,
             sso_allow_http_loopback,
             desk,

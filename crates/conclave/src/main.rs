@@ -385,6 +385,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(shutdown_on_signal(handle.clone()));
     let local = listener.local_addr()?;
     let url = format!("https://{}:{}", display_host(local), local.port());
+    if config.public_url_derived {
+        tracing::warn!(
+            public_url = config.desk.public_url.as_deref().unwrap_or_default(),
+            "security_desk.public_url is not set: the signed security.txt and links in mails to finders name this \
+             listen address; set it to the address finders use"
+        );
+    }
     if config.plaintext_at_rest_for_benchmark {
         tracing::warn!(
             "BENCHMARK MODE: enterprise data is stored UNENCRYPTED; never use this data directory for real data"

@@ -132,6 +132,7 @@
     form.groups_claim.value = current.groups_claim || "";
     form.admin_groups.value = current.admin_groups.join("\n");
     form.sso_only.checked = current.sso_only;
+    form.trust_emails_without_verified_claim.checked = current.trust_emails_without_verified_claim;
     teamGroups = current.team_groups;
   }
   form.addEventListener("submit", (ev) => {
@@ -141,6 +142,7 @@
         issuer: form.issuer.value.trim(), client_id: form.client_id.value.trim(),
         allowed_domains: lines(form.allowed_domains.value), groups_claim: form.groups_claim.value.trim() || null,
         admin_groups: lines(form.admin_groups.value), team_groups: teamGroups, sso_only: form.sso_only.checked,
+        trust_emails_without_verified_claim: form.trust_emails_without_verified_claim.checked,
       },
       client_secret: form.client_secret.value || null,
     };

@@ -48,6 +48,11 @@ pub struct OidcSettings {
     /// Password sign-in is off, except for enterprise admins with one-time codes (break-glass).
     #[serde(default)]
     pub sso_only: bool,
+    /// The provider manages every address itself and does not send `email_verified` (some
+    /// enterprise directories): its addresses are taken as verified when the claim is missing.
+    /// An explicit `false` is refused whatever this says.
+    #[serde(default)]
+    pub trust_emails_without_verified_claim: bool,
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Error {
@@ -378,9 +383,14 @@ impl Services {
         let email =
             claims["email"].as_str().ok_or_else(|| Error::SsoFailed("the provider sent no email address".into()))?;
         // Accounts are matched by email, so the provider must vouch for it: a missing claim, or
-        // anything but true (some providers send the string "true"), is refused.
-        let verified =
-            matches!(&claims["email_verified"], Value::Bool(true)) || claims["email_verified"].as_str() == Some("true");
+        // anything but true (some providers send the string "true"), is refused, unless the admin
+        // said this provider never sends the claim.
+        let verified = match &claims["email_verified"] {
+            Value::Bool(b) => *b,
+            Value::String(s) => s == "true",
+            Value::Null => settings.trust_emails_without_verified_claim,
+            _ => false,
+        };
         if !verified {
             return Err(Error::SsoFailed("the provider has not confirmed that this email address is verified".into()));
         }
@@ -455,6 +465,7 @@ mod tests {
             admin_groups: vec![],
             team_groups: BTreeMap::new(),
             sso_only: false,
+            trust_emails_without_verified_claim: false,
         }
     }
 

@@ -118,13 +118,7 @@ async fn post_signin(
     )
     .await
     {
-        Ok(signed_in) => {
-            let cookie =
-                super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-            let mut response = Redirect::to("/app").into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie);
-            response
-        }
+        Ok(signed_in) => signed_in_page(&state, &signed_in),
         Err(problem) => {
             use crate::problem::Kind;
             match problem.kind {
@@ -171,6 +165,30 @@ async fn post_signin(
     }
 }
 
+/// Where a browser goes once signed in: the app, or first a page with the recovery codes when
+/// this sign-in completed a one-time-code enrolment (they are shown once, never again).
+fn signed_in_page(state: &AppState, signed_in: &services::auth::SignedIn) -> Response {
+    let cookie =
+        super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
+    let mut response = match &signed_in.recovery_codes {
+        None => Redirect::to("/app").into_response(),
+        Some(codes) => {
+            let list: String = codes.iter().map(|c| format!("<li><code>{}</code></li>", escape_html(c))).collect();
+            let html = format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Recovery codes · Conclave</title>\
+                 <link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body class=\"narrow\"><main>\
+                 <h1>Save your recovery codes</h1><p class=\"warning\" role=\"alert\"><strong>Write these down or store \
+                 them in a password manager now.</strong> Each one signs you in once if you lose your authenticator app. \
+                 They are shown only this once.</p><ol id=\"recovery-codes\">{list}</ol>\
+                 <p><a id=\"continue\" href=\"/app\">I saved them: continue</a></p></main></body></html>"
+            );
+            (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+        }
+    };
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+}
+
 /// The sign-in page for a rate-limited attempt, with Retry-After.
 fn too_many(problem: &crate::problem::Problem, email: &str) -> Response {
     problem.with_retry_after(signin_page(
@@ -209,13 +227,7 @@ async fn post_expired(
     }
     let otp = form.otp.as_deref().filter(|o| !o.is_empty());
     match state.services.change_expired_password(&origin, &form.email, &form.password, otp, &form.new_password).await {
-        Ok(signed_in) => {
-            let cookie =
-                super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-            let mut response = Redirect::to("/app").into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie);
-            response
-        }
+        Ok(signed_in) => signed_in_page(&state, &signed_in),
         Err(e) => {
             let problem = crate::problem::Problem::from(e);
             if problem.kind == crate::problem::Kind::SecondFactorEnrolmentRequired {

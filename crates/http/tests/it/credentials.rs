@@ -124,3 +124,46 @@ async fn one_time_codes_over_http() {
     assert!(methods.iter().any(|d| d.contains("\"password+totp\"")), "{methods:?}");
     assert!(methods.iter().any(|d| d.contains("code-required")), "{methods:?}");
 }
+
+/// The secret shown on a sign-in page (`<code id="totp-secret">`), and a current code from it.
+fn code_from_page(html: &str) -> String {
+    let at = html.find("id=\"totp-secret\">").expect("the page shows the key") + "id=\"totp-secret\">".len();
+    let secret = &html[at..at + html[at..].find('<').unwrap()];
+    let secret = crypto::totp::TotpSecret::from_base32(secret).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    secret.code_at_step(now / crypto::totp::STEP_SECONDS)
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!("{k}={}", v.replace('%', "%25").replace('@', "%40").replace(' ', "+").replace('!', "%21"))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn the_no_javascript_forms_enrol_at_sign_in_and_show_the_recovery_codes_once() {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "ada@acme.example", Role::Member).await;
+    let required = domain::password_policy::PasswordPolicy {
+        require_second_factor: true,
+        ..domain::password_policy::PasswordPolicy::default()
+    };
+    app.services.put_password_policy(&services::Caller::Operator, &Default::default(), e, required).await.unwrap();
+    let post =
+        |fields: &[(&str, &str)]| req(Method::POST, "/signin").raw("application/x-www-form-urlencoded", form(fields));
+    let first = post(&[("email", "ada@acme.example"), ("password", PASSWORD)]).send(&app).await;
+    assert_eq!(first.status, StatusCode::FORBIDDEN);
+    assert!(first.header("set-cookie").is_empty(), "no session before the second factor");
+    let code = code_from_page(&first.text());
+    let done = post(&[("email", "ada@acme.example"), ("password", PASSWORD), ("otp", &code)]).send(&app).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(done.header("set-cookie").starts_with("__Host-conclave_session="));
+    assert_eq!(done.header("cache-control"), "no-store");
+    assert_eq!(done.text().matches("<li><code>").count(), 10, "the ten recovery codes, once");
+    assert!(done.text().contains("href=\"/app\""));
+}

@@ -568,6 +568,24 @@ async fn files_travel_with_the_form_and_the_api_and_bad_files_are_refused() {
         req(Method::POST, "/security/status/reply").from_ip([198, 51, 100, 77]).raw(&ct, body).send(&app).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text());
     assert_eq!(on_disk(), before, "nothing staged for an unproven finder");
+    // The refusal comes before the file is read at all: with a file part that never ends, the
+    // answer still arrives (reading the file first would wait for its end forever).
+    let (ct, whole) = multipart(&[("receipt_code", wrong)], &[("endless.png", "image/png", PNG)]);
+    let cut = whole.len() - "\r\n--conclave-test-boundary-7f3a--\r\n".len();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Vec<u8>, std::io::Error>>();
+    tx.send(Ok(whole[..cut].to_vec())).unwrap();
+    let endless = axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    let early = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        req(Method::POST, "/security/status/reply").from_ip([198, 51, 100, 78]).stream(&ct, endless).send(&app),
+    )
+    .await
+    .expect("refused before the file ended");
+    assert_eq!(early.status, StatusCode::NOT_FOUND);
+    drop(tx);
+    assert_eq!(on_disk(), before);
     let id = req(Method::GET, "/api/v1/desk/reports").bearer(&security).send(&app).await.json()[0]["id"]
         .as_str()
         .unwrap()

@@ -120,6 +120,7 @@ async fn configure(app: &TestApp, e: domain::EnterpriseId, port: u16, sso_only: 
         admin_groups: vec!["conclave-admins".into()],
         team_groups: [("engineering".to_owned(), team.id)].into_iter().collect(),
         sso_only,
+        trust_emails_without_verified_claim: false,
     };
     app.services.put_oidc_settings(&Caller::Operator, &Default::default(), e, settings, Some(SECRET)).await.unwrap();
 }
@@ -207,6 +208,20 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     assert_eq!(unverified.status, StatusCode::UNAUTHORIZED);
     assert!(unverified.text().contains("not confirmed that this email address is verified"), "{}", unverified.text());
     assert_eq!(app.services.list_users(&Caller::Operator, e).await.unwrap().len(), 3);
+
+    // A provider that never sends the claim: refused, until the admin says it manages every
+    // address itself.
+    let (authorize, cookie) = start(&app, "noclaim.bo@acme.example").await;
+    let callback = through_provider(&browser(), authorize).await;
+    assert_eq!(req(Method::GET, &callback).header("cookie", &cookie).send(&app).await.status, StatusCode::UNAUTHORIZED);
+    let mut trusting = app.services.oidc_settings(&Caller::Operator, e).await.unwrap().unwrap();
+    trusting.trust_emails_without_verified_claim = true;
+    app.services.put_oidc_settings(&Caller::Operator, &Default::default(), e, trusting, None).await.unwrap();
+    let (authorize, cookie) = start(&app, "noclaim.bo@acme.example").await;
+    let callback = through_provider(&browser(), authorize).await;
+    let trusted = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
+    assert_eq!(trusted.status, StatusCode::SEE_OTHER, "{}", trusted.text());
+    assert_eq!(app.services.list_users(&Caller::Operator, e).await.unwrap().len(), 4);
 
     // The provider rotates its signing key: Conclave fetches the new keys and goes on.
     drop(first);
