@@ -67,6 +67,9 @@ mod sign_in;
 /// The larger and smaller of two values, as this backend's SQL spells them.
 pub(crate) const GREATEST: &str = "GREATEST";
 pub(crate) const LEAST: &str = "LEAST";
+/// Locks the rows a sub-select reads until the transaction ends, so a concurrent delete of them
+/// either happens first (and the row is not seen) or waits.
+pub(crate) const FOR_SHARE: &str = "FOR SHARE";
 
 pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
 

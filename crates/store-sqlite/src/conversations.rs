@@ -2,7 +2,7 @@
 //! portable but for two function names, so the PostgreSQL crate compiles this file too
 //! (`#[path]`) with its own `DbRow`, `GREATEST` and `LEAST`.
 
-use super::{db, expect_rows, text, DbRow, Store, GREATEST, LEAST};
+use super::{db, expect_rows, text, DbRow, Store, FOR_SHARE, GREATEST, LEAST};
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{AttachmentId, ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
@@ -142,13 +142,17 @@ impl store::ConversationStore for Store {
         member: &ConversationMemberRow,
         audit: &AuditDraft,
     ) -> Result<bool> {
+        // A team channel takes only the team's members and enterprise admins, checked in the same
+        // statement, so a removal from the team that commits meanwhile cannot be overtaken.
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(
+            let done = sqlx::query(&format!(
                 "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq) \
                  SELECT c.id, u.id, $1, $2, 0 FROM conversations c, users u \
                  WHERE c.enterprise_id = $3 AND c.id = $4 AND u.enterprise_id = $3 AND u.id = $5 AND u.disabled = FALSE \
-                 ON CONFLICT (conversation_id, user_id) DO NOTHING",
-            )
+                 AND (c.kind <> 'team' OR u.role = 'enterprise-admin' OR EXISTS \
+                      (SELECT 1 FROM team_members tm WHERE tm.team_id = c.team_id AND tm.user_id = u.id {FOR_SHARE})) \
+                 ON CONFLICT (conversation_id, user_id) DO NOTHING"
+            ))
             .bind(member.role.as_str())
             .bind(member.joined_at.0)
             .bind(enterprise.to_string())

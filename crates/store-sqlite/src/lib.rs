@@ -59,6 +59,8 @@ mod sign_in;
 /// The larger and smaller of two values, as this backend's SQL spells them.
 pub(crate) const GREATEST: &str = "MAX";
 pub(crate) const LEAST: &str = "MIN";
+/// SQLite has one writer at a time, so a sub-select needs no row lock (see the PostgreSQL crate).
+pub(crate) const FOR_SHARE: &str = "";
 
 pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
 

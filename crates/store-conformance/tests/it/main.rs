@@ -159,6 +159,12 @@ conformance!(team_membership_round_trips, |store| {
     let left = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
     assert_eq!(left, Some(channel.id));
     assert!(store.list_members(channel.id).await.unwrap().is_empty());
+    // Nor can they join it again while outside the team.
+    let again = conversations::member(&channel, u.id);
+    assert!(!store.add_member(e, &again, &audit("conversation.join", Some(e))).await.unwrap());
+    store.put_team_member(e, &member, &audit("team.member.put", Some(e))).await.unwrap();
+    assert!(store.add_member(e, &again, &audit("conversation.join", Some(e))).await.unwrap(), "back in the team");
+    store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
     assert!(store.list_team_members(e, team.id).await.unwrap().is_empty());
     let err = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
