@@ -163,6 +163,11 @@ impl NatsBus {
         Ok(NatsBus { client, gaps })
     }
 
+    /// The largest message the server accepts, in bytes (its `max_payload`).
+    pub fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
+    }
+
     /// Waits until everything published so far has reached the server.
     pub async fn flush(&self) -> Result<()> {
         self.client.flush().await.map_err(|e| Error::Unavailable(e.to_string()))

@@ -311,9 +311,23 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
     };
     let bus: Arc<dyn bus::Bus> = match &config.nats_url {
         None => Arc::new(bus::InProcessBus::default()),
-        Some(url) => Arc::new(
-            bus::NatsBus::connect(url).await.map_err(|e| anyhow!("{e}; check --nats-url and that NATS is running"))?,
-        ),
+        Some(url) => {
+            let nats = bus::NatsBus::connect(url)
+                .await
+                .map_err(|e| anyhow!("{e}; check --nats-url and that NATS is running"))?;
+            // A message event carries the body JSON-escaped and sealed, plus its recipients: it
+            // must fit in one NATS message, or the longest messages would never arrive live.
+            let needed = config.max_message_bytes * 2 + 64 * 1024;
+            if nats.max_payload() > 0 && needed > nats.max_payload() {
+                return Err(anyhow!(
+                    "max_message_bytes ({}) needs NATS messages of up to {needed} bytes, but the server allows {}; \
+                     lower max_message_bytes or raise max_payload in the NATS server's configuration",
+                    config.max_message_bytes,
+                    nats.max_payload()
+                ));
+            }
+            Arc::new(nats)
+        }
     };
     let mut services = Services::build(store.clone(), bus, source, settings)
         .await

@@ -158,3 +158,22 @@ fn settings_follow_defaults_file_environment_flags() {
     assert!(spawn(Some(p_env), None), "the environment beats the file");
     assert!(spawn(Some(p_env), Some(p_flag)), "the flag beats the environment");
 }
+
+#[test]
+fn a_message_limit_that_nats_cannot_carry_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "max_message_bytes = 1048576\nmax_body_bytes = 16777216\n").unwrap();
+    let nats = std::env::var("CONCLAVE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let mut cmd = conclave(&dir.path().join("data"));
+    cmd.arg("--config").arg(&config);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--nats-url", &nats]);
+    let o = run(cmd, "");
+    assert!(!o.status.success(), "serve should have refused to start");
+    let err = stderr(&o);
+    if err.contains("cannot connect to NATS") && std::env::var_os("CI").is_none() {
+        eprintln!("skipping: NATS is not running here (CI=true makes this a failure)");
+        return;
+    }
+    assert!(err.contains("max_payload"), "{err}");
+}
