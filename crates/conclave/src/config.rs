@@ -200,9 +200,9 @@ impl Config {
         // security.txt is signed with the organisation's key and mails to finders carry links: both
         // must name this server, never whatever Host header a request sent. Without a configured
         // public URL, the listen address stands in (the machine's name when listening on all).
-        let public_url_derived = desk.public_url.is_none();
+        let public_url_derived = desk.public_url.is_empty();
         if public_url_derived {
-            desk.public_url = Some(public_url_from_listen(listen, &machine_name()));
+            desk.public_url = public_url_from_listen(listen, &machine_name());
         }
         let smtp = match &file.smtp {
             None => None,
@@ -407,7 +407,8 @@ fn desk_settings(file: &DeskFileConfig) -> anyhow::Result<services::DeskSettings
     }
     Ok(services::DeskSettings {
         enterprise,
-        public_url: file.public_url.clone().map(|u| u.trim_end_matches('/').to_owned()),
+        // Empty: filled from the listen address by `Config::resolve`.
+        public_url: file.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_default(),
         contact_email: file.contact_email.clone(),
         canonical_urls: file.canonical_urls.clone(),
         preferred_languages: languages,
@@ -518,12 +519,12 @@ mod tests {
         assert_eq!(public_url_from_listen(listen("[::1]:8443"), "m"), "https://[::1]:8443");
         assert_eq!(public_url_from_listen(listen("0.0.0.0:443"), "chat.example.org"), "https://chat.example.org");
         let defaults = Config::resolve(&Overrides::default()).unwrap();
-        assert_eq!(defaults.desk.public_url.as_deref(), Some("https://127.0.0.1:8443"));
+        assert_eq!(defaults.desk.public_url, "https://127.0.0.1:8443");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[security_desk]\npublic_url = \"https://chat.example.org/\"\n").unwrap();
         let configured = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap();
-        assert_eq!(configured.desk.public_url.as_deref(), Some("https://chat.example.org"));
+        assert_eq!(configured.desk.public_url, "https://chat.example.org");
     }
 
     #[test]

@@ -401,7 +401,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let url = format!("https://{}:{}", display_host(local), local.port());
     if config.public_url_derived {
         tracing::warn!(
-            public_url = config.desk.public_url.as_deref().unwrap_or_default(),
+            public_url = config.desk.public_url.as_str(),
             "security_desk.public_url is not set: the signed security.txt and links in mails to finders name this \
              listen address; set it to the address finders use"
         );

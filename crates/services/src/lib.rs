@@ -168,10 +168,9 @@ pub struct Settings {
 pub struct DeskSettings {
     /// The enterprise whose security team runs the public desk; `None`: the first enterprise.
     pub enterprise: Option<EnterpriseId>,
-    /// Where the public pages live, e.g. `https://chat.example.org`. The binary always sets it
-    /// (from configuration or its listen address), so signed security.txt and mail links never
-    /// name a host a request chose; `None` (tests, embedding) falls back to the request's host.
-    pub public_url: Option<String>,
+    /// Where the public pages live, e.g. `https://chat.example.org`, without a trailing slash.
+    /// The signed security.txt and the links in mails name it, never a host a request chose.
+    pub public_url: String,
     /// An email address for security.txt's Contact, besides the report form.
     pub contact_email: Option<String>,
     /// security.txt Canonical URLs; empty: the public URL's own security.txt.
@@ -195,7 +194,12 @@ impl Default for Settings {
             max_message_bytes: domain::messaging::MAX_BODY_BYTES,
             plaintext_at_rest_for_benchmark: false,
             allow_http_loopback_sso: false,
-            desk: DeskSettings { preferred_languages: "en".to_owned(), retention_days: 180, ..DeskSettings::default() },
+            desk: DeskSettings {
+                public_url: "https://127.0.0.1:8443".to_owned(),
+                preferred_languages: "en".to_owned(),
+                retention_days: 180,
+                ..DeskSettings::default()
+            },
         }
     }
 }

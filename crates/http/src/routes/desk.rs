@@ -1,7 +1,7 @@
 //! The security desk's API: public intake and status for finders (no account, rate limited per
 //! address), and the security team's inbox, keys and pages.
 
-use crate::extract::{base_url, parse_id, parse_query, ApiJson, Auth, ClientOrigin};
+use crate::extract::{parse_id, parse_query, ApiJson, Auth, ClientOrigin};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -60,12 +60,10 @@ impl From<ReportRequest> for ReportInput {
 pub async fn submit_report(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    headers: HeaderMap,
-    uri: Uri,
     ApiJson(body): ApiJson<ReportRequest>,
 ) -> Result<Response, Problem> {
     state.check_public_rate(origin.ip.as_deref())?;
-    let receipt = state.services.submit_report(&origin, &body.into(), &base_url(&headers, &uri)).await?;
+    let receipt = state.services.submit_report(&origin, &body.into()).await?;
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(receipt)).into_response())
 }
 
@@ -171,14 +169,11 @@ pub struct TeamReplyRequest {
 pub async fn team_reply(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    headers: HeaderMap,
-    uri: Uri,
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TeamReplyRequest>,
 ) -> Result<Json<ReportView>, Problem> {
-    let base = base_url(&headers, &uri);
-    Ok(Json(state.services.desk_reply(&auth.caller(), &origin, report_id(&id)?, &body.body, &base).await?))
+    Ok(Json(state.services.desk_reply(&auth.caller(), &origin, report_id(&id)?, &body.body).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -198,16 +193,13 @@ pub struct StateRequest {
 pub async fn set_state(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    headers: HeaderMap,
-    uri: Uri,
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StateRequest>,
 ) -> Result<Json<ReportView>, Problem> {
     let new_state = domain::desk::ReportState::parse(&body.state)
         .ok_or_else(|| Problem::invalid("state", Rule::InvalidValue, "state: not a report state"))?;
-    let base = base_url(&headers, &uri);
-    Ok(Json(state.services.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state, &base).await?))
+    Ok(Json(state.services.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state).await?))
 }
 
 /// GET /api/v1/desk/keys — the organisation's OpenPGP keys, active first, with expiry warnings.

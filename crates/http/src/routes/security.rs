@@ -3,7 +3,7 @@
 //! its Encryption URL, HKP (`/pks/lookup`) and WKD (`/.well-known/openpgpkey/...`).
 
 use super::web::escape_html;
-use crate::extract::{base_url, request_host, ClientOrigin};
+use crate::extract::{request_host, ClientOrigin};
 use crate::problem::{Kind, Problem};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, State};
@@ -267,8 +267,6 @@ fn report_input(parts: &FormParts) -> ReportInput {
 async fn post_report(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    headers: HeaderMap,
-    uri: Uri,
     request: axum::extract::Request,
 ) -> Response {
     // The limit is spent before the body is read, so a flood of uploads stops at the door.
@@ -286,11 +284,7 @@ async fn post_report(
         }
     };
     let input = report_input(&parts);
-    let result = state
-        .services
-        .submit_report_with_files(&origin, &input, &base_url(&headers, &uri), parts.files)
-        .await
-        .map_err(Problem::from);
+    let result = state.services.submit_report_with_files(&origin, &input, parts.files).await.map_err(Problem::from);
     match result {
         Ok(receipt) => {
             let code = escape_html(&receipt.receipt_code);
@@ -597,8 +591,8 @@ async fn post_verify(
     }
 }
 
-async fn security_txt(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Result<Response, Problem> {
-    let body = state.services.security_txt(&base_url(&headers, &uri)).await?;
+async fn security_txt(State(state): State<AppState>) -> Result<Response, Problem> {
+    let body = state.services.security_txt().await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], body)
         .into_response())
 }

@@ -276,7 +276,10 @@ async fn gnupg_fetches_the_key_over_hkp_verifies_security_txt_and_encrypts_a_rep
     req(Method::GET, "/pks/lookup?op=get").send(&app).await.problem(422, "invalid-field");
 
     // security.txt: text/plain, cleartext-signed, and gpg verifies the signature.
-    let txt = req(Method::GET, "/.well-known/security.txt").header("host", "chat.example.org").send(&app).await;
+    // Served whatever host the request names, and always naming the configured address: a forged
+    // Host header cannot make the organisation's key sign someone else's contact details.
+    let txt = req(Method::GET, "/.well-known/security.txt").header("host", "evil.example").send(&app).await;
+    assert!(!txt.text().contains("evil.example"), "{}", txt.text());
     assert_eq!(txt.header("content-type"), "text/plain; charset=utf-8");
     assert!(txt.text().contains("Contact: https://chat.example.org/security/report"));
     let (ok, _, err) = gpg.run(&["--verify"], &txt.body);

@@ -392,11 +392,11 @@ impl Services {
 
     // ---- security.txt (RFC 9116) ----
 
-    /// The security.txt body for `base_url` (the configured public URL wins over the request's),
-    /// cleartext-signed with the active key when there is one.
-    pub async fn security_txt(&self, request_base_url: &str) -> Result<String> {
+    /// The security.txt body for this server's public URL, cleartext-signed with the active key
+    /// when there is one. Whatever host a request named, the content is the same.
+    pub async fn security_txt(&self) -> Result<String> {
         let desk = &self.settings.desk;
-        let base = desk.public_url.as_deref().unwrap_or(request_base_url).trim_end_matches('/').to_owned();
+        let base = self.links_base();
         let expires = Millis(Millis::now().0 + SECURITY_TXT_DAYS * 86_400_000);
         // RFC 9116 wants an Internet date-time; whole seconds read best.
         let expires = expires.rfc3339().split('.').next().unwrap_or_default().trim_end_matches('Z').to_owned() + "Z";
@@ -490,11 +490,10 @@ impl Services {
 
     // ---- Intake (D3) ----
 
-    /// Takes a report from anyone. Returns the receipt code, shown once.
-    ///
-    /// `links_base` is where links in mails point (the configured public URL wins).
-    pub async fn submit_report(&self, origin: &Origin, input: &ReportInput, links_base: &str) -> Result<Receipt> {
-        self.submit_report_with_files(origin, input, links_base, Vec::new()).await
+    /// Takes a report from anyone. Returns the receipt code, shown once. Links in mails point at
+    /// the configured public URL.
+    pub async fn submit_report(&self, origin: &Origin, input: &ReportInput) -> Result<Receipt> {
+        self.submit_report_with_files(origin, input, Vec::new()).await
     }
 
     /// [`Services::submit_report`] with files staged by [`Services::stage_desk_file`]; they are
@@ -503,10 +502,9 @@ impl Services {
         &self,
         origin: &Origin,
         input: &ReportInput,
-        links_base: &str,
         mut staged: Vec<files::StagedFile>,
     ) -> Result<Receipt> {
-        let result = self.submit(origin, input, links_base, &staged).await;
+        let result = self.submit(origin, input, &staged).await;
         match &result {
             Ok(_) => files::keep_all(&mut staged),
             Err(_) => self.discard_staged(staged).await,
@@ -514,13 +512,7 @@ impl Services {
         result
     }
 
-    async fn submit(
-        &self,
-        origin: &Origin,
-        input: &ReportInput,
-        links_base: &str,
-        staged: &[files::StagedFile],
-    ) -> Result<Receipt> {
+    async fn submit(&self, origin: &Origin, input: &ReportInput, staged: &[files::StagedFile]) -> Result<Receipt> {
         let mut content = input.validate().map_err(Error::Invalid)?;
         let name = domain::desk::finder_name(&input.name).map_err(Error::Invalid)?;
         let email = if input.email.trim().is_empty() {
@@ -577,7 +569,7 @@ impl Services {
         let file_rows = self.file_rows(enterprise, id, store::ReportAuthor::Finder, staged).await?;
         self.store.create_report(&row, &file_rows, &audit).await?;
         if let (Some(email), Some(token)) = (email, email_token) {
-            let link = format!("{}/security/verify?token={token}", self.links_base(links_base));
+            let link = format!("{}/security/verify?token={token}", self.links_base());
             self.send_mail(crate::mail::Mail {
                 to: email,
                 subject: "Confirm your address for security report notices".to_owned(),
@@ -591,8 +583,9 @@ impl Services {
         Ok(Receipt { receipt_code: code, submitted_at: now.rfc3339() })
     }
 
-    fn links_base(&self, request_base: &str) -> String {
-        self.settings.desk.public_url.as_deref().unwrap_or(request_base).trim_end_matches('/').to_owned()
+    /// Where links to the public pages point: the configured public URL.
+    fn links_base(&self) -> String {
+        self.settings.desk.public_url.trim_end_matches('/').to_owned()
     }
 
     /// Sends in the background: a slow relay must not slow the desk down.
@@ -622,7 +615,7 @@ impl Services {
 
     /// Mails a verified finder that their report changed, with a fresh status link. The mail
     /// says what kind of change it was, never the report's content.
-    async fn notify_finder(&self, row: &store::ReportRow, what: &str, links_base: &str) -> Result<()> {
+    async fn notify_finder(&self, row: &store::ReportRow, what: &str) -> Result<()> {
         let (Some(email_ct), Some(_), Some(_)) = (&row.finder_email_ct, row.email_verified_at, &self.mailer) else {
             return Ok(());
         };
@@ -630,7 +623,7 @@ impl Services {
         let email = key.open_str(email_ct, report_aad(&row.id.to_string(), "finder_email"))?;
         let token = crypto::token::generate();
         self.store.set_report_access_token(row.id, &crypto::token::hash(&token)).await?;
-        let link = format!("{}/security/status?link={token}", self.links_base(links_base));
+        let link = format!("{}/security/status?link={token}", self.links_base());
         self.send_mail(crate::mail::Mail {
             to: email,
             subject: "Update on your security report".to_owned(),
@@ -651,7 +644,6 @@ impl Services {
         origin: &Origin,
         id: ReportId,
         state: ReportState,
-        links_base: &str,
     ) -> Result<ReportView> {
         let enterprise = self.require_security_team(caller).await?;
         let audit = AuditDraft {
@@ -663,7 +655,7 @@ impl Services {
             .set_report_state(enterprise, id, state, Millis::now(), &audit)
             .await?
             .ok_or(Error::NotFound("report"))?;
-        self.notify_finder(&row, "The security team changed the state of your report.", links_base).await?;
+        self.notify_finder(&row, "The security team changed the state of your report.").await?;
         self.report_view(&row).await
     }
 
@@ -865,14 +857,7 @@ impl Services {
         self.report_view(&row).await
     }
 
-    pub async fn desk_reply(
-        &self,
-        caller: &Caller,
-        origin: &Origin,
-        id: ReportId,
-        body: &str,
-        links_base: &str,
-    ) -> Result<ReportView> {
+    pub async fn desk_reply(&self, caller: &Caller, origin: &Origin, id: ReportId, body: &str) -> Result<ReportView> {
         let enterprise = self.require_security_team(caller).await?;
         let body = domain::desk::reply(body).map_err(Error::Invalid)?;
         let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
@@ -882,7 +867,7 @@ impl Services {
         };
         self.append_thread(&row, author, &body, Some((caller, origin))).await?;
         let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
-        self.notify_finder(&row, "The security team wrote to you about your report.", links_base).await?;
+        self.notify_finder(&row, "The security team wrote to you about your report.").await?;
         self.report_view(&row).await
     }
 

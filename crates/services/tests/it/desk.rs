@@ -8,8 +8,6 @@ use domain::{Role, Rule};
 use services::desk::FinderCredential;
 use services::{Caller, Error};
 
-const BASE: &str = "https://chat.example.org";
-
 fn code(c: &str) -> FinderCredential<'_> {
     FinderCredential::ReceiptCode(c)
 }
@@ -43,7 +41,7 @@ async fn desk() -> (World, Caller, Caller) {
 #[tokio::test]
 async fn a_finder_reports_anonymously_and_follows_up_with_the_receipt_code_only() {
     let (w, security, admin) = desk().await;
-    let receipt = w.services.submit_report(&origin(), &report(), BASE).await.unwrap();
+    let receipt = w.services.submit_report(&origin(), &report()).await.unwrap();
     assert_eq!(receipt.receipt_code.len(), 29);
 
     // The finder's view: state, timeframe, an empty thread; nothing about the finder.
@@ -67,7 +65,7 @@ async fn a_finder_reports_anonymously_and_follows_up_with_the_receipt_code_only(
     assert!(matches!(w.services.desk_report(&admin, inbox[0].id).await, Err(Error::Forbidden)));
 
     // A two-way thread.
-    w.services.desk_reply(&security, &origin(), inbox[0].id, "Thanks, we can reproduce it.", BASE).await.unwrap();
+    w.services.desk_reply(&security, &origin(), inbox[0].id, "Thanks, we can reproduce it.").await.unwrap();
     let view = w.services.finder_reply(code(&receipt.receipt_code), "Happy to help. Anything else?").await.unwrap();
     let from: Vec<&str> = view.thread.iter().map(|t| t.from.as_str()).collect();
     assert_eq!(from, ["security-team", "finder"]);
@@ -90,7 +88,7 @@ async fn a_finder_reports_anonymously_and_follows_up_with_the_receipt_code_only(
 #[tokio::test]
 async fn finder_details_and_reports_are_stored_only_as_ciphertext() {
     let (w, _, _) = desk().await;
-    let receipt = w.services.submit_report(&origin(), &report(), BASE).await.unwrap();
+    let receipt = w.services.submit_report(&origin(), &report()).await.unwrap();
     let db = std::fs::read(w.dir.path().join("c.db")).unwrap();
     let wal = std::fs::read(w.dir.path().join("c.db-wal")).unwrap_or_default();
     for needle in ["grace@finder.example", "Grace Finder", "Open redirect", "evil.example", &receipt.receipt_code] {
@@ -111,7 +109,7 @@ async fn bad_reports_are_refused_and_nothing_is_stored() {
         (ReportInput { description: "".into(), encrypted: "garbage".into(), ..report() }, "encrypted"),
     ];
     for (input, field) in cases {
-        match w.services.submit_report(&origin(), &input, BASE).await {
+        match w.services.submit_report(&origin(), &input).await {
             Err(Error::Invalid(f)) => assert_eq!(f.field, field),
             other => panic!("{field}: {other:?}"),
         }
@@ -133,7 +131,7 @@ async fn encrypted_reports_are_decrypted_for_the_team_and_wrong_keys_are_named()
     let stray = OrgKey::generate("Stray <s@example.org>", KeyAlgorithm::Ed25519, 30).unwrap();
     let err = w
         .services
-        .submit_report(&origin(), &encrypted_input(encrypt_to(&stray.public_armored(), b"x").unwrap()), BASE)
+        .submit_report(&origin(), &encrypted_input(encrypt_to(&stray.public_armored(), b"x").unwrap()))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Invalid(ref f) if f.message.contains("not published")), "{err:?}");
@@ -152,7 +150,7 @@ async fn encrypted_reports_are_decrypted_for_the_team_and_wrong_keys_are_named()
     assert_eq!(published.view.fingerprint, key.fingerprint);
 
     let armored = encrypt_to(&published.armored, b"Heap overflow in the image decoder.\nSteps: ...").unwrap();
-    let receipt = w.services.submit_report(&origin(), &encrypted_input(armored), BASE).await.unwrap();
+    let receipt = w.services.submit_report(&origin(), &encrypted_input(armored)).await.unwrap();
     let inbox = w.services.desk_reports(&security).await.unwrap();
     let full = w.services.desk_report(&security, inbox[0].id).await.unwrap();
     assert!(full.was_encrypted);
@@ -162,7 +160,7 @@ async fn encrypted_reports_are_decrypted_for_the_team_and_wrong_keys_are_named()
     // A message to another key is refused, naming the reason; nothing is stored.
     let err = w
         .services
-        .submit_report(&origin(), &encrypted_input(encrypt_to(&stray.public_armored(), b"x").unwrap()), BASE)
+        .submit_report(&origin(), &encrypted_input(encrypt_to(&stray.public_armored(), b"x").unwrap()))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Invalid(ref f) if f.message.contains("different key")), "{err:?}");
@@ -178,7 +176,7 @@ async fn encrypted_reports_are_decrypted_for_the_team_and_wrong_keys_are_named()
     assert_eq!(keys.iter().filter(|k| k.active).count(), 1);
     assert_eq!(keys.len(), 2);
     let late = encrypt_to(&old_armored, b"Sent to the old key.").unwrap();
-    w.services.submit_report(&origin(), &encrypted_input(late), BASE).await.unwrap();
+    w.services.submit_report(&origin(), &encrypted_input(late)).await.unwrap();
 }
 
 #[tokio::test]
@@ -224,14 +222,14 @@ async fn pages_are_markdown_without_html_and_only_the_team_edits_them() {
 #[tokio::test]
 async fn security_txt_is_signed_and_names_the_form_the_key_and_the_policy() {
     let (w, security, _) = desk().await;
-    let unsigned = w.services.security_txt("https://chat.example.org").await.unwrap();
+    let unsigned = w.services.security_txt().await.unwrap();
     assert!(unsigned.contains("Contact: https://chat.example.org/security/report"));
     assert!(!unsigned.contains("Encryption:"));
     w.services
         .generate_desk_key(&security, &origin(), "Acme Security <security@acme.example>", KeyAlgorithm::Ed25519, 365)
         .await
         .unwrap();
-    let signed = w.services.security_txt("https://chat.example.org").await.unwrap();
+    let signed = w.services.security_txt().await.unwrap();
     assert!(signed.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"));
     for line in [
         "Encryption: https://chat.example.org/security/key.asc",
@@ -256,13 +254,13 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
     let security = w.caller("sec@acme.example").await;
 
     // Before confirmation only the confirmation mail goes out; replies send nothing.
-    let receipt = w.services.submit_report(&origin(), &report(), BASE).await.unwrap();
+    let receipt = w.services.submit_report(&origin(), &report()).await.unwrap();
     let confirm = sink.next().await;
     assert_eq!(confirm.recipients, ["grace@finder.example"]);
     assert!(!confirm.data.contains("Open redirect"), "mails never carry the report");
     let verify = crate::smtp::link(&confirm, "https://chat.example.org/security/verify?token=");
     let id = w.services.desk_reports(&security).await.unwrap()[0].id;
-    w.services.desk_reply(&security, &origin(), id, "Before you confirmed.", BASE).await.unwrap();
+    w.services.desk_reply(&security, &origin(), id, "Before you confirmed.").await.unwrap();
     sink.assert_quiet().await;
 
     let token = verify.split("token=").nth(1).unwrap();
@@ -274,11 +272,11 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
     assert_eq!(full.finder_ip.as_deref(), Some("192.0.2.7"), "kept, sealed, because the desk turned it on");
 
     // A state change and a reply each send a notice with a fresh status link.
-    w.services.set_report_state(&security, &origin(), id, ReportState::Accepted, BASE).await.unwrap();
+    w.services.set_report_state(&security, &origin(), id, ReportState::Accepted).await.unwrap();
     let first = sink.next().await;
     assert!(first.data.contains("accepted"));
     let first_link = crate::smtp::link(&first, "https://chat.example.org/security/status?link=");
-    w.services.desk_reply(&security, &origin(), id, "Fix ships Friday.", BASE).await.unwrap();
+    w.services.desk_reply(&security, &origin(), id, "Fix ships Friday.").await.unwrap();
     let second = crate::smtp::link(&sink.next().await, "https://chat.example.org/security/status?link=");
     let link_token = second.split("link=").nth(1).unwrap();
     let view = w.services.finder_status(FinderCredential::StatusLink(link_token)).await.unwrap();
@@ -292,9 +290,9 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
     assert_eq!(w.services.hall_of_fame().await.unwrap(), ["Grace Finder"]);
 
     // Closing and the retention period purge contact details; the credited name stays public.
-    w.services.set_report_state(&security, &origin(), id, ReportState::Resolved, BASE).await.unwrap();
+    w.services.set_report_state(&security, &origin(), id, ReportState::Resolved).await.unwrap();
     let _ = sink.next().await;
-    w.services.set_report_state(&security, &origin(), id, ReportState::Closed, BASE).await.unwrap();
+    w.services.set_report_state(&security, &origin(), id, ReportState::Closed).await.unwrap();
     let _ = sink.next().await;
     assert_eq!(w.services.purge_closed_reports().await.unwrap(), 0, "within the retention period");
     w.store.purge_finder_data(domain::Millis(domain::Millis::now().0 + 1), domain::Millis::now()).await.unwrap();
@@ -308,7 +306,6 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
                 &origin(),
                 domain::ReportId::new(),
                 ReportState::Closed,
-                BASE
             )
             .await,
         Err(Error::NotFound(_))
@@ -357,12 +354,12 @@ async fn files_are_checked_by_type_and_content_and_refusals_leave_nothing() {
     let staged = w.services.stage_desk_file("shot.png", "application/octet-stream", chunks(PNG)).await.unwrap();
     assert_eq!(files_in(files_dir.path()), 1);
     let bad = ReportInput { title: String::new(), ..report() };
-    assert!(w.services.submit_report_with_files(&origin(), &bad, BASE, vec![staged]).await.is_err());
+    assert!(w.services.submit_report_with_files(&origin(), &bad, vec![staged]).await.is_err());
     assert_eq!(files_in(files_dir.path()), 0);
 
     // Accepted: the finder's screenshot and the team's reply file, each readable by both sides.
     let staged = w.services.stage_desk_file("shot.png", "image/png", chunks(PNG)).await.unwrap();
-    let receipt = w.services.submit_report_with_files(&origin(), &report(), BASE, vec![staged]).await.unwrap();
+    let receipt = w.services.submit_report_with_files(&origin(), &report(), vec![staged]).await.unwrap();
     let id = w.services.desk_reports(&security).await.unwrap()[0].id;
     let view = w.services.desk_report(&security, id).await.unwrap();
     assert_eq!((view.files.len(), view.files[0].name.as_str(), view.files[0].from.as_str()), (1, "shot.png", "finder"));
@@ -398,13 +395,13 @@ async fn the_security_team_decides_whether_finder_addresses_are_kept() {
     let (w, security, admin) = desk().await;
     let policy = w.services.desk_policy(&security).await.unwrap();
     assert_eq!((policy.store_finder_ip, policy.retention_days), (false, 180), "off by default");
-    w.services.submit_report(&origin(), &report(), BASE).await.unwrap();
+    w.services.submit_report(&origin(), &report()).await.unwrap();
     let on = services::desk::DeskPolicy { store_finder_ip: true, retention_days: 30 };
     assert!(matches!(w.services.put_desk_policy(&admin, &origin(), &on).await, Err(Error::Forbidden)));
     let zero = services::desk::DeskPolicy { retention_days: 0, ..on.clone() };
     assert!(matches!(w.services.put_desk_policy(&security, &origin(), &zero).await, Err(Error::Invalid(_))));
     w.services.put_desk_policy(&security, &origin(), &on).await.unwrap();
-    w.services.submit_report(&origin(), &report(), BASE).await.unwrap();
+    w.services.submit_report(&origin(), &report()).await.unwrap();
     let inbox = w.services.desk_reports(&security).await.unwrap();
     let newest = w.services.desk_report(&security, inbox[0].id).await.unwrap();
     let oldest = w.services.desk_report(&security, inbox[1].id).await.unwrap();
