@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use config::{Config, LogFormat, Overrides};
 use domain::audit::Origin;
-use domain::{EnterpriseId, Role};
+use domain::EnterpriseId;
 use services::{Caller, KeyringSource, Services};
 use std::io::{BufRead as _, IsTerminal as _};
 use std::net::SocketAddr;
@@ -116,7 +116,7 @@ enum AdminCommand {
         /// Display name, 1 to 100 characters.
         #[arg(long)]
         name: String,
-        /// member, team-admin, enterprise-admin or security.
+        /// member, team-admin, enterprise-admin or security; several joined by commas.
         #[arg(long, default_value = "member")]
         role: String,
     },
@@ -340,20 +340,6 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
     Ok(Opened { services: Arc::new(services), n_enterprises })
 }
 
-/// D7: finder contact data of closed reports is deleted once the retention period has passed.
-/// Every node may run this; the update is idempotent.
-async fn purge_finder_data_hourly(services: Arc<Services>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        match services.purge_closed_reports().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(reports = n, "purged finder contact data of closed reports"),
-            Err(e) => tracing::warn!(error = %e, "purging finder data failed; will retry in an hour"),
-        }
-    }
-}
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     config::check_data_dir(&config.data_dir)?;
@@ -384,15 +370,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
-    tokio::spawn(purge_finder_data_hourly(opened.services.clone()));
-    let sweeper = opened.services.clone();
-    tokio::spawn(async move {
-        match sweeper.sweep_partial_files().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(files = n, "removed partial uploads left by an earlier crash"),
-            Err(e) => tracing::warn!(error = %e, "could not sweep partial uploads"),
-        }
-    });
+    // Periodic work (the finder-data purge, the partial-file sweep) runs through the durable
+    // job runner: once across every node sharing the database, and again after a restart.
+    tokio::spawn(services::jobs::run_forever(opened.services.clone()));
     let app = http_api::app(state);
 
     let handle = axum_server::Handle::new();
@@ -494,21 +474,24 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::CreateUser { enterprise, email, name, role } => {
             let enterprise = parse_enterprise(&enterprise)?;
-            let role = Role::parse(&role).ok_or_else(|| {
-                anyhow!("--role {role:?} must be one of member, team-admin, enterprise-admin, security")
+            let roles = domain::Roles::parse(&role).ok_or_else(|| {
+                anyhow!(
+                    "--role {role:?} must be member, team-admin, enterprise-admin or security, \
+                     or several joined by commas"
+                )
             })?;
             let password = read_password()?;
-            let new = services::directory::NewUser { email, name, role, password: Some(password) };
+            let new = services::directory::NewUser { email, name, roles, via: None, password: Some(password) };
             let user =
                 services.create_user(&Caller::Operator, &origin, enterprise, new).await.map_err(service_error)?;
             println!("{}", user.id);
-            eprintln!("created {} ({}) as {}", user.email, user.name, user.role);
+            eprintln!("created {} ({}) as {}", user.email, user.name, user.roles);
         }
         AdminCommand::ListUsers { enterprise } => {
             let enterprise = parse_enterprise(&enterprise)?;
             for u in services.list_users(&Caller::Operator, enterprise).await.map_err(service_error)? {
                 let status = if u.disabled { "disabled" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}", u.id, u.role, status, u.email, u.name);
+                println!("{}\t{}\t{}\t{}\t{}", u.id, u.roles, status, u.email, u.name);
             }
         }
         AdminCommand::AddTeamMember { enterprise, team, user, team_admin } => {

@@ -46,6 +46,149 @@ impl Role {
     }
 }
 
+/// The roles one person holds (A7): an enterprise admin may also be on the security team. Everyone
+/// is a member; the set holds the duties beyond that. Stored as the names joined by commas in
+/// [`Role::ALL`] order (`member` alone for none), so every stored single role reads back as itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Roles(u8);
+
+impl Roles {
+    /// A plain member.
+    pub const MEMBER: Roles = Roles(0);
+
+    fn bit(role: Role) -> u8 {
+        match role {
+            Role::Member => 0,
+            Role::TeamAdmin => 1,
+            Role::EnterpriseAdmin => 2,
+            Role::Security => 4,
+        }
+    }
+
+    pub fn of(role: Role) -> Roles {
+        Roles(Roles::bit(role))
+    }
+
+    pub fn with(self, role: Role) -> Roles {
+        Roles(self.0 | Roles::bit(role))
+    }
+
+    pub fn without(self, role: Role) -> Roles {
+        Roles(self.0 & !Roles::bit(role))
+    }
+
+    /// Every person is a member; other roles must be held.
+    pub fn has(self, role: Role) -> bool {
+        role == Role::Member || self.0 & Roles::bit(role) != 0
+    }
+
+    /// The held roles beyond member, in [`Role::ALL`] order; `[Member]` for a plain member.
+    pub fn to_vec(self) -> Vec<Role> {
+        let held: Vec<Role> = Role::ALL.into_iter().filter(|r| *r != Role::Member && self.has(*r)).collect();
+        if held.is_empty() {
+            vec![Role::Member]
+        } else {
+            held
+        }
+    }
+
+    /// The most powerful role held, for places that show one: enterprise admin, then security,
+    /// then team admin, then member.
+    pub fn primary(self) -> Role {
+        [Role::EnterpriseAdmin, Role::Security, Role::TeamAdmin]
+            .into_iter()
+            .find(|r| self.has(*r))
+            .unwrap_or(Role::Member)
+    }
+
+    pub fn encode(self) -> String {
+        self.to_vec().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Reads the stored form; `None` if any name is unknown or the text is empty.
+    pub fn parse(s: &str) -> Option<Roles> {
+        let mut roles = Roles::MEMBER;
+        for name in s.split(',') {
+            roles = roles.with(Role::parse(name.trim())?);
+        }
+        Some(roles)
+    }
+}
+
+impl From<Role> for Roles {
+    fn from(role: Role) -> Roles {
+        Roles::of(role)
+    }
+}
+
+impl FromIterator<Role> for Roles {
+    fn from_iter<I: IntoIterator<Item = Role>>(iter: I) -> Roles {
+        iter.into_iter().fold(Roles::MEMBER, Roles::with)
+    }
+}
+
+impl std::fmt::Display for Roles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.encode())
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let held = self.to_vec();
+        let mut seq = s.serialize_seq(Some(held.len()))?;
+        for r in held {
+            seq.serialize_element(&r)?;
+        }
+        seq.end()
+    }
+}
+
+/// How a session was authenticated, kept on the session so later checks (elevation, PIN lock,
+/// re-authentication) know what the person proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMethod {
+    Password,
+    /// A password and a one-time or recovery code.
+    PasswordAndCode,
+    Oidc,
+    Saml,
+    /// The session began before Conclave recorded the method.
+    Unrecorded,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 5] =
+        [AuthMethod::Password, AuthMethod::PasswordAndCode, AuthMethod::Oidc, AuthMethod::Saml, AuthMethod::Unrecorded];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "password",
+            AuthMethod::PasswordAndCode => "password+code",
+            AuthMethod::Oidc => "oidc",
+            AuthMethod::Saml => "saml",
+            AuthMethod::Unrecorded => "unrecorded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// The method behind a sign-in audit's `method` detail (`password+totp`,
+    /// `password+recovery-code (break-glass)`, `oidc`, ...).
+    pub fn of_sign_in(method: &str) -> AuthMethod {
+        match method {
+            m if m.starts_with("oidc") => AuthMethod::Oidc,
+            m if m.starts_with("saml") => AuthMethod::Saml,
+            m if m.starts_with("password+") => AuthMethod::PasswordAndCode,
+            _ => AuthMethod::Password,
+        }
+    }
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -82,6 +225,28 @@ mod tests {
         }
         assert_eq!(Role::parse("admin"), None);
         assert_eq!(Role::parse("Member"), None);
+    }
+
+    #[test]
+    fn a_stored_single_role_reads_back_as_a_set_of_it() {
+        for role in Role::ALL {
+            let roles = Roles::parse(role.as_str()).unwrap();
+            assert!(roles.has(role));
+            assert_eq!(roles.primary(), role);
+            assert_eq!(roles.encode(), role.as_str());
+        }
+    }
+
+    #[test]
+    fn roles_combine_and_encode_in_a_fixed_order() {
+        let both = Roles::of(Role::Security).with(Role::EnterpriseAdmin);
+        assert_eq!(both.encode(), "enterprise-admin,security");
+        assert_eq!(Roles::parse("security,enterprise-admin"), Some(both));
+        assert_eq!(Roles::parse("member,security"), Some(Roles::of(Role::Security)));
+        assert!(both.has(Role::Member) && !both.has(Role::TeamAdmin));
+        assert_eq!(both.without(Role::Security).encode(), "enterprise-admin");
+        assert_eq!(Roles::parse(""), None);
+        assert_eq!(Roles::parse("member,root"), None);
     }
 
     #[test]

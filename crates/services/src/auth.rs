@@ -4,9 +4,9 @@
 //! [`Error::InvalidCredentials`], and an unknown email still costs one argon2id verification (of a
 //! decoy hash), so the three take about the same time. The audit log records which it was.
 
-use crate::{Caller, Error, Principal, Result, Services};
+use crate::{AuthContext, Caller, Error, Principal, Result, Services};
 use crypto::Aad;
-use domain::audit::{Actor, AuditDraft, Origin, Outcome};
+use domain::audit::{Action, Actor, AuditDraft, Origin, Outcome};
 use domain::device;
 use domain::{validate, EnterpriseId, Millis, SessionId, UserId};
 use serde::Serialize;
@@ -155,7 +155,7 @@ impl Services {
             origin: origin.clone(),
             enterprise_id: user.map(|u| u.enterprise_id),
             team_id: None,
-            action: "auth.sign-in".to_owned(),
+            action: Action::AuthSignIn,
             target: user.map(|u| format!("user:{}", u.id)),
             outcome: Outcome::Failure,
             detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
@@ -228,7 +228,7 @@ impl Services {
         // codes (the break-glass way in when the provider is down). Checked before any enrolment,
         // so a refused person is left with nothing half set up.
         let sso_only = self.sso_only(user.enterprise_id).await?;
-        if sso_only && !(user.role == domain::Role::EnterpriseAdmin && state.totp_secret_ct.is_some()) {
+        if sso_only && !(user.roles.has(domain::Role::EnterpriseAdmin) && state.totp_secret_ct.is_some()) {
             self.store.append_audit(&failure("sso-only", Some(&user))).await?;
             return Err(Error::SsoOnly);
         }
@@ -272,7 +272,14 @@ impl Services {
                 // Enrolment at sign-in: the code must come from the secret just shown.
                 let enrolled = match code {
                     Some(code) => {
-                        self.enable_pending_totp(user.id, user.enterprise_id, &Caller::Operator, origin, code).await?
+                        self.enable_pending_totp(
+                            user.id,
+                            user.enterprise_id,
+                            &Caller::User(self.principal_of(&user)),
+                            origin,
+                            code,
+                        )
+                        .await?
                     }
                     None => None,
                 };
@@ -319,11 +326,11 @@ impl Services {
         if state.failed_sign_ins == i64::from(policy.lockout_threshold) {
             let audit = AuditDraft {
                 at: Millis::now(),
-                actor: Actor::Anonymous,
+                actor: Actor::System,
                 origin: Origin::default(),
                 enterprise_id: Some(user.enterprise_id),
                 team_id: None,
-                action: "auth.lockout".to_owned(),
+                action: Action::AuthLockout,
                 target: Some(format!("user:{}", user.id)),
                 outcome: Outcome::Success,
                 detail: serde_json::json!({ "minutes": policy.lockout_minutes }).to_string(),
@@ -391,6 +398,8 @@ impl Services {
             expires_at,
             ended_at: None,
             ended_reason: None,
+            auth_method: domain::AuthMethod::of_sign_in(method),
+            elevated_until: None,
         };
         let audit = AuditDraft {
             at: now,
@@ -398,7 +407,7 @@ impl Services {
             origin: origin.clone(),
             enterprise_id: Some(user.enterprise_id),
             team_id: None,
-            action: "auth.sign-in".to_owned(),
+            action: Action::AuthSignIn,
             target: Some(format!("session:{id}")),
             outcome: Outcome::Success,
             detail: serde_json::json!({ "method": method, "device_kind": kind.as_str() }).to_string(),
@@ -410,8 +419,11 @@ impl Services {
             principal: Principal {
                 user_id: user.id,
                 enterprise_id: user.enterprise_id,
-                role: user.role,
+                roles: user.roles,
                 session_id: id,
+                auth: AuthContext { method: row.auth_method, authenticated_at: now, elevated_until: None },
+                // The transport sets each request's origin on the principal it authenticates.
+                origin: Origin::default(),
             },
             expires_at,
             recovery_codes: None,
@@ -439,12 +451,23 @@ impl Services {
             return Err(Error::Unauthenticated);
         }
         let now = Millis::now();
-        let (session, role) =
+        let (session, roles) =
             self.store.session_principal(&crypto::token::hash(token), now).await?.ok_or(Error::Unauthenticated)?;
         if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
             self.store.touch_session(session.id, now).await?;
         }
-        Ok(Principal { user_id: session.user_id, enterprise_id: session.enterprise_id, role, session_id: session.id })
+        Ok(Principal {
+            user_id: session.user_id,
+            enterprise_id: session.enterprise_id,
+            roles,
+            session_id: session.id,
+            auth: AuthContext {
+                method: session.auth_method,
+                authenticated_at: session.created_at,
+                elevated_until: session.elevated_until,
+            },
+            origin: Origin::default(),
+        })
     }
 
     /// Checks a CSRF token against the session token it must belong to, in constant time.
@@ -454,12 +477,12 @@ impl Services {
 
     /// Ends the caller's current session server-side.
     pub async fn sign_out(&self, principal: &Principal, origin: &Origin) -> Result<()> {
-        self.end_own_session(principal, origin, principal.session_id, "sign-out", "auth.sign-out").await
+        self.end_own_session(principal, origin, principal.session_id, "sign-out", Action::AuthSignOut).await
     }
 
     /// Signs one of the caller's own devices out.
     pub async fn end_device(&self, principal: &Principal, origin: &Origin, session: SessionId) -> Result<()> {
-        self.end_own_session(principal, origin, session, "ended-by-user", "session.end").await
+        self.end_own_session(principal, origin, session, "ended-by-user", Action::SessionEnd).await
     }
 
     /// Signs the user's other devices out (after a password change: whoever held the old
@@ -474,7 +497,7 @@ impl Services {
             if Some(session.id) == keep {
                 continue;
             }
-            match self.end_own_session(principal, origin, session.id, "password-changed", "session.end").await {
+            match self.end_own_session(principal, origin, session.id, "password-changed", Action::SessionEnd).await {
                 // Ended meanwhile by someone else: nothing left to do.
                 Ok(()) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -489,7 +512,7 @@ impl Services {
         origin: &Origin,
         session: SessionId,
         reason: &str,
-        action: &str,
+        action: Action,
     ) -> Result<()> {
         let audit = AuditDraft {
             detail: serde_json::json!({ "reason": reason }).to_string(),
@@ -549,7 +572,7 @@ impl Services {
         enterprise: EnterpriseId,
         user: UserId,
     ) -> Result<Vec<DeviceView>> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SessionList).await?;
         if self.store.get_user(enterprise, user).await?.is_none() {
             return Err(Error::NotFound("user"));
         }

@@ -3,8 +3,8 @@
 
 use crate::{draft, team_draft, Caller, Error, Result, Services};
 use crypto::{Aad, DataKey};
-use domain::audit::{AuditDraft, Origin};
-use domain::{validate, EnterpriseId, FieldError, Millis, Role, Rule, TeamId, UserId};
+use domain::audit::{Action, AuditDraft, Origin};
+use domain::{validate, EnterpriseId, FieldError, Millis, Role, Roles, Rule, TeamId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -25,9 +25,12 @@ pub struct UserView {
     pub enterprise_id: EnterpriseId,
     pub email: String,
     pub name: String,
-    /// One of `member`, `team-admin`, `enterprise-admin`, `security`.
+    /// The most powerful role held: `enterprise-admin`, `security`, `team-admin` or `member`.
     #[schema(value_type = String)]
     pub role: Role,
+    /// Every role held (a person may be enterprise admin and on the security team).
+    #[schema(value_type = Vec<String>)]
+    pub roles: Roles,
     pub disabled: bool,
     pub created_at: String,
 }
@@ -54,7 +57,9 @@ pub struct TeamMemberView {
 pub struct NewUser {
     pub email: String,
     pub name: String,
-    pub role: Role,
+    pub roles: Roles,
+    /// How the account came to be, when not by an admin's hand (`oidc`, `saml`).
+    pub via: Option<String>,
     /// `None` creates an account that cannot sign in with a password (SSO-only, later).
     pub password: Option<String>,
 }
@@ -70,10 +75,22 @@ fn open_user(key: &DataKey, row: &store::UserRow) -> Result<UserView> {
         enterprise_id: row.enterprise_id,
         email: key.open_str(&row.email_ct, aad("users", &id, "email"))?,
         name: key.open_str(&row.name_ct, aad("users", &id, "name"))?,
-        role: row.role,
+        role: row.roles.primary(),
+        roles: row.roles,
         disabled: row.disabled,
         created_at: row.created_at.rfc3339(),
     })
+}
+
+fn user_create_detail(roles: Roles, via: Option<&str>) -> String {
+    let mut detail = serde_json::json!({ "role": roles.primary().as_str() });
+    if roles.to_vec().len() > 1 {
+        detail["roles"] = serde_json::json!(roles.to_vec().iter().map(|r| r.as_str()).collect::<Vec<_>>());
+    }
+    if let Some(via) = via {
+        detail["via"] = serde_json::Value::String(via.to_owned());
+    }
+    detail.to_string()
 }
 
 fn open_team(key: &DataKey, row: &store::TeamRow) -> Result<TeamView> {
@@ -96,9 +113,7 @@ pub(crate) fn open_enterprise(key: &DataKey, row: &store::EnterpriseRow) -> Resu
 impl Services {
     /// Creates a tenant with its own data key (operator only: tenants are provisioned from the shell).
     pub async fn create_enterprise(&self, caller: &Caller, origin: &Origin, name: &str) -> Result<EnterpriseView> {
-        if *caller != Caller::Operator {
-            return Err(Error::Forbidden);
-        }
+        self.require_operator(caller, Action::EnterpriseCreate).await?;
         let name = validate::name("name", name).map_err(Error::Invalid)?;
         let id = EnterpriseId::new();
         let (key, key_row) = self.keys.new_enterprise_key(id);
@@ -107,7 +122,7 @@ impl Services {
             name_ct: key.seal_str(&name, aad("enterprises", &id.to_string(), "name")),
             created_at: Millis::now(),
         };
-        let audit = draft(caller, origin, Some(id), "enterprise.create", Some(format!("enterprise:{id}")));
+        let audit = draft(caller, origin, Some(id), Action::EnterpriseCreate, Some(format!("enterprise:{id}")));
         self.store.create_enterprise(&row, &key_row, &audit).await?;
         open_enterprise(&key, &row)
     }
@@ -116,7 +131,7 @@ impl Services {
         let rows = self.store.list_enterprises().await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            if caller.require_member_of(row.id).is_ok() {
+            if caller.is_member_of(row.id) {
                 out.push(open_enterprise(&*self.keys.enterprise_key(row.id).await?, &row)?);
             }
         }
@@ -124,7 +139,7 @@ impl Services {
     }
 
     pub async fn get_enterprise(&self, caller: &Caller, id: EnterpriseId) -> Result<EnterpriseView> {
-        caller.require_member_of(id).map_err(|_| Error::NotFound("enterprise"))?;
+        self.require_member_of(caller, id, Action::EnterpriseRead).await.map_err(|_| Error::NotFound("enterprise"))?;
         let row = self.store.get_enterprise(id).await?.ok_or(Error::NotFound("enterprise"))?;
         open_enterprise(&*self.keys.enterprise_key(id).await?, &row)
     }
@@ -137,7 +152,7 @@ impl Services {
         enterprise: EnterpriseId,
         new: NewUser,
     ) -> Result<UserView> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::UserCreate).await?;
         let email = validate::email("email", &new.email).map_err(Error::Invalid)?;
         let name = validate::name("name", &new.name).map_err(Error::Invalid)?;
         if let Some(password) = &new.password {
@@ -164,15 +179,15 @@ impl Services {
             email_index: self.keys.email_index(&email),
             email_ct: key.seal_str(&email, aad("users", &row_id, "email")),
             name_ct: key.seal_str(&name, aad("users", &row_id, "name")),
-            role: new.role,
+            roles: new.roles,
             password_hash,
             disabled: false,
             created_at: now,
             updated_at: now,
         };
         let audit = AuditDraft {
-            detail: serde_json::json!({ "role": new.role.as_str() }).to_string(),
-            ..draft(caller, origin, Some(enterprise), "user.create", Some(format!("user:{id}")))
+            detail: user_create_detail(new.roles, new.via.as_deref()),
+            ..draft(caller, origin, Some(enterprise), Action::UserCreate, Some(format!("user:{id}")))
         };
         match self.store.create_user(&row, &audit).await {
             Ok(()) => open_user(&key, &row),
@@ -186,7 +201,7 @@ impl Services {
     }
 
     pub async fn list_users(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<UserView>> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::UserList).await?;
         let key = self.keys.enterprise_key(enterprise).await?;
         self.store.list_users(enterprise).await?.iter().map(|row| open_user(&key, row)).collect()
     }
@@ -195,7 +210,9 @@ impl Services {
     pub async fn get_user(&self, caller: &Caller, enterprise: EnterpriseId, id: UserId) -> Result<UserView> {
         let own = matches!(caller, Caller::User(p) if p.user_id == id && p.enterprise_id == enterprise);
         if !own {
-            caller.require_enterprise_admin(enterprise).map_err(|_| Error::NotFound("user"))?;
+            self.require_enterprise_admin(caller, enterprise, Action::UserRead)
+                .await
+                .map_err(|_| Error::NotFound("user"))?;
         }
         let row = self.store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
         open_user(&*self.keys.enterprise_key(enterprise).await?, &row)
@@ -211,7 +228,8 @@ impl Services {
         id: UserId,
         disabled: bool,
     ) -> Result<UserView> {
-        caller.require_enterprise_admin(enterprise)?;
+        let action = if disabled { Action::UserDisable } else { Action::UserEnable };
+        self.require_enterprise_admin(caller, enterprise, action).await?;
         if matches!(caller, Caller::User(p) if p.user_id == id) && disabled {
             return Err(Error::Invalid(FieldError::new(
                 "disabled",
@@ -219,7 +237,6 @@ impl Services {
                 "you cannot disable your own account",
             )));
         }
-        let action = if disabled { "user.disable" } else { "user.enable" };
         let audit = draft(caller, origin, Some(enterprise), action, Some(format!("user:{id}")));
         self.store.set_user_disabled(enterprise, id, disabled, Millis::now(), &audit).await.map_err(|e| match e {
             store::Error::NotFound => Error::NotFound("user"),
@@ -238,7 +255,7 @@ impl Services {
         enterprise: EnterpriseId,
         name: &str,
     ) -> Result<TeamView> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::TeamCreate).await?;
         let name = validate::name("name", name).map_err(Error::Invalid)?;
         if self.store.get_enterprise(enterprise).await?.is_none() {
             return Err(Error::NotFound("enterprise"));
@@ -252,14 +269,14 @@ impl Services {
             archived: false,
             created_at: Millis::now(),
         };
-        let audit = team_draft(caller, origin, enterprise, id, "team.create", Some(format!("team:{id}")));
+        let audit = team_draft(caller, origin, enterprise, id, Action::TeamCreate, Some(format!("team:{id}")));
         self.store.create_team(&row, &audit).await?;
         open_team(&key, &row)
     }
 
     /// Teams of the enterprise; any member may see them (they pick channels from this list).
     pub async fn list_teams(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<TeamView>> {
-        caller.require_member_of(enterprise)?;
+        self.require_member_of(caller, enterprise, Action::TeamList).await?;
         let key = self.keys.enterprise_key(enterprise).await?;
         self.store.list_teams(enterprise).await?.iter().map(|row| open_team(&key, row)).collect()
     }
@@ -272,8 +289,8 @@ impl Services {
         id: TeamId,
         archived: bool,
     ) -> Result<TeamView> {
-        caller.require_enterprise_admin(enterprise)?;
-        let action = if archived { "team.archive" } else { "team.unarchive" };
+        let action = if archived { Action::TeamArchive } else { Action::TeamUnarchive };
+        self.require_enterprise_admin(caller, enterprise, action).await?;
         let audit = team_draft(caller, origin, enterprise, id, action, Some(format!("team:{id}")));
         self.store.set_team_archived(enterprise, id, archived, &audit).await.map_err(not_found("team"))?;
         let row = self.store.get_team(enterprise, id).await?.ok_or(Error::NotFound("team"))?;
@@ -281,21 +298,27 @@ impl Services {
     }
 
     /// Enterprise admins manage every team; a team's own admins manage its members.
-    async fn require_team_manager(&self, caller: &Caller, enterprise: EnterpriseId, team: TeamId) -> Result<()> {
-        if caller.require_enterprise_admin(enterprise).is_ok() {
+    async fn require_team_manager(
+        &self,
+        caller: &Caller,
+        enterprise: EnterpriseId,
+        team: TeamId,
+        action: Action,
+    ) -> Result<()> {
+        if caller.is_enterprise_admin_of(enterprise) {
             return Ok(());
         }
-        let Caller::User(p) = caller else {
-            return Err(Error::Forbidden);
+        let allowed = match caller {
+            Caller::User(p) if p.enterprise_id == enterprise && p.has(Role::TeamAdmin) => {
+                let members = self.store.list_team_members(enterprise, team).await?;
+                members.iter().any(|m| m.user_id == p.user_id && m.is_admin)
+            }
+            _ => false,
         };
-        if p.enterprise_id != enterprise || p.role != Role::TeamAdmin {
-            return Err(Error::Forbidden);
-        }
-        let members = self.store.list_team_members(enterprise, team).await?;
-        if members.iter().any(|m| m.user_id == p.user_id && m.is_admin) {
+        if allowed {
             Ok(())
         } else {
-            Err(Error::Forbidden)
+            Err(self.deny(caller, action, Some(enterprise), "team-admin", Some(format!("team:{team}"))).await)
         }
     }
 
@@ -308,11 +331,11 @@ impl Services {
         user: UserId,
         is_admin: bool,
     ) -> Result<()> {
-        self.require_team_manager(caller, enterprise, team).await?;
+        self.require_team_manager(caller, enterprise, team, Action::TeamMemberPut).await?;
         let member = store::TeamMemberRow { team_id: team, user_id: user, is_admin, added_at: Millis::now() };
         let audit = AuditDraft {
             detail: serde_json::json!({ "is_admin": is_admin }).to_string(),
-            ..team_draft(caller, origin, enterprise, team, "team.member.put", Some(format!("user:{user}")))
+            ..team_draft(caller, origin, enterprise, team, Action::TeamMemberPut, Some(format!("user:{user}")))
         };
         self.store.put_team_member(enterprise, &member, &audit).await.map_err(not_found("team or user"))
     }
@@ -325,8 +348,9 @@ impl Services {
         team: TeamId,
         user: UserId,
     ) -> Result<()> {
-        self.require_team_manager(caller, enterprise, team).await?;
-        let audit = team_draft(caller, origin, enterprise, team, "team.member.remove", Some(format!("user:{user}")));
+        self.require_team_manager(caller, enterprise, team, Action::TeamMemberRemove).await?;
+        let audit =
+            team_draft(caller, origin, enterprise, team, Action::TeamMemberRemove, Some(format!("user:{user}")));
         let left =
             self.store.remove_team_member(enterprise, team, user, &audit).await.map_err(not_found("membership"))?;
         if let Some(channel) = left {
@@ -347,7 +371,7 @@ impl Services {
         enterprise: EnterpriseId,
         team: TeamId,
     ) -> Result<Vec<TeamMemberView>> {
-        caller.require_member_of(enterprise)?;
+        self.require_member_of(caller, enterprise, Action::TeamMemberList).await?;
         if self.store.get_team(enterprise, team).await?.is_none() {
             return Err(Error::NotFound("team"));
         }

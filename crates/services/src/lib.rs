@@ -9,11 +9,10 @@
 //! - Every security-relevant change is written with its audit event in one store transaction.
 
 pub mod attachments;
-pub mod audit;
 pub mod auth;
+pub mod core;
 pub mod desk;
 pub mod directory;
-pub mod keys;
 pub mod mail;
 pub mod messaging;
 pub mod oidc;
@@ -22,11 +21,13 @@ pub mod sign_in;
 mod sso_util;
 pub use sso_util::SsoMethod;
 
-use domain::audit::{Actor, AuditDraft, Origin, Outcome};
-use domain::{EnterpriseId, FieldError, Millis, Role, SessionId, TeamId, UserId};
+use domain::{EnterpriseId, FieldError};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::core::caller::{AuthContext, Caller, Principal};
+pub use crate::core::{audit, jobs, keys};
+pub(crate) use crate::core::{draft, team_draft};
 pub use keys::KeyringSource;
 
 /// Errors in product terms. `http` maps each variant to one problem type; the binary to a sentence.
@@ -94,50 +95,6 @@ impl From<crypto::Error> for Error {
     }
 }
 
-/// An authenticated user, as established from a session token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: UserId,
-    pub enterprise_id: EnterpriseId,
-    pub role: Role,
-    pub session_id: SessionId,
-}
-
-/// Who is asking. `Operator` is the person at the server's shell running `conclave admin`; they
-/// already hold the master key file, so they may act in any enterprise.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Caller {
-    Operator,
-    User(Principal),
-}
-
-impl Caller {
-    fn actor(&self) -> Actor {
-        match self {
-            Caller::Operator => Actor::Operator,
-            Caller::User(p) => Actor::User { user_id: p.user_id },
-        }
-    }
-
-    /// Passes for the operator and for enterprise admins of `enterprise`; nobody else.
-    fn require_enterprise_admin(&self, enterprise: EnterpriseId) -> Result<()> {
-        match self {
-            Caller::Operator => Ok(()),
-            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::EnterpriseAdmin => Ok(()),
-            Caller::User(_) => Err(Error::Forbidden),
-        }
-    }
-
-    /// Passes for any signed-in member of `enterprise` and the operator.
-    fn require_member_of(&self, enterprise: EnterpriseId) -> Result<()> {
-        match self {
-            Caller::Operator => Ok(()),
-            Caller::User(p) if p.enterprise_id == enterprise => Ok(()),
-            Caller::User(_) => Err(Error::Forbidden),
-        }
-    }
-}
-
 /// Tunables with safe defaults; the binary fills them from its configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -161,6 +118,7 @@ pub struct Settings {
     /// for a provider running beside Conclave, and for tests. Anything else must be https.
     pub allow_http_loopback_sso: bool,
     pub desk: DeskSettings,
+    pub jobs: jobs::JobSettings,
 }
 
 /// The security desk's settings (D1–D7).
@@ -200,6 +158,7 @@ impl Default for Settings {
                 retention_days: 180,
                 ..DeskSettings::default()
             },
+            jobs: jobs::JobSettings::default(),
         }
     }
 }
@@ -219,6 +178,8 @@ pub struct Services {
     oidc: oidc::OidcClient,
     /// Failed sign-ins for emails no account has, so that those lock like real accounts.
     decoy_locks: auth::DecoyLocks,
+    /// This process's name in job leases.
+    node_id: String,
 }
 
 impl Services {
@@ -244,6 +205,7 @@ impl Services {
             mailer: None,
             oidc: oidc::OidcClient::new()?,
             decoy_locks: auth::DecoyLocks::default(),
+            node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
         })
     }
 
@@ -283,35 +245,4 @@ pub struct Readiness {
     pub backend: &'static str,
     pub applied: usize,
     pub pending: Vec<i64>,
-}
-
-fn draft(
-    caller: &Caller,
-    origin: &Origin,
-    enterprise: Option<EnterpriseId>,
-    action: &str,
-    target: Option<String>,
-) -> AuditDraft {
-    AuditDraft {
-        at: Millis::now(),
-        actor: caller.actor(),
-        origin: origin.clone(),
-        enterprise_id: enterprise,
-        team_id: None,
-        action: action.to_owned(),
-        target,
-        outcome: Outcome::Success,
-        detail: "{}".to_owned(),
-    }
-}
-
-fn team_draft(
-    caller: &Caller,
-    origin: &Origin,
-    enterprise: EnterpriseId,
-    team: TeamId,
-    action: &str,
-    target: Option<String>,
-) -> AuditDraft {
-    AuditDraft { team_id: Some(team), ..draft(caller, origin, Some(enterprise), action, target) }
 }

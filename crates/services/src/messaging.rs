@@ -9,7 +9,7 @@
 use crate::{draft, Caller, Error, Principal, Result, Services};
 use bytes::Bytes;
 use crypto::{Aad, DataKey};
-use domain::audit::Origin;
+use domain::audit::{Action, Origin};
 use domain::messaging::{self, ConversationKind, MemberRole};
 use domain::{validate, ConversationId, EnterpriseId, FieldError, MessageId, Millis, Rule, TeamId, UserId};
 use futures_util::StreamExt as _;
@@ -302,7 +302,7 @@ impl Services {
             &Caller::User(p.clone()),
             origin,
             Some(p.enterprise_id),
-            "conversation.create",
+            Action::ConversationCreate,
             Some(format!("conversation:{id}")),
         );
         self.store.create_conversation(&row, &members, &audit).await.map_err(|e| match e {
@@ -330,8 +330,9 @@ impl Services {
         let caller = Caller::User(p.clone());
         let team_row = self.store.get_team(p.enterprise_id, team).await?.ok_or(Error::NotFound("team"))?;
         let in_team = self.store.list_team_members(p.enterprise_id, team).await?.iter().any(|m| m.user_id == p.user_id);
-        if !in_team && caller.require_enterprise_admin(p.enterprise_id).is_err() {
-            return Err(Error::Forbidden);
+        if !in_team && !caller.is_enterprise_admin_of(p.enterprise_id) {
+            let target = Some(format!("team:{team}"));
+            return Err(self.deny(&caller, Action::ConversationJoin, None, "team-member", target).await);
         }
         if team_row.archived {
             return Err(Error::Invalid(FieldError::new("team_id", Rule::InvalidValue, "the team is archived")));
@@ -365,7 +366,7 @@ impl Services {
             &caller,
             origin,
             Some(p.enterprise_id),
-            "conversation.join",
+            Action::ConversationJoin,
             Some(format!("conversation:{}", existing.id)),
         );
         if self.store.add_member(p.enterprise_id, &member, &audit).await? {
@@ -396,7 +397,7 @@ impl Services {
             &Caller::User(p.clone()),
             origin,
             Some(p.enterprise_id),
-            "conversation.add-member",
+            Action::ConversationAddMember,
             Some(format!("conversation:{conversation} user:{user}")),
         );
         let key = self.keys.enterprise_key(p.enterprise_id).await?;
@@ -443,7 +444,9 @@ impl Services {
                 )));
             }
         } else if me.role != MemberRole::Owner {
-            return Err(Error::Forbidden);
+            let caller = Caller::User(p.clone());
+            let target = Some(format!("conversation:{conversation}"));
+            return Err(self.deny(&caller, Action::ConversationRemoveMember, None, "group-owner", target).await);
         }
         let recipients: Vec<UserId> =
             self.store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
@@ -451,7 +454,7 @@ impl Services {
             &Caller::User(p.clone()),
             origin,
             Some(p.enterprise_id),
-            if user == p.user_id { "conversation.leave" } else { "conversation.remove-member" },
+            if user == p.user_id { Action::ConversationLeave } else { Action::ConversationRemoveMember },
             Some(format!("conversation:{conversation} user:{user}")),
         );
         if !self.store.remove_member(p.enterprise_id, conversation, user, &audit).await? {
@@ -474,7 +477,9 @@ impl Services {
             return Err(not_a_group());
         }
         if me.role != MemberRole::Owner {
-            return Err(Error::Forbidden);
+            let caller = Caller::User(p.clone());
+            let target = Some(format!("conversation:{conversation}"));
+            return Err(self.deny(&caller, Action::ConversationAddMember, None, "group-owner", target).await);
         }
         Ok((c, me))
     }
@@ -537,7 +542,9 @@ impl Services {
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
         let row = match self.store.edit_message(conversation, id, p.user_id, &sealed, Millis::now()).await {
             Ok(row) => row,
-            Err(store::Error::NotFound) => return Err(self.why_not_own(conversation, id).await),
+            Err(store::Error::NotFound) => {
+                return Err(self.why_not_own(p, conversation, id, Action::MessageEdit).await)
+            }
             Err(e) => return Err(e.into()),
         };
         let view = open_message(&key, &row)?;
@@ -557,7 +564,9 @@ impl Services {
         let key = self.keys.enterprise_key(p.enterprise_id).await?;
         let row = match self.store.delete_message(conversation, id, p.user_id, Millis::now()).await {
             Ok(row) => row,
-            Err(store::Error::NotFound) => return Err(self.why_not_own(conversation, id).await),
+            Err(store::Error::NotFound) => {
+                return Err(self.why_not_own(p, conversation, id, Action::MessageDelete).await)
+            }
             Err(e) => return Err(e.into()),
         };
         if let Some(attachment) = &row.attachment {
@@ -572,9 +581,12 @@ impl Services {
 
     /// After an edit or delete matched nothing: someone else's message is `Forbidden`; a
     /// missing or already deleted one is `NotFound`. (The caller is a member: checked before.)
-    async fn why_not_own(&self, conversation: ConversationId, id: MessageId) -> Error {
+    async fn why_not_own(&self, p: &Principal, conversation: ConversationId, id: MessageId, action: Action) -> Error {
         match self.store.get_message(conversation, id).await {
-            Ok(Some(m)) if m.deleted_at.is_none() => Error::Forbidden,
+            Ok(Some(m)) if m.deleted_at.is_none() => {
+                let target = Some(format!("message:{id}"));
+                self.deny(&Caller::User(p.clone()), action, None, "own-message", target).await
+            }
             Ok(_) => Error::NotFound("message"),
             Err(e) => e.into(),
         }

@@ -10,7 +10,7 @@
 use crate::sso_util::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
 use crate::{draft, Caller, Error, Result, Services};
 use crypto::Aad;
-use domain::audit::{AuditDraft, Origin};
+use domain::audit::{Action, AuditDraft, Origin};
 use domain::{EnterpriseId, FieldError, Millis, Rule, TeamId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -147,7 +147,7 @@ fn login_aad(state_hash: &str) -> Aad<'_> {
 impl Services {
     /// The enterprise's provider settings (enterprise admins).
     pub async fn oidc_settings(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Option<OidcSettings>> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SsoOidcRead).await?;
         self.oidc_settings_of(enterprise).await
     }
 
@@ -169,7 +169,7 @@ impl Services {
         settings: OidcSettings,
         client_secret: Option<&str>,
     ) -> Result<OidcSettings> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SsoOidcConfigure).await?;
         settings.validate(self.settings.allow_http_loopback_sso)?;
         for team in settings.team_groups.values() {
             self.store
@@ -196,8 +196,10 @@ impl Services {
         settings.allowed_domains = crate::sso_util::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
         let json = serde_json::to_string(&settings).expect("settings serialise");
-        let audit =
-            AuditDraft { detail: json.clone(), ..draft(caller, origin, Some(enterprise), "sso.oidc.configure", None) };
+        let audit = AuditDraft {
+            detail: json.clone(),
+            ..draft(caller, origin, Some(enterprise), Action::SsoOidcConfigure, None)
+        };
         self.store.put_oidc_config(enterprise, &json, &secret_ct, Millis::now(), &audit).await?;
         Ok(settings)
     }
@@ -413,7 +415,7 @@ impl Services {
             if groups.contains(group) {
                 let members = self.store.list_team_members(enterprise, *team).await?;
                 if !members.iter().any(|m| m.user_id == user.id) {
-                    self.put_team_member(&Caller::Operator, origin, enterprise, *team, user.id, false).await?;
+                    self.put_team_member(&Caller::System, origin, enterprise, *team, user.id, false).await?;
                 }
             }
         }

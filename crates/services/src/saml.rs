@@ -9,7 +9,7 @@
 
 use crate::sso_util::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
 use crate::{draft, Caller, Error, Result, Services};
-use domain::audit::{AuditDraft, Origin};
+use domain::audit::{Action, AuditDraft, Origin};
 use domain::{EnterpriseId, FieldError, Millis, Rule};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -160,7 +160,7 @@ pub fn sp_metadata(base: &str) -> String {
 
 impl Services {
     pub async fn saml_settings(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Option<SamlSettings>> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlRead).await?;
         self.saml_settings_of(enterprise).await
     }
 
@@ -180,7 +180,7 @@ impl Services {
         enterprise: EnterpriseId,
         mut settings: SamlSettings,
     ) -> Result<SamlSettings> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
         if settings.idp_entity_id.trim().is_empty() || settings.idp_entity_id.len() > 500 {
             return Err(invalid("idp_entity_id", "must be 1 to 500 characters"));
         }
@@ -207,21 +207,23 @@ impl Services {
             }
         }
         let json = serde_json::to_string(&settings).expect("settings serialise");
-        let audit =
-            AuditDraft { detail: json.clone(), ..draft(caller, origin, Some(enterprise), "sso.saml.configure", None) };
+        let audit = AuditDraft {
+            detail: json.clone(),
+            ..draft(caller, origin, Some(enterprise), Action::SsoSamlConfigure, None)
+        };
         self.store.put_saml_config(enterprise, &json, Millis::now(), &audit).await?;
         Ok(settings)
     }
 
     /// Reads IdP metadata an admin pasted. Enterprise admins only: nobody else makes this server
     /// parse XML they wrote.
-    pub fn idp_metadata_from_xml(
+    pub async fn idp_metadata_from_xml(
         &self,
         caller: &Caller,
         enterprise: EnterpriseId,
         xml: &str,
     ) -> Result<(String, String, String)> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
         parse_idp_metadata(xml)
     }
 
@@ -233,7 +235,7 @@ impl Services {
         enterprise: EnterpriseId,
         url: &str,
     ) -> Result<(String, String, String)> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
         if !provider_url_ok(url, self.settings.allow_http_loopback_sso) {
             return Err(invalid("idp_metadata_url", "must be an https:// URL"));
         }

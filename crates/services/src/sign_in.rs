@@ -8,7 +8,7 @@
 use crate::{draft, Caller, Error, Principal, Result, Services};
 use crypto::totp::TotpSecret;
 use crypto::Aad;
-use domain::audit::Origin;
+use domain::audit::{Action, Origin};
 use domain::password_policy::{PasswordContext, PasswordPolicy};
 use domain::{validate, EnterpriseId, FieldError, Millis, Rule, UserId};
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ impl Services {
 
     /// Any member may read the policy (the UI shows its rules); the operator too.
     pub async fn password_policy(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<PasswordPolicyView> {
-        caller.require_member_of(enterprise)?;
+        self.require_member_of(caller, enterprise, Action::PasswordPolicyRead).await?;
         let policy = self.policy_of(enterprise).await?;
         Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
     }
@@ -97,12 +97,12 @@ impl Services {
         enterprise: EnterpriseId,
         policy: PasswordPolicy,
     ) -> Result<PasswordPolicyView> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::PasswordPolicyUpdate).await?;
         policy.validate().map_err(Error::Invalid)?;
         let json = serde_json::to_string(&policy).expect("a policy serialises");
         let audit = domain::audit::AuditDraft {
             detail: json.clone(),
-            ..draft(caller, origin, Some(enterprise), "password-policy.update", None)
+            ..draft(caller, origin, Some(enterprise), Action::PasswordPolicyUpdate, None)
         };
         self.store.put_password_policy(enterprise, &json, Millis::now(), &audit).await?;
         Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
@@ -175,8 +175,13 @@ impl Services {
         }
         self.check_new_password(user.enterprise_id, self.personal_words(user).await?, new_password, previous).await?;
         let hash = self.hash_password(new_password).await?;
-        let audit =
-            draft(actor, origin, Some(user.enterprise_id), "auth.password-change", Some(format!("user:{}", user.id)));
+        let audit = draft(
+            actor,
+            origin,
+            Some(user.enterprise_id),
+            Action::AuthPasswordChange,
+            Some(format!("user:{}", user.id)),
+        );
         self.store.change_password(user.enterprise_id, user.id, &hash, Millis::now(), policy.history, &audit).await?;
         Ok(())
     }
@@ -241,7 +246,16 @@ impl Services {
                 }
             }
             (Some(crate::auth::ExpiredProof::Enrolment(code)), None) => {
-                match self.enable_pending_totp(user.id, user.enterprise_id, &Caller::Operator, origin, &code).await? {
+                match self
+                    .enable_pending_totp(
+                        user.id,
+                        user.enterprise_id,
+                        &Caller::User(self.principal_of(&user)),
+                        origin,
+                        &code,
+                    )
+                    .await?
+                {
                     Some(enrolled) => recovery_codes = Some(enrolled.recovery_codes),
                     None => return Err(Error::SecondFactorEnrolmentRequired),
                 }
@@ -257,12 +271,18 @@ impl Services {
         Ok(signed_in)
     }
 
-    fn principal_of(&self, user: &store::UserRow) -> Principal {
+    pub(crate) fn principal_of(&self, user: &store::UserRow) -> Principal {
         Principal {
             user_id: user.id,
             enterprise_id: user.enterprise_id,
-            role: user.role,
+            roles: user.roles,
             session_id: Default::default(),
+            auth: crate::AuthContext {
+                method: domain::AuthMethod::Password,
+                authenticated_at: Millis::now(),
+                elevated_until: None,
+            },
+            origin: Origin::default(),
         }
     }
 
@@ -335,7 +355,7 @@ impl Services {
         let codes = crypto::totp::recovery_codes();
         let hashes: Vec<Vec<u8>> = codes.iter().map(|c| crypto::totp::recovery_code_hash(c)).collect();
         let sealed = key.seal(secret.as_bytes(), secret_aad(&id, "totp_secret"));
-        let audit = draft(actor, origin, Some(enterprise), "auth.totp-enable", Some(format!("user:{user}")));
+        let audit = draft(actor, origin, Some(enterprise), Action::AuthTotpEnable, Some(format!("user:{user}")));
         self.store.enable_totp(user, &sealed, step, &hashes, &audit).await?;
         Ok(Some(RecoveryCodes { recovery_codes: codes }))
     }
@@ -343,7 +363,8 @@ impl Services {
     /// Turns one-time codes off, proving the password; refused where the enterprise requires them.
     pub async fn disable_totp(&self, p: &Principal, origin: &Origin, password: &str) -> Result<()> {
         if self.policy_of(p.enterprise_id).await?.require_second_factor {
-            return Err(Error::Forbidden);
+            let caller = Caller::User(p.clone());
+            return Err(self.deny(&caller, Action::AuthTotpDisable, None, "second-factor-required", None).await);
         }
         let user = self.store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
         let stored = user.password_hash.clone().ok_or(Error::InvalidCredentials)?;
@@ -354,7 +375,7 @@ impl Services {
             &Caller::User(p.clone()),
             origin,
             Some(p.enterprise_id),
-            "auth.totp-disable",
+            Action::AuthTotpDisable,
             Some(format!("user:{}", p.user_id)),
         );
         self.store.disable_totp(p.user_id, &audit).await?;

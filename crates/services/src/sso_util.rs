@@ -3,7 +3,7 @@
 
 use crate::{draft, Caller, Error, Result, Services};
 use domain::audit::{AuditDraft, Origin};
-use domain::{EnterpriseId, Millis, Role};
+use domain::{EnterpriseId, Millis, Role, Roles};
 
 /// An identity provider's URL: https, or plain http to this machine when the operator allowed it
 /// (`allow_http_loopback`, for a provider on the same host and for tests).
@@ -154,7 +154,7 @@ impl Services {
             origin: origin.clone(),
             enterprise_id: enterprise,
             team_id: None,
-            action: "auth.sign-in".to_owned(),
+            action: domain::audit::Action::AuthSignIn,
             target: None,
             outcome: domain::audit::Outcome::Failure,
             detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
@@ -202,21 +202,33 @@ impl Services {
             .find(|u| u.enterprise_id == enterprise);
         match existing {
             Some(u) if u.disabled => Err(Error::SsoFailed("this account is disabled".into())),
-            Some(u) if u.role == Role::Member && admin_by_group => {
+            Some(u) if !u.roles.has(Role::EnterpriseAdmin) && admin_by_group => {
+                let roles = u.roles.with(Role::EnterpriseAdmin);
                 let audit = AuditDraft {
                     detail: serde_json::json!({ "role": "enterprise-admin", "via": via }).to_string(),
-                    ..draft(&Caller::Operator, origin, Some(enterprise), "user.role", Some(format!("user:{}", u.id)))
+                    ..draft(
+                        &Caller::System,
+                        origin,
+                        Some(enterprise),
+                        domain::audit::Action::UserRole,
+                        Some(format!("user:{}", u.id)),
+                    )
                 };
-                self.store.set_user_role(enterprise, u.id, Role::EnterpriseAdmin, Millis::now(), &audit).await?;
+                self.store.set_user_roles(enterprise, u.id, roles, Millis::now(), &audit).await?;
                 self.store.get_user(enterprise, u.id).await?.ok_or(Error::NotFound("user"))
             }
             Some(u) => Ok(u),
             None => {
-                let role = if admin_by_group { Role::EnterpriseAdmin } else { Role::Member };
+                let roles = if admin_by_group { Roles::of(Role::EnterpriseAdmin) } else { Roles::MEMBER };
                 let name = if name.trim().is_empty() { email } else { name };
-                let new =
-                    crate::directory::NewUser { email: email.to_owned(), name: name.to_owned(), role, password: None };
-                let view = self.create_user(&Caller::Operator, origin, enterprise, new).await?;
+                let new = crate::directory::NewUser {
+                    email: email.to_owned(),
+                    name: name.to_owned(),
+                    roles,
+                    via: Some(via.to_owned()),
+                    password: None,
+                };
+                let view = self.create_user(&Caller::System, origin, enterprise, new).await?;
                 self.store.get_user(enterprise, view.id).await?.ok_or(Error::NotFound("user"))
             }
         }

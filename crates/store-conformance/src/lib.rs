@@ -97,3 +97,14 @@ macro_rules! conformance {
         }
     };
 }
+
+/// Two stores on one PostgreSQL schema: two nodes of one cluster, as far as the database can tell.
+/// `None` only outside CI when PostgreSQL is unreachable.
+pub async fn postgres_pair() -> Option<(Arc<dyn store::Store>, Arc<dyn store::Store>, Backing)> {
+    let (first, backing) = postgres().await?;
+    let Backing::Postgres { schema } = &backing else { unreachable!("postgres() gives a schema") };
+    let second = store_postgres::PostgresStore::connect_in_schema(&postgres_url(), Some(schema))
+        .await
+        .expect("a second connection to the same schema");
+    Some((first, Arc::new(second), backing))
+}

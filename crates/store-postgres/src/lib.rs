@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "sign_in_policy", sql: include_str!("../migrations/0006_sign_in_policy.sql") },
     Migration { version: 7, name: "oidc", sql: include_str!("../migrations/0007_oidc.sql") },
     Migration { version: 8, name: "saml", sql: include_str!("../migrations/0008_saml.sql") },
+    Migration { version: 9, name: "core", sql: include_str!("../migrations/0009_core.sql") },
 ];
 
 /// Advisory lock keys (arbitrary constants, unique within Conclave).
@@ -61,6 +62,10 @@ mod conversations;
 mod desk;
 #[path = "../../store-sqlite/src/foundation.rs"]
 mod foundation;
+#[path = "../../store-sqlite/src/jobs.rs"]
+mod jobs;
+#[path = "../../store-sqlite/src/policies.rs"]
+mod policies;
 #[path = "../../store-sqlite/src/sign_in.rs"]
 mod sign_in;
 
@@ -70,6 +75,9 @@ pub(crate) const LEAST: &str = "LEAST";
 /// Locks the rows a sub-select reads until the transaction ends, so a concurrent delete of them
 /// either happens first (and the row is not seen) or waits.
 pub(crate) const FOR_SHARE: &str = "FOR SHARE";
+/// Claiming jobs locks the rows it takes and passes over rows another node is claiming, so two
+/// nodes claiming at once get different jobs and neither waits.
+pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
 pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
 
@@ -196,7 +204,7 @@ async fn append_audit(tx: &mut Transaction<'_, Postgres>, draft: &AuditDraft) ->
     .bind(&draft.origin.user_agent)
     .bind(draft.enterprise_id.map(|e| e.to_string()))
     .bind(draft.team_id.map(|t| t.to_string()))
-    .bind(&draft.action)
+    .bind(draft.action.name())
     .bind(&draft.target)
     .bind(draft.outcome.as_str())
     .bind(&draft.detail)

@@ -149,7 +149,7 @@ impl store::ConversationStore for Store {
                 "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq) \
                  SELECT c.id, u.id, $1, $2, 0 FROM conversations c, users u \
                  WHERE c.enterprise_id = $3 AND c.id = $4 AND u.enterprise_id = $3 AND u.id = $5 AND u.disabled = FALSE \
-                 AND (c.kind <> 'team' OR u.role = 'enterprise-admin' OR EXISTS \
+                 AND (c.kind <> 'team' OR (',' || u.roles || ',') LIKE '%,enterprise-admin,%' OR EXISTS \
                       (SELECT 1 FROM team_members tm WHERE tm.team_id = c.team_id AND tm.user_id = u.id {FOR_SHARE})) \
                  ON CONFLICT (conversation_id, user_id) DO NOTHING"
             ))

@@ -443,19 +443,32 @@ impl store::DeskStore for Store {
         })
     }
 
-    async fn purge_finder_data(&self, closed_before: Millis, at: Millis) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE reports SET finder_email_ct = NULL, finder_ip_ct = NULL, email_token_hash = NULL, \
-             access_token_hash = NULL, email_verified_at = NULL, \
-             finder_name_ct = CASE WHEN credit THEN finder_name_ct ELSE NULL END, purged_at = $1 \
-             WHERE closed_at IS NOT NULL AND closed_at < $2 AND purged_at IS NULL",
-        )
-        .bind(at.0)
-        .bind(closed_before.0)
-        .execute(self.writer())
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected())
+    async fn purge_finder_data(
+        &self,
+        enterprise: EnterpriseId,
+        closed_before: Millis,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<u64> {
+        transaction!(self.writer(), |tx| {
+            let done = sqlx::query(
+                "UPDATE reports SET finder_email_ct = NULL, finder_ip_ct = NULL, email_token_hash = NULL, \
+                 access_token_hash = NULL, email_verified_at = NULL, \
+                 finder_name_ct = CASE WHEN credit THEN finder_name_ct ELSE NULL END, purged_at = $1 \
+                 WHERE enterprise_id = $2 AND closed_at IS NOT NULL AND closed_at < $3 AND purged_at IS NULL",
+            )
+            .bind(at.0)
+            .bind(enterprise.to_string())
+            .bind(closed_before.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            // Recorded only when something was deleted: an hourly no-op is not an event.
+            if done.rows_affected() > 0 {
+                append_audit(&mut tx, audit).await?;
+            }
+            Ok(done.rows_affected())
+        })
     }
 
     async fn desk_settings(&self, enterprise: EnterpriseId) -> Result<Option<DeskSettingsRow>> {

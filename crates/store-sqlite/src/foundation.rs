@@ -5,14 +5,14 @@
 use super::{append_audit, db, insert_key, DbRow, Store};
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
-use domain::{ConversationId, EnterpriseId, Millis, Role, SessionId, TeamId, UserId};
+use domain::{ConversationId, EnterpriseId, Millis, SessionId, TeamId, UserId};
 use sqlx::Row;
 use store::decode;
 use store::{EnterpriseRow, Error, KeyRow, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 const USER_COLUMNS: &str =
-    "id, enterprise_id, email_index, email_ct, name_ct, role, password_hash, disabled, created_at, updated_at";
-const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason";
+    "id, enterprise_id, email_index, email_ct, name_ct, role, roles, password_hash, disabled, created_at, updated_at";
+const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until";
 pub(crate) const AUDIT_COLUMNS: &str =
     "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
 pub(crate) const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
@@ -36,7 +36,7 @@ fn user_row(row: &DbRow) -> Result<UserRow> {
         email_index: row.try_get("email_index").map_err(db)?,
         email_ct: row.try_get("email_ct").map_err(db)?,
         name_ct: row.try_get("name_ct").map_err(db)?,
-        role: decode::role(&text(row, "role")?)?,
+        roles: decode::roles(&text(row, "roles")?)?,
         password_hash: row.try_get("password_hash").map_err(db)?,
         disabled: row.try_get("disabled").map_err(db)?,
         created_at: Millis(row.try_get("created_at").map_err(db)?),
@@ -77,6 +77,8 @@ fn session_row(row: &DbRow) -> Result<SessionRow> {
         expires_at: Millis(row.try_get("expires_at").map_err(db)?),
         ended_at: row.try_get::<Option<i64>, _>("ended_at").map_err(db)?.map(Millis),
         ended_reason: row.try_get("ended_reason").map_err(db)?,
+        auth_method: decode::auth_method(&text(row, "auth_method")?)?,
+        elevated_until: row.try_get::<Option<i64>, _>("elevated_until").map_err(db)?.map(Millis),
     })
 }
 
@@ -107,7 +109,7 @@ fn audit_row(row: &DbRow) -> Result<AuditEvent> {
             origin: Origin { ip: row.try_get("ip").map_err(db)?, user_agent: row.try_get("user_agent").map_err(db)? },
             enterprise_id: opt_uuid("enterprise_id")?.map(EnterpriseId),
             team_id: opt_uuid("team_id")?.map(TeamId),
-            action: text(row, "action")?,
+            action: decode::action(&text(row, "action")?)?,
             target: row.try_get("target").map_err(db)?,
             outcome: Outcome::parse(&outcome)
                 .ok_or_else(|| Error::Other(format!("stored outcome {outcome:?} is unknown")))?,
@@ -167,14 +169,15 @@ impl store::DirectoryStore for Store {
     async fn create_user(&self, user: &UserRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             sqlx::query(&format!(
-                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             ))
             .bind(user.id.to_string())
             .bind(user.enterprise_id.to_string())
             .bind(&user.email_index)
             .bind(&user.email_ct)
             .bind(&user.name_ct)
-            .bind(user.role.as_str())
+            .bind(user.roles.primary().as_str())
+            .bind(user.roles.encode())
             .bind(&user.password_hash)
             .bind(user.disabled)
             .bind(user.created_at.0)
@@ -440,7 +443,7 @@ impl store::SessionStore for Store {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             sqlx::query(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ))
             .bind(session.id.to_string())
             .bind(session.enterprise_id.to_string())
@@ -454,6 +457,8 @@ impl store::SessionStore for Store {
             .bind(session.expires_at.0)
             .bind(session.ended_at.map(|m| m.0))
             .bind(&session.ended_reason)
+            .bind(session.auth_method.as_str())
+            .bind(session.elevated_until.map(|m| m.0))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -476,10 +481,10 @@ impl store::SessionStore for Store {
         .transpose()
     }
 
-    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, Role)>> {
+    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, domain::Roles)>> {
         let columns = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
         let row = sqlx::query(&format!(
-            "SELECT {columns}, u.role FROM sessions s \
+            "SELECT {columns}, u.roles FROM sessions s \
              JOIN users u ON u.id = s.user_id AND u.enterprise_id = s.enterprise_id \
              WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND u.disabled = FALSE"
         ))
@@ -488,7 +493,7 @@ impl store::SessionStore for Store {
         .fetch_optional(self.reader())
         .await
         .map_err(db)?;
-        row.as_ref().map(|r| Ok((session_row(r)?, decode::role(&text(r, "role")?)?))).transpose()
+        row.as_ref().map(|r| Ok((session_row(r)?, decode::roles(&text(r, "roles")?)?))).transpose()
     }
 
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()> {

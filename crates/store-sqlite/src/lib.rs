@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "sign_in_policy", sql: include_str!("../migrations/0006_sign_in_policy.sql") },
     Migration { version: 7, name: "oidc", sql: include_str!("../migrations/0007_oidc.sql") },
     Migration { version: 8, name: "saml", sql: include_str!("../migrations/0008_saml.sql") },
+    Migration { version: 9, name: "core", sql: include_str!("../migrations/0009_core.sql") },
 ];
 
 pub struct SqliteStore {
@@ -54,6 +55,8 @@ macro_rules! transaction {
 mod conversations;
 mod desk;
 mod foundation;
+mod jobs;
+mod policies;
 mod sign_in;
 
 /// The larger and smaller of two values, as this backend's SQL spells them.
@@ -61,6 +64,8 @@ pub(crate) const GREATEST: &str = "MAX";
 pub(crate) const LEAST: &str = "MIN";
 /// SQLite has one writer at a time, so a sub-select needs no row lock (see the PostgreSQL crate).
 pub(crate) const FOR_SHARE: &str = "";
+/// Claiming jobs needs no row lock either: the one writer runs each claim alone.
+pub(crate) const SKIP_LOCKED: &str = "";
 
 pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
 
@@ -175,7 +180,7 @@ async fn append_audit(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> R
     .bind(&draft.origin.user_agent)
     .bind(draft.enterprise_id.map(|e| e.to_string()))
     .bind(draft.team_id.map(|t| t.to_string()))
-    .bind(&draft.action)
+    .bind(draft.action.name())
     .bind(&draft.target)
     .bind(draft.outcome.as_str())
     .bind(&draft.detail)

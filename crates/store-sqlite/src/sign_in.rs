@@ -265,23 +265,26 @@ impl store::SignInStore for Store {
             .map_err(db)
     }
 
-    async fn set_user_role(
+    async fn set_user_roles(
         &self,
         enterprise: EnterpriseId,
         user: UserId,
-        role: domain::Role,
+        roles: domain::Roles,
         at: Millis,
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
-                .bind(role.as_str())
-                .bind(at.0)
-                .bind(enterprise.to_string())
-                .bind(user.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            let done = sqlx::query(
+                "UPDATE users SET role = $1, roles = $2, updated_at = $3 WHERE enterprise_id = $4 AND id = $5",
+            )
+            .bind(roles.primary().as_str())
+            .bind(roles.encode())
+            .bind(at.0)
+            .bind(enterprise.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
             if done.rows_affected() == 0 {
                 return Err(Error::NotFound);
             }

@@ -261,7 +261,7 @@ pub async fn put_saml(
     ApiJson(body): ApiJson<SamlRequest>,
 ) -> Result<Json<services::saml::SamlSettings>, Problem> {
     let (entity, sso, cert) = match (&body.idp_metadata, &body.idp_metadata_url) {
-        (Some(xml), _) => state.services.idp_metadata_from_xml(&auth.caller(), enterprise(&id)?, xml)?,
+        (Some(xml), _) => state.services.idp_metadata_from_xml(&auth.caller(), enterprise(&id)?, xml).await?,
         (None, Some(url)) => state.services.fetch_idp_metadata(&auth.caller(), enterprise(&id)?, url).await?,
         (None, None) => (
             body.idp_entity_id.clone().unwrap_or_default(),

@@ -7,9 +7,9 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
-use domain::{EnterpriseId, Role, Rule, TeamId, UserId};
+use domain::{EnterpriseId, Role, Roles, Rule, TeamId, UserId};
 use serde::Deserialize;
-use services::audit::AuditEventView;
+use services::audit::{AuditEventView, CatalogueEntry};
 use services::auth::DeviceView;
 use services::directory::{EnterpriseView, NewUser, TeamMemberView, TeamView, UserView};
 use utoipa::{IntoParams, ToSchema};
@@ -29,8 +29,10 @@ fn team(raw: &str) -> Result<TeamId, Problem> {
 pub struct CreateUserRequest {
     pub email: String,
     pub name: String,
-    /// `member`, `team-admin`, `enterprise-admin` or `security`.
-    pub role: String,
+    /// `member`, `team-admin`, `enterprise-admin` or `security`. Give this or `roles`.
+    pub role: Option<String>,
+    /// Several roles at once, e.g. `["enterprise-admin", "security"]`.
+    pub roles: Option<Vec<String>>,
     /// Initial password (8 to 256 characters). Omit for an account without password sign-in.
     pub password: Option<String>,
 }
@@ -71,14 +73,25 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
-fn parse_role(raw: &str) -> Result<Role, Problem> {
+fn parse_role(field: &str, raw: &str) -> Result<Role, Problem> {
     Role::parse(raw).ok_or_else(|| {
-        Problem::invalid(
-            "role",
-            Rule::InvalidValue,
-            "role: must be one of member, team-admin, enterprise-admin, security",
-        )
+        Problem::invalid(field, Rule::InvalidValue, "must be one of member, team-admin, enterprise-admin, security")
     })
+}
+
+/// The roles of a new account: `role`, `roles`, or both (their union); at least one is needed.
+fn parse_roles(role: Option<&str>, roles: Option<&[String]>) -> Result<Roles, Problem> {
+    if role.is_none() && roles.is_none() {
+        return Err(Problem::invalid("role", Rule::Empty, "give the account a role (or a list of roles)"));
+    }
+    let mut set = Roles::MEMBER;
+    if let Some(raw) = role {
+        set = set.with(parse_role("role", raw)?);
+    }
+    for raw in roles.unwrap_or_default() {
+        set = set.with(parse_role("roles", raw)?);
+    }
+    Ok(set)
 }
 
 /// GET /api/v1/enterprises/{enterprise_id} — the enterprise (its members only).
@@ -121,7 +134,8 @@ pub async fn create_user(
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), Problem> {
     let enterprise = enterprise(&eid)?;
-    let new = NewUser { email: body.email, name: body.name, role: parse_role(&body.role)?, password: body.password };
+    let roles = parse_roles(body.role.as_deref(), body.roles.as_deref())?;
+    let new = NewUser { email: body.email, name: body.name, roles, via: None, password: body.password };
     let created = state.services.create_user(&auth.caller(), &origin, enterprise, new).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -259,4 +273,12 @@ pub async fn list_audit(
         .enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100))
         .await?;
     Ok(Json(events))
+}
+
+/// GET /api/v1/audit/catalogue — every action the audit trail records, with its scope, target
+/// and detail fields (any signed-in person).
+#[utoipa::path(get, path = "/api/v1/audit/catalogue", tag = "audit", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [CatalogueEntry]), (status = 401, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn audit_catalogue(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<CatalogueEntry>>, Problem> {
+    Ok(Json(state.services.audit_catalogue(&auth.caller()).await?))
 }

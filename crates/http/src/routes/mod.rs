@@ -70,6 +70,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::list_team_members))
         .routes(routes!(directory::put_team_member, directory::remove_team_member))
         .routes(routes!(directory::list_audit))
+        .routes(routes!(directory::audit_catalogue))
         .routes(routes!(messaging::list_colleagues))
         .routes(routes!(messaging::list_conversations))
         .routes(routes!(messaging::open_direct))

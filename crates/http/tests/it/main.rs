@@ -144,8 +144,13 @@ impl TestApp {
     }
 
     pub async fn user(&self, enterprise: EnterpriseId, email: &str, role: Role) -> services::directory::UserView {
-        let new =
-            NewUser { email: email.into(), name: format!("Person {email}"), role, password: Some(PASSWORD.into()) };
+        let new = NewUser {
+            email: email.into(),
+            name: format!("Person {email}"),
+            roles: role.into(),
+            via: None,
+            password: Some(PASSWORD.into()),
+        };
         self.services.create_user(&Caller::Operator, &Default::default(), enterprise, new).await.unwrap()
     }
 

@@ -54,8 +54,13 @@ async fn a_message_sent_on_node_1_arrives_live_on_node_2() {
 
     let e = node1.services.create_enterprise(&Caller::Operator, &Default::default(), "Two Nodes Inc").await.unwrap().id;
     for email in ["ada@nodes.example", "bob@nodes.example"] {
-        let new =
-            NewUser { email: email.into(), name: email.into(), role: Role::Member, password: Some(PASSWORD.into()) };
+        let new = NewUser {
+            email: email.into(),
+            name: email.into(),
+            roles: Role::Member.into(),
+            via: None,
+            password: Some(PASSWORD.into()),
+        };
         node1.services.create_user(&Caller::Operator, &Default::default(), e, new).await.unwrap();
     }
     let ada = node1.token("ada@nodes.example").await;

@@ -7,7 +7,7 @@ use super::{FinderCredential, FinderReportView, ReportView};
 use crate::attachments::{content_type, file_name, io, write_sealed};
 use crate::{draft, Caller, Error, Result, Services};
 use bytes::Bytes;
-use domain::audit::Origin;
+use domain::audit::{Action, Origin};
 use domain::{AttachmentId, EnterpriseId, FieldError, Millis, ReportId, Rule};
 use futures_util::stream::BoxStream;
 use futures_util::Stream;
@@ -249,7 +249,7 @@ impl Services {
             if row.state.is_final() {
                 return Err(Error::Conflict(FieldError::new("files", Rule::InvalidValue, "this report is closed")));
             }
-            let audit = super::anonymous_draft(row.enterprise_id, "desk.report.finder-files", row.id);
+            let audit = super::anonymous_draft(row.enterprise_id, Action::DeskReportFinderFiles, row.id);
             self.attach(&row, store::ReportAuthor::Finder, &staged, &audit).await?;
             Ok(row)
         }
@@ -275,10 +275,13 @@ impl Services {
         mut staged: Vec<StagedFile>,
     ) -> Result<ReportView> {
         let result = async {
-            let enterprise = self.require_security_team(caller).await?;
-            let Caller::User(p) = caller else { return Err(Error::Forbidden) };
+            let enterprise = self.require_security_team(caller, Action::DeskReportTeamFiles).await?;
+            let Caller::User(p) = caller else {
+                return Err(self.deny(caller, Action::DeskReportTeamFiles, Some(enterprise), "person", None).await);
+            };
             let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
-            let audit = draft(caller, origin, Some(enterprise), "desk.report.team-files", Some(format!("report:{id}")));
+            let audit =
+                draft(caller, origin, Some(enterprise), Action::DeskReportTeamFiles, Some(format!("report:{id}")));
             self.attach(&row, store::ReportAuthor::Team(p.user_id), &staged, &audit).await?;
             Ok(row)
         }
@@ -343,7 +346,7 @@ impl Services {
         report: ReportId,
         file: AttachmentId,
     ) -> Result<(ReportFileView, BoxStream<'static, std::io::Result<Bytes>>)> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         let row = self.store.get_report(enterprise, report).await?.ok_or(Error::NotFound("report"))?;
         self.report_file(&row, file).await
     }

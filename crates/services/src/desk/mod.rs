@@ -17,7 +17,7 @@ use crate::{draft, Caller, Error, Result, Services};
 pub use crypto::openpgp::{wkd_hash, KeyAlgorithm};
 use crypto::openpgp::{OrgKey, PgpError};
 use crypto::Aad;
-use domain::audit::{AuditDraft, Origin};
+use domain::audit::{Action, AuditDraft, Origin};
 use domain::desk::{DeskPage, ReportContent, ReportInput, ReportState};
 use domain::{EnterpriseId, FieldError, Millis, ReportId, ReportMessageId, Role, Rule};
 use serde::Serialize;
@@ -169,10 +169,11 @@ fn pgp_field_error(field: &str, e: PgpError) -> Error {
 
 /// Finders are anonymous to the audit trail: it records that something happened to a report,
 /// never who did it or from where.
-fn anonymous_draft(enterprise: EnterpriseId, action: &str, report: ReportId) -> domain::audit::AuditDraft {
+fn anonymous_draft(enterprise: EnterpriseId, action: Action, report: ReportId) -> domain::audit::AuditDraft {
     domain::audit::AuditDraft {
-        actor: domain::audit::Actor::Anonymous,
-        ..draft(&Caller::Operator, &Origin::default(), Some(enterprise), action, Some(format!("report:{report}")))
+        enterprise_id: Some(enterprise),
+        target: Some(format!("report:{report}")),
+        ..domain::audit::AuditDraft::new(action, domain::audit::Actor::Anonymous, Origin::default())
     }
 }
 
@@ -220,12 +221,12 @@ impl Services {
     }
 
     /// Passes for the operator and for the security role of the desk's enterprise.
-    async fn require_security_team(&self, caller: &Caller) -> Result<EnterpriseId> {
+    async fn require_security_team(&self, caller: &Caller, action: Action) -> Result<EnterpriseId> {
         let enterprise = self.desk_enterprise().await?;
         match caller {
-            Caller::Operator => Ok(enterprise),
-            Caller::User(p) if p.enterprise_id == enterprise && p.role == Role::Security => Ok(enterprise),
-            Caller::User(_) => Err(Error::Forbidden),
+            Caller::Operator | Caller::System => Ok(enterprise),
+            Caller::User(p) if p.enterprise_id == enterprise && p.has(Role::Security) => Ok(enterprise),
+            Caller::User(_) => Err(self.deny(caller, action, Some(enterprise), "security-team", None).await),
         }
     }
 
@@ -242,12 +243,12 @@ impl Services {
     }
 
     pub async fn desk_policy(&self, caller: &Caller) -> Result<DeskPolicy> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         self.desk_policy_of(enterprise).await
     }
 
     pub async fn put_desk_policy(&self, caller: &Caller, origin: &Origin, policy: &DeskPolicy) -> Result<DeskPolicy> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskSettingsUpdate).await?;
         if !(1..=3650).contains(&policy.retention_days) {
             return Err(Error::Invalid(FieldError::new(
                 "retention_days",
@@ -264,7 +265,7 @@ impl Services {
         let audit = AuditDraft {
             detail: serde_json::json!({ "store_finder_ip": policy.store_finder_ip, "retention_days": policy.retention_days })
                 .to_string(),
-            ..draft(caller, origin, Some(enterprise), "desk.settings.update", None)
+            ..draft(caller, origin, Some(enterprise), Action::DeskSettingsUpdate, None)
         };
         self.store.put_desk_settings(&row, &audit).await?;
         Ok(policy.clone())
@@ -282,7 +283,7 @@ impl Services {
         algorithm: KeyAlgorithm,
         valid_days: u32,
     ) -> Result<DeskKeyView> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskKeyGenerate).await?;
         let user_id = user_id.trim();
         if user_id.is_empty() || user_id.len() > 200 || user_id.chars().any(char::is_control) {
             return Err(Error::Invalid(FieldError::new(
@@ -299,12 +300,12 @@ impl Services {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?
             .map_err(|e| Error::Internal(e.to_string()))?;
-        self.store_desk_key(caller, origin, enterprise, &key, "desk.key.generate").await
+        self.store_desk_key(caller, origin, enterprise, &key, Action::DeskKeyGenerate).await
     }
 
     /// Imports an existing secret key (Ed25519/Cv25519, RSA, ...), checked for fitness first.
     pub async fn import_desk_key(&self, caller: &Caller, origin: &Origin, armored: &str) -> Result<DeskKeyView> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskKeyImport).await?;
         if armored.len() > 64 * 1024 {
             return Err(Error::Invalid(FieldError::new("armored_key", Rule::TooLong, "must be at most 64 KiB")));
         }
@@ -313,7 +314,7 @@ impl Services {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?
             .map_err(|e| pgp_field_error("armored_key", e))?;
-        self.store_desk_key(caller, origin, enterprise, &key, "desk.key.import").await
+        self.store_desk_key(caller, origin, enterprise, &key, Action::DeskKeyImport).await
     }
 
     async fn store_desk_key(
@@ -322,7 +323,7 @@ impl Services {
         origin: &Origin,
         enterprise: EnterpriseId,
         key: &OrgKey,
-        action: &str,
+        action: Action,
     ) -> Result<DeskKeyView> {
         let info = key.info();
         let data_key = self.keys.enterprise_key(enterprise).await?;
@@ -356,7 +357,7 @@ impl Services {
     }
 
     pub async fn list_desk_keys(&self, caller: &Caller) -> Result<Vec<DeskKeyView>> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         let now = now_unix();
         Ok(self.store.desk_keys(enterprise).await?.iter().map(|k| key_view(k, now)).collect())
     }
@@ -450,7 +451,7 @@ impl Services {
         page: DeskPage,
         source: &str,
     ) -> Result<DeskPageView> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskPageUpdate).await?;
         markdown::validate("markdown", source).map_err(Error::Invalid)?;
         let row = store::DeskPageRow {
             enterprise_id: enterprise,
@@ -459,11 +460,11 @@ impl Services {
             updated_at: Millis::now(),
             updated_by: match caller {
                 Caller::User(p) => Some(p.user_id),
-                Caller::Operator => None,
+                Caller::Operator | Caller::System => None,
             },
         };
         let audit =
-            draft(caller, origin, Some(enterprise), "desk.page.update", Some(format!("page:{}", page.as_str())));
+            draft(caller, origin, Some(enterprise), Action::DeskPageUpdate, Some(format!("page:{}", page.as_str())));
         self.store.put_desk_page(&row, &audit).await?;
         self.desk_page(page).await
     }
@@ -565,7 +566,7 @@ impl Services {
             last_seq: 0,
         };
         // The audit trail records that a report arrived, never who sent it or from where.
-        let audit = anonymous_draft(enterprise, "desk.report.submit", id);
+        let audit = anonymous_draft(enterprise, Action::DeskReportSubmit, id);
         let file_rows = self.file_rows(enterprise, id, store::ReportAuthor::Finder, staged).await?;
         self.store.create_report(&row, &file_rows, &audit).await?;
         if let (Some(email), Some(token)) = (email, email_token) {
@@ -603,8 +604,10 @@ impl Services {
     pub async fn verify_finder_email(&self, token: &str) -> Result<()> {
         let enterprise = self.desk_enterprise().await?;
         // The store finds the report by the token inside its transaction; the event names no report.
-        let audit =
-            AuditDraft { target: None, ..anonymous_draft(enterprise, "desk.report.email-verified", ReportId::new()) };
+        let audit = AuditDraft {
+            target: None,
+            ..anonymous_draft(enterprise, Action::DeskReportEmailVerified, ReportId::new())
+        };
         let now = Millis::now();
         let made_after = Millis(now.0 - EMAIL_LINK_DAYS * 86_400_000);
         match self.store.verify_report_email(&crypto::token::hash(token.trim()), now, made_after, &audit).await? {
@@ -645,10 +648,10 @@ impl Services {
         id: ReportId,
         state: ReportState,
     ) -> Result<ReportView> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskReportState).await?;
         let audit = AuditDraft {
             detail: serde_json::json!({ "state": state.as_str() }).to_string(),
-            ..draft(caller, origin, Some(enterprise), "desk.report.state", Some(format!("report:{id}")))
+            ..draft(caller, origin, Some(enterprise), Action::DeskReportState, Some(format!("report:{id}")))
         };
         let row = self
             .store
@@ -664,7 +667,12 @@ impl Services {
         let Ok(enterprise) = self.desk_enterprise().await else { return Ok(0) };
         let retention = i64::from(self.desk_policy_of(enterprise).await?.retention_days) * 86_400_000;
         let now = Millis::now();
-        self.store.purge_finder_data(Millis(now.0 - retention), now).await.map_err(Error::from)
+        let closed_before = Millis(now.0 - retention);
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "closed_before": closed_before.0 }).to_string(),
+            ..draft(&Caller::System, &Origin::default(), Some(enterprise), Action::DeskReportPurge, None)
+        };
+        self.store.purge_finder_data(enterprise, closed_before, now, &audit).await.map_err(Error::from)
     }
 
     async fn decrypt_report(&self, enterprise: EnterpriseId, armored: &str) -> Result<String> {
@@ -778,10 +786,14 @@ impl Services {
             created_at: Millis::now(),
         };
         let audit = match team {
-            Some((caller, origin)) => {
-                draft(caller, origin, Some(row.enterprise_id), "desk.report.reply", Some(format!("report:{}", row.id)))
-            }
-            None => anonymous_draft(row.enterprise_id, "desk.report.finder-reply", row.id),
+            Some((caller, origin)) => draft(
+                caller,
+                origin,
+                Some(row.enterprise_id),
+                Action::DeskReportReply,
+                Some(format!("report:{}", row.id)),
+            ),
+            None => anonymous_draft(row.enterprise_id, Action::DeskReportFinderReply, row.id),
         };
         self.store.append_report_message(&message, &audit).await?;
         Ok(())
@@ -831,7 +843,7 @@ impl Services {
     // ---- The security team's inbox ----
 
     pub async fn desk_reports(&self, caller: &Caller) -> Result<Vec<ReportSummary>> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         let key = self.keys.enterprise_key(enterprise).await?;
         self.store
             .list_reports(enterprise)
@@ -852,18 +864,18 @@ impl Services {
     }
 
     pub async fn desk_report(&self, caller: &Caller, id: ReportId) -> Result<ReportView> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
         self.report_view(&row).await
     }
 
     pub async fn desk_reply(&self, caller: &Caller, origin: &Origin, id: ReportId, body: &str) -> Result<ReportView> {
-        let enterprise = self.require_security_team(caller).await?;
+        let enterprise = self.require_security_team(caller, Action::DeskReportReply).await?;
         let body = domain::desk::reply(body).map_err(Error::Invalid)?;
         let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
         let author = match caller {
             Caller::User(p) => store::ReportAuthor::Team(p.user_id),
-            _ => return Err(Error::Forbidden),
+            _ => return Err(self.deny(caller, Action::DeskReportReply, Some(enterprise), "person", None).await),
         };
         self.append_thread(&row, author, &body, Some((caller, origin))).await?;
         let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;

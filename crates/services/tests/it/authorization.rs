@@ -6,7 +6,13 @@ use services::directory::NewUser;
 use services::{Caller, Error};
 
 fn new_user(email: &str) -> NewUser {
-    NewUser { email: email.into(), name: "New Person".into(), role: Role::Member, password: Some(PASSWORD.into()) }
+    NewUser {
+        email: email.into(),
+        name: "New Person".into(),
+        roles: Role::Member.into(),
+        via: None,
+        password: Some(PASSWORD.into()),
+    }
 }
 
 #[tokio::test]

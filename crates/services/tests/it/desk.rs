@@ -295,7 +295,16 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
     w.services.set_report_state(&security, &origin(), id, ReportState::Closed).await.unwrap();
     let _ = sink.next().await;
     assert_eq!(w.services.purge_closed_reports().await.unwrap(), 0, "within the retention period");
-    w.store.purge_finder_data(domain::Millis(domain::Millis::now().0 + 1), domain::Millis::now()).await.unwrap();
+    let purge = domain::audit::AuditDraft::new(
+        domain::audit::Action::DeskReportPurge,
+        domain::audit::Actor::System,
+        Default::default(),
+    );
+    let e = w.services.desk_enterprise().await.unwrap();
+    w.store
+        .purge_finder_data(e, domain::Millis(domain::Millis::now().0 + 1), domain::Millis::now(), &purge)
+        .await
+        .unwrap();
     let purged = w.services.desk_report(&security, id).await.unwrap();
     assert_eq!((purged.finder_email, purged.finder_ip), (None, None));
     assert_eq!(purged.finder_name.as_deref(), Some("Grace Finder"));

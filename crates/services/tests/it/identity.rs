@@ -1,7 +1,7 @@
 //! Accounts, sign-in, sessions and the audit events they leave.
 
 use crate::{origin, world, PASSWORD};
-use domain::audit::{Actor, Outcome};
+use domain::audit::{Action, Actor, Outcome};
 use domain::{Role, Rule};
 use services::directory::NewUser;
 use services::{Caller, Error};
@@ -15,7 +15,8 @@ async fn creating_a_user_validates_every_field_and_writes_nothing_on_failure() {
             NewUser {
                 email: "not-an-email".into(),
                 name: "N".into(),
-                role: Role::Member,
+                roles: Role::Member.into(),
+                via: None,
                 password: Some(PASSWORD.into()),
             },
             "email",
@@ -25,7 +26,8 @@ async fn creating_a_user_validates_every_field_and_writes_nothing_on_failure() {
             NewUser {
                 email: "a@e.example".into(),
                 name: "  ".into(),
-                role: Role::Member,
+                roles: Role::Member.into(),
+                via: None,
                 password: Some(PASSWORD.into()),
             },
             "name",
@@ -35,7 +37,8 @@ async fn creating_a_user_validates_every_field_and_writes_nothing_on_failure() {
             NewUser {
                 email: "a@e.example".into(),
                 name: "n".repeat(101),
-                role: Role::Member,
+                roles: Role::Member.into(),
+                via: None,
                 password: Some(PASSWORD.into()),
             },
             "name",
@@ -45,7 +48,8 @@ async fn creating_a_user_validates_every_field_and_writes_nothing_on_failure() {
             NewUser {
                 email: "a@e.example".into(),
                 name: "N".into(),
-                role: Role::Member,
+                roles: Role::Member.into(),
+                via: None,
                 password: Some("short".into()),
             },
             "password",
@@ -69,7 +73,13 @@ async fn duplicate_emails_conflict_within_an_enterprise_only() {
     let a = w.enterprise("A").await;
     let b = w.enterprise("B").await;
     w.user(a, "same@x.example", Role::Member).await;
-    let dup = NewUser { email: "SAME@x.example".into(), name: "Other".into(), role: Role::Member, password: None };
+    let dup = NewUser {
+        email: "SAME@x.example".into(),
+        name: "Other".into(),
+        roles: Role::Member.into(),
+        via: None,
+        password: None,
+    };
     match w.services.create_user(&Caller::Operator, &origin(), a, dup.clone()).await {
         Err(Error::Conflict(f)) => {
             assert_eq!((f.field.as_str(), f.rule), ("email", Rule::Duplicate))
@@ -131,8 +141,8 @@ async fn sign_in_creates_a_device_bound_session_and_sign_out_ends_it() {
         .into_iter()
         .map(|e| (e.draft.action, e.draft.outcome, e.draft.actor))
         .collect();
-    assert!(actions.contains(&("auth.sign-in".into(), Outcome::Success, Actor::User { user_id: principal.user_id })));
-    assert!(actions.contains(&("auth.sign-out".into(), Outcome::Success, Actor::User { user_id: principal.user_id })));
+    assert!(actions.contains(&(Action::AuthSignIn, Outcome::Success, Actor::User { user_id: principal.user_id })));
+    assert!(actions.contains(&(Action::AuthSignOut, Outcome::Success, Actor::User { user_id: principal.user_id })));
 }
 
 #[tokio::test]

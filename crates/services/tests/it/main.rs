@@ -61,8 +61,13 @@ impl World {
     }
 
     pub async fn user(&self, enterprise: EnterpriseId, email: &str, role: Role) -> services::directory::UserView {
-        let new =
-            NewUser { email: email.into(), name: format!("Name of {email}"), role, password: Some(PASSWORD.into()) };
+        let new = NewUser {
+            email: email.into(),
+            name: format!("Name of {email}"),
+            roles: role.into(),
+            via: None,
+            password: Some(PASSWORD.into()),
+        };
         self.services.create_user(&Caller::Operator, &origin(), enterprise, new).await.unwrap()
     }
 

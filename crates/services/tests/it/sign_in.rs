@@ -66,7 +66,8 @@ async fn the_policy_names_every_rule_a_password_breaks_and_only_admins_set_it() 
     let new_user = |password: &str| NewUser {
         email: "grace@acme.example".into(),
         name: "Grace Hopper".into(),
-        role: Role::Member,
+        roles: Role::Member.into(),
+        via: None,
         password: Some(password.into()),
     };
     let err = w.services.create_user(&admin, &origin(), e, new_user("plainword")).await.unwrap_err();

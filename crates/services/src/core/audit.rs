@@ -1,7 +1,7 @@
 //! Reading and verifying the audit log (L1, L3).
 
-use crate::{Caller, Error, Result, Services};
-use domain::audit::{AuditEvent, GENESIS_HASH};
+use crate::{Caller, Result, Services};
+use domain::audit::{Action, AuditEvent, GENESIS_HASH};
 use domain::EnterpriseId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -32,7 +32,7 @@ impl std::fmt::Display for BrokenLink {
 pub struct AuditEventView {
     pub seq: i64,
     pub at: String,
-    /// `user:<id>`, `operator` or `anonymous`.
+    /// `user:<id>`, `operator`, `system` or `anonymous`.
     pub actor: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -56,7 +56,7 @@ impl From<&AuditEvent> for AuditEventView {
             ip: e.draft.origin.ip.clone(),
             user_agent: e.draft.origin.user_agent.clone(),
             team_id: e.draft.team_id.map(|t| t.to_string()),
-            action: e.draft.action.clone(),
+            action: e.draft.action.name().to_owned(),
             target: e.draft.target.clone(),
             outcome: e.draft.outcome.as_str().to_owned(),
             detail: e.draft.detail.clone(),
@@ -75,9 +75,7 @@ impl Services {
     /// Walks the chain from the first event, recomputing every link (operator only).
     /// `progress(done, total)` is called after each page.
     pub async fn verify_audit_chain(&self, caller: &Caller, progress: &dyn Fn(u64, u64)) -> Result<ChainVerdict> {
-        if *caller != Caller::Operator {
-            return Err(Error::Forbidden);
-        }
+        self.require_operator(caller, Action::AuditVerify).await?;
         let total = self.store.audit_count().await?.max(0) as u64;
         let mut prev_seq = 0i64;
         let mut prev_hash = GENESIS_HASH;
@@ -117,9 +115,67 @@ impl Services {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AuditEventView>> {
-        caller.require_enterprise_admin(enterprise)?;
+        self.require_enterprise_admin(caller, enterprise, Action::AuditRead).await?;
         let limit = limit.clamp(1, 500);
         let events = self.store.enterprise_audit(enterprise, before.unwrap_or(i64::MAX), limit).await?;
         Ok(events.iter().map(AuditEventView::from).collect())
+    }
+}
+
+/// One entry of the audit catalogue, as served at `GET /api/v1/audit/catalogue`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CatalogueEntry {
+    /// The dotted name events carry, e.g. `auth.sign-in`.
+    pub action: &'static str,
+    /// `installation`, `enterprise`, `team` or `desk`.
+    pub scope: &'static str,
+    /// What `target` names: `user`, `session`, `report`, ... or `none`.
+    pub target: &'static str,
+    /// `always`, or `when-denied` for reads that are recorded only when refused.
+    pub recorded: &'static str,
+    /// Keys the detail object may hold (`*`: the saved settings document).
+    pub detail_fields: Vec<&'static str>,
+    pub description: &'static str,
+}
+
+/// The whole catalogue, in declaration order.
+pub fn catalogue() -> Vec<CatalogueEntry> {
+    Action::ALL
+        .iter()
+        .map(|a| CatalogueEntry {
+            action: a.name(),
+            scope: a.scope().as_str(),
+            target: a.target_kind().as_str(),
+            recorded: match a.recorded() {
+                domain::audit::Recorded::Always => "always",
+                domain::audit::Recorded::WhenDenied => "when-denied",
+            },
+            detail_fields: a.detail_fields().to_vec(),
+            description: a.description(),
+        })
+        .collect()
+}
+
+/// The catalogue as the Markdown table ARCHITECTURE.md carries (a test keeps the two equal).
+pub fn catalogue_markdown() -> String {
+    let mut out =
+        String::from("| action | scope | target | recorded | detail fields | meaning |\n|---|---|---|---|---|---|\n");
+    for e in catalogue() {
+        let fields = if e.detail_fields.is_empty() { "–".to_owned() } else { e.detail_fields.join(", ") };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            e.action, e.scope, e.target, e.recorded, fields, e.description
+        ));
+    }
+    out
+}
+
+impl Services {
+    /// The audit catalogue, for any signed-in person (it describes the log, not its content).
+    pub async fn audit_catalogue(&self, caller: &Caller) -> Result<Vec<CatalogueEntry>> {
+        if let Caller::User(p) = caller {
+            self.require_member_of(caller, p.enterprise_id, Action::AuditCatalogueRead).await?;
+        }
+        Ok(catalogue())
     }
 }

@@ -9,7 +9,7 @@
 use crate::{Caller, Error, Result};
 use crypto::blind_index::BlindIndexKey;
 use crypto::{DataKey, MasterKeyring, WrappedKey};
-use domain::audit::{AuditDraft, Origin};
+use domain::audit::{Action, AuditDraft, Origin};
 use domain::{EnterpriseId, Millis};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -73,10 +73,13 @@ impl Keys {
             None => {
                 let key = DataKey::generate();
                 let row = key_row(&ring, &key, BLIND_INDEX_KEY_ID, None);
-                let audit = AuditDraft {
-                    target: Some(format!("key:{BLIND_INDEX_KEY_ID}")),
-                    ..crate::draft(&Caller::Operator, &Origin::default(), None, "key.create", None)
-                };
+                let audit = crate::draft(
+                    &Caller::System,
+                    &Origin::default(),
+                    None,
+                    Action::KeyCreate,
+                    Some(format!("key:{BLIND_INDEX_KEY_ID}")),
+                );
                 match store.create_key(&row, &audit).await {
                     Ok(()) => key,
                     // Another node created it first: use theirs.
@@ -201,7 +204,7 @@ impl Keys {
         let audit = AuditDraft {
             detail,
             target: Some(format!("master-key:{new_id}")),
-            ..crate::draft(&Caller::Operator, origin, None, "key.rotate", None)
+            ..crate::draft(&Caller::Operator, origin, None, Action::KeyRotate, None)
         };
         self.store.append_audit(&audit).await?;
         Ok(RotationReport { new_master_key_id: new_id, rewrapped, retired })
@@ -235,9 +238,7 @@ impl crate::Services {
         origin: &Origin,
         progress: &dyn Fn(u64, u64),
     ) -> Result<RotationReport> {
-        if *caller != Caller::Operator {
-            return Err(Error::Forbidden);
-        }
+        self.require_operator(caller, Action::KeyRotate).await?;
         self.keys.rotate(origin, progress).await
     }
 }

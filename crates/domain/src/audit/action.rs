@@ -1,0 +1,237 @@
+//! The audit catalogue: every action Conclave records, with its scope, what it acts on and which
+//! detail fields it may carry. A draft names an [`Action`], never a string, so the audit trail
+//! cannot gain an action nobody declared, and `GET /api/v1/audit/catalogue` and ARCHITECTURE.md
+//! are read from this one table.
+
+use serde::Serialize;
+
+/// Whose log an action belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// The whole installation (master keys); no enterprise.
+    Installation,
+    /// One enterprise's directory, sign-in and messaging.
+    Enterprise,
+    /// One team inside an enterprise (the event also names the team).
+    Team,
+    /// The security desk of the desk's enterprise.
+    Desk,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Installation => "installation",
+            Scope::Enterprise => "enterprise",
+            Scope::Team => "team",
+            Scope::Desk => "desk",
+        }
+    }
+}
+
+/// What the event's `target` names (`<kind>:<id>`), if anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    None,
+    Enterprise,
+    User,
+    Team,
+    Session,
+    Conversation,
+    Message,
+    Report,
+    Page,
+    Key,
+    MasterKey,
+    Policy,
+    Job,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::None => "none",
+            TargetKind::Enterprise => "enterprise",
+            TargetKind::User => "user",
+            TargetKind::Team => "team",
+            TargetKind::Session => "session",
+            TargetKind::Conversation => "conversation",
+            TargetKind::Message => "message",
+            TargetKind::Report => "report",
+            TargetKind::Page => "page",
+            TargetKind::Key => "key",
+            TargetKind::MasterKey => "master-key",
+            TargetKind::Policy => "policy",
+            TargetKind::Job => "job",
+        }
+    }
+}
+
+/// When an action reaches the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recorded {
+    /// Every time, whatever the outcome.
+    Always,
+    /// Only when it is refused for lack of rights: reads are not logged when they succeed.
+    WhenDenied,
+}
+
+/// Detail fields every denial may carry, besides the action's own.
+pub const DENIAL_FIELDS: &[&str] = &["rule", "enterprise"];
+
+macro_rules! catalogue {
+    ($( $variant:ident = $name:literal, $scope:ident, $target:ident, $recorded:ident, [$($field:literal),*], $doc:literal; )*) => {
+        /// Every audited action. The name is what the chain stores; never rename one that has
+        /// been released, since old events carry it and the verifier reads them back.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Action { $( #[doc = $doc] $variant, )* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            /// The dotted name stored in the chain, e.g. `auth.sign-in`.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name,)* }
+            }
+            pub fn scope(self) -> Scope {
+                match self { $(Action::$variant => Scope::$scope,)* }
+            }
+            pub fn target_kind(self) -> TargetKind {
+                match self { $(Action::$variant => TargetKind::$target,)* }
+            }
+            pub fn recorded(self) -> Recorded {
+                match self { $(Action::$variant => Recorded::$recorded,)* }
+            }
+            /// The keys the detail object may hold. `*` means the action records the settings
+            /// document it saved (which never holds a secret).
+            pub fn detail_fields(self) -> &'static [&'static str] {
+                match self { $(Action::$variant => &[$($field),*],)* }
+            }
+            /// One sentence for people reading the log.
+            pub fn description(self) -> &'static str {
+                match self { $(Action::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    EnterpriseCreate = "enterprise.create", Enterprise, Enterprise, Always, [], "An enterprise was created with its data key.";
+    EnterpriseRead = "enterprise.read", Enterprise, Enterprise, WhenDenied, [], "Someone asked for an enterprise's details.";
+    UserCreate = "user.create", Enterprise, User, Always, ["role", "roles", "via"], "An account was created, by an admin or just in time by single sign-on.";
+    UserRead = "user.read", Enterprise, User, WhenDenied, [], "Someone asked for another person's account.";
+    UserList = "user.list", Enterprise, None, WhenDenied, [], "Someone asked for the enterprise's people.";
+    UserDisable = "user.disable", Enterprise, User, Always, [], "An account was disabled and its sessions ended.";
+    UserEnable = "user.enable", Enterprise, User, Always, [], "A disabled account was enabled again.";
+    UserRole = "user.role", Enterprise, User, Always, ["role", "roles", "via"], "An account's roles changed.";
+    TeamCreate = "team.create", Team, Team, Always, [], "A team was created.";
+    TeamList = "team.list", Enterprise, None, WhenDenied, [], "Someone asked for the enterprise's teams.";
+    TeamArchive = "team.archive", Team, Team, Always, [], "A team was archived.";
+    TeamUnarchive = "team.unarchive", Team, Team, Always, [], "An archived team was restored.";
+    TeamMemberPut = "team.member.put", Team, User, Always, ["is_admin", "via"], "Someone was added to a team or their team role changed.";
+    TeamMemberRemove = "team.member.remove", Team, User, Always, ["via"], "Someone was removed from a team.";
+    TeamMemberList = "team.member.list", Team, Team, WhenDenied, [], "Someone asked for a team's members.";
+    AuthSignIn = "auth.sign-in", Enterprise, Session, Always, ["method", "device_kind", "reason"], "A sign-in succeeded (target: the new session) or failed (with the reason).";
+    AuthSignOut = "auth.sign-out", Enterprise, Session, Always, ["reason"], "Someone signed out.";
+    AuthLockout = "auth.lockout", Enterprise, User, Always, ["minutes"], "An account locked after too many failed sign-ins.";
+    AuthPasswordChange = "auth.password-change", Enterprise, User, Always, [], "A password was changed.";
+    AuthTotpEnable = "auth.totp-enable", Enterprise, User, Always, [], "One-time codes were turned on (recovery codes issued).";
+    AuthTotpDisable = "auth.totp-disable", Enterprise, User, Always, [], "One-time codes were turned off.";
+    SessionEnd = "session.end", Enterprise, Session, Always, ["reason"], "A device's session was ended.";
+    SessionList = "session.list", Enterprise, User, WhenDenied, [], "Someone asked for another person's devices.";
+    PasswordPolicyRead = "password-policy.read", Enterprise, Policy, WhenDenied, [], "Someone asked for an enterprise's password policy.";
+    PasswordPolicyUpdate = "password-policy.update", Enterprise, Policy, Always, ["*"], "The password policy changed (the new policy is the detail).";
+    SsoOidcRead = "sso.oidc.read", Enterprise, Policy, WhenDenied, [], "Someone asked for the OpenID provider settings.";
+    SsoOidcConfigure = "sso.oidc.configure", Enterprise, Policy, Always, ["*"], "The OpenID provider settings changed (without the client secret).";
+    SsoSamlRead = "sso.saml.read", Enterprise, Policy, WhenDenied, [], "Someone asked for the SAML identity provider settings.";
+    SsoSamlConfigure = "sso.saml.configure", Enterprise, Policy, Always, ["*"], "The SAML identity provider settings changed.";
+    AuditRead = "audit.read", Enterprise, None, WhenDenied, [], "Someone asked for the enterprise's audit log.";
+    AuditVerify = "audit.verify", Installation, None, WhenDenied, [], "Someone asked to verify the whole chain.";
+    AuditCatalogueRead = "audit.catalogue.read", Enterprise, None, WhenDenied, [], "Someone asked for this catalogue.";
+    KeyCreate = "key.create", Installation, Key, Always, [], "A data key was created and wrapped under the master key.";
+    KeyRotate = "key.rotate", Installation, MasterKey, Always, ["new_master_key", "retired", "rewrapped"], "The master key was rotated and every data key rewrapped.";
+    ConversationCreate = "conversation.create", Enterprise, Conversation, Always, ["kind"], "A conversation was opened.";
+    ConversationJoin = "conversation.join", Enterprise, Conversation, Always, [], "Someone joined a team channel.";
+    ConversationAddMember = "conversation.add-member", Enterprise, Conversation, Always, [], "Someone was added to a group.";
+    ConversationRemoveMember = "conversation.remove-member", Enterprise, Conversation, Always, [], "Someone was removed from a group.";
+    ConversationLeave = "conversation.leave", Enterprise, Conversation, Always, [], "Someone left a group.";
+    MessageEdit = "message.edit", Enterprise, Message, WhenDenied, [], "Someone tried to edit another person's message.";
+    MessageDelete = "message.delete", Enterprise, Message, WhenDenied, [], "Someone tried to delete another person's message.";
+    DeskRead = "desk.read", Desk, None, WhenDenied, [], "Someone outside the security team opened the desk.";
+    DeskSettingsUpdate = "desk.settings.update", Desk, Policy, Always, ["store_finder_ip", "retention_days"], "The desk's data choices changed.";
+    DeskPageUpdate = "desk.page.update", Desk, Page, Always, [], "A public security page was edited.";
+    DeskKeyGenerate = "desk.key.generate", Desk, Key, Always, ["fingerprint", "algorithm"], "The desk generated a new OpenPGP key.";
+    DeskKeyImport = "desk.key.import", Desk, Key, Always, ["fingerprint", "algorithm"], "An OpenPGP key was imported for the desk.";
+    DeskReportSubmit = "desk.report.submit", Desk, Report, Always, ["encrypted", "files"], "A finder submitted a report.";
+    DeskReportEmailVerified = "desk.report.email-verified", Desk, Report, Always, [], "A finder confirmed their email address.";
+    DeskReportFinderFiles = "desk.report.finder-files", Desk, Report, Always, ["files"], "A finder added files to their report.";
+    DeskReportTeamFiles = "desk.report.team-files", Desk, Report, Always, ["files"], "The security team added files to a report.";
+    DeskReportReply = "desk.report.reply", Desk, Report, Always, [], "The security team wrote to the finder.";
+    DeskReportFinderReply = "desk.report.finder-reply", Desk, Report, Always, [], "The finder wrote to the security team.";
+    DeskReportState = "desk.report.state", Desk, Report, Always, ["state"], "A report changed state.";
+    DeskReportPurge = "desk.report.purge", Desk, None, Always, ["closed_before"], "Finder contact data of long-closed reports was deleted.";
+}
+
+impl Action {
+    /// The action with this stored name.
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.iter().copied().find(|a| a.name() == name)
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Action, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Action::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown audit action {name:?}")))
+    }
+}
+
+/// Lets tests and filters compare an action with its stored name.
+impl PartialEq<&str> for Action {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl PartialEq<str> for Action {
+    fn eq(&self, other: &str) -> bool {
+        self.name() == other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            assert!(seen.insert(a.name()), "{} is declared twice", a.name());
+            assert_eq!(Action::parse(a.name()), Some(*a));
+        }
+    }
+
+    #[test]
+    fn names_are_dotted_lower_case() {
+        for a in Action::ALL {
+            let ok = a.name().contains('.') && a.name().chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '-');
+            assert!(ok, "{} is not a dotted lower-case name", a.name());
+        }
+    }
+}

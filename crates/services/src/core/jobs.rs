@@ -1,0 +1,179 @@
+//! The durable job runner (O2). Periodic and timed work is a row in the store's `jobs` table, so
+//! it survives restarts and runs once across every node sharing the database: a node leases the
+//! jobs that are due, runs them, and records the next run or the error. A node that dies holding
+//! a lease simply lets it run out, and another node takes the job then.
+
+use crate::{Error, Result, Services};
+use domain::Millis;
+use std::sync::Arc;
+use std::time::Duration;
+use store::JobRow;
+
+/// Every kind of job this build knows. The name is stored; never rename a released one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// D7: delete finder contact data of reports closed longer than the retention period.
+    PurgeClosedReports,
+    /// Remove sealed partial files an upload left behind when the process died.
+    SweepPartialFiles,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::PurgeClosedReports, JobKind::SweepPartialFiles];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::PurgeClosedReports => "desk.purge-closed-reports",
+            JobKind::SweepPartialFiles => "blobs.sweep-partial-files",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// How often a periodic job runs; `None` for a job that runs once when due.
+    pub fn period(self) -> Option<Duration> {
+        match self {
+            JobKind::PurgeClosedReports | JobKind::SweepPartialFiles => Some(Duration::from_secs(3600)),
+        }
+    }
+}
+
+/// How this node takes part in running jobs.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// How long a claimed job stays this node's before another may take it. Longer than any
+    /// job runs; short enough that a dead node's work resumes soon.
+    pub lease: Duration,
+    /// How often the node looks for due jobs.
+    pub poll: Duration,
+    /// Most jobs claimed at a time.
+    pub batch: u32,
+}
+
+impl Default for JobSettings {
+    fn default() -> JobSettings {
+        JobSettings { lease: Duration::from_secs(300), poll: Duration::from_millis(500), batch: 16 }
+    }
+}
+
+fn after(now: Millis, d: Duration) -> Millis {
+    Millis(now.0.saturating_add(d.as_millis() as i64))
+}
+
+/// Waits between retries of a failing job: 2, 4, 8, ... seconds, at most an hour.
+fn retry_delay(attempts: i64) -> Duration {
+    Duration::from_secs(1u64 << attempts.clamp(1, 11) as u32).min(Duration::from_secs(3600))
+}
+
+impl Services {
+    /// This node's name in job leases (unique per process).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Schedules every periodic job that is not scheduled yet, due now. Every node does this at
+    /// start; the store keeps one row per job, so the cluster still runs each once.
+    pub async fn ensure_periodic_jobs(&self) -> Result<()> {
+        let now = Millis::now();
+        for kind in JobKind::ALL.into_iter().filter(|k| k.period().is_some()) {
+            self.store.ensure_job(&job(kind, kind.name(), "{}", now)).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims the jobs due now and runs them one after another; returns how many ran
+    /// (successfully or not).
+    pub async fn run_due_jobs(&self) -> Result<usize> {
+        let settings = &self.settings.jobs;
+        let now = Millis::now();
+        let claimed = self.store.claim_due_jobs(&self.node_id, now, after(now, settings.lease), settings.batch).await?;
+        let n = claimed.len();
+        for row in claimed {
+            self.run_claimed(row).await?;
+        }
+        Ok(n)
+    }
+
+    async fn run_claimed(&self, row: JobRow) -> Result<()> {
+        let Some(kind) = JobKind::parse(&row.kind) else {
+            // A newer node's job: leave it to a node that knows it, and look again in an hour.
+            let retry = after(Millis::now(), Duration::from_secs(3600));
+            let error = format!("this node does not know jobs of kind {:?}", row.kind);
+            self.store.fail_job(&row.key, &self.node_id, &error, retry, Millis::now()).await?;
+            return Ok(());
+        };
+        let outcome = self.run_job(kind, &row).await;
+        let now = Millis::now();
+        match outcome {
+            Ok(()) => {
+                let next = kind.period().map(|p| after(now, p));
+                if !self.store.finish_job(&row.key, &self.node_id, next, now).await? {
+                    tracing::warn!(job = row.key.as_str(), "a job outlived its lease; another node may run it again");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = row.key.as_str(), attempts = row.attempts, error = %e, "a job failed; it will be retried");
+                let retry = after(now, retry_delay(row.attempts));
+                self.store.fail_job(&row.key, &self.node_id, &e.to_string(), retry, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_job(&self, kind: JobKind, _row: &JobRow) -> Result<()> {
+        match kind {
+            JobKind::PurgeClosedReports => {
+                let n = self.purge_closed_reports().await?;
+                if n > 0 {
+                    tracing::info!(reports = n, "purged finder contact data of closed reports");
+                }
+            }
+            JobKind::SweepPartialFiles => {
+                let n = self.sweep_partial_files().await?;
+                if n > 0 {
+                    tracing::info!(files = n, "removed partial uploads left by an earlier crash");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn job(kind: JobKind, key: &str, payload: &str, due_at: Millis) -> JobRow {
+    JobRow {
+        key: key.to_owned(),
+        kind: kind.name().to_owned(),
+        payload: payload.to_owned(),
+        due_at,
+        lease_owner: None,
+        lease_expires_at: None,
+        attempts: 0,
+        last_error: None,
+        created_at: due_at,
+        updated_at: due_at,
+    }
+}
+
+/// Runs this node's share of the cluster's jobs until the process ends: schedules the periodic
+/// ones, then looks for due jobs every `poll`.
+pub async fn run_forever(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(services.settings.jobs.poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ensured = false;
+    loop {
+        tick.tick().await;
+        if !ensured {
+            match services.ensure_periodic_jobs().await {
+                Ok(()) => ensured = true,
+                Err(e) => tracing::warn!(error = %e, "could not schedule the periodic jobs; will try again"),
+            }
+        }
+        match services.run_due_jobs().await {
+            Ok(_) => {}
+            Err(Error::Unavailable(why)) => tracing::warn!(%why, "the database is unavailable; jobs wait"),
+            Err(e) => tracing::warn!(error = %e, "looking for due jobs failed"),
+        }
+    }
+}

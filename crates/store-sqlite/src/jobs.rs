@@ -1,0 +1,150 @@
+//! Durable jobs. The SQL is portable except the row lock of a claim, which each backend spells
+//! (`SKIP_LOCKED`); the PostgreSQL crate compiles this file against its own names.
+
+use super::{db, text, DbRow, Store, SKIP_LOCKED};
+use async_trait::async_trait;
+use domain::Millis;
+use sqlx::Row;
+use store::{JobRow, Result};
+
+const JOB_COLUMNS: &str =
+    "job_key, kind, payload, due_at, lease_owner, lease_expires_at, attempts, last_error, created_at, updated_at";
+
+fn job_row(row: &DbRow) -> Result<JobRow> {
+    Ok(JobRow {
+        key: text(row, "job_key")?,
+        kind: text(row, "kind")?,
+        payload: text(row, "payload")?,
+        due_at: Millis(row.try_get("due_at").map_err(db)?),
+        lease_owner: row.try_get("lease_owner").map_err(db)?,
+        lease_expires_at: row.try_get::<Option<i64>, _>("lease_expires_at").map_err(db)?.map(Millis),
+        attempts: row.try_get("attempts").map_err(db)?,
+        last_error: row.try_get("last_error").map_err(db)?,
+        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        updated_at: Millis(row.try_get("updated_at").map_err(db)?),
+    })
+}
+
+#[async_trait]
+impl store::JobStore for Store {
+    async fn ensure_job(&self, job: &JobRow) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, 0, NULL, $5, $5) \
+             ON CONFLICT (job_key) DO NOTHING"
+        ))
+        .bind(&job.key)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(job.due_at.0)
+        .bind(job.created_at.0)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_job(&self, job: &JobRow) -> Result<()> {
+        // A leased job is running: its holder decides what comes next, so it is left alone.
+        sqlx::query(&format!(
+            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, 0, NULL, $5, $5) \
+             ON CONFLICT (job_key) DO UPDATE SET kind = excluded.kind, payload = excluded.payload, \
+             due_at = excluded.due_at, updated_at = excluded.updated_at \
+             WHERE jobs.lease_owner IS NULL"
+        ))
+        .bind(&job.key)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(job.due_at.0)
+        .bind(job.created_at.0)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn claim_due_jobs(&self, owner: &str, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<JobRow>> {
+        sqlx::query(&format!(
+            "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE job_key IN (SELECT job_key FROM jobs WHERE due_at <= $3 \
+                 AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+                 ORDER BY due_at LIMIT $4 {SKIP_LOCKED}) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until.0)
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(self.writer())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(job_row)
+        .collect()
+    }
+
+    async fn finish_job(&self, key: &str, owner: &str, next_due: Option<Millis>, at: Millis) -> Result<bool> {
+        let done = match next_due {
+            None => sqlx::query("DELETE FROM jobs WHERE job_key = $1 AND lease_owner = $2")
+                .bind(key)
+                .bind(owner)
+                .execute(self.writer())
+                .await
+                .map_err(db)?,
+            Some(due) => sqlx::query(
+                "UPDATE jobs SET due_at = $1, lease_owner = NULL, lease_expires_at = NULL, attempts = 0, \
+                 last_error = NULL, updated_at = $2 WHERE job_key = $3 AND lease_owner = $4",
+            )
+            .bind(due.0)
+            .bind(at.0)
+            .bind(key)
+            .bind(owner)
+            .execute(self.writer())
+            .await
+            .map_err(db)?,
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail_job(&self, key: &str, owner: &str, error: &str, retry_at: Millis, at: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET due_at = $1, lease_owner = NULL, lease_expires_at = NULL, last_error = $2, \
+             updated_at = $3 WHERE job_key = $4 AND lease_owner = $5",
+        )
+        .bind(retry_at.0)
+        .bind(error)
+        .bind(at.0)
+        .bind(key)
+        .bind(owner)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get_job(&self, key: &str) -> Result<Option<JobRow>> {
+        sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_key = $1"))
+            .bind(key)
+            .fetch_optional(self.reader())
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(job_row)
+            .transpose()
+    }
+
+    async fn list_jobs(&self) -> Result<Vec<JobRow>> {
+        sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY due_at, job_key"))
+            .fetch_all(self.reader())
+            .await
+            .map_err(db)?
+            .iter()
+            .map(job_row)
+            .collect()
+    }
+
+    async fn cancel_job(&self, key: &str) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM jobs WHERE job_key = $1").bind(key).execute(self.writer()).await.map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

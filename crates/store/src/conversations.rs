@@ -1,0 +1,155 @@
+//! Conversations, their members and messages.
+
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::{EnterpriseId, Millis, TeamId, UserId};
+
+use crate::Result;
+
+/// A conversation. `title_ct` is sealed (table `conversations`, column `title`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub id: domain::ConversationId,
+    pub enterprise_id: EnterpriseId,
+    pub kind: domain::messaging::ConversationKind,
+    pub team_id: Option<TeamId>,
+    /// For direct conversations: [`domain::messaging::direct_key`] of the pair; unique per enterprise.
+    pub direct_key: Option<String>,
+    pub title_ct: Option<Vec<u8>>,
+    pub created_by: UserId,
+    pub created_at: Millis,
+    /// The sequence number of the newest message (0 when empty).
+    pub last_seq: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationMemberRow {
+    pub conversation_id: domain::ConversationId,
+    pub user_id: UserId,
+    pub role: domain::messaging::MemberRole,
+    pub joined_at: Millis,
+    /// Read receipt: the highest sequence number this member has read.
+    pub last_read_seq: i64,
+}
+
+/// A message. `body_ct` is sealed (table `messages`, row = message id, column `body`) and is
+/// `None` once the message is deleted: deletion destroys the content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: domain::MessageId,
+    pub conversation_id: domain::ConversationId,
+    /// Per-conversation sequence number, assigned by the store on append.
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub body_ct: Option<Vec<u8>>,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    pub deleted_at: Option<Millis>,
+    pub attachment: Option<AttachmentMeta>,
+}
+
+/// The file a message carries. Its bytes are on disk, sealed in chunks; the name is sealed here
+/// (table `messages`, row = attachment id, column `attachment_name`) and destroyed on delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentMeta {
+    pub id: domain::AttachmentId,
+    pub name_ct: Vec<u8>,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// Which messages a page holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessagePage {
+    /// The newest `limit` messages with `seq < before`, newest first.
+    Before(i64),
+    /// The oldest `limit` messages with `seq > after`, oldest first (catching up after a gap).
+    After(i64),
+}
+
+/// Conversations, their members and messages.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates the conversation with its members. `Conflict` when a direct conversation for the
+    /// pair exists. Every member must be an enabled user of the enterprise, else `NotFound`.
+    async fn create_conversation(
+        &self,
+        conversation: &ConversationRow,
+        members: &[ConversationMemberRow],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn find_direct(&self, enterprise: EnterpriseId, direct_key: &str) -> Result<Option<ConversationRow>>;
+    /// The team's channel, if it has been opened.
+    async fn find_team_conversation(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Option<ConversationRow>>;
+    /// Adds a member (an enabled user of the enterprise); `false` when already a member, in
+    /// which case no audit event is written.
+    async fn add_member(
+        &self,
+        enterprise: EnterpriseId,
+        member: &ConversationMemberRow,
+        audit: &AuditDraft,
+    ) -> Result<bool>;
+    /// Removes a member; `false` when they were not one, in which case no audit event is written.
+    async fn remove_member(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        user: UserId,
+        audit: &AuditDraft,
+    ) -> Result<bool>;
+    /// The conversation and the user's membership, if the user is a member: the authorization query.
+    async fn conversation_for_member(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        user: UserId,
+    ) -> Result<Option<(ConversationRow, ConversationMemberRow)>>;
+    /// The user's conversations with their membership, most recently active first.
+    async fn list_conversations(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+    ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>>;
+    async fn list_members(&self, conversation: domain::ConversationId) -> Result<Vec<ConversationMemberRow>>;
+    /// Appends a message after checking the sender is a member (`NotFound` otherwise) and
+    /// returns it with its sequence number, and the conversation's members (the recipients).
+    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow)
+        -> Result<(MessageRow, Vec<UserId>)>;
+    /// Replaces the body of the sender's own, undeleted message; `NotFound` otherwise.
+    async fn edit_message(
+        &self,
+        conversation: domain::ConversationId,
+        id: domain::MessageId,
+        sender: UserId,
+        body_ct: &[u8],
+        at: Millis,
+    ) -> Result<MessageRow>;
+    /// Destroys the body of the sender's own message; `NotFound` when there is none to delete.
+    async fn delete_message(
+        &self,
+        conversation: domain::ConversationId,
+        id: domain::MessageId,
+        sender: UserId,
+        at: Millis,
+    ) -> Result<MessageRow>;
+    /// The undeleted message carrying this attachment in this conversation.
+    async fn get_attachment(
+        &self,
+        conversation: domain::ConversationId,
+        attachment: domain::AttachmentId,
+    ) -> Result<Option<MessageRow>>;
+    async fn get_message(
+        &self,
+        conversation: domain::ConversationId,
+        id: domain::MessageId,
+    ) -> Result<Option<MessageRow>>;
+    async fn list_messages(
+        &self,
+        conversation: domain::ConversationId,
+        page: MessagePage,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>>;
+    /// Raises the member's read receipt to `seq` (never lowers it, never past the newest
+    /// message) and returns the stored value.
+    async fn mark_read(&self, conversation: domain::ConversationId, user: UserId, seq: i64) -> Result<i64>;
+}

@@ -1,0 +1,56 @@
+//! Sessions and the device records they are bound to (A4).
+
+use async_trait::async_trait;
+use domain::audit::AuditDraft;
+use domain::device::DeviceKind;
+use domain::{EnterpriseId, Millis, Roles, SessionId, UserId};
+
+use crate::Result;
+
+/// A signed-in session and the device record it is bound to (A4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub enterprise_id: EnterpriseId,
+    pub user_id: UserId,
+    /// SHA-256 of the bearer token; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    pub device_kind: DeviceKind,
+    /// Sealed (table `sessions`, column `device_name`).
+    pub device_name_ct: Vec<u8>,
+    /// Sealed (table `sessions`, column `ip`); the address the session was opened from.
+    pub ip_ct: Vec<u8>,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+    pub ended_at: Option<Millis>,
+    pub ended_reason: Option<String>,
+    /// How the person proved who they are when the session began.
+    pub auth_method: domain::AuthMethod,
+    /// Until when the session may use the admin consoles without authenticating again (A5).
+    pub elevated_until: Option<Millis>,
+}
+
+/// Sessions and the devices they are bound to.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()>;
+    /// The open, unexpired session with this token hash.
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>>;
+    /// The open session with this token hash and its user's roles, if the user is enabled: what
+    /// authenticating a request needs, in one query.
+    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, Roles)>>;
+    async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()>;
+    /// Open sessions of one user, newest first.
+    async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>>;
+    /// Ends one open session of `user`; `NotFound` when there is none with that id.
+    async fn end_session(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        id: SessionId,
+        reason: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+}
