@@ -2,6 +2,7 @@
 //! encryption at the boundary, key rotation.
 
 mod authorization;
+mod core;
 mod desk;
 mod identity;
 mod keys;

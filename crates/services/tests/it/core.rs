@@ -1,0 +1,131 @@
+//! The shared core: refusals are audited with the true actor, automatic work is the system's,
+//! a person may hold several roles, and periodic work runs through the durable job runner.
+
+use crate::{origin, world, PASSWORD};
+use domain::audit::{Action, Actor, Outcome};
+use domain::password_policy::PasswordPolicy;
+use domain::{Role, Roles};
+use services::directory::NewUser;
+use services::jobs::JobKind;
+use services::{Caller, Error};
+
+#[tokio::test]
+async fn a_refusal_is_audited_as_denied_with_the_person_who_tried() {
+    let w = world().await;
+    let a = w.enterprise("A").await;
+    let b = w.enterprise("B").await;
+    let member = w.user(a, "member@a.example", Role::Member).await;
+    let caller = w.caller("member@a.example").await;
+    let before = w.store.audit_count().await.unwrap();
+
+    assert!(matches!(w.services.list_users(&caller, a).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.enterprise_audit(&caller, b, None, 10).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.create_team(&caller, &origin(), a, "Mine").await, Err(Error::Forbidden)));
+
+    let events = w.store.audit_page(before, 100).await.unwrap();
+    let denied: Vec<_> = events.iter().filter(|e| e.draft.outcome == Outcome::Denied).collect();
+    assert_eq!(
+        denied.iter().map(|e| e.draft.action).collect::<Vec<_>>(),
+        [Action::UserList, Action::AuditRead, Action::TeamCreate]
+    );
+    for e in &denied {
+        assert_eq!(e.draft.actor, Actor::User { user_id: member.id });
+        assert_eq!(e.draft.enterprise_id, Some(a), "recorded in the prober's own enterprise");
+    }
+    // The probe into B names B in the detail, and B's own log shows nothing of A's people.
+    assert!(denied[1].draft.detail.contains(&b.to_string()), "{}", denied[1].draft.detail);
+    assert!(w
+        .store
+        .enterprise_audit(b, i64::MAX, 100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.draft.outcome != Outcome::Denied));
+    // An enterprise admin reads the refusals in their log.
+    w.user(a, "admin@a.example", Role::EnterpriseAdmin).await;
+    let admin = w.caller("admin@a.example").await;
+    let log = w.services.enterprise_audit(&admin, a, None, 100).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.action == "user.list" && e.outcome == "denied" && e.actor == format!("user:{}", member.id)));
+}
+
+#[tokio::test]
+async fn enrolment_at_sign_in_is_the_persons_own_act_not_the_operators() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "admin@e.example", Role::EnterpriseAdmin).await;
+    let admin = w.caller("admin@e.example").await;
+    let ada = w.user(e, "ada@e.example", Role::Member).await;
+    let policy = PasswordPolicy { require_second_factor: true, ..PasswordPolicy::default() };
+    w.services.put_password_policy(&admin, &origin(), e, policy).await.unwrap();
+    let enrolment = w.services.enrol_totp_at_sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    let secret = crypto::totp::TotpSecret::from_base32(&enrolment.secret).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let code = secret.code_at_step(now / 30);
+    w.services.sign_in_with(&origin(), "ada@e.example", PASSWORD, Some(&code)).await.unwrap();
+    let events = w.store.audit_page(0, 1000).await.unwrap();
+    let enabled = events.iter().find(|ev| ev.draft.action == Action::AuthTotpEnable).unwrap();
+    assert_eq!(enabled.draft.actor, Actor::User { user_id: ada.id });
+    // The operator did only what the test asked of the shell: the enterprise and the accounts.
+    assert!(events.iter().all(|ev| ev.draft.actor != Actor::Operator
+        || matches!(ev.draft.action, Action::EnterpriseCreate | Action::UserCreate)));
+}
+
+#[tokio::test]
+async fn an_enterprise_admin_on_the_security_team_holds_both_roles() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    let new = NewUser {
+        email: "both@e.example".into(),
+        name: "Both".into(),
+        roles: Roles::of(Role::EnterpriseAdmin).with(Role::Security),
+        via: None,
+        password: Some(PASSWORD.into()),
+    };
+    let created = w.services.create_user(&Caller::Operator, &origin(), e, new).await.unwrap();
+    assert_eq!(created.role, Role::EnterpriseAdmin);
+    assert_eq!(created.roles.to_vec(), [Role::EnterpriseAdmin, Role::Security]);
+    let both = w.caller("both@e.example").await;
+    // The admin console and the security desk both open for this one person.
+    w.services.list_users(&both, e).await.unwrap();
+    w.services.desk_reports(&both).await.unwrap();
+    let Caller::User(p) = &both else { unreachable!() };
+    assert!(p.has(Role::EnterpriseAdmin) && p.has(Role::Security) && !p.has(Role::TeamAdmin));
+    assert_eq!(p.auth.method, domain::AuthMethod::Password);
+}
+
+#[tokio::test]
+async fn periodic_jobs_are_scheduled_once_run_when_due_and_come_back_an_hour_later() {
+    let w = world().await;
+    w.services.ensure_periodic_jobs().await.unwrap();
+    w.services.ensure_periodic_jobs().await.unwrap();
+    let jobs = w.store.list_jobs().await.unwrap();
+    let mut kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, [JobKind::SweepPartialFiles.name(), JobKind::PurgeClosedReports.name()]);
+    assert_eq!(w.services.run_due_jobs().await.unwrap(), 2);
+    assert_eq!(w.services.run_due_jobs().await.unwrap(), 0, "nothing is due until the next hour");
+    let now = domain::Millis::now().0;
+    for job in w.store.list_jobs().await.unwrap() {
+        assert!(job.lease_owner.is_none() && job.last_error.is_none(), "{job:?}");
+        assert!(job.due_at.0 > now + 3_500_000, "next run in about an hour: {job:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_every_action_and_architecture_md_carries_it() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "m@e.example", Role::Member).await;
+    let member = w.caller("m@e.example").await;
+    let catalogue = w.services.audit_catalogue(&member).await.unwrap();
+    assert_eq!(catalogue.len(), Action::ALL.len());
+    assert!(catalogue.iter().any(|c| c.action == "auth.sign-in" && c.detail_fields.contains(&"method")));
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ARCHITECTURE.md")).unwrap();
+    assert!(
+        doc.contains(&services::audit::catalogue_markdown()),
+        "ARCHITECTURE.md's audit catalogue is stale; paste this table under \"Audit catalogue\":\n{}",
+        services::audit::catalogue_markdown()
+    );
+}
