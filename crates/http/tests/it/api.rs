@@ -345,3 +345,46 @@ async fn unknown_paths_and_wrong_methods_get_problems_too() {
     assert_eq!(r.problem(404, "not-found")["detail"], http_api::NO_ROUTE_DETAIL);
     req(Method::PUT, "/api/v1/sessions").send(&app).await.problem(405, "method-not-allowed");
 }
+
+#[tokio::test]
+async fn the_audit_catalogue_is_served_and_a_refusal_shows_in_the_log_with_its_origin() {
+    let app = app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "admin@acme.example", Role::EnterpriseAdmin).await;
+    app.user(e, "member@acme.example", Role::Member).await;
+    let admin = app.token("admin@acme.example").await;
+    let member = app.token("member@acme.example").await;
+    req(Method::GET, "/api/v1/audit/catalogue").send(&app).await.problem(401, "unauthenticated");
+    let catalogue = req(Method::GET, "/api/v1/audit/catalogue").bearer(&member).send(&app).await;
+    assert_eq!(catalogue.status, StatusCode::OK);
+    let entries = catalogue.json();
+    let sign_in = entries.as_array().unwrap().iter().find(|a| a["action"] == "auth.sign-in").unwrap();
+    assert_eq!((sign_in["scope"].as_str(), sign_in["target"].as_str()), (Some("enterprise"), Some("session")));
+
+    req(Method::GET, &format!("/api/v1/enterprises/{e}/users"))
+        .bearer(&member)
+        .send(&app)
+        .await
+        .problem(403, "forbidden");
+    let log = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit")).bearer(&admin).send(&app).await.json();
+    let denied = log.as_array().unwrap().iter().find(|ev| ev["outcome"] == "denied").expect("the refusal is logged");
+    assert_eq!(denied["action"], "user.list");
+    assert!(denied["actor"].as_str().unwrap().starts_with("user:"));
+    assert!(denied["ip"].is_string(), "the refusal carries the request's address: {denied}");
+    // Several roles in one request, and a clear refusal for an unknown one.
+    let both = req(Method::POST, &format!("/api/v1/enterprises/{e}/users"))
+        .bearer(&admin)
+        .json(&json!({ "email": "sec@acme.example", "name": "Sec", "roles": ["enterprise-admin", "security"] }))
+        .send(&app)
+        .await;
+    assert_eq!(both.status, StatusCode::CREATED);
+    assert_eq!(both.json()["roles"], json!(["enterprise-admin", "security"]));
+    assert_eq!(both.json()["role"], "enterprise-admin");
+    let refused = req(Method::POST, &format!("/api/v1/enterprises/{e}/users"))
+        .bearer(&admin)
+        .json(&json!({ "email": "x@acme.example", "name": "X", "roles": ["root"] }))
+        .send(&app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!(refused["field"], "roles", "{refused}");
+}
