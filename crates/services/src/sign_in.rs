@@ -14,6 +14,9 @@ use domain::{validate, EnterpriseId, FieldError, Millis, Rule, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The policy-document kind that holds the enterprise's password policy.
+const PASSWORD_POLICY: &str = "password";
+
 /// The policy with the checklist the UI shows while someone types a new password.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PasswordPolicyView {
@@ -77,8 +80,10 @@ fn now_secs() -> i64 {
 impl Services {
     /// The enterprise's policy, or the default when it has not set one.
     pub(crate) async fn policy_of(&self, enterprise: EnterpriseId) -> Result<PasswordPolicy> {
-        match self.store.password_policy(enterprise).await? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored policy: {e}"))),
+        match self.store.policy_document(enterprise, PASSWORD_POLICY).await? {
+            Some(row) => {
+                serde_json::from_str(&row.document).map_err(|e| Error::Internal(format!("stored policy: {e}")))
+            }
             None => Ok(PasswordPolicy::default()),
         }
     }
@@ -104,7 +109,18 @@ impl Services {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::PasswordPolicyUpdate, None)
         };
-        self.store.put_password_policy(enterprise, &json, Millis::now(), &audit).await?;
+        let change = store::PolicyChange {
+            enterprise_id: enterprise,
+            kind: PASSWORD_POLICY,
+            document: &json,
+            expected_version: None,
+            at: Millis::now(),
+            by: match caller {
+                Caller::User(p) => Some(p.user_id),
+                Caller::Operator | Caller::System => None,
+            },
+        };
+        self.store.put_policy_document(&change, &audit).await?;
         Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
     }
 

@@ -36,3 +36,8 @@ CREATE TABLE policy_documents (
     updated_by     TEXT,
     PRIMARY KEY (enterprise_id, kind)
 );
+
+-- The password policy is the first policy document; the old table stays empty from here on.
+INSERT INTO policy_documents (enterprise_id, kind, version, document, updated_at, updated_by)
+    SELECT enterprise_id, 'password', 1, policy, updated_at, NULL FROM password_policies;
+DELETE FROM password_policies;

@@ -29,37 +29,6 @@ fn state_row(row: &DbRow) -> Result<SignInState> {
 
 #[async_trait]
 impl store::SignInStore for Store {
-    async fn password_policy(&self, enterprise: EnterpriseId) -> Result<Option<String>> {
-        sqlx::query_scalar("SELECT policy FROM password_policies WHERE enterprise_id = $1")
-            .bind(enterprise.to_string())
-            .fetch_optional(self.reader())
-            .await
-            .map_err(db)
-    }
-
-    async fn put_password_policy(
-        &self,
-        enterprise: EnterpriseId,
-        json: &str,
-        at: Millis,
-        audit: &AuditDraft,
-    ) -> Result<()> {
-        transaction!(self.writer(), |tx| {
-            sqlx::query(
-                "INSERT INTO password_policies (enterprise_id, policy, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (enterprise_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
-            )
-            .bind(enterprise.to_string())
-            .bind(json)
-            .bind(at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            append_audit(&mut tx, audit).await?;
-            Ok(())
-        })
-    }
-
     async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
         let row = sqlx::query(&format!("SELECT {STATE_COLUMNS} FROM users WHERE id = $1"))
             .bind(user.to_string())

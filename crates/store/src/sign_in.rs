@@ -23,15 +23,6 @@ pub struct SignInState {
 /// The enterprise's password policy and each user's lockout, history and one-time codes.
 #[async_trait]
 pub trait SignInStore: Send + Sync {
-    /// The policy as JSON, if the enterprise has set one.
-    async fn password_policy(&self, enterprise: EnterpriseId) -> Result<Option<String>>;
-    async fn put_password_policy(
-        &self,
-        enterprise: EnterpriseId,
-        json: &str,
-        at: Millis,
-        audit: &AuditDraft,
-    ) -> Result<()>;
     async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;
     /// Counts a failed sign-in; at `threshold` failures in a row the account locks until
     /// `lock_until`. Returns the new state.
