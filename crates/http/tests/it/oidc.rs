@@ -158,6 +158,13 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let teams = app.services.list_teams(&Caller::Operator, e).await.unwrap();
     let members = app.services.list_team_members(&Caller::Operator, e, teams[0].id).await.unwrap();
     assert!(members.iter().any(|m| m.user_id == ada.id), "the groups claim put Ada in Engineering");
+    // Nobody at the shell did this: the account and the team place are the system's work.
+    let events = app.store.audit_page(0, 1000).await.unwrap();
+    let target = format!("user:{}", ada.id);
+    for action in ["user.create", "team.member.put"] {
+        let ev = events.iter().find(|ev| ev.draft.action == action && ev.draft.target.as_deref() == Some(&target));
+        assert_eq!(ev.map(|ev| ev.draft.actor.encode()).as_deref(), Some("system"), "{action}");
+    }
 
     // The same answer again: the state was used up.
     let replay = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
