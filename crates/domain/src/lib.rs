@@ -176,17 +176,6 @@ impl AuthMethod {
     pub fn parse(s: &str) -> Option<AuthMethod> {
         AuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
     }
-
-    /// The method behind a sign-in audit's `method` detail (`password+totp`,
-    /// `password+recovery-code (break-glass)`, `oidc`, ...).
-    pub fn of_sign_in(method: &str) -> AuthMethod {
-        match method {
-            m if m.starts_with("oidc") => AuthMethod::Oidc,
-            m if m.starts_with("saml") => AuthMethod::Saml,
-            m if m.starts_with("password+") => AuthMethod::PasswordAndCode,
-            _ => AuthMethod::Password,
-        }
-    }
 }
 
 impl std::fmt::Display for Role {

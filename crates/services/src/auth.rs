@@ -4,11 +4,11 @@
 //! [`Error::InvalidCredentials`], and an unknown email still costs one argon2id verification (of a
 //! decoy hash), so the three take about the same time. The audit log records which it was.
 
-use crate::{AuthContext, Caller, Error, Principal, Result, Services};
+use crate::{Caller, Error, Principal, Result, Services};
 use crypto::Aad;
 use domain::audit::{Action, Actor, AuditDraft, Origin, Outcome};
 use domain::device;
-use domain::{validate, EnterpriseId, Millis, SessionId, UserId};
+use domain::{validate, AuthMethod, EnterpriseId, Millis, SessionId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -71,6 +71,9 @@ pub(crate) enum ExpiredProof {
 pub(crate) struct Passed {
     user: store::UserRow,
     needs_rehash: bool,
+    /// What the person proved, for the session.
+    auth: AuthMethod,
+    /// The same in the audit's words (`password+totp`, `... (break-glass)`).
     method: String,
     recovery_codes: Option<Vec<String>>,
 }
@@ -233,6 +236,7 @@ impl Services {
             return Err(Error::SsoOnly);
         }
         let mut method = "password";
+        let mut auth = AuthMethod::Password;
         let mut recovery_codes = None;
         let expired = policy.max_age_days.is_some_and(|days| {
             let changed = state.password_changed_at.unwrap_or(user.created_at);
@@ -261,7 +265,7 @@ impl Services {
                 return Ok(Gate::Expired(user, code.map(|c| ExpiredProof::Enrolment(c.to_owned()))));
             }
             (Some(secret), Some(code)) => match self.check_second_factor(&user, secret, code).await? {
-                Some(passed) => method = passed,
+                Some(passed) => (method, auth) = (passed, AuthMethod::PasswordAndCode),
                 None => {
                     self.store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
                     self.count_failure(&user).await?;
@@ -285,7 +289,7 @@ impl Services {
                 };
                 match enrolled {
                     Some(codes) => {
-                        method = "password+totp-enrolment";
+                        (method, auth) = ("password+totp-enrolment", AuthMethod::PasswordAndCode);
                         recovery_codes = Some(codes.recovery_codes);
                     }
                     None => {
@@ -304,16 +308,16 @@ impl Services {
             self.store.reset_failed_sign_ins(user.id).await?;
         }
         let method = if sso_only { format!("{method} (break-glass)") } else { method.to_owned() };
-        Ok(Gate::Passed(Passed { user, needs_rehash: verified.needs_rehash, method, recovery_codes }))
+        Ok(Gate::Passed(Passed { user, needs_rehash: verified.needs_rehash, auth, method, recovery_codes }))
     }
 
     async fn finish_sign_in(&self, origin: &Origin, passed: Passed, password: &str) -> Result<SignedIn> {
-        let Passed { user, needs_rehash, method, recovery_codes } = passed;
+        let Passed { user, needs_rehash, auth, method, recovery_codes } = passed;
         if needs_rehash {
             let hash = self.hash_password(password).await?;
             self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
         }
-        let mut signed_in = self.open_session(origin, &user, &method).await?;
+        let mut signed_in = self.open_session(origin, &user, auth, &method).await?;
         signed_in.recovery_codes = recovery_codes;
         Ok(signed_in)
     }
@@ -377,7 +381,14 @@ impl Services {
             .map_err(|e| Error::Internal(e.to_string()))
     }
 
-    pub(crate) async fn open_session(&self, origin: &Origin, user: &store::UserRow, method: &str) -> Result<SignedIn> {
+    /// Opens a session for `user`, who proved `auth`; `method` is how the audit names it.
+    pub(crate) async fn open_session(
+        &self,
+        origin: &Origin,
+        user: &store::UserRow,
+        auth: AuthMethod,
+        method: &str,
+    ) -> Result<SignedIn> {
         let key = self.keys.enterprise_key(user.enterprise_id).await?;
         let token = crypto::token::generate();
         let id = SessionId::new();
@@ -398,7 +409,7 @@ impl Services {
             expires_at,
             ended_at: None,
             ended_reason: None,
-            auth_method: domain::AuthMethod::of_sign_in(method),
+            auth_method: auth,
             elevated_until: None,
         };
         let audit = AuditDraft {
@@ -416,15 +427,7 @@ impl Services {
         Ok(SignedIn {
             csrf_token: crypto::token::csrf_for(&token),
             token,
-            principal: Principal {
-                user_id: user.id,
-                enterprise_id: user.enterprise_id,
-                roles: user.roles,
-                session_id: id,
-                auth: AuthContext { method: row.auth_method, authenticated_at: now, elevated_until: None },
-                // The transport sets each request's origin on the principal it authenticates.
-                origin: Origin::default(),
-            },
+            principal: Principal::of_session(&row, user.roles),
             expires_at,
             recovery_codes: None,
         })
@@ -456,18 +459,7 @@ impl Services {
         if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
             self.store.touch_session(session.id, now).await?;
         }
-        Ok(Principal {
-            user_id: session.user_id,
-            enterprise_id: session.enterprise_id,
-            roles,
-            session_id: session.id,
-            auth: AuthContext {
-                method: session.auth_method,
-                authenticated_at: session.created_at,
-                elevated_until: session.elevated_until,
-            },
-            origin: Origin::default(),
-        })
+        Ok(Principal::of_session(&session, roles))
     }
 
     /// Checks a CSRF token against the session token it must belong to, in constant time.

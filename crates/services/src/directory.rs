@@ -83,12 +83,12 @@ fn open_user(key: &DataKey, row: &store::UserRow) -> Result<UserView> {
 }
 
 fn user_create_detail(roles: Roles, via: Option<&str>) -> String {
-    let mut detail = serde_json::json!({ "role": roles.primary().as_str() });
+    let mut detail = serde_json::json!({ "role": roles.primary() });
     if roles.to_vec().len() > 1 {
-        detail["roles"] = serde_json::json!(roles.to_vec().iter().map(|r| r.as_str()).collect::<Vec<_>>());
+        detail["roles"] = serde_json::json!(roles);
     }
     if let Some(via) = via {
-        detail["via"] = serde_json::Value::String(via.to_owned());
+        detail["via"] = serde_json::json!(via);
     }
     detail.to_string()
 }

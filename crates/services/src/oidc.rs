@@ -419,7 +419,7 @@ impl Services {
                 }
             }
         }
-        self.open_session(origin, &user, "oidc").await
+        self.open_session(origin, &user, domain::AuthMethod::Oidc, "oidc").await
     }
 }
 

@@ -492,7 +492,7 @@ impl Services {
             .unwrap_or_default();
         let admin = groups.iter().any(|g| settings.admin_groups.contains(g));
         let user = self.sso_account(origin, enterprise, &email, &name, admin, "saml-groups").await?;
-        self.open_session(origin, &user, "saml").await
+        self.open_session(origin, &user, domain::AuthMethod::Saml, "saml").await
     }
 }
 

@@ -255,6 +255,7 @@ impl Services {
         self.check_new_password(user.enterprise_id, self.personal_words(&user).await?, new_password, previous).await?;
         let state = self.store.sign_in_state(user.id).await?;
         let mut recovery_codes = None;
+        let auth = if proof.is_some() { domain::AuthMethod::PasswordAndCode } else { domain::AuthMethod::Password };
         match (proof, &state.totp_secret_ct) {
             (Some(crate::auth::ExpiredProof::Code(code)), Some(secret)) => {
                 if self.check_second_factor(&user, secret, &code).await?.is_none() {
@@ -282,7 +283,7 @@ impl Services {
         }
         self.set_new_password(&user, &Caller::User(self.principal_of(&user)), origin, new_password).await?;
         self.end_other_sessions(&self.principal_of(&user), origin, None).await?;
-        let mut signed_in = self.open_session(origin, &user, "password-change").await?;
+        let mut signed_in = self.open_session(origin, &user, auth, "password-change").await?;
         signed_in.recovery_codes = recovery_codes;
         Ok(signed_in)
     }

@@ -25,40 +25,38 @@ fn job_row(row: &DbRow) -> Result<JobRow> {
     })
 }
 
+/// Inserts a new job, with `on_conflict` saying what an existing key gets. Returns rows changed.
+async fn insert_job(store: &Store, job: &JobRow, on_conflict: &str) -> Result<u64> {
+    let done = sqlx::query(&format!(
+        "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, 0, NULL, $5, $5) \
+         ON CONFLICT (job_key) {on_conflict}"
+    ))
+    .bind(&job.key)
+    .bind(&job.kind)
+    .bind(&job.payload)
+    .bind(job.due_at.0)
+    .bind(job.created_at.0)
+    .execute(store.writer())
+    .await
+    .map_err(db)?;
+    Ok(done.rows_affected())
+}
+
 #[async_trait]
 impl store::JobStore for Store {
     async fn ensure_job(&self, job: &JobRow) -> Result<bool> {
-        let done = sqlx::query(&format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, 0, NULL, $5, $5) \
-             ON CONFLICT (job_key) DO NOTHING"
-        ))
-        .bind(&job.key)
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(job.due_at.0)
-        .bind(job.created_at.0)
-        .execute(self.writer())
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+        Ok(insert_job(self, job, "DO NOTHING").await? == 1)
     }
 
     async fn put_job(&self, job: &JobRow) -> Result<()> {
         // A leased job is running: its holder decides what comes next, so it is left alone.
-        sqlx::query(&format!(
-            "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, 0, NULL, $5, $5) \
-             ON CONFLICT (job_key) DO UPDATE SET kind = excluded.kind, payload = excluded.payload, \
-             due_at = excluded.due_at, updated_at = excluded.updated_at \
-             WHERE jobs.lease_owner IS NULL"
-        ))
-        .bind(&job.key)
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(job.due_at.0)
-        .bind(job.created_at.0)
-        .execute(self.writer())
-        .await
-        .map_err(db)?;
+        insert_job(
+            self,
+            job,
+            "DO UPDATE SET kind = excluded.kind, payload = excluded.payload, due_at = excluded.due_at, \
+             updated_at = excluded.updated_at WHERE jobs.lease_owner IS NULL",
+        )
+        .await?;
         Ok(())
     }
 
@@ -119,6 +117,16 @@ impl store::JobStore for Store {
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn next_job_due(&self, now: Millis) -> Result<Option<Millis>> {
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE lease_expires_at IS NULL OR lease_expires_at <= $1")
+                .bind(now.0)
+                .fetch_one(self.reader())
+                .await
+                .map_err(db)?;
+        Ok(due.map(Millis))
     }
 
     async fn get_job(&self, key: &str) -> Result<Option<JobRow>> {

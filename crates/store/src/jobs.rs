@@ -43,6 +43,9 @@ pub trait JobStore: Send + Sync {
     /// The holder's job failed: records the error and releases it until `retry_at`. `false`
     /// when `owner` no longer holds the lease.
     async fn fail_job(&self, key: &str, owner: &str, error: &str, retry_at: Millis, at: Millis) -> Result<bool>;
+    /// The earliest due time among jobs no live lease holds: what an idle node reads (on a
+    /// reader) to learn whether claiming is worth a write.
+    async fn next_job_due(&self, now: Millis) -> Result<Option<Millis>>;
     async fn get_job(&self, key: &str) -> Result<Option<JobRow>>;
     /// Every job, soonest due first (for operators and tests).
     async fn list_jobs(&self) -> Result<Vec<JobRow>>;

@@ -48,34 +48,27 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
-/// Everything a backend provides. Services hold an `Arc<dyn Store>`.
-pub trait Store:
-    DirectoryStore
-    + SessionStore
-    + AuditStore
-    + KeyStore
-    + ConversationStore
-    + DeskStore
-    + SignInStore
-    + JobStore
-    + PolicyStore
-    + Health
-{
+/// Declares `Store` as the sum of the aggregate traits, naming each once.
+macro_rules! sum_of {
+    ($first:ident $(, $rest:ident)* $(,)?) => {
+        /// Everything a backend provides. Services hold an `Arc<dyn Store>`.
+        pub trait Store: $first $(+ $rest)* {}
+        impl<T: $first $(+ $rest)*> Store for T {}
+    };
 }
 
-impl<T> Store for T where
-    T: DirectoryStore
-        + SessionStore
-        + AuditStore
-        + KeyStore
-        + ConversationStore
-        + DeskStore
-        + SignInStore
-        + JobStore
-        + PolicyStore
-        + Health
-{
-}
+sum_of!(
+    DirectoryStore,
+    SessionStore,
+    AuditStore,
+    KeyStore,
+    ConversationStore,
+    DeskStore,
+    SignInStore,
+    JobStore,
+    PolicyStore,
+    Health,
+);
 
 /// Decoding helpers the backends share, so both map stored text to domain values the same way.
 pub mod decode {

@@ -87,6 +87,8 @@ fn bad_admin_input_is_refused_with_a_reason_and_writes_nothing() {
     attempt(&as_refs(&user("bad-email", "N", "member")), &format!("{PASSWORD}\n"), "email");
     attempt(&as_refs(&user("admin@acme.example", "N", "member")), &format!("{PASSWORD}\n"), "already exists");
     attempt(&as_refs(&user("n@acme.example", "N", "owner")), &format!("{PASSWORD}\n"), "--role");
+    attempt(&as_refs(&user("n@acme.example", "N", "security,owner")), &format!("{PASSWORD}\n"), "--role");
+    attempt(&as_refs(&user("n@acme.example", "N", "security,")), &format!("{PASSWORD}\n"), "--role");
     attempt(&as_refs(&user("n@acme.example", "N", "member")), "", "no password");
     attempt(&as_refs(&user("n@acme.example", "N", "member")), "short\n", "at least 8");
     attempt(&as_refs(&user("n@acme.example", " ", "member")), &format!("{PASSWORD}\n"), "name");
@@ -100,4 +102,12 @@ fn bad_admin_input_is_refused_with_a_reason_and_writes_nothing() {
     let mut c = conclave(dir.path());
     c.args(["admin", "list-users", "--enterprise", &e]);
     assert_eq!(stdout(&run(c, "")).lines().count(), 1, "only the seeded admin exists");
+    // Several roles at once, in any order, listed in a fixed one.
+    let mut c = conclave(dir.path());
+    c.args(as_refs(&user("both@acme.example", "Both", "security,enterprise-admin")));
+    assert!(run(c, &format!("{PASSWORD}\n")).status.success());
+    let mut c = conclave(dir.path());
+    c.args(["admin", "list-users", "--enterprise", &e]);
+    let listed = stdout(&run(c, ""));
+    assert!(listed.lines().any(|l| l.contains("\tenterprise-admin,security\t")), "{listed}");
 }

@@ -79,6 +79,15 @@ pub enum Recorded {
     WhenDenied,
 }
 
+impl Recorded {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recorded::Always => "always",
+            Recorded::WhenDenied => "when-denied",
+        }
+    }
+}
+
 /// Detail fields every denial may carry, besides the action's own.
 pub const DENIAL_FIELDS: &[&str] = &["rule", "enterprise"];
 
@@ -150,7 +159,6 @@ catalogue! {
     SsoSamlConfigure = "sso.saml.configure", Enterprise, Policy, Always, ["*"], "The SAML identity provider settings changed.";
     AuditRead = "audit.read", Enterprise, None, WhenDenied, [], "Someone asked for the enterprise's audit log.";
     AuditVerify = "audit.verify", Installation, None, WhenDenied, [], "Someone asked to verify the whole chain.";
-    AuditCatalogueRead = "audit.catalogue.read", Enterprise, None, WhenDenied, [], "Someone asked for this catalogue.";
     KeyCreate = "key.create", Installation, Key, Always, [], "A data key was created and wrapped under the master key.";
     KeyRotate = "key.rotate", Installation, MasterKey, Always, ["new_master_key", "retired", "rewrapped"], "The master key was rotated and every data key rewrapped.";
     ConversationCreate = "conversation.create", Enterprise, Conversation, Always, ["kind"], "A conversation was opened.";

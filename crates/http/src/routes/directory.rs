@@ -279,6 +279,6 @@ pub async fn list_audit(
 /// and detail fields (any signed-in person).
 #[utoipa::path(get, path = "/api/v1/audit/catalogue", tag = "audit", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [CatalogueEntry]), (status = 401, body = ProblemDocument, content_type = "application/problem+json")))]
-pub async fn audit_catalogue(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<CatalogueEntry>>, Problem> {
-    Ok(Json(state.services.audit_catalogue(&auth.caller()).await?))
+pub async fn audit_catalogue(_signed_in: Auth) -> Json<Vec<CatalogueEntry>> {
+    Json(services::audit::catalogue())
 }

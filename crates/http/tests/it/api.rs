@@ -360,6 +360,9 @@ async fn the_audit_catalogue_is_served_and_a_refusal_shows_in_the_log_with_its_o
     let entries = catalogue.json();
     let sign_in = entries.as_array().unwrap().iter().find(|a| a["action"] == "auth.sign-in").unwrap();
     assert_eq!((sign_in["scope"].as_str(), sign_in["target"].as_str()), (Some("enterprise"), Some("session")));
+    let doc = req(Method::GET, "/api/openapi.json").send(&app).await.json();
+    assert!(doc["paths"]["/api/v1/audit/catalogue"]["get"].is_object(), "the catalogue is in the API document");
+    assert!(doc["components"]["schemas"]["CatalogueEntry"].is_object(), "with its entry's schema");
 
     req(Method::GET, &format!("/api/v1/enterprises/{e}/users"))
         .bearer(&member)
@@ -387,4 +390,13 @@ async fn the_audit_catalogue_is_served_and_a_refusal_shows_in_the_log_with_its_o
         .await
         .problem(422, "invalid-field");
     assert_eq!(refused["field"], "roles", "{refused}");
+    let roleless = req(Method::POST, &format!("/api/v1/enterprises/{e}/users"))
+        .bearer(&admin)
+        .json(&json!({ "email": "y@acme.example", "name": "Y" }))
+        .send(&app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!(roleless["field"], "role", "{roleless}");
+    let users = req(Method::GET, &format!("/api/v1/enterprises/{e}/users")).bearer(&admin).send(&app).await.json();
+    assert_eq!(users.as_array().unwrap().len(), 3, "the refused accounts were not created");
 }

@@ -26,6 +26,23 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal a session stands for. The origin is left empty: the transport sets each
+    /// request's own.
+    pub(crate) fn of_session(session: &store::SessionRow, roles: Roles) -> Principal {
+        Principal {
+            user_id: session.user_id,
+            enterprise_id: session.enterprise_id,
+            roles,
+            session_id: session.id,
+            auth: AuthContext {
+                method: session.auth_method,
+                authenticated_at: session.created_at,
+                elevated_until: session.elevated_until,
+            },
+            origin: Origin::default(),
+        }
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.has(role)
     }

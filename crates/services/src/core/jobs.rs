@@ -14,7 +14,9 @@ use store::JobRow;
 pub enum JobKind {
     /// D7: delete finder contact data of reports closed longer than the retention period.
     PurgeClosedReports,
-    /// Remove sealed partial files an upload left behind when the process died.
+    /// Remove sealed partial files an upload left behind when the process died. Once per
+    /// cluster is right: nodes must share the files directory anyway, or an attachment uploaded
+    /// through one node could not be downloaded through another.
     SweepPartialFiles,
 }
 
@@ -84,14 +86,21 @@ impl Services {
     }
 
     /// Claims the jobs due now and runs them one after another; returns how many ran
-    /// (successfully or not).
+    /// (successfully or not). Asks a reader first, so an idle node never takes the writer.
     pub async fn run_due_jobs(&self) -> Result<usize> {
         let settings = &self.settings.jobs;
         let now = Millis::now();
+        if self.store.next_job_due(now).await?.is_none_or(|due| due > now) {
+            return Ok(0);
+        }
         let claimed = self.store.claim_due_jobs(&self.node_id, now, after(now, settings.lease), settings.batch).await?;
         let n = claimed.len();
         for row in claimed {
-            self.run_claimed(row).await?;
+            // One job's bookkeeping failing must not strand the rest of the batch under a lease.
+            let key = row.key.clone();
+            if let Err(e) = self.run_claimed(row).await {
+                tracing::warn!(job = key.as_str(), error = %e, "could not record a job's outcome; its lease will run out");
+            }
         }
         Ok(n)
     }

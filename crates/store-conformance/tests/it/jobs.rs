@@ -34,12 +34,16 @@ conformance!(ensuring_a_job_twice_keeps_one, |store| {
 });
 
 conformance!(only_due_jobs_are_claimed_and_a_lease_hides_them, |store| {
+    assert_eq!(store.next_job_due(at(0)).await.unwrap(), None, "no jobs");
     store.ensure_job(&job("due", at(0))).await.unwrap();
     store.ensure_job(&job("later", at(10_000))).await.unwrap();
+    assert_eq!(store.next_job_due(at(5)).await.unwrap(), Some(at(0)));
     let claimed = store.claim_due_jobs("node-a", at(5), at(1_000), 10).await.unwrap();
     assert_eq!(claimed.iter().map(|j| j.key.as_str()).collect::<Vec<_>>(), ["due"]);
     assert_eq!((claimed[0].attempts, claimed[0].lease_owner.as_deref()), (1, Some("node-a")));
     assert!(store.claim_due_jobs("node-b", at(10), at(2_000), 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(store.next_job_due(at(10)).await.unwrap(), Some(at(10_000)), "a live lease hides its job");
+    assert_eq!(store.next_job_due(at(1_000)).await.unwrap(), Some(at(0)), "a lease that ran out does not");
 });
 
 conformance!(finishing_deletes_or_reschedules_and_needs_the_lease, |store| {
