@@ -372,7 +372,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
     // Periodic work (the finder-data purge, the partial-file sweep) runs through the durable
     // job runner: once across every node sharing the database, and again after a restart.
-    tokio::spawn(services::jobs::run_forever(opened.services.clone()));
+    tokio::spawn(services::run_jobs_forever(opened.services.clone()));
     let app = http_api::app(state);
 
     let handle = axum_server::Handle::new();
@@ -463,12 +463,13 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     let origin = operator_origin();
     match cmd {
         AdminCommand::CreateEnterprise { name } => {
-            let e = services.create_enterprise(&Caller::Operator, &origin, &name).await.map_err(service_error)?;
+            let e =
+                services.directory.create_enterprise(&Caller::Operator, &origin, &name).await.map_err(service_error)?;
             println!("{}", e.id);
             eprintln!("created enterprise {:?}", e.name);
         }
         AdminCommand::ListEnterprises => {
-            for e in services.list_enterprises(&Caller::Operator).await.map_err(service_error)? {
+            for e in services.directory.list_enterprises(&Caller::Operator).await.map_err(service_error)? {
                 println!("{}\t{}\t{}", e.id, e.created_at, e.name);
             }
         }
@@ -482,14 +483,17 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             })?;
             let password = read_password()?;
             let new = services::directory::NewUser { email, name, roles, via: None, password: Some(password) };
-            let user =
-                services.create_user(&Caller::Operator, &origin, enterprise, new).await.map_err(service_error)?;
+            let user = services
+                .directory
+                .create_user(&Caller::Operator, &origin, enterprise, new)
+                .await
+                .map_err(service_error)?;
             println!("{}", user.id);
             eprintln!("created {} ({}) as {}", user.email, user.name, user.roles);
         }
         AdminCommand::ListUsers { enterprise } => {
             let enterprise = parse_enterprise(&enterprise)?;
-            for u in services.list_users(&Caller::Operator, enterprise).await.map_err(service_error)? {
+            for u in services.directory.list_users(&Caller::Operator, enterprise).await.map_err(service_error)? {
                 let status = if u.disabled { "disabled" } else { "active" };
                 println!("{}\t{}\t{}\t{}\t{}", u.id, u.roles, status, u.email, u.name);
             }
@@ -499,6 +503,7 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             let team = domain::TeamId::parse(&team).ok_or_else(|| anyhow!("--team {team:?} is not a team id"))?;
             let user = domain::UserId::parse(&user).ok_or_else(|| anyhow!("--user {user:?} is not a user id"))?;
             services
+                .directory
                 .put_team_member(&Caller::Operator, &origin, enterprise, team, user, team_admin)
                 .await
                 .map_err(service_error)?;
@@ -506,8 +511,11 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::CreateTeam { enterprise, name } => {
             let enterprise = parse_enterprise(&enterprise)?;
-            let team =
-                services.create_team(&Caller::Operator, &origin, enterprise, &name).await.map_err(service_error)?;
+            let team = services
+                .directory
+                .create_team(&Caller::Operator, &origin, enterprise, &name)
+                .await
+                .map_err(service_error)?;
             println!("{}", team.id);
             eprintln!("created team {:?}", team.name);
         }
@@ -535,6 +543,7 @@ async fn audit_verify(config: Config) -> anyhow::Result<u8> {
     let bar = progress_bar("verifying");
     let verdict = opened
         .services
+        .compliance
         .verify_audit_chain(&Caller::Operator, &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
@@ -559,6 +568,7 @@ async fn keys_rotate(config: Config) -> anyhow::Result<()> {
     let bar = progress_bar("re-wrapping");
     let report = opened
         .services
+        .core
         .rotate_master_key(&Caller::Operator, &operator_origin(), &|done, total| {
             bar.set_length(total);
             bar.set_position(done);

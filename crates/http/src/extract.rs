@@ -158,12 +158,12 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let (token, via_cookie) =
             session_token(&parts.headers).ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
-        let mut principal = state.services.authenticate(&token).await?;
+        let mut principal = state.services.sessions.authenticate(&token).await?;
         // Refusals are audited with where the request came from.
         principal.origin = origin_of(parts);
         if via_cookie && !is_safe(&parts.method) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !state.services.csrf_matches(&token, sent) {
+            if !state.services.sessions.csrf_matches(&token, sent) {
                 return Err(Problem::new(Kind::CsrfRejected, "send the session's X-CSRF-Token header"));
             }
         }

@@ -123,7 +123,7 @@ impl Hub {
 
     /// Subscribes to the bus and dispatches until the subscription ends.
     pub async fn start(self: &Arc<Self>, services: &Arc<services::Services>) -> Result<(), services::Error> {
-        let mut events = services.conversation_events().await?;
+        let mut events = services.core.subscribe_events().await?;
         let hub = self.clone();
         tokio::spawn(async move {
             while let Some(delivery) = events.next().await {

@@ -8,26 +8,30 @@
 //!   and opened after it leaves it.
 //! - Every security-relevant change is written with its audit event in one store transaction.
 
-pub mod attachments;
-pub mod auth;
+//! - Sub-services are built in dependency order in [`Services::build`], each from the shared
+//!   [`core::Core`], the narrow store traits it needs and the siblings built before it, so a
+//!   dependency cycle between domains cannot compile.
+
+pub mod compliance;
 pub mod core;
 pub mod desk;
-pub mod directory;
+pub mod identity;
 pub mod mail;
 pub mod messaging;
-pub mod oidc;
-pub mod saml;
-pub mod sign_in;
-mod sso_util;
-pub use sso_util::SsoMethod;
+pub mod protocol;
+
+pub use compliance::audit;
+pub use identity::sso::SsoMethod;
+pub use identity::{credentials, directory, sessions, sso};
+pub use messaging::attachments;
 
 use domain::{EnterpriseId, FieldError};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::core::caller::{AuthContext, Caller, Principal};
-pub use crate::core::{audit, jobs, keys};
 pub(crate) use crate::core::{draft, team_draft};
+pub use crate::core::{jobs, keys};
 pub use keys::KeyringSource;
 
 /// Errors in product terms. `http` maps each variant to one problem type; the binary to a sentence.
@@ -163,81 +167,131 @@ impl Default for Settings {
     }
 }
 
-/// All services, built once at start-up and shared behind an `Arc`.
+/// All services, built once at start-up and shared behind an `Arc`. Handlers reach each domain
+/// through its field: `services.messaging.send_message(..)`.
 pub struct Services {
-    store: Arc<dyn store::Store>,
-    bus: Arc<dyn bus::Bus>,
-    keys: keys::Keys,
-    settings: Settings,
-    /// Verified against when an email is unknown, so that costs as much as a wrong password.
-    /// Computed on the blocking pool while the server starts, so start-up does not wait for it.
-    decoy_hash: Arc<tokio::sync::OnceCell<String>>,
-    /// Where notices to finders go; `None`: no mail is sent (and none is promised).
-    mailer: Option<Arc<dyn mail::Mailer>>,
-    /// OpenID Connect: the HTTP client and the providers' cached metadata and keys.
-    oidc: oidc::OidcClient,
-    /// Failed sign-ins for emails no account has, so that those lock like real accounts.
-    decoy_locks: auth::DecoyLocks,
-    /// This process's name in job leases.
-    node_id: String,
+    pub core: Arc<core::Core>,
+    pub credentials: Arc<identity::Credentials>,
+    pub directory: Arc<identity::Directory>,
+    pub sessions: Arc<identity::Sessions>,
+    pub sso: Arc<identity::Sso>,
+    pub messaging: Arc<messaging::Messaging>,
+    pub attachments: Arc<messaging::Attachments>,
+    pub desk: Arc<desk::Desk>,
+    pub compliance: Arc<compliance::Compliance>,
+    health: Arc<dyn store::Health>,
 }
 
 impl Services {
-    /// Loads the keyring, makes sure the blind-index key exists, and readies every service.
+    /// Loads the keyring, makes sure the blind-index key exists, and builds every sub-service in
+    /// dependency order: core, then identity (credentials, directory, sessions, single sign-on),
+    /// messaging, the desk and compliance.
     pub async fn build(
         store: Arc<dyn store::Store>,
         bus: Arc<dyn bus::Bus>,
         keyring: KeyringSource,
         settings: Settings,
     ) -> Result<Services> {
-        let keys = keys::Keys::load(store.clone(), keyring, settings.plaintext_at_rest_for_benchmark).await?;
-        let decoy_hash = Arc::new(tokio::sync::OnceCell::new());
-        let (cell, cost) = (decoy_hash.clone(), settings.password_cost);
-        tokio::spawn(async move {
-            let _ = cell.get_or_try_init(|| compute_decoy(cost)).await;
-        });
+        let core = Arc::new(core::Core::build(store.clone(), bus, keyring, settings).await?);
+        let credentials = Arc::new(identity::Credentials::new(core.clone(), &store));
+        let directory = Arc::new(identity::Directory::new(core.clone(), &store, credentials.clone()));
+        let sessions = Arc::new(identity::Sessions::new(core.clone(), &store, credentials.clone()));
+        let sso = Arc::new(identity::Sso::new(core.clone(), &store, directory.clone(), sessions.clone())?);
+        let messaging = Arc::new(messaging::Messaging::new(core.clone(), &store));
+        let attachments = Arc::new(messaging::Attachments::new(core.clone(), &store, messaging.clone()));
+        let desk = Arc::new(desk::Desk::new(core.clone(), &store));
+        let compliance = Arc::new(compliance::Compliance::new(core.clone(), &store));
         Ok(Services {
-            store,
-            bus,
-            keys,
-            settings,
-            decoy_hash,
-            mailer: None,
-            oidc: oidc::OidcClient::new()?,
-            decoy_locks: auth::DecoyLocks::default(),
-            node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
+            core,
+            credentials,
+            directory,
+            sessions,
+            sso,
+            messaging,
+            attachments,
+            desk,
+            compliance,
+            health: store,
         })
     }
 
-    pub(crate) async fn decoy_hash(&self) -> Result<String> {
-        let cost = self.settings.password_cost;
-        self.decoy_hash.get_or_try_init(|| compute_decoy(cost)).await.cloned()
-    }
-
     /// Sends finder notices through `mailer` (set once, before the services are shared).
-    pub fn with_mailer(mut self, mailer: Arc<dyn mail::Mailer>) -> Services {
-        self.mailer = Some(mailer);
+    pub fn with_mailer(self, mailer: Arc<dyn mail::Mailer>) -> Services {
+        self.core.set_mailer(mailer);
         self
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.core.settings
+    }
+
+    /// This node's name in job leases.
+    pub fn node_id(&self) -> &str {
+        self.core.node_id()
+    }
+
+    /// Schedules the periodic jobs not yet scheduled (see [`core::Core::ensure_periodic_jobs`]).
+    pub async fn ensure_periodic_jobs(&self) -> Result<()> {
+        self.core.ensure_periodic_jobs().await
+    }
+
+    /// Claims the jobs due now and runs them; returns how many ran.
+    pub async fn run_due_jobs(&self) -> Result<usize> {
+        self.core.run_due_jobs(self).await
     }
 
     /// Readiness: the database answers and every migration this build knows is applied.
     pub async fn readiness(&self) -> Result<Readiness> {
-        self.store.ping().await?;
-        let applied = self.store.applied_migrations().await?;
-        let known = self.store.known_migrations();
+        self.health.ping().await?;
+        let applied = self.health.applied_migrations().await?;
+        let known = self.health.known_migrations();
         let pending: Vec<i64> = known.iter().copied().filter(|v| !applied.contains(v)).collect();
-        Ok(Readiness { backend: self.store.backend(), applied: applied.len(), pending })
+        Ok(Readiness { backend: self.health.backend(), applied: applied.len(), pending })
     }
 }
 
-async fn compute_decoy(cost: crypto::password::Cost) -> Result<String> {
-    tokio::task::spawn_blocking(move || crypto::password::decoy_hash(cost))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))
+/// Runs this node's share of the cluster's jobs until the process ends: schedules the periodic
+/// ones, then looks for due jobs every `poll`.
+pub async fn run_jobs_forever(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(services.settings().jobs.poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ensured = false;
+    loop {
+        tick.tick().await;
+        if !ensured {
+            match services.ensure_periodic_jobs().await {
+                Ok(()) => ensured = true,
+                Err(e) => tracing::warn!(error = %e, "could not schedule the periodic jobs; will try again"),
+            }
+        }
+        match services.run_due_jobs().await {
+            Ok(_) => {}
+            Err(Error::Unavailable(why)) => tracing::warn!(%why, "the database is unavailable; jobs wait"),
+            Err(e) => tracing::warn!(error = %e, "looking for due jobs failed"),
+        }
+    }
+}
+
+/// The one place that knows which domain runs which job.
+#[async_trait::async_trait]
+impl jobs::RunJob for Services {
+    async fn run_job(&self, kind: jobs::JobKind, _row: &store::JobRow) -> Result<()> {
+        match kind {
+            jobs::JobKind::PurgeClosedReports => {
+                let n = self.desk.purge_closed_reports().await?;
+                if n > 0 {
+                    tracing::info!(reports = n, "purged finder contact data of closed reports");
+                }
+            }
+            jobs::JobKind::SweepPartialFiles => {
+                let n = self.core.blobs.sweep_partials().await?;
+                if n > 0 {
+                    tracing::info!(files = n, "removed partial uploads left by an earlier crash");
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

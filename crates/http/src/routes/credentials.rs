@@ -10,7 +10,7 @@ use axum::Json;
 use domain::password_policy::{CharClass, PasswordPolicy};
 use domain::{EnterpriseId, Rule};
 use serde::Deserialize;
-use services::sign_in::{PasswordPolicyView, RecoveryCodes, TotpEnrolment, TotpStatus};
+use services::credentials::{PasswordPolicyView, RecoveryCodes, TotpEnrolment, TotpStatus};
 use utoipa::ToSchema;
 
 fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
@@ -26,7 +26,7 @@ pub async fn get_policy(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<PasswordPolicyView>, Problem> {
-    Ok(Json(state.services.password_policy(&auth.caller(), enterprise(&id)?).await?))
+    Ok(Json(state.services.credentials.password_policy(&auth.caller(), enterprise(&id)?).await?))
 }
 
 /// The policy as an admin sends it; every setting is required so nothing changes by omission.
@@ -84,7 +84,7 @@ pub async fn put_policy(
         lockout_minutes: body.lockout_minutes,
         require_second_factor: body.require_second_factor,
     };
-    Ok(Json(state.services.put_password_policy(&auth.caller(), &origin, enterprise(&id)?, policy).await?))
+    Ok(Json(state.services.credentials.put_password_policy(&auth.caller(), &origin, enterprise(&id)?, policy).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -105,7 +105,11 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordChangeRequest>,
 ) -> Result<StatusCode, Problem> {
     state.check_account_rate(&auth.principal.user_id.to_string())?;
-    state.services.change_password(&auth.principal, &origin, &body.current_password, &body.new_password).await?;
+    state
+        .services
+        .sessions
+        .change_password(&auth.principal, &origin, &body.current_password, &body.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,14 +117,14 @@ pub async fn change_password(
 #[utoipa::path(get, path = "/api/v1/me/totp", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = TotpStatus)))]
 pub async fn totp_status(State(state): State<AppState>, auth: Auth) -> Result<Json<TotpStatus>, Problem> {
-    Ok(Json(state.services.totp_status(&auth.principal).await?))
+    Ok(Json(state.services.credentials.totp_status(&auth.principal).await?))
 }
 
 /// POST /api/v1/me/totp — start enrolment: a new secret with its QR code (SVG).
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = TotpEnrolment)))]
 pub async fn start_totp(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
-    let enrolment = state.services.start_totp_enrolment(&auth.principal).await?;
+    let enrolment = state.services.credentials.start_totp_enrolment(&auth.principal).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(enrolment)).into_response())
 }
 
@@ -140,7 +144,7 @@ pub async fn confirm_totp(
     auth: Auth,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Response, Problem> {
-    let codes = state.services.confirm_totp(&auth.principal, &origin, &body.code).await?;
+    let codes = state.services.credentials.confirm_totp(&auth.principal, &origin, &body.code).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(codes)).into_response())
 }
 
@@ -162,26 +166,26 @@ pub async fn disable_totp(
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<StatusCode, Problem> {
     state.check_account_rate(&auth.principal.user_id.to_string())?;
-    state.services.disable_totp(&auth.principal, &origin, &body.password).await?;
+    state.services.credentials.disable_totp(&auth.principal, &origin, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// GET /api/v1/enterprises/{id}/sso/oidc — the OpenID provider settings (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/sso/oidc", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
-    responses((status = 200, body = Option<services::oidc::OidcSettings>), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+    responses((status = 200, body = Option<services::sso::oidc::OidcSettings>), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get_oidc(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> Result<Json<Option<services::oidc::OidcSettings>>, Problem> {
-    Ok(Json(state.services.oidc_settings(&auth.caller(), enterprise(&id)?).await?))
+) -> Result<Json<Option<services::sso::oidc::OidcSettings>>, Problem> {
+    Ok(Json(state.services.sso.oidc_settings(&auth.caller(), enterprise(&id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OidcRequest {
-    pub settings: services::oidc::OidcSettings,
+    pub settings: services::sso::oidc::OidcSettings,
     /// Required the first time; omit to keep the stored one. Never returned.
     #[serde(default)]
     pub client_secret: Option<String>,
@@ -190,7 +194,7 @@ pub struct OidcRequest {
 /// PUT /api/v1/enterprises/{id}/sso/oidc — connect the enterprise's OpenID provider.
 #[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/sso/oidc", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)), request_body = OidcRequest,
-    responses((status = 200, body = services::oidc::OidcSettings), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    responses((status = 200, body = services::sso::oidc::OidcSettings), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn put_oidc(
     State(state): State<AppState>,
@@ -198,9 +202,10 @@ pub async fn put_oidc(
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OidcRequest>,
-) -> Result<Json<services::oidc::OidcSettings>, Problem> {
+) -> Result<Json<services::sso::oidc::OidcSettings>, Problem> {
     let settings = state
         .services
+        .sso
         .put_oidc_settings(&auth.caller(), &origin, enterprise(&id)?, body.settings, body.client_secret.as_deref())
         .await?;
     Ok(Json(settings))
@@ -209,13 +214,13 @@ pub async fn put_oidc(
 /// GET /api/v1/enterprises/{id}/sso/saml — the SAML identity provider settings (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/sso/saml", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)),
-    responses((status = 200, body = Option<services::saml::SamlSettings>), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
+    responses((status = 200, body = Option<services::sso::saml::SamlSettings>), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get_saml(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> Result<Json<Option<services::saml::SamlSettings>>, Problem> {
-    Ok(Json(state.services.saml_settings(&auth.caller(), enterprise(&id)?).await?))
+) -> Result<Json<Option<services::sso::saml::SamlSettings>>, Problem> {
+    Ok(Json(state.services.sso.saml_settings(&auth.caller(), enterprise(&id)?).await?))
 }
 
 /// The IdP from its metadata (XML or a URL), or from the three values directly.
@@ -249,7 +254,7 @@ pub struct SamlRequest {
 /// PUT /api/v1/enterprises/{id}/sso/saml — connect the enterprise's SAML identity provider.
 #[utoipa::path(put, path = "/api/v1/enterprises/{enterprise_id}/sso/saml", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path)), request_body = SamlRequest,
-    responses((status = 200, body = services::saml::SamlSettings), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+    responses((status = 200, body = services::sso::saml::SamlSettings), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn put_saml(
     State(state): State<AppState>,
@@ -259,17 +264,17 @@ pub async fn put_saml(
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SamlRequest>,
-) -> Result<Json<services::saml::SamlSettings>, Problem> {
+) -> Result<Json<services::sso::saml::SamlSettings>, Problem> {
     let (entity, sso, cert) = match (&body.idp_metadata, &body.idp_metadata_url) {
-        (Some(xml), _) => state.services.idp_metadata_from_xml(&auth.caller(), enterprise(&id)?, xml).await?,
-        (None, Some(url)) => state.services.fetch_idp_metadata(&auth.caller(), enterprise(&id)?, url).await?,
+        (Some(xml), _) => state.services.sso.idp_metadata_from_xml(&auth.caller(), enterprise(&id)?, xml).await?,
+        (None, Some(url)) => state.services.sso.fetch_idp_metadata(&auth.caller(), enterprise(&id)?, url).await?,
         (None, None) => (
             body.idp_entity_id.clone().unwrap_or_default(),
             body.idp_sso_url.clone().unwrap_or_default(),
             body.idp_certificate.clone().unwrap_or_default(),
         ),
     };
-    let settings = services::saml::SamlSettings {
+    let settings = services::sso::saml::SamlSettings {
         idp_entity_id: entity,
         idp_sso_url: sso,
         idp_certificate: cert,
@@ -279,5 +284,5 @@ pub async fn put_saml(
         sp_base_url: body.sp_base_url.unwrap_or_else(|| crate::extract::base_url(&headers, &uri)),
         sso_only: body.sso_only,
     };
-    Ok(Json(state.services.put_saml_settings(&auth.caller(), &origin, enterprise(&id)?, settings).await?))
+    Ok(Json(state.services.sso.put_saml_settings(&auth.caller(), &origin, enterprise(&id)?, settings).await?))
 }

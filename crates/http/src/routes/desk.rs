@@ -63,7 +63,7 @@ pub async fn submit_report(
     ApiJson(body): ApiJson<ReportRequest>,
 ) -> Result<Response, Problem> {
     state.check_public_rate(origin.ip.as_deref())?;
-    let receipt = state.services.submit_report(&origin, &body.into()).await?;
+    let receipt = state.services.desk.submit_report(&origin, &body.into()).await?;
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(receipt)).into_response())
 }
 
@@ -100,7 +100,7 @@ pub async fn report_status(
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> Result<Response, Problem> {
     state.check_public_rate(origin.ip.as_deref())?;
-    let view = state.services.finder_status(credential(&body.receipt_code, &body.status_link)?).await?;
+    let view = state.services.desk.finder_status(credential(&body.receipt_code, &body.status_link)?).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
 }
 
@@ -125,7 +125,7 @@ pub async fn finder_reply(
     ApiJson(body): ApiJson<FinderReplyRequest>,
 ) -> Result<Response, Problem> {
     state.check_public_rate(origin.ip.as_deref())?;
-    let view = state.services.finder_reply(credential(&body.receipt_code, &body.status_link)?, &body.body).await?;
+    let view = state.services.desk.finder_reply(credential(&body.receipt_code, &body.status_link)?, &body.body).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
 }
 
@@ -133,7 +133,7 @@ pub async fn finder_reply(
 #[utoipa::path(get, path = "/api/v1/desk/reports", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [ReportSummary]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_reports(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<ReportSummary>>, Problem> {
-    Ok(Json(state.services.desk_reports(&auth.caller()).await?))
+    Ok(Json(state.services.desk.desk_reports(&auth.caller()).await?))
 }
 
 fn report_id(raw: &str) -> Result<ReportId, Problem> {
@@ -150,7 +150,7 @@ pub async fn get_report(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let view = state.services.desk_report(&auth.caller(), report_id(&id)?).await?;
+    let view = state.services.desk.desk_report(&auth.caller(), report_id(&id)?).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
 }
 
@@ -173,7 +173,7 @@ pub async fn team_reply(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TeamReplyRequest>,
 ) -> Result<Json<ReportView>, Problem> {
-    Ok(Json(state.services.desk_reply(&auth.caller(), &origin, report_id(&id)?, &body.body).await?))
+    Ok(Json(state.services.desk.desk_reply(&auth.caller(), &origin, report_id(&id)?, &body.body).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -199,14 +199,14 @@ pub async fn set_state(
 ) -> Result<Json<ReportView>, Problem> {
     let new_state = domain::desk::ReportState::parse(&body.state)
         .ok_or_else(|| Problem::invalid("state", Rule::InvalidValue, "state: not a report state"))?;
-    Ok(Json(state.services.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state).await?))
+    Ok(Json(state.services.desk.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state).await?))
 }
 
 /// GET /api/v1/desk/keys — the organisation's OpenPGP keys, active first, with expiry warnings.
 #[utoipa::path(get, path = "/api/v1/desk/keys", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [DeskKeyView]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_keys(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<DeskKeyView>>, Problem> {
-    Ok(Json(state.services.list_desk_keys(&auth.caller()).await?))
+    Ok(Json(state.services.desk.list_desk_keys(&auth.caller()).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -240,6 +240,7 @@ pub async fn generate_key(
     };
     let view = state
         .services
+        .desk
         .generate_desk_key(&auth.caller(), &origin, &body.user_id, algorithm, body.valid_days.unwrap_or(365))
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -264,7 +265,7 @@ pub async fn import_key(
     auth: Auth,
     ApiJson(body): ApiJson<ImportKeyRequest>,
 ) -> Result<(StatusCode, Json<DeskKeyView>), Problem> {
-    let view = state.services.import_desk_key(&auth.caller(), &origin, &body.armored_key).await?;
+    let view = state.services.desk.import_desk_key(&auth.caller(), &origin, &body.armored_key).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -277,7 +278,7 @@ fn page_name(raw: &str) -> Result<DeskPage, Problem> {
     params(("page" = String, Path)),
     responses((status = 200, body = DeskPageView), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get_page(State(state): State<AppState>, Path(page): Path<String>) -> Result<Json<DeskPageView>, Problem> {
-    Ok(Json(state.services.desk_page(page_name(&page)?).await?))
+    Ok(Json(state.services.desk.desk_page(page_name(&page)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -299,7 +300,7 @@ pub async fn put_page(
     Path(page): Path<String>,
     ApiJson(body): ApiJson<PageRequest>,
 ) -> Result<Json<DeskPageView>, Problem> {
-    Ok(Json(state.services.put_desk_page(&auth.caller(), &origin, page_name(&page)?, &body.markdown).await?))
+    Ok(Json(state.services.desk.put_desk_page(&auth.caller(), &origin, page_name(&page)?, &body.markdown).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -349,10 +350,10 @@ pub async fn finder_upload(
     let q: FileQuery = parse_query(&uri)?;
     let credential = header_credential(&headers)?;
     // Prove the report is theirs before reading a byte of the file.
-    state.services.finder_status(credential).await?;
+    state.services.desk.finder_status(credential).await?;
     let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let staged = state.services.stage_desk_file(&q.name, media_type, body.into_data_stream()).await?;
-    Ok(Json(state.services.finder_attach(credential, vec![staged]).await?))
+    let staged = state.services.desk.stage_desk_file(&q.name, media_type, body.into_data_stream()).await?;
+    Ok(Json(state.services.desk.finder_attach(credential, vec![staged]).await?))
 }
 
 /// POST /api/v1/security/reports/files/{file_id}/download — a file of the finder's report; the
@@ -369,7 +370,8 @@ pub async fn finder_download(
 ) -> Result<Response, Problem> {
     state.check_public_rate(origin.ip.as_deref())?;
     let file = parse_id(&file_id, "file", domain::AttachmentId::parse)?;
-    let (view, stream) = state.services.finder_file(credential(&body.receipt_code, &body.status_link)?, file).await?;
+    let (view, stream) =
+        state.services.desk.finder_file(credential(&body.receipt_code, &body.status_link)?, file).await?;
     Ok(super::messaging::file_response(&view.name, &view.content_type, view.size, stream))
 }
 
@@ -393,10 +395,10 @@ pub async fn team_upload(
     let id = report_id(&id)?;
     let caller = auth.caller();
     // The role and the report are checked before a byte is stored.
-    state.services.desk_report(&caller, id).await?;
+    state.services.desk.desk_report(&caller, id).await?;
     let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let staged = state.services.stage_desk_file(&q.name, media_type, body.into_data_stream()).await?;
-    Ok(Json(state.services.team_attach(&caller, &origin, id, vec![staged]).await?))
+    let staged = state.services.desk.stage_desk_file(&q.name, media_type, body.into_data_stream()).await?;
+    Ok(Json(state.services.desk.team_attach(&caller, &origin, id, vec![staged]).await?))
 }
 
 /// GET /api/v1/desk/reports/{report_id}/files/{file_id} — download a report's file (security team).
@@ -411,7 +413,7 @@ pub async fn team_download(
     Path((id, file_id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let file = parse_id(&file_id, "file", domain::AttachmentId::parse)?;
-    let (view, stream) = state.services.team_file(&auth.caller(), report_id(&id)?, file).await?;
+    let (view, stream) = state.services.desk.team_file(&auth.caller(), report_id(&id)?, file).await?;
     Ok(super::messaging::file_response(&view.name, &view.content_type, view.size, stream))
 }
 
@@ -419,7 +421,7 @@ pub async fn team_download(
 #[utoipa::path(get, path = "/api/v1/desk/settings", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = DeskPolicy), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<DeskPolicy>, Problem> {
-    Ok(Json(state.services.desk_policy(&auth.caller()).await?))
+    Ok(Json(state.services.desk.desk_policy(&auth.caller()).await?))
 }
 
 /// PUT /api/v1/desk/settings — the security team turns keeping finders' IP addresses on or off
@@ -434,5 +436,5 @@ pub async fn put_settings(
     auth: Auth,
     ApiJson(body): ApiJson<DeskPolicy>,
 ) -> Result<Json<DeskPolicy>, Problem> {
-    Ok(Json(state.services.put_desk_policy(&auth.caller(), &origin, &body).await?))
+    Ok(Json(state.services.desk.put_desk_policy(&auth.caller(), &origin, &body).await?))
 }

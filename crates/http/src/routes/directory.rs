@@ -10,8 +10,8 @@ use axum::Json;
 use domain::{EnterpriseId, Role, Roles, Rule, TeamId, UserId};
 use serde::Deserialize;
 use services::audit::{AuditEventView, CatalogueEntry};
-use services::auth::DeviceView;
 use services::directory::{EnterpriseView, NewUser, TeamMemberView, TeamView, UserView};
+use services::sessions::DeviceView;
 use utoipa::{IntoParams, ToSchema};
 
 fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
@@ -103,7 +103,7 @@ pub async fn get_enterprise(
     auth: Auth,
     Path(eid): Path<String>,
 ) -> Result<Json<EnterpriseView>, Problem> {
-    Ok(Json(state.services.get_enterprise(&auth.caller(), enterprise(&eid)?).await?))
+    Ok(Json(state.services.directory.get_enterprise(&auth.caller(), enterprise(&eid)?).await?))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/users — every account (enterprise admins).
@@ -115,7 +115,7 @@ pub async fn list_users(
     auth: Auth,
     Path(eid): Path<String>,
 ) -> Result<Json<Vec<UserView>>, Problem> {
-    Ok(Json(state.services.list_users(&auth.caller(), enterprise(&eid)?).await?))
+    Ok(Json(state.services.directory.list_users(&auth.caller(), enterprise(&eid)?).await?))
 }
 
 /// POST /api/v1/enterprises/{enterprise_id}/users — create an account (enterprise admins).
@@ -136,7 +136,7 @@ pub async fn create_user(
     let enterprise = enterprise(&eid)?;
     let roles = parse_roles(body.role.as_deref(), body.roles.as_deref())?;
     let new = NewUser { email: body.email, name: body.name, roles, via: None, password: body.password };
-    let created = state.services.create_user(&auth.caller(), &origin, enterprise, new).await?;
+    let created = state.services.directory.create_user(&auth.caller(), &origin, enterprise, new).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -152,7 +152,9 @@ pub async fn update_user(
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, Problem> {
     let (enterprise, user) = (enterprise(&eid)?, user(&uid)?);
-    Ok(Json(state.services.set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled).await?))
+    Ok(Json(
+        state.services.directory.set_user_disabled(&auth.caller(), &origin, enterprise, user, body.disabled).await?,
+    ))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — a user's signed-in devices (enterprise admins).
@@ -164,7 +166,7 @@ pub async fn list_user_devices(
     auth: Auth,
     Path((eid, uid)): Path<(String, String)>,
 ) -> Result<Json<Vec<DeviceView>>, Problem> {
-    Ok(Json(state.services.list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?).await?))
+    Ok(Json(state.services.sessions.list_user_devices(&auth.caller(), enterprise(&eid)?, user(&uid)?).await?))
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/teams — the enterprise's teams (any member).
@@ -176,7 +178,7 @@ pub async fn list_teams(
     auth: Auth,
     Path(eid): Path<String>,
 ) -> Result<Json<Vec<TeamView>>, Problem> {
-    Ok(Json(state.services.list_teams(&auth.caller(), enterprise(&eid)?).await?))
+    Ok(Json(state.services.directory.list_teams(&auth.caller(), enterprise(&eid)?).await?))
 }
 
 /// POST /api/v1/enterprises/{enterprise_id}/teams — create a team (enterprise admins).
@@ -190,7 +192,7 @@ pub async fn create_team(
     Path(eid): Path<String>,
     ApiJson(body): ApiJson<CreateTeamRequest>,
 ) -> Result<(StatusCode, Json<TeamView>), Problem> {
-    let created = state.services.create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name).await?;
+    let created = state.services.directory.create_team(&auth.caller(), &origin, enterprise(&eid)?, &body.name).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -208,6 +210,7 @@ pub async fn update_team(
     Ok(Json(
         state
             .services
+            .directory
             .set_team_archived(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, body.archived)
             .await?,
     ))
@@ -222,7 +225,7 @@ pub async fn list_team_members(
     auth: Auth,
     Path((eid, tid)): Path<(String, String)>,
 ) -> Result<Json<Vec<TeamMemberView>>, Problem> {
-    Ok(Json(state.services.list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?).await?))
+    Ok(Json(state.services.directory.list_team_members(&auth.caller(), enterprise(&eid)?, team(&tid)?).await?))
 }
 
 /// PUT /api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{user_id} — add a member or change their team-admin flag.
@@ -238,6 +241,7 @@ pub async fn put_team_member(
 ) -> Result<StatusCode, Problem> {
     state
         .services
+        .directory
         .put_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?, body.is_admin)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -253,7 +257,11 @@ pub async fn remove_team_member(
     auth: Auth,
     Path((eid, tid, uid)): Path<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
-    state.services.remove_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?).await?;
+    state
+        .services
+        .directory
+        .remove_team_member(&auth.caller(), &origin, enterprise(&eid)?, team(&tid)?, user(&uid)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,6 +278,7 @@ pub async fn list_audit(
     let query: AuditQuery = crate::extract::parse_query(&uri)?;
     let events = state
         .services
+        .compliance
         .enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100))
         .await?;
     Ok(Json(events))

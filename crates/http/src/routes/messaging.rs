@@ -81,7 +81,7 @@ pub async fn list_colleagues(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Json<Vec<services::directory::ColleagueView>>, Problem> {
-    Ok(Json(state.services.list_colleagues(&auth.principal).await?))
+    Ok(Json(state.services.directory.list_colleagues(&auth.principal).await?))
 }
 
 /// GET /api/v1/conversations — your conversations with unread counts, most recent first.
@@ -91,7 +91,7 @@ pub async fn list_conversations(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Json<Vec<ConversationView>>, Problem> {
-    Ok(Json(state.services.list_conversations(&auth.principal).await?))
+    Ok(Json(state.services.messaging.list_conversations(&auth.principal).await?))
 }
 
 /// POST /api/v1/conversations/direct — open the direct conversation with someone (created once per pair).
@@ -106,7 +106,7 @@ pub async fn open_direct(
     ApiJson(body): ApiJson<OpenDirectRequest>,
 ) -> Result<Json<ConversationView>, Problem> {
     let other = user_in_body("user_id", &body.user_id)?;
-    Ok(Json(state.services.open_direct(&auth.principal, &origin, other).await?))
+    Ok(Json(state.services.messaging.open_direct(&auth.principal, &origin, other).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -129,7 +129,7 @@ pub async fn join_team_channel(
 ) -> Result<Json<ConversationView>, Problem> {
     let team = domain::TeamId::parse(&body.team_id)
         .ok_or_else(|| Problem::invalid("team_id", Rule::InvalidValue, "team_id: must be a team id"))?;
-    Ok(Json(state.services.join_team_channel(&auth.principal, &origin, team).await?))
+    Ok(Json(state.services.messaging.join_team_channel(&auth.principal, &origin, team).await?))
 }
 
 /// POST /api/v1/conversations/group — create a group conversation.
@@ -143,7 +143,7 @@ pub async fn create_group(
     ApiJson(body): ApiJson<CreateGroupRequest>,
 ) -> Result<(StatusCode, Json<ConversationView>), Problem> {
     let members = body.member_ids.iter().map(|m| user_in_body("member_ids", m)).collect::<Result<Vec<_>, _>>()?;
-    let created = state.services.create_group(&auth.principal, &origin, &body.title, &members).await?;
+    let created = state.services.messaging.create_group(&auth.principal, &origin, &body.title, &members).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -156,7 +156,7 @@ pub async fn get_conversation(
     auth: Auth,
     Path(cid): Path<String>,
 ) -> Result<Json<ConversationView>, Problem> {
-    Ok(Json(state.services.get_conversation(&auth.principal, conversation(&cid)?).await?))
+    Ok(Json(state.services.messaging.get_conversation(&auth.principal, conversation(&cid)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -180,7 +180,7 @@ pub async fn add_member(
     ApiJson(body): ApiJson<AddMemberRequest>,
 ) -> Result<Json<ConversationView>, Problem> {
     let user = user_in_body("user_id", &body.user_id)?;
-    Ok(Json(state.services.add_group_member(&auth.principal, &origin, conversation(&cid)?, user).await?))
+    Ok(Json(state.services.messaging.add_group_member(&auth.principal, &origin, conversation(&cid)?, user).await?))
 }
 
 /// DELETE /api/v1/conversations/{id}/members/{user_id} — the owner removes a member, or a member leaves.
@@ -197,7 +197,7 @@ pub async fn remove_member(
     Path((cid, uid)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let user = parse_id(&uid, "user", UserId::parse)?;
-    state.services.remove_group_member(&auth.principal, &origin, conversation(&cid)?, user).await?;
+    state.services.messaging.remove_group_member(&auth.principal, &origin, conversation(&cid)?, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -214,7 +214,9 @@ pub async fn list_messages(
 ) -> Result<Json<Vec<MessageView>>, Problem> {
     let q: MessagesQuery = parse_query(&uri)?;
     let id = conversation(&cid)?;
-    Ok(Json(state.services.list_messages(&auth.principal, id, q.before, q.after, q.limit.unwrap_or(50)).await?))
+    Ok(Json(
+        state.services.messaging.list_messages(&auth.principal, id, q.before, q.after, q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// POST /api/v1/conversations/{conversation_id}/messages — send a message.
@@ -228,7 +230,7 @@ pub async fn send_message(
     Path(cid): Path<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<(StatusCode, Json<MessageView>), Problem> {
-    let sent = state.services.send_message(&auth.principal, conversation(&cid)?, &body.body).await?;
+    let sent = state.services.messaging.send_message(&auth.principal, conversation(&cid)?, &body.body).await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -244,7 +246,7 @@ pub async fn edit_message(
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Json<MessageView>, Problem> {
     let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
-    Ok(Json(state.services.edit_message(&auth.principal, c, m, &body.body).await?))
+    Ok(Json(state.services.messaging.edit_message(&auth.principal, c, m, &body.body).await?))
 }
 
 /// DELETE /api/v1/conversations/{conversation_id}/messages/{message_id} — delete your own message; its content is destroyed.
@@ -258,7 +260,7 @@ pub async fn delete_message(
     Path((cid, mid)): Path<(String, String)>,
 ) -> Result<Json<MessageView>, Problem> {
     let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
-    Ok(Json(state.services.delete_message(&auth.principal, c, m).await?))
+    Ok(Json(state.services.messaging.delete_message(&auth.principal, c, m).await?))
 }
 
 /// POST /api/v1/conversations/{conversation_id}/read — move your read receipt forward.
@@ -271,7 +273,7 @@ pub async fn mark_read(
     Path(cid): Path<String>,
     ApiJson(body): ApiJson<ReadRequest>,
 ) -> Result<Json<ReadView>, Problem> {
-    let stored = state.services.mark_read(&auth.principal, conversation(&cid)?, body.seq).await?;
+    let stored = state.services.messaging.mark_read(&auth.principal, conversation(&cid)?, body.seq).await?;
     Ok(Json(ReadView { last_read_seq: stored }))
 }
 
@@ -307,8 +309,11 @@ pub async fn upload_attachment(
     let id = conversation(&cid)?;
     let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let stream = body.into_data_stream();
-    let sent =
-        state.services.send_attachment(&auth.principal, id, &q.name, media_type, q.caption.as_deref(), stream).await?;
+    let sent = state
+        .services
+        .attachments
+        .send_attachment(&auth.principal, id, &q.name, media_type, q.caption.as_deref(), stream)
+        .await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -325,7 +330,7 @@ pub async fn download_attachment(
     Path((cid, aid)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let (c, a) = (conversation(&cid)?, parse_id(&aid, "attachment", domain::AttachmentId::parse)?);
-    let (meta, stream) = state.services.open_attachment(&auth.principal, c, a).await?;
+    let (meta, stream) = state.services.attachments.open_attachment(&auth.principal, c, a).await?;
     Ok(file_response(&meta.name, &meta.content_type, meta.size, stream))
 }
 
@@ -443,7 +448,7 @@ async fn serve_socket(
     // `session-ended` event would then have gone to nobody. Checking again after registering
     // closes that gap: any later end reaches this registration. A session that simply runs out
     // sends no event, so the socket also closes itself at the session's expiry.
-    let deadline = match services.session_deadline(&token).await {
+    let deadline = match services.sessions.session_deadline(&token).await {
         Ok(expires_at) => {
             let left = u64::try_from(expires_at.0 - domain::Millis::now().0).unwrap_or(0);
             tokio::time::Instant::now() + std::time::Duration::from_millis(left)

@@ -54,12 +54,12 @@ async fn security_page(State(state): State<AppState>) -> Result<Response, Proble
     let s = &state.services;
     let mut body = String::new();
     for page in [DeskPage::Policy, DeskPage::Rules, DeskPage::HowToReport] {
-        body.push_str(&format!("<section id=\"{}\">{}</section>", page.as_str(), s.desk_page(page).await?.html));
+        body.push_str(&format!("<section id=\"{}\">{}</section>", page.as_str(), s.desk.desk_page(page).await?.html));
     }
     body.push_str("<section id=\"key\"><h2>Our OpenPGP key</h2>");
-    body.push_str(&key_facts(&s.published_key().await?));
+    body.push_str(&key_facts(&s.desk.published_key().await?));
     body.push_str("</section><section id=\"hall-of-fame\"><h2>Hall of fame</h2>");
-    let names = s.hall_of_fame().await?;
+    let names = s.desk.hall_of_fame().await?;
     if names.is_empty() {
         body.push_str("<p class=\"muted\">Nobody yet: yours could be the first name here.</p>");
     } else {
@@ -215,11 +215,11 @@ async fn read_form(
                                 ))
                             }
                         };
-                        state.services.finder_status(credential).await?;
+                        state.services.desk.finder_status(credential).await?;
                         finder_checked = true;
                     }
                     let media_type = field.content_type().unwrap_or("").to_owned();
-                    let staged = state.services.stage_desk_file(&file, &media_type, field).await?;
+                    let staged = state.services.desk.stage_desk_file(&file, &media_type, field).await?;
                     parts.files.push(staged);
                 }
                 None => {
@@ -243,7 +243,7 @@ async fn read_form(
     match result {
         Ok(()) => Ok(parts),
         Err(problem) => {
-            state.services.discard_staged(std::mem::take(&mut parts.files)).await;
+            state.services.desk.discard_staged(std::mem::take(&mut parts.files)).await;
             Err((problem, parts))
         }
     }
@@ -284,7 +284,8 @@ async fn post_report(
         }
     };
     let input = report_input(&parts);
-    let result = state.services.submit_report_with_files(&origin, &input, parts.files).await.map_err(Problem::from);
+    let result =
+        state.services.desk.submit_report_with_files(&origin, &input, parts.files).await.map_err(Problem::from);
     match result {
         Ok(receipt) => {
             let code = escape_html(&receipt.receipt_code);
@@ -425,9 +426,12 @@ async fn post_status(
 ) -> Response {
     let Ok(Form(form)) = form else { return status_form(StatusCode::BAD_REQUEST, Some("Enter your receipt code.")) };
     let result = match state.check_public_rate(origin.ip.as_deref()) {
-        Ok(()) => {
-            state.services.finder_status(FinderCredential::ReceiptCode(&form.receipt_code)).await.map_err(Problem::from)
-        }
+        Ok(()) => state
+            .services
+            .desk
+            .finder_status(FinderCredential::ReceiptCode(&form.receipt_code))
+            .await
+            .map_err(Problem::from),
         Err(p) => Err(p),
     };
     match result {
@@ -451,7 +455,7 @@ async fn get_status(
     if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
         return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
     }
-    match state.services.finder_status(FinderCredential::StatusLink(&link)).await.map_err(Problem::from) {
+    match state.services.desk.finder_status(FinderCredential::StatusLink(&link)).await.map_err(Problem::from) {
         Ok(view) => status_page(FinderCredential::StatusLink(&link), &view, None),
         Err(problem) => status_form(
             problem.status(),
@@ -479,19 +483,19 @@ async fn post_status_reply(
         (Some(code), _) => FinderCredential::ReceiptCode(code),
         (None, Some(link)) => FinderCredential::StatusLink(link),
         (None, None) => {
-            state.services.discard_staged(std::mem::take(&mut parts.files)).await;
+            state.services.desk.discard_staged(std::mem::take(&mut parts.files)).await;
             return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code."));
         }
     };
     let files = std::mem::take(&mut parts.files);
     let result = if body.trim().is_empty() && !files.is_empty() {
-        state.services.finder_attach(credential, files).await
+        state.services.desk.finder_attach(credential, files).await
     } else {
-        match state.services.finder_reply(credential, &body).await {
+        match state.services.desk.finder_reply(credential, &body).await {
             Ok(view) if files.is_empty() => Ok(view),
-            Ok(_) => state.services.finder_attach(credential, files).await,
+            Ok(_) => state.services.desk.finder_attach(credential, files).await,
             Err(e) => {
-                state.services.discard_staged(files).await;
+                state.services.desk.discard_staged(files).await;
                 Err(e)
             }
         }
@@ -501,7 +505,7 @@ async fn post_status_reply(
         Err(problem) if problem.status() == StatusCode::NOT_FOUND => {
             status_form(StatusCode::NOT_FOUND, Some(&sentence(&problem)))
         }
-        Err(problem) => match state.services.finder_status(credential).await {
+        Err(problem) => match state.services.desk.finder_status(credential).await {
             Ok(view) => {
                 let mut response = status_page(credential, &view, Some(&sentence(&problem)));
                 *response.status_mut() = problem.status();
@@ -536,7 +540,7 @@ async fn post_status_file(
     let Some(file) = domain::AttachmentId::parse(&form.file_id) else {
         return status_form(StatusCode::NOT_FOUND, Some("No such file."));
     };
-    match state.services.finder_file(credential, file).await {
+    match state.services.desk.finder_file(credential, file).await {
         Ok((view, stream)) => super::messaging::file_response(&view.name, &view.content_type, view.size, stream),
         Err(e) => {
             let problem = Problem::from(e);
@@ -577,7 +581,7 @@ async fn post_verify(
             &problem,
         );
     }
-    match state.services.verify_finder_email(&form.token).await {
+    match state.services.desk.verify_finder_email(&form.token).await {
         Ok(()) => layout(
             StatusCode::OK,
             "Address confirmed",
@@ -592,7 +596,7 @@ async fn post_verify(
 }
 
 async fn security_txt(State(state): State<AppState>) -> Result<Response, Problem> {
-    let body = state.services.security_txt().await?;
+    let body = state.services.desk.security_txt().await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], body)
         .into_response())
 }
@@ -602,7 +606,7 @@ fn no_key() -> Problem {
 }
 
 async fn key_asc(State(state): State<AppState>) -> Result<Response, Problem> {
-    let key = state.services.published_key().await?.ok_or_else(no_key)?;
+    let key = state.services.desk.published_key().await?.ok_or_else(no_key)?;
     Ok(([(header::CONTENT_TYPE, "application/pgp-keys"), (header::CACHE_CONTROL, "max-age=3600")], key.armored)
         .into_response())
 }
@@ -650,7 +654,7 @@ async fn hkp_lookup(State(state): State<AppState>, Query(q): Query<HkpQuery>) ->
     let search = q.search.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
         Problem::invalid("search", domain::Rule::Required, "search: give a fingerprint (0x...) or an email address")
     })?;
-    let key = state.services.published_key().await?.filter(|k| hkp_matches(k, &search));
+    let key = state.services.desk.published_key().await?.filter(|k| hkp_matches(k, &search));
     match q.op.as_deref() {
         Some("get") => {
             let key = key.ok_or_else(no_key)?;
@@ -677,7 +681,7 @@ async fn hkp_lookup(State(state): State<AppState>, Query(q): Query<HkpQuery>) ->
 
 /// The key whose user ids include `local@domain` for a WKD hash, served binary as WKD requires.
 async fn wkd_key(state: &AppState, hash: &str, domain: Option<&str>) -> Result<Response, Problem> {
-    let key = state.services.published_key().await?.ok_or_else(no_key)?;
+    let key = state.services.desk.published_key().await?.ok_or_else(no_key)?;
     let matches = key.view.user_ids.iter().filter_map(|u| extract_email(u)).any(|email| {
         let (local, email_domain) = email.rsplit_once('@').unwrap_or((&email, ""));
         services::desk::wkd_hash(local) == hash && domain.is_none_or(|d| d.eq_ignore_ascii_case(email_domain))

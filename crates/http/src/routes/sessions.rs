@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::SessionId;
 use serde::{Deserialize, Serialize};
-use services::auth::{DeviceView, SignedIn};
 use services::directory::{EnterpriseView, UserView};
+use services::sessions::{DeviceView, SignedIn};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -68,13 +68,17 @@ pub(crate) async fn sign_in(
 ) -> Result<SignedIn, Problem> {
     state.check_sign_in_rate(origin.ip.as_deref())?;
     state.check_account_rate(email)?;
-    Ok(state.services.sign_in_with(origin, email, password, otp).await?)
+    Ok(state.services.sessions.sign_in_with(origin, email, password, otp).await?)
 }
 
 /// The answer to a successful sign-in: the cookie for browsers, the token for API clients.
 async fn session_response(state: &AppState, signed_in: SignedIn) -> Result<Response, Problem> {
     let caller = services::Caller::User(signed_in.principal.clone());
-    let user = state.services.get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id).await?;
+    let user = state
+        .services
+        .directory
+        .get_user(&caller, signed_in.principal.enterprise_id, signed_in.principal.user_id)
+        .await?;
     let cookie = session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
     let body = SessionCreated {
         token: signed_in.token,
@@ -116,6 +120,7 @@ pub async fn change_expired_password(
     state.check_account_rate(&body.email)?;
     let signed_in = state
         .services
+        .sessions
         .change_expired_password(&origin, &body.email, &body.password, body.otp.as_deref(), &body.new_password)
         .await?;
     session_response(&state, signed_in).await
@@ -131,7 +136,7 @@ pub struct EnrolmentRequest {
 /// POST /api/v1/sessions/totp-enrolment — for accounts that must set up one-time codes before
 /// signing in: returns a secret (and QR code); then sign in with a code from it.
 #[utoipa::path(post, path = "/api/v1/sessions/totp-enrolment", tag = "sessions", request_body = EnrolmentRequest, responses(
-    (status = 200, body = services::sign_in::TotpEnrolment),
+    (status = 200, body = services::credentials::TotpEnrolment),
     (status = 401, body = ProblemDocument, content_type = "application/problem+json"),
     (status = 403, description = "Not required for this account", body = ProblemDocument, content_type = "application/problem+json"),
     (status = 429, body = ProblemDocument, content_type = "application/problem+json")
@@ -143,7 +148,7 @@ pub async fn enrol_at_sign_in(
 ) -> Result<Response, Problem> {
     state.check_sign_in_rate(origin.ip.as_deref())?;
     state.check_account_rate(&body.email)?;
-    let enrolment = state.services.enrol_totp_at_sign_in(&origin, &body.email, &body.password).await?;
+    let enrolment = state.services.sessions.enrol_totp_at_sign_in(&origin, &body.email, &body.password).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(enrolment)).into_response())
 }
 
@@ -176,7 +181,7 @@ pub async fn delete_current_session(
     ClientOrigin(origin): ClientOrigin,
     auth: Auth,
 ) -> Result<Response, Problem> {
-    state.services.sign_out(&auth.principal, &origin).await?;
+    state.services.sessions.sign_out(&auth.principal, &origin).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
 }
 
@@ -188,10 +193,14 @@ pub async fn delete_current_session(
 pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
     let caller = auth.caller();
     let p = &auth.principal;
-    let user = state.services.get_user(&caller, p.enterprise_id, p.user_id).await?;
-    let enterprise = state.services.get_enterprise(&caller, p.enterprise_id).await?;
-    let body =
-        MeView { user, enterprise, session_id: p.session_id, csrf_token: state.services.csrf_token_for(&auth.token) };
+    let user = state.services.directory.get_user(&caller, p.enterprise_id, p.user_id).await?;
+    let enterprise = state.services.directory.get_enterprise(&caller, p.enterprise_id).await?;
+    let body = MeView {
+        user,
+        enterprise,
+        session_id: p.session_id,
+        csrf_token: state.services.sessions.csrf_token_for(&auth.token),
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
@@ -201,7 +210,7 @@ pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Respons
     (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
 ))]
 pub async fn list_my_devices(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<DeviceView>>, Problem> {
-    Ok(Json(state.services.list_devices(&auth.principal).await?))
+    Ok(Json(state.services.sessions.list_devices(&auth.principal).await?))
 }
 
 /// DELETE /api/v1/me/devices/{session_id} — sign one of your devices out.
@@ -218,6 +227,6 @@ pub async fn end_my_device(
     Path(session_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let session = parse_id(&session_id, "session", SessionId::parse)?;
-    state.services.end_device(&auth.principal, &origin, session).await?;
+    state.services.sessions.end_device(&auth.principal, &origin, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -68,7 +68,7 @@ fn signin_page_with(status: StatusCode, error: Option<&str>, email: &str, extra:
 /// Shown when the password has expired: the same form, plus the new password, posted to
 /// `/signin/expired`.
 /// The one-time-code enrolment shown on the sign-in pages: the QR code and the key.
-fn enrol_section(e: &services::sign_in::TotpEnrolment) -> String {
+fn enrol_section(e: &services::credentials::TotpEnrolment) -> String {
     format!(
         "<section class=\"enrol\"><h2>Set up one-time codes</h2><p>Your organisation requires them. Scan this \
          code with an authenticator app (or type the key below), then sign in again with a code from the app.</p>\
@@ -124,7 +124,8 @@ async fn post_signin(
             match problem.kind {
                 Kind::PasswordExpired => return expired_page(&form.email, None),
                 Kind::SecondFactorEnrolmentRequired => {
-                    let enrolment = state.services.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await;
+                    let enrolment =
+                        state.services.sessions.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await;
                     return match enrolment {
                         Ok(e) => {
                             let after = enrol_section(&e);
@@ -167,7 +168,7 @@ async fn post_signin(
 
 /// Where a browser goes once signed in: the app, or first a page with the recovery codes when
 /// this sign-in completed a one-time-code enrolment (they are shown once, never again).
-fn signed_in_page(state: &AppState, signed_in: &services::auth::SignedIn) -> Response {
+fn signed_in_page(state: &AppState, signed_in: &services::sessions::SignedIn) -> Response {
     let cookie =
         super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
     let mut response = match &signed_in.recovery_codes {
@@ -226,14 +227,20 @@ async fn post_expired(
         return too_many(&problem, &form.email);
     }
     let otp = form.otp.as_deref().filter(|o| !o.is_empty());
-    match state.services.change_expired_password(&origin, &form.email, &form.password, otp, &form.new_password).await {
+    match state
+        .services
+        .sessions
+        .change_expired_password(&origin, &form.email, &form.password, otp, &form.new_password)
+        .await
+    {
         Ok(signed_in) => signed_in_page(&state, &signed_in),
         Err(e) => {
             let problem = crate::problem::Problem::from(e);
             if problem.kind == crate::problem::Kind::SecondFactorEnrolmentRequired {
                 // One-time codes are due as well: show the secret; the next submission, with a code
                 // from it, replaces the password and enrols in one step.
-                if let Ok(enrolment) = state.services.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await
+                if let Ok(enrolment) =
+                    state.services.sessions.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await
                 {
                     let message = if otp.is_some() {
                         "That code did not match. Scan this new code, then submit again with a code from it."
@@ -282,11 +289,12 @@ async fn sso_start(
     // OpenID Connect if the email's domain has it, else SAML.
     // Either way the browser keeps what binds the sign-in to it (login CSRF): the OpenID state,
     // or the SAML request id.
-    let started = match state.services.oidc_start(&form.email, &redirect_uri).await {
+    let started = match state.services.sso.oidc_start(&form.email, &redirect_uri).await {
         // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
         Ok((url, sso_state)) => Ok((url, format!("{SSO_COOKIE}={sso_state}; Path=/; Secure; HttpOnly; SameSite=Lax"))),
         Err(services::Error::Invalid(f)) if f.field == "email" => state
             .services
+            .sso
             .saml_start(&form.email)
             .await
             // None: the IdP posts the answer back across sites, and Lax cookies skip such posts.
@@ -344,7 +352,7 @@ async fn sso_callback(
     }
     let (Some(code), Some(sso_state)) = (q.code, q.state) else {
         if let Err(e) =
-            state.services.record_refused_sso_answer(&origin, services::SsoMethod::Oidc, q.error.as_deref()).await
+            state.services.sso.record_refused_sso_answer(&origin, services::SsoMethod::Oidc, q.error.as_deref()).await
         {
             return signin_page(
                 crate::problem::Problem::from(e).status(),
@@ -358,7 +366,7 @@ async fn sso_callback(
             .unwrap_or_else(|| "The identity provider's answer was incomplete.".to_owned());
         return signin_page(StatusCode::BAD_REQUEST, Some(&why), "");
     };
-    match state.services.oidc_callback(&origin, &code, &sso_state, browser_state.as_deref()).await {
+    match state.services.sso.oidc_callback(&origin, &code, &sso_state, browser_state.as_deref()).await {
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
@@ -393,7 +401,7 @@ fn continue_page(url: &str) -> Response {
 /// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.
 async fn saml_metadata(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> Response {
     let base = crate::extract::base_url(&headers, &uri);
-    ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], services::saml::sp_metadata(&base)).into_response()
+    ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], services::sso::saml::sp_metadata(&base)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -414,7 +422,7 @@ async fn saml_acs(
         return too_many(&problem, "");
     }
     let Ok(Form(form)) = form else {
-        if let Err(e) = state.services.record_refused_sso_answer(&origin, services::SsoMethod::Saml, None).await {
+        if let Err(e) = state.services.sso.record_refused_sso_answer(&origin, services::SsoMethod::Saml, None).await {
             return signin_page(
                 crate::problem::Problem::from(e).status(),
                 Some("Sign-in is unavailable right now."),
@@ -423,7 +431,7 @@ async fn saml_acs(
         }
         return signin_page(StatusCode::BAD_REQUEST, Some("The identity provider's answer was incomplete."), "");
     };
-    match state.services.saml_acs(&origin, &form.saml_response, browser_request.as_deref()).await {
+    match state.services.sso.saml_acs(&origin, &form.saml_response, browser_request.as_deref()).await {
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());

@@ -129,7 +129,7 @@ async fn other_tenants_and_weaker_roles_are_refused() {
         .problem(403, "forbidden");
     req(Method::GET, "/api/v1/me").send(&app).await.problem(401, "unauthenticated");
     req(Method::GET, "/api/v1/me").bearer("made-up-token").send(&app).await.problem(401, "unauthenticated");
-    assert!(!app.services.get_user(&services::Caller::Operator, b, b_user.id).await.unwrap().disabled);
+    assert!(!app.services.directory.get_user(&services::Caller::Operator, b, b_user.id).await.unwrap().disabled);
 }
 
 #[tokio::test]

@@ -153,7 +153,11 @@ async fn the_no_javascript_forms_enrol_at_sign_in_and_show_the_recovery_codes_on
         require_second_factor: true,
         ..domain::password_policy::PasswordPolicy::default()
     };
-    app.services.put_password_policy(&services::Caller::Operator, &Default::default(), e, required).await.unwrap();
+    app.services
+        .credentials
+        .put_password_policy(&services::Caller::Operator, &Default::default(), e, required)
+        .await
+        .unwrap();
     let post =
         |fields: &[(&str, &str)]| req(Method::POST, "/signin").raw("application/x-www-form-urlencoded", form(fields));
     let first = post(&[("email", "ada@acme.example"), ("password", PASSWORD)]).send(&app).await;

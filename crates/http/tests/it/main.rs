@@ -140,7 +140,7 @@ impl Req {
 
 impl TestApp {
     pub async fn enterprise(&self, name: &str) -> EnterpriseId {
-        self.services.create_enterprise(&Caller::Operator, &Default::default(), name).await.unwrap().id
+        self.services.directory.create_enterprise(&Caller::Operator, &Default::default(), name).await.unwrap().id
     }
 
     pub async fn user(&self, enterprise: EnterpriseId, email: &str, role: Role) -> services::directory::UserView {
@@ -151,7 +151,7 @@ impl TestApp {
             via: None,
             password: Some(PASSWORD.into()),
         };
-        self.services.create_user(&Caller::Operator, &Default::default(), enterprise, new).await.unwrap()
+        self.services.directory.create_user(&Caller::Operator, &Default::default(), enterprise, new).await.unwrap()
     }
 
     /// Signs in through the API; returns the JSON body (token, csrf_token, user) and the cookie.
@@ -170,6 +170,6 @@ impl TestApp {
     }
 
     pub async fn n_users(&self, enterprise: EnterpriseId) -> usize {
-        self.services.list_users(&Caller::Operator, enterprise).await.unwrap().len()
+        self.services.directory.list_users(&Caller::Operator, enterprise).await.unwrap().len()
     }
 }

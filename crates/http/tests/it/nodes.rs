@@ -52,7 +52,13 @@ async fn a_message_sent_on_node_1_arrives_live_on_node_2() {
     let Some(node1) = node(&url, &schema, ring.clone()).await else { return };
     let Some(node2) = node(&url, &schema, ring).await else { return };
 
-    let e = node1.services.create_enterprise(&Caller::Operator, &Default::default(), "Two Nodes Inc").await.unwrap().id;
+    let e = node1
+        .services
+        .directory
+        .create_enterprise(&Caller::Operator, &Default::default(), "Two Nodes Inc")
+        .await
+        .unwrap()
+        .id;
     for email in ["ada@nodes.example", "bob@nodes.example"] {
         let new = NewUser {
             email: email.into(),
@@ -61,7 +67,7 @@ async fn a_message_sent_on_node_1_arrives_live_on_node_2() {
             via: None,
             password: Some(PASSWORD.into()),
         };
-        node1.services.create_user(&Caller::Operator, &Default::default(), e, new).await.unwrap();
+        node1.services.directory.create_user(&Caller::Operator, &Default::default(), e, new).await.unwrap();
     }
     let ada = node1.token("ada@nodes.example").await;
     let bob = node2.token("bob@nodes.example").await;

@@ -4,7 +4,7 @@
 use crate::{app, req, TestApp};
 use axum::http::{Method, StatusCode};
 use domain::Role;
-use services::oidc::OidcSettings;
+use services::sso::oidc::OidcSettings;
 use services::Caller;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -111,7 +111,8 @@ async fn start(app: &TestApp, email: &str) -> (String, String) {
 }
 
 async fn configure(app: &TestApp, e: domain::EnterpriseId, port: u16, sso_only: bool) {
-    let team = app.services.create_team(&Caller::Operator, &Default::default(), e, "Engineering").await.unwrap();
+    let team =
+        app.services.directory.create_team(&Caller::Operator, &Default::default(), e, "Engineering").await.unwrap();
     let settings = OidcSettings {
         issuer: format!("http://127.0.0.1:{port}"),
         client_id: "conclave".into(),
@@ -122,7 +123,11 @@ async fn configure(app: &TestApp, e: domain::EnterpriseId, port: u16, sso_only: 
         sso_only,
         trust_emails_without_verified_claim: false,
     };
-    app.services.put_oidc_settings(&Caller::Operator, &Default::default(), e, settings, Some(SECRET)).await.unwrap();
+    app.services
+        .sso
+        .put_oidc_settings(&Caller::Operator, &Default::default(), e, settings, Some(SECRET))
+        .await
+        .unwrap();
 }
 
 // Multi-threaded: the provider is another process, and the test blocks on nothing but I/O.
@@ -152,11 +157,11 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text());
     assert_eq!(signed.header("location"), "/app");
     assert!(signed.header("set-cookie").starts_with("__Host-conclave_session="));
-    let users = app.services.list_users(&Caller::Operator, e).await.unwrap();
+    let users = app.services.directory.list_users(&Caller::Operator, e).await.unwrap();
     let ada = users.iter().find(|u| u.email == "ada@acme.example").expect("created just in time");
     assert_eq!(ada.role, Role::Member);
-    let teams = app.services.list_teams(&Caller::Operator, e).await.unwrap();
-    let members = app.services.list_team_members(&Caller::Operator, e, teams[0].id).await.unwrap();
+    let teams = app.services.directory.list_teams(&Caller::Operator, e).await.unwrap();
+    let members = app.services.directory.list_team_members(&Caller::Operator, e, teams[0].id).await.unwrap();
     assert!(members.iter().any(|m| m.user_id == ada.id), "the groups claim put Ada in Engineering");
     // Nobody at the shell did this: the account and the team place are the system's work.
     let events = app.store.audit_page(0, 1000).await.unwrap();
@@ -180,7 +185,7 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let (authorize, cookie) = start(&app, "admin.ops@acme.example").await;
     let callback = through_provider(&browser(), authorize).await;
     assert_eq!(req(Method::GET, &callback).header("cookie", &cookie).send(&app).await.status, StatusCode::SEE_OTHER);
-    let users = app.services.list_users(&Caller::Operator, e).await.unwrap();
+    let users = app.services.directory.list_users(&Caller::Operator, e).await.unwrap();
     assert_eq!(users.iter().find(|u| u.email == "admin.ops@acme.example").unwrap().role, Role::EnterpriseAdmin);
 
     // An existing member in the provider's admin group (this provider puts addresses starting
@@ -189,7 +194,7 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let (authorize, cookie) = start(&app, "admin.late@acme.example").await;
     let callback = through_provider(&browser(), authorize).await;
     assert_eq!(req(Method::GET, &callback).header("cookie", &cookie).send(&app).await.status, StatusCode::SEE_OTHER);
-    let users = app.services.list_users(&Caller::Operator, e).await.unwrap();
+    let users = app.services.directory.list_users(&Caller::Operator, e).await.unwrap();
     assert_eq!(users.iter().find(|u| u.email == "admin.late@acme.example").unwrap().role, Role::EnterpriseAdmin);
 
     // A domain without single sign-on is refused at the start; a token for another domain at the end.
@@ -204,7 +209,7 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let refused = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert!(refused.text().contains("evil.example may not sign in here"), "{}", refused.text());
-    let n = app.services.list_users(&Caller::Operator, e).await.unwrap().len();
+    let n = app.services.directory.list_users(&Caller::Operator, e).await.unwrap().len();
     assert_eq!(n, 3, "no account for the refused sign-in");
 
     // The provider does not vouch for the address (email_verified false): refused, since
@@ -214,21 +219,21 @@ async fn people_sign_in_through_the_provider_and_bad_answers_are_refused() {
     let unverified = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
     assert_eq!(unverified.status, StatusCode::UNAUTHORIZED);
     assert!(unverified.text().contains("not confirmed that this email address is verified"), "{}", unverified.text());
-    assert_eq!(app.services.list_users(&Caller::Operator, e).await.unwrap().len(), 3);
+    assert_eq!(app.services.directory.list_users(&Caller::Operator, e).await.unwrap().len(), 3);
 
     // A provider that never sends the claim: refused, until the admin says it manages every
     // address itself.
     let (authorize, cookie) = start(&app, "noclaim.bo@acme.example").await;
     let callback = through_provider(&browser(), authorize).await;
     assert_eq!(req(Method::GET, &callback).header("cookie", &cookie).send(&app).await.status, StatusCode::UNAUTHORIZED);
-    let mut trusting = app.services.oidc_settings(&Caller::Operator, e).await.unwrap().unwrap();
+    let mut trusting = app.services.sso.oidc_settings(&Caller::Operator, e).await.unwrap().unwrap();
     trusting.trust_emails_without_verified_claim = true;
-    app.services.put_oidc_settings(&Caller::Operator, &Default::default(), e, trusting, None).await.unwrap();
+    app.services.sso.put_oidc_settings(&Caller::Operator, &Default::default(), e, trusting, None).await.unwrap();
     let (authorize, cookie) = start(&app, "noclaim.bo@acme.example").await;
     let callback = through_provider(&browser(), authorize).await;
     let trusted = req(Method::GET, &callback).header("cookie", &cookie).send(&app).await;
     assert_eq!(trusted.status, StatusCode::SEE_OTHER, "{}", trusted.text());
-    assert_eq!(app.services.list_users(&Caller::Operator, e).await.unwrap().len(), 4);
+    assert_eq!(app.services.directory.list_users(&Caller::Operator, e).await.unwrap().len(), 4);
 
     // The provider rotates its signing key: Conclave fetches the new keys and goes on.
     drop(first);
@@ -265,11 +270,17 @@ async fn sso_only_turns_passwords_off_except_for_break_glass_admins() {
     let e = app.enterprise("Acme").await;
     app.user(e, "member@acme.example", Role::Member).await;
     app.user(e, "root@acme.example", Role::EnterpriseAdmin).await;
-    let root = app.services.sign_in(&Default::default(), "root@acme.example", crate::PASSWORD).await.unwrap().principal;
-    let enrolment = app.services.start_totp_enrolment(&root).await.unwrap();
+    let root = app
+        .services
+        .sessions
+        .sign_in(&Default::default(), "root@acme.example", crate::PASSWORD)
+        .await
+        .unwrap()
+        .principal;
+    let enrolment = app.services.credentials.start_totp_enrolment(&root).await.unwrap();
     let secret = crypto::totp::TotpSecret::from_base32(&enrolment.secret).unwrap();
     let step = domain::Millis::now().0 / 1000 / crypto::totp::STEP_SECONDS;
-    app.services.confirm_totp(&root, &Default::default(), &secret.code_at_step(step)).await.unwrap();
+    app.services.credentials.confirm_totp(&root, &Default::default(), &secret.code_at_step(step)).await.unwrap();
     configure(&app, e, port, true).await;
 
     let sign_in = |email: &str, otp: Option<String>| {

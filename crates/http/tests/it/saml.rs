@@ -173,7 +173,7 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     assert_eq!(r.json()["idp_entity_id"], "urn:test:idp");
     // Another organisation cannot claim the same email domain (or the same IdP).
     let other = app.enterprise("Rival").await;
-    let rival = services::saml::SamlSettings {
+    let rival = services::sso::saml::SamlSettings {
         idp_entity_id: "urn:rival:idp".into(),
         idp_sso_url: "https://idp.rival.example/sso".into(),
         idp_certificate: r.json()["idp_certificate"].as_str().unwrap().to_owned(),
@@ -183,7 +183,8 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
         sp_base_url: "https://rival.example".into(),
         sso_only: false,
     };
-    let err = app.services.put_saml_settings(&Caller::Operator, &Default::default(), other, rival).await.unwrap_err();
+    let err =
+        app.services.sso.put_saml_settings(&Caller::Operator, &Default::default(), other, rival).await.unwrap_err();
     assert!(matches!(err, services::Error::Conflict(ref f) if f.field == "allowed_domains"), "{err:?}");
     let metadata = req(Method::GET, "/saml/metadata").header("host", "localhost").send(&app).await;
     assert!(metadata.text().contains("https://localhost/saml/acs"));
@@ -220,7 +221,7 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     let ok = post_acs_with(&app, &response, Some(&cookie)).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
     assert!(ok.header("set-cookie").starts_with("__Host-conclave_session="));
-    let users = app.services.list_users(&Caller::Operator, e).await.unwrap();
+    let users = app.services.directory.list_users(&Caller::Operator, e).await.unwrap();
     let ada = users.iter().find(|u| u.email == "ada@acme.example").expect("made just in time");
     assert_eq!(ada.name, "Test Person");
 
@@ -276,7 +277,7 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     // Not base64, not XML: a clear refusal.
     refused("not base64")(post_acs(&app, "%%%").await);
 
-    let users = app.services.list_users(&Caller::Operator, e).await.unwrap();
+    let users = app.services.directory.list_users(&Caller::Operator, e).await.unwrap();
     assert!(
         !users.iter().any(|u| u.email.starts_with("carol") || u.email.starts_with("root")),
         "no account for a refused response"

@@ -2,11 +2,12 @@
 //! rights is appended to the audit chain with outcome `denied`, the true actor and the action
 //! they attempted, before the error goes back.
 
-use crate::{Caller, Error, Result, Services};
+use super::Core;
+use crate::{Caller, Error, Result};
 use domain::audit::{Action, AuditDraft, Outcome};
 use domain::EnterpriseId;
 
-impl Services {
+impl Core {
     /// Passes for the operator, the system and enterprise admins of `enterprise`.
     pub(crate) async fn require_enterprise_admin(
         &self,
@@ -64,7 +65,7 @@ impl Services {
             detail: detail.to_string(),
             ..AuditDraft::new(action, caller.actor(), caller.origin())
         };
-        if let Err(e) = self.store.append_audit(&draft).await {
+        if let Err(e) = self.audit_store.append_audit(&draft).await {
             // The refusal stands either way; the log line says the trail missed one.
             tracing::warn!(error = %e, action = action.name(), "could not audit a refused action");
         }

@@ -3,9 +3,9 @@
 //! jobs that are due, runs them, and records the next run or the error. A node that dies holding
 //! a lease simply lets it run out, and another node takes the job then.
 
-use crate::{Error, Result, Services};
+use super::Core;
+use crate::Result;
 use domain::Millis;
-use std::sync::Arc;
 use std::time::Duration;
 use store::JobRow;
 
@@ -69,81 +69,65 @@ fn retry_delay(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(1, 11) as u32).min(Duration::from_secs(3600))
 }
 
-impl Services {
-    /// This node's name in job leases (unique per process).
-    pub fn node_id(&self) -> &str {
-        &self.node_id
-    }
+/// What runs a claimed job: the services, which know every domain (the core knows none).
+#[async_trait::async_trait]
+pub trait RunJob: Send + Sync {
+    async fn run_job(&self, kind: JobKind, row: &JobRow) -> Result<()>;
+}
 
+impl Core {
     /// Schedules every periodic job that is not scheduled yet, due now. Every node does this at
     /// start; the store keeps one row per job, so the cluster still runs each once.
     pub async fn ensure_periodic_jobs(&self) -> Result<()> {
         let now = Millis::now();
         for kind in JobKind::ALL.into_iter().filter(|k| k.period().is_some()) {
-            self.store.ensure_job(&job(kind, kind.name(), "{}", now)).await?;
+            self.job_store.ensure_job(&job(kind, kind.name(), "{}", now)).await?;
         }
         Ok(())
     }
 
     /// Claims the jobs due now and runs them one after another; returns how many ran
     /// (successfully or not). Asks a reader first, so an idle node never takes the writer.
-    pub async fn run_due_jobs(&self) -> Result<usize> {
+    pub async fn run_due_jobs(&self, runner: &dyn RunJob) -> Result<usize> {
         let settings = &self.settings.jobs;
         let now = Millis::now();
-        if self.store.next_job_due(now).await?.is_none_or(|due| due > now) {
+        if self.job_store.next_job_due(now).await?.is_none_or(|due| due > now) {
             return Ok(0);
         }
-        let claimed = self.store.claim_due_jobs(&self.node_id, now, after(now, settings.lease), settings.batch).await?;
+        let claimed =
+            self.job_store.claim_due_jobs(&self.node_id, now, after(now, settings.lease), settings.batch).await?;
         let n = claimed.len();
         for row in claimed {
             // One job's bookkeeping failing must not strand the rest of the batch under a lease.
             let key = row.key.clone();
-            if let Err(e) = self.run_claimed(row).await {
+            if let Err(e) = self.run_claimed(runner, row).await {
                 tracing::warn!(job = key.as_str(), error = %e, "could not record a job's outcome; its lease will run out");
             }
         }
         Ok(n)
     }
 
-    async fn run_claimed(&self, row: JobRow) -> Result<()> {
+    async fn run_claimed(&self, runner: &dyn RunJob, row: JobRow) -> Result<()> {
         let Some(kind) = JobKind::parse(&row.kind) else {
             // A newer node's job: leave it to a node that knows it, and look again in an hour.
             let retry = after(Millis::now(), Duration::from_secs(3600));
             let error = format!("this node does not know jobs of kind {:?}", row.kind);
-            self.store.fail_job(&row.key, &self.node_id, &error, retry, Millis::now()).await?;
+            self.job_store.fail_job(&row.key, &self.node_id, &error, retry, Millis::now()).await?;
             return Ok(());
         };
-        let outcome = self.run_job(kind, &row).await;
+        let outcome = runner.run_job(kind, &row).await;
         let now = Millis::now();
         match outcome {
             Ok(()) => {
                 let next = kind.period().map(|p| after(now, p));
-                if !self.store.finish_job(&row.key, &self.node_id, next, now).await? {
+                if !self.job_store.finish_job(&row.key, &self.node_id, next, now).await? {
                     tracing::warn!(job = row.key.as_str(), "a job outlived its lease; another node may run it again");
                 }
             }
             Err(e) => {
                 tracing::warn!(job = row.key.as_str(), attempts = row.attempts, error = %e, "a job failed; it will be retried");
                 let retry = after(now, retry_delay(row.attempts));
-                self.store.fail_job(&row.key, &self.node_id, &e.to_string(), retry, now).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn run_job(&self, kind: JobKind, _row: &JobRow) -> Result<()> {
-        match kind {
-            JobKind::PurgeClosedReports => {
-                let n = self.purge_closed_reports().await?;
-                if n > 0 {
-                    tracing::info!(reports = n, "purged finder contact data of closed reports");
-                }
-            }
-            JobKind::SweepPartialFiles => {
-                let n = self.sweep_partial_files().await?;
-                if n > 0 {
-                    tracing::info!(files = n, "removed partial uploads left by an earlier crash");
-                }
+                self.job_store.fail_job(&row.key, &self.node_id, &e.to_string(), retry, now).await?;
             }
         }
         Ok(())
@@ -162,27 +146,5 @@ fn job(kind: JobKind, key: &str, payload: &str, due_at: Millis) -> JobRow {
         last_error: None,
         created_at: due_at,
         updated_at: due_at,
-    }
-}
-
-/// Runs this node's share of the cluster's jobs until the process ends: schedules the periodic
-/// ones, then looks for due jobs every `poll`.
-pub async fn run_forever(services: Arc<Services>) {
-    let mut tick = tokio::time::interval(services.settings.jobs.poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut ensured = false;
-    loop {
-        tick.tick().await;
-        if !ensured {
-            match services.ensure_periodic_jobs().await {
-                Ok(()) => ensured = true,
-                Err(e) => tracing::warn!(error = %e, "could not schedule the periodic jobs; will try again"),
-            }
-        }
-        match services.run_due_jobs().await {
-            Ok(_) => {}
-            Err(Error::Unavailable(why)) => tracing::warn!(%why, "the database is unavailable; jobs wait"),
-            Err(e) => tracing::warn!(error = %e, "looking for due jobs failed"),
-        }
     }
 }

@@ -230,7 +230,7 @@ pub struct RotationReport {
     pub retired: usize,
 }
 
-impl crate::Services {
+impl super::Core {
     /// Rotates the master key (operator only). `progress(done, total)` reports each key re-wrapped.
     pub async fn rotate_master_key(
         &self,

@@ -3,9 +3,11 @@
 //! ("staged"), checked against an allow-list of types by their content, and only then attached
 //! to a report in the same transaction that records it; whatever fails removes the staged files.
 
+use super::Desk;
 use super::{FinderCredential, FinderReportView, ReportView};
-use crate::attachments::{content_type, file_name, io, write_sealed};
-use crate::{draft, Caller, Error, Result, Services};
+use crate::core::blobs::StagedBlob;
+use crate::messaging::attachments::{content_type, file_name};
+use crate::{draft, Caller, Error, Result};
 use bytes::Bytes;
 use domain::audit::{Action, Origin};
 use domain::{AttachmentId, EnterpriseId, FieldError, Millis, ReportId, Rule};
@@ -92,19 +94,17 @@ fn refused_type(name: &str) -> Error {
 /// A file received and sealed on disk, waiting to be attached to a report.
 #[derive(Debug)]
 pub struct StagedFile {
-    id: AttachmentId,
     name: String,
     content_type: String,
-    size: u64,
     /// Deletes the sealed file if this is dropped before a row points at it: a request cut off
     /// after staging (the client went away) leaves nothing behind.
-    guard: crate::attachments::FileGuard,
+    blob: StagedBlob,
 }
 
 /// The staged files are recorded now: they stay.
 pub(super) fn keep_all(staged: &mut [StagedFile]) {
     for f in staged {
-        f.guard.keep();
+        f.blob.keep();
     }
 }
 
@@ -125,7 +125,7 @@ pub(super) fn file_aad(id: &str) -> crypto::Aad<'_> {
     crypto::Aad { table: "report_files", row: id, column: "name" }
 }
 
-impl Services {
+impl Desk {
     /// Receives one file for the desk: checks its name and type, seals it to disk as it
     /// streams, checks its content matches the type, and keeps it staged until attached.
     pub async fn stage_desk_file<S, E>(&self, name: &str, media_type: &str, mut body: S) -> Result<StagedFile>
@@ -141,15 +141,11 @@ impl Services {
             return Err(refused_type(&name));
         };
         let enterprise = self.desk_enterprise().await?;
-        let key = self.keys.enterprise_key(enterprise).await?;
-        let dir = self.files_dir()?;
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        let id = AttachmentId::new();
-        let partial = dir.join(format!("{id}.partial"));
-        let mut guard = crate::attachments::FileGuard::new(partial.clone());
-        let limit = MAX_REPORT_FILE_BYTES.min(self.settings.max_attachment_bytes);
-        let written = write_sealed(&key, &id.to_string(), &partial, &mut body, limit).await;
-        let (size, head) = match written {
+        let key = self.core.keys.enterprise_key(enterprise).await?;
+        self.core.blobs.require_configured()?;
+        let limit = MAX_REPORT_FILE_BYTES.min(self.core.settings.max_attachment_bytes);
+        let written = self.core.blobs.put(&key, &mut body, limit).await;
+        let blob = match written {
             Ok(done) => done,
             Err(e) => {
                 return Err(match e {
@@ -165,7 +161,8 @@ impl Services {
                 });
             }
         };
-        if size == 0 || !check(&head) {
+        let (size, head) = (blob.size, &blob.head);
+        if size == 0 || !check(head) {
             return Err(if size == 0 {
                 Error::Invalid(FieldError::new("files", Rule::Empty, format!("{name} is empty")))
             } else {
@@ -176,11 +173,8 @@ impl Services {
                 ))
             });
         }
-        let path = dir.join(id.to_string());
-        tokio::fs::rename(&partial, &path).await.map_err(io)?;
         // Staged now: the caller attaches it (and keeps it) or drops it, which deletes it.
-        guard.moved_to(path);
-        Ok(StagedFile { id, name, content_type: media_type, size, guard })
+        Ok(StagedFile { name, content_type: media_type, blob })
     }
 
     /// Removes staged files that will not be attached (the upload or the report was refused).
@@ -203,17 +197,17 @@ impl Services {
                 format!("at most {MAX_FILES_PER_UPLOAD} files at once"),
             )));
         }
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let now = Millis::now();
         Ok(staged
             .iter()
             .map(|f| store::ReportFileRow {
-                id: f.id,
+                id: f.blob.id,
                 report_id: report,
                 author,
-                name_ct: key.seal_str(&f.name, file_aad(&f.id.to_string())),
+                name_ct: key.seal_str(&f.name, file_aad(&f.blob.id.to_string())),
                 content_type: f.content_type.clone(),
-                size: f.size as i64,
+                size: f.blob.size as i64,
                 created_at: now,
             })
             .collect())
@@ -226,7 +220,7 @@ impl Services {
         staged: &[StagedFile],
         audit: &domain::audit::AuditDraft,
     ) -> Result<()> {
-        let existing = self.store.report_files(row.id).await?.len();
+        let existing = self.desk_store.report_files(row.id).await?.len();
         if existing + staged.len() > MAX_FILES_PER_REPORT {
             return Err(Error::Invalid(FieldError::new(
                 "files",
@@ -235,7 +229,7 @@ impl Services {
             )));
         }
         let rows = self.file_rows(row.enterprise_id, row.id, author, staged).await?;
-        self.store.add_report_files(&rows, audit).await.map_err(Error::from)
+        self.desk_store.add_report_files(&rows, audit).await.map_err(Error::from)
     }
 
     /// The finder adds files to their report. Staged files are removed if this fails.
@@ -277,9 +271,12 @@ impl Services {
         let result = async {
             let enterprise = self.require_security_team(caller, Action::DeskReportTeamFiles).await?;
             let Caller::User(p) = caller else {
-                return Err(self.deny(caller, Action::DeskReportTeamFiles, Some(enterprise), "person", None).await);
+                return Err(self
+                    .core
+                    .deny(caller, Action::DeskReportTeamFiles, Some(enterprise), "person", None)
+                    .await);
             };
-            let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
+            let row = self.desk_store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
             let audit =
                 draft(caller, origin, Some(enterprise), Action::DeskReportTeamFiles, Some(format!("report:{id}")));
             self.attach(&row, store::ReportAuthor::Team(p.user_id), &staged, &audit).await?;
@@ -299,7 +296,7 @@ impl Services {
     }
 
     pub(super) async fn file_views(&self, key: &crypto::DataKey, report: ReportId) -> Result<Vec<ReportFileView>> {
-        self.store
+        self.desk_store
             .report_files(report)
             .await?
             .iter()
@@ -324,10 +321,10 @@ impl Services {
         row: &store::ReportRow,
         file: AttachmentId,
     ) -> Result<(ReportFileView, BoxStream<'static, std::io::Result<Bytes>>)> {
-        let key = self.keys.enterprise_key(row.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let view =
             self.file_views(&key, row.id).await?.into_iter().find(|f| f.id == file).ok_or(Error::NotFound("file"))?;
-        Ok((view, self.sealed_file_stream(key, file).await?))
+        Ok((view, self.core.blobs.open(key, file).await?))
     }
 
     /// A file of the finder's own report.
@@ -347,7 +344,7 @@ impl Services {
         file: AttachmentId,
     ) -> Result<(ReportFileView, BoxStream<'static, std::io::Result<Bytes>>)> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
-        let row = self.store.get_report(enterprise, report).await?.ok_or(Error::NotFound("report"))?;
+        let row = self.desk_store.get_report(enterprise, report).await?.ok_or(Error::NotFound("report"))?;
         self.report_file(&row, file).await
     }
 }

@@ -13,7 +13,7 @@ pub mod defaults;
 pub mod files;
 pub mod markdown;
 
-use crate::{draft, Caller, Error, Result, Services};
+use crate::{draft, Caller, Error, Result};
 pub use crypto::openpgp::{wkd_hash, KeyAlgorithm};
 use crypto::openpgp::{OrgKey, PgpError};
 use crypto::Aad;
@@ -23,6 +23,19 @@ use domain::{EnterpriseId, FieldError, Millis, ReportId, ReportMessageId, Role, 
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
+
+/// The security desk: its keys and pages, reports from finders, the team's inbox.
+pub struct Desk {
+    core: Arc<crate::core::Core>,
+    desk_store: Arc<dyn store::DeskStore>,
+    directory_store: Arc<dyn store::DirectoryStore>,
+}
+
+impl Desk {
+    pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Desk {
+        Desk { core, desk_store: store.clone(), directory_store: store.clone() }
+    }
+}
 
 /// How a finder proves a report is theirs: the receipt code, or the status link from a notice
 /// mailed to their verified address.
@@ -210,13 +223,13 @@ fn timeframe(state: ReportState) -> &'static str {
     }
 }
 
-impl Services {
+impl Desk {
     /// The enterprise whose security team runs the public desk.
     pub async fn desk_enterprise(&self) -> Result<EnterpriseId> {
-        if let Some(e) = self.settings.desk.enterprise {
+        if let Some(e) = self.core.settings.desk.enterprise {
             return Ok(e);
         }
-        let enterprises = self.store.list_enterprises().await?;
+        let enterprises = self.directory_store.list_enterprises().await?;
         enterprises.iter().min_by_key(|e| e.created_at).map(|e| e.id).ok_or(Error::NotFound("security desk"))
     }
 
@@ -226,18 +239,18 @@ impl Services {
         match caller {
             Caller::Operator | Caller::System => Ok(enterprise),
             Caller::User(p) if p.enterprise_id == enterprise && p.has(Role::Security) => Ok(enterprise),
-            Caller::User(_) => Err(self.deny(caller, action, Some(enterprise), "security-team", None).await),
+            Caller::User(_) => Err(self.core.deny(caller, action, Some(enterprise), "security-team", None).await),
         }
     }
 
     // ---- Finders' data (D7) ----
 
     async fn desk_policy_of(&self, enterprise: EnterpriseId) -> Result<DeskPolicy> {
-        Ok(match self.store.desk_settings(enterprise).await? {
+        Ok(match self.desk_store.desk_settings(enterprise).await? {
             Some(row) => DeskPolicy { store_finder_ip: row.store_finder_ip, retention_days: row.retention_days as u32 },
             None => DeskPolicy {
-                store_finder_ip: self.settings.desk.store_finder_ip,
-                retention_days: self.settings.desk.retention_days,
+                store_finder_ip: self.core.settings.desk.store_finder_ip,
+                retention_days: self.core.settings.desk.retention_days,
             },
         })
     }
@@ -267,7 +280,7 @@ impl Services {
                 .to_string(),
             ..draft(caller, origin, Some(enterprise), Action::DeskSettingsUpdate, None)
         };
-        self.store.put_desk_settings(&row, &audit).await?;
+        self.desk_store.put_desk_settings(&row, &audit).await?;
         Ok(policy.clone())
     }
 
@@ -326,7 +339,7 @@ impl Services {
         action: Action,
     ) -> Result<DeskKeyView> {
         let info = key.info();
-        let data_key = self.keys.enterprise_key(enterprise).await?;
+        let data_key = self.core.keys.enterprise_key(enterprise).await?;
         let secret = zeroize::Zeroizing::new(key.secret_armored());
         let row = store::DeskKeyRow {
             fingerprint: info.fingerprint.clone(),
@@ -347,7 +360,7 @@ impl Services {
             retired_at: None,
         };
         let audit = draft(caller, origin, Some(enterprise), action, Some(format!("pgp-key:{}", info.fingerprint)));
-        self.store.add_desk_key(&row, &audit).await.map_err(|e| match e {
+        self.desk_store.add_desk_key(&row, &audit).await.map_err(|e| match e {
             store::Error::Conflict(_) => {
                 Error::Conflict(FieldError::new("armored_key", Rule::Duplicate, "this key is already on the desk"))
             }
@@ -359,14 +372,14 @@ impl Services {
     pub async fn list_desk_keys(&self, caller: &Caller) -> Result<Vec<DeskKeyView>> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         let now = now_unix();
-        Ok(self.store.desk_keys(enterprise).await?.iter().map(|k| key_view(k, now)).collect())
+        Ok(self.desk_store.desk_keys(enterprise).await?.iter().map(|k| key_view(k, now)).collect())
     }
 
     /// The active public key, if the desk has one (public: security.txt, HKP, WKD, the pages).
     pub async fn published_key(&self) -> Result<Option<PublishedKey>> {
         let Ok(enterprise) = self.desk_enterprise().await else { return Ok(None) };
         let now = now_unix();
-        Ok(self.store.desk_keys(enterprise).await?.into_iter().find(|k| k.active).map(|k| PublishedKey {
+        Ok(self.desk_store.desk_keys(enterprise).await?.into_iter().find(|k| k.active).map(|k| PublishedKey {
             view: key_view(&k, now),
             algorithm_id: k.algorithm_id,
             bits: k.bits,
@@ -379,9 +392,9 @@ impl Services {
 
     /// Every secret key of the desk, newest first, unsealed (to decrypt reports).
     async fn desk_secret_keys(&self, enterprise: EnterpriseId) -> Result<Vec<OrgKey>> {
-        let data_key = self.keys.enterprise_key(enterprise).await?;
+        let data_key = self.core.keys.enterprise_key(enterprise).await?;
         let mut keys = Vec::new();
-        for row in self.store.desk_keys(enterprise).await? {
+        for row in self.desk_store.desk_keys(enterprise).await? {
             let secret = zeroize::Zeroizing::new(
                 data_key.open(&row.secret_ct, Aad { table: "desk_keys", row: &row.fingerprint, column: "secret" })?,
             );
@@ -396,7 +409,7 @@ impl Services {
     /// The security.txt body for this server's public URL, cleartext-signed with the active key
     /// when there is one. Whatever host a request named, the content is the same.
     pub async fn security_txt(&self) -> Result<String> {
-        let desk = &self.settings.desk;
+        let desk = &self.core.settings.desk;
         let base = self.links_base();
         let expires = Millis(Millis::now().0 + SECURITY_TXT_DAYS * 86_400_000);
         // RFC 9116 wants an Internet date-time; whole seconds read best.
@@ -434,7 +447,7 @@ impl Services {
 
     pub async fn desk_page(&self, page: DeskPage) -> Result<DeskPageView> {
         let stored = match self.desk_enterprise().await {
-            Ok(enterprise) => self.store.desk_pages(enterprise).await?.into_iter().find(|p| p.page == page),
+            Ok(enterprise) => self.desk_store.desk_pages(enterprise).await?.into_iter().find(|p| p.page == page),
             Err(_) => None,
         };
         let (markdown, updated_at) = match stored {
@@ -465,16 +478,16 @@ impl Services {
         };
         let audit =
             draft(caller, origin, Some(enterprise), Action::DeskPageUpdate, Some(format!("page:{}", page.as_str())));
-        self.store.put_desk_page(&row, &audit).await?;
+        self.desk_store.put_desk_page(&row, &audit).await?;
         self.desk_page(page).await
     }
 
     /// Finders who asked to be credited, for reports the team accepted.
     pub async fn hall_of_fame(&self) -> Result<Vec<String>> {
         let Ok(enterprise) = self.desk_enterprise().await else { return Ok(Vec::new()) };
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let mut names = Vec::new();
-        for r in self.store.list_reports(enterprise).await? {
+        for r in self.desk_store.list_reports(enterprise).await? {
             let credited = matches!(
                 r.state,
                 ReportState::Accepted | ReportState::Fixing | ReportState::Resolved | ReportState::Disclosed
@@ -497,7 +510,7 @@ impl Services {
         self.submit_report_with_files(origin, input, Vec::new()).await
     }
 
-    /// [`Services::submit_report`] with files staged by [`Services::stage_desk_file`]; they are
+    /// [`Desk::submit_report`] with files staged by [`Desk::stage_desk_file`]; they are
     /// recorded with the report in one transaction, or removed if the report is refused.
     pub async fn submit_report_with_files(
         &self,
@@ -534,18 +547,18 @@ impl Services {
             content.encrypted = None;
         }
         let was_encrypted = !input.encrypted.trim().is_empty();
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let id = ReportId::new();
         let row_id = id.to_string();
         let code = domain::desk::receipt_code_from(&crypto::token::random_128());
-        let receipt_hash = self.hash_password(&code).await?;
+        let receipt_hash = self.core.hash_password(&code).await?;
         let now = Millis::now();
         let content_json = zeroize::Zeroizing::new(serde_json::to_vec(&content).expect("content serialises"));
         let email_token = email.as_ref().map(|_| crypto::token::generate());
         let row = store::ReportRow {
             id,
             enterprise_id: enterprise,
-            receipt_lookup: self.keys.receipt_index(&code),
+            receipt_lookup: self.core.keys.receipt_index(&code),
             receipt_hash,
             state: ReportState::New,
             content_ct: key.seal(&content_json, report_aad(&row_id, "content")),
@@ -568,7 +581,7 @@ impl Services {
         // The audit trail records that a report arrived, never who sent it or from where.
         let audit = anonymous_draft(enterprise, Action::DeskReportSubmit, id);
         let file_rows = self.file_rows(enterprise, id, store::ReportAuthor::Finder, staged).await?;
-        self.store.create_report(&row, &file_rows, &audit).await?;
+        self.desk_store.create_report(&row, &file_rows, &audit).await?;
         if let (Some(email), Some(token)) = (email, email_token) {
             let link = format!("{}/security/verify?token={token}", self.links_base());
             self.send_mail(crate::mail::Mail {
@@ -586,12 +599,12 @@ impl Services {
 
     /// Where links to the public pages point: the configured public URL.
     fn links_base(&self) -> String {
-        self.settings.desk.public_url.trim_end_matches('/').to_owned()
+        self.core.settings.desk.public_url.trim_end_matches('/').to_owned()
     }
 
     /// Sends in the background: a slow relay must not slow the desk down.
     fn send_mail(&self, mail: crate::mail::Mail) {
-        let Some(mailer) = self.mailer.clone() else { return };
+        let Some(mailer) = self.core.mailer().cloned() else { return };
         tokio::spawn(async move {
             if let Err(e) = mailer.send(mail).await {
                 // Never the address: it is the finder's personal data.
@@ -610,7 +623,7 @@ impl Services {
         };
         let now = Millis::now();
         let made_after = Millis(now.0 - EMAIL_LINK_DAYS * 86_400_000);
-        match self.store.verify_report_email(&crypto::token::hash(token.trim()), now, made_after, &audit).await? {
+        match self.desk_store.verify_report_email(&crypto::token::hash(token.trim()), now, made_after, &audit).await? {
             Some(_) => Ok(()),
             None => Err(Error::NotFound("verification link")),
         }
@@ -619,13 +632,14 @@ impl Services {
     /// Mails a verified finder that their report changed, with a fresh status link. The mail
     /// says what kind of change it was, never the report's content.
     async fn notify_finder(&self, row: &store::ReportRow, what: &str) -> Result<()> {
-        let (Some(email_ct), Some(_), Some(_)) = (&row.finder_email_ct, row.email_verified_at, &self.mailer) else {
+        let (Some(email_ct), Some(_), Some(_)) = (&row.finder_email_ct, row.email_verified_at, &self.core.mailer())
+        else {
             return Ok(());
         };
-        let key = self.keys.enterprise_key(row.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let email = key.open_str(email_ct, report_aad(&row.id.to_string(), "finder_email"))?;
         let token = crypto::token::generate();
-        self.store.set_report_access_token(row.id, &crypto::token::hash(&token)).await?;
+        self.desk_store.set_report_access_token(row.id, &crypto::token::hash(&token)).await?;
         let link = format!("{}/security/status?link={token}", self.links_base());
         self.send_mail(crate::mail::Mail {
             to: email,
@@ -654,7 +668,7 @@ impl Services {
             ..draft(caller, origin, Some(enterprise), Action::DeskReportState, Some(format!("report:{id}")))
         };
         let row = self
-            .store
+            .desk_store
             .set_report_state(enterprise, id, state, Millis::now(), &audit)
             .await?
             .ok_or(Error::NotFound("report"))?;
@@ -672,7 +686,7 @@ impl Services {
             detail: serde_json::json!({ "closed_before": closed_before.0 }).to_string(),
             ..draft(&Caller::System, &Origin::default(), Some(enterprise), Action::DeskReportPurge, None)
         };
-        self.store.purge_finder_data(enterprise, closed_before, now, &audit).await.map_err(Error::from)
+        self.desk_store.purge_finder_data(enterprise, closed_before, now, &audit).await.map_err(Error::from)
     }
 
     async fn decrypt_report(&self, enterprise: EnterpriseId, armored: &str) -> Result<String> {
@@ -722,14 +736,14 @@ impl Services {
     async fn report_for_code(&self, raw_code: &str) -> Result<store::ReportRow> {
         let normalised = domain::desk::normalise_receipt_code(raw_code);
         let row = match &normalised {
-            Some(code) => self.store.report_by_lookup(&self.keys.receipt_index(code)).await?,
+            Some(code) => self.desk_store.report_by_lookup(&self.core.keys.receipt_index(code)).await?,
             None => None,
         };
         let (code, stored) = match (&normalised, &row) {
             (Some(code), Some(row)) => (code.clone(), row.receipt_hash.clone()),
-            _ => (raw_code.to_owned(), self.decoy_hash().await?),
+            _ => (raw_code.to_owned(), self.core.decoy_hash().await?),
         };
-        let verified = self.verify_password(&code, stored).await?;
+        let verified = self.core.verify_password(&code, stored).await?;
         match (verified, row) {
             (Some(_), Some(row)) => Ok(row),
             _ => Err(Error::NotFound("report")),
@@ -741,7 +755,7 @@ impl Services {
             FinderCredential::ReceiptCode(code) => self.report_for_code(code).await,
             // Status links carry 256 random bits: a fast hash is enough to look them up.
             FinderCredential::StatusLink(token) => self
-                .store
+                .desk_store
                 .report_by_access_token(&crypto::token::hash(token.trim()))
                 .await?
                 .ok_or(Error::NotFound("report")),
@@ -764,7 +778,7 @@ impl Services {
             )));
         }
         self.append_thread(&row, store::ReportAuthor::Finder, &body, None).await?;
-        let row = self.store.get_report(row.enterprise_id, row.id).await?.ok_or(Error::NotFound("report"))?;
+        let row = self.desk_store.get_report(row.enterprise_id, row.id).await?.ok_or(Error::NotFound("report"))?;
         self.finder_view(&row).await
     }
 
@@ -775,7 +789,7 @@ impl Services {
         body: &str,
         team: Option<(&Caller, &Origin)>,
     ) -> Result<()> {
-        let key = self.keys.enterprise_key(row.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let id = ReportMessageId::new();
         let message = store::ReportMessageRow {
             id,
@@ -795,12 +809,12 @@ impl Services {
             ),
             None => anonymous_draft(row.enterprise_id, Action::DeskReportFinderReply, row.id),
         };
-        self.store.append_report_message(&message, &audit).await?;
+        self.desk_store.append_report_message(&message, &audit).await?;
         Ok(())
     }
 
     async fn thread(&self, key: &crypto::DataKey, report: ReportId) -> Result<Vec<ThreadEntry>> {
-        self.store
+        self.desk_store
             .report_messages(report)
             .await?
             .iter()
@@ -826,7 +840,7 @@ impl Services {
     }
 
     async fn finder_view(&self, row: &store::ReportRow) -> Result<FinderReportView> {
-        let key = self.keys.enterprise_key(row.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let content = self.open_content(&key, row)?;
         Ok(FinderReportView {
             title: content.title,
@@ -844,8 +858,8 @@ impl Services {
 
     pub async fn desk_reports(&self, caller: &Caller) -> Result<Vec<ReportSummary>> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
-        let key = self.keys.enterprise_key(enterprise).await?;
-        self.store
+        let key = self.core.keys.enterprise_key(enterprise).await?;
+        self.desk_store
             .list_reports(enterprise)
             .await?
             .iter()
@@ -865,26 +879,26 @@ impl Services {
 
     pub async fn desk_report(&self, caller: &Caller, id: ReportId) -> Result<ReportView> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
-        let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
+        let row = self.desk_store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
         self.report_view(&row).await
     }
 
     pub async fn desk_reply(&self, caller: &Caller, origin: &Origin, id: ReportId, body: &str) -> Result<ReportView> {
         let enterprise = self.require_security_team(caller, Action::DeskReportReply).await?;
         let body = domain::desk::reply(body).map_err(Error::Invalid)?;
-        let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
+        let row = self.desk_store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
         let author = match caller {
             Caller::User(p) => store::ReportAuthor::Team(p.user_id),
-            _ => return Err(self.deny(caller, Action::DeskReportReply, Some(enterprise), "person", None).await),
+            _ => return Err(self.core.deny(caller, Action::DeskReportReply, Some(enterprise), "person", None).await),
         };
         self.append_thread(&row, author, &body, Some((caller, origin))).await?;
-        let row = self.store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
+        let row = self.desk_store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
         self.notify_finder(&row, "The security team wrote to you about your report.").await?;
         self.report_view(&row).await
     }
 
     async fn report_view(&self, row: &store::ReportRow) -> Result<ReportView> {
-        let key: Arc<crypto::DataKey> = self.keys.enterprise_key(row.enterprise_id).await?;
+        let key: Arc<crypto::DataKey> = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let content = self.open_content(&key, row)?;
         let id = row.id.to_string();
         let open = |ct: &Option<Vec<u8>>, column: &str| {

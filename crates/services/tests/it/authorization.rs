@@ -24,28 +24,31 @@ async fn an_enterprise_admin_cannot_reach_another_enterprise() {
     let b_user = w.user(b, "someone@b.example", Role::Member).await;
     let admin_a = w.caller("admin@a.example").await;
 
-    assert!(matches!(w.services.list_users(&admin_a, b).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.directory.list_users(&admin_a, b).await, Err(Error::Forbidden)));
     assert!(matches!(
-        w.services.create_user(&admin_a, &origin(), b, new_user("x@b.example")).await,
+        w.services.directory.create_user(&admin_a, &origin(), b, new_user("x@b.example")).await,
         Err(Error::Forbidden)
     ));
-    assert!(matches!(w.services.create_team(&admin_a, &origin(), b, "Intruders").await, Err(Error::Forbidden)));
     assert!(matches!(
-        w.services.set_user_disabled(&admin_a, &origin(), b, b_user.id, true).await,
+        w.services.directory.create_team(&admin_a, &origin(), b, "Intruders").await,
         Err(Error::Forbidden)
     ));
-    assert!(matches!(w.services.get_user(&admin_a, b, b_user.id).await, Err(Error::NotFound(_))));
-    assert!(matches!(w.services.get_enterprise(&admin_a, b).await, Err(Error::NotFound(_))));
-    assert!(matches!(w.services.list_teams(&admin_a, b).await, Err(Error::Forbidden)));
-    assert!(matches!(w.services.enterprise_audit(&admin_a, b, None, 10).await, Err(Error::Forbidden)));
+    assert!(matches!(
+        w.services.directory.set_user_disabled(&admin_a, &origin(), b, b_user.id, true).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(w.services.directory.get_user(&admin_a, b, b_user.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(w.services.directory.get_enterprise(&admin_a, b).await, Err(Error::NotFound(_))));
+    assert!(matches!(w.services.directory.list_teams(&admin_a, b).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.compliance.enterprise_audit(&admin_a, b, None, 10).await, Err(Error::Forbidden)));
     // Naming a user of B under A's id finds nothing: the tenant filter is in the query too.
     assert!(matches!(
-        w.services.set_user_disabled(&admin_a, &origin(), a, b_user.id, true).await,
+        w.services.directory.set_user_disabled(&admin_a, &origin(), a, b_user.id, true).await,
         Err(Error::NotFound(_))
     ));
-    assert!(!w.services.get_user(&Caller::Operator, b, b_user.id).await.unwrap().disabled);
+    assert!(!w.services.directory.get_user(&Caller::Operator, b, b_user.id).await.unwrap().disabled);
     // The admin only sees their own enterprise in the list.
-    let visible = w.services.list_enterprises(&admin_a).await.unwrap();
+    let visible = w.services.directory.list_enterprises(&admin_a).await.unwrap();
     assert_eq!(visible.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
 }
 
@@ -58,24 +61,30 @@ async fn members_and_security_cannot_administer() {
     w.user(e, "teamadmin@e.example", Role::TeamAdmin).await;
     for email in ["member@e.example", "security@e.example", "teamadmin@e.example"] {
         let caller = w.caller(email).await;
-        assert!(matches!(w.services.list_users(&caller, e).await, Err(Error::Forbidden)), "{email}");
+        assert!(matches!(w.services.directory.list_users(&caller, e).await, Err(Error::Forbidden)), "{email}");
         assert!(
             matches!(
-                w.services.create_user(&caller, &origin(), e, new_user("n@e.example")).await,
+                w.services.directory.create_user(&caller, &origin(), e, new_user("n@e.example")).await,
                 Err(Error::Forbidden)
             ),
             "{email}"
         );
-        assert!(matches!(w.services.create_team(&caller, &origin(), e, "T").await, Err(Error::Forbidden)), "{email}");
-        assert!(matches!(w.services.enterprise_audit(&caller, e, None, 10).await, Err(Error::Forbidden)), "{email}");
+        assert!(
+            matches!(w.services.directory.create_team(&caller, &origin(), e, "T").await, Err(Error::Forbidden)),
+            "{email}"
+        );
+        assert!(
+            matches!(w.services.compliance.enterprise_audit(&caller, e, None, 10).await, Err(Error::Forbidden)),
+            "{email}"
+        );
         // Every member may see the enterprise's teams.
-        w.services.list_teams(&caller, e).await.unwrap();
+        w.services.directory.list_teams(&caller, e).await.unwrap();
     }
     // Only the operator creates tenants and rotates keys.
     let member = w.caller("member@e.example").await;
-    assert!(matches!(w.services.create_enterprise(&member, &origin(), "Mine").await, Err(Error::Forbidden)));
-    assert!(matches!(w.services.rotate_master_key(&member, &origin(), &|_, _| {}).await, Err(Error::Forbidden)));
-    assert!(matches!(w.services.verify_audit_chain(&member, &|_, _| {}).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.directory.create_enterprise(&member, &origin(), "Mine").await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.core.rotate_master_key(&member, &origin(), &|_, _| {}).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.compliance.verify_audit_chain(&member, &|_, _| {}).await, Err(Error::Forbidden)));
 }
 
 #[tokio::test]
@@ -86,24 +95,27 @@ async fn team_admins_manage_only_their_own_team() {
     let lead = w.user(e, "lead@e.example", Role::TeamAdmin).await;
     let member = w.user(e, "member@e.example", Role::Member).await;
     let admin = w.caller("admin@e.example").await;
-    let mine = w.services.create_team(&admin, &origin(), e, "Mine").await.unwrap();
-    let theirs = w.services.create_team(&admin, &origin(), e, "Theirs").await.unwrap();
-    w.services.put_team_member(&admin, &origin(), e, mine.id, lead.id, true).await.unwrap();
+    let mine = w.services.directory.create_team(&admin, &origin(), e, "Mine").await.unwrap();
+    let theirs = w.services.directory.create_team(&admin, &origin(), e, "Theirs").await.unwrap();
+    w.services.directory.put_team_member(&admin, &origin(), e, mine.id, lead.id, true).await.unwrap();
 
     let lead_caller = w.caller("lead@e.example").await;
-    w.services.put_team_member(&lead_caller, &origin(), e, mine.id, member.id, false).await.unwrap();
+    w.services.directory.put_team_member(&lead_caller, &origin(), e, mine.id, member.id, false).await.unwrap();
     assert!(matches!(
-        w.services.put_team_member(&lead_caller, &origin(), e, theirs.id, member.id, false).await,
+        w.services.directory.put_team_member(&lead_caller, &origin(), e, theirs.id, member.id, false).await,
         Err(Error::Forbidden)
     ));
-    w.services.remove_team_member(&lead_caller, &origin(), e, mine.id, member.id).await.unwrap();
+    w.services.directory.remove_team_member(&lead_caller, &origin(), e, mine.id, member.id).await.unwrap();
     assert!(matches!(
-        w.services.set_team_archived(&lead_caller, &origin(), e, mine.id, true).await,
+        w.services.directory.set_team_archived(&lead_caller, &origin(), e, mine.id, true).await,
         Err(Error::Forbidden)
     ));
-    let members = w.services.list_team_members(&lead_caller, e, mine.id).await.unwrap();
+    let members = w.services.directory.list_team_members(&lead_caller, e, mine.id).await.unwrap();
     assert_eq!(members.len(), 1);
-    assert!(matches!(w.services.list_team_members(&lead_caller, e, TeamId::new()).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        w.services.directory.list_team_members(&lead_caller, e, TeamId::new()).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -114,8 +126,8 @@ async fn one_user_cannot_end_another_users_session() {
     w.user(e, "b@e.example", Role::Member).await;
     let a = w.principal("a@e.example").await;
     let b = w.principal("b@e.example").await;
-    assert!(matches!(w.services.end_device(&a, &origin(), b.session_id).await, Err(Error::NotFound(_))));
-    assert_eq!(w.services.list_devices(&b).await.unwrap().len(), 1);
+    assert!(matches!(w.services.sessions.end_device(&a, &origin(), b.session_id).await, Err(Error::NotFound(_))));
+    assert_eq!(w.services.sessions.list_devices(&b).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -124,6 +136,6 @@ async fn admins_cannot_disable_themselves() {
     let e = w.enterprise("E").await;
     let admin_view = w.user(e, "admin@e.example", Role::EnterpriseAdmin).await;
     let admin = w.caller("admin@e.example").await;
-    let err = w.services.set_user_disabled(&admin, &origin(), e, admin_view.id, true).await.unwrap_err();
+    let err = w.services.directory.set_user_disabled(&admin, &origin(), e, admin_view.id, true).await.unwrap_err();
     assert!(matches!(err, Error::Invalid(ref f) if f.field == "disabled"), "{err:?}");
 }

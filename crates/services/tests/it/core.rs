@@ -18,9 +18,9 @@ async fn a_refusal_is_audited_as_denied_with_the_person_who_tried() {
     let caller = w.caller("member@a.example").await;
     let before = w.store.audit_count().await.unwrap();
 
-    assert!(matches!(w.services.list_users(&caller, a).await, Err(Error::Forbidden)));
-    assert!(matches!(w.services.enterprise_audit(&caller, b, None, 10).await, Err(Error::Forbidden)));
-    assert!(matches!(w.services.create_team(&caller, &origin(), a, "Mine").await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.directory.list_users(&caller, a).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.compliance.enterprise_audit(&caller, b, None, 10).await, Err(Error::Forbidden)));
+    assert!(matches!(w.services.directory.create_team(&caller, &origin(), a, "Mine").await, Err(Error::Forbidden)));
 
     let events = w.store.audit_page(before, 100).await.unwrap();
     let denied: Vec<_> = events.iter().filter(|e| e.draft.outcome == Outcome::Denied).collect();
@@ -44,7 +44,7 @@ async fn a_refusal_is_audited_as_denied_with_the_person_who_tried() {
     // An enterprise admin reads the refusals in their log.
     w.user(a, "admin@a.example", Role::EnterpriseAdmin).await;
     let admin = w.caller("admin@a.example").await;
-    let log = w.services.enterprise_audit(&admin, a, None, 100).await.unwrap();
+    let log = w.services.compliance.enterprise_audit(&admin, a, None, 100).await.unwrap();
     assert!(log
         .iter()
         .any(|e| e.action == "user.list" && e.outcome == "denied" && e.actor == format!("user:{}", member.id)));
@@ -58,12 +58,12 @@ async fn enrolment_at_sign_in_is_the_persons_own_act_not_the_operators() {
     let admin = w.caller("admin@e.example").await;
     let ada = w.user(e, "ada@e.example", Role::Member).await;
     let policy = PasswordPolicy { require_second_factor: true, ..PasswordPolicy::default() };
-    w.services.put_password_policy(&admin, &origin(), e, policy).await.unwrap();
-    let enrolment = w.services.enrol_totp_at_sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    w.services.credentials.put_password_policy(&admin, &origin(), e, policy).await.unwrap();
+    let enrolment = w.services.sessions.enrol_totp_at_sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
     let secret = crypto::totp::TotpSecret::from_base32(&enrolment.secret).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let code = secret.code_at_step(now / 30);
-    w.services.sign_in_with(&origin(), "ada@e.example", PASSWORD, Some(&code)).await.unwrap();
+    w.services.sessions.sign_in_with(&origin(), "ada@e.example", PASSWORD, Some(&code)).await.unwrap();
     let events = w.store.audit_page(0, 1000).await.unwrap();
     let enabled = events.iter().find(|ev| ev.draft.action == Action::AuthTotpEnable).unwrap();
     assert_eq!(enabled.draft.actor, Actor::User { user_id: ada.id });
@@ -83,13 +83,13 @@ async fn an_enterprise_admin_on_the_security_team_holds_both_roles() {
         via: None,
         password: Some(PASSWORD.into()),
     };
-    let created = w.services.create_user(&Caller::Operator, &origin(), e, new).await.unwrap();
+    let created = w.services.directory.create_user(&Caller::Operator, &origin(), e, new).await.unwrap();
     assert_eq!(created.role, Role::EnterpriseAdmin);
     assert_eq!(created.roles.to_vec(), [Role::EnterpriseAdmin, Role::Security]);
     let both = w.caller("both@e.example").await;
     // The admin console and the security desk both open for this one person.
-    w.services.list_users(&both, e).await.unwrap();
-    w.services.desk_reports(&both).await.unwrap();
+    w.services.directory.list_users(&both, e).await.unwrap();
+    w.services.desk.desk_reports(&both).await.unwrap();
     let Caller::User(p) = &both else { unreachable!() };
     assert!(p.has(Role::EnterpriseAdmin) && p.has(Role::Security) && !p.has(Role::TeamAdmin));
     assert_eq!(p.auth.method, domain::AuthMethod::Password);

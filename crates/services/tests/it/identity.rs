@@ -58,12 +58,12 @@ async fn creating_a_user_validates_every_field_and_writes_nothing_on_failure() {
     ];
     let events_before = w.store.audit_count().await.unwrap();
     for (new, field, rule) in cases {
-        match w.services.create_user(&Caller::Operator, &origin(), e, new).await {
+        match w.services.directory.create_user(&Caller::Operator, &origin(), e, new).await {
             Err(Error::Invalid(f)) => assert_eq!((f.field.as_str(), f.rule), (field, rule)),
             other => panic!("expected {field}/{rule:?}, got {other:?}"),
         }
     }
-    assert!(w.services.list_users(&Caller::Operator, e).await.unwrap().is_empty());
+    assert!(w.services.directory.list_users(&Caller::Operator, e).await.unwrap().is_empty());
     assert_eq!(w.store.audit_count().await.unwrap(), events_before);
 }
 
@@ -80,14 +80,14 @@ async fn duplicate_emails_conflict_within_an_enterprise_only() {
         via: None,
         password: None,
     };
-    match w.services.create_user(&Caller::Operator, &origin(), a, dup.clone()).await {
+    match w.services.directory.create_user(&Caller::Operator, &origin(), a, dup.clone()).await {
         Err(Error::Conflict(f)) => {
             assert_eq!((f.field.as_str(), f.rule), ("email", Rule::Duplicate))
         }
         other => panic!("{other:?}"),
     }
-    w.services.create_user(&Caller::Operator, &origin(), b, dup).await.unwrap();
-    assert_eq!(w.services.list_users(&Caller::Operator, a).await.unwrap().len(), 1);
+    w.services.directory.create_user(&Caller::Operator, &origin(), b, dup).await.unwrap();
+    assert_eq!(w.services.directory.list_users(&Caller::Operator, a).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -95,8 +95,8 @@ async fn unknown_email_and_wrong_password_answer_alike_and_are_audited() {
     let w = world().await;
     let e = w.enterprise("E").await;
     let user = w.user(e, "ada@e.example", Role::Member).await;
-    let unknown = w.services.sign_in(&origin(), "nobody@e.example", PASSWORD).await.unwrap_err();
-    let wrong = w.services.sign_in(&origin(), "ada@e.example", "wrong password").await.unwrap_err();
+    let unknown = w.services.sessions.sign_in(&origin(), "nobody@e.example", PASSWORD).await.unwrap_err();
+    let wrong = w.services.sessions.sign_in(&origin(), "ada@e.example", "wrong password").await.unwrap_err();
     assert!(matches!(unknown, Error::InvalidCredentials));
     assert!(matches!(wrong, Error::InvalidCredentials));
     assert_eq!(unknown.to_string(), wrong.to_string());
@@ -119,20 +119,20 @@ async fn sign_in_creates_a_device_bound_session_and_sign_out_ends_it() {
     let w = world().await;
     let e = w.enterprise("E").await;
     w.user(e, "ada@e.example", Role::Member).await;
-    let signed_in = w.services.sign_in(&origin(), "  ADA@e.example ", PASSWORD).await.unwrap();
-    let principal = w.services.authenticate(&signed_in.token).await.unwrap();
+    let signed_in = w.services.sessions.sign_in(&origin(), "  ADA@e.example ", PASSWORD).await.unwrap();
+    let principal = w.services.sessions.authenticate(&signed_in.token).await.unwrap();
     assert_eq!(principal, signed_in.principal);
-    assert!(w.services.csrf_matches(&signed_in.token, &signed_in.csrf_token));
-    assert!(!w.services.csrf_matches(&signed_in.token, "forged"));
+    assert!(w.services.sessions.csrf_matches(&signed_in.token, &signed_in.csrf_token));
+    assert!(!w.services.sessions.csrf_matches(&signed_in.token, "forged"));
 
-    let devices = w.services.list_devices(&principal).await.unwrap();
+    let devices = w.services.sessions.list_devices(&principal).await.unwrap();
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].name, "Firefox on Linux");
     assert_eq!(devices[0].ip, "192.0.2.7");
     assert!(devices[0].current);
 
-    w.services.sign_out(&principal, &origin()).await.unwrap();
-    assert!(matches!(w.services.authenticate(&signed_in.token).await, Err(Error::Unauthenticated)));
+    w.services.sessions.sign_out(&principal, &origin()).await.unwrap();
+    assert!(matches!(w.services.sessions.authenticate(&signed_in.token).await, Err(Error::Unauthenticated)));
     let actions: Vec<_> = w
         .store
         .audit_page(0, 100)
@@ -150,11 +150,11 @@ async fn a_user_signs_one_device_out_from_another() {
     let w = world().await;
     let e = w.enterprise("E").await;
     w.user(e, "ada@e.example", Role::Member).await;
-    let laptop = w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
-    let phone = w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
-    w.services.end_device(&laptop.principal, &origin(), phone.principal.session_id).await.unwrap();
-    assert!(w.services.authenticate(&phone.token).await.is_err());
-    assert!(w.services.authenticate(&laptop.token).await.is_ok());
+    let laptop = w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    let phone = w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    w.services.sessions.end_device(&laptop.principal, &origin(), phone.principal.session_id).await.unwrap();
+    assert!(w.services.sessions.authenticate(&phone.token).await.is_err());
+    assert!(w.services.sessions.authenticate(&laptop.token).await.is_ok());
 }
 
 #[tokio::test]
@@ -162,12 +162,15 @@ async fn disabled_accounts_cannot_sign_in_and_lose_their_sessions() {
     let w = world().await;
     let e = w.enterprise("E").await;
     let user = w.user(e, "ada@e.example", Role::Member).await;
-    let session = w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
-    w.services.set_user_disabled(&Caller::Operator, &origin(), e, user.id, true).await.unwrap();
-    assert!(matches!(w.services.authenticate(&session.token).await, Err(Error::Unauthenticated)));
-    assert!(matches!(w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await, Err(Error::InvalidCredentials)));
-    w.services.set_user_disabled(&Caller::Operator, &origin(), e, user.id, false).await.unwrap();
-    w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    let session = w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    w.services.directory.set_user_disabled(&Caller::Operator, &origin(), e, user.id, true).await.unwrap();
+    assert!(matches!(w.services.sessions.authenticate(&session.token).await, Err(Error::Unauthenticated)));
+    assert!(matches!(
+        w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await,
+        Err(Error::InvalidCredentials)
+    ));
+    w.services.directory.set_user_disabled(&Caller::Operator, &origin(), e, user.id, false).await.unwrap();
+    w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
 }
 
 #[tokio::test]
@@ -179,7 +182,7 @@ async fn weaker_stored_hashes_are_upgraded_at_sign_in() {
         crypto::password::hash(PASSWORD, crypto::password::Cost { memory_kib: 32, iterations: 1, parallelism: 1 })
             .unwrap();
     w.store.set_password_hash(e, user.id, &weak, domain::Millis::now(), None).await.unwrap();
-    w.services.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
     let stored = w.store.get_user(e, user.id).await.unwrap().unwrap().password_hash.unwrap();
     assert!(stored.contains("m=64,t=1,p=1"), "{stored}");
 }
@@ -189,8 +192,8 @@ async fn the_chain_verifies_after_ordinary_work() {
     let w = world().await;
     let e = w.enterprise("E").await;
     w.user(e, "ada@e.example", Role::Member).await;
-    let _ = w.services.sign_in(&origin(), "ada@e.example", "nope nope").await;
-    match w.services.verify_audit_chain(&Caller::Operator, &|_, _| {}).await.unwrap() {
+    let _ = w.services.sessions.sign_in(&origin(), "ada@e.example", "nope nope").await;
+    match w.services.compliance.verify_audit_chain(&Caller::Operator, &|_, _| {}).await.unwrap() {
         services::audit::ChainVerdict::Intact { events } => assert!(events >= 4, "{events}"),
         broken => panic!("{broken:?}"),
     }

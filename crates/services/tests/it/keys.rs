@@ -41,6 +41,7 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
         .unwrap();
     let calls = std::sync::Mutex::new(Vec::new());
     let report = cli
+        .core
         .rotate_master_key(&Caller::Operator, &origin(), &|done, total| calls.lock().unwrap().push((done, total)))
         .await
         .unwrap();
@@ -55,15 +56,15 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
     }
 
     // The running instance still reads old data and signs people in.
-    w.services.sign_in(&origin(), "ada@one.example", PASSWORD).await.unwrap();
+    w.services.sessions.sign_in(&origin(), "ada@one.example", PASSWORD).await.unwrap();
     // An enterprise created after rotation, unknown to the running instance's keyring, still opens:
     // it re-reads the key file.
-    let e2 = cli.create_enterprise(&Caller::Operator, &origin(), "Two").await.unwrap().id;
-    assert_eq!(w.services.get_enterprise(&Caller::Operator, e2).await.unwrap().name, "Two");
+    let e2 = cli.directory.create_enterprise(&Caller::Operator, &origin(), "Two").await.unwrap().id;
+    assert_eq!(w.services.directory.get_enterprise(&Caller::Operator, e2).await.unwrap().name, "Two");
     // A fresh start with the rotated file reads everything.
     let restarted =
         Services::build(w.store.clone(), crate::bus(), KeyringSource::File(key_file), settings()).await.unwrap();
-    assert_eq!(restarted.list_users(&Caller::Operator, e1).await.unwrap()[0].email, "ada@one.example");
+    assert_eq!(restarted.directory.list_users(&Caller::Operator, e1).await.unwrap()[0].email, "ada@one.example");
     assert!(w.store.audit_page(0, 100).await.unwrap().iter().any(|e| e.draft.action == "key.rotate"));
 }
 
@@ -77,7 +78,7 @@ async fn rotation_is_refused_for_an_environment_key() {
     let store: std::sync::Arc<dyn store::Store> =
         std::sync::Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("x.db")).await.unwrap());
     let services = Services::build(store, crate::bus(), KeyringSource::Fixed(ring), settings()).await.unwrap();
-    let err = services.rotate_master_key(&Caller::Operator, &origin(), &|_, _| {}).await.unwrap_err();
+    let err = services.core.rotate_master_key(&Caller::Operator, &origin(), &|_, _| {}).await.unwrap_err();
     assert!(err.to_string().contains("CONCLAVE_MASTER_KEY"), "{err}");
     drop(w);
 }

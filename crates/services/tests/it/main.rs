@@ -58,7 +58,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 impl World {
     pub async fn enterprise(&self, name: &str) -> EnterpriseId {
-        self.services.create_enterprise(&Caller::Operator, &origin(), name).await.unwrap().id
+        self.services.directory.create_enterprise(&Caller::Operator, &origin(), name).await.unwrap().id
     }
 
     pub async fn user(&self, enterprise: EnterpriseId, email: &str, role: Role) -> services::directory::UserView {
@@ -69,7 +69,7 @@ impl World {
             via: None,
             password: Some(PASSWORD.into()),
         };
-        self.services.create_user(&Caller::Operator, &origin(), enterprise, new).await.unwrap()
+        self.services.directory.create_user(&Caller::Operator, &origin(), enterprise, new).await.unwrap()
     }
 
     /// Signs `email` in and returns the caller it becomes.
@@ -78,7 +78,7 @@ impl World {
     }
 
     pub async fn principal(&self, email: &str) -> Principal {
-        self.services.sign_in(&origin(), email, PASSWORD).await.unwrap().principal
+        self.services.sessions.sign_in(&origin(), email, PASSWORD).await.unwrap().principal
     }
 }
 

@@ -7,8 +7,9 @@
 //! audience, time conditions with a little skew, `InResponseTo` against a single-use request,
 //! and a replay record per assertion id.
 
-use crate::sso_util::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
-use crate::{draft, Caller, Error, Result, Services};
+use super::Sso;
+use super::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
+use crate::{draft, Caller, Error, Result};
 use domain::audit::{Action, AuditDraft, Origin};
 use domain::{EnterpriseId, FieldError, Millis, Rule};
 use serde::{Deserialize, Serialize};
@@ -158,14 +159,14 @@ pub fn sp_metadata(base: &str) -> String {
     )
 }
 
-impl Services {
+impl Sso {
     pub async fn saml_settings(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Option<SamlSettings>> {
-        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlRead).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::SsoSamlRead).await?;
         self.saml_settings_of(enterprise).await
     }
 
     pub(crate) async fn saml_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<SamlSettings>> {
-        self.store
+        self.sign_in_store
             .saml_config(enterprise)
             .await?
             .map(|json| serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored SAML settings: {e}"))))
@@ -180,11 +181,11 @@ impl Services {
         enterprise: EnterpriseId,
         mut settings: SamlSettings,
     ) -> Result<SamlSettings> {
-        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
         if settings.idp_entity_id.trim().is_empty() || settings.idp_entity_id.len() > 500 {
             return Err(invalid("idp_entity_id", "must be 1 to 500 characters"));
         }
-        let loopback = self.settings.allow_http_loopback_sso;
+        let loopback = self.core.settings.allow_http_loopback_sso;
         if !provider_url_ok(&settings.sp_base_url, loopback) {
             return Err(invalid("sp_base_url", "must be this service's https:// address"));
         }
@@ -194,9 +195,9 @@ impl Services {
         }
         bergshamra_keys::loader::load_x509_cert_pem(settings.idp_certificate.as_bytes())
             .map_err(|e| invalid("idp_certificate", format!("not a PEM certificate: {e}")))?;
-        settings.allowed_domains = crate::sso_util::check_domains(&settings.allowed_domains)?;
+        settings.allowed_domains = super::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
-        for (other, json) in self.store.saml_configs().await? {
+        for (other, json) in self.sign_in_store.saml_configs().await? {
             let theirs: SamlSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             if other != enterprise && theirs.idp_entity_id == settings.idp_entity_id {
                 return Err(Error::Conflict(FieldError::new(
@@ -211,7 +212,7 @@ impl Services {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::SsoSamlConfigure, None)
         };
-        self.store.put_saml_config(enterprise, &json, Millis::now(), &audit).await?;
+        self.sign_in_store.put_saml_config(enterprise, &json, Millis::now(), &audit).await?;
         Ok(settings)
     }
 
@@ -223,7 +224,7 @@ impl Services {
         enterprise: EnterpriseId,
         xml: &str,
     ) -> Result<(String, String, String)> {
-        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
         parse_idp_metadata(xml)
     }
 
@@ -235,8 +236,8 @@ impl Services {
         enterprise: EnterpriseId,
         url: &str,
     ) -> Result<(String, String, String)> {
-        self.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
-        if !provider_url_ok(url, self.settings.allow_http_loopback_sso) {
+        self.core.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
+        if !provider_url_ok(url, self.core.settings.allow_http_loopback_sso) {
             return Err(invalid("idp_metadata_url", "must be an https:// URL"));
         }
         let response =
@@ -251,9 +252,10 @@ impl Services {
 
     /// SP-initiated sign-in: the IdP URL carrying a deflated AuthnRequest (HTTP-Redirect binding).
     /// Also returns the request id, which the caller keeps in the browser (a cookie) and hands
-    /// back to [`Services::saml_acs`]: an answer to this request is accepted only in that browser.
+    /// back to [`Sso::saml_acs`]: an answer to this request is accepted only in that browser.
     pub async fn saml_start(&self, email: &str) -> Result<(String, String)> {
-        let (enterprise, settings, _) = provider_for_email::<SamlSettings>(self.store.saml_configs().await?, email)?;
+        let (enterprise, settings, _) =
+            provider_for_email::<SamlSettings>(self.sign_in_store.saml_configs().await?, email)?;
         let base = settings.sp_base_url.as_str();
         let id = format!("_{}", hex_of(&crypto::token::random_128()));
         let now = Millis::now();
@@ -271,19 +273,19 @@ impl Services {
         let deflated = deflater.finish().map_err(|e| Error::Internal(e.to_string()))?;
         use base64::Engine as _;
         let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
-        self.store.create_saml_request(&id, enterprise, now).await?;
+        self.sign_in_store.create_saml_request(&id, enterprise, now).await?;
         let separator = if settings.idp_sso_url.contains('?') { '&' } else { '?' };
         Ok((format!("{}{separator}SAMLRequest={}", settings.idp_sso_url, percent(&encoded)), id))
     }
 
     /// The assertion consumer service: checks the IdP's POSTed response and signs the person in.
-    /// `browser_request` is the request id the posting browser holds (see [`Services::saml_start`]).
+    /// `browser_request` is the request id the posting browser holds (see [`Sso::saml_start`]).
     pub async fn saml_acs(
         &self,
         origin: &Origin,
         saml_response: &str,
         browser_request: Option<&str>,
-    ) -> Result<crate::auth::SignedIn> {
+    ) -> Result<crate::identity::sessions::SignedIn> {
         // Set once the issuer names a connected IdP, so the failure lands in that enterprise's
         // audit report (claimed, not yet proven: the event says which IdP the answer named).
         let mut named = None;
@@ -302,7 +304,7 @@ impl Services {
         saml_response: &str,
         browser_request: Option<&str>,
         named: &mut Option<EnterpriseId>,
-    ) -> Result<crate::auth::SignedIn> {
+    ) -> Result<crate::identity::sessions::SignedIn> {
         use base64::Engine as _;
         let clean: String = saml_response.chars().filter(|c| !c.is_whitespace()).collect();
         let bytes =
@@ -334,7 +336,7 @@ impl Services {
             child(&doc, assertion, SAML, "Issuer").ok_or_else(|| fail("the assertion names no issuer"))?;
         let issuer = text(&doc, issuer_node)?;
         let mut config = None;
-        for (enterprise, json) in self.store.saml_configs().await? {
+        for (enterprise, json) in self.sign_in_store.saml_configs().await? {
             let settings: SamlSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             if settings.idp_entity_id == issuer {
                 config = Some((enterprise, settings));
@@ -444,7 +446,7 @@ impl Services {
             Some(id) if !browser_request.is_some_and(|b| crypto::ct_eq(b.as_bytes(), id.as_bytes())) => {
                 return Err(fail("this sign-in was started in another browser; start again here"));
             }
-            Some(id) => match self.store.take_saml_request(id).await? {
+            Some(id) => match self.sign_in_store.take_saml_request(id).await? {
                 Some((e, created)) if e == enterprise && now - created.0 <= REQUEST_TTL_MS => {}
                 _ => return Err(fail("the response answers no request of ours, or one already answered")),
             },
@@ -452,7 +454,11 @@ impl Services {
             None => return Err(fail("sign-ins started at the identity provider are not allowed")),
         }
         let assertion_id = doc.get_attribute(assertion, "ID").ok_or_else(|| fail("the assertion has no ID"))?;
-        if !self.store.record_saml_assertion(assertion_id, enterprise, Millis(not_on_or_after + SKEW_MS)).await? {
+        if !self
+            .sign_in_store
+            .record_saml_assertion(assertion_id, enterprise, Millis(not_on_or_after + SKEW_MS))
+            .await?
+        {
             return Err(fail("this assertion was already used"));
         }
 
@@ -492,7 +498,7 @@ impl Services {
             .unwrap_or_default();
         let admin = groups.iter().any(|g| settings.admin_groups.contains(g));
         let user = self.sso_account(origin, enterprise, &email, &name, admin, "saml-groups").await?;
-        self.open_session(origin, &user, domain::AuthMethod::Saml, "saml").await
+        self.sessions.open_session(origin, &user, domain::AuthMethod::Saml, "saml").await
     }
 }
 

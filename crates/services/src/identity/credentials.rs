@@ -5,14 +5,29 @@
 //! A stricter policy never locks anyone out silently: it applies when a password is next set.
 //! Only the maximum age acts on existing passwords, and then the user changes it at sign-in.
 
-use crate::{draft, Caller, Error, Principal, Result, Services};
+use crate::{draft, Caller, Error, Principal, Result};
 use crypto::totp::TotpSecret;
 use crypto::Aad;
 use domain::audit::{Action, Origin};
 use domain::password_policy::{PasswordContext, PasswordPolicy};
 use domain::{validate, EnterpriseId, FieldError, Millis, Rule, UserId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
+
+/// Password policy and the checks on a new password, password storage and history, and one-time codes with their recovery codes.
+pub struct Credentials {
+    core: Arc<crate::core::Core>,
+    directory_store: Arc<dyn store::DirectoryStore>,
+    policy_store: Arc<dyn store::PolicyStore>,
+    sign_in_store: Arc<dyn store::SignInStore>,
+}
+
+impl Credentials {
+    pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Credentials {
+        Credentials { core, directory_store: store.clone(), policy_store: store.clone(), sign_in_store: store.clone() }
+    }
+}
 
 /// The policy-document kind that holds the enterprise's password policy.
 const PASSWORD_POLICY: &str = "password";
@@ -77,10 +92,10 @@ fn now_secs() -> i64 {
     Millis::now().0 / 1000
 }
 
-impl Services {
+impl Credentials {
     /// The enterprise's policy, or the default when it has not set one.
     pub(crate) async fn policy_of(&self, enterprise: EnterpriseId) -> Result<PasswordPolicy> {
-        match self.store.policy_document(enterprise, PASSWORD_POLICY).await? {
+        match self.policy_store.policy_document(enterprise, PASSWORD_POLICY).await? {
             Some(row) => {
                 serde_json::from_str(&row.document).map_err(|e| Error::Internal(format!("stored policy: {e}")))
             }
@@ -90,7 +105,7 @@ impl Services {
 
     /// Any member may read the policy (the UI shows its rules); the operator too.
     pub async fn password_policy(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<PasswordPolicyView> {
-        self.require_member_of(caller, enterprise, Action::PasswordPolicyRead).await?;
+        self.core.require_member_of(caller, enterprise, Action::PasswordPolicyRead).await?;
         let policy = self.policy_of(enterprise).await?;
         Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
     }
@@ -102,7 +117,7 @@ impl Services {
         enterprise: EnterpriseId,
         policy: PasswordPolicy,
     ) -> Result<PasswordPolicyView> {
-        self.require_enterprise_admin(caller, enterprise, Action::PasswordPolicyUpdate).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::PasswordPolicyUpdate).await?;
         policy.validate().map_err(Error::Invalid)?;
         let json = serde_json::to_string(&policy).expect("a policy serialises");
         let audit = domain::audit::AuditDraft {
@@ -120,7 +135,7 @@ impl Services {
                 Caller::Operator | Caller::System => None,
             },
         };
-        self.store.put_policy_document(&change, &audit).await?;
+        self.policy_store.put_policy_document(&change, &audit).await?;
         Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
     }
 
@@ -134,9 +149,9 @@ impl Services {
     ) -> Result<()> {
         validate::new_password("password", password).map_err(Error::Invalid)?;
         let policy = self.policy_of(enterprise).await?;
-        let enterprise_name = match self.store.get_enterprise(enterprise).await? {
+        let enterprise_name = match self.directory_store.get_enterprise(enterprise).await? {
             Some(row) => {
-                let key = self.keys.enterprise_key(enterprise).await?;
+                let key = self.core.keys.enterprise_key(enterprise).await?;
                 key.open_str(&row.name_ct, Aad { table: "enterprises", row: &enterprise.to_string(), column: "name" })
                     .unwrap_or_default()
             }
@@ -155,7 +170,7 @@ impl Services {
         let history: Vec<String> = previous.into_iter().take(policy.history as usize + 1).collect();
         let mut reused = false;
         for hash in history {
-            if self.verify_password(password, hash).await?.is_some() {
+            if self.core.verify_password(password, hash).await?.is_some() {
                 reused = true;
                 break;
             }
@@ -170,14 +185,14 @@ impl Services {
 
     /// Name and email parts of a user, for the "nothing personal" rule.
     pub(crate) async fn personal_words(&self, user: &store::UserRow) -> Result<Vec<String>> {
-        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let id = user.id.to_string();
         let name = key.open_str(&user.name_ct, Aad { table: "users", row: &id, column: "name" })?;
         let email = key.open_str(&user.email_ct, Aad { table: "users", row: &id, column: "email" })?;
         Ok(vec![name, email])
     }
 
-    async fn set_new_password(
+    pub(crate) async fn set_new_password(
         &self,
         user: &store::UserRow,
         actor: &Caller,
@@ -185,12 +200,12 @@ impl Services {
         new_password: &str,
     ) -> Result<()> {
         let policy = self.policy_of(user.enterprise_id).await?;
-        let mut previous = self.store.password_history(user.id, policy.history).await?;
+        let mut previous = self.sign_in_store.password_history(user.id, policy.history).await?;
         if let Some(current) = &user.password_hash {
             previous.insert(0, current.clone());
         }
         self.check_new_password(user.enterprise_id, self.personal_words(user).await?, new_password, previous).await?;
-        let hash = self.hash_password(new_password).await?;
+        let hash = self.core.hash_password(new_password).await?;
         let audit = draft(
             actor,
             origin,
@@ -198,136 +213,57 @@ impl Services {
             Action::AuthPasswordChange,
             Some(format!("user:{}", user.id)),
         );
-        self.store.change_password(user.enterprise_id, user.id, &hash, Millis::now(), policy.history, &audit).await?;
+        self.sign_in_store
+            .change_password(user.enterprise_id, user.id, &hash, Millis::now(), policy.history, &audit)
+            .await?;
         Ok(())
     }
 
-    /// The signed-in user changes their password, proving the current one.
-    pub async fn change_password(
-        &self,
-        p: &Principal,
-        origin: &Origin,
-        current: &str,
-        new_password: &str,
-    ) -> Result<()> {
-        let user = self.store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
-        let stored = user.password_hash.clone().ok_or(Error::InvalidCredentials)?;
-        if current.chars().count() > validate::MAX_PASSWORD_CHARS
-            || self.verify_password(current, stored).await?.is_none()
-        {
-            return Err(Error::Invalid(FieldError::new(
-                "current_password",
-                Rule::InvalidValue,
-                "the current password is wrong",
-            )));
+    /// Whether the enterprise turned password sign-in off, in either provider's settings. Read
+    /// here, below single sign-on, because sign-in must know it and is built before SSO.
+    pub(crate) async fn sso_only(&self, enterprise: EnterpriseId) -> Result<bool> {
+        #[derive(serde::Deserialize)]
+        struct Flag {
+            #[serde(default)]
+            sso_only: bool,
         }
-        self.set_new_password(&user, &Caller::User(p.clone()), origin, new_password).await?;
-        self.end_other_sessions(p, origin, Some(p.session_id)).await
-    }
-
-    /// Sets a new password in place of an expired one, then signs in as usual (one-time code
-    /// included when the account has one).
-    pub async fn change_expired_password(
-        &self,
-        origin: &Origin,
-        email: &str,
-        password: &str,
-        otp: Option<&str>,
-        new_password: &str,
-    ) -> Result<crate::auth::SignedIn> {
-        let (user, proof) = match self.sign_in_gate(origin, email, password, otp).await? {
-            crate::auth::Gate::Expired(user, proof) => (user, proof),
-            crate::auth::Gate::Passed(_) => {
-                return Err(Error::Invalid(FieldError::new(
-                    "password",
-                    Rule::InvalidValue,
-                    "this password has not expired; change it from your account instead",
-                )))
+        let oidc = self.sign_in_store.oidc_config(enterprise).await?.map(|(json, _)| json);
+        let saml = self.sign_in_store.saml_config(enterprise).await?;
+        for json in oidc.into_iter().chain(saml) {
+            let flag: Flag =
+                serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored sign-on settings: {e}")))?;
+            if flag.sso_only {
+                return Ok(true);
             }
-            crate::auth::Gate::NeedsEnrolment(_) => return Err(Error::SecondFactorEnrolmentRequired),
-        };
-        // The new password must pass the policy before the second factor is spent or enrolled.
-        let policy = self.policy_of(user.enterprise_id).await?;
-        let mut previous = self.store.password_history(user.id, policy.history).await?;
-        if let Some(current) = &user.password_hash {
-            previous.insert(0, current.clone());
         }
-        self.check_new_password(user.enterprise_id, self.personal_words(&user).await?, new_password, previous).await?;
-        let state = self.store.sign_in_state(user.id).await?;
-        let mut recovery_codes = None;
-        let auth = if proof.is_some() { domain::AuthMethod::PasswordAndCode } else { domain::AuthMethod::Password };
-        match (proof, &state.totp_secret_ct) {
-            (Some(crate::auth::ExpiredProof::Code(code)), Some(secret)) => {
-                if self.check_second_factor(&user, secret, &code).await?.is_none() {
-                    return Err(Error::InvalidCredentials);
-                }
-            }
-            (Some(crate::auth::ExpiredProof::Enrolment(code)), None) => {
-                match self
-                    .enable_pending_totp(
-                        user.id,
-                        user.enterprise_id,
-                        &Caller::User(self.principal_of(&user)),
-                        origin,
-                        &code,
-                    )
-                    .await?
-                {
-                    Some(enrolled) => recovery_codes = Some(enrolled.recovery_codes),
-                    None => return Err(Error::SecondFactorEnrolmentRequired),
-                }
-            }
-            (None, None) if policy.require_second_factor => return Err(Error::SecondFactorEnrolmentRequired),
-            (None, _) => {}
-            _ => return Err(Error::InvalidCredentials),
-        }
-        self.set_new_password(&user, &Caller::User(self.principal_of(&user)), origin, new_password).await?;
-        self.end_other_sessions(&self.principal_of(&user), origin, None).await?;
-        let mut signed_in = self.open_session(origin, &user, auth, "password-change").await?;
-        signed_in.recovery_codes = recovery_codes;
-        Ok(signed_in)
-    }
-
-    pub(crate) fn principal_of(&self, user: &store::UserRow) -> Principal {
-        Principal {
-            user_id: user.id,
-            enterprise_id: user.enterprise_id,
-            roles: user.roles,
-            session_id: Default::default(),
-            auth: crate::AuthContext {
-                method: domain::AuthMethod::Password,
-                authenticated_at: Millis::now(),
-                elevated_until: None,
-            },
-            origin: Origin::default(),
-        }
+        Ok(false)
     }
 
     // ---- One-time codes (A3) ----
 
     pub async fn totp_status(&self, p: &Principal) -> Result<TotpStatus> {
-        let state = self.store.sign_in_state(p.user_id).await?;
+        let state = self.sign_in_store.sign_in_state(p.user_id).await?;
         Ok(TotpStatus {
             enabled: state.totp_secret_ct.is_some(),
             required: self.policy_of(p.enterprise_id).await?.require_second_factor,
-            recovery_codes_left: self.store.unused_recovery_codes(p.user_id).await?,
+            recovery_codes_left: self.sign_in_store.unused_recovery_codes(p.user_id).await?,
         })
     }
 
     /// Starts enrolment: a fresh secret, kept pending until a code from it is confirmed.
     pub async fn start_totp_enrolment(&self, p: &Principal) -> Result<TotpEnrolment> {
-        let user = self.store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
+        let user = self.directory_store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
         self.pending_enrolment(&user).await
     }
 
     pub(crate) async fn pending_enrolment(&self, user: &store::UserRow) -> Result<TotpEnrolment> {
-        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let secret = TotpSecret::generate();
         let id = user.id.to_string();
         let sealed = key.seal(secret.as_bytes(), secret_aad(&id, "totp_pending"));
-        self.store.set_totp_pending(user.id, Some(&sealed)).await?;
+        self.sign_in_store.set_totp_pending(user.id, Some(&sealed)).await?;
         let email = key.open_str(&user.email_ct, Aad { table: "users", row: &id, column: "email" })?;
-        let issuer = match self.store.get_enterprise(user.enterprise_id).await? {
+        let issuer = match self.directory_store.get_enterprise(user.enterprise_id).await? {
             Some(e) => key
                 .open_str(
                     &e.name_ct,
@@ -362,9 +298,9 @@ impl Services {
         origin: &Origin,
         code: &str,
     ) -> Result<Option<RecoveryCodes>> {
-        let state = self.store.sign_in_state(user).await?;
+        let state = self.sign_in_store.sign_in_state(user).await?;
         let Some(pending) = state.totp_pending_ct else { return Ok(None) };
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let id = user.to_string();
         let bytes = zeroize::Zeroizing::new(key.open(&pending, secret_aad(&id, "totp_pending"))?);
         let secret = TotpSecret::from_bytes(&bytes).ok_or_else(|| Error::Internal("stored TOTP secret".into()))?;
@@ -373,7 +309,7 @@ impl Services {
         let hashes: Vec<Vec<u8>> = codes.iter().map(|c| crypto::totp::recovery_code_hash(c)).collect();
         let sealed = key.seal(secret.as_bytes(), secret_aad(&id, "totp_secret"));
         let audit = draft(actor, origin, Some(enterprise), Action::AuthTotpEnable, Some(format!("user:{user}")));
-        self.store.enable_totp(user, &sealed, step, &hashes, &audit).await?;
+        self.sign_in_store.enable_totp(user, &sealed, step, &hashes, &audit).await?;
         Ok(Some(RecoveryCodes { recovery_codes: codes }))
     }
 
@@ -381,11 +317,11 @@ impl Services {
     pub async fn disable_totp(&self, p: &Principal, origin: &Origin, password: &str) -> Result<()> {
         if self.policy_of(p.enterprise_id).await?.require_second_factor {
             let caller = Caller::User(p.clone());
-            return Err(self.deny(&caller, Action::AuthTotpDisable, None, "second-factor-required", None).await);
+            return Err(self.core.deny(&caller, Action::AuthTotpDisable, None, "second-factor-required", None).await);
         }
-        let user = self.store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
+        let user = self.directory_store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
         let stored = user.password_hash.clone().ok_or(Error::InvalidCredentials)?;
-        if self.verify_password(password, stored).await?.is_none() {
+        if self.core.verify_password(password, stored).await?.is_none() {
             return Err(Error::Invalid(FieldError::new("password", Rule::InvalidValue, "the password is wrong")));
         }
         let audit = draft(
@@ -395,7 +331,7 @@ impl Services {
             Action::AuthTotpDisable,
             Some(format!("user:{}", p.user_id)),
         );
-        self.store.disable_totp(p.user_id, &audit).await?;
+        self.sign_in_store.disable_totp(p.user_id, &audit).await?;
         Ok(())
     }
 
@@ -408,16 +344,16 @@ impl Services {
         secret_ct: &[u8],
         code: &str,
     ) -> Result<bool> {
-        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let id = user.id.to_string();
         let bytes = zeroize::Zeroizing::new(key.open(secret_ct, secret_aad(&id, "totp_secret"))?);
         let secret = TotpSecret::from_bytes(&bytes).ok_or_else(|| Error::Internal("stored TOTP secret".into()))?;
         if let Some(step) = secret.verify(code, now_secs()) {
-            let last = self.store.sign_in_state(user.id).await?.totp_last_step;
+            let last = self.sign_in_store.sign_in_state(user.id).await?.totp_last_step;
             return Ok(last.is_none_or(|last| step > last));
         }
         let hash = crypto::totp::recovery_code_hash(code);
-        Ok(self.store.recovery_code_unused(user.id, &hash).await?)
+        Ok(self.sign_in_store.recovery_code_unused(user.id, &hash).await?)
     }
 
     pub(crate) async fn check_second_factor(
@@ -426,15 +362,19 @@ impl Services {
         secret_ct: &[u8],
         code: &str,
     ) -> Result<Option<&'static str>> {
-        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let id = user.id.to_string();
         let bytes = zeroize::Zeroizing::new(key.open(secret_ct, secret_aad(&id, "totp_secret"))?);
         let secret = TotpSecret::from_bytes(&bytes).ok_or_else(|| Error::Internal("stored TOTP secret".into()))?;
         if let Some(step) = secret.verify(code, now_secs()) {
             // A code is good once: a replayed (or older) step is refused.
-            return Ok(self.store.use_totp_step(user.id, step).await?.then_some("password+totp"));
+            return Ok(self.sign_in_store.use_totp_step(user.id, step).await?.then_some("password+totp"));
         }
         let hash = crypto::totp::recovery_code_hash(code);
-        Ok(self.store.use_recovery_code(user.id, &hash, Millis::now()).await?.then_some("password+recovery-code"))
+        Ok(self
+            .sign_in_store
+            .use_recovery_code(user.id, &hash, Millis::now())
+            .await?
+            .then_some("password+recovery-code"))
     }
 }

@@ -1,12 +1,31 @@
 //! Enterprises (tenants), users and teams: creation, listing, disabling, membership (M1, A7).
 //! Names and emails are sealed here under the enterprise's data key, bound to their row.
 
-use crate::{draft, team_draft, Caller, Error, Result, Services};
+use crate::{draft, team_draft, Caller, Error, Result};
 use crypto::{Aad, DataKey};
 use domain::audit::{Action, AuditDraft, Origin};
 use domain::{validate, EnterpriseId, FieldError, Millis, Role, Roles, Rule, TeamId, UserId};
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
+
+/// Enterprises, users and teams.
+pub struct Directory {
+    core: Arc<crate::core::Core>,
+    directory_store: Arc<dyn store::DirectoryStore>,
+    conversation_store: Arc<dyn store::ConversationStore>,
+    credentials: Arc<super::Credentials>,
+}
+
+impl Directory {
+    pub(crate) fn new(
+        core: Arc<crate::core::Core>,
+        store: &Arc<dyn store::Store>,
+        credentials: Arc<super::Credentials>,
+    ) -> Directory {
+        Directory { core, directory_store: store.clone(), conversation_store: store.clone(), credentials }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct EnterpriseView {
@@ -52,7 +71,7 @@ pub struct TeamMemberView {
     pub added_at: String,
 }
 
-/// A new account, as given by an admin. Validated by [`Services::create_user`].
+/// A new account, as given by an admin. Validated by [`Directory::create_user`].
 #[derive(Clone, Debug)]
 pub struct NewUser {
     pub email: String,
@@ -110,38 +129,41 @@ pub(crate) fn open_enterprise(key: &DataKey, row: &store::EnterpriseRow) -> Resu
     })
 }
 
-impl Services {
+impl Directory {
     /// Creates a tenant with its own data key (operator only: tenants are provisioned from the shell).
     pub async fn create_enterprise(&self, caller: &Caller, origin: &Origin, name: &str) -> Result<EnterpriseView> {
-        self.require_operator(caller, Action::EnterpriseCreate).await?;
+        self.core.require_operator(caller, Action::EnterpriseCreate).await?;
         let name = validate::name("name", name).map_err(Error::Invalid)?;
         let id = EnterpriseId::new();
-        let (key, key_row) = self.keys.new_enterprise_key(id);
+        let (key, key_row) = self.core.keys.new_enterprise_key(id);
         let row = store::EnterpriseRow {
             id,
             name_ct: key.seal_str(&name, aad("enterprises", &id.to_string(), "name")),
             created_at: Millis::now(),
         };
         let audit = draft(caller, origin, Some(id), Action::EnterpriseCreate, Some(format!("enterprise:{id}")));
-        self.store.create_enterprise(&row, &key_row, &audit).await?;
+        self.directory_store.create_enterprise(&row, &key_row, &audit).await?;
         open_enterprise(&key, &row)
     }
 
     pub async fn list_enterprises(&self, caller: &Caller) -> Result<Vec<EnterpriseView>> {
-        let rows = self.store.list_enterprises().await?;
+        let rows = self.directory_store.list_enterprises().await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             if caller.is_member_of(row.id) {
-                out.push(open_enterprise(&*self.keys.enterprise_key(row.id).await?, &row)?);
+                out.push(open_enterprise(&*self.core.keys.enterprise_key(row.id).await?, &row)?);
             }
         }
         Ok(out)
     }
 
     pub async fn get_enterprise(&self, caller: &Caller, id: EnterpriseId) -> Result<EnterpriseView> {
-        self.require_member_of(caller, id, Action::EnterpriseRead).await.map_err(|_| Error::NotFound("enterprise"))?;
-        let row = self.store.get_enterprise(id).await?.ok_or(Error::NotFound("enterprise"))?;
-        open_enterprise(&*self.keys.enterprise_key(id).await?, &row)
+        self.core
+            .require_member_of(caller, id, Action::EnterpriseRead)
+            .await
+            .map_err(|_| Error::NotFound("enterprise"))?;
+        let row = self.directory_store.get_enterprise(id).await?.ok_or(Error::NotFound("enterprise"))?;
+        open_enterprise(&*self.core.keys.enterprise_key(id).await?, &row)
     }
 
     /// Creates an account. Enterprise admins of `enterprise` and the operator only.
@@ -152,22 +174,24 @@ impl Services {
         enterprise: EnterpriseId,
         new: NewUser,
     ) -> Result<UserView> {
-        self.require_enterprise_admin(caller, enterprise, Action::UserCreate).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::UserCreate).await?;
         let email = validate::email("email", &new.email).map_err(Error::Invalid)?;
         let name = validate::name("name", &new.name).map_err(Error::Invalid)?;
         if let Some(password) = &new.password {
             validate::new_password("password", password).map_err(Error::Invalid)?;
         }
-        if self.store.get_enterprise(enterprise).await?.is_none() {
+        if self.directory_store.get_enterprise(enterprise).await?.is_none() {
             return Err(Error::NotFound("enterprise"));
         }
         if let Some(password) = &new.password {
             // An initial password meets the enterprise's policy like any other.
-            self.check_new_password(enterprise, vec![name.clone(), email.clone()], password, Vec::new()).await?;
+            self.credentials
+                .check_new_password(enterprise, vec![name.clone(), email.clone()], password, Vec::new())
+                .await?;
         }
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let password_hash = match &new.password {
-            Some(p) => Some(self.hash_password(p).await?),
+            Some(p) => Some(self.core.hash_password(p).await?),
             None => None,
         };
         let id = UserId::new();
@@ -176,7 +200,7 @@ impl Services {
         let row = store::UserRow {
             id,
             enterprise_id: enterprise,
-            email_index: self.keys.email_index(&email),
+            email_index: self.core.keys.email_index(&email),
             email_ct: key.seal_str(&email, aad("users", &row_id, "email")),
             name_ct: key.seal_str(&name, aad("users", &row_id, "name")),
             roles: new.roles,
@@ -189,7 +213,7 @@ impl Services {
             detail: user_create_detail(new.roles, new.via.as_deref()),
             ..draft(caller, origin, Some(enterprise), Action::UserCreate, Some(format!("user:{id}")))
         };
-        match self.store.create_user(&row, &audit).await {
+        match self.directory_store.create_user(&row, &audit).await {
             Ok(()) => open_user(&key, &row),
             Err(store::Error::Conflict(_)) => Err(Error::Conflict(FieldError::new(
                 "email",
@@ -201,21 +225,22 @@ impl Services {
     }
 
     pub async fn list_users(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<UserView>> {
-        self.require_enterprise_admin(caller, enterprise, Action::UserList).await?;
-        let key = self.keys.enterprise_key(enterprise).await?;
-        self.store.list_users(enterprise).await?.iter().map(|row| open_user(&key, row)).collect()
+        self.core.require_enterprise_admin(caller, enterprise, Action::UserList).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
+        self.directory_store.list_users(enterprise).await?.iter().map(|row| open_user(&key, row)).collect()
     }
 
     /// The caller's own account, or any account of their enterprise for its admins.
     pub async fn get_user(&self, caller: &Caller, enterprise: EnterpriseId, id: UserId) -> Result<UserView> {
         let own = matches!(caller, Caller::User(p) if p.user_id == id && p.enterprise_id == enterprise);
         if !own {
-            self.require_enterprise_admin(caller, enterprise, Action::UserRead)
+            self.core
+                .require_enterprise_admin(caller, enterprise, Action::UserRead)
                 .await
                 .map_err(|_| Error::NotFound("user"))?;
         }
-        let row = self.store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
-        open_user(&*self.keys.enterprise_key(enterprise).await?, &row)
+        let row = self.directory_store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
+        open_user(&*self.core.keys.enterprise_key(enterprise).await?, &row)
     }
 
     /// Disables (ending every session) or re-enables an account. Admins cannot disable themselves,
@@ -229,7 +254,7 @@ impl Services {
         disabled: bool,
     ) -> Result<UserView> {
         let action = if disabled { Action::UserDisable } else { Action::UserEnable };
-        self.require_enterprise_admin(caller, enterprise, action).await?;
+        self.core.require_enterprise_admin(caller, enterprise, action).await?;
         if matches!(caller, Caller::User(p) if p.user_id == id) && disabled {
             return Err(Error::Invalid(FieldError::new(
                 "disabled",
@@ -238,12 +263,14 @@ impl Services {
             )));
         }
         let audit = draft(caller, origin, Some(enterprise), action, Some(format!("user:{id}")));
-        self.store.set_user_disabled(enterprise, id, disabled, Millis::now(), &audit).await.map_err(|e| match e {
-            store::Error::NotFound => Error::NotFound("user"),
-            e => e.into(),
+        self.directory_store.set_user_disabled(enterprise, id, disabled, Millis::now(), &audit).await.map_err(|e| {
+            match e {
+                store::Error::NotFound => Error::NotFound("user"),
+                e => e.into(),
+            }
         })?;
         if disabled {
-            self.publish_session_ended(enterprise, id, None).await;
+            self.core.publish_session_ended(enterprise, id, None).await;
         }
         self.get_user(caller, enterprise, id).await
     }
@@ -255,12 +282,12 @@ impl Services {
         enterprise: EnterpriseId,
         name: &str,
     ) -> Result<TeamView> {
-        self.require_enterprise_admin(caller, enterprise, Action::TeamCreate).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::TeamCreate).await?;
         let name = validate::name("name", name).map_err(Error::Invalid)?;
-        if self.store.get_enterprise(enterprise).await?.is_none() {
+        if self.directory_store.get_enterprise(enterprise).await?.is_none() {
             return Err(Error::NotFound("enterprise"));
         }
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let id = TeamId::new();
         let row = store::TeamRow {
             id,
@@ -270,15 +297,15 @@ impl Services {
             created_at: Millis::now(),
         };
         let audit = team_draft(caller, origin, enterprise, id, Action::TeamCreate, Some(format!("team:{id}")));
-        self.store.create_team(&row, &audit).await?;
+        self.directory_store.create_team(&row, &audit).await?;
         open_team(&key, &row)
     }
 
     /// Teams of the enterprise; any member may see them (they pick channels from this list).
     pub async fn list_teams(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Vec<TeamView>> {
-        self.require_member_of(caller, enterprise, Action::TeamList).await?;
-        let key = self.keys.enterprise_key(enterprise).await?;
-        self.store.list_teams(enterprise).await?.iter().map(|row| open_team(&key, row)).collect()
+        self.core.require_member_of(caller, enterprise, Action::TeamList).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
+        self.directory_store.list_teams(enterprise).await?.iter().map(|row| open_team(&key, row)).collect()
     }
 
     pub async fn set_team_archived(
@@ -290,11 +317,11 @@ impl Services {
         archived: bool,
     ) -> Result<TeamView> {
         let action = if archived { Action::TeamArchive } else { Action::TeamUnarchive };
-        self.require_enterprise_admin(caller, enterprise, action).await?;
+        self.core.require_enterprise_admin(caller, enterprise, action).await?;
         let audit = team_draft(caller, origin, enterprise, id, action, Some(format!("team:{id}")));
-        self.store.set_team_archived(enterprise, id, archived, &audit).await.map_err(not_found("team"))?;
-        let row = self.store.get_team(enterprise, id).await?.ok_or(Error::NotFound("team"))?;
-        open_team(&*self.keys.enterprise_key(enterprise).await?, &row)
+        self.directory_store.set_team_archived(enterprise, id, archived, &audit).await.map_err(not_found("team"))?;
+        let row = self.directory_store.get_team(enterprise, id).await?.ok_or(Error::NotFound("team"))?;
+        open_team(&*self.core.keys.enterprise_key(enterprise).await?, &row)
     }
 
     /// Enterprise admins manage every team; a team's own admins manage its members.
@@ -310,7 +337,7 @@ impl Services {
         }
         let allowed = match caller {
             Caller::User(p) if p.enterprise_id == enterprise && p.has(Role::TeamAdmin) => {
-                let members = self.store.list_team_members(enterprise, team).await?;
+                let members = self.directory_store.list_team_members(enterprise, team).await?;
                 members.iter().any(|m| m.user_id == p.user_id && m.is_admin)
             }
             _ => false,
@@ -318,7 +345,7 @@ impl Services {
         if allowed {
             Ok(())
         } else {
-            Err(self.deny(caller, action, Some(enterprise), "team-admin", Some(format!("team:{team}"))).await)
+            Err(self.core.deny(caller, action, Some(enterprise), "team-admin", Some(format!("team:{team}"))).await)
         }
     }
 
@@ -337,7 +364,7 @@ impl Services {
             detail: serde_json::json!({ "is_admin": is_admin }).to_string(),
             ..team_draft(caller, origin, enterprise, team, Action::TeamMemberPut, Some(format!("user:{user}")))
         };
-        self.store.put_team_member(enterprise, &member, &audit).await.map_err(not_found("team or user"))
+        self.directory_store.put_team_member(enterprise, &member, &audit).await.map_err(not_found("team or user"))
     }
 
     pub async fn remove_team_member(
@@ -351,16 +378,21 @@ impl Services {
         self.require_team_manager(caller, enterprise, team, Action::TeamMemberRemove).await?;
         let audit =
             team_draft(caller, origin, enterprise, team, Action::TeamMemberRemove, Some(format!("user:{user}")));
-        let left =
-            self.store.remove_team_member(enterprise, team, user, &audit).await.map_err(not_found("membership"))?;
+        let left = self
+            .directory_store
+            .remove_team_member(enterprise, team, user, &audit)
+            .await
+            .map_err(not_found("membership"))?;
         if let Some(channel) = left {
             // The channel follows the team: the person's browser drops it, the others see them go.
             let mut recipients: Vec<UserId> =
-                self.store.list_members(channel).await?.into_iter().map(|m| m.user_id).collect();
+                self.conversation_store.list_members(channel).await?.into_iter().map(|m| m.user_id).collect();
             recipients.push(user);
-            let key = self.keys.enterprise_key(enterprise).await?;
-            let event = crate::messaging::Event::MemberLeft { conversation_id: channel, user_id: user };
-            self.publish(enterprise, &key, &crate::messaging::conversation_topic(channel), recipients, event).await;
+            let key = self.core.keys.enterprise_key(enterprise).await?;
+            let event = crate::protocol::Event::MemberLeft { conversation_id: channel, user_id: user };
+            self.core
+                .publish(enterprise, &key, &crate::core::events::conversation_topic(channel), recipients, event)
+                .await;
         }
         Ok(())
     }
@@ -371,27 +403,17 @@ impl Services {
         enterprise: EnterpriseId,
         team: TeamId,
     ) -> Result<Vec<TeamMemberView>> {
-        self.require_member_of(caller, enterprise, Action::TeamMemberList).await?;
-        if self.store.get_team(enterprise, team).await?.is_none() {
+        self.core.require_member_of(caller, enterprise, Action::TeamMemberList).await?;
+        if self.directory_store.get_team(enterprise, team).await?.is_none() {
             return Err(Error::NotFound("team"));
         }
         Ok(self
-            .store
+            .directory_store
             .list_team_members(enterprise, team)
             .await?
             .into_iter()
             .map(|m| TeamMemberView { user_id: m.user_id, is_admin: m.is_admin, added_at: m.added_at.rfc3339() })
             .collect())
-    }
-
-    /// Hashes on the blocking pool: argon2id takes tens of milliseconds of CPU by design.
-    pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
-        let password = zeroize::Zeroizing::new(password.to_owned());
-        let cost = self.settings.password_cost;
-        tokio::task::spawn_blocking(move || crypto::password::hash(&password, cost))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .map_err(Error::from)
     }
 }
 
@@ -411,12 +433,12 @@ pub struct ColleagueView {
     pub email: String,
 }
 
-impl Services {
+impl Directory {
     /// The enabled people of the caller's enterprise (the in-app directory).
     pub async fn list_colleagues(&self, p: &crate::Principal) -> Result<Vec<ColleagueView>> {
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let mut out = Vec::new();
-        for row in self.store.list_users(p.enterprise_id).await?.iter().filter(|u| !u.disabled) {
+        for row in self.directory_store.list_users(p.enterprise_id).await?.iter().filter(|u| !u.disabled) {
             let user = open_user(&key, row)?;
             out.push(ColleagueView { id: user.id, name: user.name, email: user.email });
         }

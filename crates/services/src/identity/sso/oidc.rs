@@ -7,8 +7,9 @@
 //! are checked before anyone is signed in. Accounts are created just in time for the allowed
 //! email domains; a groups claim can make people enterprise admins and team members.
 
-use crate::sso_util::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
-use crate::{draft, Caller, Error, Result, Services};
+use super::Sso;
+use super::{hex_of, percent, provider_for_email, provider_url_ok, read_capped, ForDomains};
+use crate::{draft, Caller, Error, Result};
 use crypto::Aad;
 use domain::audit::{Action, AuditDraft, Origin};
 use domain::{EnterpriseId, FieldError, Millis, Rule, TeamId};
@@ -144,15 +145,15 @@ fn login_aad(state_hash: &str) -> Aad<'_> {
     Aad { table: "oidc_logins", row: state_hash, column: "secrets" }
 }
 
-impl Services {
+impl Sso {
     /// The enterprise's provider settings (enterprise admins).
     pub async fn oidc_settings(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<Option<OidcSettings>> {
-        self.require_enterprise_admin(caller, enterprise, Action::SsoOidcRead).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::SsoOidcRead).await?;
         self.oidc_settings_of(enterprise).await
     }
 
     async fn oidc_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<OidcSettings>> {
-        match self.store.oidc_config(enterprise).await? {
+        match self.sign_in_store.oidc_config(enterprise).await? {
             Some((json, _)) => Ok(Some(
                 serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored OIDC settings: {e}")))?,
             )),
@@ -169,68 +170,62 @@ impl Services {
         settings: OidcSettings,
         client_secret: Option<&str>,
     ) -> Result<OidcSettings> {
-        self.require_enterprise_admin(caller, enterprise, Action::SsoOidcConfigure).await?;
-        settings.validate(self.settings.allow_http_loopback_sso)?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::SsoOidcConfigure).await?;
+        settings.validate(self.core.settings.allow_http_loopback_sso)?;
         for team in settings.team_groups.values() {
-            self.store
+            self.directory_store
                 .get_team(enterprise, *team)
                 .await?
                 .ok_or_else(|| invalid("team_groups", format!("no team {team}")))?;
         }
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let row = enterprise.to_string();
         let aad = Aad { table: "oidc_configs", row: &row, column: "client_secret" };
-        let secret_ct =
-            match (client_secret.map(str::trim).filter(|s| !s.is_empty()), self.store.oidc_config(enterprise).await?) {
-                (Some(secret), _) => key.seal_str(secret, aad),
-                (None, Some((_, existing))) => existing,
-                (None, None) => {
-                    return Err(Error::Invalid(FieldError::new(
-                        "client_secret",
-                        Rule::Required,
-                        "the client secret is required",
-                    )))
-                }
-            };
+        let secret_ct = match (
+            client_secret.map(str::trim).filter(|s| !s.is_empty()),
+            self.sign_in_store.oidc_config(enterprise).await?,
+        ) {
+            (Some(secret), _) => key.seal_str(secret, aad),
+            (None, Some((_, existing))) => existing,
+            (None, None) => {
+                return Err(Error::Invalid(FieldError::new(
+                    "client_secret",
+                    Rule::Required,
+                    "the client secret is required",
+                )))
+            }
+        };
         let mut settings = settings;
-        settings.allowed_domains = crate::sso_util::check_domains(&settings.allowed_domains)?;
+        settings.allowed_domains = super::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
         let json = serde_json::to_string(&settings).expect("settings serialise");
         let audit = AuditDraft {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::SsoOidcConfigure, None)
         };
-        self.store.put_oidc_config(enterprise, &json, &secret_ct, Millis::now(), &audit).await?;
+        self.sign_in_store.put_oidc_config(enterprise, &json, &secret_ct, Millis::now(), &audit).await?;
         Ok(settings)
-    }
-
-    /// Whether password sign-in is off for the enterprise.
-    pub(crate) async fn sso_only(&self, enterprise: EnterpriseId) -> Result<bool> {
-        if self.oidc_settings_of(enterprise).await?.is_some_and(|s| s.sso_only) {
-            return Ok(true);
-        }
-        Ok(self.saml_settings_of(enterprise).await?.is_some_and(|s| s.sso_only))
     }
 
     /// Starts a sign-in for the person with `email`: finds their enterprise by domain and
     /// returns the provider's authorization URL to send the browser to.
     /// Also returns the state, which the caller keeps in the browser (a cookie) and hands back to
-    /// [`Services::oidc_callback`]: a sign-in finishes only in the browser that started it.
+    /// [`Sso::oidc_callback`]: a sign-in finishes only in the browser that started it.
     pub async fn oidc_start(&self, email: &str, redirect_uri: &str) -> Result<(String, String)> {
         let (enterprise, settings, email) =
-            provider_for_email::<OidcSettings>(self.store.oidc_configs().await?, email)?;
+            provider_for_email::<OidcSettings>(self.sign_in_store.oidc_configs().await?, email)?;
         let doc = self.oidc.discover(&settings.issuer).await?;
         let endpoint = doc["authorization_endpoint"]
             .as_str()
             .ok_or_else(|| Error::SsoFailed("no authorization endpoint".into()))?;
         // The browser is sent there: never to a plain-http or non-web address.
-        if !provider_url_ok(endpoint, self.settings.allow_http_loopback_sso) {
+        if !provider_url_ok(endpoint, self.core.settings.allow_http_loopback_sso) {
             return Err(Error::SsoFailed("the provider's authorization address is not https".into()));
         }
         let (state, nonce, verifier) =
             (crypto::token::generate(), crypto::token::generate(), crypto::token::generate());
         let state_hash = crypto::token::hash(&state);
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let secrets = serde_json::to_vec(&LoginSecrets {
             nonce: nonce.clone(),
             verifier: verifier.clone(),
@@ -238,7 +233,7 @@ impl Services {
         })
         .expect("secrets serialise");
         let sealed = key.seal(&secrets, login_aad(&hex_of(&state_hash)));
-        self.store.create_oidc_login(&state_hash, enterprise, &sealed, Millis::now()).await?;
+        self.sign_in_store.create_oidc_login(&state_hash, enterprise, &sealed, Millis::now()).await?;
         let url = format!(
             "{endpoint}?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}\
              &code_challenge={}&code_challenge_method=S256&login_hint={}",
@@ -262,14 +257,14 @@ impl Services {
         code: &str,
         state: &str,
         browser_state: Option<&str>,
-    ) -> Result<crate::auth::SignedIn> {
+    ) -> Result<crate::identity::sessions::SignedIn> {
         // Login CSRF: someone else's finished sign-in link must not sign this browser in.
         if !browser_state.is_some_and(|b| crypto::ct_eq(b.as_bytes(), state.as_bytes())) {
             self.sso_failure(origin, None, "state-from-another-browser").await?;
             return Err(Error::SsoFailed("this sign-in was started in another browser; start again here".into()));
         }
         let state_hash = crypto::token::hash(state);
-        let Some((enterprise, sealed, created)) = self.store.take_oidc_login(&state_hash).await? else {
+        let Some((enterprise, sealed, created)) = self.sign_in_store.take_oidc_login(&state_hash).await? else {
             self.sso_failure(origin, None, "unknown-or-used-state").await?;
             return Err(Error::SsoFailed("this sign-in link is not valid or was already used; start again".into()));
         };
@@ -294,11 +289,11 @@ impl Services {
         created: Millis,
         code: &str,
         state_hash: &[u8],
-    ) -> Result<crate::auth::SignedIn> {
+    ) -> Result<crate::identity::sessions::SignedIn> {
         if Millis::now().0 - created.0 > LOGIN_TTL_MS {
             return Err(Error::SsoFailed("the sign-in took too long; start again".into()));
         }
-        let key = self.keys.enterprise_key(enterprise).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
         let secrets: LoginSecrets = serde_json::from_slice(&key.open(sealed, login_aad(&hex_of(state_hash)))?)
             .map_err(|e| Error::Internal(e.to_string()))?;
         let settings = self
@@ -306,7 +301,7 @@ impl Services {
             .await?
             .ok_or_else(|| Error::SsoFailed("single sign-on was turned off".into()))?;
         let (_, secret_ct) = self
-            .store
+            .sign_in_store
             .oidc_config(enterprise)
             .await?
             .ok_or_else(|| Error::SsoFailed("single sign-on was turned off".into()))?;
@@ -320,7 +315,7 @@ impl Services {
         let jwks_uri = doc["jwks_uri"].as_str().ok_or_else(|| Error::SsoFailed("no jwks_uri".into()))?;
         // The discovery document names where the code and the keys are fetched: the same rule as
         // for the issuer, so a provider cannot point this server at plain http elsewhere.
-        let allow_loopback = self.settings.allow_http_loopback_sso;
+        let allow_loopback = self.core.settings.allow_http_loopback_sso;
         if !provider_url_ok(token_endpoint, allow_loopback) || !provider_url_ok(jwks_uri, allow_loopback) {
             return Err(Error::SsoFailed("the provider's token or key address is not https".into()));
         }
@@ -381,7 +376,7 @@ impl Services {
         enterprise: EnterpriseId,
         settings: &OidcSettings,
         claims: &Value,
-    ) -> Result<crate::auth::SignedIn> {
+    ) -> Result<crate::identity::sessions::SignedIn> {
         let email =
             claims["email"].as_str().ok_or_else(|| Error::SsoFailed("the provider sent no email address".into()))?;
         // Accounts are matched by email, so the provider must vouch for it: a missing claim, or
@@ -413,13 +408,13 @@ impl Services {
         let user = self.sso_account(origin, enterprise, &email, &name, admin, "oidc-groups").await?;
         for (group, team) in &settings.team_groups {
             if groups.contains(group) {
-                let members = self.store.list_team_members(enterprise, *team).await?;
+                let members = self.directory_store.list_team_members(enterprise, *team).await?;
                 if !members.iter().any(|m| m.user_id == user.id) {
-                    self.put_team_member(&Caller::System, origin, enterprise, *team, user.id, false).await?;
+                    self.directory.put_team_member(&Caller::System, origin, enterprise, *team, user.id, false).await?;
                 }
             }
         }
-        self.open_session(origin, &user, domain::AuthMethod::Oidc, "oidc").await
+        self.sessions.open_session(origin, &user, domain::AuthMethod::Oidc, "oidc").await
     }
 }
 
@@ -518,7 +513,7 @@ mod tests {
         };
         assert!(matches!(bad(|s| s.issuer = "http://idp.example".into()), Error::Invalid(f) if f.field == "issuer"));
         assert!(matches!(bad(|s| s.client_id = " ".into()), Error::Invalid(f) if f.field == "client_id"));
-        let domains = |d: &[&str]| crate::sso_util::check_domains(&d.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let domains = |d: &[&str]| super::super::check_domains(&d.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(matches!(domains(&[]), Err(Error::Invalid(f)) if f.field == "allowed_domains"));
         assert!(matches!(domains(&["not a domain"]), Err(Error::Invalid(f)) if f.field == "allowed_domains"));
         assert_eq!(domains(&[" Acme.Example "]).unwrap(), ["acme.example"]);

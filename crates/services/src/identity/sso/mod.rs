@@ -1,9 +1,44 @@
 //! What the single sign-on modules (OpenID Connect and SAML) share: URL checks, encoding, and
 //! finding or creating the account a provider vouched for.
 
-use crate::{draft, Caller, Error, Result, Services};
+pub mod oidc;
+pub mod saml;
+
+use crate::{draft, Caller, Error, Result};
 use domain::audit::{AuditDraft, Origin};
 use domain::{EnterpriseId, Millis, Role, Roles};
+use std::sync::Arc;
+
+/// Single sign-on through OpenID Connect and SAML: provider settings, the sign-in round trip, and accounts provisioned from the provider's answer.
+pub struct Sso {
+    core: Arc<crate::core::Core>,
+    directory_store: Arc<dyn store::DirectoryStore>,
+    sign_in_store: Arc<dyn store::SignInStore>,
+    audit_store: Arc<dyn store::AuditStore>,
+    directory: Arc<crate::identity::Directory>,
+    sessions: Arc<crate::identity::Sessions>,
+    /// OpenID Connect: the HTTP client and the providers' cached metadata and keys.
+    oidc: oidc::OidcClient,
+}
+
+impl Sso {
+    pub(crate) fn new(
+        core: Arc<crate::core::Core>,
+        store: &Arc<dyn store::Store>,
+        directory: Arc<crate::identity::Directory>,
+        sessions: Arc<crate::identity::Sessions>,
+    ) -> crate::Result<Sso> {
+        Ok(Sso {
+            core,
+            directory_store: store.clone(),
+            sign_in_store: store.clone(),
+            audit_store: store.clone(),
+            directory,
+            sessions,
+            oidc: oidc::OidcClient::new()?,
+        })
+    }
+}
 
 /// An identity provider's URL: https, or plain http to this machine when the operator allowed it
 /// (`allow_http_loopback`, for a provider on the same host and for tests).
@@ -116,7 +151,7 @@ pub(crate) fn check_domains(domains: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-impl Services {
+impl Sso {
     /// Refuses email domains another enterprise already signs in through single sign-on: a domain
     /// has one identity provider, so nobody can redirect another organisation's people.
     /// Audits a provider's answer that never reached the checks: the provider reported an error,
@@ -159,13 +194,15 @@ impl Services {
             outcome: domain::audit::Outcome::Failure,
             detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
         };
-        self.store.append_audit(&audit).await?;
+        self.audit_store.append_audit(&audit).await?;
         Ok(())
     }
 
     pub(crate) async fn domains_free(&self, enterprise: EnterpriseId, domains: &[String]) -> Result<()> {
         let mut taken: Vec<(EnterpriseId, Vec<String>)> = Vec::new();
-        for (other, json) in self.store.oidc_configs().await?.into_iter().chain(self.store.saml_configs().await?) {
+        for (other, json) in
+            self.sign_in_store.oidc_configs().await?.into_iter().chain(self.sign_in_store.saml_configs().await?)
+        {
             let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             let list = value["allowed_domains"].as_array().cloned().unwrap_or_default();
             taken.push((other, list.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect()));
@@ -195,8 +232,8 @@ impl Services {
         via: &str,
     ) -> Result<store::UserRow> {
         let existing = self
-            .store
-            .find_users_by_email_index(&self.keys.email_index(email))
+            .directory_store
+            .find_users_by_email_index(&self.core.keys.email_index(email))
             .await?
             .into_iter()
             .find(|u| u.enterprise_id == enterprise);
@@ -214,22 +251,22 @@ impl Services {
                         Some(format!("user:{}", u.id)),
                     )
                 };
-                self.store.set_user_roles(enterprise, u.id, roles, Millis::now(), &audit).await?;
-                self.store.get_user(enterprise, u.id).await?.ok_or(Error::NotFound("user"))
+                self.sign_in_store.set_user_roles(enterprise, u.id, roles, Millis::now(), &audit).await?;
+                self.directory_store.get_user(enterprise, u.id).await?.ok_or(Error::NotFound("user"))
             }
             Some(u) => Ok(u),
             None => {
                 let roles = if admin_by_group { Roles::of(Role::EnterpriseAdmin) } else { Roles::MEMBER };
                 let name = if name.trim().is_empty() { email } else { name };
-                let new = crate::directory::NewUser {
+                let new = crate::identity::directory::NewUser {
                     email: email.to_owned(),
                     name: name.to_owned(),
                     roles,
                     via: Some(via.to_owned()),
                     password: None,
                 };
-                let view = self.create_user(&Caller::System, origin, enterprise, new).await?;
-                self.store.get_user(enterprise, view.id).await?.ok_or(Error::NotFound("user"))
+                let view = self.directory.create_user(&Caller::System, origin, enterprise, new).await?;
+                self.directory_store.get_user(enterprise, view.id).await?.ok_or(Error::NotFound("user"))
             }
         }
     }

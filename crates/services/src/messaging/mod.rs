@@ -6,110 +6,31 @@
 //! Bodies are sealed under the enterprise's data key, bound to the message id. Live events travel
 //! over the bus sealed too (bound to the conversation), so NATS never carries plaintext.
 
-use crate::{draft, Caller, Error, Principal, Result, Services};
-use bytes::Bytes;
+pub mod attachments;
+
+pub use crate::core::events::EVENTS_SUBJECT;
+pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView};
+pub use attachments::Attachments;
+
+use crate::core::events::conversation_topic;
+use crate::{draft, Caller, Error, Principal, Result};
 use crypto::{Aad, DataKey};
 use domain::audit::{Action, Origin};
 use domain::messaging::{self, ConversationKind, MemberRole};
 use domain::{validate, ConversationId, EnterpriseId, FieldError, MessageId, Millis, Rule, TeamId, UserId};
-use futures_util::StreamExt as _;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use utoipa::ToSchema;
 
-/// The bus subject prefix for live events: `conclave.events.conversation.<id>` for a
-/// conversation's events, `conclave.events.session.<user id>` for a user's session events.
-pub const EVENTS_SUBJECT: &str = "conclave.events";
-
-pub(crate) fn conversation_topic(id: ConversationId) -> String {
-    format!("conversation.{id}")
+/// Conversations, messages and read receipts.
+pub struct Messaging {
+    core: Arc<crate::core::Core>,
+    conversation_store: Arc<dyn store::ConversationStore>,
+    directory_store: Arc<dyn store::DirectoryStore>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
-pub struct ConversationView {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: ConversationId,
-    /// `direct`, `group` or `team`.
-    #[schema(value_type = String)]
-    pub kind: ConversationKind,
-    /// Group title; `None` for direct conversations (clients show the other member).
-    pub title: Option<String>,
-    #[schema(value_type = Vec<String>)]
-    pub member_ids: Vec<UserId>,
-    /// Who may add and remove members of a group (its creator).
-    #[schema(value_type = Vec<String>)]
-    pub owner_ids: Vec<UserId>,
-    /// Sequence number of the newest message.
-    pub last_seq: i64,
-    /// The caller's read receipt.
-    pub last_read_seq: i64,
-    /// Messages after the caller's read receipt.
-    pub unread: i64,
-    pub created_at: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct MessageView {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: MessageId,
-    #[schema(value_type = String, format = Uuid)]
-    pub conversation_id: ConversationId,
-    pub seq: i64,
-    #[schema(value_type = String, format = Uuid)]
-    pub sender_id: UserId,
-    /// `None` once deleted.
-    pub body: Option<String>,
-    pub created_at: String,
-    pub edited_at: Option<String>,
-    pub deleted: bool,
-    /// The file this message carries, if any (gone once the message is deleted).
-    pub attachment: Option<crate::attachments::AttachmentView>,
-}
-
-/// A live event, as clients receive it over the WebSocket.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum Event {
-    MessageCreated {
-        message: MessageView,
-    },
-    MessageEdited {
-        message: MessageView,
-    },
-    MessageDeleted {
-        message: MessageView,
-    },
-    Receipt {
-        #[schema(value_type = String, format = Uuid)]
-        conversation_id: ConversationId,
-        #[schema(value_type = String, format = Uuid)]
-        user_id: UserId,
-        seq: i64,
-    },
-    ConversationCreated {
-        #[schema(value_type = String, format = Uuid)]
-        conversation_id: ConversationId,
-    },
-    /// Someone joined a conversation (a team channel).
-    MemberJoined {
-        #[schema(value_type = String, format = Uuid)]
-        conversation_id: ConversationId,
-        #[schema(value_type = String, format = Uuid)]
-        user_id: UserId,
-    },
-    /// Someone left or was removed from a group; the removed member gets this too, last.
-    MemberLeft {
-        #[schema(value_type = String, format = Uuid)]
-        conversation_id: ConversationId,
-        #[schema(value_type = String, format = Uuid)]
-        user_id: UserId,
-    },
-    /// A session ended (sign-out, signed out from another device, account disabled): the client
-    /// must erase what it holds and sign in again. `None` means every session of the recipient.
-    SessionEnded {
-        #[schema(value_type = Option<String>, format = Uuid)]
-        session_id: Option<domain::SessionId>,
-    },
+impl Messaging {
+    pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Messaging {
+        Messaging { core, conversation_store: store.clone(), directory_store: store.clone() }
+    }
 }
 
 /// What kind of conversation to create, with what only that kind has.
@@ -132,13 +53,6 @@ impl Shape {
     }
 }
 
-/// An event with the users it is for: what the bus carries (sealed) between nodes.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Addressed {
-    pub recipients: Vec<UserId>,
-    pub event: Event,
-}
-
 pub(crate) fn body_aad(id: &str) -> Aad<'_> {
     Aad { table: "messages", row: id, column: "body" }
 }
@@ -156,9 +70,9 @@ pub(crate) fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<Mes
         edited_at: row.edited_at.map(Millis::rfc3339),
         deleted: row.deleted_at.is_some(),
         attachment: match &row.attachment {
-            Some(a) if row.deleted_at.is_none() => Some(crate::attachments::AttachmentView {
+            Some(a) if row.deleted_at.is_none() => Some(crate::protocol::AttachmentView {
                 id: a.id,
-                name: key.open_str(&a.name_ct, crate::attachments::name_aad(&a.id.to_string()))?,
+                name: key.open_str(&a.name_ct, attachments::name_aad(&a.id.to_string()))?,
                 content_type: a.content_type.clone(),
                 size: a.size,
             }),
@@ -174,13 +88,13 @@ pub(crate) fn not_found(e: store::Error) -> Error {
     }
 }
 
-impl Services {
+impl Messaging {
     pub(crate) async fn membership(
         &self,
         p: &Principal,
         conversation: ConversationId,
     ) -> Result<(store::ConversationRow, store::ConversationMemberRow)> {
-        self.store
+        self.conversation_store
             .conversation_for_member(p.enterprise_id, conversation, p.user_id)
             .await?
             .ok_or(Error::NotFound("conversation"))
@@ -192,7 +106,7 @@ impl Services {
         c: &store::ConversationRow,
         me: &store::ConversationMemberRow,
     ) -> Result<ConversationView> {
-        let members = self.store.list_members(c.id).await?;
+        let members = self.conversation_store.list_members(c.id).await?;
         let id = c.id.to_string();
         let title = c
             .title_ct
@@ -233,9 +147,11 @@ impl Services {
     }
 
     async fn existing_direct(&self, p: &Principal, key_text: &str) -> Result<Option<ConversationView>> {
-        let Some(existing) = self.store.find_direct(p.enterprise_id, key_text).await? else { return Ok(None) };
+        let Some(existing) = self.conversation_store.find_direct(p.enterprise_id, key_text).await? else {
+            return Ok(None);
+        };
         let (c, me) = self.membership(p, existing.id).await?;
-        Ok(Some(self.conversation_view(&*self.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await?))
+        Ok(Some(self.conversation_view(&*self.core.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await?))
     }
 
     /// Creates a group with a title; the caller is its owner.
@@ -265,7 +181,7 @@ impl Services {
         others: &[UserId],
     ) -> Result<ConversationView> {
         let Shape { kind, title, direct_key, team_id } = shape;
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let id = ConversationId::new();
         let row_id = id.to_string();
         let now = Millis::now();
@@ -305,21 +221,22 @@ impl Services {
             Action::ConversationCreate,
             Some(format!("conversation:{id}")),
         );
-        self.store.create_conversation(&row, &members, &audit).await.map_err(|e| match e {
+        self.conversation_store.create_conversation(&row, &members, &audit).await.map_err(|e| match e {
             store::Error::NotFound => Error::NotFound("user"),
             store::Error::Conflict(_) => {
                 Error::Conflict(FieldError::new("user_id", Rule::Duplicate, "that conversation exists"))
             }
             e => e.into(),
         })?;
-        self.publish(
-            p.enterprise_id,
-            &key,
-            &conversation_topic(id),
-            member_ids.clone(),
-            Event::ConversationCreated { conversation_id: id },
-        )
-        .await;
+        self.core
+            .publish(
+                p.enterprise_id,
+                &key,
+                &conversation_topic(id),
+                member_ids.clone(),
+                Event::ConversationCreated { conversation_id: id },
+            )
+            .await;
         let me = members.into_iter().next().expect("the creator is a member");
         self.conversation_view(&key, &row, &me).await
     }
@@ -328,17 +245,18 @@ impl Services {
     /// members and enterprise admins may join; the channel is titled with the team's name.
     pub async fn join_team_channel(&self, p: &Principal, origin: &Origin, team: TeamId) -> Result<ConversationView> {
         let caller = Caller::User(p.clone());
-        let team_row = self.store.get_team(p.enterprise_id, team).await?.ok_or(Error::NotFound("team"))?;
-        let in_team = self.store.list_team_members(p.enterprise_id, team).await?.iter().any(|m| m.user_id == p.user_id);
+        let team_row = self.directory_store.get_team(p.enterprise_id, team).await?.ok_or(Error::NotFound("team"))?;
+        let in_team =
+            self.directory_store.list_team_members(p.enterprise_id, team).await?.iter().any(|m| m.user_id == p.user_id);
         if !in_team && !caller.is_enterprise_admin_of(p.enterprise_id) {
             let target = Some(format!("team:{team}"));
-            return Err(self.deny(&caller, Action::ConversationJoin, None, "team-member", target).await);
+            return Err(self.core.deny(&caller, Action::ConversationJoin, None, "team-member", target).await);
         }
         if team_row.archived {
             return Err(Error::Invalid(FieldError::new("team_id", Rule::InvalidValue, "the team is archived")));
         }
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
-        let existing = match self.store.find_team_conversation(p.enterprise_id, team).await? {
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let existing = match self.conversation_store.find_team_conversation(p.enterprise_id, team).await? {
             Some(c) => c,
             None => {
                 let name =
@@ -347,7 +265,7 @@ impl Services {
                     Ok(view) => return Ok(view),
                     // Someone opened it at the same moment: join theirs.
                     Err(Error::Conflict(_)) => self
-                        .store
+                        .conversation_store
                         .find_team_conversation(p.enterprise_id, team)
                         .await?
                         .ok_or(Error::NotFound("conversation"))?,
@@ -369,7 +287,7 @@ impl Services {
             Action::ConversationJoin,
             Some(format!("conversation:{}", existing.id)),
         );
-        if self.store.add_member(p.enterprise_id, &member, &audit).await? {
+        if self.conversation_store.add_member(p.enterprise_id, &member, &audit).await? {
             let event = Event::MemberJoined { conversation_id: existing.id, user_id: p.user_id };
             self.publish_to_members(p.enterprise_id, &key, existing.id, event).await?;
         }
@@ -400,8 +318,8 @@ impl Services {
             Action::ConversationAddMember,
             Some(format!("conversation:{conversation} user:{user}")),
         );
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
-        let members = self.store.list_members(conversation).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let members = self.conversation_store.list_members(conversation).await?;
         if members.len() >= messaging::MAX_GROUP_MEMBERS && !members.iter().any(|m| m.user_id == user) {
             return Err(Error::Invalid(FieldError::new(
                 "user_id",
@@ -409,7 +327,7 @@ impl Services {
                 format!("a group has at most {} members", messaging::MAX_GROUP_MEMBERS),
             )));
         }
-        if self.store.add_member(p.enterprise_id, &member, &audit).await.map_err(|e| match e {
+        if self.conversation_store.add_member(p.enterprise_id, &member, &audit).await.map_err(|e| match e {
             store::Error::NotFound => Error::NotFound("user"),
             e => e.into(),
         })? {
@@ -446,10 +364,10 @@ impl Services {
         } else if me.role != MemberRole::Owner {
             let caller = Caller::User(p.clone());
             let target = Some(format!("conversation:{conversation}"));
-            return Err(self.deny(&caller, Action::ConversationRemoveMember, None, "group-owner", target).await);
+            return Err(self.core.deny(&caller, Action::ConversationRemoveMember, None, "group-owner", target).await);
         }
         let recipients: Vec<UserId> =
-            self.store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
+            self.conversation_store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
         let audit = draft(
             &Caller::User(p.clone()),
             origin,
@@ -457,12 +375,12 @@ impl Services {
             if user == p.user_id { Action::ConversationLeave } else { Action::ConversationRemoveMember },
             Some(format!("conversation:{conversation} user:{user}")),
         );
-        if !self.store.remove_member(p.enterprise_id, conversation, user, &audit).await? {
+        if !self.conversation_store.remove_member(p.enterprise_id, conversation, user, &audit).await? {
             return Err(Error::NotFound("member"));
         }
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let event = Event::MemberLeft { conversation_id: conversation, user_id: user };
-        self.publish(p.enterprise_id, &key, &conversation_topic(conversation), recipients, event).await;
+        self.core.publish(p.enterprise_id, &key, &conversation_topic(conversation), recipients, event).await;
         Ok(())
     }
 
@@ -479,16 +397,16 @@ impl Services {
         if me.role != MemberRole::Owner {
             let caller = Caller::User(p.clone());
             let target = Some(format!("conversation:{conversation}"));
-            return Err(self.deny(&caller, Action::ConversationAddMember, None, "group-owner", target).await);
+            return Err(self.core.deny(&caller, Action::ConversationAddMember, None, "group-owner", target).await);
         }
         Ok((c, me))
     }
 
     /// The caller's conversations, most recently active first, with unread counts.
     pub async fn list_conversations(&self, p: &Principal) -> Result<Vec<ConversationView>> {
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let mut out = Vec::new();
-        for (c, me) in self.store.list_conversations(p.enterprise_id, p.user_id).await? {
+        for (c, me) in self.conversation_store.list_conversations(p.enterprise_id, p.user_id).await? {
             out.push(self.conversation_view(&key, &c, &me).await?);
         }
         Ok(out)
@@ -496,13 +414,13 @@ impl Services {
 
     pub async fn get_conversation(&self, p: &Principal, conversation: ConversationId) -> Result<ConversationView> {
         let (c, me) = self.membership(p, conversation).await?;
-        self.conversation_view(&*self.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await
+        self.conversation_view(&*self.core.keys.enterprise_key(p.enterprise_id).await?, &c, &me).await
     }
 
     /// Sends a message; members connected anywhere receive it live.
     pub async fn send_message(&self, p: &Principal, conversation: ConversationId, body: &str) -> Result<MessageView> {
-        messaging::body("body", body, self.settings.max_message_bytes).map_err(Error::Invalid)?;
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        messaging::body("body", body, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let id = MessageId::new();
         let row = store::MessageRow {
             id,
@@ -515,16 +433,18 @@ impl Services {
             deleted_at: None,
             attachment: None,
         };
-        let (stored, members) = self.store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
+        let (stored, members) =
+            self.conversation_store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
         let view = open_message(&key, &stored)?;
-        self.publish(
-            p.enterprise_id,
-            &key,
-            &conversation_topic(conversation),
-            members,
-            Event::MessageCreated { message: view.clone() },
-        )
-        .await;
+        self.core
+            .publish(
+                p.enterprise_id,
+                &key,
+                &conversation_topic(conversation),
+                members,
+                Event::MessageCreated { message: view.clone() },
+            )
+            .await;
         Ok(view)
     }
 
@@ -536,11 +456,12 @@ impl Services {
         id: MessageId,
         body: &str,
     ) -> Result<MessageView> {
-        messaging::body("body", body, self.settings.max_message_bytes).map_err(Error::Invalid)?;
+        messaging::body("body", body, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
         self.membership(p, conversation).await?;
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
-        let row = match self.store.edit_message(conversation, id, p.user_id, &sealed, Millis::now()).await {
+        let row = match self.conversation_store.edit_message(conversation, id, p.user_id, &sealed, Millis::now()).await
+        {
             Ok(row) => row,
             Err(store::Error::NotFound) => {
                 return Err(self.why_not_own(p, conversation, id, Action::MessageEdit).await)
@@ -561,8 +482,8 @@ impl Services {
         id: MessageId,
     ) -> Result<MessageView> {
         self.membership(p, conversation).await?;
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
-        let row = match self.store.delete_message(conversation, id, p.user_id, Millis::now()).await {
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let row = match self.conversation_store.delete_message(conversation, id, p.user_id, Millis::now()).await {
             Ok(row) => row,
             Err(store::Error::NotFound) => {
                 return Err(self.why_not_own(p, conversation, id, Action::MessageDelete).await)
@@ -571,7 +492,7 @@ impl Services {
         };
         if let Some(attachment) = &row.attachment {
             // The name was destroyed in the row; the file goes with it.
-            self.remove_attachment_file(attachment.id).await;
+            self.core.blobs.delete(attachment.id).await;
         }
         let view = open_message(&key, &row)?;
         self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageDeleted { message: view.clone() })
@@ -582,10 +503,10 @@ impl Services {
     /// After an edit or delete matched nothing: someone else's message is `Forbidden`; a
     /// missing or already deleted one is `NotFound`. (The caller is a member: checked before.)
     async fn why_not_own(&self, p: &Principal, conversation: ConversationId, id: MessageId, action: Action) -> Error {
-        match self.store.get_message(conversation, id).await {
+        match self.conversation_store.get_message(conversation, id).await {
             Ok(Some(m)) if m.deleted_at.is_none() => {
                 let target = Some(format!("message:{id}"));
-                self.deny(&Caller::User(p.clone()), action, None, "own-message", target).await
+                self.core.deny(&Caller::User(p.clone()), action, None, "own-message", target).await
             }
             Ok(_) => Error::NotFound("message"),
             Err(e) => e.into(),
@@ -613,8 +534,8 @@ impl Services {
             (before, None) => store::MessagePage::Before(before.unwrap_or(i64::MAX)),
         };
         self.membership(p, conversation).await?;
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
-        self.store
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        self.conversation_store
             .list_messages(conversation, page, limit.clamp(1, 200))
             .await?
             .iter()
@@ -628,8 +549,8 @@ impl Services {
             return Err(Error::Invalid(FieldError::new("seq", Rule::InvalidValue, "must not be negative")));
         }
         self.membership(p, conversation).await?;
-        let stored = self.store.mark_read(conversation, p.user_id, seq).await.map_err(not_found)?;
-        let key = self.keys.enterprise_key(p.enterprise_id).await?;
+        let stored = self.conversation_store.mark_read(conversation, p.user_id, seq).await.map_err(not_found)?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         self.publish_to_members(
             p.enterprise_id,
             &key,
@@ -647,98 +568,11 @@ impl Services {
         conversation: ConversationId,
         event: Event,
     ) -> Result<()> {
-        let recipients = self.store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
-        self.publish(enterprise, key, &conversation_topic(conversation), recipients, event).await;
+        let recipients =
+            self.conversation_store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
+        self.core.publish(enterprise, key, &conversation_topic(conversation), recipients, event).await;
         Ok(())
     }
-
-    /// Seals and publishes. A bus failure is logged, not returned: the message is stored, and
-    /// clients catch up from history when they notice the gap in sequence numbers.
-    pub(crate) async fn publish(
-        &self,
-        enterprise: EnterpriseId,
-        key: &DataKey,
-        topic: &str,
-        recipients: Vec<UserId>,
-        event: Event,
-    ) {
-        let addressed = Addressed { recipients, event };
-        let json = serde_json::to_vec(&addressed).expect("events serialise");
-        let sealed = key.seal(&json, Aad { table: "bus", row: topic, column: "event" });
-        let mut payload = Vec::with_capacity(16 + sealed.len());
-        payload.extend_from_slice(enterprise.0.as_bytes());
-        payload.extend_from_slice(&sealed);
-        let subject = format!("{EVENTS_SUBJECT}.{topic}");
-        if let Err(e) = self.bus.publish(&subject, Bytes::from(payload)).await {
-            tracing::warn!(error = %e, "publishing a live event failed; clients will catch up from history");
-        }
-    }
-
-    /// Tells every node that sessions of `user` ended (one, or all when `session` is `None`), so
-    /// their WebSockets get `session-ended` and close.
-    pub(crate) async fn publish_session_ended(
-        &self,
-        enterprise: EnterpriseId,
-        user: UserId,
-        session: Option<domain::SessionId>,
-    ) {
-        match self.keys.enterprise_key(enterprise).await {
-            Ok(key) => {
-                let topic = format!("session.{user}");
-                self.publish(enterprise, &key, &topic, vec![user], Event::SessionEnded { session_id: session }).await
-            }
-            Err(e) => tracing::warn!(error = %e, "could not announce an ended session"),
-        }
-    }
-
-    /// Every live event published on any node, opened. The WebSocket hub of this node
-    /// subscribes once and hands each event to the local connections of its recipients.
-    pub async fn conversation_events(
-        self: &Arc<Self>,
-    ) -> Result<futures_util::stream::BoxStream<'static, LiveDelivery>> {
-        let stream =
-            self.bus.subscribe(&format!("{EVENTS_SUBJECT}.>")).await.map_err(|e| Error::Unavailable(e.to_string()))?;
-        let services = self.clone();
-        Ok(stream
-            .filter_map(move |delivery| {
-                let services = services.clone();
-                async move {
-                    match delivery {
-                        bus::Delivery::Lagged(n) => Some(LiveDelivery::Lagged(n)),
-                        bus::Delivery::Event { subject, payload } => {
-                            match services.open_event(&subject, &payload).await {
-                                Ok(addressed) => Some(LiveDelivery::Event(Arc::new(addressed))),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, subject, "dropping a bus event that does not open");
-                                    None
-                                }
-                            }
-                        }
-                    }
-                }
-            })
-            .boxed())
-    }
-
-    async fn open_event(&self, subject: &str, payload: &[u8]) -> Result<Addressed> {
-        let topic = subject.strip_prefix(EVENTS_SUBJECT).and_then(|s| s.strip_prefix('.')).unwrap_or_default();
-        if payload.len() < 16 {
-            return Err(Error::Internal("short bus payload".into()));
-        }
-        let enterprise =
-            EnterpriseId(uuid::Uuid::from_slice(&payload[..16]).map_err(|e| Error::Internal(e.to_string()))?);
-        let key = self.keys.enterprise_key(enterprise).await?;
-        let json = key.open(&payload[16..], Aad { table: "bus", row: topic, column: "event" })?;
-        serde_json::from_slice(&json).map_err(|e| Error::Internal(e.to_string()))
-    }
-}
-
-/// What the hub receives from [`Services::conversation_events`].
-#[derive(Clone, Debug)]
-pub enum LiveDelivery {
-    Event(Arc<Addressed>),
-    /// This node missed `n` events: its connections must resynchronise.
-    Lagged(u64),
 }
 
 fn not_a_group() -> Error {

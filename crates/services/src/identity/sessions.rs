@@ -4,13 +4,45 @@
 //! [`Error::InvalidCredentials`], and an unknown email still costs one argon2id verification (of a
 //! decoy hash), so the three take about the same time. The audit log records which it was.
 
-use crate::{Caller, Error, Principal, Result, Services};
+use super::principal_of;
+use crate::{Caller, Error, Principal, Result};
 use crypto::Aad;
 use domain::audit::{Action, Actor, AuditDraft, Origin, Outcome};
 use domain::device;
-use domain::{validate, AuthMethod, EnterpriseId, Millis, SessionId, UserId};
+use domain::{validate, AuthMethod, EnterpriseId, FieldError, Millis, Rule, SessionId, UserId};
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
+
+/// Sign-in, sessions and the devices they run on, password changes.
+pub struct Sessions {
+    core: Arc<crate::core::Core>,
+    directory_store: Arc<dyn store::DirectoryStore>,
+    session_store: Arc<dyn store::SessionStore>,
+    sign_in_store: Arc<dyn store::SignInStore>,
+    audit_store: Arc<dyn store::AuditStore>,
+    credentials: Arc<super::Credentials>,
+    /// Failed sign-ins for emails no account has, so that those lock like real accounts.
+    decoy_locks: DecoyLocks,
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        core: Arc<crate::core::Core>,
+        store: &Arc<dyn store::Store>,
+        credentials: Arc<super::Credentials>,
+    ) -> Sessions {
+        Sessions {
+            core,
+            directory_store: store.clone(),
+            session_store: store.clone(),
+            sign_in_store: store.clone(),
+            audit_store: store.clone(),
+            credentials,
+            decoy_locks: DecoyLocks::default(),
+        }
+    }
+}
 
 /// Failed sign-ins for emails that no account has, counted in memory like a real account's, so
 /// that "this account is locked" says nothing about which accounts exist: an unknown email locks
@@ -49,7 +81,7 @@ impl DecoyLocks {
     }
 }
 
-/// Where a password sign-in stands once its checks ran (see [`Services::sign_in_gate`]).
+/// Where a password sign-in stands once its checks ran (see [`Sessions::sign_in_gate`]).
 pub(crate) enum Gate {
     /// Every check passed: a session may be opened.
     Passed(Passed),
@@ -109,7 +141,7 @@ fn aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
     Aad { table: "sessions", row, column }
 }
 
-impl Services {
+impl Sessions {
     /// Signs in with email and password and opens a session bound to a new device record.
     pub async fn sign_in(&self, origin: &Origin, email: &str, password: &str) -> Result<SignedIn> {
         self.sign_in_with(origin, email, password, None).await
@@ -163,15 +195,15 @@ impl Services {
             outcome: Outcome::Failure,
             detail: serde_json::json!({ "method": method, "reason": reason }).to_string(),
         };
-        let email_index = self.keys.email_index(&email);
-        let candidates = self.store.find_users_by_email_index(&email_index).await?;
+        let email_index = self.core.keys.email_index(&email);
+        let candidates = self.directory_store.find_users_by_email_index(&email_index).await?;
         let now = Millis::now();
         // No account this password could open (none, or only single-sign-on ones): the decoy
         // counter stands in, so such emails lock like any other.
         let verifiable = candidates.iter().any(|u| u.password_hash.is_some());
         if !verifiable {
             if let Some(until) = self.decoy_locks.locked_until(&email_index, now) {
-                self.store.append_audit(&failure("locked", None)).await?;
+                self.audit_store.append_audit(&failure("locked", None)).await?;
                 return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
             }
         }
@@ -185,18 +217,18 @@ impl Services {
             let Some(stored) = user.password_hash.clone() else {
                 continue;
             };
-            if let Some(until) = self.store.sign_in_state(user.id).await?.locked_until.filter(|u| u.0 > now.0) {
+            if let Some(until) = self.sign_in_store.sign_in_state(user.id).await?.locked_until.filter(|u| u.0 > now.0) {
                 locked_until = Some(locked_until.map_or(until, |l| Millis(l.0.max(until.0))));
                 continue;
             }
             checked.push(user);
-            if let Some(verified) = self.verify_password(password, stored).await? {
+            if let Some(verified) = self.core.verify_password(password, stored).await? {
                 matched = Some((user.clone(), verified));
                 break;
             }
         }
         if checked.is_empty() && locked_until.is_none() {
-            self.verify_password(password, self.decoy_hash().await?).await?;
+            self.core.verify_password(password, self.core.decoy_hash().await?).await?;
         }
         let (user, verified) = match matched {
             // Some account with this email is locked and no other one matched: answer as locked,
@@ -204,13 +236,13 @@ impl Services {
             None if locked_until.is_some() => {
                 let until = locked_until.expect("checked above");
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
-                self.store.append_audit(&failure("locked", only)).await?;
+                self.audit_store.append_audit(&failure("locked", only)).await?;
                 return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
             }
             None => {
                 let only = if candidates.len() == 1 { candidates.first() } else { None };
                 let reason = if candidates.is_empty() { "unknown-account" } else { "wrong-password" };
-                self.store.append_audit(&failure(reason, only)).await?;
+                self.audit_store.append_audit(&failure(reason, only)).await?;
                 if !verifiable {
                     self.decoy_locks.count_failure(&email_index, now);
                 }
@@ -220,19 +252,19 @@ impl Services {
                 return Err(Error::InvalidCredentials);
             }
             Some((user, _)) if user.disabled => {
-                self.store.append_audit(&failure("account-disabled", Some(&user))).await?;
+                self.audit_store.append_audit(&failure("account-disabled", Some(&user))).await?;
                 return Err(Error::InvalidCredentials);
             }
             Some(found) => found,
         };
-        let policy = self.policy_of(user.enterprise_id).await?;
-        let state = self.store.sign_in_state(user.id).await?;
+        let policy = self.credentials.policy_of(user.enterprise_id).await?;
+        let state = self.sign_in_store.sign_in_state(user.id).await?;
         // Single sign-on only: passwords are refused, except for an enterprise admin who has one-time
         // codes (the break-glass way in when the provider is down). Checked before any enrolment,
         // so a refused person is left with nothing half set up.
-        let sso_only = self.sso_only(user.enterprise_id).await?;
+        let sso_only = self.credentials.sso_only(user.enterprise_id).await?;
         if sso_only && !(user.roles.has(domain::Role::EnterpriseAdmin) && state.totp_secret_ct.is_some()) {
-            self.store.append_audit(&failure("sso-only", Some(&user))).await?;
+            self.audit_store.append_audit(&failure("sso-only", Some(&user))).await?;
             return Err(Error::SsoOnly);
         }
         let mut method = "password";
@@ -244,30 +276,30 @@ impl Services {
         });
         match (&state.totp_secret_ct, otp) {
             (Some(_), None) => {
-                self.store.append_audit(&failure("code-required", Some(&user))).await?;
+                self.audit_store.append_audit(&failure("code-required", Some(&user))).await?;
                 return Err(Error::SecondFactorRequired);
             }
             // An expired password: the code is checked but not spent, so the same code still
             // works on the form that replaces the password (which spends it).
             (Some(secret), Some(code)) if expired => {
-                if !self.second_factor_valid(&user, secret, code).await? {
-                    self.store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
+                if !self.credentials.second_factor_valid(&user, secret, code).await? {
+                    self.audit_store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
                     self.count_failure(&user).await?;
                     return Err(Error::InvalidCredentials);
                 }
-                self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+                self.audit_store.append_audit(&failure("password-expired", Some(&user))).await?;
                 return Ok(Gate::Expired(user, Some(ExpiredProof::Code(code.to_owned()))));
             }
             // Enrolment is due too: nothing is enabled yet; the password change enrols with this
             // code, so the recovery codes reach the person with the new session.
             (None, code) if expired && policy.require_second_factor => {
-                self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+                self.audit_store.append_audit(&failure("password-expired", Some(&user))).await?;
                 return Ok(Gate::Expired(user, code.map(|c| ExpiredProof::Enrolment(c.to_owned()))));
             }
-            (Some(secret), Some(code)) => match self.check_second_factor(&user, secret, code).await? {
+            (Some(secret), Some(code)) => match self.credentials.check_second_factor(&user, secret, code).await? {
                 Some(passed) => (method, auth) = (passed, AuthMethod::PasswordAndCode),
                 None => {
-                    self.store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
+                    self.audit_store.append_audit(&failure("wrong-or-used-code", Some(&user))).await?;
                     self.count_failure(&user).await?;
                     return Err(Error::InvalidCredentials);
                 }
@@ -276,14 +308,15 @@ impl Services {
                 // Enrolment at sign-in: the code must come from the secret just shown.
                 let enrolled = match code {
                     Some(code) => {
-                        self.enable_pending_totp(
-                            user.id,
-                            user.enterprise_id,
-                            &Caller::User(self.principal_of(&user)),
-                            origin,
-                            code,
-                        )
-                        .await?
+                        self.credentials
+                            .enable_pending_totp(
+                                user.id,
+                                user.enterprise_id,
+                                &Caller::User(principal_of(&user)),
+                                origin,
+                                code,
+                            )
+                            .await?
                     }
                     None => None,
                 };
@@ -293,7 +326,7 @@ impl Services {
                         recovery_codes = Some(codes.recovery_codes);
                     }
                     None => {
-                        self.store.append_audit(&failure("second-factor-not-set-up", Some(&user))).await?;
+                        self.audit_store.append_audit(&failure("second-factor-not-set-up", Some(&user))).await?;
                         return Ok(Gate::NeedsEnrolment(user));
                     }
                 }
@@ -301,11 +334,11 @@ impl Services {
             (None, _) => {}
         }
         if expired {
-            self.store.append_audit(&failure("password-expired", Some(&user))).await?;
+            self.audit_store.append_audit(&failure("password-expired", Some(&user))).await?;
             return Ok(Gate::Expired(user, None));
         }
         if state.failed_sign_ins > 0 || state.locked_until.is_some() {
-            self.store.reset_failed_sign_ins(user.id).await?;
+            self.sign_in_store.reset_failed_sign_ins(user.id).await?;
         }
         let method = if sso_only { format!("{method} (break-glass)") } else { method.to_owned() };
         Ok(Gate::Passed(Passed { user, needs_rehash: verified.needs_rehash, auth, method, recovery_codes }))
@@ -314,8 +347,8 @@ impl Services {
     async fn finish_sign_in(&self, origin: &Origin, passed: Passed, password: &str) -> Result<SignedIn> {
         let Passed { user, needs_rehash, auth, method, recovery_codes } = passed;
         if needs_rehash {
-            let hash = self.hash_password(password).await?;
-            self.store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
+            let hash = self.core.hash_password(password).await?;
+            self.directory_store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
         }
         let mut signed_in = self.open_session(origin, &user, auth, &method).await?;
         signed_in.recovery_codes = recovery_codes;
@@ -324,9 +357,10 @@ impl Services {
 
     /// Counts a failed attempt against the account; the enterprise's policy decides when it locks.
     async fn count_failure(&self, user: &store::UserRow) -> Result<()> {
-        let policy = self.policy_of(user.enterprise_id).await?;
+        let policy = self.credentials.policy_of(user.enterprise_id).await?;
         let until = Millis(Millis::now().0 + i64::from(policy.lockout_minutes) * 60_000);
-        let state = self.store.record_failed_sign_in(user.id, i64::from(policy.lockout_threshold), until).await?;
+        let state =
+            self.sign_in_store.record_failed_sign_in(user.id, i64::from(policy.lockout_threshold), until).await?;
         if state.failed_sign_ins == i64::from(policy.lockout_threshold) {
             let audit = AuditDraft {
                 at: Millis::now(),
@@ -339,7 +373,7 @@ impl Services {
                 outcome: Outcome::Success,
                 detail: serde_json::json!({ "minutes": policy.lockout_minutes }).to_string(),
             };
-            self.store.append_audit(&audit).await?;
+            self.audit_store.append_audit(&audit).await?;
         }
         Ok(())
     }
@@ -351,34 +385,24 @@ impl Services {
         origin: &Origin,
         email: &str,
         password: &str,
-    ) -> Result<crate::sign_in::TotpEnrolment> {
+    ) -> Result<crate::identity::credentials::TotpEnrolment> {
         match self.sign_in_gate(origin, email, password, None).await? {
-            Gate::NeedsEnrolment(user) => self.pending_enrolment(&user).await,
+            Gate::NeedsEnrolment(user) => self.credentials.pending_enrolment(&user).await,
             // Not required, or already set up: nothing to enrol here (and no session was opened).
             Gate::Passed(_) => Err(Error::Forbidden),
             // An expired password with enrolment due: the secret is shown here too, and the
             // password change confirms it.
             Gate::Expired(user, _) => {
-                let state = self.store.sign_in_state(user.id).await?;
-                if state.totp_secret_ct.is_none() && self.policy_of(user.enterprise_id).await?.require_second_factor {
-                    self.pending_enrolment(&user).await
+                let state = self.sign_in_store.sign_in_state(user.id).await?;
+                if state.totp_secret_ct.is_none()
+                    && self.credentials.policy_of(user.enterprise_id).await?.require_second_factor
+                {
+                    self.credentials.pending_enrolment(&user).await
                 } else {
                     Err(Error::PasswordExpired)
                 }
             }
         }
-    }
-
-    pub(crate) async fn verify_password(
-        &self,
-        password: &str,
-        stored: String,
-    ) -> Result<Option<crypto::password::Verified>> {
-        let password = zeroize::Zeroizing::new(password.to_owned());
-        let cost = self.settings.password_cost;
-        tokio::task::spawn_blocking(move || crypto::password::verify(&password, &stored, cost))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))
     }
 
     /// Opens a session for `user`, who proved `auth`; `method` is how the audit names it.
@@ -389,13 +413,13 @@ impl Services {
         auth: AuthMethod,
         method: &str,
     ) -> Result<SignedIn> {
-        let key = self.keys.enterprise_key(user.enterprise_id).await?;
+        let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let token = crypto::token::generate();
         let id = SessionId::new();
         let row_id = id.to_string();
         let (kind, name) = device::describe(origin.user_agent.as_deref().unwrap_or(""));
         let now = Millis::now();
-        let expires_at = Millis(now.0 + self.settings.session_lifetime.as_millis() as i64);
+        let expires_at = Millis(now.0 + self.core.settings.session_lifetime.as_millis() as i64);
         let row = store::SessionRow {
             id,
             enterprise_id: user.enterprise_id,
@@ -423,7 +447,7 @@ impl Services {
             outcome: Outcome::Success,
             detail: serde_json::json!({ "method": method, "device_kind": kind.as_str() }).to_string(),
         };
-        self.store.create_session(&row, &audit).await?;
+        self.session_store.create_session(&row, &audit).await?;
         Ok(SignedIn {
             csrf_token: crypto::token::csrf_for(&token),
             token,
@@ -442,7 +466,7 @@ impl Services {
             return Err(Error::Unauthenticated);
         }
         let session = self
-            .store
+            .session_store
             .session_by_token_hash(&crypto::token::hash(token), Millis::now())
             .await?
             .ok_or(Error::Unauthenticated)?;
@@ -454,10 +478,13 @@ impl Services {
             return Err(Error::Unauthenticated);
         }
         let now = Millis::now();
-        let (session, roles) =
-            self.store.session_principal(&crypto::token::hash(token), now).await?.ok_or(Error::Unauthenticated)?;
-        if now.0 - session.last_seen_at.0 >= self.settings.touch_interval.as_millis() as i64 {
-            self.store.touch_session(session.id, now).await?;
+        let (session, roles) = self
+            .session_store
+            .session_principal(&crypto::token::hash(token), now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if now.0 - session.last_seen_at.0 >= self.core.settings.touch_interval.as_millis() as i64 {
+            self.session_store.touch_session(session.id, now).await?;
         }
         Ok(Principal::of_session(&session, roles))
     }
@@ -485,7 +512,9 @@ impl Services {
         origin: &Origin,
         keep: Option<SessionId>,
     ) -> Result<()> {
-        for session in self.store.list_sessions(principal.enterprise_id, principal.user_id, Millis::now()).await? {
+        for session in
+            self.session_store.list_sessions(principal.enterprise_id, principal.user_id, Millis::now()).await?
+        {
             if Some(session.id) == keep {
                 continue;
             }
@@ -516,14 +545,14 @@ impl Services {
                 Some(format!("session:{session}")),
             )
         };
-        self.store
+        self.session_store
             .end_session(principal.enterprise_id, principal.user_id, session, reason, Millis::now(), &audit)
             .await
             .map_err(|e| match e {
                 store::Error::NotFound => Error::NotFound("session"),
                 e => e.into(),
             })?;
-        self.publish_session_ended(principal.enterprise_id, principal.user_id, Some(session)).await;
+        self.core.publish_session_ended(principal.enterprise_id, principal.user_id, Some(session)).await;
         Ok(())
     }
 
@@ -538,8 +567,8 @@ impl Services {
         user: UserId,
         current: Option<SessionId>,
     ) -> Result<Vec<DeviceView>> {
-        let key = self.keys.enterprise_key(enterprise).await?;
-        let rows = self.store.list_sessions(enterprise, user, Millis::now()).await?;
+        let key = self.core.keys.enterprise_key(enterprise).await?;
+        let rows = self.session_store.list_sessions(enterprise, user, Millis::now()).await?;
         rows.iter()
             .map(|s| {
                 let id = s.id.to_string();
@@ -564,18 +593,110 @@ impl Services {
         enterprise: EnterpriseId,
         user: UserId,
     ) -> Result<Vec<DeviceView>> {
-        self.require_enterprise_admin(caller, enterprise, Action::SessionList).await?;
-        if self.store.get_user(enterprise, user).await?.is_none() {
+        self.core.require_enterprise_admin(caller, enterprise, Action::SessionList).await?;
+        if self.directory_store.get_user(enterprise, user).await?.is_none() {
             return Err(Error::NotFound("user"));
         }
         self.devices_of(enterprise, user, None).await
     }
 }
 
-impl Services {
+impl Sessions {
     /// The CSRF token that belongs to a session token, for the web client to send back.
     pub fn csrf_token_for(&self, session_token: &str) -> String {
         crypto::token::csrf_for(session_token)
+    }
+}
+
+// ---- Password changes: they end other sessions and may open one ----
+
+impl Sessions {
+    /// The signed-in user changes their password, proving the current one.
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        origin: &Origin,
+        current: &str,
+        new_password: &str,
+    ) -> Result<()> {
+        let user = self.directory_store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
+        let stored = user.password_hash.clone().ok_or(Error::InvalidCredentials)?;
+        if current.chars().count() > validate::MAX_PASSWORD_CHARS
+            || self.core.verify_password(current, stored).await?.is_none()
+        {
+            return Err(Error::Invalid(FieldError::new(
+                "current_password",
+                Rule::InvalidValue,
+                "the current password is wrong",
+            )));
+        }
+        self.credentials.set_new_password(&user, &Caller::User(p.clone()), origin, new_password).await?;
+        self.end_other_sessions(p, origin, Some(p.session_id)).await
+    }
+
+    /// Sets a new password in place of an expired one, then signs in as usual (one-time code
+    /// included when the account has one).
+    pub async fn change_expired_password(
+        &self,
+        origin: &Origin,
+        email: &str,
+        password: &str,
+        otp: Option<&str>,
+        new_password: &str,
+    ) -> Result<SignedIn> {
+        let (user, proof) = match self.sign_in_gate(origin, email, password, otp).await? {
+            Gate::Expired(user, proof) => (user, proof),
+            Gate::Passed(_) => {
+                return Err(Error::Invalid(FieldError::new(
+                    "password",
+                    Rule::InvalidValue,
+                    "this password has not expired; change it from your account instead",
+                )))
+            }
+            Gate::NeedsEnrolment(_) => return Err(Error::SecondFactorEnrolmentRequired),
+        };
+        // The new password must pass the policy before the second factor is spent or enrolled.
+        let policy = self.credentials.policy_of(user.enterprise_id).await?;
+        let mut previous = self.sign_in_store.password_history(user.id, policy.history).await?;
+        if let Some(current) = &user.password_hash {
+            previous.insert(0, current.clone());
+        }
+        self.credentials
+            .check_new_password(
+                user.enterprise_id,
+                self.credentials.personal_words(&user).await?,
+                new_password,
+                previous,
+            )
+            .await?;
+        let state = self.sign_in_store.sign_in_state(user.id).await?;
+        let mut recovery_codes = None;
+        let auth = if proof.is_some() { domain::AuthMethod::PasswordAndCode } else { domain::AuthMethod::Password };
+        match (proof, &state.totp_secret_ct) {
+            (Some(ExpiredProof::Code(code)), Some(secret)) => {
+                if self.credentials.check_second_factor(&user, secret, &code).await?.is_none() {
+                    return Err(Error::InvalidCredentials);
+                }
+            }
+            (Some(ExpiredProof::Enrolment(code)), None) => {
+                match self
+                    .credentials
+                    .enable_pending_totp(user.id, user.enterprise_id, &Caller::User(principal_of(&user)), origin, &code)
+                    .await?
+                {
+                    Some(enrolled) => recovery_codes = Some(enrolled.recovery_codes),
+                    None => return Err(Error::SecondFactorEnrolmentRequired),
+                }
+            }
+            (None, None) if policy.require_second_factor => return Err(Error::SecondFactorEnrolmentRequired),
+            (None, _) => {}
+            _ => return Err(Error::InvalidCredentials),
+        }
+        self.credentials.set_new_password(&user, &Caller::User(principal_of(&user)), origin, new_password).await?;
+        self.end_other_sessions(&principal_of(&user), origin, None).await?;
+        let mut signed_in = self.open_session(origin, &user, auth, "password-change").await?;
+        signed_in.recovery_codes = recovery_codes;
+        Ok(signed_in)
     }
 }
 

@@ -1,10 +1,23 @@
 //! Reading and verifying the audit log (L1, L3).
 
-use crate::{Caller, Result, Services};
+use crate::{Caller, Result};
 use domain::audit::{Action, AuditEvent, GENESIS_HASH};
 use domain::EnterpriseId;
 use serde::Serialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
+
+/// Reading and verifying the audit trail.
+pub struct Compliance {
+    core: Arc<crate::core::Core>,
+    audit_store: Arc<dyn store::AuditStore>,
+}
+
+impl Compliance {
+    pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Compliance {
+        Compliance { core, audit_store: store.clone() }
+    }
+}
 
 /// The verdict of walking the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,17 +84,17 @@ fn hex(bytes: &[u8]) -> String {
 
 const PAGE: u32 = 1000;
 
-impl Services {
+impl Compliance {
     /// Walks the chain from the first event, recomputing every link (operator only).
     /// `progress(done, total)` is called after each page.
     pub async fn verify_audit_chain(&self, caller: &Caller, progress: &dyn Fn(u64, u64)) -> Result<ChainVerdict> {
-        self.require_operator(caller, Action::AuditVerify).await?;
-        let total = self.store.audit_count().await?.max(0) as u64;
+        self.core.require_operator(caller, Action::AuditVerify).await?;
+        let total = self.audit_store.audit_count().await?.max(0) as u64;
         let mut prev_seq = 0i64;
         let mut prev_hash = GENESIS_HASH;
         let mut n = 0u64;
         loop {
-            let page = self.store.audit_page(prev_seq, PAGE).await?;
+            let page = self.audit_store.audit_page(prev_seq, PAGE).await?;
             if page.is_empty() {
                 return Ok(ChainVerdict::Intact { events: n });
             }
@@ -115,9 +128,9 @@ impl Services {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AuditEventView>> {
-        self.require_enterprise_admin(caller, enterprise, Action::AuditRead).await?;
+        self.core.require_enterprise_admin(caller, enterprise, Action::AuditRead).await?;
         let limit = limit.clamp(1, 500);
-        let events = self.store.enterprise_audit(enterprise, before.unwrap_or(i64::MAX), limit).await?;
+        let events = self.audit_store.enterprise_audit(enterprise, before.unwrap_or(i64::MAX), limit).await?;
         Ok(events.iter().map(AuditEventView::from).collect())
     }
 }

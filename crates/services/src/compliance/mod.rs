@@ -1,0 +1,5 @@
+//! Compliance: reading and verifying the audit trail (then: reports, SIEM export, retention).
+
+pub mod audit;
+
+pub use audit::Compliance;

@@ -1,0 +1,162 @@
+//! Attachments (S3): files streamed in, sealed in 64 KiB chunks under the enterprise's data key,
+//! and kept on local disk under the data directory, named by attachment id.
+//!
+//! File layout: a sequence of frames, each a 4-byte big-endian length and one sealed chunk
+//! (see `crypto::envelope::chunks`: bound to file id, index and last-or-not). An upload is written
+//! to `<id>.partial` and renamed only when complete and within the limit; an aborted or refused
+//! upload leaves no file and no row. Only members of the conversation can upload or download.
+
+use super::open_message;
+use crate::core::events::conversation_topic;
+use crate::protocol::{AttachmentView, Event, MessageView};
+use crate::{Error, Principal, Result};
+use bytes::Bytes;
+use crypto::Aad;
+use domain::{messaging, AttachmentId, ConversationId, FieldError, MessageId, Millis, Rule};
+use futures_util::stream::BoxStream;
+use futures_util::Stream;
+use std::sync::Arc;
+
+/// Files in conversations, sealed in the blob store.
+pub struct Attachments {
+    core: Arc<crate::core::Core>,
+    conversation_store: Arc<dyn store::ConversationStore>,
+    messaging: Arc<super::Messaging>,
+}
+
+impl Attachments {
+    pub(crate) fn new(
+        core: Arc<crate::core::Core>,
+        store: &Arc<dyn store::Store>,
+        messaging: Arc<super::Messaging>,
+    ) -> Attachments {
+        Attachments { core, conversation_store: store.clone(), messaging }
+    }
+}
+
+pub(crate) fn name_aad(id: &str) -> Aad<'_> {
+    Aad { table: "messages", row: id, column: "attachment_name" }
+}
+
+/// A file name as shown to people: its last path component, 1 to 255 characters, no control
+/// characters.
+pub fn file_name(raw: &str) -> std::result::Result<String, FieldError> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    if last.is_empty() || last == "." || last == ".." {
+        return Err(FieldError::new("name", Rule::Empty, "a file name is required"));
+    }
+    if last.chars().count() > 255 {
+        return Err(FieldError::new("name", Rule::TooLong, "must be at most 255 characters"));
+    }
+    if last.chars().any(char::is_control) {
+        return Err(FieldError::new("name", Rule::ControlCharacters, "must not contain control characters"));
+    }
+    Ok(last.to_owned())
+}
+
+/// A MIME type `type/subtype`, lower-cased, parameters dropped; empty means
+/// `application/octet-stream`.
+pub fn content_type(raw: &str) -> std::result::Result<String, FieldError> {
+    let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence.is_empty() {
+        return Ok("application/octet-stream".to_owned());
+    }
+    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
+    match essence.split_once('/') {
+        Some((t, sub)) if token(t) && token(sub) && essence.len() <= 100 => Ok(essence),
+        _ => Err(FieldError::new("content_type", Rule::InvalidValue, "must be a media type such as image/png")),
+    }
+}
+
+impl Attachments {
+    /// Streams a file into the conversation as a new message (with an optional caption).
+    pub async fn send_attachment<S, E>(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        name: &str,
+        media_type: &str,
+        caption: Option<&str>,
+        mut body: S,
+    ) -> Result<MessageView>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        let name = file_name(name).map_err(Error::Invalid)?;
+        let media_type = content_type(media_type).map_err(Error::Invalid)?;
+        let caption = caption.filter(|c| !c.is_empty());
+        if let Some(c) = caption {
+            messaging::body("caption", c, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
+        }
+        // Refuse outsiders before reading a byte of the body.
+        self.messaging.membership(p, conversation).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        self.core.blobs.require_configured()?;
+        let mut blob = self.core.blobs.put(&key, &mut body, self.core.settings.max_attachment_bytes).await?;
+        let (id, size) = (blob.id, blob.size);
+        let row_id = id.to_string();
+        let message_id = MessageId::new();
+        let row = store::MessageRow {
+            id: message_id,
+            conversation_id: conversation,
+            seq: 0,
+            sender_id: p.user_id,
+            body_ct: caption.map(|c| key.seal_str(c, crate::messaging::body_aad(&message_id.to_string()))),
+            created_at: Millis::now(),
+            edited_at: None,
+            deleted_at: None,
+            attachment: Some(store::AttachmentMeta {
+                id,
+                name_ct: key.seal_str(&name, name_aad(&row_id)),
+                content_type: media_type,
+                size: size as i64,
+            }),
+        };
+        // Kept before the insert: if this future is dropped while the insert commits, an unused
+        // file is the lesser harm (a message whose file is gone would be worse).
+        blob.keep();
+        let (stored, members) = match self.conversation_store.append_message(p.enterprise_id, &row).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                self.core.blobs.delete(id).await;
+                return Err(crate::messaging::not_found(e));
+            }
+        };
+        let view = open_message(&key, &stored)?;
+        self.core
+            .publish(
+                p.enterprise_id,
+                &key,
+                &conversation_topic(conversation),
+                members,
+                Event::MessageCreated { message: view.clone() },
+            )
+            .await;
+        Ok(view)
+    }
+
+    /// The attachment's metadata and its decrypted bytes as a stream (members only).
+    pub async fn open_attachment(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        attachment: AttachmentId,
+    ) -> Result<(AttachmentView, BoxStream<'static, std::io::Result<Bytes>>)> {
+        self.messaging.membership(p, conversation).await?;
+        let row = self
+            .conversation_store
+            .get_attachment(conversation, attachment)
+            .await?
+            .ok_or(Error::NotFound("attachment"))?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let meta = row.attachment.ok_or(Error::NotFound("attachment"))?;
+        let view = AttachmentView {
+            id: meta.id,
+            name: key.open_str(&meta.name_ct, name_aad(&meta.id.to_string()))?,
+            content_type: meta.content_type,
+            size: meta.size,
+        };
+        Ok((view, self.core.blobs.open(key, attachment).await?))
+    }
+}

@@ -1,0 +1,121 @@
+//! What clients see: the views of conversations, messages and attachments, and the live events
+//! that carry them. Plain data with no behaviour, so that every domain (identity publishes
+//! `session-ended`, messaging the rest) and the HTTP layer can name them without depending on
+//! the service that produces them.
+
+use domain::messaging::ConversationKind;
+use domain::{AttachmentId, ConversationId, MessageId, UserId};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ConversationView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ConversationId,
+    /// `direct`, `group` or `team`.
+    #[schema(value_type = String)]
+    pub kind: ConversationKind,
+    /// Group title; `None` for direct conversations (clients show the other member).
+    pub title: Option<String>,
+    #[schema(value_type = Vec<String>)]
+    pub member_ids: Vec<UserId>,
+    /// Who may add and remove members of a group (its creator).
+    #[schema(value_type = Vec<String>)]
+    pub owner_ids: Vec<UserId>,
+    /// Sequence number of the newest message.
+    pub last_seq: i64,
+    /// The caller's read receipt.
+    pub last_read_seq: i64,
+    /// Messages after the caller's read receipt.
+    pub unread: i64,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct MessageView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, format = Uuid)]
+    pub conversation_id: ConversationId,
+    pub seq: i64,
+    #[schema(value_type = String, format = Uuid)]
+    pub sender_id: UserId,
+    /// `None` once deleted.
+    pub body: Option<String>,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+    pub deleted: bool,
+    /// The file this message carries, if any (gone once the message is deleted).
+    pub attachment: Option<AttachmentView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AttachmentView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: AttachmentId,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// A live event, as clients receive it over the WebSocket.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    MessageCreated {
+        message: MessageView,
+    },
+    MessageEdited {
+        message: MessageView,
+    },
+    MessageDeleted {
+        message: MessageView,
+    },
+    Receipt {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
+        seq: i64,
+    },
+    ConversationCreated {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+    },
+    /// Someone joined a conversation (a team channel).
+    MemberJoined {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
+    },
+    /// Someone left or was removed from a group; the removed member gets this too, last.
+    MemberLeft {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
+    },
+    /// A session ended (sign-out, signed out from another device, account disabled): the client
+    /// must erase what it holds and sign in again. `None` means every session of the recipient.
+    SessionEnded {
+        #[schema(value_type = Option<String>, format = Uuid)]
+        session_id: Option<domain::SessionId>,
+    },
+}
+
+/// An event with the users it is for: what the bus carries (sealed) between nodes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Addressed {
+    pub recipients: Vec<UserId>,
+    pub event: Event,
+}
+
+/// What the hub receives from [`crate::core::events::Events::subscribe`].
+#[derive(Clone, Debug)]
+pub enum LiveDelivery {
+    Event(Arc<Addressed>),
+    /// This node missed `n` events: its connections must resynchronise.
+    Lagged(u64),
+}
