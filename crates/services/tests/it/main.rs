@@ -7,6 +7,7 @@ mod desk;
 mod identity;
 mod keys;
 mod messaging;
+mod modules;
 mod sign_in;
 mod smtp;
 

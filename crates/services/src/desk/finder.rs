@@ -1,0 +1,128 @@
+//! The finder's side (D5): the status page found by receipt code or link, and the thread.
+
+use super::*;
+
+impl Desk {
+    /// Finds the report a receipt code belongs to. Every failure is the same `NotFound`, after
+    /// the same slow hash, so answers reveal nothing about which reports exist.
+    pub(super) async fn report_for_code(&self, raw_code: &str) -> Result<store::ReportRow> {
+        let normalised = domain::desk::normalise_receipt_code(raw_code);
+        let row = match &normalised {
+            Some(code) => self.desk_store.report_by_lookup(&self.core.keys.receipt_index(code)).await?,
+            None => None,
+        };
+        let (code, stored) = match (&normalised, &row) {
+            (Some(code), Some(row)) => (code.clone(), row.receipt_hash.clone()),
+            _ => (raw_code.to_owned(), self.core.decoy_hash().await?),
+        };
+        let verified = self.core.verify_password(&code, stored).await?;
+        match (verified, row) {
+            (Some(_), Some(row)) => Ok(row),
+            _ => Err(Error::NotFound("report")),
+        }
+    }
+
+    pub(super) async fn report_for(&self, credential: FinderCredential<'_>) -> Result<store::ReportRow> {
+        match credential {
+            FinderCredential::ReceiptCode(code) => self.report_for_code(code).await,
+            // Status links carry 256 random bits: a fast hash is enough to look them up.
+            FinderCredential::StatusLink(token) => self
+                .desk_store
+                .report_by_access_token(&crypto::token::hash(token.trim()))
+                .await?
+                .ok_or(Error::NotFound("report")),
+        }
+    }
+
+    pub async fn finder_status(&self, credential: FinderCredential<'_>) -> Result<FinderReportView> {
+        let row = self.report_for(credential).await?;
+        self.finder_view(&row).await
+    }
+
+    pub async fn finder_reply(&self, credential: FinderCredential<'_>, body: &str) -> Result<FinderReportView> {
+        let body = domain::desk::reply(body).map_err(Error::Invalid)?;
+        let row = self.report_for(credential).await?;
+        if row.state.is_final() {
+            return Err(Error::Conflict(FieldError::new(
+                "body",
+                Rule::InvalidValue,
+                "this report is closed; submit a new report if you found something new",
+            )));
+        }
+        self.append_thread(&row, store::ReportAuthor::Finder, &body, None).await?;
+        let row = self.desk_store.get_report(row.enterprise_id, row.id).await?.ok_or(Error::NotFound("report"))?;
+        self.finder_view(&row).await
+    }
+
+    pub(super) async fn append_thread(
+        &self,
+        row: &store::ReportRow,
+        author: store::ReportAuthor,
+        body: &str,
+        team: Option<(&Caller, &Origin)>,
+    ) -> Result<()> {
+        let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
+        let id = ReportMessageId::new();
+        let message = store::ReportMessageRow {
+            id,
+            report_id: row.id,
+            seq: 0,
+            author,
+            body_ct: key.seal_str(body, Aad { table: "report_messages", row: &id.to_string(), column: "body" }),
+            created_at: Millis::now(),
+        };
+        let audit = match team {
+            Some((caller, origin)) => draft(
+                caller,
+                origin,
+                Some(row.enterprise_id),
+                Action::DeskReportReply,
+                Some(format!("report:{}", row.id)),
+            ),
+            None => anonymous_draft(row.enterprise_id, Action::DeskReportFinderReply, row.id),
+        };
+        self.desk_store.append_report_message(&message, &audit).await?;
+        Ok(())
+    }
+
+    pub(super) async fn thread(&self, key: &crypto::DataKey, report: ReportId) -> Result<Vec<ThreadEntry>> {
+        self.desk_store
+            .report_messages(report)
+            .await?
+            .iter()
+            .map(|m| {
+                Ok(ThreadEntry {
+                    from: match m.author {
+                        store::ReportAuthor::Finder => "finder".to_owned(),
+                        store::ReportAuthor::Team(_) => "security-team".to_owned(),
+                    },
+                    body: key.open_str(
+                        &m.body_ct,
+                        Aad { table: "report_messages", row: &m.id.to_string(), column: "body" },
+                    )?,
+                    at: m.created_at.rfc3339(),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn open_content(&self, key: &crypto::DataKey, row: &store::ReportRow) -> Result<ReportContent> {
+        let json = zeroize::Zeroizing::new(key.open(&row.content_ct, report_aad(&row.id.to_string(), "content"))?);
+        serde_json::from_slice(&json).map_err(|e| Error::Internal(format!("stored report content: {e}")))
+    }
+
+    pub(super) async fn finder_view(&self, row: &store::ReportRow) -> Result<FinderReportView> {
+        let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
+        let content = self.open_content(&key, row)?;
+        Ok(FinderReportView {
+            title: content.title,
+            state: row.state,
+            state_explained: row.state.explain().to_owned(),
+            expected_timeframe: timeframe(row.state).to_owned(),
+            submitted_at: row.created_at.rfc3339(),
+            updated_at: row.updated_at.rfc3339(),
+            thread: self.thread(&key, row.id).await?,
+            files: self.file_views(&key, row.id).await?,
+        })
+    }
+}
