@@ -10,6 +10,7 @@
 
 pub mod extract;
 pub mod live;
+mod pages;
 pub mod problem;
 pub mod proxy;
 mod routes;

@@ -2,13 +2,13 @@
 //! status page (plain HTML forms: they work without JavaScript), security.txt, the public key at
 //! its Encryption URL, HKP (`/pks/lookup`) and WKD (`/.well-known/openpgpkey/...`).
 
-use super::web::escape_html;
 use crate::extract::{request_host, ClientOrigin};
+use crate::pages;
 use crate::problem::{Kind, Problem};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use domain::desk::{DeskPage, ReportInput};
@@ -18,101 +18,25 @@ use services::desk::{FinderCredential, FinderReportView, PublishedKey};
 /// A report form with its files: five files of 10 MiB and the text fields.
 const UPLOAD_FORM_BYTES: usize = 5 * 10 * 1024 * 1024 + 2 * 1024 * 1024;
 
-const SECURITY_HTML: &str = include_str!("../../assets/security.html");
-
-/// A page in the security section's layout: `{{title}}` and `<!--body-->` are filled in.
-fn layout(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = SECURITY_HTML.replace("{{title}}", &escape_html(title)).replace("<!--body-->", body);
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
-}
-
-fn key_facts(key: &Option<PublishedKey>) -> String {
-    match key {
-        None => "<p>This organisation has not published an OpenPGP key yet; reports are still protected by \
-                 HTTPS and stored encrypted.</p>"
-            .to_owned(),
-        Some(k) => format!(
-            "<dl class=\"facts\"><dt>Fingerprint</dt><dd><code id=\"fingerprint\">{}</code></dd>\
-             <dt>Key id</dt><dd><code>{}</code></dd><dt>Algorithm</dt><dd>{}</dd>\
-             <dt>Expires</dt><dd>{}</dd><dt>Key</dt><dd><a href=\"/security/key.asc\">key.asc</a> \
-             (also from this server's key server: <code>gpg --keyserver hkps://&lt;this host&gt; --recv-keys {}</code>)</dd></dl>",
-            escape_html(&spaced(&k.view.fingerprint)),
-            escape_html(&k.view.key_id),
-            escape_html(&k.view.algorithm),
-            escape_html(k.view.expires_at.as_deref().unwrap_or("never")),
-            escape_html(&k.view.fingerprint),
-        ),
-    }
-}
-
-/// A fingerprint in groups of four, as people compare them.
-fn spaced(fingerprint: &str) -> String {
-    fingerprint.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
+/// A security page with one paragraph: a confirmation, or an error in plain words.
+fn notice(status: StatusCode, title: &str, text: &str, error: bool, id: Option<&str>) -> Response {
+    pages::render(status, &pages::SecurityNotice { title, text, error, id })
 }
 
 async fn security_page(State(state): State<AppState>) -> Result<Response, Problem> {
     let s = &state.services;
-    let mut body = String::new();
+    let mut sections = Vec::new();
     for page in [DeskPage::Policy, DeskPage::Rules, DeskPage::HowToReport] {
-        body.push_str(&format!("<section id=\"{}\">{}</section>", page.as_str(), s.desk.desk_page(page).await?.html));
+        sections.push(pages::PageSection { id: page.as_str(), html: s.desk.desk_page(page).await?.html });
     }
-    body.push_str("<section id=\"key\"><h2>Our OpenPGP key</h2>");
-    body.push_str(&key_facts(&s.desk.published_key().await?));
-    body.push_str("</section><section id=\"hall-of-fame\"><h2>Hall of fame</h2>");
+    let key = s.desk.published_key().await?.as_ref().map(pages::KeyFacts::of);
     let names = s.desk.hall_of_fame().await?;
-    if names.is_empty() {
-        body.push_str("<p class=\"muted\">Nobody yet: yours could be the first name here.</p>");
-    } else {
-        body.push_str("<ul>");
-        for n in names {
-            body.push_str(&format!("<li>{}</li>", escape_html(&n)));
-        }
-        body.push_str("</ul>");
-    }
-    body.push_str(
-        "</section><p class=\"actions\"><a class=\"button\" href=\"/security/report\">Report a vulnerability</a> \
-         <a href=\"/security/status\">Follow up on a report</a></p>",
-    );
-    Ok(layout(StatusCode::OK, "Security", &body))
+    Ok(pages::render(StatusCode::OK, &pages::SecurityIndex { title: "Security", sections, key, names }))
 }
 
 /// The report form, with what the finder typed kept after an error.
 fn report_form(status: StatusCode, error: Option<&str>, input: &ReportInput) -> Response {
-    let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
-    let lines = |v: &[String]| escape_html(&v.join("\n"));
-    let body = format!(
-        r#"{alert}<p>No account is needed. Fields marked * are required for an unencrypted report.</p>
-<form method="post" action="/security/report" class="stack report" enctype="multipart/form-data">
-<label>Title *<input name="title" maxlength="200" value="{title}"></label>
-<label>What did you find, and how can we reproduce it? *<textarea name="description" rows="8">{description}</textarea></label>
-<label>Affected URLs (one per line)<textarea name="affected_urls" rows="3">{urls}</textarea></label>
-<label>IP addresses (one per line)<textarea name="ip_addresses" rows="2">{ips}</textarea></label>
-<label>Timestamps, with time zone (one per line)<textarea name="timestamps" rows="2">{times}</textarea></label>
-<label>Logs, requests and responses<textarea name="logs" rows="6">{logs}</textarea></label>
-<details><summary>Or send the whole report encrypted to our OpenPGP key</summary>
-<label>ASCII-armoured message (-----BEGIN PGP MESSAGE-----)<textarea name="encrypted" rows="8">{encrypted}</textarea></label>
-<p class="muted">Leave the description and logs empty when you use this; a title is optional.</p></details>
-<fieldset><legend>Optional: about you</legend>
-<label>Name<input name="name" maxlength="100" value="{name}"></label>
-<label>Email, for notices (we send a link to confirm it first)<input name="email" type="email" maxlength="254" value="{email}"></label>
-<label class="inline"><input type="checkbox" name="credit" value="on"{credit}> Name me in the hall of fame once it is fixed</label>
-</fieldset>
-<label>Screenshots, captures or logs (up to 5 files, 10 MiB each: PNG, JPEG, GIF, WebP, PDF, text, JSON, pcap, MP4, ZIP)
-<input type="file" name="files" multiple></label>
-<button type="submit">Send report</button>
-</form>"#,
-        title = escape_html(&input.title),
-        description = escape_html(&input.description),
-        urls = lines(&input.affected_urls),
-        ips = lines(&input.ip_addresses),
-        times = lines(&input.timestamps),
-        logs = escape_html(&input.logs),
-        encrypted = escape_html(&input.encrypted),
-        name = escape_html(&input.name),
-        email = escape_html(&input.email),
-        credit = if input.credit { " checked" } else { "" },
-    );
-    layout(status, "Report a vulnerability", &body)
+    pages::render(status, &pages::ReportForm { title: "Report a vulnerability", error, input })
 }
 
 fn split_lines(s: &str) -> Vec<String> {
@@ -287,19 +211,10 @@ async fn post_report(
     let result =
         state.services.desk.submit_report_with_files(&origin, &input, parts.files).await.map_err(Problem::from);
     match result {
-        Ok(receipt) => {
-            let code = escape_html(&receipt.receipt_code);
-            let body = format!(
-                r#"<h2>Thank you. Your report is in.</h2>
-<p class="warning" role="alert"><strong>Save this receipt code now.</strong> It is the only way back to your
-report, and it is shown only once: we keep no copy we could show you again.</p>
-<p class="receipt"><code id="receipt-code">{code}</code></p>
-<form method="post" action="/security/receipt"><input type="hidden" name="receipt_code" value="{code}">
-<button type="submit">Download the receipt as a text file</button></form>
-<p>Use it on the <a href="/security/status">status page</a> to see what happens next and to talk to the security team.</p>"#
-            );
-            layout(StatusCode::CREATED, "Report received", &body)
-        }
+        Ok(receipt) => pages::render(
+            StatusCode::CREATED,
+            &pages::ReportReceived { title: "Report received", code: &receipt.receipt_code },
+        ),
         Err(problem) => with_retry_after(report_form(problem.status(), Some(&sentence(&problem)), &input), &problem),
     }
 }
@@ -313,11 +228,7 @@ struct CodeForm {
 /// that offered it was served only to the finder who just submitted.
 async fn download_receipt(Form(form): Form<CodeForm>) -> Response {
     let Some(code) = domain::desk::normalise_receipt_code(&form.receipt_code) else {
-        return layout(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Receipt",
-            "<p class=\"error\">That is not a receipt code.</p>",
-        );
+        return notice(StatusCode::UNPROCESSABLE_ENTITY, "Receipt", "That is not a receipt code.", true, None);
     };
     let text = format!(
         "Security report receipt\r\n\r\nReceipt code: {code}\r\n\r\nKeep this file private. With the code you can read the \
@@ -335,88 +246,11 @@ async fn download_receipt(Form(form): Form<CodeForm>) -> Response {
 }
 
 fn status_form(status: StatusCode, error: Option<&str>) -> Response {
-    let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
-    let body = format!(
-        r#"{alert}<form method="post" action="/security/status" class="stack">
-<label>Receipt code<input name="receipt_code" autocomplete="off" required placeholder="five groups of five letters and digits"></label>
-<button type="submit">Show my report</button></form>"#
-    );
-    layout(status, "Follow up on a report", &body)
-}
-
-/// The hidden form field that carries the finder's credential to the reply form.
-fn credential_field(credential: FinderCredential<'_>) -> String {
-    let (name, value) = match credential {
-        FinderCredential::ReceiptCode(code) => ("receipt_code", code),
-        FinderCredential::StatusLink(link) => ("status_link", link),
-    };
-    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape_html(value))
-}
-
-/// The report's files, each behind a small form that posts the credential (never in a URL).
-fn files_list(credential: FinderCredential<'_>, view: &FinderReportView) -> String {
-    if view.files.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("<h3>Files</h3><ul class=\"files\">");
-    for f in &view.files {
-        out.push_str(&format!(
-            r#"<li><form method="post" action="/security/status/file" class="inline">{field}<input type="hidden" name="file_id" value="{id}">
-<button type="submit" class="link">{name}</button> <span class="muted">{size} bytes, from {from}</span></form></li>"#,
-            field = credential_field(credential),
-            id = f.id,
-            name = escape_html(&f.name),
-            size = f.size,
-            from = if f.from == "finder" { "you" } else { "the security team" },
-        ));
-    }
-    out.push_str("</ul>");
-    out
+    pages::render(status, &pages::StatusForm { title: "Follow up on a report", error })
 }
 
 fn status_page(credential: FinderCredential<'_>, view: &FinderReportView, notice: Option<&str>) -> Response {
-    let mut thread = String::new();
-    for entry in &view.thread {
-        let who = if entry.from == "finder" { "You" } else { "Security team" };
-        thread.push_str(&format!(
-            "<li class=\"{}\"><p class=\"meta\">{} · <time>{}</time></p><p class=\"body\">{}</p></li>",
-            escape_html(&entry.from),
-            who,
-            escape_html(&entry.at),
-            escape_html(&entry.body).replace('\n', "<br>")
-        ));
-    }
-    if thread.is_empty() {
-        thread.push_str("<li class=\"muted\">No messages yet.</li>");
-    }
-    let notice =
-        notice.map(|n| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(n))).unwrap_or_default();
-    let closed = view.state.is_final();
-    let reply = if closed {
-        "<p class=\"muted\">This report is closed. Send a new report if you found something new.</p>".to_owned()
-    } else {
-        format!(
-            r#"<form method="post" action="/security/status/reply" class="stack" enctype="multipart/form-data">{field}
-<label>Write to the security team<textarea name="body" rows="4"></textarea></label>
-<label>Add files (optional)<input type="file" name="files" multiple></label>
-<button type="submit">Send</button></form>"#,
-            field = credential_field(credential)
-        )
-    };
-    let body = format!(
-        r#"{notice}<h2 id="report-title">{title}</h2>
-<dl class="facts"><dt>State</dt><dd><strong id="report-state">{state}</strong>: {explained}</dd>
-<dt>What to expect</dt><dd>{timeframe}</dd><dt>Submitted</dt><dd>{submitted}</dd><dt>Last change</dt><dd>{updated}</dd></dl>
-<h3>Conversation with the security team</h3><ol class="thread">{thread}</ol>{files}{reply}"#,
-        files = files_list(credential, view),
-        title = escape_html(&view.title),
-        state = escape_html(view.state.as_str()),
-        explained = escape_html(&view.state_explained),
-        timeframe = escape_html(&view.expected_timeframe),
-        submitted = escape_html(&view.submitted_at),
-        updated = escape_html(&view.updated_at),
-    );
-    layout(StatusCode::OK, "Your report", &body)
+    pages::render(StatusCode::OK, &pages::Status::new(credential, view, notice))
 }
 
 async fn post_status(
@@ -557,13 +391,7 @@ struct TokenForm {
 /// GET /security/verify — a button, not an automatic confirmation: mail scanners that open
 /// links must not confirm addresses on their own.
 async fn get_verify(Query(q): Query<TokenForm>) -> Response {
-    let body = format!(
-        r#"<p>Confirm that notices about your security report may be sent to this address.</p>
-<form method="post" action="/security/verify"><input type="hidden" name="token" value="{}">
-<button type="submit">Confirm my address</button></form>"#,
-        escape_html(&q.token)
-    );
-    layout(StatusCode::OK, "Confirm your address", &body)
+    pages::render(StatusCode::OK, &pages::VerifyAddress { title: "Confirm your address", token: &q.token })
 }
 
 async fn post_verify(
@@ -573,24 +401,24 @@ async fn post_verify(
 ) -> Response {
     if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
         return with_retry_after(
-            layout(
-                problem.status(),
-                "Confirm your address",
-                &format!("<p class=\"error\">{}</p>", escape_html(&sentence(&problem))),
-            ),
+            notice(problem.status(), "Confirm your address", &sentence(&problem), true, None),
             &problem,
         );
     }
     match state.services.desk.verify_finder_email(&form.token).await {
-        Ok(()) => layout(
+        Ok(()) => notice(
             StatusCode::OK,
             "Address confirmed",
-            "<p id=\"verified\">Thank you. We will let you know at this address when your report changes.</p>",
+            "Thank you. We will let you know at this address when your report changes.",
+            false,
+            Some("verified"),
         ),
-        Err(_) => layout(
+        Err(_) => notice(
             StatusCode::NOT_FOUND,
             "Confirm your address",
-            "<p class=\"error\" role=\"alert\">This confirmation link is invalid, expired (links work for 7 days) or was already used.</p>",
+            "This confirmation link is invalid, expired (links work for 7 days) or was already used.",
+            true,
+            None,
         ),
     }
 }

@@ -4,6 +4,7 @@
 //! script from `/assets/`, never inline, so the CSP can forbid inline script outright.
 
 use crate::extract::ClientOrigin;
+use crate::pages;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -11,8 +12,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
+use services::credentials::TotpEnrolment;
 
-const SIGNIN_HTML: &str = include_str!("../../assets/signin.html");
 const APP_HTML: &str = include_str!("../../assets/app.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
 const DESK_HTML: &str = include_str!("../../assets/desk.html");
@@ -35,64 +36,26 @@ struct SignInForm {
     otp: Option<String>,
 }
 
-pub(super) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn signin_page(status: StatusCode, error: Option<&str>, email: &str) -> Response {
-    signin_page_with(status, error, email, "", "")
+    pages::render(status, &pages::SignIn::new(error, email))
 }
 
-/// The sign-in form with extra fields inside it (a new password) and a block after it (enrolment).
-fn signin_page_with(status: StatusCode, error: Option<&str>, email: &str, extra: &str, after: &str) -> Response {
-    let alert = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape_html(e))).unwrap_or_default();
-    let body = SIGNIN_HTML
-        .replace("<!--error-->", &alert)
-        .replace("{{email}}", &escape_html(email))
-        .replace("<!--extra-->", extra)
-        .replace("<!--after-->", after);
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
-}
-
-/// Shown when the password has expired: the same form, plus the new password, posted to
-/// `/signin/expired`.
-/// The one-time-code enrolment shown on the sign-in pages: the QR code and the key.
-fn enrol_section(e: &services::credentials::TotpEnrolment) -> String {
-    format!(
-        "<section class=\"enrol\"><h2>Set up one-time codes</h2><p>Your organisation requires them. Scan this \
-         code with an authenticator app (or type the key below), then sign in again with a code from the app.</p>\
-         <div class=\"qr\">{}</div><p>Key: <code id=\"totp-secret\">{}</code></p></section>",
-        e.qr_svg,
-        escape_html(&e.secret)
+/// The sign-in form with the one-time-code enrolment after it.
+fn enrol_page(error: &str, email: &str, enrolment: &TotpEnrolment) -> Response {
+    pages::render(
+        StatusCode::FORBIDDEN,
+        &pages::SignIn { enrolment: Some(enrolment), ..pages::SignIn::new(Some(error), email) },
     )
 }
 
-fn expired_page(email: &str, error: Option<&str>) -> Response {
-    expired_page_with(email, error, "")
-}
-
-fn expired_page_with(email: &str, error: Option<&str>, after: &str) -> Response {
-    let extra = r#"<label for="new_password">New password <span class="muted">(your organisation's policy applies)</span></label>
-    <input id="new_password" name="new_password" type="password" autocomplete="new-password" required maxlength="256">"#;
-    let alert = escape_html(error.unwrap_or("Your password has expired. Enter it once more with a new one."));
-    let html = SIGNIN_HTML
-        .replace("action=\"/signin\"", "action=\"/signin/expired\"")
-        .replace("<!--error-->", &format!("<p class=\"error\" role=\"alert\">{alert}</p>"))
-        .replace("{{email}}", &escape_html(email))
-        .replace("<!--extra-->", extra)
-        .replace("<!--after-->", after);
-    (StatusCode::FORBIDDEN, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+/// Shown when the password has expired: the same form, plus the new password, posted to
+/// `/signin/expired` (and the enrolment when one-time codes are due as well).
+fn expired_page(email: &str, error: Option<&str>, enrolment: Option<&TotpEnrolment>) -> Response {
+    let error = error.unwrap_or("Your password has expired. Enter it once more with a new one.");
+    pages::render(
+        StatusCode::FORBIDDEN,
+        &pages::SignIn { expired: true, enrolment, ..pages::SignIn::new(Some(error), email) },
+    )
 }
 
 /// GET /signin — the sign-in form.
@@ -122,21 +85,16 @@ async fn post_signin(
         Err(problem) => {
             use crate::problem::Kind;
             match problem.kind {
-                Kind::PasswordExpired => return expired_page(&form.email, None),
+                Kind::PasswordExpired => return expired_page(&form.email, None, None),
                 Kind::SecondFactorEnrolmentRequired => {
                     let enrolment =
                         state.services.sessions.enrol_totp_at_sign_in(&origin, &form.email, &form.password).await;
                     return match enrolment {
-                        Ok(e) => {
-                            let after = enrol_section(&e);
-                            signin_page_with(
-                                StatusCode::FORBIDDEN,
-                                Some("Set up your authenticator app, then enter your password and a code from it."),
-                                &form.email,
-                                "",
-                                &after,
-                            )
-                        }
+                        Ok(e) => enrol_page(
+                            "Set up your authenticator app, then enter your password and a code from it.",
+                            &form.email,
+                            &e,
+                        ),
                         Err(_) => signin_page(
                             StatusCode::UNAUTHORIZED,
                             Some("That email and password do not match an active account."),
@@ -173,18 +131,7 @@ fn signed_in_page(state: &AppState, signed_in: &services::sessions::SignedIn) ->
         super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
     let mut response = match &signed_in.recovery_codes {
         None => Redirect::to("/app").into_response(),
-        Some(codes) => {
-            let list: String = codes.iter().map(|c| format!("<li><code>{}</code></li>", escape_html(c))).collect();
-            let html = format!(
-                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Recovery codes · Conclave</title>\
-                 <link rel=\"stylesheet\" href=\"/assets/style.css\"></head><body class=\"narrow\"><main>\
-                 <h1>Save your recovery codes</h1><p class=\"warning\" role=\"alert\"><strong>Write these down or store \
-                 them in a password manager now.</strong> Each one signs you in once if you lose your authenticator app. \
-                 They are shown only this once.</p><ol id=\"recovery-codes\">{list}</ol>\
-                 <p><a id=\"continue\" href=\"/app\">I saved them: continue</a></p></main></body></html>"
-            );
-            (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
-        }
+        Some(codes) => pages::render(StatusCode::OK, &pages::RecoveryCodes { title: "Recovery codes", codes }),
     };
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response
@@ -247,7 +194,7 @@ async fn post_expired(
                     } else {
                         "Your organisation requires one-time codes. Scan this code, then submit again with a code from your app."
                     };
-                    return expired_page_with(&form.email, Some(message), &enrol_section(&enrolment));
+                    return expired_page(&form.email, Some(message), Some(&enrolment));
                 }
             }
             let message = match problem.kind {
@@ -256,7 +203,7 @@ async fn post_expired(
                 }
                 _ => "That email and password do not match an account with an expired password.".to_owned(),
             };
-            expired_page(&form.email, Some(&message))
+            expired_page(&form.email, Some(&message), None)
         }
     }
 }
@@ -385,17 +332,9 @@ async fn sso_callback(
     }
 }
 
-/// A page that moves the browser on to `url`: a refresh, not a redirect, because the CSP's
-/// form-action would stop a form from leading to another site.
+/// A page that moves the browser on to `url` (see [`pages::SsoContinue`]).
 fn continue_page(url: &str) -> Response {
-    let url = escape_html(url);
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\">\
-         <title>Single sign-on · Conclave</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\
-         <body class=\"narrow\"><main><p>Continuing to your organisation's sign-in…</p>\
-         <p><a id=\"sso-continue\" href=\"{url}\">Continue</a></p></main></body></html>"
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+    pages::render(StatusCode::OK, &pages::SsoContinue { title: "Single sign-on", url })
 }
 
 /// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.

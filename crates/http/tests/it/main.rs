@@ -173,3 +173,21 @@ impl TestApp {
         self.services.directory.list_users(&Caller::Operator, enterprise).await.unwrap().len()
     }
 }
+
+/// An attribute value as the browser reads it: the page escapes `&`, quotes and angle brackets
+/// (as named or numeric references, whichever the template engine writes).
+pub fn unescape_attribute(value: &str) -> String {
+    [
+        ("&amp;", "&"),
+        ("&#38;", "&"),
+        ("&quot;", "\""),
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&lt;", "<"),
+        ("&#60;", "<"),
+        ("&gt;", ">"),
+        ("&#62;", ">"),
+    ]
+    .iter()
+    .fold(value.to_owned(), |v, (from, to)| v.replace(from, to))
+}

@@ -107,7 +107,7 @@ async fn start(app: &TestApp, email: &str) -> (String, String) {
     let at = page.find("id=\"sso-continue\" href=\"").expect("a continue link") + "id=\"sso-continue\" href=\"".len();
     let cookie = r.header("set-cookie").split(';').next().unwrap().to_owned();
     assert!(cookie.starts_with("__Host-conclave_sso="), "{cookie}");
-    (page[at..at + page[at..].find('"').unwrap()].replace("&amp;", "&"), cookie)
+    (crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]), cookie)
 }
 
 async fn configure(app: &TestApp, e: domain::EnterpriseId, port: u16, sso_only: bool) {

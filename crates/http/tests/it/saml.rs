@@ -88,7 +88,7 @@ async fn sp_initiated(app: &TestApp, idp: &Idp, email: &str) -> (String, String)
     assert!(r.header("set-cookie").contains("SameSite=None") && r.header("set-cookie").contains("HttpOnly"));
     let page = r.text();
     let at = page.find("id=\"sso-continue\" href=\"").unwrap() + "id=\"sso-continue\" href=\"".len();
-    let url = page[at..at + page[at..].find('"').unwrap()].replace("&amp;", "&");
+    let url = crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]);
     assert!(url.starts_with(&format!("http://127.0.0.1:{}/saml/sso?SAMLRequest=", idp.port)), "{url}");
     let login = reqwest::get(&url).await.unwrap().text().await.unwrap();
     let authn = hidden(&login, "_authnRequest");
