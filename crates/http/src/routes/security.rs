@@ -322,18 +322,7 @@ async fn post_status_reply(
         }
     };
     let files = std::mem::take(&mut parts.files);
-    let result = if body.trim().is_empty() && !files.is_empty() {
-        state.services.desk.finder_attach(credential, files).await
-    } else {
-        match state.services.desk.finder_reply(credential, &body).await {
-            Ok(view) if files.is_empty() => Ok(view),
-            Ok(_) => state.services.desk.finder_attach(credential, files).await,
-            Err(e) => {
-                state.services.desk.discard_staged(files).await;
-                Err(e)
-            }
-        }
-    };
+    let result = state.services.desk.finder_reply_with_files(credential, &body, files).await;
     match result.map_err(Problem::from) {
         Ok(view) => status_page(credential, &view, None),
         Err(problem) if problem.status() == StatusCode::NOT_FOUND => {

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 use services::credentials::TotpEnrolment;
+use services::sso::SsoStart;
 
 const APP_HTML: &str = include_str!("../../assets/app.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
@@ -233,21 +234,16 @@ async fn sso_start(
     }
     let base = crate::extract::base_url(&headers, &uri);
     let redirect_uri = format!("{base}/sso/oidc/callback");
-    // OpenID Connect if the email's domain has it, else SAML.
     // Either way the browser keeps what binds the sign-in to it (login CSRF): the OpenID state,
     // or the SAML request id.
-    let started = match state.services.sso.oidc_start(&form.email, &redirect_uri).await {
+    let started = state.services.sso.start(&form.email, &redirect_uri).await.map(|start| match start {
         // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
-        Ok((url, sso_state)) => Ok((url, format!("{SSO_COOKIE}={sso_state}; Path=/; Secure; HttpOnly; SameSite=Lax"))),
-        Err(services::Error::Invalid(f)) if f.field == "email" => state
-            .services
-            .sso
-            .saml_start(&form.email)
-            .await
-            // None: the IdP posts the answer back across sites, and Lax cookies skip such posts.
-            .map(|(url, id)| (url, format!("{SAML_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=None"))),
-        Err(e) => Err(e),
-    };
+        SsoStart::Oidc { url, state } => (url, format!("{SSO_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax")),
+        // None: the IdP posts the answer back across sites, and Lax cookies skip such posts.
+        SsoStart::Saml { url, request_id } => {
+            (url, format!("{SAML_COOKIE}={request_id}; Path=/; Secure; HttpOnly; SameSite=None"))
+        }
+    });
     match started {
         Ok((url, cookie)) => {
             let mut response = continue_page(&url);

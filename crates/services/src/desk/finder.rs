@@ -125,4 +125,25 @@ impl Desk {
             files: self.file_views(&key, row.id).await?,
         })
     }
+
+    /// The finder writes to the team, with files or without: files alone are attached without a
+    /// message; a refused message discards the staged files.
+    pub async fn finder_reply_with_files(
+        &self,
+        credential: FinderCredential<'_>,
+        body: &str,
+        files: Vec<super::files::StagedFile>,
+    ) -> Result<FinderReportView> {
+        if body.trim().is_empty() && !files.is_empty() {
+            return self.finder_attach(credential, files).await;
+        }
+        match self.finder_reply(credential, body).await {
+            Ok(view) if files.is_empty() => Ok(view),
+            Ok(_) => self.finder_attach(credential, files).await,
+            Err(e) => {
+                self.discard_staged(files).await;
+                Err(e)
+            }
+        }
+    }
 }

@@ -110,6 +110,37 @@ pub(crate) fn provider_for_email<T: ForDomains>(
     )))
 }
 
+/// Where `Sso::start` sends the browser, and what the browser must keep to finish there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoStart {
+    /// OpenID Connect: the authorization URL and the state the browser keeps (login CSRF).
+    Oidc { url: String, state: String },
+    /// SAML: the IdP's sign-on URL with the request, and the request id the browser keeps.
+    Saml { url: String, request_id: String },
+}
+
+impl Sso {
+    /// Starts single sign-on for `email`: through OpenID Connect when the email's domain has
+    /// such a provider, else through SAML (which refuses when neither is set up).
+    pub async fn start(&self, email: &str, redirect_uri: &str) -> Result<SsoStart> {
+        let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+        let mut has_oidc = false;
+        for (_, json) in self.sign_in_store.oidc_configs().await? {
+            let settings: oidc::OidcSettings =
+                serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
+            has_oidc |= settings.allowed_domains().contains(&domain);
+        }
+        if has_oidc {
+            let (url, state) = self.oidc_start(&email, redirect_uri).await?;
+            Ok(SsoStart::Oidc { url, state })
+        } else {
+            let (url, request_id) = self.saml_start(&email).await?;
+            Ok(SsoStart::Saml { url, request_id })
+        }
+    }
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 pub(crate) fn percent(s: &str) -> String {
     s.bytes()
