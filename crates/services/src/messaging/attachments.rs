@@ -7,8 +7,7 @@
 //! upload leaves no file and no row. Only members of the conversation can upload or download.
 
 use super::open_message;
-use crate::core::events::conversation_topic;
-use crate::protocol::{AttachmentView, Event, MessageView};
+use crate::protocol::{AttachmentView, MessageView};
 use crate::{Error, Principal, Result};
 use bytes::Bytes;
 use crypto::Aad;
@@ -124,15 +123,7 @@ impl Attachments {
             }
         };
         let view = open_message(&key, &stored)?;
-        self.core
-            .publish(
-                p.enterprise_id,
-                &key,
-                &conversation_topic(conversation),
-                members,
-                Event::MessageCreated { message: view.clone() },
-            )
-            .await;
+        self.messaging.announce_new(p.enterprise_id, &key, members, &view).await;
         Ok(view)
     }
 

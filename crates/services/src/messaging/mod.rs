@@ -436,16 +436,20 @@ impl Messaging {
         let (stored, members) =
             self.conversation_store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
         let view = open_message(&key, &stored)?;
-        self.core
-            .publish(
-                p.enterprise_id,
-                &key,
-                &conversation_topic(conversation),
-                members,
-                Event::MessageCreated { message: view.clone() },
-            )
-            .await;
+        self.announce_new(p.enterprise_id, &key, members, &view).await;
         Ok(view)
+    }
+
+    /// Tells the conversation's members about a new message (text or file).
+    pub(crate) async fn announce_new(
+        &self,
+        enterprise: EnterpriseId,
+        key: &DataKey,
+        members: Vec<UserId>,
+        view: &MessageView,
+    ) {
+        let topic = conversation_topic(view.conversation_id);
+        self.core.publish(enterprise, key, &topic, members, Event::MessageCreated { message: view.clone() }).await;
     }
 
     /// Edits the caller's own message. Someone else's message is `Forbidden`.
