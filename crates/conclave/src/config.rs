@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub max_message_bytes: Option<usize>,
     pub sign_in_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub public_url: Option<String>,
     pub sso: Option<SsoFileConfig>,
     pub security_desk: Option<DeskFileConfig>,
     pub smtp: Option<SmtpFileConfig>,
@@ -55,6 +56,7 @@ pub struct SmtpFileConfig {
 #[serde(deny_unknown_fields)]
 pub struct DeskFileConfig {
     pub enterprise: Option<String>,
+    /// Older spelling of the top-level `public_url`, still read.
     pub public_url: Option<String>,
     pub contact_email: Option<String>,
     #[serde(default)]
@@ -108,6 +110,8 @@ pub struct Config {
     pub sign_in_per_minute: u32,
     /// Benchmarks only (never from the config file): see `services::Settings`.
     pub plaintext_at_rest_for_benchmark: bool,
+    /// Where people and finders reach this server (see `services::Settings::public_url`).
+    pub public_url: String,
     pub desk: services::DeskSettings,
     pub smtp: Option<services::mail::SmtpSettings>,
     /// Reports and receipt look-ups per client IP per minute.
@@ -116,7 +120,7 @@ pub struct Config {
     pub trusted_proxies: http_api::proxy::TrustedProxies,
     /// Plain-http identity providers on this machine are accepted (see `services::Settings`).
     pub sso_allow_http_loopback: bool,
-    /// `security_desk.public_url` was not configured and stands in from the listen address.
+    /// `public_url` was not configured and stands in from the listen address.
     pub public_url_derived: bool,
 }
 
@@ -196,14 +200,18 @@ impl Config {
             );
         }
         let desk_file = file.security_desk.clone().unwrap_or_default();
-        let mut desk = desk_settings(&desk_file)?;
-        // security.txt is signed with the organisation's key and mails to finders carry links: both
-        // must name this server, never whatever Host header a request sent. Without a configured
-        // public URL, the listen address stands in (the machine's name when listening on all).
-        let public_url_derived = desk.public_url.is_empty();
-        if public_url_derived {
-            desk.public_url = public_url_from_listen(listen, &machine_name());
-        }
+        let desk = desk_settings(&desk_file)?;
+        // security.txt is signed with the organisation's key, mails carry links and identity
+        // providers send browsers back: all must name this server, never whatever Host header a
+        // request sent. Without a configured public URL, the listen address stands in (the
+        // machine's name when listening on all).
+        let configured_url = match (&file.public_url, &desk_file.public_url) {
+            (Some(url), _) => Some(checked_public_url("public_url", url)?),
+            (None, Some(url)) => Some(checked_public_url("security_desk.public_url", url)?),
+            (None, None) => None,
+        };
+        let public_url_derived = configured_url.is_none();
+        let public_url = configured_url.unwrap_or_else(|| public_url_from_listen(listen, &machine_name()));
         let smtp = match &file.smtp {
             None => None,
             Some(smtp) => Some(smtp_settings(smtp, std::env::var("CONCLAVE_SMTP_PASSWORD").ok())?),
@@ -214,6 +222,7 @@ impl Config {
         let sso_allow_http_loopback =
             over.sso_allow_http_loopback.or(file.sso.as_ref().and_then(|s| s.allow_http_loopback)).unwrap_or(false);
         Ok(Config {
+            public_url,
             public_url_derived,
             trusted_proxies,
             sso_allow_http_loopback,
@@ -309,6 +318,12 @@ sign_in_per_minute = 10
 trusted_proxies = []
 # trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
 
+# Where people and finders reach this server. security.txt (signed), links in mails, the OpenID
+# Connect redirect and the SAML addresses use it, never the Host header of a request. Unset:
+# https:// and the listen address (the machine's name when listening on all addresses); set it
+# for any real deployment.
+# public_url = "https://chat.example.org"
+
 [sso]
 # Accept http:// identity-provider addresses on this machine (127.0.0.1, localhost, [::1]), for a
 # provider running beside Conclave. Every other provider address must be https://.
@@ -319,10 +334,6 @@ allow_http_loopback = false
 [security_desk]
 # The enterprise whose security role runs the desk; unset: the first enterprise created.
 # enterprise = "0190..."
-# Where finders reach this server. security.txt (signed) and links in mails use it, never the
-# Host header of a request. Unset: https:// and the listen address (the machine's name when
-# listening on all addresses); set it for any real deployment.
-# public_url = "https://chat.example.org"
 # An address for security.txt besides the report form.
 # contact_email = "security@example.org"
 # security.txt Canonical lines; unset: public_url's own security.txt.
@@ -383,11 +394,6 @@ fn desk_settings(file: &DeskFileConfig) -> anyhow::Result<services::DeskSettings
         })?),
     };
     let url_ok = |u: &str| u.starts_with("https://") && !u.contains(char::is_whitespace);
-    if let Some(url) = &file.public_url {
-        if !url_ok(url) {
-            bail!("security_desk.public_url {url:?} must be an https:// URL");
-        }
-    }
     for url in &file.canonical_urls {
         if !url_ok(url) || !url.ends_with("/.well-known/security.txt") {
             bail!("security_desk.canonical_urls: {url:?} must be an https:// URL ending in /.well-known/security.txt");
@@ -407,14 +413,23 @@ fn desk_settings(file: &DeskFileConfig) -> anyhow::Result<services::DeskSettings
     }
     Ok(services::DeskSettings {
         enterprise,
-        // Empty: filled from the listen address by `Config::resolve`.
-        public_url: file.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_default(),
         contact_email: file.contact_email.clone(),
         canonical_urls: file.canonical_urls.clone(),
         preferred_languages: languages,
         store_finder_ip: file.store_finder_ip.unwrap_or(false),
         retention_days,
     })
+}
+
+/// A configured public URL without its trailing slash, or why it cannot be one.
+fn checked_public_url(key: &str, url: &str) -> anyhow::Result<String> {
+    let host = url.strip_prefix("https://").unwrap_or_default().trim_end_matches('/');
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/' || c == '?' || c == '#') {
+        bail!(
+            "{key} {url:?} must be https:// and a host name (with a port if not 443), such as https://chat.example.org"
+        );
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// `https://` and the listen address, or `name` when the address is unspecified (0.0.0.0, ::).
@@ -519,12 +534,25 @@ mod tests {
         assert_eq!(public_url_from_listen(listen("[::1]:8443"), "m"), "https://[::1]:8443");
         assert_eq!(public_url_from_listen(listen("0.0.0.0:443"), "chat.example.org"), "https://chat.example.org");
         let defaults = Config::resolve(&Overrides::default()).unwrap();
-        assert_eq!(defaults.desk.public_url, "https://127.0.0.1:8443");
+        assert_eq!(defaults.public_url, "https://127.0.0.1:8443");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[security_desk]\npublic_url = \"https://chat.example.org/\"\n").unwrap();
-        let configured = Config::resolve(&Overrides { config: Some(path), ..Default::default() }).unwrap();
-        assert_eq!(configured.desk.public_url, "https://chat.example.org");
+        let configured = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(configured.public_url, "https://chat.example.org");
+        // The top-level key wins over the older spelling under [security_desk].
+        std::fs::write(
+            &path,
+            "public_url = \"https://talk.example.org\"\n[security_desk]\npublic_url = \"https://chat.example.org\"\n",
+        )
+        .unwrap();
+        let top = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(top.public_url, "https://talk.example.org");
+        for bad in ["http://chat.example.org", "https://", "https://chat.example.org/path", "https://a b"] {
+            std::fs::write(&path, format!("public_url = {bad:?}\n")).unwrap();
+            let err = Config::resolve(&Overrides { config: Some(path.clone()), ..Default::default() }).unwrap_err();
+            assert!(err.to_string().contains("public_url"), "{bad}: {err}");
+        }
     }
 
     #[test]

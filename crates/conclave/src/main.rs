@@ -306,6 +306,7 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         max_message_bytes: config.max_message_bytes,
         plaintext_at_rest_for_benchmark: config.plaintext_at_rest_for_benchmark,
         allow_http_loopback_sso: config.sso_allow_http_loopback,
+        public_url: config.public_url.clone(),
         desk: config.desk.clone(),
         ..services::Settings::default()
     };
@@ -381,8 +382,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let url = format!("https://{}:{}", display_host(local), local.port());
     if config.public_url_derived {
         tracing::warn!(
-            public_url = config.desk.public_url.as_str(),
-            "security_desk.public_url is not set: the signed security.txt and links in mails to finders name this \
+            public_url = config.public_url.as_str(),
+            "public_url is not set: the signed security.txt and links in mails to finders name this \
              listen address; set it to the address finders use"
         );
     }

@@ -193,14 +193,3 @@ pub fn request_host(headers: &HeaderMap, uri: &Uri) -> String {
         .unwrap_or_else(|| "localhost".to_owned());
     raw.rsplit_once('@').map_or(raw.clone(), |(_, h)| h.to_owned())
 }
-
-/// `https://` plus the requested host: where links in pages and mails point by default.
-pub fn base_url(headers: &HeaderMap, uri: &Uri) -> String {
-    let host = request_host(headers, uri);
-    // Only characters a host (and port) can have: the value ends up in a signed file.
-    if host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)) {
-        format!("https://{host}")
-    } else {
-        "https://localhost".to_owned()
-    }
-}

@@ -7,6 +7,7 @@
 //! protocol: on every (re)connect the server sends `{"type":"ready"}` once the connection is
 //! registered, and the client catches up with `GET .../messages?after=<last seen seq>`.
 
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use domain::{SessionId, UserId};
 use futures_util::StreamExt as _;
 use services::messaging::{Event, LiveDelivery};
@@ -15,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
+/// Largest frame a client may send; clients only send small control frames.
+pub const MAX_CLIENT_FRAME: usize = 4096;
 /// Events a connection may have queued before it counts as too slow.
 pub const QUEUE_PER_CONNECTION: usize = 256;
 /// Close code: the client fell behind; it should catch up from history and reconnect.
@@ -23,6 +26,13 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 pub const CLOSE_RESYNC: u16 = 4009;
 /// Close code: the session ended; the client erases what it holds and signs in again.
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
+
+/// Keeps the connection gauge true when the hub lets go of `n` connections.
+fn removed(n: usize) {
+    if n > 0 {
+        metrics::gauge!("conclave_websocket_connections").decrement(n as f64);
+    }
+}
 
 /// Why the hub dropped a connection's queue; the connection task turns it into a close frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,15 +55,25 @@ pub struct Hub {
     next_id: AtomicU64,
 }
 
-/// A registered connection's end: its queue, and why the hub cut it if it did.
+/// A registered connection's end: its queue, and why the hub cut it if it did. Dropping it
+/// unregisters the connection, so no way out of a connection task (an error, a panic, a
+/// cancelled future) can leave a dead entry in the hub.
 pub(crate) struct Registration {
     pub id: u64,
     pub events: mpsc::Receiver<Arc<str>>,
     pub cut: Arc<Mutex<Option<Cut>>>,
+    hub: Arc<Hub>,
+    user: UserId,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(self.user, self.id);
+    }
 }
 
 impl Hub {
-    pub(crate) fn register(&self, user: UserId, session: SessionId) -> Registration {
+    pub(crate) fn register(self: &Arc<Self>, user: UserId, session: SessionId) -> Registration {
         let (sender, events) = mpsc::channel(QUEUE_PER_CONNECTION);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cut = Arc::new(Mutex::new(None));
@@ -64,17 +84,15 @@ impl Hub {
             cut: cut.clone(),
         });
         metrics::gauge!("conclave_websocket_connections").increment(1.0);
-        Registration { id, events, cut }
+        Registration { id, events, cut, hub: self.clone(), user }
     }
 
-    pub(crate) fn unregister(&self, user: UserId, id: u64) {
+    fn unregister(&self, user: UserId, id: u64) {
         let mut map = self.connections.lock().expect("hub lock");
         if let Some(list) = map.get_mut(&user) {
             let before = list.len();
             list.retain(|c| c.id != id);
-            if list.len() < before {
-                metrics::gauge!("conclave_websocket_connections").decrement(1.0);
-            }
+            removed(before - list.len());
             if list.is_empty() {
                 map.remove(&user);
             }
@@ -86,6 +104,7 @@ impl Hub {
         let mut map = self.connections.lock().expect("hub lock");
         for user in recipients {
             let Some(list) = map.get_mut(user) else { continue };
+            let before = list.len();
             list.retain(|c| match c.sender.try_send(text.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -95,6 +114,7 @@ impl Hub {
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             });
+            removed(before - list.len());
         }
     }
 
@@ -102,6 +122,7 @@ impl Hub {
     fn end_sessions(&self, user: UserId, session: Option<SessionId>, text: Arc<str>) {
         let mut map = self.connections.lock().expect("hub lock");
         let Some(list) = map.get_mut(&user) else { return };
+        let before = list.len();
         list.retain(|c| {
             if session.is_some_and(|s| s != c.session) {
                 return true;
@@ -110,6 +131,7 @@ impl Hub {
             *c.cut.lock().expect("cut lock") = Some(Cut::SessionEnded);
             false
         });
+        removed(before - list.len());
     }
 
     /// Cuts every connection (the node missed events).
@@ -118,6 +140,7 @@ impl Hub {
         for c in map.values().flatten() {
             *c.cut.lock().expect("cut lock") = Some(Cut::Resync);
         }
+        removed(map.values().map(Vec::len).sum());
         map.clear();
     }
 
@@ -151,13 +174,116 @@ impl Hub {
     }
 }
 
+/// The close frame for a frame the server could not read (RFC 6455 section 7.4.1), by the
+/// WebSocket library's error kind: 1007 for text that is not UTF-8, 1009 for a frame over the
+/// limit, 1002 for anything else against the protocol.
+fn read_error_close(e: axum::Error) -> Message {
+    match e.into_inner().downcast::<tungstenite::Error>().map(|e| *e) {
+        Ok(tungstenite::Error::Utf8(_)) => close(1007, "text frames must be UTF-8"),
+        Ok(tungstenite::Error::Capacity(_)) => close(1009, "frame too large"),
+        _ => close(1002, "protocol error"),
+    }
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// Serves one upgraded connection until it closes: `ready`, then events from the hub, pongs for
+/// the client's pings, and a close frame that says why it ended.
+pub(crate) async fn serve(
+    mut socket: WebSocket,
+    hub: Arc<Hub>,
+    services: Arc<services::Services>,
+    token: String,
+    user: UserId,
+    session: domain::SessionId,
+) {
+    let mut registration = hub.register(user, session);
+    drop(hub);
+    // The session may have ended between the upgrade's check and this registration; its
+    // `session-ended` event would then have gone to nobody. Checking again after registering
+    // closes that gap: any later end reaches this registration. A session that simply runs out
+    // sends no event, so the socket also closes itself at the session's expiry.
+    let deadline = match services.sessions.session_deadline(&token).await {
+        Ok(expires_at) => {
+            let left = u64::try_from(expires_at.0 - domain::Millis::now().0).unwrap_or(0);
+            tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+        }
+        Err(e) => {
+            // Only an ended session sends the client to sign in; anything else (the database
+            // busy, a failover) is a server error the client retries after.
+            let frame = match e {
+                services::Error::Unauthenticated => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
+                _ => close(1011, "the server could not check the session; reconnect shortly"),
+            };
+            let _ = socket.send(frame).await;
+            return;
+        }
+    };
+    drop(token);
+    let expiry = tokio::time::sleep_until(deadline);
+    tokio::pin!(expiry);
+    if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = &mut expiry => {
+                let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session expired: sign in again")).await;
+                break;
+            }
+            event = registration.events.recv() => match event {
+                Some(text) => {
+                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    let cut = *registration.cut.lock().expect("cut lock");
+                    let frame = match cut {
+                        Some(Cut::TooSlow) => close(CLOSE_TOO_SLOW, "too slow: fetch history after your last seq, then reconnect"),
+                        Some(Cut::SessionEnded) => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
+                        _ => close(CLOSE_RESYNC, "resynchronise: fetch history after your last seq, then reconnect"),
+                    };
+                    let _ = socket.send(frame).await;
+                    break;
+                }
+            },
+            incoming = socket.recv() => match incoming {
+                None | Some(Ok(Message::Close(_))) => break,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "closing a WebSocket after a protocol error");
+                    let _ = socket.send(read_error_close(e)).await;
+                    break;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let is_ping = serde_json::from_str::<serde_json::Value>(text.as_str()).ok().is_some_and(|v| v == serde_json::json!({ "type": "ping" }));
+                    if !is_ping {
+                        let _ = socket.send(close(1007, "expected {\"type\":\"ping\"}")).await;
+                        break;
+                    }
+                    if socket.send(Message::Text(r#"{"type":"pong"}"#.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let _ = socket.send(close(1003, "binary frames are not accepted")).await;
+                    break;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_connection_that_stops_reading_is_cut_not_buffered() {
-        let hub = Hub::default();
+        let hub = Arc::new(Hub::default());
         let user = UserId::new();
         let mut slow = hub.register(user, SessionId::new());
         let mut fast = hub.register(user, SessionId::new());
@@ -180,14 +306,15 @@ mod tests {
 
     #[test]
     fn events_reach_only_their_recipients() {
-        let hub = Hub::default();
+        let hub = Arc::new(Hub::default());
         let (a, b) = (UserId::new(), UserId::new());
         let mut ra = hub.register(a, SessionId::new());
         let mut rb = hub.register(b, SessionId::new());
         hub.dispatch(&[a], Arc::from("for a"));
         assert_eq!(&*ra.events.try_recv().unwrap(), "for a");
         assert!(rb.events.try_recv().is_err());
-        hub.unregister(b, rb.id);
+        drop(rb);
+        assert!(!hub.connections.lock().unwrap().contains_key(&b), "dropping a registration unregisters it");
         hub.cut_all();
         assert_eq!(*ra.cut.lock().unwrap(), Some(Cut::Resync));
     }
@@ -199,7 +326,7 @@ mod session_tests {
 
     #[test]
     fn ending_a_session_cuts_only_its_connections() {
-        let hub = Hub::default();
+        let hub = Arc::new(Hub::default());
         let user = UserId::new();
         let (laptop, phone) = (SessionId::new(), SessionId::new());
         let mut on_laptop = hub.register(user, laptop);

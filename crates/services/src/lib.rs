@@ -121,6 +121,10 @@ pub struct Settings {
     /// Accept `http://` identity-provider addresses on this machine (127.0.0.1, localhost, ::1):
     /// for a provider running beside Conclave, and for tests. Anything else must be https.
     pub allow_http_loopback_sso: bool,
+    /// Where people and finders reach this server, e.g. `https://chat.example.org`, without a
+    /// trailing slash. The signed security.txt, links in mails, the OpenID Connect redirect and
+    /// the SAML service provider's addresses all name it, never a host a request chose.
+    pub public_url: String,
     pub desk: DeskSettings,
     pub jobs: jobs::JobSettings,
 }
@@ -130,9 +134,6 @@ pub struct Settings {
 pub struct DeskSettings {
     /// The enterprise whose security team runs the public desk; `None`: the first enterprise.
     pub enterprise: Option<EnterpriseId>,
-    /// Where the public pages live, e.g. `https://chat.example.org`, without a trailing slash.
-    /// The signed security.txt and the links in mails name it, never a host a request chose.
-    pub public_url: String,
     /// An email address for security.txt's Contact, besides the report form.
     pub contact_email: Option<String>,
     /// security.txt Canonical URLs; empty: the public URL's own security.txt.
@@ -156,12 +157,8 @@ impl Default for Settings {
             max_message_bytes: domain::messaging::MAX_BODY_BYTES,
             plaintext_at_rest_for_benchmark: false,
             allow_http_loopback_sso: false,
-            desk: DeskSettings {
-                public_url: "https://127.0.0.1:8443".to_owned(),
-                preferred_languages: "en".to_owned(),
-                retention_days: 180,
-                ..DeskSettings::default()
-            },
+            public_url: "https://127.0.0.1:8443".to_owned(),
+            desk: DeskSettings { preferred_languages: "en".to_owned(), retention_days: 180, ..DeskSettings::default() },
             jobs: jobs::JobSettings::default(),
         }
     }

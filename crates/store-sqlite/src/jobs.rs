@@ -80,6 +80,21 @@ impl store::JobStore for Store {
         .collect()
     }
 
+    async fn renew_job_lease(&self, key: &str, owner: &str, lease_until: Millis, at: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1, updated_at = $2 \
+             WHERE job_key = $3 AND lease_owner = $4 AND lease_expires_at > $2",
+        )
+        .bind(lease_until.0)
+        .bind(at.0)
+        .bind(key)
+        .bind(owner)
+        .execute(self.writer())
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn finish_job(&self, key: &str, owner: &str, next_due: Option<Millis>, at: Millis) -> Result<bool> {
         let done = match next_due {
             None => sqlx::query("DELETE FROM jobs WHERE job_key = $1 AND lease_owner = $2")

@@ -37,6 +37,10 @@ pub trait JobStore: Send + Sync {
     /// until `lease_until`, counting an attempt on each. Two nodes never get the same job while
     /// a lease holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: the one writer).
     async fn claim_due_jobs(&self, owner: &str, now: Millis, lease_until: Millis, limit: u32) -> Result<Vec<JobRow>>;
+    /// The holder, still working, extends its lease to `lease_until` so no other node takes the
+    /// job meanwhile. `false` when `owner` no longer holds a live lease (it ran out and another
+    /// node may have the job): the holder should then expect its work to be done twice.
+    async fn renew_job_lease(&self, key: &str, owner: &str, lease_until: Millis, at: Millis) -> Result<bool>;
     /// The holder's job succeeded: deletes it, or with `next_due` schedules its next run (lease
     /// released, attempts and error cleared). `false` when `owner` no longer holds the lease.
     async fn finish_job(&self, key: &str, owner: &str, next_due: Option<Millis>, at: Millis) -> Result<bool>;

@@ -243,7 +243,7 @@ pub struct SamlRequest {
     pub allow_idp_initiated: bool,
     #[serde(default)]
     pub admin_groups: Vec<String>,
-    /// This service's address as the IdP knows it; default: the address of this request.
+    /// This service's address as the IdP knows it; default: the configured public URL.
     #[serde(default)]
     pub sp_base_url: Option<String>,
     /// Password sign-in is off, except for enterprise admins with one-time codes (break-glass).
@@ -259,8 +259,6 @@ pub struct SamlRequest {
 pub async fn put_saml(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    headers: axum::http::HeaderMap,
-    uri: axum::http::Uri,
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SamlRequest>,
@@ -281,7 +279,7 @@ pub async fn put_saml(
         allowed_domains: body.allowed_domains,
         allow_idp_initiated: body.allow_idp_initiated,
         admin_groups: body.admin_groups,
-        sp_base_url: body.sp_base_url.unwrap_or_else(|| crate::extract::base_url(&headers, &uri)),
+        sp_base_url: body.sp_base_url.unwrap_or_else(|| state.services.core.settings().public_url.clone()),
         sso_only: body.sso_only,
     };
     Ok(Json(state.services.sso.put_saml_settings(&auth.caller(), &origin, enterprise(&id)?, settings).await?))

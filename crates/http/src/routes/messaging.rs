@@ -1,10 +1,10 @@
 //! Conversations, messages, receipts, and the live WebSocket.
 
 use crate::extract::{parse_id, parse_query, ApiJson, Auth, ClientOrigin};
-use crate::live::{Cut, Hub, CLOSE_RESYNC, CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW};
+use crate::live::MAX_CLIENT_FRAME;
 use crate::problem::{Kind, Problem, ProblemDocument};
 use crate::AppState;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -12,11 +12,7 @@ use axum::Json;
 use domain::{ConversationId, MessageId, Rule, UserId};
 use serde::Deserialize;
 use services::messaging::{ConversationView, MessageView};
-use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
-
-/// Largest frame a client may send; clients only send small control frames.
-const MAX_CLIENT_FRAME: usize = 4096;
 
 fn conversation(raw: &str) -> Result<ConversationId, Problem> {
     parse_id(raw, "conversation", ConversationId::parse)
@@ -414,111 +410,6 @@ pub async fn websocket(
         .max_frame_size(MAX_CLIENT_FRAME)
         .read_buffer_size(MAX_CLIENT_FRAME)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| serve_socket(socket, hub, services, token, user, session))
+        .on_upgrade(move |socket| crate::live::serve(socket, hub, services, token, user, session))
         .into_response())
-}
-
-/// The close frame for a frame the server could not read (RFC 6455 section 7.4.1): 1007 for text
-/// that is not UTF-8, 1009 for a frame over the limit, 1002 for anything else against the protocol.
-fn read_error_close(e: &axum::Error) -> Message {
-    let text = e.to_string();
-    if text.contains("UTF-8") || text.contains("utf-8") || text.contains("Utf8") {
-        close(1007, "text frames must be UTF-8")
-    } else if text.contains("too long") || text.contains("Space limit") || text.contains("capacity") {
-        close(1009, "frame too large")
-    } else {
-        close(1002, "protocol error")
-    }
-}
-
-fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
-}
-
-async fn serve_socket(
-    mut socket: WebSocket,
-    hub: Arc<Hub>,
-    services: Arc<services::Services>,
-    token: String,
-    user: UserId,
-    session: domain::SessionId,
-) {
-    let mut registration = hub.register(user, session);
-    // The session may have ended between the upgrade's check and this registration; its
-    // `session-ended` event would then have gone to nobody. Checking again after registering
-    // closes that gap: any later end reaches this registration. A session that simply runs out
-    // sends no event, so the socket also closes itself at the session's expiry.
-    let deadline = match services.sessions.session_deadline(&token).await {
-        Ok(expires_at) => {
-            let left = u64::try_from(expires_at.0 - domain::Millis::now().0).unwrap_or(0);
-            tokio::time::Instant::now() + std::time::Duration::from_millis(left)
-        }
-        Err(e) => {
-            // Only an ended session sends the client to sign in; anything else (the database
-            // busy, a failover) is a server error the client retries after.
-            let frame = match e {
-                services::Error::Unauthenticated => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
-                _ => close(1011, "the server could not check the session; reconnect shortly"),
-            };
-            let _ = socket.send(frame).await;
-            hub.unregister(user, registration.id);
-            return;
-        }
-    };
-    drop(token);
-    let expiry = tokio::time::sleep_until(deadline);
-    tokio::pin!(expiry);
-    if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
-        hub.unregister(user, registration.id);
-        return;
-    }
-    loop {
-        tokio::select! {
-            () = &mut expiry => {
-                let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session expired: sign in again")).await;
-                break;
-            }
-            event = registration.events.recv() => match event {
-                Some(text) => {
-                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
-                        break;
-                    }
-                }
-                None => {
-                    let cut = *registration.cut.lock().expect("cut lock");
-                    let frame = match cut {
-                        Some(Cut::TooSlow) => close(CLOSE_TOO_SLOW, "too slow: fetch history after your last seq, then reconnect"),
-                        Some(Cut::SessionEnded) => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
-                        _ => close(CLOSE_RESYNC, "resynchronise: fetch history after your last seq, then reconnect"),
-                    };
-                    let _ = socket.send(frame).await;
-                    break;
-                }
-            },
-            incoming = socket.recv() => match incoming {
-                None | Some(Ok(Message::Close(_))) => break,
-                Some(Err(e)) => {
-                    let _ = socket.send(read_error_close(&e)).await;
-                    tracing::debug!(error = %e, "closing a WebSocket after a protocol error");
-                    break;
-                }
-                Some(Ok(Message::Text(text))) => {
-                    let is_ping = serde_json::from_str::<serde_json::Value>(text.as_str()).ok().is_some_and(|v| v == serde_json::json!({ "type": "ping" }));
-                    if !is_ping {
-                        let _ = socket.send(close(1007, "expected {\"type\":\"ping\"}")).await;
-                        break;
-                    }
-                    if socket.send(Message::Text(r#"{"type":"pong"}"#.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let _ = socket.send(close(1003, "binary frames are not accepted")).await;
-                    break;
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            }
-        }
-    }
-    hub.unregister(user, registration.id);
 }

@@ -219,8 +219,6 @@ struct SsoStartForm {
 async fn sso_start(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    headers: axum::http::HeaderMap,
-    uri: axum::http::Uri,
     form: Result<Form<SsoStartForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -232,8 +230,9 @@ async fn sso_start(
     if let Err(problem) = limited {
         return too_many(&problem, &form.email);
     }
-    let base = crate::extract::base_url(&headers, &uri);
-    let redirect_uri = format!("{base}/sso/oidc/callback");
+    // The provider sends the browser back to the configured public URL, never to a host the
+    // request named: a forged Host must not steer where the authorization code goes.
+    let redirect_uri = format!("{}/sso/oidc/callback", state.services.core.settings().public_url);
     // Either way the browser keeps what binds the sign-in to it (login CSRF): the OpenID state,
     // or the SAML request id.
     let started = state.services.sso.start(&form.email, &redirect_uri).await.map(|start| match start {
@@ -334,9 +333,9 @@ fn continue_page(url: &str) -> Response {
 }
 
 /// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.
-async fn saml_metadata(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> Response {
-    let base = crate::extract::base_url(&headers, &uri);
-    ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], services::sso::saml::sp_metadata(&base)).into_response()
+async fn saml_metadata(State(state): State<AppState>) -> Response {
+    let base = &state.services.core.settings().public_url;
+    ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], services::sso::saml::sp_metadata(base)).into_response()
 }
 
 #[derive(Deserialize)]

@@ -78,7 +78,7 @@ pub async fn app_with(http: HttpSettings) -> TestApp {
         max_attachment_bytes: MAX_TEST_ATTACHMENT,
         // The test identity providers listen on 127.0.0.1 over plain http.
         allow_http_loopback_sso: true,
-        desk: services::DeskSettings { public_url: "https://chat.example.org".into(), ..Settings::default().desk },
+        public_url: "https://chat.example.org".into(),
         ..Settings::default()
     };
     let ring = Arc::new(crypto::MasterKeyring::generate());

@@ -48,7 +48,7 @@ async fn provider(port: u16, kid: &str) -> Option<Provider> {
             kid,
             "--auto-login",
         ])
-        .args(["--redirect", "https://localhost/sso/oidc/callback"])
+        .args(["--redirect", "https://chat.example.org/sso/oidc/callback"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -76,7 +76,7 @@ async fn through_provider(client: &reqwest::Client, mut url: String) -> String {
         let Some(location) = location else {
             panic!("the provider stopped at {url}: {}", response.text().await.unwrap_or_default())
         };
-        if let Some(rest) = location.strip_prefix("https://localhost") {
+        if let Some(rest) = location.strip_prefix("https://chat.example.org") {
             return rest.to_owned();
         }
         url = if location.starts_with('/') {
@@ -97,8 +97,9 @@ fn browser() -> reqwest::Client {
 
 /// Starts a sign-in; returns the provider's URL and the cookie that binds it to this browser.
 async fn start(app: &TestApp, email: &str) -> (String, String) {
+    // A forged Host changes nothing: the provider is told to return to the public URL.
     let r = req(Method::POST, "/sso/start")
-        .header("host", "localhost")
+        .header("host", "evil.example")
         .raw("application/x-www-form-urlencoded", format!("email={}", email.replace('@', "%40")))
         .send(app)
         .await;
@@ -107,7 +108,9 @@ async fn start(app: &TestApp, email: &str) -> (String, String) {
     let at = page.find("id=\"sso-continue\" href=\"").expect("a continue link") + "id=\"sso-continue\" href=\"".len();
     let cookie = r.header("set-cookie").split(';').next().unwrap().to_owned();
     assert!(cookie.starts_with("__Host-conclave_sso="), "{cookie}");
-    (crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]), cookie)
+    let authorize = crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]);
+    assert!(authorize.contains("redirect_uri=https%3A%2F%2Fchat.example.org%2Fsso%2Foidc%2Fcallback"), "{authorize}");
+    (authorize, cookie)
 }
 
 async fn configure(app: &TestApp, e: domain::EnterpriseId, port: u16, sso_only: bool) {

@@ -46,7 +46,7 @@ async fn idp() -> Option<Idp> {
     let child = Command::new("node")
         .arg(run)
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--issuer", "urn:test:idp"])
-        .args(["--acsUrl", "https://localhost/saml/acs", "--audience", "https://localhost/saml/metadata"])
+        .args(["--acsUrl", "https://chat.example.org/saml/acs", "--audience", "https://chat.example.org/saml/metadata"])
         .arg("--cert")
         .arg(&cert)
         .arg("--key")
@@ -186,8 +186,10 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     let err =
         app.services.sso.put_saml_settings(&Caller::Operator, &Default::default(), other, rival).await.unwrap_err();
     assert!(matches!(err, services::Error::Conflict(ref f) if f.field == "allowed_domains"), "{err:?}");
-    let metadata = req(Method::GET, "/saml/metadata").header("host", "localhost").send(&app).await;
-    assert!(metadata.text().contains("https://localhost/saml/acs"));
+    // The metadata names the public URL whatever Host the request sent.
+    let metadata = req(Method::GET, "/saml/metadata").header("host", "evil.example").send(&app).await;
+    assert!(metadata.text().contains("https://chat.example.org/saml/acs"), "{}", metadata.text());
+    assert!(!metadata.text().contains("evil.example"));
 
     // The sign-in page's single sign-on form finds SAML for this domain (no OpenID provider here);
     // an email of a domain with neither is refused with the reason.
@@ -270,7 +272,7 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
     // Meant for another service, and expired.
     settings(&idp, &[("audience", "urn:someone-else")]).await;
     refused("another service")(post_acs(&app, &sign_at_idp(&idp, None, "carol@acme.example").await).await);
-    settings(&idp, &[("audience", "https://localhost/saml/metadata"), ("lifetimeInSeconds", "-3600")]).await;
+    settings(&idp, &[("audience", "https://chat.example.org/saml/metadata"), ("lifetimeInSeconds", "-3600")]).await;
     refused("expired")(post_acs(&app, &sign_at_idp(&idp, None, "carol@acme.example").await).await);
     settings(&idp, &[("lifetimeInSeconds", "3600")]).await;
 

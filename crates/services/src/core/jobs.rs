@@ -1,7 +1,8 @@
 //! The durable job runner (O2). Periodic and timed work is a row in the store's `jobs` table, so
 //! it survives restarts and runs once across every node sharing the database: a node leases the
-//! jobs that are due, runs them, and records the next run or the error. A node that dies holding
-//! a lease simply lets it run out, and another node takes the job then.
+//! jobs that are due, runs them (renewing the lease while they run), and records the next run or
+//! the error. A node that dies holding a lease simply lets it run out, and another node takes the
+//! job then.
 
 use super::Core;
 use crate::Result;
@@ -115,7 +116,27 @@ impl Core {
             self.job_store.fail_job(&row.key, &self.node_id, &error, retry, Millis::now()).await?;
             return Ok(());
         };
-        let outcome = runner.run_job(kind, &row).await;
+        let outcome = {
+            // A job may run longer than expected (a large purge, a slow relay): the holder renews
+            // its lease every third of it while it works, so no other node starts the same job.
+            let work = runner.run_job(kind, &row);
+            tokio::pin!(work);
+            let lease = self.settings.jobs.lease;
+            let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+            loop {
+                tokio::select! {
+                    outcome = &mut work => break outcome,
+                    _ = renew.tick() => {
+                        let now = Millis::now();
+                        match self.job_store.renew_job_lease(&row.key, &self.node_id, after(now, lease), now).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!(job = row.key.as_str(), "a job's lease ran out while it ran; another node may run it too"),
+                            Err(e) => tracing::warn!(job = row.key.as_str(), error = %e, "could not renew a job's lease"),
+                        }
+                    }
+                }
+            }
+        };
         let now = Millis::now();
         match outcome {
             Ok(()) => {

@@ -104,7 +104,7 @@ impl Desk {
 
     /// Where links to the public pages point: the configured public URL.
     pub(super) fn links_base(&self) -> String {
-        self.core.settings.desk.public_url.trim_end_matches('/').to_owned()
+        self.core.settings.public_url.trim_end_matches('/').to_owned()
     }
 
     /// Sends in the background: a slow relay must not slow the desk down.

@@ -23,7 +23,7 @@ pub fn settings() -> Settings {
         password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
         // The test identity providers listen on 127.0.0.1 over plain http.
         allow_http_loopback_sso: true,
-        desk: services::DeskSettings { public_url: "https://chat.example.org".into(), ..Settings::default().desk },
+        public_url: "https://chat.example.org".into(),
         ..Settings::default()
     }
 }

@@ -80,6 +80,18 @@ conformance!(a_dead_holders_job_is_taken_after_its_lease_runs_out, |store| {
     assert!(store.finish_job("orphan", "node-b", None, at(600)).await.unwrap());
 });
 
+conformance!(a_holder_that_renews_keeps_its_job, |store| {
+    store.ensure_job(&job("long", at(0))).await.unwrap();
+    store.claim_due_jobs("node-a", at(1), at(500), 10).await.unwrap();
+    assert!(store.renew_job_lease("long", "node-a", at(900), at(400)).await.unwrap());
+    assert!(!store.renew_job_lease("long", "node-b", at(2_000), at(400)).await.unwrap(), "not the holder");
+    assert!(store.claim_due_jobs("node-b", at(600), at(2_000), 10).await.unwrap().is_empty(), "renewed past 500");
+    assert_eq!(store.get_job("long").await.unwrap().unwrap().lease_expires_at, Some(at(900)));
+    // A lease that has run out cannot be renewed: another node may hold the job by now.
+    assert!(!store.renew_job_lease("long", "node-a", at(2_000), at(950)).await.unwrap());
+    assert_eq!(store.claim_due_jobs("node-b", at(950), at(2_000), 10).await.unwrap().len(), 1);
+});
+
 conformance!(putting_a_job_moves_it_unless_it_is_running, |store| {
     store.put_job(&job("timer", at(100))).await.unwrap();
     store.put_job(&job("timer", at(50))).await.unwrap();
