@@ -3,12 +3,12 @@
 //! the file fills what neither gave; defaults fill the rest. Nothing reads configuration later.
 
 use anyhow::{bail, Context as _};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The config file's shape. Every key is optional; unknown keys are refused so typos surface.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
@@ -31,14 +31,14 @@ pub struct FileConfig {
 }
 
 /// `[sso]`: single sign-on settings that belong to the operator, not to enterprise admins.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsoFileConfig {
     pub allow_http_loopback: Option<bool>,
 }
 
 /// `[smtp]`: the relay that carries notices to finders.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpFileConfig {
     pub host: String,
@@ -52,11 +52,12 @@ pub struct SmtpFileConfig {
 }
 
 /// `[security_desk]`: the public security pages and report intake.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeskFileConfig {
     pub enterprise: Option<String>,
-    /// Older spelling of the top-level `public_url`, still read.
+    /// Older spelling of the top-level `public_url`, still read (and so not in the sample).
+    #[serde(skip_serializing)]
     pub public_url: Option<String>,
     pub contact_email: Option<String>,
     #[serde(default)]
@@ -352,7 +353,7 @@ reports_per_minute = 10
 # port = 587
 # security = "starttls"          # or "tls" (port 465) or "none" (a relay on this host only)
 # username = "conclave"
-# password is best given as CONCLAVE_SMTP_PASSWORD
+# password = "..."              # better given as CONCLAVE_SMTP_PASSWORD than written here
 # from = "Security Team <security@example.org>"
 "#;
 

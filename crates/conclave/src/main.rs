@@ -595,3 +595,135 @@ fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
     bar.set_message(what);
     bar
 }
+
+/// Each setting is declared once: flags and their variables in [`Cli`], file keys in
+/// [`config::FileConfig`]. These tests hold the sample configuration, `--help` and the README to
+/// those declarations, so none of them can name a setting that does not exist or miss one.
+#[cfg(test)]
+mod configuration_is_declared_once {
+    use super::*;
+    use clap::CommandFactory as _;
+    use std::collections::BTreeSet;
+
+    /// Variables read directly, not through a flag: each is explained in the README.
+    const DIRECT_VARIABLES: &[&str] = &["CONCLAVE_MASTER_KEY", "CONCLAVE_LOG", "CONCLAVE_SMTP_PASSWORD"];
+    const README: &str = include_str!("../../../README.md");
+
+    /// Every (flag, variable, hidden) of every command.
+    fn flags(command: &clap::Command, out: &mut Vec<(String, String, bool)>) {
+        for arg in command.get_arguments() {
+            if let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) {
+                out.push((long.to_owned(), env.to_string_lossy().into_owned(), arg.is_hide_set()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            flags(sub, out);
+        }
+    }
+
+    fn variables_named_in(text: &str) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("CONCLAVE_") {
+            let name: String =
+                rest[at..].chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+            rest = &rest[at + name.len()..];
+            // `CONCLAVE_*` stands for the family; test-only variables belong to the tests.
+            if name.len() > "CONCLAVE_".len() && !name.starts_with("CONCLAVE_TEST_") {
+                found.insert(name);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_flag_and_variable_is_in_the_readme_and_every_one_named_exists() {
+        let mut all = Vec::new();
+        flags(&Cli::command(), &mut all);
+        assert!(all.len() >= 8, "the walk found the flags: {all:?}");
+        for (long, env, hidden) in &all {
+            if !hidden {
+                assert!(README.contains(&format!("--{long}")), "README.md does not mention --{long}");
+                assert!(README.contains(env.as_str()), "README.md does not mention {env}");
+            }
+        }
+        for direct in DIRECT_VARIABLES {
+            assert!(README.contains(direct), "README.md does not explain {direct}");
+        }
+        let known: BTreeSet<String> =
+            all.iter().map(|(_, env, _)| env.clone()).chain(DIRECT_VARIABLES.iter().map(|d| d.to_string())).collect();
+        let named = &variables_named_in(README) | &variables_named_in(config::SAMPLE);
+        let unknown: Vec<_> = named.difference(&known).collect();
+        assert!(unknown.is_empty(), "README.md or the sample configuration name variables nothing reads: {unknown:?}");
+    }
+
+    /// The sample with every commented-out `key = value` (and `[section]`) switched on, unless
+    /// the same key is already set in that section.
+    fn switched_on(sample: &str) -> String {
+        let key_of = |line: &str| line.split_once(" = ").map(|(k, _)| k.trim().to_owned());
+        let mut section = String::new();
+        let mut set = BTreeSet::new();
+        for line in sample.lines() {
+            if let Some(name) = line.strip_prefix('[') {
+                section = name.trim_end_matches(']').to_owned();
+            } else if !line.starts_with('#') {
+                if let Some(key) = key_of(line) {
+                    set.insert((section.clone(), key));
+                }
+            }
+        }
+        let mut out = String::new();
+        section.clear();
+        for line in sample.lines() {
+            let candidate = line.strip_prefix("# ").filter(|l| {
+                l.starts_with('[') && l.ends_with(']')
+                    || key_of(l).is_some_and(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            });
+            let line = match candidate {
+                Some(l) if l.starts_with('[') => l,
+                Some(l) if set.insert((section.clone(), key_of(l).unwrap_or_default())) => l,
+                _ => line,
+            };
+            if let Some(name) = line.strip_prefix('[') {
+                section = name.trim_end_matches(']').to_owned();
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn unset_keys(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Null => out.push(path.to_owned()),
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    unset_keys(inner, &if path.is_empty() { key.clone() } else { format!("{path}.{key}") }, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_sample_configuration_names_every_file_key_and_only_those() {
+        let everything = switched_on(config::SAMPLE);
+        // Unknown keys are refused, so a key the sample names must exist ...
+        let file: config::FileConfig = toml::from_str(&everything).unwrap_or_else(|e| panic!("{e}\n{everything}"));
+        // ... and a key it does not name would stay unset.
+        let mut missing = Vec::new();
+        unset_keys(&serde_json::to_value(&file).unwrap(), "", &mut missing);
+        assert!(missing.is_empty(), "the sample configuration does not show {missing:?}");
+        // The sample as printed (defaults only) is itself a valid configuration.
+        toml::from_str::<config::FileConfig>(config::SAMPLE).unwrap();
+    }
+
+    #[test]
+    fn the_check_itself_notices_a_missing_key() {
+        let without = config::SAMPLE.replace("sign_in_per_minute = 10", "");
+        let file: config::FileConfig = toml::from_str(&switched_on(&without)).unwrap();
+        let mut missing = Vec::new();
+        unset_keys(&serde_json::to_value(&file).unwrap(), "", &mut missing);
+        assert_eq!(missing, ["sign_in_per_minute"]);
+    }
+}

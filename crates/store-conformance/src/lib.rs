@@ -7,20 +7,7 @@
 
 use std::sync::Arc;
 
-pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-pub fn postgres_url() -> String {
-    std::env::var("CONCLAVE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
-
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// A unique, valid schema name for one test.
-pub fn unique_schema(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
+pub use test_support::{drop_schema, in_ci, postgres_url, unique_schema};
 
 /// Keeps the backing resources alive for as long as the test holds the store.
 pub enum Backing {
@@ -36,24 +23,6 @@ impl Drop for Backing {
     }
 }
 
-/// Drops a test schema on a thread of its own (Drop cannot await inside the test's runtime).
-pub fn drop_schema(schema: &str) {
-    let schema = schema.to_owned();
-    let _ = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        rt.block_on(async {
-            use sqlx::Connection as _;
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_url()).await {
-                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn).await;
-                let _ = conn.close().await;
-            }
-        });
-    })
-    .join();
-}
-
 pub async fn sqlite() -> (Arc<dyn store::Store>, Backing) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_sqlite::SqliteStore::open(&dir.path().join("conclave.db")).await.expect("open SQLite");
@@ -65,11 +34,7 @@ pub async fn postgres() -> Option<(Arc<dyn store::Store>, Backing)> {
     let schema = unique_schema("conformance");
     match store_postgres::PostgresStore::connect_in_schema(&postgres_url(), Some(&schema)).await {
         Ok(store) => Some((Arc::new(store), Backing::Postgres { schema })),
-        Err(e) if !in_ci() => {
-            eprintln!("skipping the PostgreSQL half: {e} (set CI=true to make this a failure)");
-            None
-        }
-        Err(e) => panic!("PostgreSQL is required under CI but unreachable at {}: {e}", postgres_url()),
+        Err(e) => test_support::skip_unless_ci("PostgreSQL", format!("{}: {e}", postgres_url())),
     }
 }
 

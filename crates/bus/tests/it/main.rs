@@ -7,22 +7,12 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use std::time::Duration;
 
-fn nats_url() -> String {
-    std::env::var("CONCLAVE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
+use test_support::nats_url;
 
 async fn nats() -> Option<NatsBus> {
     match NatsBus::connect(&nats_url()).await {
         Ok(bus) => Some(bus),
-        Err(e) if !in_ci() => {
-            eprintln!("skipping the NATS half: {e} (CI=true makes this a failure)");
-            None
-        }
-        Err(e) => panic!("NATS is required under CI: {e}"),
+        Err(e) => test_support::skip_unless_ci("NATS", e),
     }
 }
 

@@ -149,29 +149,18 @@ pub fn curl(port: u16, args: &[&str], path: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-pub fn postgres_url() -> String {
-    std::env::var("CONCLAVE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+pub use test_support::{in_ci, postgres_url};
 
 /// A schema of its own for one test, and the URL that points `conclave` at it. `None` (skip) only
 /// outside CI when PostgreSQL is unreachable.
 pub async fn postgres_schema() -> Option<(String, String, sqlx::PgPool)> {
-    let schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
+    let schema = test_support::unique_schema("cli");
     let pool = match sqlx::PgPool::connect(&postgres_url()).await {
         Ok(p) => p,
-        Err(e) if !in_ci() => {
-            eprintln!("skipping: PostgreSQL unreachable ({e}); CI=true makes this a failure");
-            return None;
-        }
-        Err(e) => panic!("PostgreSQL is required under CI: {e}"),
+        Err(e) => return test_support::skip_unless_ci("PostgreSQL", e),
     };
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.unwrap();
-    let sep = if postgres_url().contains('?') { '&' } else { '?' };
-    let url = format!("{}{sep}options=-c%20search_path%3D{schema}", postgres_url());
+    let url = test_support::url_in_schema(&postgres_url(), &schema);
     Some((schema, url, pool))
 }
 

@@ -164,7 +164,7 @@ fn a_message_limit_that_nats_cannot_carry_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, "max_message_bytes = 1048576\nmax_body_bytes = 16777216\n").unwrap();
-    let nats = std::env::var("CONCLAVE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats = test_support::nats_url();
     let mut cmd = conclave(&dir.path().join("data"));
     cmd.arg("--config").arg(&config);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--nats-url", &nats]);

@@ -73,13 +73,9 @@ pub async fn app_with(http: HttpSettings) -> TestApp {
     let store: Arc<dyn store::Store> =
         Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
     let settings = Settings {
-        password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
         files_dir: Some(dir.path().join("files")),
         max_attachment_bytes: MAX_TEST_ATTACHMENT,
-        // The test identity providers listen on 127.0.0.1 over plain http.
-        allow_http_loopback_sso: true,
-        public_url: "https://chat.example.org".into(),
-        ..Settings::default()
+        ..test_support::settings()
     };
     let ring = Arc::new(crypto::MasterKeyring::generate());
     let services = Arc::new(

@@ -8,15 +8,11 @@ use axum::http::{Method, StatusCode};
 use domain::Role;
 use serde_json::json;
 use services::directory::NewUser;
-use services::{Caller, KeyringSource, Services, Settings};
+use services::{Caller, KeyringSource, Services};
 use std::sync::Arc;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 async fn node(url: &str, schema: &str, ring: Arc<crypto::MasterKeyring>) -> Option<TestApp> {
-    let nats_url = std::env::var("CONCLAVE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats_url = test_support::nats_url();
     let (store, bus) = match (
         store_postgres::PostgresStore::connect_in_schema(url, Some(schema)).await,
         bus::NatsBus::connect(&nats_url).await,
@@ -26,10 +22,7 @@ async fn node(url: &str, schema: &str, ring: Arc<crypto::MasterKeyring>) -> Opti
         (_, Err(e)) => return skip(&e.to_string()),
     };
     let store: Arc<dyn store::Store> = Arc::new(store);
-    let settings = Settings {
-        password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
-        ..Settings::default()
-    };
+    let settings = test_support::settings();
     let services =
         Arc::new(Services::build(store.clone(), Arc::new(bus), KeyringSource::Fixed(ring), settings).await.unwrap());
     let state = http_api::AppState::new(services.clone(), None, http_api::HttpSettings::default());
@@ -38,19 +31,16 @@ async fn node(url: &str, schema: &str, ring: Arc<crypto::MasterKeyring>) -> Opti
 }
 
 fn skip(why: &str) -> Option<TestApp> {
-    assert!(!in_ci(), "PostgreSQL and NATS are required under CI: {why}");
-    eprintln!("skipping the two-node test: {why}");
-    None
+    test_support::skip_unless_ci("PostgreSQL or NATS", why)
 }
 
 #[tokio::test]
 async fn a_message_sent_on_node_1_arrives_live_on_node_2() {
-    let url = std::env::var("CONCLAVE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("nodes_{}", uuid::Uuid::new_v4().simple());
+    let url = test_support::postgres_url();
+    let schema = test_support::SchemaGuard(test_support::unique_schema("nodes"));
     let ring = Arc::new(crypto::MasterKeyring::generate());
-    let Some(node1) = node(&url, &schema, ring.clone()).await else { return };
-    let Some(node2) = node(&url, &schema, ring).await else { return };
+    let Some(node1) = node(&url, &schema.0, ring.clone()).await else { return };
+    let Some(node2) = node(&url, &schema.0, ring).await else { return };
 
     let e = node1
         .services
@@ -91,8 +81,6 @@ async fn a_message_sent_on_node_1_arrives_live_on_node_2() {
     assert_eq!(event["type"], "message-created");
     assert_eq!(event["message"]["body"], "across the cluster");
 
+    // The nodes close their pools before the guard drops the schema.
     drop((node1, node2));
-    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
-        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await;
-    }
 }

@@ -17,16 +17,7 @@ use services::directory::NewUser;
 use services::{Caller, KeyringSource, Principal, Services, Settings};
 use std::sync::Arc;
 
-/// Cheap argon2 parameters: these tests check behaviour, not cost.
-pub fn settings() -> Settings {
-    Settings {
-        password_cost: crypto::password::Cost { memory_kib: 64, iterations: 1, parallelism: 1 },
-        // The test identity providers listen on 127.0.0.1 over plain http.
-        allow_http_loopback_sso: true,
-        public_url: "https://chat.example.org".into(),
-        ..Settings::default()
-    }
-}
+pub use test_support::settings;
 
 pub struct World {
     pub services: Arc<Services>,
