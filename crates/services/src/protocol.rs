@@ -27,9 +27,19 @@ pub struct ConversationView {
     pub last_seq: i64,
     /// The caller's read receipt.
     pub last_read_seq: i64,
-    /// Messages after the caller's read receipt.
+    /// Messages after the caller's read receipt that others sent and nobody deleted.
     pub unread: i64,
+    /// How far each other member has read: what "seen" markers are drawn from after a reload.
+    pub read_up_to: Vec<ReadPosition>,
     pub created_at: String,
+}
+
+/// One member's read receipt.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReadPosition {
+    #[schema(value_type = String, format = Uuid)]
+    pub user_id: UserId,
+    pub seq: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]

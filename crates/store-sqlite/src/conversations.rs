@@ -236,6 +236,36 @@ impl store::ConversationStore for Store {
         .collect()
     }
 
+    async fn unread_counts(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        conversation: Option<ConversationId>,
+    ) -> Result<Vec<(ConversationId, i64)>> {
+        let rows = sqlx::query(
+            "SELECT m.conversation_id, COUNT(x.id) AS unread FROM conversation_members m \
+             JOIN conversations c ON c.id = m.conversation_id \
+             JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq \
+             WHERE c.enterprise_id = $1 AND m.user_id = $2 AND ($3 IS NULL OR m.conversation_id = $3) \
+               AND x.sender_id <> m.user_id AND x.deleted_at IS NULL \
+             GROUP BY m.conversation_id",
+        )
+        .bind(enterprise.to_string())
+        .bind(user.to_string())
+        .bind(conversation.map(|c| c.to_string()))
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    ConversationId(decode::uuid(&text(r, "conversation_id")?)?),
+                    r.try_get::<i64, _>("unread").map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn list_members(&self, conversation: ConversationId) -> Result<Vec<ConversationMemberRow>> {
         sqlx::query(&format!(
             "SELECT {MEMBER_COLUMNS} FROM conversation_members m WHERE m.conversation_id = $1 ORDER BY m.user_id"
@@ -277,6 +307,16 @@ impl store::ConversationStore for Store {
             .bind(message.created_at.0)
             .bind(message.conversation_id.to_string())
             .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query(&format!(
+                "UPDATE conversation_members SET last_read_seq = {GREATEST}(last_read_seq, $1) \
+                 WHERE conversation_id = $2 AND user_id = $3"
+            ))
+            .bind(seq)
+            .bind(message.conversation_id.to_string())
+            .bind(&sender)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
             sqlx::query(&format!(

@@ -111,8 +111,18 @@ pub trait ConversationStore: Send + Sync {
         user: UserId,
     ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>>;
     async fn list_members(&self, conversation: domain::ConversationId) -> Result<Vec<ConversationMemberRow>>;
+    /// How many messages each of the user's conversations (or only `conversation`) holds after
+    /// the user's read receipt that others sent and nobody deleted: what the user has not read.
+    /// Conversations with none are left out.
+    async fn unread_counts(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        conversation: Option<domain::ConversationId>,
+    ) -> Result<Vec<(domain::ConversationId, i64)>>;
     /// Appends a message after checking the sender is a member (`NotFound` otherwise) and
     /// returns it with its sequence number, and the conversation's members (the recipients).
+    /// The sender's read receipt moves to the new message: what you write, you have read.
     async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow)
         -> Result<(MessageRow, Vec<UserId>)>;
     /// Replaces the body of the sender's own, undeleted message; `NotFound` otherwise.

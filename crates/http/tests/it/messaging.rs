@@ -53,6 +53,20 @@ async fn send(p: &Pair, token: &str, body: &str) -> Value {
 }
 
 #[tokio::test]
+async fn what_you_send_is_never_unread_for_you_and_receipts_survive_a_reload() {
+    let p = pair().await;
+    for i in 0..60 {
+        send(&p, &p.b, &format!("note {i}")).await;
+    }
+    let bobs = req(Method::GET, "/api/v1/conversations").bearer(&p.b).send(&p.app).await.json();
+    assert_eq!((bobs[0]["unread"].as_i64(), bobs[0]["last_read_seq"].as_i64()), (Some(0), Some(60)));
+    let adas = req(Method::GET, "/api/v1/conversations").bearer(&p.a).send(&p.app).await.json();
+    assert_eq!(adas[0]["unread"], 60);
+    // Ada's list says how far Bob has read, so a fresh page can draw "seen" at once.
+    assert_eq!(adas[0]["read_up_to"], json!([{ "user_id": p.b_id, "seq": 60 }]));
+}
+
+#[tokio::test]
 async fn send_read_edit_delete_and_page_history() {
     let p = pair().await;
     let first = send(&p, &p.a, "hello Bob").await;
@@ -61,7 +75,7 @@ async fn send_read_edit_delete_and_page_history() {
         send(&p, &p.b, &format!("reply {i}")).await;
     }
     let listed = req(Method::GET, "/api/v1/conversations").bearer(&p.a).send(&p.app).await.json();
-    assert_eq!(listed[0]["unread"], 5);
+    assert_eq!(listed[0]["unread"], 4, "Ada's own message is not unread for her");
     let path = format!("/api/v1/conversations/{}/messages", p.conversation);
     let newest = req(Method::GET, &format!("{path}?limit=2")).bearer(&p.a).send(&p.app).await.json();
     assert_eq!(newest.as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect::<Vec<_>>(), vec![5, 4]);

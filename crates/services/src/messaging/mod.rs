@@ -9,7 +9,7 @@
 pub mod attachments;
 
 pub use crate::core::events::EVENTS_SUBJECT;
-pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView};
+pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView, ReadPosition};
 pub use attachments::Attachments;
 
 use crate::core::events::conversation_topic;
@@ -106,6 +106,18 @@ impl Messaging {
         c: &store::ConversationRow,
         me: &store::ConversationMemberRow,
     ) -> Result<ConversationView> {
+        let unread = self.conversation_store.unread_counts(c.enterprise_id, me.user_id, Some(c.id)).await?;
+        self.conversation_view_with(key, c, me, unread.first().map_or(0, |(_, n)| *n)).await
+    }
+
+    /// The view when the unread count is already known (a list counts them in one query).
+    async fn conversation_view_with(
+        &self,
+        key: &DataKey,
+        c: &store::ConversationRow,
+        me: &store::ConversationMemberRow,
+        unread: i64,
+    ) -> Result<ConversationView> {
         let members = self.conversation_store.list_members(c.id).await?;
         let id = c.id.to_string();
         let title = c
@@ -121,7 +133,12 @@ impl Messaging {
             owner_ids: members.iter().filter(|m| m.role == MemberRole::Owner).map(|m| m.user_id).collect(),
             last_seq: c.last_seq,
             last_read_seq: me.last_read_seq,
-            unread: (c.last_seq - me.last_read_seq).max(0),
+            unread,
+            read_up_to: members
+                .iter()
+                .filter(|m| m.user_id != me.user_id)
+                .map(|m| ReadPosition { user_id: m.user_id, seq: m.last_read_seq })
+                .collect(),
             created_at: c.created_at.rfc3339(),
         })
     }
@@ -405,9 +422,12 @@ impl Messaging {
     /// The caller's conversations, most recently active first, with unread counts.
     pub async fn list_conversations(&self, p: &Principal) -> Result<Vec<ConversationView>> {
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let unread: std::collections::HashMap<_, _> =
+            self.conversation_store.unread_counts(p.enterprise_id, p.user_id, None).await?.into_iter().collect();
         let mut out = Vec::new();
         for (c, me) in self.conversation_store.list_conversations(p.enterprise_id, p.user_id).await? {
-            out.push(self.conversation_view(&key, &c, &me).await?);
+            let n = unread.get(&c.id).copied().unwrap_or(0);
+            out.push(self.conversation_view_with(&key, &c, &me, n).await?);
         }
         Ok(out)
     }

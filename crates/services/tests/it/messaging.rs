@@ -131,10 +131,33 @@ async fn only_the_sender_edits_and_deletes_and_history_pages() {
     assert_eq!(newest.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![5, 4]);
     let older = w.services.messaging.list_messages(&a, conv.id, Some(4), None, 10).await.unwrap();
     assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![3, 2, 1]);
+    // Unread counts only others' messages that still exist: a's own (now deleted) first one
+    // never counted for a, and b has read what b wrote.
     let view = w.services.messaging.get_conversation(&a, conv.id).await.unwrap();
-    assert_eq!((view.last_seq, view.unread), (5, 5));
+    assert_eq!((view.last_seq, view.unread), (5, 4));
+    assert_eq!(view.read_up_to, [services::messaging::ReadPosition { user_id: b.user_id, seq: 5 }]);
+    let for_b = w.services.messaging.list_conversations(&b).await.unwrap();
+    assert_eq!((for_b[0].unread, for_b[0].last_read_seq), (0, 5));
     assert_eq!(w.services.messaging.mark_read(&a, conv.id, 5).await.unwrap(), 5);
     assert_eq!(w.services.messaging.get_conversation(&a, conv.id).await.unwrap().unread, 0);
+}
+
+#[tokio::test]
+async fn deleted_messages_leave_the_unread_count() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let bob = w.user(e, "b@e.example", Role::Member).await;
+    let (a, b) = (w.principal("a@e.example").await, w.principal("b@e.example").await);
+    let conv = w.services.messaging.open_direct(&a, &origin(), bob.id).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(w.services.messaging.send_message(&b, conv.id, &format!("note {i}")).await.unwrap());
+    }
+    assert_eq!(w.services.messaging.list_conversations(&a).await.unwrap()[0].unread, 3);
+    w.services.messaging.delete_message(&b, conv.id, sent[1].id).await.unwrap();
+    assert_eq!(w.services.messaging.list_conversations(&a).await.unwrap()[0].unread, 2);
+    assert_eq!(w.services.messaging.get_conversation(&a, conv.id).await.unwrap().unread, 2);
 }
 
 #[tokio::test]

@@ -434,9 +434,30 @@ conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| 
     let other = enterprise(&store).await;
     assert!(matches!(store.append_message(other, &message(&c, a.id)).await, Err(Error::NotFound)), "wrong tenant");
     assert!(store.conversation_for_member(e, c.id, outsider.id).await.unwrap().is_none());
+    // Sending moves the sender's receipt to the message sent, never back.
     let (conv, me) = store.conversation_for_member(e, c.id, a.id).await.unwrap().unwrap();
-    assert_eq!((conv.last_seq, me.last_read_seq), (2, 0));
+    assert_eq!((conv.last_seq, me.last_read_seq), (2, 1));
+    assert_eq!(store.conversation_for_member(e, c.id, b.id).await.unwrap().unwrap().1.last_read_seq, 2);
     assert_eq!(store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap().len(), 2);
+});
+
+conformance!(unread_counts_skip_your_own_and_deleted_messages, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let mut from_b = Vec::new();
+    for _ in 0..3 {
+        from_b.push(store.append_message(e, &message(&c, b.id)).await.unwrap().0);
+    }
+    store.append_message(e, &message(&c, a.id)).await.unwrap();
+    // a's own message moved a's receipt past b's three: nothing unread for either.
+    assert!(store.unread_counts(e, a.id, None).await.unwrap().is_empty());
+    let more = store.append_message(e, &message(&c, b.id)).await.unwrap().0;
+    store.append_message(e, &message(&c, b.id)).await.unwrap();
+    assert_eq!(store.unread_counts(e, a.id, None).await.unwrap(), [(c.id, 2)]);
+    store.delete_message(c.id, more.id, b.id, Millis(5)).await.unwrap();
+    assert_eq!(store.unread_counts(e, a.id, Some(c.id)).await.unwrap(), [(c.id, 1)]);
+    assert!(store.unread_counts(e, b.id, None).await.unwrap().is_empty());
+    let other = enterprise(&store).await;
+    assert!(store.unread_counts(other, a.id, None).await.unwrap().is_empty(), "wrong tenant");
 });
 
 conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store| {
