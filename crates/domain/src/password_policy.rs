@@ -328,9 +328,52 @@ pub fn checklist(policy: &PasswordPolicy) -> Vec<(String, String)> {
     out
 }
 
+/// Parts of an email's domain that name no one: top-level and common second-level domains.
+const GENERIC_DOMAIN_LABELS: &[&str] =
+    &["com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "co", "ac", "example", "mail", "email"];
+/// Words in organisation names that say what kind of body it is, not which one.
+const GENERIC_ORGANISATION_WORDS: &[&str] = &[
+    "inc", "ltd", "llc", "llp", "plc", "gmbh", "corp", "corporation", "company", "group", "the", "and", "limited",
+    "holding", "holdings",
+];
+
+/// The words the "nothing personal" rule looks for: the parts of a person's name, their email's
+/// local part and domain (without the top-level domain and other labels every address shares),
+/// and their organisation's name (without "Inc", "Ltd" and the like), lowercased, three
+/// characters or longer, each once.
+pub fn personal_words(name: &str, email: &str, organisation: &str) -> Vec<String> {
+    let split = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).filter(|w| w.chars().count() >= 3).collect()
+    };
+    let (local, domain) = email.rsplit_once('@').unwrap_or((email, ""));
+    let mut labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
+    labels.pop();
+    let mut words = split(name);
+    words.extend(split(local));
+    words.extend(labels.into_iter().flat_map(split).filter(|w| !GENERIC_DOMAIN_LABELS.contains(&w.as_str())));
+    words.extend(split(organisation).into_iter().filter(|w| !GENERIC_ORGANISATION_WORDS.contains(&w.as_str())));
+    words.sort();
+    words.dedup();
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_meaningful_parts_of_names_emails_and_organisations_are_personal() {
+        assert_eq!(
+            personal_words("Ada Lovelace", "ada.lovelace@example.com", "Acme Inc"),
+            ["acme", "ada", "lovelace"],
+            "neither com, example nor inc names Ada"
+        );
+        assert_eq!(personal_words("Bo", "bo@mail.rocketworks.co.uk", "The Rocket Works Ltd"), ["rocket", "rocketworks", "works"]);
+        let words = personal_words("Ada Lovelace", "ada@example.com", "Acme");
+        let context = PasswordContext { strength: 4, personal_words: &words, reused: false };
+        assert!(PasswordPolicy::default().check("Comet-Harbour-Violin-42", &context).is_empty(), "com is not personal");
+        assert_eq!(PasswordPolicy::default().check("Acme-Harbour-Violin-42", &context)[0].rule, "personal");
+    }
 
     fn context(strength: u8) -> PasswordContext<'static> {
         PasswordContext { strength, personal_words: &[], reused: false }

@@ -200,13 +200,43 @@ impl Kind {
     }
 }
 
+/// "device_name" → "Device name", "members[2]" → "Members".
+fn field_label(field: &str) -> String {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let bare = last.split('[').next().unwrap_or(last).replace('_', " ");
+    let mut chars = bare.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "The request".to_owned(),
+    }
+}
+
+/// A field error as a sentence: the label, then the rule's wording without any field name the
+/// message already carried.
+fn field_sentence(e: &FieldError) -> String {
+    let mut message = e.message.trim();
+    // Some messages start with the field's name already ("name: too long"), sometimes twice.
+    while let Some(rest) = message.strip_prefix(e.field.as_str()).and_then(|r| r.strip_prefix(':')) {
+        message = rest.trim_start();
+    }
+    let label = field_label(&e.field);
+    let reads_on = ["must ", "is ", "are ", "cannot ", "may ", "should ", "needs ", "has ", "does "];
+    if reads_on.iter().any(|w| message.starts_with(w)) {
+        format!("{label} {message}")
+    } else {
+        format!("{label}: {message}")
+    }
+}
+
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
         Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None }
     }
 
+    /// The `field` member names the field as the API spells it; the detail, read by people, names
+    /// it as they would ("Device name must not be empty"), once.
     pub fn field(kind: Kind, e: &FieldError) -> Problem {
-        Problem { field: Some(Box::new((e.field.clone(), e.rule))), ..Problem::new(kind, e.to_string()) }
+        Problem { field: Some(Box::new((e.field.clone(), e.rule))), ..Problem::new(kind, field_sentence(e)) }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -311,5 +341,19 @@ impl From<services::Error> for Problem {
                 Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod field_sentence_tests {
+    use super::*;
+
+    #[test]
+    fn details_name_fields_as_people_do_and_only_once() {
+        let say = |field: &str, message: &str| field_sentence(&FieldError::new(field, Rule::Empty, message));
+        assert_eq!(say("title", "must not be empty"), "Title must not be empty");
+        assert_eq!(say("device_name", "device_name: device_name: too long"), "Device name: too long");
+        assert_eq!(say("member_ids[3]", "must be a user id"), "Member ids must be a user id");
+        assert_eq!(say("role", "give the account a role"), "Role: give the account a role");
     }
 }

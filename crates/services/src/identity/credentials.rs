@@ -39,6 +39,16 @@ pub struct PasswordPolicyView {
     pub policy: PasswordPolicy,
     /// `[rule, sentence]` pairs, in the order the server reports failures.
     pub checklist: Vec<(String, String)>,
+    /// The words the "personal" rule refuses for the caller (their name, email and organisation,
+    /// without parts every address shares), so a form can check as the person types.
+    pub personal_words: Vec<String>,
+}
+
+/// The text about a person that a new password must not contain parts of.
+#[derive(Clone, Debug, Default)]
+pub struct PersonalText {
+    pub name: String,
+    pub email: String,
 }
 
 /// What an authenticator app needs to enrol.
@@ -107,7 +117,31 @@ impl Credentials {
     pub async fn password_policy(&self, caller: &Caller, enterprise: EnterpriseId) -> Result<PasswordPolicyView> {
         self.core.require_member_of(caller, enterprise, Action::PasswordPolicyRead).await?;
         let policy = self.policy_of(enterprise).await?;
-        Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
+        let personal_words = match caller {
+            Caller::User(p) if p.enterprise_id == enterprise => {
+                match self.directory_store.get_user(enterprise, p.user_id).await? {
+                    Some(user) => {
+                        let text = self.personal_words(&user).await?;
+                        let organisation = self.enterprise_name(enterprise).await?;
+                        domain::password_policy::personal_words(&text.name, &text.email, &organisation)
+                    }
+                    None => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy, personal_words })
+    }
+
+    async fn enterprise_name(&self, enterprise: EnterpriseId) -> Result<String> {
+        Ok(match self.directory_store.get_enterprise(enterprise).await? {
+            Some(row) => {
+                let key = self.core.keys.enterprise_key(enterprise).await?;
+                key.open_str(&row.name_ct, Aad { table: "enterprises", row: &enterprise.to_string(), column: "name" })
+                    .unwrap_or_default()
+            }
+            None => String::new(),
+        })
     }
 
     pub async fn put_password_policy(
@@ -136,35 +170,21 @@ impl Credentials {
             },
         };
         self.policy_store.put_policy_document(&change, &audit).await?;
-        Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy })
+        Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy, personal_words: Vec::new() })
     }
 
     /// Holds a new password to the enterprise's policy. `previous` are hashes it must not match.
     pub(crate) async fn check_new_password(
         &self,
         enterprise: EnterpriseId,
-        personal: Vec<String>,
+        personal: PersonalText,
         password: &str,
         previous: Vec<String>,
     ) -> Result<()> {
         validate::new_password("password", password).map_err(Error::Invalid)?;
         let policy = self.policy_of(enterprise).await?;
-        let enterprise_name = match self.directory_store.get_enterprise(enterprise).await? {
-            Some(row) => {
-                let key = self.core.keys.enterprise_key(enterprise).await?;
-                key.open_str(&row.name_ct, Aad { table: "enterprises", row: &enterprise.to_string(), column: "name" })
-                    .unwrap_or_default()
-            }
-            None => String::new(),
-        };
-        let mut words: Vec<String> = personal
-            .iter()
-            .chain(std::iter::once(&enterprise_name))
-            .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect::<Vec<_>>())
-            .filter(|w| w.chars().count() >= 3)
-            .collect();
-        words.sort();
-        words.dedup();
+        let enterprise_name = self.enterprise_name(enterprise).await?;
+        let words = domain::password_policy::personal_words(&personal.name, &personal.email, &enterprise_name);
         let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
         let strength = u8::from(zxcvbn::zxcvbn(password, &inputs).score());
         let history: Vec<String> = previous.into_iter().take(policy.history as usize + 1).collect();
@@ -183,13 +203,13 @@ impl Credentials {
         }
     }
 
-    /// Name and email parts of a user, for the "nothing personal" rule.
-    pub(crate) async fn personal_words(&self, user: &store::UserRow) -> Result<Vec<String>> {
+    /// A user's name and email, for the "nothing personal" rule.
+    pub(crate) async fn personal_words(&self, user: &store::UserRow) -> Result<PersonalText> {
         let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let id = user.id.to_string();
         let name = key.open_str(&user.name_ct, Aad { table: "users", row: &id, column: "name" })?;
         let email = key.open_str(&user.email_ct, Aad { table: "users", row: &id, column: "email" })?;
-        Ok(vec![name, email])
+        Ok(PersonalText { name, email })
     }
 
     pub(crate) async fn set_new_password(

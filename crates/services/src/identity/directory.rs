@@ -1,6 +1,7 @@
 //! Enterprises (tenants), users and teams: creation, listing, disabling, membership (M1, A7).
 //! Names and emails are sealed here under the enterprise's data key, bound to their row.
 
+use crate::identity::credentials::PersonalText;
 use crate::{draft, team_draft, Caller, Error, Result};
 use crypto::{Aad, DataKey};
 use domain::audit::{Action, AuditDraft, Origin};
@@ -186,7 +187,7 @@ impl Directory {
         if let Some(password) = &new.password {
             // An initial password meets the enterprise's policy like any other.
             self.credentials
-                .check_new_password(enterprise, vec![name.clone(), email.clone()], password, Vec::new())
+                .check_new_password(enterprise, PersonalText { name: name.clone(), email: email.clone() }, password, Vec::new())
                 .await?;
         }
         let key = self.core.keys.enterprise_key(enterprise).await?;
