@@ -93,6 +93,8 @@ pub enum LogFormat {
 /// The resolved configuration.
 #[derive(Clone)]
 pub struct Config {
+    /// The `--config` file this configuration was read from, if any.
+    pub config_file: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     /// `None` means the embedded SQLite database in the data directory.
@@ -223,6 +225,7 @@ impl Config {
         let sso_allow_http_loopback =
             over.sso_allow_http_loopback.or(file.sso.as_ref().and_then(|s| s.allow_http_loopback)).unwrap_or(false);
         Ok(Config {
+            config_file: over.config.clone(),
             public_url,
             public_url_derived,
             trusted_proxies,

@@ -125,6 +125,11 @@ enum AdminCommand {
         #[arg(long)]
         enterprise: String,
     },
+    /// List the teams of an enterprise.
+    ListTeams {
+        #[arg(long)]
+        enterprise: String,
+    },
     /// Add a user to a team (or change their team-admin flag).
     AddTeamMember {
         #[arg(long)]
@@ -395,10 +400,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%url, elapsed_ms = started.elapsed().as_millis() as u64, "Conclave is serving");
     println!("Conclave is serving {url}  (data: {})", config.data_dir.display());
     if opened.n_enterprises == 0 {
+        let conclave = admin_command(&config);
         println!(
             "No enterprise exists yet. Create the first one and its admin:\n  \
-             conclave admin create-enterprise --name \"Example Corp\"\n  \
-             conclave admin create-user --enterprise <id> --email admin@example.com --name \"First Admin\" --role enterprise-admin   (password on stdin)\n\
+             {conclave} admin create-enterprise --name \"Example Corp\"\n  \
+             printf '%s' \"$PASSWORD\" | {conclave} admin create-user --enterprise <id> --email admin@example.com --name \"First Admin\" --role enterprise-admin\n\
              then sign in at {url}/signin"
         );
     }
@@ -499,6 +505,13 @@ async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
                 println!("{}\t{}\t{}\t{}\t{}", u.id, u.roles, status, u.email, u.name);
             }
         }
+        AdminCommand::ListTeams { enterprise } => {
+            let enterprise = parse_enterprise(&enterprise)?;
+            for t in services.directory.list_teams(&Caller::Operator, enterprise).await.map_err(service_error)? {
+                let status = if t.archived { "archived" } else { "active" };
+                println!("{}\t{}\t{}", t.id, status, t.name);
+            }
+        }
         AdminCommand::AddTeamMember { enterprise, team, user, team_admin } => {
             let enterprise = parse_enterprise(&enterprise)?;
             let team = domain::TeamId::parse(&team).ok_or_else(|| anyhow!("--team {team:?} is not a team id"))?;
@@ -584,6 +597,30 @@ async fn keys_rotate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How to call `conclave` so that it opens the same data as this server: the same config file
+/// and data directory (absolute, so the hint works from any directory), and a reminder when the
+/// database URL came from outside both.
+fn admin_command(config: &Config) -> String {
+    let quote = |p: &std::path::Path| {
+        let text = p.display().to_string();
+        if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
+            text
+        } else {
+            format!("'{}'", text.replace('\'', "'\\''"))
+        }
+    };
+    let mut command = "conclave".to_owned();
+    if let Some(file) = &config.config_file {
+        command.push_str(&format!(" --config {}", quote(&std::path::absolute(file).unwrap_or_else(|_| file.clone()))));
+    }
+    let dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    command.push_str(&format!(" --data-dir {}", quote(&dir)));
+    if config.database_url.is_some() {
+        command.push_str(" --database-url \"$CONCLAVE_DATABASE_URL\"");
+    }
+    command
+}
+
 /// A progress bar on stderr; hidden when stderr is not a terminal (scripts, CI).
 fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
@@ -594,6 +631,21 @@ fn progress_bar(what: &'static str) -> indicatif::ProgressBar {
     );
     bar.set_message(what);
     bar
+}
+
+#[cfg(test)]
+mod hints {
+    use super::*;
+
+    #[test]
+    fn the_start_up_hint_names_the_data_the_server_opened() {
+        let dir = std::env::temp_dir().join("conclave hint test");
+        let config = Config::resolve(&Overrides { data_dir: Some(dir.clone()), ..Default::default() }).unwrap();
+        assert_eq!(admin_command(&config), format!("conclave --data-dir '{}'", dir.display()));
+        let relative = Config::resolve(&Overrides::default()).unwrap();
+        let hint = admin_command(&relative);
+        assert!(hint.starts_with("conclave --data-dir /") && hint.ends_with("/data"), "{hint}");
+    }
 }
 
 /// Each setting is declared once: flags and their variables in [`Cli`], file keys in

@@ -333,8 +333,21 @@ const GENERIC_DOMAIN_LABELS: &[&str] =
     &["com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "co", "ac", "example", "mail", "email"];
 /// Words in organisation names that say what kind of body it is, not which one.
 const GENERIC_ORGANISATION_WORDS: &[&str] = &[
-    "inc", "ltd", "llc", "llp", "plc", "gmbh", "corp", "corporation", "company", "group", "the", "and", "limited",
-    "holding", "holdings",
+    "inc",
+    "ltd",
+    "llc",
+    "llp",
+    "plc",
+    "gmbh",
+    "corp",
+    "corporation",
+    "company",
+    "group",
+    "the",
+    "and",
+    "limited",
+    "holding",
+    "holdings",
 ];
 
 /// The words the "nothing personal" rule looks for: the parts of a person's name, their email's
@@ -368,7 +381,10 @@ mod tests {
             ["acme", "ada", "lovelace"],
             "neither com, example nor inc names Ada"
         );
-        assert_eq!(personal_words("Bo", "bo@mail.rocketworks.co.uk", "The Rocket Works Ltd"), ["rocket", "rocketworks", "works"]);
+        assert_eq!(
+            personal_words("Bo", "bo@mail.rocketworks.co.uk", "The Rocket Works Ltd"),
+            ["rocket", "rocketworks", "works"]
+        );
         let words = personal_words("Ada Lovelace", "ada@example.com", "Acme");
         let context = PasswordContext { strength: 4, personal_words: &words, reused: false };
         assert!(PasswordPolicy::default().check("Comet-Harbour-Violin-42", &context).is_empty(), "com is not personal");

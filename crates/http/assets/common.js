@@ -7,10 +7,11 @@ const conclave = (() => {
 
   // Goes to the sign-in page once, whoever asks first (the sign-out button, a session-ended
   // event, a 401): a second navigation would abort the first.
-  function leave() {
+  // `why` tells the sign-in page what to say: "ended" when the server ended the session.
+  function leave(why = "ended") {
     if (leaving) return;
     leaving = true;
-    location.assign("/signin");
+    location.assign("/signin?why=" + why);
   }
 
   async function api(method, path, body) {
@@ -38,7 +39,7 @@ const conclave = (() => {
     document.getElementById("whoami").textContent = me.user.name + " · " + me.enterprise.name;
     document.getElementById("signout").addEventListener("click", async () => {
       await api("DELETE", "/api/v1/sessions/current");
-      leave();
+      leave("signed-out");
     });
     return me;
   }

@@ -31,6 +31,8 @@ pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
 #[template(path = "signin.html")]
 pub(crate) struct SignIn<'a> {
     pub title: &'a str,
+    /// Why the person is here, when it was not their choice (signed out elsewhere, say).
+    pub notice: Option<&'a str>,
     pub error: Option<&'a str>,
     pub email: &'a str,
     pub expired: bool,
@@ -39,8 +41,20 @@ pub(crate) struct SignIn<'a> {
 
 impl<'a> SignIn<'a> {
     pub fn new(error: Option<&'a str>, email: &'a str) -> SignIn<'a> {
-        SignIn { title: "Sign in", error, email, expired: false, enrolment: None }
+        SignIn { title: "Sign in", notice: None, error, email, expired: false, enrolment: None }
     }
+}
+
+/// A page that says one thing and offers one way on: an unknown address, a console that is
+/// not for the person's role.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct Message<'a> {
+    pub title: &'a str,
+    pub heading: &'a str,
+    pub text: &'a str,
+    pub link_href: &'a str,
+    pub link_text: &'a str,
 }
 
 #[derive(Template)]

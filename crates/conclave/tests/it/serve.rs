@@ -12,8 +12,8 @@ fn the_first_start_creates_everything_and_the_second_reuses_it() {
     let (out, err) = server.stop();
     assert!(out.contains("Conclave is serving https://127.0.0.1:"), "{out}");
     assert!(
-        out.contains("conclave admin create-enterprise"),
-        "first start explains how to create the first admin: {out}"
+        out.contains(&format!("conclave --data-dir {} admin create-enterprise", data.display())),
+        "first start explains how to create the first admin, for this data directory: {out}"
     );
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
         serde_json::from_str::<serde_json::Value>(line)

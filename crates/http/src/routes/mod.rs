@@ -121,8 +121,17 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The detail of the 404 for paths no route serves (handlers' own 404s say what was not found).
 pub const NO_ROUTE_DETAIL: &str = "nothing is served at this path";
 
-async fn no_route() -> crate::problem::Problem {
-    crate::problem::Problem::new(crate::problem::Kind::NotFound, NO_ROUTE_DETAIL)
+/// Browsers (asking for HTML, outside the API) get a page; API clients keep problem+json.
+async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("text/html")));
+    if wants_html && !uri.path().starts_with("/api/") {
+        return web::not_found_page();
+    }
+    crate::problem::Problem::new(crate::problem::Kind::NotFound, NO_ROUTE_DETAIL).into_response()
 }
 
 async fn wrong_method() -> crate::problem::Problem {

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use domain::Role;
 use serde::Deserialize;
 use services::credentials::TotpEnrolment;
 use services::sso::SsoStart;
@@ -22,6 +23,8 @@ const DESK_HTML: &str = include_str!("../../assets/desk.html");
 /// Embedded assets: name, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("../../assets/style.css")),
+    ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
+    ("signin.js", "text/javascript; charset=utf-8", include_str!("../../assets/signin.js")),
     ("common.js", "text/javascript; charset=utf-8", include_str!("../../assets/common.js")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../../assets/app.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_str!("../../assets/chat.js")),
@@ -59,9 +62,24 @@ fn expired_page(email: &str, error: Option<&str>, enrolment: Option<&TotpEnrolme
     )
 }
 
-/// GET /signin — the sign-in form.
-async fn get_signin() -> Response {
-    signin_page(StatusCode::OK, None, "")
+#[derive(Deserialize)]
+struct SignInQuery {
+    why: Option<String>,
+}
+
+/// GET /signin — the sign-in form, saying why when the person did not choose to be here.
+async fn get_signin(
+    query: Result<axum::extract::Query<SignInQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let notice = match query.as_ref().ok().and_then(|q| q.why.as_deref()) {
+        Some("ended") => Some(
+            "Your session ended: you were signed out on another device or by an administrator, or the \
+             session ran out. Sign in again to continue.",
+        ),
+        Some("signed-out") => Some("You are signed out."),
+        _ => None,
+    };
+    pages::render(StatusCode::OK, &pages::SignIn { notice, ..pages::SignIn::new(None, "") })
 }
 
 /// POST /signin — the form's target: sets the session cookie and goes to the app.
@@ -388,6 +406,60 @@ fn page(html: &'static str) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
+/// A signed-in page: without a session the browser goes to sign in; a console the person's roles
+/// do not open shows a plain page saying so, not the console with buttons that would all fail
+/// (the API refuses them either way).
+fn console(
+    auth: Result<crate::extract::Auth, crate::problem::Problem>,
+    html: &'static str,
+    needs: Option<Role>,
+) -> Response {
+    let Ok(auth) = auth else {
+        return Redirect::to("/signin").into_response();
+    };
+    match needs {
+        Some(role) if !auth.principal.roles.has(role) => {
+            let (heading, text) = match role {
+                Role::Security => (
+                    "The security desk is for the security team",
+                    "Your account does not have the security role. If you should triage reports, ask an \
+                     enterprise admin to give you that role.",
+                ),
+                _ => (
+                    "The admin console is for enterprise admins",
+                    "Your account cannot manage people, teams or sign-in rules. If you need to, ask one of \
+                     your organisation's enterprise admins.",
+                ),
+            };
+            pages::render(
+                StatusCode::FORBIDDEN,
+                &pages::Message {
+                    title: heading,
+                    heading,
+                    text,
+                    link_href: "/app",
+                    link_text: "Back to your conversations",
+                },
+            )
+        }
+        _ => page(html),
+    }
+}
+
+/// The HTML answer for a browser that asked for an address nothing serves.
+pub(crate) fn not_found_page() -> Response {
+    pages::render(
+        StatusCode::NOT_FOUND,
+        &pages::Message {
+            title: "Not found",
+            heading: "There is nothing at this address",
+            text: "The link may be mistyped, or what it pointed to was removed.",
+            link_href: "/app",
+            link_text: "Go to your conversations",
+        },
+    )
+}
+
 async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
         Some((_, content_type, body)) => {
@@ -406,8 +478,9 @@ pub(super) fn router() -> Router<AppState> {
         .route("/sso/oidc/callback", get(sso_callback))
         .route("/saml/metadata", get(saml_metadata))
         .route("/saml/acs", axum::routing::post(saml_acs))
-        .route("/app", get(|| async { page(APP_HTML) }))
-        .route("/admin", get(|| async { page(ADMIN_HTML) }))
-        .route("/desk", get(|| async { page(DESK_HTML) }))
+        .route("/app", get(|auth| async { console(auth, APP_HTML, None) }))
+        .route("/admin", get(|auth| async { console(auth, ADMIN_HTML, Some(Role::EnterpriseAdmin)) }))
+        .route("/desk", get(|auth| async { console(auth, DESK_HTML, Some(Role::Security)) }))
         .route("/assets/{name}", get(asset))
+        .route("/favicon.ico", get(|| async { asset(Path("favicon.svg".to_owned())).await }))
 }

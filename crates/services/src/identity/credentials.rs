@@ -170,7 +170,11 @@ impl Credentials {
             },
         };
         self.policy_store.put_policy_document(&change, &audit).await?;
-        Ok(PasswordPolicyView { checklist: domain::password_policy::checklist(&policy), policy, personal_words: Vec::new() })
+        Ok(PasswordPolicyView {
+            checklist: domain::password_policy::checklist(&policy),
+            policy,
+            personal_words: Vec::new(),
+        })
     }
 
     /// Holds a new password to the enterprise's policy. `previous` are hashes it must not match.

@@ -187,7 +187,12 @@ impl Directory {
         if let Some(password) = &new.password {
             // An initial password meets the enterprise's policy like any other.
             self.credentials
-                .check_new_password(enterprise, PersonalText { name: name.clone(), email: email.clone() }, password, Vec::new())
+                .check_new_password(
+                    enterprise,
+                    PersonalText { name: name.clone(), email: email.clone() },
+                    password,
+                    Vec::new(),
+                )
                 .await?;
         }
         let key = self.core.keys.enterprise_key(enterprise).await?;
