@@ -93,5 +93,11 @@ export async function signIn(page, url, email, password = PASSWORD) {
   await page.goto(`${url}/signin`);
   await page.fill("#email", email);
   await page.fill("#password", password);
-  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+  // The form posts in the background: either the browser moves on, or the page shows why not.
+  await page.click("#signin button[type=submit]");
+  await Promise.race([
+    page.waitForURL((u) => u.pathname !== "/signin"),
+    page.waitForSelector("[role=alert]"),
+  ]);
+  await page.waitForLoadState("load");
 }

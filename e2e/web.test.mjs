@@ -31,7 +31,8 @@ test("a member signs in, sees this device, and signs out", async () => {
   const session = cookies.find((c) => c.name === "__Host-conclave_session");
   assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
 
-  await Promise.all([page.waitForURL(/\/signin$/), page.click("#signout")]);
+  await Promise.all([page.waitForURL(/\/signin\?why=signed-out$/), page.click("#signout")]);
+  assert.match(await page.textContent("[role=status]"), /You are signed out/);
   // The session ended on the server: the app sends us back to sign in.
   await page.goto(`${conclave.url}/app`);
   await page.waitForURL(/\/signin$/);
@@ -58,7 +59,8 @@ test("signing another device out ends that session", async () => {
   await a.page.click("#devices tbody button");
   await a.page.waitForFunction(() => document.querySelectorAll("#devices tbody tr").length === 1);
   // B is told live: its page erases what it shows and goes to the sign-in page by itself.
-  await b.page.waitForURL(/\/signin$/);
+  await b.page.waitForURL(/\/signin\?why=ended$/);
+  assert.match(await b.page.textContent("[role=status]"), /Your session ended/);
   await a.context.close();
   await b.context.close();
 });

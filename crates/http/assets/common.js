@@ -7,11 +7,14 @@ const conclave = (() => {
 
   // Goes to the sign-in page once, whoever asks first (the sign-out button, a session-ended
   // event, a 401): a second navigation would abort the first.
-  // `why` tells the sign-in page what to say: "ended" when the server ended the session.
+  let signingOut = false;
+
+  // `why` tells the sign-in page what to say: "ended" when the server ended the session. Our
+  // own sign-out also ends the session, and its live event may arrive before the answer.
   function leave(why = "ended") {
     if (leaving) return;
     leaving = true;
-    location.assign("/signin?why=" + why);
+    location.assign("/signin?why=" + (signingOut ? "signed-out" : why));
   }
 
   async function api(method, path, body) {
@@ -38,6 +41,7 @@ const conclave = (() => {
     csrf = me.csrf_token;
     document.getElementById("whoami").textContent = me.user.name + " · " + me.enterprise.name;
     document.getElementById("signout").addEventListener("click", async () => {
+      signingOut = true;
       await api("DELETE", "/api/v1/sessions/current");
       leave("signed-out");
     });

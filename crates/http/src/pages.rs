@@ -70,6 +70,7 @@ pub(crate) struct RecoveryCodes<'a> {
 #[template(path = "sso_continue.html")]
 pub(crate) struct SsoContinue<'a> {
     pub title: &'a str,
+    pub text: &'a str,
     pub url: &'a str,
 }
 

@@ -330,7 +330,7 @@ async fn sso_callback(
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-            let mut response = Redirect::to("/app").into_response();
+            let mut response = arrived_from_provider();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response.headers_mut().append(
                 header::SET_COOKIE,
@@ -347,7 +347,18 @@ async fn sso_callback(
 
 /// A page that moves the browser on to `url` (see [`pages::SsoContinue`]).
 fn continue_page(url: &str) -> Response {
-    pages::render(StatusCode::OK, &pages::SsoContinue { title: "Single sign-on", url })
+    pages::render(
+        StatusCode::OK,
+        &pages::SsoContinue { title: "Single sign-on", text: "Continuing to your organisation's sign-in…", url },
+    )
+}
+
+/// After a sign-in at the identity provider: a page of ours that moves on to the app. A redirect
+/// would not do: the browser came here from the provider's site, and a redirect chain that began
+/// on another site does not carry our SameSite=Strict session cookie, so `/app` would see no
+/// session. A refresh from this page is a navigation that starts on our own site.
+fn arrived_from_provider() -> Response {
+    pages::render(StatusCode::OK, &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url: "/app" })
 }
 
 /// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.
@@ -387,7 +398,7 @@ async fn saml_acs(
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-            let mut response = Redirect::to("/app").into_response();
+            let mut response = arrived_from_provider();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response.headers_mut().append(
                 header::SET_COOKIE,
