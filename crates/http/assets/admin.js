@@ -1,5 +1,5 @@
 // The enterprise admin console: users and teams of the admin's own enterprise.
-"use strict";
+import * as conclave from "/assets/api.js";
 (async () => {
   const me = await conclave.start();
   const base = "/api/v1/enterprises/" + me.enterprise.id;

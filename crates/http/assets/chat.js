@@ -1,490 +1,716 @@
-// Conversations in the browser: list with unread counts, history with scroll-back, composer,
-// edit and delete of your own messages, read receipts, and live updates over one WebSocket.
-// Resume protocol: on every (re)connect the server says {"type":"ready"}; we then fetch what we
-// missed with ?after=<last seq we hold>, so a dropped or cut connection loses nothing.
-"use strict";
-const chat = (() => {
-  let me = null;
-  let current = null;
-  let socket = null;
-  let retryMs = 500;
-  let ended = false;
-  const people = new Map();         // user id -> {id, name, email}
-  const conversations = new Map();  // conversation id -> ConversationView
-  const messages = new Map();       // conversation id -> Map(seq -> MessageView)
-  const receipts = new Map();       // conversation id -> Map(user id -> seq)
-  const $ = (id) => document.getElementById(id);
+// The chat page: a sidebar of channels, direct messages and groups with unread and mention
+// counts; the open conversation with grouped messages, formatting, files, edits and receipts;
+// live updates over one WebSocket. Resume protocol: on every (re)connect the server says
+// {"type":"ready"}; we then fetch what we missed with ?after=<last seq we hold>, so a dropped or
+// cut connection loses nothing.
+import { api, start, status, leave, confirmAction, csrfToken, h, avatar, timeElement, when } from "/assets/api.js";
+import { render, mentions, EMOJI_NAMES, emoji } from "/assets/markdown.js";
 
-  function nameOf(id) {
-    const p = people.get(id);
-    return p ? p.name : "someone";
+const $ = (id) => document.getElementById(id);
+let me = null;
+let current = null;
+let socket = null;
+let retryMs = 500;
+let ended = false;
+let editing = null;                // { id, draft } while a message is being edited
+const people = new Map();          // user id -> {id, name, email}
+const conversations = new Map();   // conversation id -> ConversationView (+ last_activity, mentions)
+const messages = new Map();        // conversation id -> Map(seq -> MessageView)
+const receipts = new Map();        // conversation id -> Map(user id -> seq)
+let teams = [];                    // your teams: their channels are yours to join
+const muted = new Set(JSON.parse(localStorage.getItem("conclave.muted") || "[]"));
+const GROUP_GAP_MS = 5 * 60 * 1000;
+
+function fail(e) {
+  status(e.message, true);
+}
+
+function nameOf(id) {
+  const p = people.get(id);
+  return p ? p.name : "someone";
+}
+
+/// How people mention someone: the part of their email before the @.
+function handleOf(p) {
+  return p.email.split("@")[0].toLowerCase();
+}
+
+function titleOf(c) {
+  if (c.title) return c.title;
+  const other = c.member_ids.find((id) => id !== me.user.id);
+  return other ? nameOf(other) : "Just you";
+}
+
+function mentionKind(handle) {
+  const lower = handle.toLowerCase();
+  if (lower === "channel" || lower === "here" || lower === "all") return "all";
+  if (lower === handleOf(me.user)) return "me";
+  for (const p of people.values()) if (handleOf(p) === lower) return "person";
+  return null;
+}
+
+function mentionsMe(m) {
+  if (!m.body || m.sender_id === me.user.id) return false;
+  return mentions(m.body).some((handle) => { const k = mentionKind(handle); return k === "me" || k === "all"; });
+}
+
+function seqs(id) {
+  return [...(messages.get(id) || new Map()).keys()];
+}
+
+// ---- the sidebar ----
+
+async function loadPeople() {
+  const list = await api("GET", "/api/v1/directory");
+  people.clear();
+  for (const p of list) people.set(p.id, p);
+  const options = () => [...people.values()].filter((p) => p.id !== me.user.id)
+    .map((p) => h("option", { value: p.id }, p.name + " <" + p.email + ">"));
+  $("direct-with").replaceChildren(...options());
+  $("group-members").replaceChildren(...options());
+}
+
+async function loadConversations() {
+  const list = await api("GET", "/api/v1/conversations");
+  const before = new Map(conversations);
+  conversations.clear();
+  list.forEach((c, i) => {
+    const old = before.get(c.id);
+    // The server lists the most recent first; keep that order until something new arrives.
+    c.last_activity = old?.last_activity ?? -i;
+    c.mentions = old?.mentions ?? 0;
+    conversations.set(c.id, c);
+    receipts.set(c.id, new Map((c.read_up_to || []).map((r) => [r.user_id, r.seq])));
+  });
+  teams = await api("GET", "/api/v1/me/teams");
+  renderList();
+}
+
+function badge(c) {
+  if (c.id === current) return null;
+  if (c.mentions > 0) return h("span", { class: "badge mention-badge", title: c.mentions + " mentions of you" }, "@" + c.mentions);
+  if (c.unread > 0) return h("span", { class: "badge" + (muted.has(c.id) ? " quiet" : ""), title: c.unread + " unread" }, String(c.unread));
+  return null;
+}
+
+function renderList() {
+  const sorted = [...conversations.values()].sort((a, b) => b.last_activity - a.last_activity);
+  const lists = { team: $("list-team"), direct: $("list-direct"), group: $("list-group") };
+  for (const ul of Object.values(lists)) ul.replaceChildren();
+  for (const c of sorted) {
+    const b = h("button", {
+      type: "button", class: "conversation" + (c.id === current ? " current" : "") + (c.unread > 0 && c.id !== current ? " unread" : ""),
+      "aria-current": c.id === current ? "page" : null, dataset: { id: c.id },
+      onclick: () => open(c.id).catch(fail),
+    },
+    c.kind === "team" ? h("span", { class: "hash", "aria-hidden": "true" }, "#") : avatar(titleOf(c), c.kind === "direct" ? c.member_ids.find((id) => id !== me.user.id) : c.id),
+    h("span", { class: "name" }, titleOf(c)), muted.has(c.id) ? h("span", { class: "muted small", title: "Muted" }, "🔕") : null, badge(c));
+    lists[c.kind]?.append(h("li", {}, b));
   }
-
-  function titleOf(c) {
-    if (c.title) return c.title;
-    const other = c.member_ids.find((id) => id !== me.user.id);
-    return other ? nameOf(other) : "Just you";
+  // Channels of your teams that you have not opened yet: one click joins.
+  const joined = new Set([...conversations.values()].filter((c) => c.kind === "team").map((c) => c.title));
+  for (const t of teams.filter((t) => !t.archived && !joined.has(t.name))) {
+    lists.team.append(h("li", {}, h("button", {
+      type: "button", class: "conversation not-joined", title: "Join the channel of your team " + t.name,
+      onclick: () => joinTeam(t.id).catch(fail),
+    }, h("span", { class: "hash", "aria-hidden": "true" }, "#"), h("span", { class: "name" }, t.name), h("span", { class: "muted small" }, "join"))));
   }
-
-  function seqs(id) {
-    return [...(messages.get(id) || new Map()).keys()];
-  }
-
-  async function loadPeople() {
-    const list = await conclave.api("GET", "/api/v1/directory");
-    const direct = $("direct-with");
-    const group = $("group-members");
-    direct.replaceChildren();
-    group.replaceChildren();
-    for (const p of list) {
-      people.set(p.id, p);
-      if (p.id === me.user.id) continue;
-      for (const select of [direct, group]) {
-        const option = document.createElement("option");
-        option.value = p.id;
-        option.textContent = p.name + " <" + p.email + ">";
-        select.appendChild(option);
-      }
+  for (const [kind, ul] of Object.entries(lists)) {
+    if (ul.children.length === 0) {
+      const empty = { team: "No team channels yet.", direct: "No direct messages yet.", group: "No groups yet." }[kind];
+      ul.append(h("li", { class: "muted small none" }, empty));
     }
   }
+  const total = sorted.filter((c) => !muted.has(c.id)).reduce((n, c) => n + (c.id === current && !document.hidden ? 0 : c.unread), 0);
+  document.title = (total > 0 ? "(" + total + ") " : "") + (current ? titleOf(conversations.get(current)) + " · " : "") + "Conclave";
+}
 
-  async function loadTeams() {
-    const teams = await conclave.api("GET", "/api/v1/enterprises/" + me.enterprise.id + "/teams");
-    const select = $("team-channel");
-    select.replaceChildren();
-    for (const t of teams.filter((t) => !t.archived)) {
-      const option = document.createElement("option");
-      option.value = t.id;
-      option.textContent = t.name;
-      select.appendChild(option);
-    }
-    $("join-team").hidden = select.options.length === 0;
-  }
+async function joinTeam(teamId) {
+  const c = await api("POST", "/api/v1/conversations/team", { team_id: teamId });
+  c.last_activity = Date.now();
+  c.mentions = 0;
+  conversations.set(c.id, c);
+  await open(c.id);
+}
 
-  async function loadConversations() {
-    const list = await conclave.api("GET", "/api/v1/conversations");
-    conversations.clear();
-    for (const c of list) conversations.set(c.id, c);
-    renderList();
-  }
+// ---- the open conversation ----
 
-  function renderList() {
-    const ul = $("conversations");
-    ul.replaceChildren();
-    for (const c of conversations.values()) {
-      const li = document.createElement("li");
-      const b = document.createElement("button");
-      b.type = "button";
-      b.dataset.id = c.id;
-      if (c.id === current) b.className = "current";
-      const name = document.createElement("span");
-      name.textContent = titleOf(c);
-      b.appendChild(name);
-      if (c.unread > 0 && c.id !== current) {
-        const badge = document.createElement("span");
-        badge.className = "badge";
-        badge.textContent = String(c.unread);
-        b.appendChild(badge);
-      }
-      b.addEventListener("click", () => open(c.id).catch(fail));
-      li.appendChild(b);
-      ul.appendChild(li);
-    }
-  }
+function add(m) {
+  if (!messages.has(m.conversation_id)) messages.set(m.conversation_id, new Map());
+  messages.get(m.conversation_id).set(m.seq, m);
+  const c = conversations.get(m.conversation_id);
+  if (c && m.seq > c.last_seq) c.last_seq = m.seq;
+}
 
-  function add(m) {
-    if (!messages.has(m.conversation_id)) messages.set(m.conversation_id, new Map());
-    messages.get(m.conversation_id).set(m.seq, m);
-    const c = conversations.get(m.conversation_id);
-    if (c && m.seq > c.last_seq) c.last_seq = m.seq;
-  }
-
-  async function open(id) {
-    current = id;
-    const c = conversations.get(id);
-    $("thread-title").textContent = titleOf(c);
-    $("thread-title").className = "";
-    $("composer").hidden = false;
-    $("drop-hint").hidden = false;
-    renderMembers();
-    if (!messages.has(id)) {
-      const page = await conclave.api("GET", "/api/v1/conversations/" + id + "/messages?limit=50");
-      for (const m of page) add(m);
-      if (!messages.has(id)) messages.set(id, new Map());
-    }
-    renderList();
-    renderMessages(true);
-    await markRead();
-    $("body").focus();
-  }
-
-  // Groups show their members; the owner adds and removes, anyone else may leave.
-  function renderMembers() {
-    const c = conversations.get(current);
-    const panel = $("members-panel");
-    panel.hidden = !c || c.kind !== "group";
-    if (panel.hidden) return;
-    const owner = c.owner_ids.includes(me.user.id);
-    const list = $("member-list");
-    list.replaceChildren();
-    for (const id of c.member_ids) {
-      const li = document.createElement("li");
-      li.textContent = nameOf(id) + (c.owner_ids.includes(id) ? " (owner)" : "");
-      if (owner && id !== me.user.id) {
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.className = "link";
-        remove.textContent = "Remove";
-        remove.addEventListener("click", () =>
-          conclave.api("DELETE", "/api/v1/conversations/" + c.id + "/members/" + id)
-            .then(loadConversations).then(renderMembers).catch(fail));
-        li.appendChild(remove);
-      }
-      list.appendChild(li);
-    }
-    const select = $("add-member-user");
-    select.replaceChildren();
-    for (const p of people.values()) {
-      if (c.member_ids.includes(p.id)) continue;
-      const option = document.createElement("option");
-      option.value = p.id;
-      option.textContent = p.name + " <" + p.email + ">";
-      select.appendChild(option);
-    }
-    $("add-member").hidden = !owner || select.options.length === 0;
-    $("leave-group").hidden = owner;
-  }
-
-  function closeThread() {
-    current = null;
-    $("thread-title").textContent = "Pick a conversation";
-    $("thread-title").className = "muted";
-    $("composer").hidden = true;
-    $("drop-hint").hidden = true;
-    $("members-panel").hidden = true;
-    $("messages").replaceChildren();
-  }
-
-  async function loadOlder() {
-    const have = seqs(current);
-    if (have.length === 0) return;
-    const oldest = Math.min(...have);
-    const page = await conclave.api("GET", "/api/v1/conversations/" + current + "/messages?limit=50&before=" + oldest);
+async function open(id) {
+  if (editing && current !== id) editing = null;
+  current = id;
+  const c = conversations.get(id);
+  if (!c) return;
+  c.mentions = 0;
+  history.replaceState(null, "", "#c=" + id);
+  $("thread-title").textContent = (c.kind === "team" ? "# " : "") + titleOf(c);
+  $("thread-title").className = "";
+  const kind = { direct: "Direct message", group: "Group", team: "Team channel" }[c.kind];
+  $("thread-sub").textContent = kind + " · " + c.member_ids.length + (c.member_ids.length === 1 ? " member" : " members");
+  $("composer").hidden = false;
+  $("empty").hidden = true;
+  $("mute").hidden = false;
+  renderMute();
+  closeDrawer();
+  renderMembers();
+  if (!messages.has(id)) {
+    const page = await api("GET", "/api/v1/conversations/" + id + "/messages?limit=50");
     for (const m of page) add(m);
-    renderMessages(false);
+    if (!messages.has(id)) messages.set(id, new Map());
   }
+  renderList();
+  renderMessages(true);
+  await markRead();
+  $("body").focus();
+}
 
-  function renderMessages(scrollToEnd) {
-    const ol = $("messages");
-    const atEnd = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
-    ol.replaceChildren();
-    const list = [...(messages.get(current) || new Map()).values()].sort((a, b) => a.seq - b.seq);
-    $("older").hidden = list.length === 0 || list[0].seq <= 1;
-    const others = receipts.get(current) || new Map();
-    const seenUpTo = Math.max(0, ...[...others.entries()].filter(([u]) => u !== me.user.id).map(([, s]) => s));
-    const lastSeenMine = list.filter((m) => m.sender_id === me.user.id && m.seq <= seenUpTo).map((m) => m.seq).pop();
-    for (const m of list) {
-      const li = document.createElement("li");
-      li.dataset.seq = String(m.seq);
-      const mine = m.sender_id === me.user.id;
-      if (mine) li.className = "mine";
-      const meta = document.createElement("div");
-      meta.className = "meta";
-      meta.textContent = nameOf(m.sender_id) + " · " + conclave.when(m.created_at) + (m.edited_at ? " · edited" : "") + (m.seq === lastSeenMine ? " · seen" : "");
-      const text = document.createElement("div");
-      text.className = m.deleted ? "text deleted" : "text";
-      text.textContent = m.deleted ? "This message was deleted." : (m.body || "");
-      if (m.attachment) {
-        const file = document.createElement("div");
-        file.className = "file";
-        const link = document.createElement("a");
-        link.href = "/api/v1/conversations/" + m.conversation_id + "/attachments/" + m.attachment.id;
-        link.download = m.attachment.name;
-        link.textContent = m.attachment.name;
-        file.append(link, " (" + size(m.attachment.size) + ")");
-        li.append(file);
-      }
-      if (mine && !m.deleted) {
-        if (m.body !== null) {
-          const edit = document.createElement("button");
-          edit.type = "button";
-          edit.className = "secondary";
-          edit.textContent = "Edit";
-          edit.addEventListener("click", () => startEdit(li, text, m));
-          meta.append(edit);
-        }
-        const del = document.createElement("button");
-        del.type = "button";
-        del.className = "secondary";
-        del.textContent = "Delete";
-        del.addEventListener("click", () => act(async () => add(await conclave.api("DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id))));
-        meta.append(del);
-      }
-      li.prepend(meta, text);
-      ol.appendChild(li);
+function renderMute() {
+  const on = muted.has(current);
+  $("mute").textContent = on ? "Unmute" : "Mute";
+  $("mute").setAttribute("aria-pressed", String(on));
+}
+
+// Groups show their members; the owner adds and removes, anyone else may leave.
+function renderMembers() {
+  const c = conversations.get(current);
+  const panel = $("members-panel");
+  panel.hidden = !c;
+  if (!c) return;
+  panel.querySelector("summary").textContent = "Members (" + c.member_ids.length + ")";
+  const owner = c.kind === "group" && c.owner_ids.includes(me.user.id);
+  $("member-list").replaceChildren(...c.member_ids.map((id) => h("li", {},
+    avatar(nameOf(id), id), h("span", {}, nameOf(id) + (c.owner_ids.includes(id) && c.kind === "group" ? " (owner)" : "") + (id === me.user.id ? " (you)" : "")),
+    owner && id !== me.user.id ? h("button", {
+      type: "button", class: "link",
+      onclick: async () => {
+        if (!(await confirmAction("Remove " + nameOf(id) + " from " + titleOf(c) + "? They will no longer see this group.", "Remove"))) return;
+        api("DELETE", "/api/v1/conversations/" + c.id + "/members/" + id).then(loadConversations).then(renderMembers).catch(fail);
+      },
+    }, "Remove") : null)));
+  const candidates = [...people.values()].filter((p) => !c.member_ids.includes(p.id));
+  $("add-member-user").replaceChildren(...candidates.map((p) => h("option", { value: p.id }, p.name + " <" + p.email + ">")));
+  $("add-member").hidden = !owner || candidates.length === 0;
+  $("leave-group").hidden = c.kind !== "group" || owner;
+}
+
+function closeThread() {
+  current = null;
+  editing = null;
+  history.replaceState(null, "", "/app");
+  $("thread-title").textContent = "Pick a conversation";
+  $("thread-title").className = "muted";
+  $("thread-sub").textContent = "";
+  $("composer").hidden = true;
+  $("members-panel").hidden = true;
+  $("mute").hidden = true;
+  $("empty").hidden = false;
+  $("older").hidden = true;
+  $("messages").replaceChildren();
+  renderList();
+}
+
+async function loadOlder() {
+  const have = seqs(current);
+  if (have.length === 0) return;
+  const oldest = Math.min(...have);
+  const page = await api("GET", "/api/v1/conversations/" + current + "/messages?limit=50&before=" + oldest);
+  for (const m of page) add(m);
+  renderMessages(false);
+}
+
+function size(n) {
+  if (n < 1024) return n + " B";
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KiB";
+  return (n / 1024 / 1024).toFixed(1) + " MiB";
+}
+
+function messageBody(m) {
+  if (m.deleted) return h("div", { class: "text deleted" }, "This message was deleted.");
+  if (editing && editing.id === m.id) return editor(m);
+  const text = h("div", { class: "text" });
+  if (m.body) text.append(render(m.body, { mention: mentionKind }));
+  return text;
+}
+
+// The editor keeps its draft across redraws (a message or a receipt arriving redraws the list);
+// Escape or Cancel leaves it, Enter or Save saves.
+function editor(m) {
+  const area = h("textarea", { rows: "2", "aria-label": "Edit message", class: "edit-box" });
+  area.value = editing.draft;
+  area.addEventListener("input", () => { editing.draft = area.value; });
+  const save = () => act(async () => {
+    const body = editing.draft;
+    const saved = await api("PATCH", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id, { body });
+    editing = null;
+    add(saved);
+  });
+  const cancel = () => { editing = null; renderMessages(false); $("body").focus(); };
+  area.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") { ev.preventDefault(); cancel(); }
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); save(); }
+  });
+  queueMicrotask(() => { if (document.activeElement !== area) { area.focus(); area.setSelectionRange(area.value.length, area.value.length); } });
+  return h("div", { class: "editing" }, area, h("div", { class: "edit-actions" },
+    h("button", { type: "button", onclick: save }, "Save"),
+    h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel"),
+    h("span", { class: "muted small" }, "Enter saves · Escape cancels")));
+}
+
+function renderMessages(scrollToEnd) {
+  const ol = $("messages");
+  const atEnd = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 60;
+  const hadFocus = ol.contains(document.activeElement) ? document.activeElement : null;
+  const list = [...(messages.get(current) || new Map()).values()].sort((a, b) => a.seq - b.seq);
+  $("older").hidden = list.length === 0 || list[0].seq <= 1;
+  const others = receipts.get(current) || new Map();
+  const seenUpTo = Math.max(0, ...[...others.entries()].filter(([u]) => u !== me.user.id).map(([, s]) => s));
+  const lastSeenMine = list.filter((m) => m.sender_id === me.user.id && m.seq <= seenUpTo).map((m) => m.seq).pop();
+  const items = [];
+  let previous = null;
+  for (const m of list) {
+    const mine = m.sender_id === me.user.id;
+    const grouped = previous && previous.sender_id === m.sender_id && !previous.deleted &&
+      new Date(m.created_at) - new Date(previous.created_at) < GROUP_GAP_MS;
+    const meta = h("div", { class: "meta" },
+      grouped ? null : h("strong", { class: "sender" }, nameOf(m.sender_id)),
+      timeElement(m.created_at),
+      m.edited_at && !m.deleted ? h("span", { class: "edited", title: "Edited " + when(m.edited_at) }, "edited") : null,
+      m.seq === lastSeenMine ? h("span", { class: "seen" }, "seen") : null);
+    const actions = mine && !m.deleted && !(editing && editing.id === m.id) ? h("div", { class: "actions", role: "group", "aria-label": "Message actions" },
+      m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
+      h("button", {
+        type: "button", class: "secondary small danger-text",
+        onclick: async () => {
+          if (!(await confirmAction("Delete this message for everyone? This cannot be undone.", "Delete"))) return;
+          act(async () => add(await api("DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id)));
+        },
+      }, "Delete")) : null;
+    let file = null;
+    if (m.attachment && !m.deleted) {
+      file = h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "),
+        h("a", { href: "/api/v1/conversations/" + m.conversation_id + "/attachments/" + m.attachment.id, download: m.attachment.name }, m.attachment.name),
+        h("span", { class: "muted small" }, " " + size(m.attachment.size)));
     }
-    if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
+    const li = h("li", {
+      class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : ""),
+      dataset: { seq: String(m.seq), id: m.id },
+    }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
+    h("div", { class: "content" }, meta, messageBody(m), file), actions);
+    items.push(li);
+    previous = m;
   }
+  ol.replaceChildren(...items);
+  if (hadFocus && hadFocus.classList.contains("edit-box")) ol.querySelector(".edit-box")?.focus();
+  if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
+}
 
-  function size(n) {
-    if (n < 1024) return n + " B";
-    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KiB";
-    return (n / 1024 / 1024).toFixed(1) + " MiB";
-  }
-
-  // Uploads with XMLHttpRequest: fetch cannot report upload progress.
-  function upload(file) {
-    if (!current) return;
-    const bar = $("upload-progress");
-    bar.hidden = false;
-    bar.value = 0;
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/conversations/" + current + "/attachments?name=" + encodeURIComponent(file.name));
-    xhr.setRequestHeader("X-CSRF-Token", conclave.csrf());
-    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    xhr.upload.addEventListener("progress", (ev) => {
-      if (ev.lengthComputable) bar.value = Math.round((ev.loaded / ev.total) * 100);
-    });
-    xhr.addEventListener("load", () => {
-      bar.hidden = true;
-      let data = null;
-      try { data = JSON.parse(xhr.responseText); } catch { data = null; }
-      if (xhr.status === 201 && data) {
-        add(data);
-        renderMessages(true);
-        conclave.status("Sent " + file.name + ".");
-      } else {
-        conclave.status((data && data.detail) || ("Upload failed (HTTP " + xhr.status + ")"), true);
-      }
-    });
-    xhr.addEventListener("error", () => {
-      bar.hidden = true;
-      conclave.status("The upload was interrupted.", true);
-    });
-    xhr.send(file);
-  }
-
-  function startEdit(li, text, m) {
-    const area = document.createElement("textarea");
-    area.value = m.body;
-    area.rows = 2;
-    area.setAttribute("aria-label", "Edit message");
-    const save = document.createElement("button");
-    save.type = "button";
-    save.textContent = "Save";
-    save.addEventListener("click", () => act(async () => add(await conclave.api("PATCH", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id, { body: area.value }))));
-    text.replaceWith(area);
-    area.after(save);
-    area.focus();
-  }
-
-  async function act(fn) {
-    try {
-      await fn();
-      renderMessages(false);
-    } catch (e) {
-      fail(e);
-    }
-  }
-
-  async function markRead() {
-    if (!current || document.hidden) return;
-    const c = conversations.get(current);
-    const have = seqs(current);
-    const last = have.length ? Math.max(...have) : 0;
-    if (c && last > c.last_read_seq) {
-      const r = await conclave.api("POST", "/api/v1/conversations/" + current + "/read", { seq: last });
-      c.last_read_seq = r.last_read_seq;
-      c.unread = Math.max(0, c.last_seq - c.last_read_seq);
+// Uploads with XMLHttpRequest: fetch cannot report upload progress.
+function upload(file) {
+  if (!current) return;
+  const bar = $("upload-progress");
+  bar.hidden = false;
+  bar.value = 0;
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/api/v1/conversations/" + current + "/attachments?name=" + encodeURIComponent(file.name || "pasted file"));
+  xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+  xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+  xhr.upload.addEventListener("progress", (ev) => {
+    if (ev.lengthComputable) bar.value = Math.round((ev.loaded / ev.total) * 100);
+  });
+  xhr.addEventListener("load", () => {
+    bar.hidden = true;
+    let data = null;
+    try { data = JSON.parse(xhr.responseText); } catch { data = null; }
+    if (xhr.status === 201 && data) {
+      add(data);
+      bump(conversations.get(data.conversation_id));
+      renderMessages(true);
       renderList();
+      status("Sent " + (file.name || "the file") + ".");
+    } else {
+      status((data && data.detail) || ("The upload failed (HTTP " + xhr.status + ")."), true);
     }
-  }
+  });
+  xhr.addEventListener("error", () => {
+    bar.hidden = true;
+    status("The upload was interrupted.", true);
+  });
+  xhr.send(file);
+}
 
-  async function catchUp() {
-    await loadConversations();
-    const base = (id) => "/api/v1/conversations/" + id + "/messages?limit=200";
-    for (const id of [...messages.keys()]) {
-      // Every new message, page by page, however many were missed.
-      const have = seqs(id);
-      const held = have.length ? Math.max(...have) : 0;
-      let after = held;
-      for (;;) {
-        const page = await conclave.api("GET", base(id) + "&after=" + after);
-        for (const m of page) add(m);
-        if (page.length < 200) break;
-        after = Math.max(...page.map((m) => m.seq));
-      }
-      // Edits and deletions made while away keep their seq: the latest page before what was new
-      // brings the recent ones again (a message is replaced by its seq).
-      if (held > 0) for (const m of await conclave.api("GET", base(id) + "&before=" + (held + 1))) add(m);
-    }
-    if (current) {
-      renderMessages(false);
-      await markRead();
-    }
+async function act(fn) {
+  try {
+    await fn();
+    renderMessages(false);
+  } catch (e) {
+    fail(e);
   }
+}
 
-  async function handle(event) {
-    switch (event.type) {
-      case "ready":
-        $("live").textContent = "live";
-        $("live").className = "on";
-        await catchUp();
-        break;
-      case "message-created":
-      case "message-edited":
-      case "message-deleted": {
-        const m = event.message;
-        if (!conversations.has(m.conversation_id)) await loadConversations();
-        const known = messages.has(m.conversation_id);
-        if (known) add(m);
-        const c = conversations.get(m.conversation_id);
-        if (m.conversation_id === current) {
-          renderMessages(false);
-          await markRead();
-        } else if (c && event.type === "message-created" && m.sender_id !== me.user.id) {
-          if (!known) c.last_seq = Math.max(c.last_seq, m.seq);
-          c.unread = Math.max(0, c.last_seq - c.last_read_seq);
-          renderList();
+async function markRead() {
+  if (!current || document.hidden) return;
+  const c = conversations.get(current);
+  const have = seqs(current);
+  const last = have.length ? Math.max(...have) : 0;
+  if (c && last > c.last_read_seq) {
+    const r = await api("POST", "/api/v1/conversations/" + current + "/read", { seq: last });
+    c.last_read_seq = r.last_read_seq;
+    c.unread = 0;
+    c.mentions = 0;
+  }
+  renderList();
+}
+
+function bump(c) {
+  if (c) c.last_activity = Date.now();
+}
+
+async function catchUp() {
+  await loadConversations();
+  const base = (id) => "/api/v1/conversations/" + id + "/messages?limit=200";
+  for (const id of [...messages.keys()]) {
+    if (!conversations.has(id)) { messages.delete(id); continue; }
+    // Every new message, page by page, however many were missed.
+    const have = seqs(id);
+    const held = have.length ? Math.max(...have) : 0;
+    let after = held;
+    for (;;) {
+      const page = await api("GET", base(id) + "&after=" + after);
+      for (const m of page) add(m);
+      if (page.length < 200) break;
+      after = Math.max(...page.map((m) => m.seq));
+    }
+    // Edits and deletions made while away keep their seq: the latest page before what was new
+    // brings the recent ones again (a message is replaced by its seq).
+    if (held > 0) for (const m of await api("GET", base(id) + "&before=" + (held + 1))) add(m);
+  }
+  if (current && !conversations.has(current)) closeThread();
+  if (current) {
+    renderMessages(false);
+    await markRead();
+  }
+}
+
+function notify(c, m) {
+  if (muted.has(c.id) || !("Notification" in window) || Notification.permission !== "granted") return;
+  if (!document.hidden && c.id === current) return;
+  const n = new Notification(nameOf(m.sender_id) + (c.kind === "direct" ? "" : " in " + titleOf(c)), {
+    body: m.body ? m.body.slice(0, 140) : (m.attachment ? "sent " + m.attachment.name : ""),
+    tag: c.id,
+  });
+  n.addEventListener("click", () => { window.focus(); open(c.id).catch(fail); });
+}
+
+async function handle(event) {
+  switch (event.type) {
+    case "ready":
+      $("live").textContent = "live";
+      $("live").className = "on";
+      await catchUp();
+      break;
+    case "message-created":
+    case "message-edited":
+    case "message-deleted": {
+      const m = event.message;
+      if (!conversations.has(m.conversation_id)) await loadConversations();
+      const c = conversations.get(m.conversation_id);
+      const known = messages.has(m.conversation_id);
+      if (known) add(m);
+      if (c && event.type === "message-created") {
+        bump(c);
+        if (m.sender_id === me.user.id) {
+          // Sent from another of your devices: you have read it.
+          c.last_read_seq = Math.max(c.last_read_seq, m.seq);
+        } else {
+          c.last_seq = Math.max(c.last_seq, m.seq);
+          if (m.conversation_id !== current || document.hidden) {
+            c.unread += 1;
+            if (mentionsMe(m)) c.mentions += 1;
+          }
+          $("announcer").textContent = "New message from " + nameOf(m.sender_id) + (c.kind === "direct" ? "" : " in " + titleOf(c));
+          notify(c, m);
         }
-        break;
+      } else if (c && event.type === "message-deleted" && m.sender_id !== me.user.id && m.seq > c.last_read_seq && c.unread > 0) {
+        c.unread -= 1;
       }
-      case "receipt":
-        if (!receipts.has(event.conversation_id)) receipts.set(event.conversation_id, new Map());
-        receipts.get(event.conversation_id).set(event.user_id, event.seq);
-        if (event.conversation_id === current) renderMessages(false);
-        break;
-      case "conversation-created":
-      case "member-joined":
-        await loadConversations();
-        if (event.conversation_id === current) renderMembers();
-        break;
-      case "member-left":
-        if (event.user_id === me.user.id) {
-          // Removed from the group (or left it elsewhere): forget what we held of it.
-          messages.delete(event.conversation_id);
-          if (event.conversation_id === current) closeThread();
-        }
-        await loadConversations();
-        if (event.conversation_id === current) renderMembers();
-        break;
-      case "session-ended":
-        // Signed out elsewhere (or disabled): drop what this page holds and ask for a sign-in.
-        ended = true;
-        messages.clear();
-        conversations.clear();
-        $("messages").replaceChildren();
-        conclave.leave();
-        break;
-      default:
-        break;
+      if (m.conversation_id === current) {
+        renderMessages(false);
+        await markRead();
+      } else {
+        renderList();
+      }
+      break;
     }
+    case "receipt":
+      if (!receipts.has(event.conversation_id)) receipts.set(event.conversation_id, new Map());
+      receipts.get(event.conversation_id).set(event.user_id, event.seq);
+      if (event.user_id === me.user.id && conversations.has(event.conversation_id)) {
+        // Read on another of your devices.
+        const c = conversations.get(event.conversation_id);
+        c.last_read_seq = Math.max(c.last_read_seq, event.seq);
+        if (c.last_read_seq >= c.last_seq) { c.unread = 0; c.mentions = 0; }
+        renderList();
+      }
+      if (event.conversation_id === current) renderMessages(false);
+      break;
+    case "conversation-created":
+    case "member-joined":
+      await loadConversations();
+      if (event.conversation_id === current) renderMembers();
+      break;
+    case "member-left":
+      if (event.user_id === me.user.id) {
+        // Removed from the group (or left it elsewhere): forget what we held of it.
+        messages.delete(event.conversation_id);
+        if (event.conversation_id === current) closeThread();
+      }
+      await loadConversations();
+      if (event.conversation_id === current) renderMembers();
+      break;
+    case "session-ended":
+      // Signed out elsewhere (or disabled): drop what this page holds and ask for a sign-in.
+      ended = true;
+      messages.clear();
+      conversations.clear();
+      $("messages").replaceChildren();
+      leave("ended");
+      break;
+    default:
+      break;
   }
+}
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + "/api/v1/ws");
-    let opened = false;
-    socket.addEventListener("open", () => { opened = true; retryMs = 500; });
-    socket.addEventListener("message", (ev) => {
-      let event;
-      try { event = JSON.parse(ev.data); } catch { return; }
-      handle(event).catch(fail);
-    });
-    socket.addEventListener("close", (ev) => {
-      if (ended || ev.code === 4001) {
-        conclave.leave();
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  socket = new WebSocket(scheme + location.host + "/api/v1/ws");
+  let opened = false;
+  socket.addEventListener("open", () => { opened = true; retryMs = 500; });
+  socket.addEventListener("message", (ev) => {
+    let event;
+    try { event = JSON.parse(ev.data); } catch { return; }
+    handle(event).catch(fail);
+  });
+  socket.addEventListener("close", (ev) => {
+    if (ended || ev.code === 4001) {
+      leave("ended");
+      return;
+    }
+    $("live").textContent = "reconnecting";
+    $("live").className = "muted";
+    // A refused upgrade (an ended session answers 401) shows up only as an abnormal close:
+    // ask the API, which sends this page to the sign-in page on a 401.
+    if (!opened) api("GET", "/api/v1/me").catch(() => {});
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 10000);
+  });
+}
+
+// ---- the composer: sending, @mentions, emoji and files ----
+
+let completion = null; // { start, items, index }
+
+function completions(text, caret) {
+  const before = text.slice(0, caret);
+  const at = /(^|\s)@([\p{L}\p{N}._-]*)$/u.exec(before);
+  if (at) {
+    const prefix = at[2].toLowerCase();
+    const c = conversations.get(current);
+    const members = c ? c.member_ids.filter((id) => id !== me.user.id).map((id) => people.get(id)).filter(Boolean) : [];
+    const items = members.filter((p) => handleOf(p).startsWith(prefix) || p.name.toLowerCase().startsWith(prefix))
+      .map((p) => ({ label: p.name + " @" + handleOf(p), insert: "@" + handleOf(p) + " " }));
+    if (c && c.kind !== "direct" && "channel".startsWith(prefix)) items.push({ label: "@channel: everyone here", insert: "@channel " });
+    return { start: caret - at[2].length - 1, items: items.slice(0, 8) };
+  }
+  const colon = /(^|\s):([a-z0-9_+-]{2,})$/.exec(before);
+  if (colon) {
+    const items = EMOJI_NAMES.filter((n) => n.startsWith(colon[2])).slice(0, 8).map((n) => ({ label: emoji(n) + " :" + n + ":", insert: emoji(n) + " " }));
+    return { start: caret - colon[2].length - 1, items };
+  }
+  return null;
+}
+
+function renderCompletion() {
+  const list = $("mention-list");
+  if (!completion || completion.items.length === 0) {
+    list.hidden = true;
+    $("body").removeAttribute("aria-activedescendant");
+    return;
+  }
+  list.hidden = false;
+  list.replaceChildren(...completion.items.map((item, i) => h("li", {
+    id: "completion-" + i, role: "option", "aria-selected": String(i === completion.index), class: i === completion.index ? "active" : "",
+    onmousedown: (ev) => { ev.preventDefault(); choose(i); },
+  }, item.label)));
+  $("body").setAttribute("aria-activedescendant", "completion-" + completion.index);
+}
+
+function choose(i) {
+  const area = $("body");
+  const item = completion.items[i];
+  const caret = area.selectionStart;
+  area.value = area.value.slice(0, completion.start) + item.insert + area.value.slice(caret);
+  const at = completion.start + item.insert.length;
+  area.setSelectionRange(at, at);
+  completion = null;
+  renderCompletion();
+  area.focus();
+}
+
+function growComposer() {
+  const area = $("body");
+  area.style.height = "auto";
+  area.style.height = Math.min(area.scrollHeight, 240) + "px";
+}
+
+function send() {
+  const area = $("body");
+  const body = area.value;
+  if (!body.trim() || !current) return;
+  api("POST", "/api/v1/conversations/" + current + "/messages", { body })
+    .then((m) => {
+      area.value = "";
+      growComposer();
+      add(m);
+      const c = conversations.get(m.conversation_id);
+      if (c) { c.last_read_seq = Math.max(c.last_read_seq, m.seq); bump(c); }
+      renderMessages(true);
+      renderList();
+      status("");
+    })
+    .catch(fail);
+}
+
+// ---- the phone drawer ----
+
+function openDrawer() {
+  document.body.classList.add("drawer-open");
+  $("scrim").hidden = false;
+  $("sidebar").querySelector("button.conversation, summary")?.focus();
+}
+
+function closeDrawer() {
+  document.body.classList.remove("drawer-open");
+  $("scrim").hidden = true;
+}
+
+async function main() {
+  me = await start();
+  $("enterprise-name").textContent = me.enterprise.name;
+  await loadPeople();
+  await loadConversations();
+  $("older").addEventListener("click", () => loadOlder().catch(fail));
+  $("new-direct").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    api("POST", "/api/v1/conversations/direct", { user_id: $("direct-with").value })
+      .then(async (c) => { c.last_activity = Date.now(); c.mentions = 0; conversations.set(c.id, c); $("start").open = false; await open(c.id); })
+      .catch(fail);
+  });
+  $("new-group").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const members = [...$("group-members").selectedOptions].map((o) => o.value);
+    api("POST", "/api/v1/conversations/group", { title: $("group-title").value, member_ids: members })
+      .then(async (c) => { ev.target.reset(); c.last_activity = Date.now(); c.mentions = 0; conversations.set(c.id, c); $("start").open = false; await open(c.id); })
+      .catch(fail);
+  });
+  $("add-member").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    api("POST", "/api/v1/conversations/" + current + "/members", { user_id: $("add-member-user").value })
+      .then((c) => { Object.assign(conversations.get(c.id), c); renderMembers(); })
+      .catch(fail);
+  });
+  $("leave-group").addEventListener("click", async () => {
+    const id = current;
+    if (!(await confirmAction("Leave " + titleOf(conversations.get(id)) + "? You will no longer see its messages.", "Leave"))) return;
+    api("DELETE", "/api/v1/conversations/" + id + "/members/" + me.user.id)
+      .then(async () => { messages.delete(id); closeThread(); await loadConversations(); })
+      .catch(fail);
+  });
+  $("mute").addEventListener("click", () => {
+    if (muted.has(current)) muted.delete(current); else muted.add(current);
+    localStorage.setItem("conclave.muted", JSON.stringify([...muted]));
+    renderMute();
+    renderList();
+  });
+  $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
+  const area = $("body");
+  area.addEventListener("input", () => {
+    growComposer();
+    completion = completions(area.value, area.selectionStart);
+    if (completion) completion.index = 0;
+    renderCompletion();
+  });
+  area.addEventListener("keydown", (ev) => {
+    if (completion && completion.items.length > 0) {
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        const n = completion.items.length;
+        completion.index = (completion.index + (ev.key === "ArrowDown" ? 1 : n - 1)) % n;
+        renderCompletion();
         return;
       }
-      $("live").textContent = "reconnecting";
-      $("live").className = "muted";
-      // A refused upgrade (an ended session answers 401) shows up only as an abnormal close:
-      // ask the API, which sends this page to the sign-in page on a 401.
-      if (!opened) conclave.api("GET", "/api/v1/me").catch(() => {});
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 10000);
+      if (ev.key === "Enter" || ev.key === "Tab") { ev.preventDefault(); choose(completion.index); return; }
+      if (ev.key === "Escape") { ev.preventDefault(); completion = null; renderCompletion(); return; }
+    }
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      send();
+    }
+    if (ev.key === "ArrowUp" && area.value === "") {
+      // Edit your last message, as in most chat apps.
+      const mine = [...(messages.get(current) || new Map()).values()].filter((m) => m.sender_id === me.user.id && !m.deleted && m.body !== null).sort((a, b) => b.seq - a.seq)[0];
+      if (mine) { ev.preventDefault(); editing = { id: mine.id, draft: mine.body }; renderMessages(false); }
+    }
+  });
+  area.addEventListener("blur", () => { completion = null; renderCompletion(); });
+  area.addEventListener("paste", (ev) => {
+    const files = [...(ev.clipboardData?.files || [])];
+    if (files.length > 0) {
+      ev.preventDefault();
+      for (const f of files) upload(f);
+    }
+  });
+  document.addEventListener("visibilitychange", () => markRead().catch(fail));
+  $("file").addEventListener("change", (ev) => {
+    for (const f of ev.target.files) upload(f);
+    ev.target.value = "";
+  });
+  const thread = $("thread");
+  thread.addEventListener("dragover", (ev) => {
+    if (!current) return;
+    ev.preventDefault();
+    thread.classList.add("dragging");
+  });
+  thread.addEventListener("dragleave", () => thread.classList.remove("dragging"));
+  thread.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    thread.classList.remove("dragging");
+    for (const f of ev.dataTransfer.files) upload(f);
+  });
+  $("open-drawer").addEventListener("click", openDrawer);
+  $("close-drawer").addEventListener("click", closeDrawer);
+  $("scrim").addEventListener("click", closeDrawer);
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && document.body.classList.contains("drawer-open")) closeDrawer(); });
+  if ("Notification" in window && Notification.permission === "default") {
+    $("notify").hidden = false;
+    $("notify").addEventListener("click", async () => {
+      await Notification.requestPermission();
+      $("notify").hidden = true;
     });
   }
+  setInterval(() => {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+  }, 25000);
+  // Relative times age: redraw them each minute.
+  setInterval(() => { if (current && !editing) renderMessages(false); }, 60000);
+  connect();
+  const wanted = /^#c=([0-9a-f-]{36})$/.exec(location.hash);
+  if (wanted && conversations.has(wanted[1])) await open(wanted[1]);
+}
 
-  function fail(e) {
-    conclave.status(e.message, true);
-  }
-
-  async function start(signedIn) {
-    me = signedIn;
-    await loadPeople();
-    await loadTeams();
-    await loadConversations();
-    $("older").addEventListener("click", () => loadOlder().catch(fail));
-    $("new-direct").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const user = $("direct-with").value;
-      conclave.api("POST", "/api/v1/conversations/direct", { user_id: user })
-        .then(async (c) => { conversations.set(c.id, c); await open(c.id); })
-        .catch(fail);
-    });
-    $("join-team").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      conclave.api("POST", "/api/v1/conversations/team", { team_id: $("team-channel").value })
-        .then(async (c) => { conversations.set(c.id, c); await open(c.id); })
-        .catch(fail);
-    });
-    $("new-group").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const members = [...$("group-members").selectedOptions].map((o) => o.value);
-      conclave.api("POST", "/api/v1/conversations/group", { title: $("group-title").value, member_ids: members })
-        .then(async (c) => { ev.target.reset(); conversations.set(c.id, c); await open(c.id); })
-        .catch(fail);
-    });
-    $("add-member").addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      conclave.api("POST", "/api/v1/conversations/" + current + "/members", { user_id: $("add-member-user").value })
-        .then((c) => { conversations.set(c.id, c); renderMembers(); })
-        .catch(fail);
-    });
-    $("leave-group").addEventListener("click", () => {
-      const id = current;
-      conclave.api("DELETE", "/api/v1/conversations/" + id + "/members/" + me.user.id)
-        .then(async () => { messages.delete(id); closeThread(); await loadConversations(); })
-        .catch(fail);
-    });
-    const composer = $("composer");
-    composer.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const body = $("body").value;
-      if (!body.trim()) return;
-      conclave.api("POST", "/api/v1/conversations/" + current + "/messages", { body })
-        .then((m) => { $("body").value = ""; add(m); renderMessages(true); conclave.status(""); })
-        .catch(fail);
-    });
-    $("body").addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && !ev.shiftKey) {
-        ev.preventDefault();
-        composer.requestSubmit();
-      }
-    });
-    document.addEventListener("visibilitychange", () => markRead().catch(fail));
-    $("file").addEventListener("change", (ev) => {
-      for (const f of ev.target.files) upload(f);
-      ev.target.value = "";
-    });
-    const thread = document.querySelector(".thread");
-    thread.addEventListener("dragover", (ev) => {
-      if (!current) return;
-      ev.preventDefault();
-      thread.classList.add("dragging");
-    });
-    thread.addEventListener("dragleave", () => thread.classList.remove("dragging"));
-    thread.addEventListener("drop", (ev) => {
-      ev.preventDefault();
-      thread.classList.remove("dragging");
-      for (const f of ev.dataTransfer.files) upload(f);
-    });
-    setInterval(() => {
-      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-    }, 25000);
-    connect();
-  }
-
-  return { start };
-})();
+main().catch(fail);

@@ -1,6 +1,6 @@
 // The security team's desk: the inbox of reports, one report with its thread, state and reply,
 // the organisation's OpenPGP keys, and the public pages' Markdown.
-"use strict";
+import * as conclave from "/assets/api.js";
 (() => {
   const $ = (id) => document.getElementById(id);
   const STATES = ["new", "acknowledged", "triaging", "needs-info", "accepted", "fixing", "resolved", "disclosed",

@@ -329,6 +329,21 @@ impl store::DirectoryStore for Store {
         .collect()
     }
 
+    async fn teams_of_user(&self, enterprise: EnterpriseId, user: UserId) -> Result<Vec<TeamRow>> {
+        sqlx::query(
+            "SELECT t.id, t.enterprise_id, t.name_ct, t.archived, t.created_at FROM teams t \
+             JOIN team_members m ON m.team_id = t.id WHERE t.enterprise_id = $1 AND m.user_id = $2 ORDER BY t.id",
+        )
+        .bind(enterprise.to_string())
+        .bind(user.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(team_row)
+        .collect()
+    }
+
     async fn set_team_archived(
         &self,
         enterprise: EnterpriseId,

@@ -84,6 +84,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn create_team(&self, team: &TeamRow, audit: &AuditDraft) -> Result<()>;
     async fn get_team(&self, enterprise: EnterpriseId, id: TeamId) -> Result<Option<TeamRow>>;
     async fn list_teams(&self, enterprise: EnterpriseId) -> Result<Vec<TeamRow>>;
+    /// The teams `user` belongs to, archived ones included.
+    async fn teams_of_user(&self, enterprise: EnterpriseId, user: UserId) -> Result<Vec<TeamRow>>;
     async fn set_team_archived(
         &self,
         enterprise: EnterpriseId,

@@ -60,6 +60,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(credentials::get_oidc, credentials::put_oidc))
         .routes(routes!(credentials::get_saml, credentials::put_saml))
         .routes(routes!(sessions::list_my_devices))
+        .routes(routes!(sessions::list_my_teams))
         .routes(routes!(sessions::end_my_device))
         .routes(routes!(directory::get_enterprise))
         .routes(routes!(directory::list_users, directory::create_user))

@@ -204,6 +204,18 @@ pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Respons
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
+/// GET /api/v1/me/teams — the teams you belong to (their channels are yours to join).
+#[utoipa::path(get, path = "/api/v1/me/teams", tag = "directory", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 200, description = "Your teams", body = [services::directory::TeamView]),
+    (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
+))]
+pub async fn list_my_teams(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<services::directory::TeamView>>, Problem> {
+    Ok(Json(state.services.directory.my_teams(&auth.principal).await?))
+}
+
 /// GET /api/v1/me/devices — the caller's signed-in devices.
 #[utoipa::path(get, path = "/api/v1/me/devices", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
     (status = 200, description = "Open sessions with their devices", body = [DeviceView]),

@@ -19,14 +19,16 @@ use services::sso::SsoStart;
 const APP_HTML: &str = include_str!("../../assets/app.html");
 const ADMIN_HTML: &str = include_str!("../../assets/admin.html");
 const DESK_HTML: &str = include_str!("../../assets/desk.html");
+const SETTINGS_HTML: &str = include_str!("../../assets/settings.html");
 
 /// Embedded assets: name, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("../../assets/style.css")),
     ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
     ("signin.js", "text/javascript; charset=utf-8", include_str!("../../assets/signin.js")),
-    ("common.js", "text/javascript; charset=utf-8", include_str!("../../assets/common.js")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../assets/app.js")),
+    ("api.js", "text/javascript; charset=utf-8", include_str!("../../assets/api.js")),
+    ("markdown.js", "text/javascript; charset=utf-8", include_str!("../../assets/markdown.js")),
+    ("settings.js", "text/javascript; charset=utf-8", include_str!("../../assets/settings.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_str!("../../assets/chat.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin.js")),
     ("desk.js", "text/javascript; charset=utf-8", include_str!("../../assets/desk.js")),
@@ -358,7 +360,10 @@ fn continue_page(url: &str) -> Response {
 /// on another site does not carry our SameSite=Strict session cookie, so `/app` would see no
 /// session. A refresh from this page is a navigation that starts on our own site.
 fn arrived_from_provider() -> Response {
-    pages::render(StatusCode::OK, &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url: "/app" })
+    pages::render(
+        StatusCode::OK,
+        &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url: "/app" },
+    )
 }
 
 /// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.
@@ -490,6 +495,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/saml/metadata", get(saml_metadata))
         .route("/saml/acs", axum::routing::post(saml_acs))
         .route("/app", get(|auth| async { console(auth, APP_HTML, None) }))
+        .route("/settings", get(|auth| async { console(auth, SETTINGS_HTML, None) }))
         .route("/admin", get(|auth| async { console(auth, ADMIN_HTML, Some(Role::EnterpriseAdmin)) }))
         .route("/desk", get(|auth| async { console(auth, DESK_HTML, Some(Role::Security)) }))
         .route("/assets/{name}", get(asset))

@@ -279,7 +279,7 @@ async fn behind_a_trusted_proxy_limits_and_device_records_use_the_client_address
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let app = app().await;
-    for path in ["/healthz", "/signin", "/api/v1/me", "/assets/app.js", "/nowhere"] {
+    for path in ["/healthz", "/signin", "/api/v1/me", "/assets/chat.js", "/nowhere"] {
         let r = req(Method::GET, path).send(&app).await;
         let csp = r.header("content-security-policy");
         assert!(

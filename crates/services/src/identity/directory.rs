@@ -403,6 +403,17 @@ impl Directory {
         Ok(())
     }
 
+    /// The teams the signed-in person belongs to: whose channels they may join.
+    pub async fn my_teams(&self, p: &crate::Principal) -> Result<Vec<TeamView>> {
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        self.directory_store
+            .teams_of_user(p.enterprise_id, p.user_id)
+            .await?
+            .iter()
+            .map(|row| open_team(&key, row))
+            .collect()
+    }
+
     pub async fn list_team_members(
         &self,
         caller: &Caller,

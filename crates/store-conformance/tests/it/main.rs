@@ -161,6 +161,9 @@ conformance!(team_membership_round_trips, |store| {
     let members = store.list_team_members(e, team.id).await.unwrap();
     assert_eq!(members.len(), 1);
     assert!(members[0].is_admin);
+    assert_eq!(store.teams_of_user(e, u.id).await.unwrap().iter().map(|t| t.id).collect::<Vec<_>>(), [team.id]);
+    let other = enterprise(&store).await;
+    assert!(store.teams_of_user(other, u.id).await.unwrap().is_empty(), "wrong tenant");
     // The team's channel: leaving the team leaves it too, in the same step.
     let mut channel = conversations::conversation(e, domain::messaging::ConversationKind::Team, u.id, None);
     channel.team_id = Some(team.id);
@@ -170,6 +173,7 @@ conformance!(team_membership_round_trips, |store| {
         .unwrap();
     let left = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
     assert_eq!(left, Some(channel.id));
+    assert!(store.teams_of_user(e, u.id).await.unwrap().is_empty());
     assert!(store.list_members(channel.id).await.unwrap().is_empty());
     // Nor can they join it again while outside the team.
     let again = conversations::member(&channel, u.id);

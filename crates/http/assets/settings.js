@@ -1,0 +1,124 @@
+// Your settings: password (with the policy's checklist as you type), one-time codes, devices.
+import { api, start, status, confirmAction, cell, when, h } from "/assets/api.js";
+
+const $ = (id) => document.getElementById(id);
+const fail = (e) => status(e.message, true);
+
+// The checklist mirrors the server's rules; the server checks them all again (and strength,
+// which needs its dictionaries) and names each rule that fails.
+async function password(me) {
+  const view = await api("GET", "/api/v1/enterprises/" + me.enterprise.id + "/password-policy");
+  const policy = view.policy;
+  const personal = view.personal_words.concat(policy.deny_words.map((w) => w.toLowerCase()));
+  const classes = {
+    lowercase: (c) => c !== c.toUpperCase(), uppercase: (c) => c !== c.toLowerCase(),
+    digit: (c) => /\p{N}/u.test(c), symbol: (c) => !/[\p{L}\p{N}\s]/u.test(c),
+  };
+  function met(rule, pw) {
+    if (rule === "min-length") return [...pw].length >= policy.min_length;
+    if (rule.startsWith("class:")) return [...pw].some(classes[rule.slice(6)]);
+    if (rule === "personal") {
+      const lower = pw.toLowerCase();
+      return !personal.some((w) => w.length >= 3 && lower.includes(w));
+    }
+    return null; // decided by the server
+  }
+  function render() {
+    const pw = $("new-password").value;
+    $("password-rules").replaceChildren(...view.checklist.map(([rule, text]) => {
+      const ok = pw ? met(rule, pw) : null;
+      return h("li", { dataset: { rule }, class: ok === null ? "pending" : ok ? "met" : "missing" },
+        h("span", { "aria-hidden": "true" }, ok === null ? "○ " : ok ? "✓ " : "✗ "),
+        text + (ok === null && pw ? " (checked when you save)" : ""),
+        h("span", { class: "visually-hidden" }, ok === null ? "" : ok ? " (met)" : " (not met)"));
+    }));
+  }
+  $("new-password").addEventListener("input", render);
+  render();
+  $("password-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/api/v1/me/password", { current_password: $("current-password").value, new_password: $("new-password").value });
+      ev.target.reset();
+      render();
+      status("Password changed. Your other devices were signed out.");
+    } catch (e) { fail(e); }
+  });
+}
+
+async function totp() {
+  const st = await api("GET", "/api/v1/me/totp");
+  $("totp-state").textContent = st.enabled
+    ? "On. " + st.recovery_codes_left + " recovery codes left." + (st.required ? " Your organisation requires them." : "")
+    : "Off." + (st.required ? " Your organisation requires them." : "");
+  $("totp-start").hidden = st.enabled;
+  $("totp-disable").hidden = !st.enabled || st.required;
+}
+
+function totpForms() {
+  $("totp-start").addEventListener("click", async () => {
+    try {
+      const e = await api("POST", "/api/v1/me/totp");
+      // The SVG is drawn by our own server from the otpauth URI; it holds no script.
+      $("totp-qr").replaceChildren(new DOMParser().parseFromString(e.qr_svg, "image/svg+xml").documentElement);
+      $("totp-key").textContent = e.secret;
+      $("totp-enrol").hidden = false;
+      $("totp-code").focus();
+    } catch (e) { fail(e); }
+  });
+  $("totp-confirm").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("POST", "/api/v1/me/totp/confirm", { code: $("totp-code").value });
+      $("totp-enrol").hidden = true;
+      $("totp-codes").replaceChildren(...r.recovery_codes.map((c) => h("li", {}, c)));
+      $("totp-recovery").hidden = false;
+      await totp();
+    } catch (e) { fail(e); }
+  });
+  $("totp-disable").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!(await confirmAction("Turn one-time codes off? Signing in will need only your password.", "Turn off"))) return;
+    try {
+      await api("DELETE", "/api/v1/me/totp", { password: $("totp-disable-password").value });
+      ev.target.reset();
+      $("totp-recovery").hidden = true;
+      await totp();
+    } catch (e) { fail(e); }
+  });
+}
+
+async function devices() {
+  const list = await api("GET", "/api/v1/me/devices");
+  $("devices").querySelector("tbody").replaceChildren(...list.map((d) => {
+    const tr = h("tr");
+    cell(tr, d.name + (d.current ? " (this device)" : ""));
+    cell(tr, d.kind);
+    cell(tr, d.ip);
+    cell(tr, when(d.created_at));
+    cell(tr, when(d.last_seen_at));
+    const td = cell(tr, "");
+    if (!d.current) {
+      td.append(h("button", {
+        type: "button", class: "secondary small",
+        onclick: async () => {
+          if (!(await confirmAction("Sign out " + d.name + "? Its session ends at once.", "Sign out device"))) return;
+          try {
+            await api("DELETE", "/api/v1/me/devices/" + d.session_id);
+            status("That device is signed out.");
+            await devices();
+          } catch (e) { fail(e); }
+        },
+      }, "Sign out device"));
+    }
+    return tr;
+  }));
+}
+
+(async () => {
+  const me = await start();
+  totpForms();
+  await devices();
+  await password(me);
+  await totp();
+})().catch(fail);
