@@ -25,6 +25,7 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   await signIn(bob.page, conclave.url, "bob@chat.example");
   for (const { page } of [ada, bob]) await page.waitForSelector("#live.on");
 
+  await ada.page.click("#start summary");
   await ada.page.selectOption("#direct-with", { label: "Bob Babbage <bob@chat.example>" });
   await ada.page.click("#new-direct button");
   await ada.page.waitForSelector("#composer:not([hidden])");
@@ -44,10 +45,27 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   await bob.page.click("#composer button");
   await ada.page.waitForSelector("#messages li:has-text('Send the plans.')");
 
+  await ada.page.hover("#messages li:has-text('the engine runs')");
   await ada.page.click("#messages li:has-text('the engine runs') button:has-text('Edit')");
   await ada.page.fill("#messages textarea", "Hello Bob, the engine runs at last.");
+  // A message arriving while Ada edits keeps her draft (the list redraws around it).
+  await bob.page.fill("#body", "Any news?");
+  await bob.page.keyboard.press("Enter");
+  await ada.page.waitForSelector("#messages li:has-text('Any news?')");
+  assert.equal(await ada.page.inputValue("#messages textarea"), "Hello Bob, the engine runs at last.");
   await ada.page.click("#messages button:has-text('Save')");
   await bob.page.waitForSelector("#messages li:has-text('at last') .meta:has-text('edited')");
+  // Escape leaves an edit without saving it.
+  await ada.page.hover("#messages li:has-text('at last')");
+  await ada.page.click("#messages li:has-text('at last') button:has-text('Edit')");
+  await ada.page.fill("#messages textarea", "not this");
+  await ada.page.keyboard.press("Escape");
+  await ada.page.waitForSelector("#messages textarea", { state: "detached" });
+  assert.equal(await ada.page.locator("#messages li:has-text('not this')").count(), 0);
+  // "Seen" is drawn from the server's receipts after a reload too, not only from live events.
+  await ada.page.reload();
+  await ada.page.click("#conversations button:has-text('Bob Babbage')");
+  await ada.page.waitForSelector("#messages li .meta:has-text('seen')");
 
   // A file: Ada attaches it, Bob sees it arrive live and downloads the same bytes.
   const content = Buffer.from("engine plans, revision 7\n".repeat(5000));
@@ -76,7 +94,14 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   assert.equal(await ada.page.evaluate(() => window.progressShown), true, "the progress bar was shown");
   await ada.page.waitForSelector("#upload-progress[hidden]", { state: "attached" });
 
+  await ada.page.hover("#messages li:has-text('at last')");
   await ada.page.click("#messages li:has-text('at last') button:has-text('Delete')");
+  // Deleting asks first; cancelling keeps the message.
+  await ada.page.click("#confirm button[value=no]");
+  assert.equal(await ada.page.locator("#messages li:has-text('at last')").count(), 1);
+  await ada.page.hover("#messages li:has-text('at last')");
+  await ada.page.click("#messages li:has-text('at last') button:has-text('Delete')");
+  await ada.page.click("#confirm [data-yes]");
   await bob.page.waitForSelector("#messages li:has-text('This message was deleted.')");
   assert.equal(await bob.page.locator("#messages li:has-text('at last')").count(), 0, "the text is gone for Bob too");
   assert.deepEqual(ada.page.cspViolations, []);
@@ -101,8 +126,8 @@ test("team members meet in their team channel", async () => {
   await signIn(bob.page, conclave.url, "bob@chat.example");
   for (const { page } of [ada, bob]) {
     await page.waitForSelector("#live.on");
-    await page.selectOption("#team-channel", { label: "Analytical Engine" });
-    await page.click("#join-team button");
+    // Members see their team's channel in the sidebar before anyone has opened it.
+    await page.click("#list-team button:has-text('Analytical Engine')");
     await page.waitForSelector("#thread-title:has-text('Analytical Engine')");
   }
   await ada.page.fill("#body", "Welcome to the team channel.");
@@ -118,6 +143,7 @@ test("a group's owner adds and removes a member, and the member's browser follow
   await signIn(ada.page, conclave.url, "ada@chat.example");
   await signIn(bob.page, conclave.url, "bob@chat.example");
   await bob.page.waitForSelector("#live.on");
+  await ada.page.click("#start summary");
   await ada.page.fill("#group-title", "Orbit planning");
   await ada.page.click("#new-group button");
   await ada.page.waitForSelector("#thread-title:has-text('Orbit planning')");
@@ -131,6 +157,7 @@ test("a group's owner adds and removes a member, and the member's browser follow
   await bob.page.click("#members-panel summary");
   assert.equal(await bob.page.isVisible("#add-member"), false, "only the owner adds members");
   await ada.page.click("#member-list li:has-text('Bob Babbage') button");
+  await ada.page.click("#confirm [data-yes]");
   await bob.page.waitForSelector("#thread-title:has-text('Pick a conversation')");
   await bob.page.waitForSelector("#conversations li:has-text('Orbit planning')", { state: "detached" });
   const left = await bob.page.evaluate(async () => {

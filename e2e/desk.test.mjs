@@ -68,7 +68,7 @@ test("an anonymous finder reports without JavaScript, keeps the receipt, and tal
   await back.page.goto(`${conclave.url}/security/status`);
   await back.page.fill("input[name=receipt_code]", code.toLowerCase());
   await back.page.click("form button[type=submit]");
-  await back.page.waitForSelector("#report-state:has-text('acknowledged')");
+  await back.page.waitForSelector("#report-state:has-text('Acknowledged')");
   assert.ok(await back.page.isVisible("text=Which browser sent the Referer?"));
   await back.page.fill("textarea[name=body]", "Chromium 156, default settings.");
   await back.page.click("form[action='/security/status/reply'] button");

@@ -23,10 +23,11 @@ test("a member signs in, sees this device, and signs out", async () => {
   const { context, page } = await newPage(browser);
   await signIn(page, conclave.url, "member@browser.example");
   assert.equal(new URL(page.url()).pathname, "/app");
-  await page.waitForSelector("#devices tbody tr");
-  assert.match(await page.textContent("#whoami"), /Morgan Member · Browser Test Corp/);
-  assert.match(await page.textContent("#devices tbody"), /\(this device\)/);
+  await page.waitForSelector("#whoami:has-text('Morgan Member · Browser Test Corp')");
   assert.equal(await page.isHidden("#admin-link"), true, "members get no admin link");
+  await page.click("a[href='/settings']");
+  await page.waitForSelector("#devices tbody tr");
+  assert.match(await page.textContent("#devices tbody"), /\(this device\)/);
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === "__Host-conclave_session");
   assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
@@ -54,9 +55,10 @@ test("signing another device out ends that session", async () => {
   const b = await newPage(browser);
   await signIn(a.page, conclave.url, "member@browser.example");
   await signIn(b.page, conclave.url, "member@browser.example");
-  await a.page.reload();
+  await a.page.goto(`${conclave.url}/settings`);
   await a.page.waitForSelector("#devices tbody tr:nth-child(2)");
   await a.page.click("#devices tbody button");
+  await a.page.click("#confirm [data-yes]");
   await a.page.waitForFunction(() => document.querySelectorAll("#devices tbody tr").length === 1);
   // B is told live: its page erases what it shows and goes to the sign-in page by itself.
   await b.page.waitForURL(/\/signin\?why=ended$/);
@@ -77,6 +79,7 @@ test("an enterprise admin creates and disables a user and creates a team", async
   await page.click("#new-user button");
   await page.waitForSelector("#users tbody tr:has-text('Casey Colleague')");
   await page.click("#users tbody tr:has-text('Casey Colleague') button");
+  await page.click("#confirm [data-yes]");
   await page.waitForSelector("#users tbody tr:has-text('Casey Colleague'):has-text('disabled')");
 
   await page.fill("#new-team [name=name]", "Night Shift");
@@ -101,6 +104,7 @@ test("a member sees the password rules while typing, changes the password, and s
   conclave.createUser(email, "Rhea Rules", "member");
   const { context, page } = await newPage(browser);
   await signIn(page, conclave.url, email);
+  await page.goto(`${conclave.url}/settings`);
   await page.waitForSelector("#password-rules li");
   await page.fill("#new-password", "rhea");
   assert.equal(await page.getAttribute("#password-rules li[data-rule='min-length']", "class"), "missing");

@@ -61,6 +61,26 @@ impl ReportState {
         }
     }
 
+    /// The state's name as people read it ("Needs more information", not `needs-info`).
+    pub fn label(self) -> &'static str {
+        match self {
+            ReportState::New => "New",
+            ReportState::Acknowledged => "Acknowledged",
+            ReportState::Triaging => "Being assessed",
+            ReportState::NeedsInfo => "Needs more information",
+            ReportState::Accepted => "Accepted",
+            ReportState::Fixing => "Being fixed",
+            ReportState::Resolved => "Resolved",
+            ReportState::Disclosed => "Disclosed",
+            ReportState::Closed => "Closed",
+            ReportState::Duplicate => "Duplicate",
+            ReportState::Informative => "Informative",
+            ReportState::NotApplicable => "Not applicable",
+            ReportState::Spam => "Spam",
+            ReportState::Withdrawn => "Withdrawn",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<ReportState> {
         ReportState::ALL.into_iter().find(|r| r.as_str() == s)
     }

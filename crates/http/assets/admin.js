@@ -3,60 +3,128 @@ import * as conclave from "/assets/api.js";
 (async () => {
   const me = await conclave.start();
   const base = "/api/v1/enterprises/" + me.enterprise.id;
+  const { h } = conclave;
+  let users = [];
+
+  function userRow(u) {
+    const actions = h("td", { class: "row-actions" });
+    const tr = h("tr", {}, h("td", {}, u.name), h("td", {}, u.email), h("td", {}, u.roles.join(", ")),
+      h("td", {}, u.disabled ? "disabled" : "active"), actions);
+    actions.append(h("button", { type: "button", class: "secondary small", onclick: () => showDevices(u, tr) }, "Devices"));
+    if (u.id !== me.user.id) {
+      actions.append(h("button", {
+        type: "button", class: "secondary small" + (u.disabled ? "" : " danger-text"),
+        onclick: async () => {
+          if (!u.disabled && !(await conclave.confirmAction("Disable " + u.name + "? They are signed out everywhere at once and cannot sign in until enabled again.", "Disable"))) return;
+          act(async () => {
+            await conclave.api("PATCH", base + "/users/" + u.id, { disabled: !u.disabled });
+            await loadUsers();
+            return (u.disabled ? "Enabled " : "Disabled ") + u.name + ".";
+          });
+        },
+      }, u.disabled ? "Enable" : "Disable"));
+    }
+    return tr;
+  }
+
+  async function showDevices(u, tr) {
+    const open = tr.nextElementSibling;
+    if (open && open.classList.contains("detail")) { open.remove(); return; }
+    try {
+      const devices = await conclave.api("GET", base + "/users/" + u.id + "/devices");
+      const list = devices.length === 0 ? h("p", { class: "muted" }, u.name + " is not signed in anywhere.")
+        : h("ul", { class: "plain" }, devices.map((d) => h("li", {}, d.name + " · " + d.kind + " · " + d.ip + " · last seen " + conclave.when(d.last_seen_at))));
+      tr.after(h("tr", { class: "detail" }, h("td", { colspan: "5" }, h("strong", {}, "Devices of " + u.name), list)));
+    } catch (e) { conclave.status(e.message, true); }
+  }
+
+  function renderUsers() {
+    const q = document.getElementById("user-search").value.trim().toLowerCase();
+    const shown = users.filter((u) => !q || u.name.toLowerCase().includes(q) || u.email.toLowerCase().includes(q));
+    document.querySelector("#users tbody").replaceChildren(...shown.map(userRow));
+    document.getElementById("user-count").textContent = shown.length === users.length
+      ? users.length + " people" : shown.length + " of " + users.length + " people";
+  }
 
   async function loadUsers() {
-    const users = await conclave.api("GET", base + "/users");
-    const body = document.querySelector("#users tbody");
-    body.replaceChildren();
-    for (const u of users) {
-      const tr = document.createElement("tr");
-      conclave.cell(tr, u.name);
-      conclave.cell(tr, u.email);
-      conclave.cell(tr, u.role);
-      conclave.cell(tr, u.disabled ? "disabled" : "active");
-      const td = conclave.cell(tr, "");
-      if (u.id !== me.user.id) {
-        const b = document.createElement("button");
-        b.className = "secondary";
-        b.textContent = u.disabled ? "Enable" : "Disable";
-        b.addEventListener("click", () => act(async () => {
-          await conclave.api("PATCH", base + "/users/" + u.id, { disabled: !u.disabled });
-          await loadUsers();
-          return (u.disabled ? "Enabled " : "Disabled ") + u.name + ".";
-        }));
-        td.appendChild(b);
-      }
-      body.appendChild(tr);
-    }
+    users = await conclave.api("GET", base + "/users");
+    users.sort((a, b) => a.name.localeCompare(b.name));
+    renderUsers();
+  }
+
+  // A team's members, with add and remove, in a row under the team.
+  async function showMembers(t, tr) {
+    const open = tr.nextElementSibling;
+    if (open && open.classList.contains("detail")) { open.remove(); return; }
+    const members = await conclave.api("GET", base + "/teams/" + t.id + "/members");
+    const byId = new Map(users.map((u) => [u.id, u]));
+    const inTeam = new Set(members.map((m) => m.user_id));
+    const list = h("ul", { class: "plain team-members" }, members.length === 0 ? h("li", { class: "muted" }, "Nobody yet.") : members.map((m) => {
+      const u = byId.get(m.user_id);
+      return h("li", {}, (u ? u.name + " <" + u.email + ">" : m.user_id) + (m.is_admin ? " (team admin)" : ""), " ",
+        h("button", {
+          type: "button", class: "link",
+          onclick: async () => {
+            if (!(await conclave.confirmAction("Remove " + (u ? u.name : "this person") + " from " + t.name + "? They leave its channel too.", "Remove"))) return;
+            act(async () => {
+              await conclave.api("DELETE", base + "/teams/" + t.id + "/members/" + m.user_id);
+              tr.nextElementSibling.remove();
+              await showMembers(t, tr);
+              return "Removed from " + t.name + ".";
+            });
+          },
+        }, "Remove"));
+    }));
+    const select = h("select", { "aria-label": "Person to add to " + t.name, required: true },
+      users.filter((u) => !inTeam.has(u.id) && !u.disabled).map((u) => h("option", { value: u.id }, u.name + " <" + u.email + ">")));
+    const admin = h("input", { type: "checkbox", name: "team_admin" });
+    const form = h("form", { class: "inline add-team-member" }, select, h("label", { class: "inline" }, admin, " team admin"), h("button", { type: "submit" }, "Add to team"));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      act(async () => {
+        await conclave.api("PUT", base + "/teams/" + t.id + "/members/" + select.value, { team_admin: admin.checked });
+        tr.nextElementSibling.remove();
+        await showMembers(t, tr);
+        return "Added to " + t.name + ".";
+      });
+    });
+    tr.after(h("tr", { class: "detail" }, h("td", { colspan: "4" }, h("strong", {}, "Members of " + t.name), list, select.options.length ? form : null)));
   }
 
   async function loadTeams() {
     const teams = await conclave.api("GET", base + "/teams");
-    const body = document.querySelector("#teams tbody");
-    body.replaceChildren();
-    for (const t of teams) {
-      const tr = document.createElement("tr");
-      conclave.cell(tr, t.name);
-      conclave.cell(tr, t.archived ? "archived" : "active");
-      conclave.cell(tr, conclave.when(t.created_at));
-      const td = conclave.cell(tr, "");
-      const b = document.createElement("button");
-      b.className = "secondary";
-      b.textContent = t.archived ? "Restore" : "Archive";
-      b.addEventListener("click", () => act(async () => {
-        await conclave.api("PATCH", base + "/teams/" + t.id, { archived: !t.archived });
-        await loadTeams();
-        return (t.archived ? "Restored " : "Archived ") + t.name + ".";
-      }));
-      td.appendChild(b);
-      body.appendChild(tr);
-    }
+    document.querySelector("#teams tbody").replaceChildren(...teams.map((t) => {
+      const actions = h("td", { class: "row-actions" });
+      const tr = h("tr", {}, h("td", {}, t.name), h("td", {}, t.archived ? "archived" : "active"), h("td", {}, conclave.when(t.created_at)), actions);
+      actions.append(
+        h("button", { type: "button", class: "secondary small", onclick: () => showMembers(t, tr).catch((e) => conclave.status(e.message, true)) }, "Members"),
+        h("button", {
+          type: "button", class: "secondary small",
+          onclick: async () => {
+            if (!t.archived && !(await conclave.confirmAction("Archive " + t.name + "? Its channel stays readable but nobody new can join.", "Archive"))) return;
+            act(async () => {
+              await conclave.api("PATCH", base + "/teams/" + t.id, { archived: !t.archived });
+              await loadTeams();
+              return (t.archived ? "Restored " : "Archived ") + t.name + ".";
+            });
+          },
+        }, t.archived ? "Restore" : "Archive"));
+      return tr;
+    }));
+  }
+
+  async function loadAudit() {
+    const events = await conclave.api("GET", base + "/audit?limit=50");
+    const names = new Map(users.map((u) => ["user:" + u.id, u.name]));
+    document.querySelector("#audit tbody").replaceChildren(...events.map((ev) => h("tr", {},
+      h("td", {}, conclave.when(ev.at)), h("td", {}, names.get(ev.actor) || ev.actor), h("td", {}, ev.action), h("td", {}, ev.outcome), h("td", { class: "mono" }, ev.target || ""))));
   }
 
   async function act(fn) {
     try { conclave.status(await fn()); } catch (e) { conclave.status(e.message, true); }
   }
 
+  document.getElementById("user-search").addEventListener("input", renderUsers);
   document.getElementById("new-user").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
@@ -80,8 +148,10 @@ import * as conclave from "/assets/api.js";
       return "Created team " + t.name + ".";
     });
   });
+  document.getElementById("audit-refresh").addEventListener("click", () => loadAudit().catch((e) => conclave.status(e.message, true)));
 
-  await Promise.all([loadUsers(), loadTeams()]);
+  await loadUsers();
+  await Promise.all([loadTeams(), loadAudit()]);
 })().catch((e) => conclave.status(e.message, true));
 
 // The enterprise's password and sign-in policy.

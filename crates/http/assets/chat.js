@@ -3,15 +3,13 @@
 // live updates over one WebSocket. Resume protocol: on every (re)connect the server says
 // {"type":"ready"}; we then fetch what we missed with ?after=<last seq we hold>, so a dropped or
 // cut connection loses nothing.
-import { api, start, status, leave, confirmAction, csrfToken, h, avatar, timeElement, when } from "/assets/api.js";
+import { api, start, status, confirmAction, csrfToken, h, avatar, timeElement, when } from "/assets/api.js";
 import { render, mentions, EMOJI_NAMES, emoji } from "/assets/markdown.js";
+import { connectLive } from "/assets/live.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null;
 let current = null;
-let socket = null;
-let retryMs = 500;
-let ended = false;
 let editing = null;                // { id, draft } while a message is being edited
 const people = new Map();          // user id -> {id, name, email}
 const conversations = new Map();   // conversation id -> ConversationView (+ last_activity, mentions)
@@ -410,8 +408,6 @@ function notify(c, m) {
 async function handle(event) {
   switch (event.type) {
     case "ready":
-      $("live").textContent = "live";
-      $("live").className = "on";
       await catchUp();
       break;
     case "message-created":
@@ -474,41 +470,15 @@ async function handle(event) {
       if (event.conversation_id === current) renderMembers();
       break;
     case "session-ended":
-      // Signed out elsewhere (or disabled): drop what this page holds and ask for a sign-in.
-      ended = true;
+      // Signed out elsewhere (or disabled): drop what this page holds; the live module then
+      // sends the page to sign in.
       messages.clear();
       conversations.clear();
       $("messages").replaceChildren();
-      leave("ended");
       break;
     default:
       break;
   }
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  socket = new WebSocket(scheme + location.host + "/api/v1/ws");
-  let opened = false;
-  socket.addEventListener("open", () => { opened = true; retryMs = 500; });
-  socket.addEventListener("message", (ev) => {
-    let event;
-    try { event = JSON.parse(ev.data); } catch { return; }
-    handle(event).catch(fail);
-  });
-  socket.addEventListener("close", (ev) => {
-    if (ended || ev.code === 4001) {
-      leave("ended");
-      return;
-    }
-    $("live").textContent = "reconnecting";
-    $("live").className = "muted";
-    // A refused upgrade (an ended session answers 401) shows up only as an abnormal close:
-    // ask the API, which sends this page to the sign-in page on a 401.
-    if (!opened) api("GET", "/api/v1/me").catch(() => {});
-    setTimeout(connect, retryMs);
-    retryMs = Math.min(retryMs * 2, 10000);
-  });
 }
 
 // ---- the composer: sending, @mentions, emoji and files ----
@@ -703,12 +673,12 @@ async function main() {
       $("notify").hidden = true;
     });
   }
-  setInterval(() => {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-  }, 25000);
   // Relative times age: redraw them each minute.
   setInterval(() => { if (current && !editing) renderMessages(false); }, 60000);
-  connect();
+  connectLive((event) => handle(event).catch(fail), (state) => {
+    $("live").textContent = state;
+    $("live").className = state === "live" ? "on" : "muted";
+  });
   const wanted = /^#c=([0-9a-f-]{36})$/.exec(location.hash);
   if (wanted && conversations.has(wanted[1])) await open(wanted[1]);
 }

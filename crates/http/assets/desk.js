@@ -1,10 +1,9 @@
 // The security team's desk: the inbox of reports, one report with its thread, state and reply,
 // the organisation's OpenPGP keys, and the public pages' Markdown.
 import * as conclave from "/assets/api.js";
+import { connectLive } from "/assets/live.js";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const STATES = ["new", "acknowledged", "triaging", "needs-info", "accepted", "fixing", "resolved", "disclosed",
-    "closed", "duplicate", "informative", "not-applicable", "spam", "withdrawn"];
   let current = null;
 
   function fail(e) { conclave.status(e.message, true); }
@@ -21,7 +20,7 @@ import * as conclave from "/assets/api.js";
       a.textContent = r.title + (r.was_encrypted ? " (arrived encrypted)" : "");
       a.addEventListener("click", (ev) => { ev.preventDefault(); openReport(r.id).catch(fail); });
       title.appendChild(a);
-      conclave.cell(tr, r.state);
+      conclave.cell(tr, r.state_label);
       conclave.cell(tr, conclave.when(r.submitted_at));
       conclave.cell(tr, String(r.messages));
       body.appendChild(tr);
@@ -46,6 +45,7 @@ import * as conclave from "/assets/api.js";
     current = r.id;
     $("report").hidden = false;
     $("report-title").textContent = r.title;
+    $("report-state").replaceChildren(...r.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label)));
     $("report-state").value = r.state;
     const dl = $("report-fields");
     dl.replaceChildren();
@@ -124,13 +124,15 @@ import * as conclave from "/assets/api.js";
   async function start() {
     await conclave.start();
     const select = $("report-state");
-    for (const s of STATES) {
-      const o = document.createElement("option");
-      o.value = s;
-      o.textContent = s;
-      select.appendChild(o);
-    }
     await Promise.all([loadReports(), loadKeys(), loadPage(), loadSettings()]);
+    // The inbox follows new reports, replies and state changes live, from any node.
+    connectLive(async (event) => {
+      if (event.type !== "desk-report-changed" && event.type !== "ready") return;
+      await loadReports();
+      if (current && (event.type === "ready" || event.report_id === current)) {
+        showReport(await conclave.api("GET", "/api/v1/desk/reports/" + current));
+      }
+    }, (state) => { $("live").textContent = state; $("live").className = state === "live" ? "on" : "muted"; });
     $("settings-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       conclave.api("PUT", "/api/v1/desk/settings", { store_finder_ip: $("store-ip").checked, retention_days: Number($("retention-days").value) })
@@ -153,7 +155,7 @@ import * as conclave from "/assets/api.js";
       try {
         const res = await fetch("/api/v1/desk/reports/" + current + "/files?name=" + encodeURIComponent(file.name), {
           method: "POST", credentials: "same-origin", body: file,
-          headers: { "X-CSRF-Token": conclave.csrf(), "Content-Type": file.type || "application/octet-stream" },
+          headers: { "X-CSRF-Token": conclave.csrfToken(), "Content-Type": file.type || "application/octet-stream" },
         });
         const data = await res.json();
         if (!res.ok) throw new Error(data.detail || data.title);

@@ -107,6 +107,13 @@ pub enum Event {
         #[schema(value_type = String, format = Uuid)]
         user_id: UserId,
     },
+    /// A report arrived at the security desk or changed (a reply, a new state, a file): sent to
+    /// the security team, whose inbox then fetches the report list again. It names only the
+    /// report, never its content.
+    DeskReportChanged {
+        #[schema(value_type = String, format = Uuid)]
+        report_id: domain::ReportId,
+    },
     /// A session ended (sign-out, signed out from another device, account disabled): the client
     /// must erase what it holds and sign in again. `None` means every session of the recipient.
     SessionEnded {

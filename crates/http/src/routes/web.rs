@@ -28,6 +28,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("signin.js", "text/javascript; charset=utf-8", include_str!("../../assets/signin.js")),
     ("api.js", "text/javascript; charset=utf-8", include_str!("../../assets/api.js")),
     ("markdown.js", "text/javascript; charset=utf-8", include_str!("../../assets/markdown.js")),
+    ("live.js", "text/javascript; charset=utf-8", include_str!("../../assets/live.js")),
     ("settings.js", "text/javascript; charset=utf-8", include_str!("../../assets/settings.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_str!("../../assets/chat.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin.js")),

@@ -83,7 +83,7 @@ async fn a_finder_uses_the_forms_without_javascript_from_report_to_reply() {
 
     let status = post_form("/security/status", &[("receipt_code", &code.to_lowercase())]).send(&app).await;
     assert_eq!(status.status, StatusCode::OK);
-    assert!(status.text().contains("Session fixation") && status.text().contains("id=\"report-state\">new<"));
+    assert!(status.text().contains("Session fixation") && status.text().contains("data-state=\"new\">New<"));
     assert!(status.text().contains("What to expect</dt><dd>A first answer within 3 working days"), "{}", status.text());
 
     // The team answers through the API; the finder reads and replies through the form.

@@ -113,6 +113,17 @@ async fn pages_load_scripts_only_from_assets() {
         }
         assert!(!html.contains(" style=\""), "{page} has an inline style");
     }
+    // Every module a page or another module imports is served: a missing one stops the page.
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for entry in std::fs::read_dir(&assets).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let text = std::fs::read_to_string(assets.join(&name)).unwrap_or_default();
+        for (i, _) in text.match_indices("\"/assets/") {
+            let path = &text[i + 1..i + 1 + text[i + 1..].find('"').unwrap()];
+            let reply = req(Method::GET, path).send(&app).await;
+            assert_eq!(reply.status, StatusCode::OK, "{name} refers to {path}, which is not served");
+        }
+    }
     let js = req(Method::GET, "/assets/api.js").send(&app).await;
     assert!(js.header("content-type").starts_with("text/javascript"));
     assert_eq!(req(Method::GET, "/assets/missing.js").send(&app).await.status, StatusCode::NOT_FOUND);

@@ -82,6 +82,7 @@ impl Desk {
             None => anonymous_draft(row.enterprise_id, Action::DeskReportFinderReply, row.id),
         };
         self.desk_store.append_report_message(&message, &audit).await?;
+        self.announce_to_team(row.enterprise_id, row.id).await;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ impl Desk {
                     id: r.id,
                     title: self.open_content(&key, r)?.title,
                     state: r.state,
+                    state_label: r.state.label().to_owned(),
                     was_encrypted: r.was_encrypted,
                     submitted_at: r.created_at.rfc3339(),
                     updated_at: r.updated_at.rfc3339(),
@@ -54,6 +55,11 @@ impl Desk {
         Ok(ReportView {
             id: row.id,
             state: row.state,
+            state_label: row.state.label().to_owned(),
+            state_choices: ReportState::ALL
+                .into_iter()
+                .map(|state| super::StateChoice { state, label: state.label().to_owned() })
+                .collect(),
             title: content.title,
             description: content.description,
             affected_urls: content.affected_urls,

@@ -87,6 +87,7 @@ impl Desk {
         let audit = anonymous_draft(enterprise, Action::DeskReportSubmit, id);
         let file_rows = self.file_rows(enterprise, id, store::ReportAuthor::Finder, staged).await?;
         self.desk_store.create_report(&row, &file_rows, &audit).await?;
+        self.announce_to_team(enterprise, id).await;
         if let (Some(email), Some(token)) = (email, email_token) {
             let link = format!("{}/security/verify?token={token}", self.links_base());
             self.send_mail(crate::mail::Mail {
@@ -178,6 +179,7 @@ impl Desk {
             .await?
             .ok_or(Error::NotFound("report"))?;
         self.notify_finder(&row, "The security team changed the state of your report.").await?;
+        self.announce_to_team(enterprise, id).await;
         self.report_view(&row).await
     }
 

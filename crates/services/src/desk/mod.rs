@@ -37,6 +37,27 @@ pub struct Desk {
 }
 
 impl Desk {
+    /// Tells every member of the security team, wherever they are connected, that a report
+    /// arrived or changed, so open inboxes update without a reload.
+    pub(crate) async fn announce_to_team(&self, enterprise: EnterpriseId, report: domain::ReportId) {
+        let team = match self.directory_store.list_users(enterprise).await {
+            Ok(users) => {
+                users.into_iter().filter(|u| !u.disabled && u.roles.has(domain::Role::Security)).map(|u| u.id).collect()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell the security team about a report");
+                return;
+            }
+        };
+        match self.core.keys.enterprise_key(enterprise).await {
+            Ok(key) => {
+                let event = crate::protocol::Event::DeskReportChanged { report_id: report };
+                self.core.publish(enterprise, &key, "desk.reports", team, event).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not tell the security team about a report"),
+        }
+    }
+
     pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Desk {
         Desk { core, desk_store: store.clone(), directory_store: store.clone() }
     }
@@ -141,10 +162,20 @@ pub struct ReportSummary {
     pub title: String,
     #[schema(value_type = String)]
     pub state: ReportState,
+    /// The state as people read it.
+    pub state_label: String,
     pub was_encrypted: bool,
     pub submitted_at: String,
     pub updated_at: String,
     pub messages: i64,
+}
+
+/// A state the team may move a report to, with its name for people.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StateChoice {
+    #[schema(value_type = String)]
+    pub state: ReportState,
+    pub label: String,
 }
 
 /// A report as the security team sees it, decrypted.
@@ -154,6 +185,9 @@ pub struct ReportView {
     pub id: ReportId,
     #[schema(value_type = String)]
     pub state: ReportState,
+    pub state_label: String,
+    /// The states the team may choose from now.
+    pub state_choices: Vec<StateChoice>,
     pub title: String,
     pub description: String,
     pub affected_urls: Vec<String>,

@@ -1,0 +1,106 @@
+// What people see: every main page at desktop and phone width, in the light and the dark theme.
+// Each is written to e2e/screenshots/ for a reviewer to look at, and checked for what a picture
+// would show: nothing wider than the screen, one top-level heading, no control without a name.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+
+const OUT = new URL("./screenshots/", import.meta.url).pathname;
+const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+let conclave;
+let browser;
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  conclave = await Conclave.start();
+  conclave.createUser("root@screens.example", "Rosa Root", "enterprise-admin,security");
+  conclave.createUser("ada@screens.example", "Ada Lovelace", "member");
+  conclave.createUser("bob@screens.example", "Bob Babbage", "member");
+  browser = await launchBrowser();
+  // Some history to look at: a conversation with formatting, a mention and a file.
+  const { context, page } = await newPage(browser);
+  await signIn(page, conclave.url, "bob@screens.example");
+  await page.evaluate(async () => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const people = await (await fetch("/api/v1/directory")).json();
+    const ada = people.find((p) => p.email.startsWith("ada@"));
+    const call = (path, body) => fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token }, body: JSON.stringify(body) }).then((r) => r.json());
+    const c = await call("/api/v1/conversations/direct", { user_id: ada.id });
+    for (const body of [
+      "Morning @ada! The **difference engine** review is at 10:00.",
+      "Agenda:\n- tolerances of the _second_ column\n- `carry` mechanism\n- budget :rocket:",
+      "Notes from last time: https://example.org/notes",
+      "> The engine must not round.\nAgreed?",
+    ]) await call(`/api/v1/conversations/${c.id}/messages`, { body });
+  });
+  await context.close();
+});
+
+after(async () => {
+  await browser?.close();
+  await conclave?.stop();
+});
+
+async function check(page, name) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `${name} is ${overflow}px wider than the screen`);
+  assert.equal(await page.locator("h1").count(), 1, `${name} has one top-level heading`);
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button")]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby") && !(el.tagName === "BUTTON" && el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, [], `${name}: every visible control has a name`);
+  assert.deepEqual(page.cspViolations, [], `${name}: no CSP violations`);
+}
+
+for (const scheme of ["light", "dark"]) {
+  for (const [size, viewport] of Object.entries(SIZES)) {
+    test(`main pages at ${size} width in the ${scheme} theme`, async () => {
+      const shot = async (page, name) => {
+        await page.screenshot({ path: `${OUT}${name}-${size}-${scheme}.png`, fullPage: name !== "app" });
+        await check(page, `${name} (${size}, ${scheme})`);
+      };
+      const visitor = await newPage(browser, { viewport, colorScheme: scheme });
+      for (const [name, path] of [["signin", "/signin"], ["security", "/security"], ["security-report", "/security/report"], ["not-found", "/no/such/page"]]) {
+        await visitor.page.goto(conclave.url + path);
+        await shot(visitor.page, name);
+      }
+      await visitor.context.close();
+
+      const ada = await newPage(browser, { viewport, colorScheme: scheme });
+      await signIn(ada.page, conclave.url, "ada@screens.example");
+      await ada.page.waitForSelector("#live.on", { state: "attached" });
+      if (size === "phone") {
+        // The conversation list is a drawer at phone width.
+        await ada.page.click("#open-drawer");
+        await ada.page.waitForSelector("body.drawer-open");
+        await ada.page.screenshot({ path: `${OUT}app-drawer-${size}-${scheme}.png` });
+      }
+      await ada.page.click("#conversations button:has-text('Bob Babbage')");
+      await ada.page.waitForSelector("#messages li:has-text('Agreed?')");
+      assert.equal(await ada.page.locator("#messages .mention.me").count(), 1, "Ada's mention is highlighted");
+      assert.equal(await ada.page.locator("#messages strong:has-text('difference engine')").count(), 1, "Markdown is rendered");
+      assert.equal(await ada.page.getAttribute("#messages a[href='https://example.org/notes']", "rel"), "noopener noreferrer");
+      await ada.page.fill("#body", "Yes, see you at 10 @b");
+      await ada.page.waitForSelector("#mention-list li:has-text('Bob Babbage')");
+      await shot(ada.page, "app");
+      await ada.page.goto(conclave.url + "/settings");
+      await ada.page.waitForSelector("#devices tbody tr");
+      await shot(ada.page, "settings");
+      await ada.page.goto(conclave.url + "/admin");
+      await shot(ada.page, "admin-not-for-member");
+      await ada.context.close();
+
+      const root = await newPage(browser, { viewport, colorScheme: scheme });
+      await signIn(root.page, conclave.url, "root@screens.example");
+      await root.page.goto(conclave.url + "/admin");
+      await root.page.waitForSelector("#users tbody tr:has-text('Ada Lovelace')");
+      await shot(root.page, "admin");
+      await root.page.goto(conclave.url + "/desk");
+      await root.page.waitForSelector("#reports tbody tr");
+      await shot(root.page, "desk");
+      await root.context.close();
+    });
+  }
+}
