@@ -184,9 +184,8 @@ mod filters {
     /// such a moment passes through unchanged.
     pub fn readable_time<T: std::fmt::Display>(value: T, _: &dyn askama::Values) -> askama::Result<String> {
         let text = value.to_string();
-        let format = time::macros::format_description!(
-            "[day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
-        );
+        let format =
+            time::macros::format_description!("[day padding:none] [month repr:long] [year], [hour]:[minute] UTC");
         Ok(time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
             .ok()
             .and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&format).ok())

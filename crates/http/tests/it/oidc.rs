@@ -297,3 +297,32 @@ async fn sso_only_turns_passwords_off_except_for_break_glass_admins() {
     let r = sign_in("root@acme.example", Some(secret.code_at_step(step + 1))).send(&app).await;
     assert_eq!(r.status, StatusCode::CREATED, "break-glass: {}", r.text());
 }
+
+#[tokio::test]
+async fn a_provider_that_does_not_answer_is_refused_when_saved_in_plain_words() {
+    let app = crate::app().await;
+    let e = app.enterprise("Acme").await;
+    app.user(e, "root@acme.example", domain::Role::EnterpriseAdmin).await;
+    let admin = app.token("root@acme.example").await;
+    let nobody = free_port();
+    let body = serde_json::json!({
+        "settings": {
+            "issuer": format!("http://127.0.0.1:{nobody}"), "client_id": "conclave", "allowed_domains": ["acme.example"],
+            "groups_claim": null, "admin_groups": [], "team_groups": {}, "sso_only": false,
+            "trust_emails_without_verified_claim": false,
+        },
+        "client_secret": "s3cret-value",
+    });
+    let refused = req(Method::PUT, &format!("/api/v1/enterprises/{e}/sso/oidc"))
+        .bearer(&admin)
+        .json(&body)
+        .send(&app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!(refused["field"], "issuer", "{refused}");
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(detail.contains("could not be reached"), "{detail}");
+    assert!(!detail.contains("error sending request") && !detail.contains("Connection refused"), "our words: {detail}");
+    // Nothing was stored: the sign-in page offers no provider for the domain.
+    assert!(app.services.sso.oidc_settings(&Caller::Operator, e).await.unwrap().is_none());
+}

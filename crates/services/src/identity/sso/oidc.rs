@@ -100,13 +100,26 @@ impl OidcClient {
         &self.http
     }
 
+    /// Fetches a JSON document from the provider. Failures are told in our words (the HTTP
+    /// client's own text goes to the log only, since it may reach a sign-in page).
     async fn get_json(&self, url: &str) -> Result<Value> {
-        let response = self.http.get(url).send().await.map_err(|e| Error::SsoFailed(format!("{url}: {e}")))?;
+        let response = self.http.get(url).send().await.map_err(|e| {
+            tracing::warn!(url, error = %e, "the identity provider could not be reached");
+            Error::SsoFailed("the identity provider could not be reached".to_owned())
+        })?;
         if !response.status().is_success() {
-            return Err(Error::SsoFailed(format!("{url} answered {}", response.status())));
+            let status = response.status().as_u16();
+            tracing::warn!(url, status, "the identity provider answered with an error");
+            return Err(Error::SsoFailed(format!("the identity provider answered with an error (HTTP {status})")));
         }
-        let body = read_capped(response).await.map_err(|e| Error::SsoFailed(format!("{url}: {e}")))?;
-        serde_json::from_slice(&body).map_err(|e| Error::SsoFailed(format!("{url}: {e}")))
+        let body = read_capped(response).await.map_err(|e| {
+            tracing::warn!(url, error = %e, "the identity provider's answer could not be read");
+            Error::SsoFailed("the identity provider's answer could not be read".to_owned())
+        })?;
+        serde_json::from_slice(&body).map_err(|_| {
+            tracing::warn!(url, "the identity provider's answer is not JSON");
+            Error::SsoFailed("the identity provider's answer is not the JSON document expected".to_owned())
+        })
     }
 
     async fn discover(&self, issuer: &str) -> Result<Value> {
@@ -198,6 +211,18 @@ impl Sso {
         let mut settings = settings;
         settings.allowed_domains = super::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
+        // A provider people cannot sign in through is refused now, with the reason, rather than
+        // saved and found broken by the first person who tries.
+        self.oidc.discovery.write().expect("discovery cache").remove(&settings.issuer);
+        let doc = self.oidc.discover(&settings.issuer).await.map_err(|e| match e {
+            Error::SsoFailed(why) => invalid("issuer", format!("Conclave could not use this provider: {why}")),
+            other => other,
+        })?;
+        for endpoint in ["authorization_endpoint", "token_endpoint", "jwks_uri"] {
+            if doc[endpoint].as_str().is_none() {
+                return Err(invalid("issuer", format!("the provider's discovery document has no {endpoint}")));
+            }
+        }
         let json = serde_json::to_string(&settings).expect("settings serialise");
         let audit = AuditDraft {
             detail: json.clone(),
