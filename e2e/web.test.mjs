@@ -78,7 +78,7 @@ test("an enterprise admin creates and disables a user and creates a team", async
   await page.fill("#new-user [name=password]", "marble kettle orbit 58");
   await page.click("#new-user button");
   await page.waitForSelector("#users tbody tr:has-text('Casey Colleague')");
-  await page.click("#users tbody tr:has-text('Casey Colleague') button");
+  await page.click("#users tbody tr:has-text('Casey Colleague') button:has-text('Disable')");
   await page.click("#confirm [data-yes]");
   await page.waitForSelector("#users tbody tr:has-text('Casey Colleague'):has-text('disabled')");
 
