@@ -11,6 +11,13 @@ import * as conclave from "/assets/api.js";
     const tr = h("tr", {}, h("td", {}, u.name), h("td", {}, u.email), h("td", {}, u.roles.join(", ")),
       h("td", {}, u.disabled ? "disabled" : "active"), actions);
     actions.append(h("button", { type: "button", class: "secondary small", onclick: () => showDevices(u, tr) }, "Devices"));
+    if (!u.disabled) {
+      const purpose = u.has_password ? "password-reset" : "invitation";
+      actions.append(h("button", {
+        type: "button", class: "secondary small",
+        onclick: () => makeLink(u, tr, purpose).catch((e) => conclave.status(e.message, true)),
+      }, u.has_password ? "Reset password" : "Invite"));
+    }
     if (u.id !== me.user.id) {
       actions.append(h("button", {
         type: "button", class: "secondary small" + (u.disabled ? "" : " danger-text"),
@@ -25,6 +32,23 @@ import * as conclave from "/assets/api.js";
       }, u.disabled ? "Enable" : "Disable"));
     }
     return tr;
+  }
+
+  // A single-use link for someone to set their password, shown so the admin can pass it on.
+  async function makeLink(u, tr, purpose) {
+    const link = await conclave.api("POST", base + "/users/" + u.id + "/credential-links", { purpose });
+    tr.nextElementSibling?.classList.contains("detail") && tr.nextElementSibling.remove();
+    const field = h("input", { type: "text", readonly: true, value: link.url, class: "link-field", "aria-label": "Link for " + u.name });
+    const copy = h("button", {
+      type: "button", class: "secondary small",
+      onclick: async () => { field.select(); await navigator.clipboard?.writeText(link.url).catch(() => {}); conclave.status("Link copied."); },
+    }, "Copy");
+    const what = purpose === "invitation" ? "Invitation" : "Password reset";
+    const sent = link.mailed ? " It was mailed to " + u.email + "." : " No mail relay is set up: pass it on yourself.";
+    tr.after(h("tr", { class: "detail" }, h("td", { colspan: "5" },
+      h("p", {}, h("strong", {}, what + " link for " + u.name), " — works once, until " + conclave.when(link.expires_at) + "." + sent),
+      h("p", { class: "inline-search" }, field, copy))));
+    conclave.status(what + " link ready.");
   }
 
   async function showDevices(u, tr) {

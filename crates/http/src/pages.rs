@@ -45,6 +45,19 @@ impl<'a> SignIn<'a> {
     }
 }
 
+/// The page behind a single-use link: choose a password, then a confirmation.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub(crate) struct Account<'a> {
+    pub title: &'a str,
+    pub heading: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub token: &'a str,
+    pub error: Option<&'a str>,
+    pub done: Option<&'a str>,
+}
+
 /// A page that says one thing and offers one way on: an unknown address, a console that is
 /// not for the person's role.
 #[derive(Template)]

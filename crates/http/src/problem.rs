@@ -66,10 +66,11 @@ pub enum Kind {
     PasswordPolicy,
     SsoRequired,
     SsoFailed,
+    Gone,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::MalformedBody,
         Kind::InvalidField,
         Kind::UnsupportedMediaType,
@@ -91,6 +92,7 @@ impl Kind {
         Kind::PasswordPolicy,
         Kind::SsoRequired,
         Kind::SsoFailed,
+        Kind::Gone,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -116,6 +118,7 @@ impl Kind {
             Kind::PasswordPolicy => "password-policy",
             Kind::SsoRequired => "sso-required",
             Kind::SsoFailed => "sso-failed",
+            Kind::Gone => "gone",
         }
     }
 
@@ -139,6 +142,7 @@ impl Kind {
             Kind::PasswordPolicy => StatusCode::UNPROCESSABLE_ENTITY,
             Kind::SsoRequired => StatusCode::FORBIDDEN,
             Kind::SsoFailed => StatusCode::UNAUTHORIZED,
+            Kind::Gone => StatusCode::GONE,
         }
     }
 
@@ -165,6 +169,7 @@ impl Kind {
             Kind::PasswordPolicy => "The password does not meet the policy",
             Kind::SsoRequired => "Sign in through single sign-on",
             Kind::SsoFailed => "Single sign-on failed",
+            Kind::Gone => "No longer available",
         }
     }
 
@@ -192,6 +197,7 @@ impl Kind {
             Kind::PasswordPolicy => "The new password broke rules of the organisation's policy; `failures` lists each one with a sentence. Nothing was changed.",
             Kind::SsoRequired => "The organisation has turned password sign-in off: use its identity provider (`/sso/start`). Enterprise admins with one-time codes may still use their password.",
             Kind::SsoFailed => "The identity provider's answer was refused (wrong or reused state, a token from another issuer or audience, an expired token, a bad signature, a domain that is not allowed, ...). No account or session was created; start again.",
+            Kind::Gone => "It existed but works no more: a single-use link that was used or has expired. Ask for a new one.",
         }
     }
 
@@ -336,6 +342,7 @@ impl From<services::Error> for Problem {
             },
             E::SsoOnly => Problem::new(Kind::SsoRequired, "your organisation signs in through single sign-on"),
             E::SsoFailed(why) => Problem::new(Kind::SsoFailed, why),
+            E::Gone(why) => Problem::new(Kind::Gone, why),
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")

@@ -22,7 +22,7 @@ pub mod protocol;
 
 pub use compliance::audit;
 pub use identity::sso::SsoMethod;
-pub use identity::{credentials, directory, sessions, sso};
+pub use identity::{credentials, directory, links, sessions, sso};
 pub use messaging::attachments;
 
 use domain::{EnterpriseId, FieldError};
@@ -78,6 +78,9 @@ pub enum Error {
     /// Single sign-on failed; the message says why (for the person and the audit log).
     #[error("single sign-on failed: {0}")]
     SsoFailed(String),
+    /// It existed but works no more (a used or expired single-use link).
+    #[error("{0}")]
+    Gone(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -172,6 +175,7 @@ pub struct Services {
     pub directory: Arc<identity::Directory>,
     pub sessions: Arc<identity::Sessions>,
     pub sso: Arc<identity::Sso>,
+    pub links: Arc<identity::CredentialLinks>,
     pub messaging: Arc<messaging::Messaging>,
     pub attachments: Arc<messaging::Attachments>,
     pub desk: Arc<desk::Desk>,
@@ -194,6 +198,13 @@ impl Services {
         let directory = Arc::new(identity::Directory::new(core.clone(), &store, credentials.clone()));
         let sessions = Arc::new(identity::Sessions::new(core.clone(), &store, credentials.clone()));
         let sso = Arc::new(identity::Sso::new(core.clone(), &store, directory.clone(), sessions.clone())?);
+        let links = Arc::new(identity::CredentialLinks::new(
+            core.clone(),
+            &store,
+            credentials.clone(),
+            directory.clone(),
+            sessions.clone(),
+        ));
         let messaging = Arc::new(messaging::Messaging::new(core.clone(), &store));
         let attachments = Arc::new(messaging::Attachments::new(core.clone(), &store, messaging.clone()));
         let desk = Arc::new(desk::Desk::new(core.clone(), &store));
@@ -204,6 +215,7 @@ impl Services {
             directory,
             sessions,
             sso,
+            links,
             messaging,
             attachments,
             desk,

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "oidc", sql: include_str!("../migrations/0007_oidc.sql") },
     Migration { version: 8, name: "saml", sql: include_str!("../migrations/0008_saml.sql") },
     Migration { version: 9, name: "core", sql: include_str!("../migrations/0009_core.sql") },
+    Migration { version: 10, name: "credential_links", sql: include_str!("../migrations/0010_credential_links.sql") },
 ];
 
 /// Advisory lock keys (arbitrary constants, unique within Conclave).
@@ -64,6 +65,8 @@ mod desk;
 mod foundation;
 #[path = "../../store-sqlite/src/jobs.rs"]
 mod jobs;
+#[path = "../../store-sqlite/src/links.rs"]
+mod links;
 #[path = "../../store-sqlite/src/policies.rs"]
 mod policies;
 #[path = "../../store-sqlite/src/sign_in.rs"]

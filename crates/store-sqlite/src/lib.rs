@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "oidc", sql: include_str!("../migrations/0007_oidc.sql") },
     Migration { version: 8, name: "saml", sql: include_str!("../migrations/0008_saml.sql") },
     Migration { version: 9, name: "core", sql: include_str!("../migrations/0009_core.sql") },
+    Migration { version: 10, name: "credential_links", sql: include_str!("../migrations/0010_credential_links.sql") },
 ];
 
 pub struct SqliteStore {
@@ -56,6 +57,7 @@ mod conversations;
 mod desk;
 mod foundation;
 mod jobs;
+mod links;
 mod policies;
 mod sign_in;
 

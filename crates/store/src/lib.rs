@@ -17,6 +17,7 @@ mod directory;
 mod health;
 mod jobs;
 mod keys;
+mod links;
 mod policies;
 mod sessions;
 mod sign_in;
@@ -28,6 +29,7 @@ pub use directory::*;
 pub use health::*;
 pub use jobs::*;
 pub use keys::*;
+pub use links::*;
 pub use policies::*;
 pub use sessions::*;
 pub use sign_in::*;
@@ -67,6 +69,7 @@ sum_of!(
     SignInStore,
     JobStore,
     PolicyStore,
+    CredentialLinkStore,
     Health,
 );
 

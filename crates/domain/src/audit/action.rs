@@ -147,6 +147,8 @@ catalogue! {
     AuthSignOut = "auth.sign-out", Enterprise, Session, Always, ["reason"], "Someone signed out.";
     AuthLockout = "auth.lockout", Enterprise, User, Always, ["minutes"], "An account locked after too many failed sign-ins.";
     AuthPasswordChange = "auth.password-change", Enterprise, User, Always, [], "A password was changed.";
+    CredentialLinkCreate = "user.credential-link.create", Enterprise, User, Always, ["purpose", "mailed"], "An admin made a single-use link for someone to set their password: an invitation or a reset.";
+    CredentialLinkUse = "auth.credential-link.use", Enterprise, User, Always, ["purpose"], "Someone set their password through a single-use link.";
     AuthTotpEnable = "auth.totp-enable", Enterprise, User, Always, [], "One-time codes were turned on (recovery codes issued).";
     AuthTotpDisable = "auth.totp-disable", Enterprise, User, Always, [], "One-time codes were turned off.";
     SessionEnd = "session.end", Enterprise, Session, Always, ["reason"], "A device's session was ended.";

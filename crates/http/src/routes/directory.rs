@@ -157,6 +157,34 @@ pub async fn update_user(
     ))
 }
 
+/// What kind of single-use link to make.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialLinkRequest {
+    /// `invitation` (an account without a password) or `password-reset`.
+    #[schema(value_type = String)]
+    pub purpose: services::links::LinkPurpose,
+}
+
+/// POST /api/v1/enterprises/{enterprise_id}/users/{user_id}/credential-links — an enterprise admin
+/// makes a single-use link for someone to set their password (mailed when a relay is set up).
+#[utoipa::path(post, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/credential-links", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("user_id" = String, Path)), request_body = CredentialLinkRequest,
+    responses((status = 201, body = services::links::CredentialLinkView),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "An invitation for an account that has a password, or a disabled account", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn create_credential_link(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, uid)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CredentialLinkRequest>,
+) -> Result<(StatusCode, Json<services::links::CredentialLinkView>), Problem> {
+    let (enterprise, user) = (enterprise(&eid)?, user(&uid)?);
+    let link = state.services.links.create(&auth.caller(), &origin, enterprise, user, body.purpose).await?;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
 /// GET /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — a user's signed-in devices (enterprise admins).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/devices", tag = "directory", security(("bearer" = []), ("cookie" = [])),
     params(("enterprise_id" = String, Path), ("user_id" = String, Path)),

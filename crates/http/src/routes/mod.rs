@@ -66,6 +66,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(directory::list_users, directory::create_user))
         .routes(routes!(directory::update_user))
         .routes(routes!(directory::list_user_devices))
+        .routes(routes!(directory::create_credential_link))
         .routes(routes!(directory::list_teams, directory::create_team))
         .routes(routes!(directory::update_team))
         .routes(routes!(directory::list_team_members))

@@ -463,6 +463,118 @@ fn console(
     }
 }
 
+/// The page of a link that works no more, or never did.
+fn dead_link_page(status: StatusCode, text: &str) -> Response {
+    pages::render(
+        status,
+        &pages::Message {
+            title: "Link not usable",
+            heading: "This link does not work",
+            text,
+            link_href: "/signin",
+            link_text: "Go to the sign-in page",
+        },
+    )
+}
+
+fn account_heading(purpose: services::links::LinkPurpose) -> &'static str {
+    match purpose {
+        services::links::LinkPurpose::Invitation => "Welcome to Conclave",
+        services::links::LinkPurpose::PasswordReset => "Set a new password",
+    }
+}
+
+/// GET /account/{token} — the page behind an invitation or reset link.
+async fn get_account(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.services.links.holder(&token).await {
+        Ok(holder) => pages::render(
+            StatusCode::OK,
+            &pages::Account {
+                title: account_heading(holder.purpose),
+                heading: account_heading(holder.purpose),
+                name: &holder.name,
+                email: &holder.email,
+                token: &token,
+                error: None,
+                done: None,
+            },
+        ),
+        Err(e) => link_error(e),
+    }
+}
+
+fn link_error(e: services::Error) -> Response {
+    match e {
+        services::Error::Gone(why) => dead_link_page(StatusCode::GONE, &capitalise(why)),
+        services::Error::NotFound(_) => dead_link_page(
+            StatusCode::NOT_FOUND,
+            "It is not a link Conclave made, or it was copied only in part. Ask your administrator for a new one.",
+        ),
+        other => {
+            let problem = crate::problem::Problem::from(other);
+            dead_link_page(problem.status(), "Conclave could not check this link just now. Try again shortly.")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct AccountForm {
+    password: String,
+    password_again: String,
+}
+
+/// POST /account/{token} — sets the password through the link.
+async fn post_account(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    Path(token): Path<String>,
+    form: Result<Form<AccountForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let holder = match state.services.links.holder(&token).await {
+        Ok(holder) => holder,
+        Err(e) => return link_error(e),
+    };
+    let again = |status: StatusCode, error: &str| {
+        pages::render(
+            status,
+            &pages::Account {
+                title: account_heading(holder.purpose),
+                heading: account_heading(holder.purpose),
+                name: &holder.name,
+                email: &holder.email,
+                token: &token,
+                error: Some(error),
+                done: None,
+            },
+        )
+    };
+    let Ok(Form(form)) = form else {
+        return again(StatusCode::BAD_REQUEST, "Enter the new password twice.");
+    };
+    if form.password != form.password_again {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, "The two passwords differ. Type the same one twice.");
+    }
+    match state.services.links.redeem(&origin, &token, &form.password).await {
+        Ok(done) => pages::render(
+            StatusCode::OK,
+            &pages::Account {
+                title: "Password set",
+                heading: "Your password is set",
+                name: &done.name,
+                email: &done.email,
+                token: "",
+                error: None,
+                done: Some("Sign in with your email and the password you just chose."),
+            },
+        ),
+        Err(e @ (services::Error::Gone(_) | services::Error::NotFound(_))) => link_error(e),
+        Err(e) => {
+            let problem = crate::problem::Problem::from(e);
+            again(problem.status(), &capitalise(&problem.detail))
+        }
+    }
+}
+
 /// The HTML answer for a browser that asked for an address nothing serves.
 pub(crate) fn not_found_page() -> Response {
     pages::render(
@@ -499,6 +611,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/settings", get(|auth| async { console(auth, SETTINGS_HTML, None) }))
         .route("/admin", get(|auth| async { console(auth, ADMIN_HTML, Some(Role::EnterpriseAdmin)) }))
         .route("/desk", get(|auth| async { console(auth, DESK_HTML, Some(Role::Security)) }))
+        .route("/account/{token}", get(get_account).post(post_account))
         .route("/assets/{name}", get(asset))
         .route("/favicon.ico", get(|| async { asset(Path("favicon.svg".to_owned())).await }))
 }

@@ -5,6 +5,7 @@ mod attachments;
 mod bad_input;
 mod credentials;
 mod desk;
+mod links;
 mod messaging;
 mod nodes;
 mod oidc;

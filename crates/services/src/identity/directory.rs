@@ -52,6 +52,8 @@ pub struct UserView {
     #[schema(value_type = Vec<String>)]
     pub roles: Roles,
     pub disabled: bool,
+    /// Whether the account has a password (an invitation gives it one).
+    pub has_password: bool,
     pub created_at: String,
 }
 
@@ -98,6 +100,7 @@ fn open_user(key: &DataKey, row: &store::UserRow) -> Result<UserView> {
         role: row.roles.primary(),
         roles: row.roles,
         disabled: row.disabled,
+        has_password: row.password_hash.is_some(),
         created_at: row.created_at.rfc3339(),
     })
 }

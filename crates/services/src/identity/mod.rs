@@ -2,16 +2,18 @@
 //! credentials (password policy, one-time codes), sessions (sign-in, devices) and single sign-on.
 //!
 //! Built in this order, each from the ones before it: [`Credentials`] → [`Directory`] →
-//! [`Sessions`] → [`Sso`]. Single sign-on provisions accounts through the directory and opens
+//! [`Sessions`] → [`Sso`] and [`CredentialLinks`]. Single sign-on provisions accounts through the directory and opens
 //! sessions; nothing below it knows single sign-on exists.
 
 pub mod credentials;
 pub mod directory;
+pub mod links;
 pub mod sessions;
 pub mod sso;
 
 pub use credentials::Credentials;
 pub use directory::Directory;
+pub use links::CredentialLinks;
 pub use sessions::Sessions;
 pub use sso::Sso;
 
