@@ -62,6 +62,12 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   await ada.page.keyboard.press("Escape");
   await ada.page.waitForSelector("#messages textarea", { state: "detached" });
   assert.equal(await ada.page.locator("#messages li:has-text('not this')").count(), 0);
+  // Bob reacts; Ada sees the count and who reacted, live.
+  await bob.page.hover("#messages li:has-text('at last')");
+  await bob.page.click("#messages li:has-text('at last') button:has-text('React')");
+  await bob.page.click("#messages button[aria-label='React with 🎉']");
+  await ada.page.waitForSelector("#messages li:has-text('at last') .reaction:has-text('1')");
+  assert.match(await ada.page.getAttribute("#messages li:has-text('at last') .reaction", "title"), /Bob Babbage reacted/);
   // "Seen" is drawn from the server's receipts after a reload too, not only from live events.
   await ada.page.reload();
   await ada.page.click("#conversations button:has-text('Bob Babbage')");

@@ -65,6 +65,29 @@ pub fn body(field: &str, raw: &str, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Most different reactions one message may carry.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
+
+/// A reaction: one emoji (with its variation selectors, skin tone, joiners or keycap), nothing
+/// else. Letters, digits on their own, spaces and control characters are refused.
+pub fn reaction(field: &str, raw: &str) -> Result<(), FieldError> {
+    let refuse = || Err(FieldError::new(field, Rule::InvalidValue, "must be a single emoji"));
+    if raw.is_empty() || raw.len() > 32 || raw.chars().count() > 10 {
+        return refuse();
+    }
+    let pictographic = |c: char| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2190..=0x21FF | 0x2300..=0x23FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x24C2 | 0x25AA..=0x25FE);
+    let joiner = |c: char| matches!(c as u32, 0xFE0F | 0xFE0E | 0x200D | 0x20E3 | 0xE0020..=0xE007F);
+    let keycap = |c: char| c.is_ascii_digit() || c == '#' || c == '*';
+    let chars: Vec<char> = raw.chars().collect();
+    let has_picture = chars.iter().any(|c| pictographic(*c));
+    let is_keycap = chars.len() >= 2 && keycap(chars[0]) && chars.contains(&'\u{20E3}');
+    if !(has_picture || is_keycap) || !chars.iter().all(|c| pictographic(*c) || joiner(*c) || (is_keycap && keycap(*c)))
+    {
+        return refuse();
+    }
+    Ok(())
+}
+
 /// The key that makes a direct conversation unique per pair: both ids, sorted.
 pub fn direct_key(a: UserId, b: UserId) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -74,6 +97,16 @@ pub fn direct_key(a: UserId, b: UserId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reaction_is_one_emoji_and_nothing_else() {
+        for ok in ["👍", "❤️", "🎉", "👍🏽", "👩‍💻", "1️⃣", "🇨🇭"] {
+            assert!(reaction("emoji", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "ok", "1", "👍 ", "👍a", "<b>", "\u{202E}", &"👍".repeat(11)] {
+            assert!(reaction("emoji", bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn bodies_are_checked() {

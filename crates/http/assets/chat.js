@@ -18,6 +18,8 @@ const receipts = new Map();        // conversation id -> Map(user id -> seq)
 let teams = [];                    // your teams: their channels are yours to join
 const muted = new Set(JSON.parse(localStorage.getItem("conclave.muted") || "[]"));
 const GROUP_GAP_MS = 5 * 60 * 1000;
+const QUICK_REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "🙏", "✅", "🚀"];
+let picking = null;               // the message id whose reaction picker is open
 
 function fail(e) {
   status(e.message, true);
@@ -280,15 +282,28 @@ function renderMessages(scrollToEnd) {
       timeElement(m.created_at),
       m.edited_at && !m.deleted ? h("span", { class: "edited", title: "Edited " + when(m.edited_at) }, "edited") : null,
       m.seq === lastSeenMine ? h("span", { class: "seen" }, "seen") : null);
-    const actions = mine && !m.deleted && !(editing && editing.id === m.id) ? h("div", { class: "actions", role: "group", "aria-label": "Message actions" },
-      m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
-      h("button", {
+    const actions = !m.deleted && !(editing && editing.id === m.id) ? h("div", { class: "actions", role: "group", "aria-label": "Message actions" },
+      h("button", { type: "button", class: "secondary small", "aria-expanded": String(picking === m.id), onclick: () => { picking = picking === m.id ? null : m.id; renderMessages(false); } }, "React"),
+      !mine ? null : m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
+      !mine ? null : h("button", {
         type: "button", class: "secondary small danger-text",
         onclick: async () => {
           if (!(await confirmAction("Delete this message for everyone? This cannot be undone.", "Delete"))) return;
           act(async () => add(await api("DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id)));
         },
       }, "Delete")) : null;
+    const reactions = !m.deleted && (m.reactions || []).length > 0 ? h("div", { class: "reactions", role: "group", "aria-label": "Reactions" },
+      m.reactions.map((r) => {
+        const mineToo = r.user_ids.includes(me.user.id);
+        const who = r.user_ids.map((id) => id === me.user.id ? "you" : nameOf(id)).join(", ");
+        return h("button", {
+          type: "button", class: "reaction" + (mineToo ? " mine" : ""), "aria-pressed": String(mineToo),
+          title: who + " reacted with " + r.emoji, "aria-label": r.emoji + " " + r.count + ", " + who,
+          onclick: () => react(m, r.emoji, !mineToo),
+        }, h("span", { class: "emoji" }, r.emoji), " " + r.count);
+      })) : null;
+    const picker = picking === m.id ? h("div", { class: "picker", role: "group", "aria-label": "Pick a reaction" },
+      QUICK_REACTIONS.map((e) => h("button", { type: "button", class: "icon", "aria-label": "React with " + e, onclick: () => { picking = null; react(m, e, true); } }, e))) : null;
     let file = null;
     if (m.attachment && !m.deleted) {
       file = h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "),
@@ -299,13 +314,22 @@ function renderMessages(scrollToEnd) {
       class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : ""),
       dataset: { seq: String(m.seq), id: m.id },
     }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
-    h("div", { class: "content" }, meta, messageBody(m), file), actions);
+    h("div", { class: "content" }, meta, messageBody(m), file, reactions, picker), actions);
     items.push(li);
     previous = m;
   }
   ol.replaceChildren(...items);
   if (hadFocus && hadFocus.classList.contains("edit-box")) ol.querySelector(".edit-box")?.focus();
   if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
+}
+
+async function react(m, emoji, add) {
+  try {
+    const reactions = await api(add ? "PUT" : "DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id + "/reactions/" + encodeURIComponent(emoji));
+    const held = messages.get(m.conversation_id)?.get(m.seq);
+    if (held) held.reactions = reactions;
+    renderMessages(false);
+  } catch (e) { fail(e); }
 }
 
 // Uploads with XMLHttpRequest: fetch cannot report upload progress.
@@ -440,6 +464,14 @@ async function handle(event) {
         await markRead();
       } else {
         renderList();
+      }
+      break;
+    }
+    case "reactions-changed": {
+      const held = [...(messages.get(event.conversation_id) || new Map()).values()].find((m) => m.id === event.message_id);
+      if (held) {
+        held.reactions = event.reactions;
+        if (event.conversation_id === current) renderMessages(false);
       }
       break;
     }

@@ -58,6 +58,35 @@ pub struct MessageView {
     pub deleted: bool,
     /// The file this message carries, if any (gone once the message is deleted).
     pub attachment: Option<AttachmentView>,
+    /// Emoji reactions, each with who reacted, in the order they were first used.
+    #[serde(default)]
+    pub reactions: Vec<ReactionView>,
+}
+
+/// One emoji on a message and the people who reacted with it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub count: usize,
+    #[schema(value_type = Vec<String>)]
+    pub user_ids: Vec<UserId>,
+}
+
+impl ReactionView {
+    /// Groups rows (already in order) by emoji.
+    pub fn group(rows: &[store::ReactionRow]) -> Vec<ReactionView> {
+        let mut out: Vec<ReactionView> = Vec::new();
+        for row in rows {
+            match out.iter_mut().find(|r| r.emoji == row.emoji) {
+                Some(r) => {
+                    r.count += 1;
+                    r.user_ids.push(row.user_id);
+                }
+                None => out.push(ReactionView { emoji: row.emoji.clone(), count: 1, user_ids: vec![row.user_id] }),
+            }
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -106,6 +135,14 @@ pub enum Event {
         conversation_id: ConversationId,
         #[schema(value_type = String, format = Uuid)]
         user_id: UserId,
+    },
+    /// The reactions on a message changed; `reactions` is the whole new set.
+    ReactionsChanged {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        message_id: MessageId,
+        reactions: Vec<ReactionView>,
     },
     /// A report arrived at the security desk or changed (a reply, a new state, a file): sent to
     /// the security team, whose inbox then fetches the report list again. It names only the

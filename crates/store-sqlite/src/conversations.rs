@@ -8,7 +8,7 @@ use domain::audit::AuditDraft;
 use domain::{AttachmentId, ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
 use sqlx::Row;
 use store::decode;
-use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, Result};
+use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, ReactionRow, Result};
 
 const CONVERSATION_COLUMNS: &str =
     "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
@@ -38,6 +38,14 @@ fn member_row(row: &DbRow) -> Result<ConversationMemberRow> {
         role: decode::member_role(&text(row, "role")?)?,
         joined_at: Millis(row.try_get("joined_at").map_err(db)?),
         last_read_seq: row.try_get("last_read_seq").map_err(db)?,
+    })
+}
+
+fn reaction_row(row: &DbRow) -> Result<ReactionRow> {
+    Ok(ReactionRow {
+        message_id: MessageId(decode::uuid(&text(row, "message_id")?)?),
+        user_id: UserId(decode::uuid(&text(row, "user_id")?)?),
+        emoji: text(row, "emoji")?,
     })
 }
 
@@ -369,18 +377,109 @@ impl store::ConversationStore for Store {
         sender: UserId,
         at: Millis,
     ) -> Result<MessageRow> {
-        let row = sqlx::query(&format!(
-            "UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, deleted_at = $1 \
-             WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(at.0)
-        .bind(conversation.to_string())
-        .bind(id.to_string())
-        .bind(sender.to_string())
-        .fetch_optional(self.writer())
-        .await
-        .map_err(db)?;
-        row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)
+        transaction!(self.writer(), |tx| {
+            let row = sqlx::query(&format!(
+                "UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, deleted_at = $1 \
+                 WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
+            ))
+            .bind(at.0)
+            .bind(conversation.to_string())
+            .bind(id.to_string())
+            .bind(sender.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
+            // A deleted message keeps nothing people added to it either.
+            sqlx::query("DELETE FROM message_reactions WHERE message_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            Ok(row)
+        })
+    }
+
+    async fn set_reaction(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        user: UserId,
+        emoji: &str,
+        add: bool,
+        max_distinct: usize,
+        at: Millis,
+    ) -> Result<Vec<ReactionRow>> {
+        transaction!(self.writer(), |tx| {
+            let live: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT id FROM messages WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL {FOR_SHARE}"
+            ))
+            .bind(conversation.to_string())
+            .bind(message.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if live.is_none() {
+                return Err(Error::NotFound);
+            }
+            if add {
+                let distinct: Vec<String> =
+                    sqlx::query_scalar("SELECT DISTINCT emoji FROM message_reactions WHERE message_id = $1")
+                        .bind(message.to_string())
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                if !distinct.iter().any(|e| e == emoji) && distinct.len() >= max_distinct {
+                    return Err(Error::Conflict("message_reactions.limit".to_owned()));
+                }
+                sqlx::query(
+                    "INSERT INTO message_reactions (message_id, conversation_id, user_id, emoji, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(message.to_string())
+                .bind(conversation.to_string())
+                .bind(user.to_string())
+                .bind(emoji)
+                .bind(at.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            } else {
+                sqlx::query("DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+                    .bind(message.to_string())
+                    .bind(user.to_string())
+                    .bind(emoji)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            let rows = sqlx::query(
+                "SELECT message_id, user_id, emoji FROM message_reactions WHERE message_id = $1 ORDER BY created_at, user_id",
+            )
+            .bind(message.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            rows.iter().map(reaction_row).collect()
+        })
+    }
+
+    async fn reactions(&self, conversation: ConversationId, messages: &[MessageId]) -> Result<Vec<ReactionRow>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One query per page of history: the ids are bound, never spliced into the SQL.
+        let placeholders: Vec<String> = (0..messages.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT message_id, user_id, emoji FROM message_reactions WHERE conversation_id = $1 \
+             AND message_id IN ({}) ORDER BY created_at, user_id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(conversation.to_string());
+        for m in messages {
+            query = query.bind(m.to_string());
+        }
+        query.fetch_all(self.reader()).await.map_err(db)?.iter().map(reaction_row).collect()
     }
 
     async fn get_message(&self, conversation: ConversationId, id: MessageId) -> Result<Option<MessageRow>> {

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "saml", sql: include_str!("../migrations/0008_saml.sql") },
     Migration { version: 9, name: "core", sql: include_str!("../migrations/0009_core.sql") },
     Migration { version: 10, name: "credential_links", sql: include_str!("../migrations/0010_credential_links.sql") },
+    Migration { version: 11, name: "reactions", sql: include_str!("../migrations/0011_reactions.sql") },
 ];
 
 pub struct SqliteStore {

@@ -32,6 +32,14 @@ pub struct ConversationMemberRow {
     pub last_read_seq: i64,
 }
 
+/// One person's reaction to a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReactionRow {
+    pub message_id: domain::MessageId,
+    pub user_id: UserId,
+    pub emoji: String,
+}
+
 /// A message. `body_ct` is sealed (table `messages`, row = message id, column `body`) and is
 /// `None` once the message is deleted: deletion destroys the content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +167,25 @@ pub trait ConversationStore: Send + Sync {
         page: MessagePage,
         limit: u32,
     ) -> Result<Vec<MessageRow>>;
+    /// Adds (`add`) or removes `user`'s `emoji` on an undeleted message of the conversation and
+    /// returns the message's reactions. `NotFound` for no such message; `Conflict` when adding
+    /// a new emoji would pass `max_distinct` different ones.
+    async fn set_reaction(
+        &self,
+        conversation: domain::ConversationId,
+        message: domain::MessageId,
+        user: UserId,
+        emoji: &str,
+        add: bool,
+        max_distinct: usize,
+        at: Millis,
+    ) -> Result<Vec<ReactionRow>>;
+    /// The reactions on these messages of the conversation.
+    async fn reactions(
+        &self,
+        conversation: domain::ConversationId,
+        messages: &[domain::MessageId],
+    ) -> Result<Vec<ReactionRow>>;
     /// Raises the member's read receipt to `seq` (never lowers it, never past the newest
     /// message) and returns the stored value.
     async fn mark_read(&self, conversation: domain::ConversationId, user: UserId, seq: i64) -> Result<i64>;

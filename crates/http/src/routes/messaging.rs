@@ -259,6 +259,36 @@ pub async fn delete_message(
     Ok(Json(state.services.messaging.delete_message(&auth.principal, c, m).await?))
 }
 
+/// PUT /api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji} — react with an emoji.
+#[utoipa::path(put, path = "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path, description = "One emoji, percent-encoded")),
+    responses((status = 200, description = "The message's reactions now", body = [services::messaging::ReactionView]),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The message already carries the most different reactions", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "Not a single emoji", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn add_reaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, mid, emoji)): Path<(String, String, String)>,
+) -> Result<Json<Vec<services::messaging::ReactionView>>, Problem> {
+    let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
+    Ok(Json(state.services.messaging.react(&auth.principal, c, m, &emoji, true).await?))
+}
+
+/// DELETE /api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji} — take your reaction back.
+#[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("message_id" = String, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "The message's reactions now", body = [services::messaging::ReactionView]),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn remove_reaction(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, mid, emoji)): Path<(String, String, String)>,
+) -> Result<Json<Vec<services::messaging::ReactionView>>, Problem> {
+    let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
+    Ok(Json(state.services.messaging.react(&auth.principal, c, m, &emoji, false).await?))
+}
+
 /// POST /api/v1/conversations/{conversation_id}/read — move your read receipt forward.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/read", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path)), request_body = ReadRequest,

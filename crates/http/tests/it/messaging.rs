@@ -388,3 +388,61 @@ async fn group_membership_changes_over_http_arrive_live_and_are_refused_precisel
     let r = req(Method::DELETE, &format!("{members}/{owner_id}")).bearer(&p.a).send(&p.app).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
 }
+
+#[tokio::test]
+async fn reactions_are_emoji_counted_per_person_bounded_and_gone_with_their_message() {
+    let p = pair().await;
+    let m = send(&p, &p.a, "Shall we ship?").await;
+    let id = m["id"].as_str().unwrap();
+    let base = format!("/api/v1/conversations/{}/messages/{id}/reactions", p.conversation);
+    let thumbs = "%F0%9F%91%8D"; // 👍
+    for token in [&p.a, &p.b, &p.b] {
+        let r = req(Method::PUT, &format!("{base}/{thumbs}")).bearer(token).send(&p.app).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let listed = req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation))
+        .bearer(&p.b)
+        .send(&p.app)
+        .await
+        .json();
+    assert_eq!(
+        listed[0]["reactions"],
+        json!([{ "emoji": "👍", "count": 2, "user_ids": [listed[0]["sender_id"], p.b_id] }]),
+        "once per person"
+    );
+    // Not an emoji, and not a member: refused, nothing changed.
+    let word = req(Method::PUT, &format!("{base}/ok")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
+    assert_eq!((word["field"].as_str(), word["rule"].as_str()), (Some("emoji"), Some("invalid-value")));
+    req(Method::PUT, &format!("{base}/{thumbs}")).bearer(&p.c).send(&p.app).await.problem(404, "not-found");
+    let elsewhere =
+        format!("/api/v1/conversations/{}/messages/{}/reactions/{thumbs}", p.conversation, uuid::Uuid::now_v7());
+    req(Method::PUT, &elsewhere).bearer(&p.a).send(&p.app).await.problem(404, "not-found");
+    // Taking one back.
+    let after = req(Method::DELETE, &format!("{base}/{thumbs}")).bearer(&p.b).send(&p.app).await.json();
+    assert_eq!(after[0]["count"], 1);
+    // At most 20 different emoji on one message.
+    let emoji: Vec<char> = ('\u{1F600}'..='\u{1F614}').collect();
+    for e in &emoji[..19] {
+        let path = format!("{base}/{}", utf8_percent(&e.to_string()));
+        assert_eq!(req(Method::PUT, &path).bearer(&p.a).send(&p.app).await.status, StatusCode::OK);
+    }
+    let over = format!("{base}/{}", utf8_percent(&emoji[19].to_string()));
+    let refused = req(Method::PUT, &over).bearer(&p.a).send(&p.app).await.problem(409, "conflict");
+    assert_eq!(refused["field"], "emoji");
+    // Deleting the message takes its reactions with it.
+    req(Method::DELETE, &format!("/api/v1/conversations/{}/messages/{id}", p.conversation))
+        .bearer(&p.a)
+        .send(&p.app)
+        .await;
+    req(Method::PUT, &format!("{base}/{thumbs}")).bearer(&p.b).send(&p.app).await.problem(404, "not-found");
+    let listed = req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation))
+        .bearer(&p.b)
+        .send(&p.app)
+        .await
+        .json();
+    assert_eq!(listed[0]["reactions"], json!([]));
+}
+
+fn utf8_percent(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}

@@ -9,7 +9,7 @@
 pub mod attachments;
 
 pub use crate::core::events::EVENTS_SUBJECT;
-pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView, ReadPosition};
+pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView, ReactionView, ReadPosition};
 pub use attachments::Attachments;
 
 use crate::core::events::conversation_topic;
@@ -78,6 +78,7 @@ pub(crate) fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<Mes
             }),
             _ => None,
         },
+        reactions: Vec::new(),
     })
 }
 
@@ -492,7 +493,10 @@ impl Messaging {
             }
             Err(e) => return Err(e.into()),
         };
-        let view = open_message(&key, &row)?;
+        let mut view = open_message(&key, &row)?;
+        // An edit keeps the reactions: the event carries them so clients redraw the whole message.
+        view.reactions =
+            crate::protocol::ReactionView::group(&self.conversation_store.reactions(conversation, &[id]).await?);
         self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageEdited { message: view.clone() })
             .await?;
         Ok(view)
@@ -559,15 +563,57 @@ impl Messaging {
         };
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        self.conversation_store
-            .list_messages(conversation, page, limit.clamp(1, 200))
-            .await?
-            .iter()
-            .map(|m| open_message(&key, m))
+        let rows = self.conversation_store.list_messages(conversation, page, limit.clamp(1, 200)).await?;
+        let ids: Vec<MessageId> = rows.iter().filter(|m| m.deleted_at.is_none()).map(|m| m.id).collect();
+        let reactions = self.conversation_store.reactions(conversation, &ids).await?;
+        rows.iter()
+            .map(|m| {
+                let mut view = open_message(&key, m)?;
+                let mine: Vec<store::ReactionRow> =
+                    reactions.iter().filter(|r| r.message_id == m.id).cloned().collect();
+                view.reactions = crate::protocol::ReactionView::group(&mine);
+                Ok(view)
+            })
             .collect()
     }
 
     /// Moves the caller's read receipt forward; the other members see it live.
+    /// Adds or removes the caller's reaction on a message; every member sees the new set live.
+    pub async fn react(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        message: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Result<Vec<crate::protocol::ReactionView>> {
+        messaging::reaction("emoji", emoji).map_err(Error::Invalid)?;
+        self.membership(p, conversation).await?;
+        let max = messaging::MAX_REACTIONS_PER_MESSAGE;
+        let rows = self
+            .conversation_store
+            .set_reaction(conversation, message, p.user_id, emoji, add, max, Millis::now())
+            .await
+            .map_err(|e| match e {
+                store::Error::NotFound => Error::NotFound("message"),
+                store::Error::Conflict(_) => Error::Conflict(FieldError::new(
+                    "emoji",
+                    Rule::TooLong,
+                    format!("a message carries at most {max} different reactions"),
+                )),
+                e => e.into(),
+            })?;
+        let reactions = crate::protocol::ReactionView::group(&rows);
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let event = Event::ReactionsChanged {
+            conversation_id: conversation,
+            message_id: message,
+            reactions: reactions.clone(),
+        };
+        self.publish_to_members(p.enterprise_id, &key, conversation, event).await?;
+        Ok(reactions)
+    }
+
     pub async fn mark_read(&self, p: &Principal, conversation: ConversationId, seq: i64) -> Result<i64> {
         if seq < 0 {
             return Err(Error::Invalid(FieldError::new("seq", Rule::InvalidValue, "must not be negative")));

@@ -445,6 +445,24 @@ conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| 
     assert_eq!(store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap().len(), 2);
 });
 
+conformance!(reactions_are_once_per_person_bounded_and_leave_with_their_message, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let m = store.append_message(e, &message(&c, a.id)).await.unwrap().0;
+    store.set_reaction(c.id, m.id, a.id, "👍", true, 2, Millis(1)).await.unwrap();
+    store.set_reaction(c.id, m.id, a.id, "👍", true, 2, Millis(2)).await.unwrap();
+    let rows = store.set_reaction(c.id, m.id, b.id, "👍", true, 2, Millis(3)).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), [a.id, b.id], "once per person");
+    store.set_reaction(c.id, m.id, b.id, "🎉", true, 2, Millis(4)).await.unwrap();
+    let err = store.set_reaction(c.id, m.id, b.id, "🔥", true, 2, Millis(5)).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    let rows = store.set_reaction(c.id, m.id, a.id, "👍", false, 2, Millis(6)).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(store.reactions(c.id, &[m.id]).await.unwrap().len(), 2);
+    store.delete_message(c.id, m.id, a.id, Millis(7)).await.unwrap();
+    assert!(store.reactions(c.id, &[m.id]).await.unwrap().is_empty());
+    assert!(matches!(store.set_reaction(c.id, m.id, b.id, "👍", true, 2, Millis(8)).await, Err(Error::NotFound)));
+});
+
 conformance!(unread_counts_skip_your_own_and_deleted_messages, |store| {
     let (e, a, b, c) = pair(&store).await;
     let mut from_b = Vec::new();
