@@ -41,6 +41,10 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   // Bob opened it, so his receipt reaches Ada live.
   await ada.page.waitForSelector("#messages li:has-text('the engine runs') .meta:has-text('seen')");
 
+  // Bob writes: Ada sees that he is typing, and that he is online.
+  await bob.page.type("#body", "Splendid.");
+  await ada.page.waitForSelector("#typing:has-text('Bob Babbage is typing')");
+  await ada.page.waitForSelector("#conversations button:has-text('Bob Babbage') .presence.online");
   await bob.page.fill("#body", "Splendid.\nSend the plans.");
   await bob.page.click("#composer button");
   await ada.page.waitForSelector("#messages li:has-text('Send the plans.')");

@@ -20,6 +20,8 @@ const muted = new Set(JSON.parse(localStorage.getItem("conclave.muted") || "[]")
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const QUICK_REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "🙏", "✅", "🚀"];
 let picking = null;               // the message id whose reaction picker is open
+const typing = new Map();          // conversation id -> Map(user id -> until when, ms)
+let typingSentAt = 0;
 
 function fail(e) {
   status(e.message, true);
@@ -103,7 +105,7 @@ function renderList() {
       "aria-current": c.id === current ? "page" : null, dataset: { id: c.id },
       onclick: () => open(c.id).catch(fail),
     },
-    c.kind === "team" ? h("span", { class: "hash", "aria-hidden": "true" }, "#") : avatar(titleOf(c), c.kind === "direct" ? c.member_ids.find((id) => id !== me.user.id) : c.id),
+    c.kind === "team" ? h("span", { class: "hash", "aria-hidden": "true" }, "#") : withPresence(avatar(titleOf(c), c.kind === "direct" ? c.member_ids.find((id) => id !== me.user.id) : c.id), c.kind === "direct" ? c.member_ids.find((id) => id !== me.user.id) : null),
     h("span", { class: "name" }, titleOf(c)), muted.has(c.id) ? h("span", { class: "muted small", title: "Muted" }, "🔕") : null, badge(c));
     lists[c.kind]?.append(h("li", {}, b));
   }
@@ -133,6 +135,32 @@ async function joinTeam(teamId) {
   await open(c.id);
 }
 
+/// An avatar with a presence dot for a person (online, away or offline, from the server).
+function withPresence(el, userId) {
+  const p = userId && people.get(userId);
+  if (!p) return el;
+  const wrap = h("span", { class: "with-presence" }, el, h("span", { class: "presence " + p.presence, title: p.presence }));
+  return wrap;
+}
+
+/// Someone who just wrote or typed is evidently online, whatever the last minute's poll said.
+function seenActive(userId) {
+  const p = people.get(userId);
+  if (p && p.presence !== "online") {
+    p.presence = "online";
+    renderList();
+  }
+}
+
+function renderTyping() {
+  const now = Date.now();
+  const here = typing.get(current) || new Map();
+  for (const [u, until] of here) if (until < now) here.delete(u);
+  const names = [...here.keys()].map(nameOf);
+  $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? names[0] + " is typing…"
+    : names.length === 2 ? names[0] + " and " + names[1] + " are typing…" : "Several people are typing…";
+}
+
 // ---- the open conversation ----
 
 function add(m) {
@@ -159,6 +187,7 @@ async function open(id) {
   renderMute();
   closeDrawer();
   renderMembers();
+  renderTyping();
   if (!messages.has(id)) {
     const page = await api("GET", "/api/v1/conversations/" + id + "/messages?limit=50");
     for (const m of page) add(m);
@@ -185,7 +214,7 @@ function renderMembers() {
   panel.querySelector("summary").textContent = "Members (" + c.member_ids.length + ")";
   const owner = c.kind === "group" && c.owner_ids.includes(me.user.id);
   $("member-list").replaceChildren(...c.member_ids.map((id) => h("li", {},
-    avatar(nameOf(id), id), h("span", {}, nameOf(id) + (c.owner_ids.includes(id) && c.kind === "group" ? " (owner)" : "") + (id === me.user.id ? " (you)" : "")),
+    withPresence(avatar(nameOf(id), id), id), h("span", {}, nameOf(id) + (c.owner_ids.includes(id) && c.kind === "group" ? " (owner)" : "") + (id === me.user.id ? " (you)" : "")),
     owner && id !== me.user.id ? h("button", {
       type: "button", class: "link",
       onclick: async () => {
@@ -442,6 +471,9 @@ async function handle(event) {
       const c = conversations.get(m.conversation_id);
       const known = messages.has(m.conversation_id);
       if (known) add(m);
+      typing.get(m.conversation_id)?.delete(m.sender_id);
+      if (event.type === "message-created") seenActive(m.sender_id);
+      if (m.conversation_id === current) renderTyping();
       if (c && event.type === "message-created") {
         bump(c);
         if (m.sender_id === me.user.id) {
@@ -465,6 +497,13 @@ async function handle(event) {
       } else {
         renderList();
       }
+      break;
+    }
+    case "typing": {
+      seenActive(event.user_id);
+      if (!typing.has(event.conversation_id)) typing.set(event.conversation_id, new Map());
+      typing.get(event.conversation_id).set(event.user_id, Date.now() + 6000);
+      if (event.conversation_id === current) renderTyping();
       break;
     }
     case "reactions-changed": {
@@ -643,6 +682,11 @@ async function main() {
   const area = $("body");
   area.addEventListener("input", () => {
     growComposer();
+    // Tell the others at most every three seconds while writing.
+    if (current && area.value.trim() && Date.now() - typingSentAt > 3000) {
+      typingSentAt = Date.now();
+      api("POST", "/api/v1/conversations/" + current + "/typing").catch(() => {});
+    }
     completion = completions(area.value, area.selectionStart);
     if (completion) completion.index = 0;
     renderCompletion();
@@ -705,8 +749,12 @@ async function main() {
       $("notify").hidden = true;
     });
   }
-  // Relative times age: redraw them each minute.
-  setInterval(() => { if (current && !editing) renderMessages(false); }, 60000);
+  // Relative times age, presence changes: redraw each minute; typing notes fade after a while.
+  setInterval(() => {
+    loadPeople().then(renderList).catch(() => {});
+    if (current && !editing) renderMessages(false);
+  }, 60000);
+  setInterval(renderTyping, 2000);
   connectLive((event) => handle(event).catch(fail), (state) => {
     $("live").textContent = state;
     $("live").className = state === "live" ? "on" : "muted";

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
+/// How often a live connection's pings are written down as session activity.
+const SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Largest frame a client may send; clients only send small control frames.
 pub const MAX_CLIENT_FRAME: usize = 4096;
 /// Events a connection may have queued before it counts as too slow.
@@ -222,6 +224,7 @@ pub(crate) async fn serve(
         }
     };
     drop(token);
+    let mut last_seen_written = tokio::time::Instant::now();
     let expiry = tokio::time::sleep_until(deadline);
     tokio::pin!(expiry);
     if socket.send(Message::Text(r#"{"type":"ready"}"#.into())).await.is_err() {
@@ -265,6 +268,14 @@ pub(crate) async fn serve(
                     }
                     if socket.send(Message::Text(r#"{"type":"pong"}"#.into())).await.is_err() {
                         break;
+                    }
+                    // A connected client is someone present: presence reads session activity. Once a
+                    // minute is enough for "online" (two minutes) and keeps pings off the writer.
+                    if last_seen_written.elapsed() >= SEEN_EVERY {
+                        last_seen_written = tokio::time::Instant::now();
+                        if let Err(e) = services.sessions.seen(session).await {
+                            tracing::debug!(error = %e, "could not record a session's activity");
+                        }
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {

@@ -136,6 +136,13 @@ pub enum Event {
         #[schema(value_type = String, format = Uuid)]
         user_id: UserId,
     },
+    /// Someone is writing in a conversation (sent at most every few seconds while they type).
+    Typing {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        user_id: UserId,
+    },
     /// The reactions on a message changed; `reactions` is the whole new set.
     ReactionsChanged {
         #[schema(value_type = String, format = Uuid)]

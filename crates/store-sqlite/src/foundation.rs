@@ -521,6 +521,21 @@ impl store::SessionStore for Store {
         Ok(())
     }
 
+    async fn last_activity(&self, enterprise: EnterpriseId, now: Millis) -> Result<Vec<(UserId, Millis)>> {
+        let rows = sqlx::query(
+            "SELECT user_id, MAX(last_seen_at) AS seen FROM sessions \
+             WHERE enterprise_id = $1 AND ended_at IS NULL AND expires_at > $2 GROUP BY user_id",
+        )
+        .bind(enterprise.to_string())
+        .bind(now.0)
+        .fetch_all(self.reader())
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((UserId(decode::uuid(&text(r, "user_id")?)?), Millis(r.try_get("seen").map_err(db)?))))
+            .collect()
+    }
+
     async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>> {
         sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE enterprise_id = $1 AND user_id = $2 \

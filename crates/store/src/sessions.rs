@@ -41,6 +41,9 @@ pub trait SessionStore: Send + Sync {
     /// authenticating a request needs, in one query.
     async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, Roles)>>;
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()>;
+    /// For each person of the enterprise with an open session at `now`: the latest activity of
+    /// any of their sessions. What presence is drawn from, the same on every node.
+    async fn last_activity(&self, enterprise: EnterpriseId, now: Millis) -> Result<Vec<(UserId, Millis)>>;
     /// Open sessions of one user, newest first.
     async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>>;
     /// Ends one open session of `user`; `NotFound` when there is none with that id.

@@ -289,6 +289,15 @@ pub async fn remove_reaction(
     Ok(Json(state.services.messaging.react(&auth.principal, c, m, &emoji, false).await?))
 }
 
+/// POST /api/v1/conversations/{conversation_id}/typing — tell the other members you are writing.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/typing", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)),
+    responses((status = 204, description = "The others were told"), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn typing(State(state): State<AppState>, auth: Auth, Path(cid): Path<String>) -> Result<StatusCode, Problem> {
+    state.services.messaging.typing(&auth.principal, conversation(&cid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// POST /api/v1/conversations/{conversation_id}/read — move your read receipt forward.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/read", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path)), request_body = ReadRequest,

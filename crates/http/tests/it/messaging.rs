@@ -446,3 +446,23 @@ async fn reactions_are_emoji_counted_per_person_bounded_and_gone_with_their_mess
 fn utf8_percent(s: &str) -> String {
     s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
+
+#[tokio::test]
+async fn presence_comes_from_sessions_and_typing_is_for_members_only() {
+    let p = pair().await;
+    // Ada, Bob and Cy signed in (the pair made their tokens); a colleague who never did is offline.
+    let e = p.app.services.directory.list_enterprises(&services::Caller::Operator).await.unwrap()[0].id;
+    p.app.user(e, "dee@acme.example", Role::Member).await;
+    let people = req(Method::GET, "/api/v1/directory").bearer(&p.a).send(&p.app).await.json();
+    let presence = |email: &str| {
+        people.as_array().unwrap().iter().find(|c| c["email"] == email).unwrap()["presence"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(presence("bob@acme.example"), "online");
+    assert_eq!(presence("dee@acme.example"), "offline");
+    let path = format!("/api/v1/conversations/{}/typing", p.conversation);
+    assert_eq!(req(Method::POST, &path).bearer(&p.a).send(&p.app).await.status, StatusCode::NO_CONTENT);
+    req(Method::POST, &path).bearer(&p.c).send(&p.app).await.problem(404, "not-found");
+}

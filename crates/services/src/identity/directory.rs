@@ -15,6 +15,7 @@ pub struct Directory {
     core: Arc<crate::core::Core>,
     directory_store: Arc<dyn store::DirectoryStore>,
     conversation_store: Arc<dyn store::ConversationStore>,
+    session_store: Arc<dyn store::SessionStore>,
     credentials: Arc<super::Credentials>,
 }
 
@@ -24,7 +25,13 @@ impl Directory {
         store: &Arc<dyn store::Store>,
         credentials: Arc<super::Credentials>,
     ) -> Directory {
-        Directory { core, directory_store: store.clone(), conversation_store: store.clone(), credentials }
+        Directory {
+            core,
+            directory_store: store.clone(),
+            conversation_store: store.clone(),
+            session_store: store.clone(),
+            credentials,
+        }
     }
 }
 
@@ -451,16 +458,31 @@ pub struct ColleagueView {
     pub id: UserId,
     pub name: String,
     pub email: String,
+    /// `online` (active in the last 2 minutes: a connected client pings every 25 seconds),
+    /// `away` (within 15 minutes) or `offline`, from every node's sessions alike.
+    pub presence: &'static str,
 }
+
+/// How long after its last activity a person counts as online, then away.
+const ONLINE_FOR_MS: i64 = 2 * 60 * 1000;
+const AWAY_FOR_MS: i64 = 15 * 60 * 1000;
 
 impl Directory {
     /// The enabled people of the caller's enterprise (the in-app directory).
     pub async fn list_colleagues(&self, p: &crate::Principal) -> Result<Vec<ColleagueView>> {
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let now = domain::Millis::now();
+        let seen: std::collections::HashMap<UserId, domain::Millis> =
+            self.session_store.last_activity(p.enterprise_id, now).await?.into_iter().collect();
         let mut out = Vec::new();
         for row in self.directory_store.list_users(p.enterprise_id).await?.iter().filter(|u| !u.disabled) {
             let user = open_user(&key, row)?;
-            out.push(ColleagueView { id: user.id, name: user.name, email: user.email });
+            let presence = match seen.get(&user.id).map(|at| now.0 - at.0) {
+                Some(ago) if ago <= ONLINE_FOR_MS => "online",
+                Some(ago) if ago <= AWAY_FOR_MS => "away",
+                _ => "offline",
+            };
+            out.push(ColleagueView { id: user.id, name: user.name, email: user.email, presence });
         }
         out.sort_by_key(|c| c.name.to_lowercase());
         Ok(out)

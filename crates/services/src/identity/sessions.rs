@@ -457,6 +457,13 @@ impl Sessions {
         })
     }
 
+    /// Records that a session is in use (a live connection's ping), at most once per touch
+    /// interval thanks to the store's `last_seen_at < now` guard and the ping period.
+    pub async fn seen(&self, session: SessionId) -> Result<()> {
+        self.session_store.touch_session(session, Millis::now()).await?;
+        Ok(())
+    }
+
     /// Resolves a bearer or cookie token to its principal. Ended, expired and disabled-account
     /// sessions are all simply unauthenticated.
     /// When the session behind `token` expires; unauthenticated if it already ended. Read-only:

@@ -578,6 +578,23 @@ impl Messaging {
     }
 
     /// Moves the caller's read receipt forward; the other members see it live.
+    /// The caller is typing: the other members are told live, on every node.
+    pub async fn typing(&self, p: &Principal, conversation: ConversationId) -> Result<()> {
+        self.membership(p, conversation).await?;
+        let others: Vec<UserId> = self
+            .conversation_store
+            .list_members(conversation)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .filter(|u| *u != p.user_id)
+            .collect();
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let event = Event::Typing { conversation_id: conversation, user_id: p.user_id };
+        self.core.publish(p.enterprise_id, &key, &conversation_topic(conversation), others, event).await;
+        Ok(())
+    }
+
     /// Adds or removes the caller's reaction on a message; every member sees the new set live.
     pub async fn react(
         &self,
