@@ -10,6 +10,7 @@ before(async () => {
   conclave = await Conclave.start();
   conclave.createUser("ada@chat.example", "Ada Lovelace", "member");
   conclave.createUser("bob@chat.example", "Bob Babbage", "member");
+  conclave.createUser("cy@chat.example", "Cy Clerk", "member");
   browser = await launchBrowser();
 });
 
@@ -178,3 +179,37 @@ test("a group's owner adds and removes a member, and the member's browser follow
   await ada.context.close();
   await bob.context.close();
 });
+
+test("new activity moves a conversation to the top of its section, and your own messages are never unread", async () => {
+  const ada = await newPage(browser);
+  const bob = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  await signIn(bob.page, conclave.url, "bob@chat.example");
+  await ada.page.waitForSelector("#live.on");
+  // Ada writes to Cy last, so Cy is on top; then Bob writes 30 messages through the API.
+  for (const label of ["Bob Babbage <bob@chat.example>", "Cy Clerk <cy@chat.example>"]) {
+    await ada.page.click("#start summary");
+    await ada.page.selectOption("#direct-with", { label });
+    await ada.page.click("#new-direct button");
+    await ada.page.fill("#body", "Hello from Ada");
+    await ada.page.keyboard.press("Enter");
+    await ada.page.waitForSelector("#messages li:has-text('Hello from Ada')");
+  }
+  await ada.page.waitForSelector("#list-direct li:first-child button:has-text('Cy Clerk')");
+  await bob.page.evaluate(async () => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const list = await (await fetch("/api/v1/conversations")).json();
+    const withAda = list.find((c) => c.kind === "direct");
+    for (let i = 0; i < 30; i++) {
+      await fetch(`/api/v1/conversations/${withAda.id}/messages`, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token }, body: JSON.stringify({ body: "note " + i }) });
+    }
+  });
+  await ada.page.waitForSelector("#list-direct li:first-child button:has-text('Bob Babbage') .badge:has-text('30')");
+  // Bob opens the app: what he sent is not unread for him.
+  await bob.page.reload();
+  await bob.page.waitForSelector("#list-direct button:has-text('Ada Lovelace')");
+  assert.equal(await bob.page.locator("#list-direct button:has-text('Ada Lovelace') .badge").count(), 0);
+  await ada.context.close();
+  await bob.context.close();
+});
+

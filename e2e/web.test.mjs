@@ -128,7 +128,23 @@ test("a member sees the password rules while typing, changes the password, and s
   await page.fill("#totp-code", totp(secret, Math.floor(Date.now() / 1000 / 30)));
   await page.click("#totp-confirm button");
   await page.waitForSelector("#totp-codes li >> nth=9");
+  const recovery = (await page.textContent("#totp-codes li >> nth=0")).trim();
   await context.close();
+
+  // With script, the code step keeps what was typed: only the code is left to enter.
+  const scripted = await newPage(browser);
+  await scripted.page.goto(`${conclave.url}/signin`);
+  await scripted.page.fill("#email", email);
+  await scripted.page.fill("#password", "Amber-Violin-Tundra-31");
+  await scripted.page.click("#signin button[type=submit]");
+  await scripted.page.waitForSelector("p.error:has-text('one-time code')");
+  assert.equal(await scripted.page.inputValue("#password"), "Amber-Violin-Tundra-31", "the password is still there");
+  assert.equal(await scripted.page.inputValue("#email"), email);
+  // This step's code was spent on enrolment: a recovery code stands in.
+  await scripted.page.fill("#otp", recovery);
+  await scripted.page.click("#signin button[type=submit]");
+  await scripted.page.waitForURL(`${conclave.url}/app`);
+  await scripted.context.close();
 
   // Signing in now takes a code, through the form that needs no script.
   const again = await newPage(browser, { javaScriptEnabled: false });
