@@ -65,6 +65,31 @@ pub fn body(field: &str, raw: &str, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Most words of one message that go into the search index.
+pub const MAX_INDEXED_WORDS: usize = 512;
+/// Longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// The words of a text as search sees them: lower-cased runs of letters and digits, two to 64
+/// characters long, each once, in order of first appearance.
+pub fn search_words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        let n = word.chars().count();
+        if !(2..=64).contains(&n) {
+            continue;
+        }
+        let lower = word.to_lowercase();
+        if !out.contains(&lower) {
+            out.push(lower);
+            if out.len() == MAX_INDEXED_WORDS {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Most different reactions one message may carry.
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "core", sql: include_str!("../migrations/0009_core.sql") },
     Migration { version: 10, name: "credential_links", sql: include_str!("../migrations/0010_credential_links.sql") },
     Migration { version: 11, name: "reactions", sql: include_str!("../migrations/0011_reactions.sql") },
+    Migration { version: 12, name: "search", sql: include_str!("../migrations/0012_search.sql") },
 ];
 
 /// Advisory lock keys (arbitrary constants, unique within Conclave).
@@ -85,6 +86,8 @@ pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 
 pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
 
+/// The sqlx database this backend speaks, for code shared with the other backend.
+pub(crate) type Database = sqlx::Postgres;
 pub(crate) type DbRow = PgRow;
 
 type Store = PostgresStore;

@@ -41,6 +41,27 @@ fn member_row(row: &DbRow) -> Result<ConversationMemberRow> {
     })
 }
 
+/// Stores a message's blind search tokens (inside the caller's transaction).
+async fn insert_words(
+    tx: &mut sqlx::Transaction<'_, super::Database>,
+    conversation: ConversationId,
+    message: MessageId,
+    words: &[Vec<u8>],
+) -> Result<()> {
+    for word in words {
+        sqlx::query(
+            "INSERT INTO message_words (token, message_id, conversation_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(word)
+        .bind(message.to_string())
+        .bind(conversation.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 fn reaction_row(row: &DbRow) -> Result<ReactionRow> {
     Ok(ReactionRow {
         message_id: MessageId(decode::uuid(&text(row, "message_id")?)?),
@@ -291,6 +312,7 @@ impl store::ConversationStore for Store {
         &self,
         enterprise: EnterpriseId,
         message: &MessageRow,
+        words: &[Vec<u8>],
     ) -> Result<(MessageRow, Vec<UserId>)> {
         transaction!(self.writer(), |tx| {
             // One query gives both the authorization (is the sender a member, in this tenant?)
@@ -343,6 +365,7 @@ impl store::ConversationStore for Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+            insert_words(&mut tx, message.conversation_id, message.id, words).await?;
             Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
         })
     }
@@ -353,21 +376,96 @@ impl store::ConversationStore for Store {
         id: MessageId,
         sender: UserId,
         body_ct: &[u8],
+        words: &[Vec<u8>],
         at: Millis,
     ) -> Result<MessageRow> {
-        let row = sqlx::query(&format!(
-            "UPDATE messages SET body_ct = $1, edited_at = $2 \
-             WHERE conversation_id = $3 AND id = $4 AND sender_id = $5 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
-        ))
-        .bind(body_ct)
-        .bind(at.0)
-        .bind(conversation.to_string())
-        .bind(id.to_string())
-        .bind(sender.to_string())
-        .fetch_optional(self.writer())
-        .await
-        .map_err(db)?;
-        row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)
+        transaction!(self.writer(), |tx| {
+            let row = sqlx::query(&format!(
+                "UPDATE messages SET body_ct = $1, edited_at = $2 \
+                 WHERE conversation_id = $3 AND id = $4 AND sender_id = $5 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
+            ))
+            .bind(body_ct)
+            .bind(at.0)
+            .bind(conversation.to_string())
+            .bind(id.to_string())
+            .bind(sender.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
+            // The index follows the text: the old words stop finding the message at once.
+            sqlx::query("DELETE FROM message_words WHERE message_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            insert_words(&mut tx, conversation, id, words).await?;
+            Ok(row)
+        })
+    }
+
+    async fn search_messages(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        words: &[Vec<u8>],
+        filter: &store::SearchFilter,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>> {
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every value is bound; only placeholders are written into the SQL.
+        let mut n = 2;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let tokens: Vec<String> = words.iter().map(|_| next()).collect();
+        let mut conditions = String::new();
+        if filter.conversation.is_some() {
+            conditions.push_str(&format!(" AND conversation_id = {}", next()));
+        }
+        if filter.sender.is_some() {
+            conditions.push_str(&format!(" AND sender_id = {}", next()));
+        }
+        if filter.before.is_some() {
+            conditions.push_str(&format!(" AND created_at < {}", next()));
+        }
+        if filter.after.is_some() {
+            conditions.push_str(&format!(" AND created_at > {}", next()));
+        }
+        if filter.has_file {
+            conditions.push_str(" AND attachment_id IS NOT NULL");
+        }
+        let limit_at = next();
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE deleted_at IS NULL \
+             AND conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
+                 JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2) \
+             AND id IN (SELECT w.message_id FROM message_words w WHERE w.token IN ({}) \
+                 GROUP BY w.message_id HAVING COUNT(DISTINCT w.token) = {}){conditions} \
+             ORDER BY created_at DESC, id DESC LIMIT {limit_at}",
+            tokens.join(", "),
+            words.len()
+        );
+        let mut query = sqlx::query(&sql).bind(enterprise.to_string()).bind(user.to_string());
+        for word in words {
+            query = query.bind(word.clone());
+        }
+        if let Some(c) = filter.conversation {
+            query = query.bind(c.to_string());
+        }
+        if let Some(s) = filter.sender {
+            query = query.bind(s.to_string());
+        }
+        if let Some(b) = filter.before {
+            query = query.bind(b.0);
+        }
+        if let Some(a) = filter.after {
+            query = query.bind(a.0);
+        }
+        query.bind(i64::from(limit)).fetch_all(self.reader()).await.map_err(db)?.iter().map(message_row).collect()
     }
 
     async fn delete_message(
@@ -390,12 +488,14 @@ impl store::ConversationStore for Store {
             .await
             .map_err(db)?;
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
-            // A deleted message keeps nothing people added to it either.
-            sqlx::query("DELETE FROM message_reactions WHERE message_id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            // A deleted message keeps nothing people added to it, and cannot be found by its words.
+            for table in ["message_reactions", "message_words"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE message_id = $1"))
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
             Ok(row)
         })
     }
@@ -406,9 +506,7 @@ impl store::ConversationStore for Store {
         message: MessageId,
         user: UserId,
         emoji: &str,
-        add: bool,
-        max_distinct: usize,
-        at: Millis,
+        change: store::ReactionChange,
     ) -> Result<Vec<ReactionRow>> {
         transaction!(self.writer(), |tx| {
             let live: Option<String> = sqlx::query_scalar(&format!(
@@ -422,7 +520,7 @@ impl store::ConversationStore for Store {
             if live.is_none() {
                 return Err(Error::NotFound);
             }
-            if add {
+            if let store::ReactionChange::Add { max_distinct, at } = change {
                 let distinct: Vec<String> =
                     sqlx::query_scalar("SELECT DISTINCT emoji FROM message_reactions WHERE message_id = $1")
                         .bind(message.to_string())

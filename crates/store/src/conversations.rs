@@ -32,6 +32,27 @@ pub struct ConversationMemberRow {
     pub last_read_seq: i64,
 }
 
+/// What a search may be narrowed to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    pub conversation: Option<domain::ConversationId>,
+    pub sender: Option<UserId>,
+    pub before: Option<Millis>,
+    pub after: Option<Millis>,
+    pub has_file: bool,
+}
+
+/// What [`ConversationStore::set_reaction`] does with one person's emoji.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReactionChange {
+    /// Adds it, unless the message already carries `max_distinct` other emoji.
+    Add {
+        max_distinct: usize,
+        at: Millis,
+    },
+    Remove,
+}
+
 /// One person's reaction to a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReactionRow {
@@ -131,8 +152,13 @@ pub trait ConversationStore: Send + Sync {
     /// Appends a message after checking the sender is a member (`NotFound` otherwise) and
     /// returns it with its sequence number, and the conversation's members (the recipients).
     /// The sender's read receipt moves to the new message: what you write, you have read.
-    async fn append_message(&self, enterprise: EnterpriseId, message: &MessageRow)
-        -> Result<(MessageRow, Vec<UserId>)>;
+    /// `words` are the message's blind search tokens, stored with it in the same step.
+    async fn append_message(
+        &self,
+        enterprise: EnterpriseId,
+        message: &MessageRow,
+        words: &[Vec<u8>],
+    ) -> Result<(MessageRow, Vec<UserId>)>;
     /// Replaces the body of the sender's own, undeleted message; `NotFound` otherwise.
     async fn edit_message(
         &self,
@@ -140,6 +166,7 @@ pub trait ConversationStore: Send + Sync {
         id: domain::MessageId,
         sender: UserId,
         body_ct: &[u8],
+        words: &[Vec<u8>],
         at: Millis,
     ) -> Result<MessageRow>;
     /// Destroys the body of the sender's own message; `NotFound` when there is none to delete.
@@ -167,7 +194,7 @@ pub trait ConversationStore: Send + Sync {
         page: MessagePage,
         limit: u32,
     ) -> Result<Vec<MessageRow>>;
-    /// Adds (`add`) or removes `user`'s `emoji` on an undeleted message of the conversation and
+    /// Adds or removes `user`'s `emoji` on an undeleted message of the conversation and
     /// returns the message's reactions. `NotFound` for no such message; `Conflict` when adding
     /// a new emoji would pass `max_distinct` different ones.
     async fn set_reaction(
@@ -176,10 +203,18 @@ pub trait ConversationStore: Send + Sync {
         message: domain::MessageId,
         user: UserId,
         emoji: &str,
-        add: bool,
-        max_distinct: usize,
-        at: Millis,
+        change: ReactionChange,
     ) -> Result<Vec<ReactionRow>>;
+    /// Undeleted messages in the enterprise's conversations that `user` is a member of, holding
+    /// every one of `words` (blind tokens) and matching the filter; newest first.
+    async fn search_messages(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        words: &[Vec<u8>],
+        filter: &SearchFilter,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>>;
     /// The reactions on these messages of the conversation.
     async fn reactions(
         &self,

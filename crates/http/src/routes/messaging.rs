@@ -289,6 +289,68 @@ pub async fn remove_reaction(
     Ok(Json(state.services.messaging.react(&auth.principal, c, m, &emoji, false).await?))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words to find (all of them); "quoted words" must appear together in that order.
+    pub q: String,
+    /// Only in this conversation.
+    pub conversation_id: Option<String>,
+    /// Only messages this person sent (a user id).
+    pub from: Option<String>,
+    /// Only messages sent before this moment (RFC 3339, or a date YYYY-MM-DD meaning its start, UTC).
+    pub before: Option<String>,
+    /// Only messages sent after this moment (same forms).
+    pub after: Option<String>,
+    /// Only messages that carry a file.
+    pub has_file: Option<bool>,
+}
+
+/// A moment from a query parameter: RFC 3339, or a plain date (its first instant, UTC).
+fn moment(field: &str, raw: &str) -> Result<domain::Millis, Problem> {
+    let rfc3339 = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).ok();
+    let date = time::Date::parse(raw, time::macros::format_description!("[year]-[month]-[day]"))
+        .ok()
+        .map(|d| d.midnight().assume_utc());
+    rfc3339
+        .or(date)
+        .map(|t| domain::Millis((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        .ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, "must be a date (2026-12-03) or an RFC 3339 moment"))
+}
+
+/// GET /api/v1/search — find messages by their words, in the conversations you are in now. The
+/// server stores only keyed blind tokens of words, never the words.
+#[utoipa::path(get, path = "/api/v1/search", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(SearchParams),
+    responses((status = 200, description = "Newest first, at most 50", body = [services::messaging::search::SearchHit]),
+        (status = 422, description = "An empty or over-long query, an unknown filter or a bad value", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn search(
+    State(state): State<AppState>,
+    auth: Auth,
+    uri: Uri,
+) -> Result<Json<Vec<services::messaging::search::SearchHit>>, Problem> {
+    let params: SearchParams = parse_query(&uri)?;
+    let query = services::messaging::search::SearchQuery {
+        q: params.q,
+        conversation: params
+            .conversation_id
+            .map(|c| {
+                ConversationId::parse(&c)
+                    .ok_or_else(|| Problem::invalid("conversation_id", Rule::InvalidValue, "must be a conversation id"))
+            })
+            .transpose()?,
+        from: params
+            .from
+            .map(|u| UserId::parse(&u).ok_or_else(|| Problem::invalid("from", Rule::InvalidValue, "must be a user id")))
+            .transpose()?,
+        before: params.before.map(|b| moment("before", &b)).transpose()?,
+        after: params.after.map(|a| moment("after", &a)).transpose()?,
+        has_file: params.has_file.unwrap_or(false),
+    };
+    Ok(Json(state.services.messaging.search(&auth.principal, &query).await?))
+}
+
 /// POST /api/v1/conversations/{conversation_id}/typing — tell the other members you are writing.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/typing", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path)),

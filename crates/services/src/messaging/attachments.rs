@@ -115,7 +115,11 @@ impl Attachments {
         // Kept before the insert: if this future is dropped while the insert commits, an unused
         // file is the lesser harm (a message whose file is gone would be worse).
         blob.keep();
-        let (stored, members) = match self.conversation_store.append_message(p.enterprise_id, &row).await {
+        let (stored, members) = match self
+            .conversation_store
+            .append_message(p.enterprise_id, &row, &super::search::tokens(&key, &name))
+            .await
+        {
             Ok(stored) => stored,
             Err(e) => {
                 self.core.blobs.delete(id).await;

@@ -7,6 +7,7 @@
 //! over the bus sealed too (bound to the conversation), so NATS never carries plaintext.
 
 pub mod attachments;
+pub mod search;
 
 pub use crate::core::events::EVENTS_SUBJECT;
 pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView, ReactionView, ReadPosition};
@@ -454,8 +455,11 @@ impl Messaging {
             deleted_at: None,
             attachment: None,
         };
-        let (stored, members) =
-            self.conversation_store.append_message(p.enterprise_id, &row).await.map_err(not_found)?;
+        let (stored, members) = self
+            .conversation_store
+            .append_message(p.enterprise_id, &row, &search::tokens(&key, body))
+            .await
+            .map_err(not_found)?;
         let view = open_message(&key, &stored)?;
         self.announce_new(p.enterprise_id, &key, members, &view).await;
         Ok(view)
@@ -485,7 +489,10 @@ impl Messaging {
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
-        let row = match self.conversation_store.edit_message(conversation, id, p.user_id, &sealed, Millis::now()).await
+        let row = match self
+            .conversation_store
+            .edit_message(conversation, id, p.user_id, &sealed, &search::tokens(&key, body), Millis::now())
+            .await
         {
             Ok(row) => row,
             Err(store::Error::NotFound) => {
@@ -607,19 +614,23 @@ impl Messaging {
         messaging::reaction("emoji", emoji).map_err(Error::Invalid)?;
         self.membership(p, conversation).await?;
         let max = messaging::MAX_REACTIONS_PER_MESSAGE;
-        let rows = self
-            .conversation_store
-            .set_reaction(conversation, message, p.user_id, emoji, add, max, Millis::now())
-            .await
-            .map_err(|e| match e {
-                store::Error::NotFound => Error::NotFound("message"),
-                store::Error::Conflict(_) => Error::Conflict(FieldError::new(
-                    "emoji",
-                    Rule::TooLong,
-                    format!("a message carries at most {max} different reactions"),
-                )),
-                e => e.into(),
-            })?;
+        let change = if add {
+            store::ReactionChange::Add { max_distinct: max, at: Millis::now() }
+        } else {
+            store::ReactionChange::Remove
+        };
+        let rows =
+            self.conversation_store.set_reaction(conversation, message, p.user_id, emoji, change).await.map_err(
+                |e| match e {
+                    store::Error::NotFound => Error::NotFound("message"),
+                    store::Error::Conflict(_) => Error::Conflict(FieldError::new(
+                        "emoji",
+                        Rule::TooLong,
+                        format!("a message carries at most {max} different reactions"),
+                    )),
+                    e => e.into(),
+                },
+            )?;
         let reactions = crate::protocol::ReactionView::group(&rows);
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let event = Event::ReactionsChanged {

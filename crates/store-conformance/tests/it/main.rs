@@ -5,7 +5,8 @@ use domain::device::DeviceKind;
 use domain::{AuthMethod, EnterpriseId, Millis, Role, Roles, SessionId, TeamId, UserId};
 use std::sync::Arc;
 use store::{
-    EnterpriseRow, Error, KeyRow, MessagePage, MessageRow, SessionRow, Store, TeamMemberRow, TeamRow, UserRow,
+    EnterpriseRow, Error, KeyRow, MessagePage, MessageRow, ReactionChange, SessionRow, Store, TeamMemberRow, TeamRow,
+    UserRow,
 };
 use store_conformance::conformance;
 
@@ -430,13 +431,13 @@ conformance!(members_from_another_enterprise_are_refused_and_nothing_is_written,
 
 conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let first = store.append_message(e, &message(&c, a.id)).await.unwrap().0;
-    let second = store.append_message(e, &message(&c, b.id)).await.unwrap().0;
+    let first = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let second = store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0;
     assert_eq!((first.seq, second.seq), (1, 2));
     let outsider = user(&store, e, b"outsider").await;
-    assert!(matches!(store.append_message(e, &message(&c, outsider.id)).await, Err(Error::NotFound)));
+    assert!(matches!(store.append_message(e, &message(&c, outsider.id), &[]).await, Err(Error::NotFound)));
     let other = enterprise(&store).await;
-    assert!(matches!(store.append_message(other, &message(&c, a.id)).await, Err(Error::NotFound)), "wrong tenant");
+    assert!(matches!(store.append_message(other, &message(&c, a.id), &[]).await, Err(Error::NotFound)), "wrong tenant");
     assert!(store.conversation_for_member(e, c.id, outsider.id).await.unwrap().is_none());
     // Sending moves the sender's receipt to the message sent, never back.
     let (conv, me) = store.conversation_for_member(e, c.id, a.id).await.unwrap().unwrap();
@@ -447,33 +448,34 @@ conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| 
 
 conformance!(reactions_are_once_per_person_bounded_and_leave_with_their_message, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let m = store.append_message(e, &message(&c, a.id)).await.unwrap().0;
-    store.set_reaction(c.id, m.id, a.id, "👍", true, 2, Millis(1)).await.unwrap();
-    store.set_reaction(c.id, m.id, a.id, "👍", true, 2, Millis(2)).await.unwrap();
-    let rows = store.set_reaction(c.id, m.id, b.id, "👍", true, 2, Millis(3)).await.unwrap();
+    let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let add = |at| ReactionChange::Add { max_distinct: 2, at: Millis(at) };
+    store.set_reaction(c.id, m.id, a.id, "👍", add(1)).await.unwrap();
+    store.set_reaction(c.id, m.id, a.id, "👍", add(2)).await.unwrap();
+    let rows = store.set_reaction(c.id, m.id, b.id, "👍", add(3)).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), [a.id, b.id], "once per person");
-    store.set_reaction(c.id, m.id, b.id, "🎉", true, 2, Millis(4)).await.unwrap();
-    let err = store.set_reaction(c.id, m.id, b.id, "🔥", true, 2, Millis(5)).await.unwrap_err();
+    store.set_reaction(c.id, m.id, b.id, "🎉", add(4)).await.unwrap();
+    let err = store.set_reaction(c.id, m.id, b.id, "🔥", add(5)).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let rows = store.set_reaction(c.id, m.id, a.id, "👍", false, 2, Millis(6)).await.unwrap();
+    let rows = store.set_reaction(c.id, m.id, a.id, "👍", ReactionChange::Remove).await.unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(store.reactions(c.id, &[m.id]).await.unwrap().len(), 2);
     store.delete_message(c.id, m.id, a.id, Millis(7)).await.unwrap();
     assert!(store.reactions(c.id, &[m.id]).await.unwrap().is_empty());
-    assert!(matches!(store.set_reaction(c.id, m.id, b.id, "👍", true, 2, Millis(8)).await, Err(Error::NotFound)));
+    assert!(matches!(store.set_reaction(c.id, m.id, b.id, "👍", add(8)).await, Err(Error::NotFound)));
 });
 
 conformance!(unread_counts_skip_your_own_and_deleted_messages, |store| {
     let (e, a, b, c) = pair(&store).await;
     let mut from_b = Vec::new();
     for _ in 0..3 {
-        from_b.push(store.append_message(e, &message(&c, b.id)).await.unwrap().0);
+        from_b.push(store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0);
     }
-    store.append_message(e, &message(&c, a.id)).await.unwrap();
+    store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
     // a's own message moved a's receipt past b's three: nothing unread for either.
     assert!(store.unread_counts(e, a.id, None).await.unwrap().is_empty());
-    let more = store.append_message(e, &message(&c, b.id)).await.unwrap().0;
-    store.append_message(e, &message(&c, b.id)).await.unwrap();
+    let more = store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0;
+    store.append_message(e, &message(&c, b.id), &[]).await.unwrap();
     assert_eq!(store.unread_counts(e, a.id, None).await.unwrap(), [(c.id, 2)]);
     store.delete_message(c.id, more.id, b.id, Millis(5)).await.unwrap();
     assert_eq!(store.unread_counts(e, a.id, Some(c.id)).await.unwrap(), [(c.id, 1)]);
@@ -487,7 +489,7 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (store, m) = (store.clone(), message(&c, a.id));
-        tasks.push(tokio::spawn(async move { store.append_message(e, &m).await.unwrap().0.seq }));
+        tasks.push(tokio::spawn(async move { store.append_message(e, &m, &[]).await.unwrap().0.seq }));
     }
     let mut seqs = Vec::new();
     for t in tasks {
@@ -499,16 +501,16 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
 
 conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let m = store.append_message(e, &message(&c, a.id)).await.unwrap().0;
-    assert!(matches!(store.edit_message(c.id, m.id, b.id, &[1], Millis::now()).await, Err(Error::NotFound)));
+    let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    assert!(matches!(store.edit_message(c.id, m.id, b.id, &[1], &[], Millis::now()).await, Err(Error::NotFound)));
     assert!(matches!(store.delete_message(c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
-    let edited = store.edit_message(c.id, m.id, a.id, &[9; 10], Millis::now()).await.unwrap();
+    let edited = store.edit_message(c.id, m.id, a.id, &[9; 10], &[], Millis::now()).await.unwrap();
     assert_eq!(edited.body_ct, Some(vec![9; 10]));
     assert!(edited.edited_at.is_some());
     let deleted = store.delete_message(c.id, m.id, a.id, Millis::now()).await.unwrap();
     assert_eq!(deleted.body_ct, None);
     assert!(deleted.deleted_at.is_some());
-    assert!(matches!(store.edit_message(c.id, m.id, a.id, &[1], Millis::now()).await, Err(Error::NotFound)));
+    assert!(matches!(store.edit_message(c.id, m.id, a.id, &[1], &[], Millis::now()).await, Err(Error::NotFound)));
     let stored = store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap();
     assert_eq!(stored[0].body_ct, None, "the ciphertext is gone from the row");
 });
@@ -516,7 +518,7 @@ conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |s
 conformance!(history_pages_both_ways, |store| {
     let (e, a, _, c) = pair(&store).await;
     for _ in 0..5 {
-        store.append_message(e, &message(&c, a.id)).await.unwrap();
+        store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
     }
     let seqs = |v: Vec<MessageRow>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(seqs(store.list_messages(c.id, MessagePage::Before(i64::MAX), 2).await.unwrap()), vec![5, 4]);
@@ -527,7 +529,7 @@ conformance!(history_pages_both_ways, |store| {
 conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
     let (e, a, b, c) = pair(&store).await;
     for _ in 0..3 {
-        store.append_message(e, &message(&c, a.id)).await.unwrap();
+        store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
     }
     assert_eq!(store.mark_read(c.id, b.id, 2).await.unwrap(), 2);
     assert_eq!(store.mark_read(c.id, b.id, 1).await.unwrap(), 2, "never lowered");
@@ -545,7 +547,7 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
         size: 1234,
     };
     let sent = store
-        .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) })
+        .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) }, &[])
         .await
         .unwrap()
         .0;
@@ -571,8 +573,8 @@ conformance!(members_are_removed_once_within_their_tenant, |store| {
     assert!(!store.remove_member(e, c.id, b.id, &audit("x", Some(e))).await.unwrap(), "already gone");
     assert_eq!(store.audit_count().await.unwrap(), events + 1);
     assert!(store.conversation_for_member(e, c.id, b.id).await.unwrap().is_none());
-    assert!(matches!(store.append_message(e, &message(&c, b.id)).await, Err(Error::NotFound)));
-    assert!(store.append_message(e, &message(&c, a.id)).await.is_ok());
+    assert!(matches!(store.append_message(e, &message(&c, b.id), &[]).await, Err(Error::NotFound)));
+    assert!(store.append_message(e, &message(&c, a.id), &[]).await.is_ok());
 });
 
 mod desk_rows {
