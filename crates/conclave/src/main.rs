@@ -252,7 +252,7 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
     if env_key.is_none() && !key_file.exists() && config.database_url.is_none() && config.sqlite_file().exists() {
         // Opening would change nothing, but say it before touching the database at all.
         let db_file = config.sqlite_file();
-        let has_keys = store_sqlite::SqliteStore::open(&db_file)
+        let has_keys = store_sqlite::open(&db_file)
             .await
             .map_err(|e| anyhow!("{e}"))?
             .list_keys()
@@ -278,8 +278,8 @@ async fn open(config: &Config) -> anyhow::Result<Opened> {
         None => None,
     };
     let store: Arc<dyn store::Store> = match &config.database_url {
-        None => Arc::new(store_sqlite::SqliteStore::open(&config.sqlite_file()).await.map_err(|e| anyhow!("{e}"))?),
-        Some(url) => Arc::new(store_postgres::PostgresStore::connect(url).await.map_err(|e| {
+        None => Arc::new(store_sqlite::open(&config.sqlite_file()).await.map_err(|e| anyhow!("{e}"))?),
+        Some(url) => Arc::new(store_postgres::connect(url).await.map_err(|e| {
             anyhow!(
                 "cannot use the database at {}: {e}; check --database-url and that PostgreSQL is running",
                 config::redact_url(url)

@@ -25,14 +25,14 @@ impl Drop for Backing {
 
 pub async fn sqlite() -> (Arc<dyn store::Store>, Backing) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = store_sqlite::SqliteStore::open(&dir.path().join("conclave.db")).await.expect("open SQLite");
+    let store = store_sqlite::open(&dir.path().join("conclave.db")).await.expect("open SQLite");
     (Arc::new(store), Backing::Sqlite(dir))
 }
 
 /// `None` only outside CI when PostgreSQL is unreachable.
 pub async fn postgres() -> Option<(Arc<dyn store::Store>, Backing)> {
     let schema = unique_schema("conformance");
-    match store_postgres::PostgresStore::connect_in_schema(&postgres_url(), Some(&schema)).await {
+    match store_postgres::connect_in_schema(&postgres_url(), Some(&schema)).await {
         Ok(store) => Some((Arc::new(store), Backing::Postgres { schema })),
         Err(e) => test_support::skip_unless_ci("PostgreSQL", format!("{}: {e}", postgres_url())),
     }
@@ -68,7 +68,7 @@ macro_rules! conformance {
 pub async fn postgres_pair() -> Option<(Arc<dyn store::Store>, Arc<dyn store::Store>, Backing)> {
     let (first, backing) = postgres().await?;
     let Backing::Postgres { schema } = &backing else { unreachable!("postgres() gives a schema") };
-    let second = store_postgres::PostgresStore::connect_in_schema(&postgres_url(), Some(schema))
+    let second = store_postgres::connect_in_schema(&postgres_url(), Some(schema))
         .await
         .expect("a second connection to the same schema");
     Some((first, Arc::new(second), backing))

@@ -3,16 +3,20 @@
 //! Migrations run inside one transaction holding an advisory lock, so two nodes starting at once
 //! cannot both apply them: the second waits, then finds them applied. Audit appends take another
 //! advisory lock so the hash chain stays linear whichever node writes.
+//!
+//! The SQL itself lives in `store-sql`; this crate fulfils its contract: the pool, the dialect,
+//! converting PostgreSQL's values, and migrations.
 
 use async_trait::async_trait;
-use domain::audit::{AuditDraft, AuditEvent};
 use domain::Millis;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, PgConnection, Postgres, Row, Transaction};
+use sqlx::{Column as _, Connection as _, PgConnection, Row as _, TypeInfo as _, ValueRef as _};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
-use store::decode;
-use store::{Error, KeyRow, Migration, Result};
+use store::{Error, Migration, Result};
+use store_sql::{Backend, Connection, Dialect, Kind, Output, Row, Side, SqlStore, Value, Want};
 
 /// This backend's migrations; versions pair one-to-one with the SQLite backend's.
 pub const MIGRATIONS: &[Migration] = &[
@@ -30,76 +34,26 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 12, name: "search", sql: include_str!("../migrations/0012_search.sql") },
 ];
 
-/// Advisory lock keys (arbitrary constants, unique within Conclave).
+/// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).
 const MIGRATION_LOCK: i64 = 0x436f_6e63_6c00_0001;
-const AUDIT_CHAIN_LOCK: i64 = 0x436f_6e63_6c00_0002;
 
-pub struct PostgresStore {
+/// The PostgreSQL backend: one pool that every node's statements share.
+pub struct Postgres {
     pool: PgPool,
 }
 
-/// Runs `$body` in a transaction: commit on `Ok`, explicit rollback on `Err`, so a failed action
-/// never leaves a connection idle in a transaction holding locks.
-macro_rules! transaction {
-    ($pool:expr, |$tx:ident| $body:block) => {{
-        let mut $tx = $pool.begin().await.map_err(db)?;
-        let result: Result<_> = async { $body }.await;
-        match result {
-            Ok(value) => {
-                $tx.commit().await.map_err(db)?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = $tx.rollback().await;
-                Err(e)
-            }
-        }
-    }};
-}
+/// The store on PostgreSQL.
+pub type PostgresStore = SqlStore;
 
-// These aggregates' SQL is portable: compile the SQLite crate's files against this backend's
-// `Store`, `DbRow`, helpers and function names, so each query is written once.
-#[path = "../../store-sqlite/src/conversations.rs"]
-mod conversations;
-#[path = "../../store-sqlite/src/desk.rs"]
-mod desk;
-#[path = "../../store-sqlite/src/foundation.rs"]
-mod foundation;
-#[path = "../../store-sqlite/src/jobs.rs"]
-mod jobs;
-#[path = "../../store-sqlite/src/links.rs"]
-mod links;
-#[path = "../../store-sqlite/src/policies.rs"]
-mod policies;
-#[path = "../../store-sqlite/src/sign_in.rs"]
-mod sign_in;
-
-/// The larger and smaller of two values, as this backend's SQL spells them.
-pub(crate) const GREATEST: &str = "GREATEST";
-pub(crate) const LEAST: &str = "LEAST";
-/// Locks the rows a sub-select reads until the transaction ends, so a concurrent delete of them
-/// either happens first (and the row is not seen) or waits.
-pub(crate) const FOR_SHARE: &str = "FOR SHARE";
-/// Claiming jobs locks the rows it takes and passes over rows another node is claiming, so two
-/// nodes claiming at once get different jobs and neither waits.
-pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
-
-pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
-
-/// The sqlx database this backend speaks, for code shared with the other backend.
-pub(crate) type Database = sqlx::Postgres;
-pub(crate) type DbRow = PgRow;
-
-type Store = PostgresStore;
-
-impl PostgresStore {
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-}
+static DIALECT: Dialect = Dialect {
+    greatest: "GREATEST",
+    least: "LEAST",
+    for_share: "FOR SHARE",
+    skip_locked: "FOR UPDATE SKIP LOCKED",
+    // A transaction-scoped advisory lock (key 0x436f_6e63_6c00_0002) serialises audit appends
+    // across every node sharing the database; it is released at commit or rollback.
+    audit_chain_lock: Some("SELECT pg_advisory_xact_lock(4859223896248811522)"),
+};
 
 fn db(e: sqlx::Error) -> Error {
     match &e {
@@ -114,15 +68,19 @@ fn db(e: sqlx::Error) -> Error {
     }
 }
 
-impl PostgresStore {
-    /// Connects to `url` and applies pending migrations.
-    pub async fn connect(url: &str) -> Result<PostgresStore> {
-        PostgresStore::connect_in_schema(url, None).await
-    }
+/// Connects to `url` and applies pending migrations.
+pub async fn connect(url: &str) -> Result<PostgresStore> {
+    connect_in_schema(url, None).await
+}
 
-    /// Connects with `search_path` set to `schema` (created if missing). Tests use this to give
-    /// every case a schema of its own in one shared database.
-    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
+/// Connects with `search_path` set to `schema` (created if missing). Tests use this to give
+/// every case a schema of its own in one shared database.
+pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
+    Ok(SqlStore::new(Postgres::connect_in_schema(url, schema).await?))
+}
+
+impl Postgres {
+    async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Postgres> {
         let mut options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Unavailable(format!("the database URL is not a valid PostgreSQL URL: {e}")))?;
         // One direct connection first: a wrong URL fails at once instead of after the pool's
@@ -143,11 +101,7 @@ impl PostgresStore {
             .await
             .map_err(unreachable)?;
         migrate(&pool).await?;
-        Ok(PostgresStore { pool })
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
+        Ok(Postgres { pool })
     }
 }
 
@@ -184,79 +138,126 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     tx.commit().await.map_err(db)
 }
 
-/// Appends `draft` to the chain inside `tx`. A transaction-scoped advisory lock serialises appends
-/// across every node sharing the database, so reading the head and inserting after it cannot race;
-/// the lock is released at commit or rollback.
-async fn append_audit(tx: &mut Transaction<'_, Postgres>, draft: &AuditDraft) -> Result<AuditEvent> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_CHAIN_LOCK).execute(&mut **tx).await.map_err(db)?;
-    let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db)?;
-    let prev = match head {
-        Some(row) => Some((
-            row.try_get::<i64, _>("seq").map_err(db)?,
-            decode::hash32(&row.try_get::<Vec<u8>, _>("hash").map_err(db)?)?,
-        )),
-        None => None,
-    };
-    let event = store::link_audit(draft, prev, crypto::chain_hash);
-    sqlx::query(&format!(
-        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(event.seq)
-    .bind(draft.at.0)
-    .bind(draft.actor.encode())
-    .bind(&draft.origin.ip)
-    .bind(&draft.origin.user_agent)
-    .bind(draft.enterprise_id.map(|e| e.to_string()))
-    .bind(draft.team_id.map(|t| t.to_string()))
-    .bind(draft.action.name())
-    .bind(&draft.target)
-    .bind(draft.outcome.as_str())
-    .bind(&draft.detail)
-    .bind(&event.prev_hash[..])
-    .bind(&event.hash[..])
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    Ok(event)
+/// A connection lent by the pool, or an open transaction: both run statements on a connection.
+enum Lent {
+    Pooled(PoolConnection<sqlx::Postgres>),
+    Transaction(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-async fn insert_key(tx: &mut Transaction<'_, Postgres>, key: &KeyRow) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-        .bind(&key.id)
-        .bind(key.enterprise_id.map(|e| e.to_string()))
-        .bind(&key.master_key_id)
-        .bind(&key.wrapped)
-        .bind(key.created_at.0)
-        .bind(key.rotated_at.map(|m| m.0))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
+impl Lent {
+    fn connection(&mut self) -> &mut PgConnection {
+        match self {
+            Lent::Pooled(c) => c,
+            Lent::Transaction(t) => t,
+        }
+    }
 }
 
-/// Fails with `NotFound` when an UPDATE or DELETE touched no row.
+/// The kind of value a PostgreSQL column type holds, for the types Conclave's schema uses.
+fn kind_of(type_name: &str) -> Option<Kind> {
+    match type_name {
+        "INT8" | "INT4" | "INT2" => Some(Kind::Int),
+        "BOOL" => Some(Kind::Bool),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Some(Kind::Text),
+        "BYTEA" => Some(Kind::Bytes),
+        _ => None,
+    }
+}
+
+fn value(row: &PgRow, index: usize) -> Result<Value> {
+    let raw = row.try_get_raw(index).map_err(db)?;
+    let type_name = raw.type_info().name().to_owned();
+    let kind = kind_of(&type_name).ok_or_else(|| {
+        Error::Other(format!("column {index} is of PostgreSQL type {type_name}, which Conclave does not store"))
+    })?;
+    if raw.is_null() {
+        return Ok(Value::Null(kind));
+    }
+    match (kind, type_name.as_str()) {
+        (Kind::Int, "INT4") => row.try_get::<i32, _>(index).map(|i| Value::Int(i.into())),
+        (Kind::Int, "INT2") => row.try_get::<i16, _>(index).map(|i| Value::Int(i.into())),
+        (Kind::Int, _) => row.try_get::<i64, _>(index).map(Value::Int),
+        (Kind::Bool, _) => row.try_get::<bool, _>(index).map(Value::Bool),
+        (Kind::Text, _) => row.try_get::<String, _>(index).map(Value::Text),
+        (Kind::Bytes, _) => row.try_get::<Vec<u8>, _>(index).map(Value::Bytes),
+    }
+    .map_err(db)
+}
+
+fn rows(found: Vec<PgRow>) -> Result<Vec<Row>> {
+    let Some(first) = found.first() else { return Ok(Vec::new()) };
+    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    found
+        .iter()
+        .map(|r| Ok(Row::new(columns.clone(), (0..columns.len()).map(|i| value(r, i)).collect::<Result<_>>()?)))
+        .collect()
+}
+
 #[async_trait]
-impl store::Health for PostgresStore {
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
-        Ok(())
+impl Connection for Lent {
+    async fn run(&mut self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output> {
+        let mut statement = sqlx::query(sql);
+        for arg in args {
+            // PostgreSQL types every parameter, NULL too: bind it as what it stands for.
+            statement = match arg {
+                Value::Null(Kind::Bool) => statement.bind(None::<bool>),
+                Value::Null(Kind::Int) => statement.bind(None::<i64>),
+                Value::Null(Kind::Text) => statement.bind(None::<String>),
+                Value::Null(Kind::Bytes) => statement.bind(None::<Vec<u8>>),
+                Value::Bool(b) => statement.bind(b),
+                Value::Int(i) => statement.bind(i),
+                Value::Text(s) => statement.bind(s),
+                Value::Bytes(b) => statement.bind(b),
+            };
+        }
+        let connection = self.connection();
+        Ok(match want {
+            Want::Rows => Output::Rows(rows(statement.fetch_all(connection).await.map_err(db)?)?),
+            Want::FirstRow => {
+                Output::Rows(rows(statement.fetch_optional(connection).await.map_err(db)?.into_iter().collect())?)
+            }
+            Want::Changes => Output::Changed(statement.execute(connection).await.map_err(db)?.rows_affected()),
+        })
     }
 
-    async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)
+    async fn commit(self: Box<Self>) -> Result<()> {
+        match *self {
+            Lent::Transaction(t) => t.commit().await.map_err(db),
+            Lent::Pooled(_) => Ok(()),
+        }
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        match *self {
+            Lent::Transaction(t) => t.rollback().await.map_err(db),
+            Lent::Pooled(_) => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn dialect(&self) -> &'static Dialect {
+        &DIALECT
     }
 
     fn known_migrations(&self) -> Vec<i64> {
         MIGRATIONS.iter().map(|m| m.version).collect()
     }
 
-    fn backend(&self) -> &'static str {
-        "postgres"
+    async fn acquire(&self, _side: Side) -> Result<Box<dyn Connection>> {
+        Ok(Box::new(Lent::Pooled(self.pool.acquire().await.map_err(db)?)))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Connection>> {
+        Ok(Box::new(Lent::Transaction(self.pool.begin().await.map_err(db)?)))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }

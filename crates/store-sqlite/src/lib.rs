@@ -4,16 +4,23 @@
 //! writer serialises every write transaction, which is what SQLite does anyway, but without the
 //! `SQLITE_BUSY` retries that several writers cause; readers proceed in parallel thanks to WAL.
 //! `secure_delete` is on so deleted content is overwritten, not left in free pages (S2).
+//!
+//! The SQL itself lives in `store-sql`; this crate fulfils its contract: connections, the
+//! dialect, converting SQLite's values, and migrations.
 
 use async_trait::async_trait;
-use domain::audit::{AuditDraft, AuditEvent};
 use domain::Millis;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
-use store::decode;
-use store::{Error, KeyRow, Migration, Result};
+use store::{Error, Migration, Result};
+use store_sql::{Backend, Connection, Dialect, Kind, Output, Row, Side, SqlStore, Value, Want};
 
 /// This backend's migrations; versions pair one-to-one with the PostgreSQL backend's.
 pub const MIGRATIONS: &[Migration] = &[
@@ -31,62 +38,25 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 12, name: "search", sql: include_str!("../migrations/0012_search.sql") },
 ];
 
-pub struct SqliteStore {
+/// The SQLite backend: one writer connection and a few read-only readers over one file.
+pub struct Sqlite {
     writer: SqlitePool,
     reader: SqlitePool,
 }
 
-/// Runs `$body` in a transaction: commit on `Ok`, explicit rollback on `Err`, so a failed action
-/// never leaves a connection idle in a transaction holding locks.
-macro_rules! transaction {
-    ($pool:expr, |$tx:ident| $body:block) => {{
-        let mut $tx = $pool.begin().await.map_err(db)?;
-        let result: Result<_> = async { $body }.await;
-        match result {
-            Ok(value) => {
-                $tx.commit().await.map_err(db)?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = $tx.rollback().await;
-                Err(e)
-            }
-        }
-    }};
-}
+/// The store on SQLite.
+pub type SqliteStore = SqlStore;
 
-mod conversations;
-mod desk;
-mod foundation;
-mod jobs;
-mod links;
-mod policies;
-mod sign_in;
-
-/// The larger and smaller of two values, as this backend's SQL spells them.
-pub(crate) const GREATEST: &str = "MAX";
-pub(crate) const LEAST: &str = "MIN";
-/// SQLite has one writer at a time, so a sub-select needs no row lock (see the PostgreSQL crate).
-pub(crate) const FOR_SHARE: &str = "";
-/// Claiming jobs needs no row lock either: the one writer runs each claim alone.
-pub(crate) const SKIP_LOCKED: &str = "";
-
-pub(crate) use foundation::{expect_rows, text, AUDIT_COLUMNS, KEY_COLUMNS};
-
-/// The sqlx database this backend speaks, for code shared with the other backend.
-pub(crate) type Database = sqlx::Sqlite;
-pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
-
-type Store = SqliteStore;
-
-impl SqliteStore {
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-    fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
-}
+static DIALECT: Dialect = Dialect {
+    // SQLite's scalar MAX and MIN take two arguments.
+    greatest: "MAX",
+    least: "MIN",
+    // One writer at a time: a sub-select needs no row lock, and a claim runs alone.
+    for_share: "",
+    skip_locked: "",
+    // The single writer connection serialises appends to the audit chain already.
+    audit_chain_lock: None,
+};
 
 fn db(e: sqlx::Error) -> Error {
     match &e {
@@ -99,9 +69,13 @@ fn db(e: sqlx::Error) -> Error {
     }
 }
 
-impl SqliteStore {
-    /// Opens (creating if missing) the database at `path` and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<SqliteStore> {
+/// Opens (creating if missing) the database at `path` and applies pending migrations.
+pub async fn open(path: &Path) -> Result<SqliteStore> {
+    Ok(SqlStore::new(Sqlite::open(path).await?))
+}
+
+impl Sqlite {
+    async fn open(path: &Path) -> Result<Sqlite> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -121,13 +95,7 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(|e| Error::Unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
-        Ok(SqliteStore { writer, reader })
-    }
-
-    /// Closes both pools, checkpointing the WAL.
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        Ok(Sqlite { writer, reader })
     }
 }
 
@@ -161,77 +129,118 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
-/// Appends `draft` to the chain inside `tx`. The single writer connection serialises appends, so
-/// reading the head and inserting after it cannot race.
-async fn append_audit(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> Result<AuditEvent> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db)?;
-    let prev = match head {
-        Some(row) => Some((
-            row.try_get::<i64, _>("seq").map_err(db)?,
-            decode::hash32(&row.try_get::<Vec<u8>, _>("hash").map_err(db)?)?,
-        )),
-        None => None,
-    };
-    let event = store::link_audit(draft, prev, crypto::chain_hash);
-    sqlx::query(&format!(
-        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(event.seq)
-    .bind(draft.at.0)
-    .bind(draft.actor.encode())
-    .bind(&draft.origin.ip)
-    .bind(&draft.origin.user_agent)
-    .bind(draft.enterprise_id.map(|e| e.to_string()))
-    .bind(draft.team_id.map(|t| t.to_string()))
-    .bind(draft.action.name())
-    .bind(&draft.target)
-    .bind(draft.outcome.as_str())
-    .bind(&draft.detail)
-    .bind(&event.prev_hash[..])
-    .bind(&event.hash[..])
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    Ok(event)
+/// A connection lent by a pool, or an open transaction: both run statements on a connection.
+enum Lent {
+    Pooled(PoolConnection<sqlx::Sqlite>),
+    Transaction(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
-async fn insert_key(tx: &mut Transaction<'_, Sqlite>, key: &KeyRow) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-        .bind(&key.id)
-        .bind(key.enterprise_id.map(|e| e.to_string()))
-        .bind(&key.master_key_id)
-        .bind(&key.wrapped)
-        .bind(key.created_at.0)
-        .bind(key.rotated_at.map(|m| m.0))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
+impl Lent {
+    fn connection(&mut self) -> &mut SqliteConnection {
+        match self {
+            Lent::Pooled(c) => c,
+            Lent::Transaction(t) => t,
+        }
+    }
 }
 
-/// Fails with `NotFound` when an UPDATE or DELETE touched no row.
+/// A column value in one of the kinds the shared SQL knows. SQLite reports the type of the value
+/// itself (its booleans are integers), so NULL is bound and read as text.
+fn value(row: &SqliteRow, index: usize) -> Result<Value> {
+    let raw = row.try_get_raw(index).map_err(db)?;
+    if raw.is_null() {
+        return Ok(Value::Null(Kind::Text));
+    }
+    let kind = raw.type_info().name().to_owned();
+    match kind.as_str() {
+        "INTEGER" | "BOOLEAN" => row.try_get::<i64, _>(index).map(Value::Int),
+        "TEXT" => row.try_get::<String, _>(index).map(Value::Text),
+        "BLOB" => row.try_get::<Vec<u8>, _>(index).map(Value::Bytes),
+        other => {
+            return Err(Error::Other(format!(
+                "column {index} holds a value of SQLite type {other}, which Conclave does not store"
+            )))
+        }
+    }
+    .map_err(db)
+}
+
+fn rows(found: Vec<SqliteRow>) -> Result<Vec<Row>> {
+    let Some(first) = found.first() else { return Ok(Vec::new()) };
+    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    found
+        .iter()
+        .map(|r| Ok(Row::new(columns.clone(), (0..columns.len()).map(|i| value(r, i)).collect::<Result<_>>()?)))
+        .collect()
+}
+
 #[async_trait]
-impl store::Health for SqliteStore {
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db)?;
-        Ok(())
+impl Connection for Lent {
+    async fn run(&mut self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output> {
+        let mut statement = sqlx::query(sql);
+        for arg in args {
+            statement = match arg {
+                Value::Null(_) => statement.bind(None::<String>),
+                Value::Bool(b) => statement.bind(b),
+                Value::Int(i) => statement.bind(i),
+                Value::Text(s) => statement.bind(s),
+                Value::Bytes(b) => statement.bind(b),
+            };
+        }
+        let connection = self.connection();
+        Ok(match want {
+            Want::Rows => Output::Rows(rows(statement.fetch_all(connection).await.map_err(db)?)?),
+            Want::FirstRow => {
+                Output::Rows(rows(statement.fetch_optional(connection).await.map_err(db)?.into_iter().collect())?)
+            }
+            Want::Changes => Output::Changed(statement.execute(connection).await.map_err(db)?.rows_affected()),
+        })
     }
 
-    async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)
+    async fn commit(self: Box<Self>) -> Result<()> {
+        match *self {
+            Lent::Transaction(t) => t.commit().await.map_err(db),
+            Lent::Pooled(_) => Ok(()),
+        }
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        match *self {
+            Lent::Transaction(t) => t.rollback().await.map_err(db),
+            Lent::Pooled(_) => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn dialect(&self) -> &'static Dialect {
+        &DIALECT
     }
 
     fn known_migrations(&self) -> Vec<i64> {
         MIGRATIONS.iter().map(|m| m.version).collect()
     }
 
-    fn backend(&self) -> &'static str {
-        "sqlite"
+    async fn acquire(&self, side: Side) -> Result<Box<dyn Connection>> {
+        let pool = match side {
+            Side::Writer => &self.writer,
+            Side::Reader => &self.reader,
+        };
+        Ok(Box::new(Lent::Pooled(pool.acquire().await.map_err(db)?)))
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Connection>> {
+        Ok(Box::new(Lent::Transaction(self.writer.begin().await.map_err(db)?)))
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }

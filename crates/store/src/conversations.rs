@@ -42,6 +42,16 @@ pub struct SearchFilter {
     pub has_file: bool,
 }
 
+/// A message's new text, as [`ConversationStore::edit_message`] stores it.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageEdit<'a> {
+    /// The new body, sealed.
+    pub body_ct: &'a [u8],
+    /// The blind search tokens of the new body's words.
+    pub words: &'a [Vec<u8>],
+    pub at: Millis,
+}
+
 /// What [`ConversationStore::set_reaction`] does with one person's emoji.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReactionChange {
@@ -139,7 +149,11 @@ pub trait ConversationStore: Send + Sync {
         enterprise: EnterpriseId,
         user: UserId,
     ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>>;
-    async fn list_members(&self, conversation: domain::ConversationId) -> Result<Vec<ConversationMemberRow>>;
+    async fn list_members(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+    ) -> Result<Vec<ConversationMemberRow>>;
     /// How many messages each of the user's conversations (or only `conversation`) holds after
     /// the user's read receipt that others sent and nobody deleted: what the user has not read.
     /// Conversations with none are left out.
@@ -159,19 +173,20 @@ pub trait ConversationStore: Send + Sync {
         message: &MessageRow,
         words: &[Vec<u8>],
     ) -> Result<(MessageRow, Vec<UserId>)>;
-    /// Replaces the body of the sender's own, undeleted message; `NotFound` otherwise.
+    /// Replaces the body of the sender's own, undeleted message (and its search tokens);
+    /// `NotFound` otherwise.
     async fn edit_message(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         id: domain::MessageId,
         sender: UserId,
-        body_ct: &[u8],
-        words: &[Vec<u8>],
-        at: Millis,
+        edit: &MessageEdit<'_>,
     ) -> Result<MessageRow>;
     /// Destroys the body of the sender's own message; `NotFound` when there is none to delete.
     async fn delete_message(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         id: domain::MessageId,
         sender: UserId,
@@ -180,16 +195,19 @@ pub trait ConversationStore: Send + Sync {
     /// The undeleted message carrying this attachment in this conversation.
     async fn get_attachment(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         attachment: domain::AttachmentId,
     ) -> Result<Option<MessageRow>>;
     async fn get_message(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         id: domain::MessageId,
     ) -> Result<Option<MessageRow>>;
     async fn list_messages(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         page: MessagePage,
         limit: u32,
@@ -199,6 +217,7 @@ pub trait ConversationStore: Send + Sync {
     /// a new emoji would pass `max_distinct` different ones.
     async fn set_reaction(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         message: domain::MessageId,
         user: UserId,
@@ -218,10 +237,17 @@ pub trait ConversationStore: Send + Sync {
     /// The reactions on these messages of the conversation.
     async fn reactions(
         &self,
+        enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         messages: &[domain::MessageId],
     ) -> Result<Vec<ReactionRow>>;
     /// Raises the member's read receipt to `seq` (never lowers it, never past the newest
     /// message) and returns the stored value.
-    async fn mark_read(&self, conversation: domain::ConversationId, user: UserId, seq: i64) -> Result<i64>;
+    async fn mark_read(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        user: UserId,
+        seq: i64,
+    ) -> Result<i64>;
 }

@@ -20,16 +20,24 @@ pub struct SignInState {
     pub totp_last_step: Option<i64>,
 }
 
-/// The enterprise's password policy and each user's lockout, history and one-time codes.
+/// Each user's lockout, password history and one-time codes, and the enterprise's single sign-on
+/// settings. Every per-user method takes the user's enterprise and touches nothing outside it: a
+/// user id from another tenant is `NotFound` (or `false`, or empty).
 #[async_trait]
 pub trait SignInStore: Send + Sync {
-    async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;
+    async fn sign_in_state(&self, enterprise: EnterpriseId, user: UserId) -> Result<SignInState>;
     /// Counts a failed sign-in; at `threshold` failures in a row the account locks until
     /// `lock_until`. Returns the new state.
-    async fn record_failed_sign_in(&self, user: UserId, threshold: i64, lock_until: Millis) -> Result<SignInState>;
-    async fn reset_failed_sign_ins(&self, user: UserId) -> Result<()>;
+    async fn record_failed_sign_in(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        threshold: i64,
+        lock_until: Millis,
+    ) -> Result<SignInState>;
+    async fn reset_failed_sign_ins(&self, enterprise: EnterpriseId, user: UserId) -> Result<()>;
     /// The user's previous password hashes, newest first.
-    async fn password_history(&self, user: UserId, limit: u32) -> Result<Vec<String>>;
+    async fn password_history(&self, enterprise: EnterpriseId, user: UserId, limit: u32) -> Result<Vec<String>>;
     /// Sets a new password hash, moving the old one into the history (keeping `keep` entries),
     /// and clears the lockout.
     async fn change_password(
@@ -41,26 +49,33 @@ pub trait SignInStore: Send + Sync {
         keep: u32,
         audit: &AuditDraft,
     ) -> Result<()>;
-    async fn set_totp_pending(&self, user: UserId, secret_ct: Option<&[u8]>) -> Result<()>;
+    async fn set_totp_pending(&self, enterprise: EnterpriseId, user: UserId, secret_ct: Option<&[u8]>) -> Result<()>;
     /// Confirms enrolment: the secret is set, `step` is marked used, and the recovery codes
     /// replace any earlier ones.
     async fn enable_totp(
         &self,
+        enterprise: EnterpriseId,
         user: UserId,
         secret_ct: &[u8],
         step: i64,
         recovery_hashes: &[Vec<u8>],
         audit: &AuditDraft,
     ) -> Result<()>;
-    async fn disable_totp(&self, user: UserId, audit: &AuditDraft) -> Result<()>;
+    async fn disable_totp(&self, enterprise: EnterpriseId, user: UserId, audit: &AuditDraft) -> Result<()>;
     /// Marks `step` used if it is later than the last used one; `false` means the code was
     /// already used (or a later one was).
-    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+    async fn use_totp_step(&self, enterprise: EnterpriseId, user: UserId, step: i64) -> Result<bool>;
     /// Spends a recovery code; `false` if it is unknown or already used.
-    async fn use_recovery_code(&self, user: UserId, code_hash: &[u8], at: Millis) -> Result<bool>;
+    async fn use_recovery_code(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        code_hash: &[u8],
+        at: Millis,
+    ) -> Result<bool>;
     /// Whether a recovery code is known and unused, without spending it.
-    async fn recovery_code_unused(&self, user: UserId, code_hash: &[u8]) -> Result<bool>;
-    async fn unused_recovery_codes(&self, user: UserId) -> Result<i64>;
+    async fn recovery_code_unused(&self, enterprise: EnterpriseId, user: UserId, code_hash: &[u8]) -> Result<bool>;
+    async fn unused_recovery_codes(&self, enterprise: EnterpriseId, user: UserId) -> Result<i64>;
     /// Replaces a user's roles (single sign-on maps provider groups to roles).
     async fn set_user_roles(
         &self,

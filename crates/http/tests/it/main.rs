@@ -71,8 +71,7 @@ pub async fn app() -> TestApp {
 
 pub async fn app_with(http: HttpSettings) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn store::Store> =
-        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
+    let store: Arc<dyn store::Store> = Arc::new(store_sqlite::open(&dir.path().join("c.db")).await.unwrap());
     let settings = Settings {
         files_dir: Some(dir.path().join("files")),
         max_attachment_bytes: MAX_TEST_ATTACHMENT,

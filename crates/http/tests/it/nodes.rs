@@ -13,14 +13,12 @@ use std::sync::Arc;
 
 async fn node(url: &str, schema: &str, ring: Arc<crypto::MasterKeyring>) -> Option<TestApp> {
     let nats_url = test_support::nats_url();
-    let (store, bus) = match (
-        store_postgres::PostgresStore::connect_in_schema(url, Some(schema)).await,
-        bus::NatsBus::connect(&nats_url).await,
-    ) {
-        (Ok(store), Ok(bus)) => (store, bus),
-        (Err(e), _) => return skip(&e.to_string()),
-        (_, Err(e)) => return skip(&e.to_string()),
-    };
+    let (store, bus) =
+        match (store_postgres::connect_in_schema(url, Some(schema)).await, bus::NatsBus::connect(&nats_url).await) {
+            (Ok(store), Ok(bus)) => (store, bus),
+            (Err(e), _) => return skip(&e.to_string()),
+            (_, Err(e)) => return skip(&e.to_string()),
+        };
     let store: Arc<dyn store::Store> = Arc::new(store);
     let settings = test_support::settings();
     let services =

@@ -224,7 +224,7 @@ impl Credentials {
         new_password: &str,
     ) -> Result<()> {
         let policy = self.policy_of(user.enterprise_id).await?;
-        let mut previous = self.sign_in_store.password_history(user.id, policy.history).await?;
+        let mut previous = self.sign_in_store.password_history(user.enterprise_id, user.id, policy.history).await?;
         if let Some(current) = &user.password_hash {
             previous.insert(0, current.clone());
         }
@@ -266,11 +266,11 @@ impl Credentials {
     // ---- One-time codes (A3) ----
 
     pub async fn totp_status(&self, p: &Principal) -> Result<TotpStatus> {
-        let state = self.sign_in_store.sign_in_state(p.user_id).await?;
+        let state = self.sign_in_store.sign_in_state(p.enterprise_id, p.user_id).await?;
         Ok(TotpStatus {
             enabled: state.totp_secret_ct.is_some(),
             required: self.policy_of(p.enterprise_id).await?.require_second_factor,
-            recovery_codes_left: self.sign_in_store.unused_recovery_codes(p.user_id).await?,
+            recovery_codes_left: self.sign_in_store.unused_recovery_codes(p.enterprise_id, p.user_id).await?,
         })
     }
 
@@ -285,7 +285,7 @@ impl Credentials {
         let secret = TotpSecret::generate();
         let id = user.id.to_string();
         let sealed = key.seal(secret.as_bytes(), secret_aad(&id, "totp_pending"));
-        self.sign_in_store.set_totp_pending(user.id, Some(&sealed)).await?;
+        self.sign_in_store.set_totp_pending(user.enterprise_id, user.id, Some(&sealed)).await?;
         let email = key.open_str(&user.email_ct, Aad { table: "users", row: &id, column: "email" })?;
         let issuer = match self.directory_store.get_enterprise(user.enterprise_id).await? {
             Some(e) => key
@@ -322,7 +322,7 @@ impl Credentials {
         origin: &Origin,
         code: &str,
     ) -> Result<Option<RecoveryCodes>> {
-        let state = self.sign_in_store.sign_in_state(user).await?;
+        let state = self.sign_in_store.sign_in_state(enterprise, user).await?;
         let Some(pending) = state.totp_pending_ct else { return Ok(None) };
         let key = self.core.keys.enterprise_key(enterprise).await?;
         let id = user.to_string();
@@ -333,7 +333,7 @@ impl Credentials {
         let hashes: Vec<Vec<u8>> = codes.iter().map(|c| crypto::totp::recovery_code_hash(c)).collect();
         let sealed = key.seal(secret.as_bytes(), secret_aad(&id, "totp_secret"));
         let audit = draft(actor, origin, Some(enterprise), Action::AuthTotpEnable, Some(format!("user:{user}")));
-        self.sign_in_store.enable_totp(user, &sealed, step, &hashes, &audit).await?;
+        self.sign_in_store.enable_totp(enterprise, user, &sealed, step, &hashes, &audit).await?;
         Ok(Some(RecoveryCodes { recovery_codes: codes }))
     }
 
@@ -355,7 +355,7 @@ impl Credentials {
             Action::AuthTotpDisable,
             Some(format!("user:{}", p.user_id)),
         );
-        self.sign_in_store.disable_totp(p.user_id, &audit).await?;
+        self.sign_in_store.disable_totp(p.enterprise_id, p.user_id, &audit).await?;
         Ok(())
     }
 
@@ -373,11 +373,11 @@ impl Credentials {
         let bytes = zeroize::Zeroizing::new(key.open(secret_ct, secret_aad(&id, "totp_secret"))?);
         let secret = TotpSecret::from_bytes(&bytes).ok_or_else(|| Error::Internal("stored TOTP secret".into()))?;
         if let Some(step) = secret.verify(code, now_secs()) {
-            let last = self.sign_in_store.sign_in_state(user.id).await?.totp_last_step;
+            let last = self.sign_in_store.sign_in_state(user.enterprise_id, user.id).await?.totp_last_step;
             return Ok(last.is_none_or(|last| step > last));
         }
         let hash = crypto::totp::recovery_code_hash(code);
-        Ok(self.sign_in_store.recovery_code_unused(user.id, &hash).await?)
+        Ok(self.sign_in_store.recovery_code_unused(user.enterprise_id, user.id, &hash).await?)
     }
 
     pub(crate) async fn check_second_factor(
@@ -392,12 +392,16 @@ impl Credentials {
         let secret = TotpSecret::from_bytes(&bytes).ok_or_else(|| Error::Internal("stored TOTP secret".into()))?;
         if let Some(step) = secret.verify(code, now_secs()) {
             // A code is good once: a replayed (or older) step is refused.
-            return Ok(self.sign_in_store.use_totp_step(user.id, step).await?.then_some("password+totp"));
+            return Ok(self
+                .sign_in_store
+                .use_totp_step(user.enterprise_id, user.id, step)
+                .await?
+                .then_some("password+totp"));
         }
         let hash = crypto::totp::recovery_code_hash(code);
         Ok(self
             .sign_in_store
-            .use_recovery_code(user.id, &hash, Millis::now())
+            .use_recovery_code(user.enterprise_id, user.id, &hash, Millis::now())
             .await?
             .then_some("password+recovery-code"))
     }

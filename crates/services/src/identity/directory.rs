@@ -401,8 +401,13 @@ impl Directory {
             .map_err(not_found("membership"))?;
         if let Some(channel) = left {
             // The channel follows the team: the person's browser drops it, the others see them go.
-            let mut recipients: Vec<UserId> =
-                self.conversation_store.list_members(channel).await?.into_iter().map(|m| m.user_id).collect();
+            let mut recipients: Vec<UserId> = self
+                .conversation_store
+                .list_members(enterprise, channel)
+                .await?
+                .into_iter()
+                .map(|m| m.user_id)
+                .collect();
             recipients.push(user);
             let key = self.core.keys.enterprise_key(enterprise).await?;
             let event = crate::protocol::Event::MemberLeft { conversation_id: channel, user_id: user };

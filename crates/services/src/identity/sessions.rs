@@ -217,7 +217,13 @@ impl Sessions {
             let Some(stored) = user.password_hash.clone() else {
                 continue;
             };
-            if let Some(until) = self.sign_in_store.sign_in_state(user.id).await?.locked_until.filter(|u| u.0 > now.0) {
+            if let Some(until) = self
+                .sign_in_store
+                .sign_in_state(user.enterprise_id, user.id)
+                .await?
+                .locked_until
+                .filter(|u| u.0 > now.0)
+            {
                 locked_until = Some(locked_until.map_or(until, |l| Millis(l.0.max(until.0))));
                 continue;
             }
@@ -258,7 +264,7 @@ impl Sessions {
             Some(found) => found,
         };
         let policy = self.credentials.policy_of(user.enterprise_id).await?;
-        let state = self.sign_in_store.sign_in_state(user.id).await?;
+        let state = self.sign_in_store.sign_in_state(user.enterprise_id, user.id).await?;
         // Single sign-on only: passwords are refused, except for an enterprise admin who has one-time
         // codes (the break-glass way in when the provider is down). Checked before any enrolment,
         // so a refused person is left with nothing half set up.
@@ -338,7 +344,7 @@ impl Sessions {
             return Ok(Gate::Expired(user, None));
         }
         if state.failed_sign_ins > 0 || state.locked_until.is_some() {
-            self.sign_in_store.reset_failed_sign_ins(user.id).await?;
+            self.sign_in_store.reset_failed_sign_ins(user.enterprise_id, user.id).await?;
         }
         let method = if sso_only { format!("{method} (break-glass)") } else { method.to_owned() };
         Ok(Gate::Passed(Passed { user, needs_rehash: verified.needs_rehash, auth, method, recovery_codes }))
@@ -359,8 +365,10 @@ impl Sessions {
     async fn count_failure(&self, user: &store::UserRow) -> Result<()> {
         let policy = self.credentials.policy_of(user.enterprise_id).await?;
         let until = Millis(Millis::now().0 + i64::from(policy.lockout_minutes) * 60_000);
-        let state =
-            self.sign_in_store.record_failed_sign_in(user.id, i64::from(policy.lockout_threshold), until).await?;
+        let state = self
+            .sign_in_store
+            .record_failed_sign_in(user.enterprise_id, user.id, i64::from(policy.lockout_threshold), until)
+            .await?;
         if state.failed_sign_ins == i64::from(policy.lockout_threshold) {
             let audit = AuditDraft {
                 at: Millis::now(),
@@ -393,7 +401,7 @@ impl Sessions {
             // An expired password with enrolment due: the secret is shown here too, and the
             // password change confirms it.
             Gate::Expired(user, _) => {
-                let state = self.sign_in_store.sign_in_state(user.id).await?;
+                let state = self.sign_in_store.sign_in_state(user.enterprise_id, user.id).await?;
                 if state.totp_secret_ct.is_none()
                     && self.credentials.policy_of(user.enterprise_id).await?.require_second_factor
                 {
@@ -664,7 +672,7 @@ impl Sessions {
         };
         // The new password must pass the policy before the second factor is spent or enrolled.
         let policy = self.credentials.policy_of(user.enterprise_id).await?;
-        let mut previous = self.sign_in_store.password_history(user.id, policy.history).await?;
+        let mut previous = self.sign_in_store.password_history(user.enterprise_id, user.id, policy.history).await?;
         if let Some(current) = &user.password_hash {
             previous.insert(0, current.clone());
         }
@@ -676,7 +684,7 @@ impl Sessions {
                 previous,
             )
             .await?;
-        let state = self.sign_in_store.sign_in_state(user.id).await?;
+        let state = self.sign_in_store.sign_in_state(user.enterprise_id, user.id).await?;
         let mut recovery_codes = None;
         let auth = if proof.is_some() { domain::AuthMethod::PasswordAndCode } else { domain::AuthMethod::Password };
         match (proof, &state.totp_secret_ct) {

@@ -141,7 +141,7 @@ impl Attachments {
         self.messaging.membership(p, conversation).await?;
         let row = self
             .conversation_store
-            .get_attachment(conversation, attachment)
+            .get_attachment(p.enterprise_id, conversation, attachment)
             .await?
             .ok_or(Error::NotFound("attachment"))?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;

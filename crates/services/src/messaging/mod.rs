@@ -120,7 +120,7 @@ impl Messaging {
         me: &store::ConversationMemberRow,
         unread: i64,
     ) -> Result<ConversationView> {
-        let members = self.conversation_store.list_members(c.id).await?;
+        let members = self.conversation_store.list_members(c.enterprise_id, c.id).await?;
         let id = c.id.to_string();
         let title = c
             .title_ct
@@ -338,7 +338,7 @@ impl Messaging {
             Some(format!("conversation:{conversation} user:{user}")),
         );
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        let members = self.conversation_store.list_members(conversation).await?;
+        let members = self.conversation_store.list_members(p.enterprise_id, conversation).await?;
         if members.len() >= messaging::MAX_GROUP_MEMBERS && !members.iter().any(|m| m.user_id == user) {
             return Err(Error::Invalid(FieldError::new(
                 "user_id",
@@ -385,8 +385,13 @@ impl Messaging {
             let target = Some(format!("conversation:{conversation}"));
             return Err(self.core.deny(&caller, Action::ConversationRemoveMember, None, "group-owner", target).await);
         }
-        let recipients: Vec<UserId> =
-            self.conversation_store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
+        let recipients: Vec<UserId> = self
+            .conversation_store
+            .list_members(p.enterprise_id, conversation)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
         let audit = draft(
             &Caller::User(p.clone()),
             origin,
@@ -489,10 +494,9 @@ impl Messaging {
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
-        let row = match self
-            .conversation_store
-            .edit_message(conversation, id, p.user_id, &sealed, &search::tokens(&key, body), Millis::now())
-            .await
+        let words = search::tokens(&key, body);
+        let edit = store::MessageEdit { body_ct: &sealed, words: &words, at: Millis::now() };
+        let row = match self.conversation_store.edit_message(p.enterprise_id, conversation, id, p.user_id, &edit).await
         {
             Ok(row) => row,
             Err(store::Error::NotFound) => {
@@ -502,8 +506,9 @@ impl Messaging {
         };
         let mut view = open_message(&key, &row)?;
         // An edit keeps the reactions: the event carries them so clients redraw the whole message.
-        view.reactions =
-            crate::protocol::ReactionView::group(&self.conversation_store.reactions(conversation, &[id]).await?);
+        view.reactions = crate::protocol::ReactionView::group(
+            &self.conversation_store.reactions(p.enterprise_id, conversation, &[id]).await?,
+        );
         self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageEdited { message: view.clone() })
             .await?;
         Ok(view)
@@ -518,7 +523,11 @@ impl Messaging {
     ) -> Result<MessageView> {
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        let row = match self.conversation_store.delete_message(conversation, id, p.user_id, Millis::now()).await {
+        let row = match self
+            .conversation_store
+            .delete_message(p.enterprise_id, conversation, id, p.user_id, Millis::now())
+            .await
+        {
             Ok(row) => row,
             Err(store::Error::NotFound) => {
                 return Err(self.why_not_own(p, conversation, id, Action::MessageDelete).await)
@@ -538,7 +547,7 @@ impl Messaging {
     /// After an edit or delete matched nothing: someone else's message is `Forbidden`; a
     /// missing or already deleted one is `NotFound`. (The caller is a member: checked before.)
     async fn why_not_own(&self, p: &Principal, conversation: ConversationId, id: MessageId, action: Action) -> Error {
-        match self.conversation_store.get_message(conversation, id).await {
+        match self.conversation_store.get_message(p.enterprise_id, conversation, id).await {
             Ok(Some(m)) if m.deleted_at.is_none() => {
                 let target = Some(format!("message:{id}"));
                 self.core.deny(&Caller::User(p.clone()), action, None, "own-message", target).await
@@ -570,9 +579,10 @@ impl Messaging {
         };
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        let rows = self.conversation_store.list_messages(conversation, page, limit.clamp(1, 200)).await?;
+        let rows =
+            self.conversation_store.list_messages(p.enterprise_id, conversation, page, limit.clamp(1, 200)).await?;
         let ids: Vec<MessageId> = rows.iter().filter(|m| m.deleted_at.is_none()).map(|m| m.id).collect();
-        let reactions = self.conversation_store.reactions(conversation, &ids).await?;
+        let reactions = self.conversation_store.reactions(p.enterprise_id, conversation, &ids).await?;
         rows.iter()
             .map(|m| {
                 let mut view = open_message(&key, m)?;
@@ -590,7 +600,7 @@ impl Messaging {
         self.membership(p, conversation).await?;
         let others: Vec<UserId> = self
             .conversation_store
-            .list_members(conversation)
+            .list_members(p.enterprise_id, conversation)
             .await?
             .into_iter()
             .map(|m| m.user_id)
@@ -619,18 +629,19 @@ impl Messaging {
         } else {
             store::ReactionChange::Remove
         };
-        let rows =
-            self.conversation_store.set_reaction(conversation, message, p.user_id, emoji, change).await.map_err(
-                |e| match e {
-                    store::Error::NotFound => Error::NotFound("message"),
-                    store::Error::Conflict(_) => Error::Conflict(FieldError::new(
-                        "emoji",
-                        Rule::TooLong,
-                        format!("a message carries at most {max} different reactions"),
-                    )),
-                    e => e.into(),
-                },
-            )?;
+        let rows = self
+            .conversation_store
+            .set_reaction(p.enterprise_id, conversation, message, p.user_id, emoji, change)
+            .await
+            .map_err(|e| match e {
+                store::Error::NotFound => Error::NotFound("message"),
+                store::Error::Conflict(_) => Error::Conflict(FieldError::new(
+                    "emoji",
+                    Rule::TooLong,
+                    format!("a message carries at most {max} different reactions"),
+                )),
+                e => e.into(),
+            })?;
         let reactions = crate::protocol::ReactionView::group(&rows);
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let event = Event::ReactionsChanged {
@@ -647,7 +658,11 @@ impl Messaging {
             return Err(Error::Invalid(FieldError::new("seq", Rule::InvalidValue, "must not be negative")));
         }
         self.membership(p, conversation).await?;
-        let stored = self.conversation_store.mark_read(conversation, p.user_id, seq).await.map_err(not_found)?;
+        let stored = self
+            .conversation_store
+            .mark_read(p.enterprise_id, conversation, p.user_id, seq)
+            .await
+            .map_err(not_found)?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         self.publish_to_members(
             p.enterprise_id,
@@ -666,8 +681,13 @@ impl Messaging {
         conversation: ConversationId,
         event: Event,
     ) -> Result<()> {
-        let recipients =
-            self.conversation_store.list_members(conversation).await?.into_iter().map(|m| m.user_id).collect();
+        let recipients = self
+            .conversation_store
+            .list_members(enterprise, conversation)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
         self.core.publish(enterprise, key, &conversation_topic(conversation), recipients, event).await;
         Ok(())
     }

@@ -76,7 +76,7 @@ async fn rotation_is_refused_for_an_environment_key() {
     );
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn store::Store> =
-        std::sync::Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("x.db")).await.unwrap());
+        std::sync::Arc::new(store_sqlite::open(&dir.path().join("x.db")).await.unwrap());
     let services = Services::build(store, crate::bus(), KeyringSource::Fixed(ring), settings()).await.unwrap();
     let err = services.core.rotate_master_key(&Caller::Operator, &origin(), &|_, _| {}).await.unwrap_err();
     assert!(err.to_string().contains("CONCLAVE_MASTER_KEY"), "{err}");

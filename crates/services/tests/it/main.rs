@@ -37,8 +37,7 @@ pub async fn world() -> World {
 /// A world with other settings, and a last step on the services (e.g. a mailer) before sharing.
 pub async fn world_with(settings: Settings, finish: impl FnOnce(Services) -> Services) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn store::Store> =
-        Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("c.db")).await.unwrap());
+    let store: Arc<dyn store::Store> = Arc::new(store_sqlite::open(&dir.path().join("c.db")).await.unwrap());
     let key_file = dir.path().join("master.key");
     crypto::MasterKeyring::generate().save(&key_file).unwrap();
     let bus = bus();

@@ -5,13 +5,14 @@ use domain::device::DeviceKind;
 use domain::{AuthMethod, EnterpriseId, Millis, Role, Roles, SessionId, TeamId, UserId};
 use std::sync::Arc;
 use store::{
-    EnterpriseRow, Error, KeyRow, MessagePage, MessageRow, ReactionChange, SessionRow, Store, TeamMemberRow, TeamRow,
-    UserRow,
+    EnterpriseRow, Error, KeyRow, MessageEdit, MessagePage, MessageRow, ReactionChange, SessionRow, Store,
+    TeamMemberRow, TeamRow, UserRow,
 };
 use store_conformance::conformance;
 
 mod jobs;
 mod policies;
+mod sign_in;
 
 /// A draft for the catalogue's `action`. A name outside the catalogue ("x", "test.1") stands for
 /// "any action" where the case is about the row or the chain, not the event's kind; its name goes
@@ -175,7 +176,7 @@ conformance!(team_membership_round_trips, |store| {
     let left = store.remove_team_member(e, team.id, u.id, &audit("team.member.remove", Some(e))).await.unwrap();
     assert_eq!(left, Some(channel.id));
     assert!(store.teams_of_user(e, u.id).await.unwrap().is_empty());
-    assert!(store.list_members(channel.id).await.unwrap().is_empty());
+    assert!(store.list_members(e, channel.id).await.unwrap().is_empty());
     // Nor can they join it again while outside the team.
     let again = conversations::member(&channel, u.id);
     assert!(!store.add_member(e, &again, &audit("conversation.join", Some(e))).await.unwrap());
@@ -323,8 +324,8 @@ async fn two_postgres_nodes_migrating_at_once_both_succeed() {
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
     }
     let (a, b) = tokio::join!(
-        store_postgres::PostgresStore::connect_in_schema(&url, Some(&schema)),
-        store_postgres::PostgresStore::connect_in_schema(&url, Some(&schema)),
+        store_postgres::connect_in_schema(&url, Some(&schema)),
+        store_postgres::connect_in_schema(&url, Some(&schema)),
     );
     match (a, b) {
         (Ok(a), Ok(b)) => {
@@ -411,7 +412,7 @@ conformance!(direct_conversations_are_unique_per_pair, |store| {
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     assert_eq!(store.list_conversations(e, a.id).await.unwrap().len(), 1);
-    assert_eq!(store.list_members(c.id).await.unwrap().len(), 2);
+    assert_eq!(store.list_members(e, c.id).await.unwrap().len(), 2);
 });
 
 conformance!(members_from_another_enterprise_are_refused_and_nothing_is_written, |store| {
@@ -443,26 +444,26 @@ conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| 
     let (conv, me) = store.conversation_for_member(e, c.id, a.id).await.unwrap().unwrap();
     assert_eq!((conv.last_seq, me.last_read_seq), (2, 1));
     assert_eq!(store.conversation_for_member(e, c.id, b.id).await.unwrap().unwrap().1.last_read_seq, 2);
-    assert_eq!(store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap().len(), 2);
+    assert_eq!(store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap().len(), 2);
 });
 
 conformance!(reactions_are_once_per_person_bounded_and_leave_with_their_message, |store| {
     let (e, a, b, c) = pair(&store).await;
     let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
     let add = |at| ReactionChange::Add { max_distinct: 2, at: Millis(at) };
-    store.set_reaction(c.id, m.id, a.id, "👍", add(1)).await.unwrap();
-    store.set_reaction(c.id, m.id, a.id, "👍", add(2)).await.unwrap();
-    let rows = store.set_reaction(c.id, m.id, b.id, "👍", add(3)).await.unwrap();
+    store.set_reaction(e, c.id, m.id, a.id, "👍", add(1)).await.unwrap();
+    store.set_reaction(e, c.id, m.id, a.id, "👍", add(2)).await.unwrap();
+    let rows = store.set_reaction(e, c.id, m.id, b.id, "👍", add(3)).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.user_id).collect::<Vec<_>>(), [a.id, b.id], "once per person");
-    store.set_reaction(c.id, m.id, b.id, "🎉", add(4)).await.unwrap();
-    let err = store.set_reaction(c.id, m.id, b.id, "🔥", add(5)).await.unwrap_err();
+    store.set_reaction(e, c.id, m.id, b.id, "🎉", add(4)).await.unwrap();
+    let err = store.set_reaction(e, c.id, m.id, b.id, "🔥", add(5)).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let rows = store.set_reaction(c.id, m.id, a.id, "👍", ReactionChange::Remove).await.unwrap();
+    let rows = store.set_reaction(e, c.id, m.id, a.id, "👍", ReactionChange::Remove).await.unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(store.reactions(c.id, &[m.id]).await.unwrap().len(), 2);
-    store.delete_message(c.id, m.id, a.id, Millis(7)).await.unwrap();
-    assert!(store.reactions(c.id, &[m.id]).await.unwrap().is_empty());
-    assert!(matches!(store.set_reaction(c.id, m.id, b.id, "👍", add(8)).await, Err(Error::NotFound)));
+    assert_eq!(store.reactions(e, c.id, &[m.id]).await.unwrap().len(), 2);
+    store.delete_message(e, c.id, m.id, a.id, Millis(7)).await.unwrap();
+    assert!(store.reactions(e, c.id, &[m.id]).await.unwrap().is_empty());
+    assert!(matches!(store.set_reaction(e, c.id, m.id, b.id, "👍", add(8)).await, Err(Error::NotFound)));
 });
 
 conformance!(unread_counts_skip_your_own_and_deleted_messages, |store| {
@@ -477,7 +478,7 @@ conformance!(unread_counts_skip_your_own_and_deleted_messages, |store| {
     let more = store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0;
     store.append_message(e, &message(&c, b.id), &[]).await.unwrap();
     assert_eq!(store.unread_counts(e, a.id, None).await.unwrap(), [(c.id, 2)]);
-    store.delete_message(c.id, more.id, b.id, Millis(5)).await.unwrap();
+    store.delete_message(e, c.id, more.id, b.id, Millis(5)).await.unwrap();
     assert_eq!(store.unread_counts(e, a.id, Some(c.id)).await.unwrap(), [(c.id, 1)]);
     assert!(store.unread_counts(e, b.id, None).await.unwrap().is_empty());
     let other = enterprise(&store).await;
@@ -502,16 +503,25 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
 conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |store| {
     let (e, a, b, c) = pair(&store).await;
     let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
-    assert!(matches!(store.edit_message(c.id, m.id, b.id, &[1], &[], Millis::now()).await, Err(Error::NotFound)));
-    assert!(matches!(store.delete_message(c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
-    let edited = store.edit_message(c.id, m.id, a.id, &[9; 10], &[], Millis::now()).await.unwrap();
+    assert!(matches!(
+        store.edit_message(e, c.id, m.id, b.id, &MessageEdit { body_ct: &[1], words: &[], at: Millis::now() }).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(store.delete_message(e, c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
+    let edited = store
+        .edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[9; 10], words: &[], at: Millis::now() })
+        .await
+        .unwrap();
     assert_eq!(edited.body_ct, Some(vec![9; 10]));
     assert!(edited.edited_at.is_some());
-    let deleted = store.delete_message(c.id, m.id, a.id, Millis::now()).await.unwrap();
+    let deleted = store.delete_message(e, c.id, m.id, a.id, Millis::now()).await.unwrap();
     assert_eq!(deleted.body_ct, None);
     assert!(deleted.deleted_at.is_some());
-    assert!(matches!(store.edit_message(c.id, m.id, a.id, &[1], &[], Millis::now()).await, Err(Error::NotFound)));
-    let stored = store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap();
+    assert!(matches!(
+        store.edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], words: &[], at: Millis::now() }).await,
+        Err(Error::NotFound)
+    ));
+    let stored = store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap();
     assert_eq!(stored[0].body_ct, None, "the ciphertext is gone from the row");
 });
 
@@ -521,9 +531,9 @@ conformance!(history_pages_both_ways, |store| {
         store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
     }
     let seqs = |v: Vec<MessageRow>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
-    assert_eq!(seqs(store.list_messages(c.id, MessagePage::Before(i64::MAX), 2).await.unwrap()), vec![5, 4]);
-    assert_eq!(seqs(store.list_messages(c.id, MessagePage::Before(4), 2).await.unwrap()), vec![3, 2]);
-    assert_eq!(seqs(store.list_messages(c.id, MessagePage::After(3), 10).await.unwrap()), vec![4, 5]);
+    assert_eq!(seqs(store.list_messages(e, c.id, MessagePage::Before(i64::MAX), 2).await.unwrap()), vec![5, 4]);
+    assert_eq!(seqs(store.list_messages(e, c.id, MessagePage::Before(4), 2).await.unwrap()), vec![3, 2]);
+    assert_eq!(seqs(store.list_messages(e, c.id, MessagePage::After(3), 10).await.unwrap()), vec![4, 5]);
 });
 
 conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
@@ -531,11 +541,11 @@ conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
     for _ in 0..3 {
         store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
     }
-    assert_eq!(store.mark_read(c.id, b.id, 2).await.unwrap(), 2);
-    assert_eq!(store.mark_read(c.id, b.id, 1).await.unwrap(), 2, "never lowered");
-    assert_eq!(store.mark_read(c.id, b.id, 99).await.unwrap(), 3, "never past the newest");
+    assert_eq!(store.mark_read(e, c.id, b.id, 2).await.unwrap(), 2);
+    assert_eq!(store.mark_read(e, c.id, b.id, 1).await.unwrap(), 2, "never lowered");
+    assert_eq!(store.mark_read(e, c.id, b.id, 99).await.unwrap(), 3, "never past the newest");
     let outsider = user(&store, e, b"o").await;
-    assert!(matches!(store.mark_read(c.id, outsider.id, 1).await, Err(Error::NotFound)));
+    assert!(matches!(store.mark_read(e, c.id, outsider.id, 1).await, Err(Error::NotFound)));
 });
 
 conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
@@ -552,13 +562,16 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
         .unwrap()
         .0;
     assert_eq!(sent.attachment.as_ref(), Some(&attachment));
-    let found = store.get_attachment(c.id, attachment.id).await.unwrap().unwrap();
+    let found = store.get_attachment(e, c.id, attachment.id).await.unwrap().unwrap();
     assert_eq!(found.attachment, Some(attachment.clone()));
     let (_, _, _, other) = pair(&store).await;
-    assert!(store.get_attachment(other.id, attachment.id).await.unwrap().is_none(), "not through another conversation");
-    store.delete_message(c.id, sent.id, a.id, Millis::now()).await.unwrap();
-    assert!(store.get_attachment(c.id, attachment.id).await.unwrap().is_none());
-    let listed = store.list_messages(c.id, MessagePage::After(0), 10).await.unwrap();
+    assert!(
+        store.get_attachment(e, other.id, attachment.id).await.unwrap().is_none(),
+        "not through another conversation"
+    );
+    store.delete_message(e, c.id, sent.id, a.id, Millis::now()).await.unwrap();
+    assert!(store.get_attachment(e, c.id, attachment.id).await.unwrap().is_none());
+    let listed = store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap();
     assert_eq!(listed[0].attachment.as_ref().map(|a| a.name_ct.len()), Some(0), "the sealed name is destroyed");
 });
 
@@ -777,4 +790,28 @@ conformance!(desk_settings_are_stored_per_enterprise_and_replaced, |store| {
     store.put_desk_settings(&row, &audit("desk.settings.update", Some(e))).await.unwrap();
     assert_eq!(store.desk_settings(e).await.unwrap(), Some(row));
     assert!(store.desk_settings(other).await.unwrap().is_none());
+});
+
+conformance!(message_rows_answer_only_inside_their_enterprise, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let add = ReactionChange::Add { max_distinct: 5, at: Millis(1) };
+    store.set_reaction(e, c.id, m.id, a.id, "👍", add).await.unwrap();
+    // The right ids under another enterprise: nothing is read, nothing is changed.
+    let other = enterprise(&store).await;
+    assert!(store.list_members(other, c.id).await.unwrap().is_empty());
+    assert!(store.list_messages(other, c.id, MessagePage::After(0), 10).await.unwrap().is_empty());
+    assert!(store.get_message(other, c.id, m.id).await.unwrap().is_none());
+    assert!(store.reactions(other, c.id, &[m.id]).await.unwrap().is_empty());
+    assert!(matches!(store.set_reaction(other, c.id, m.id, b.id, "🎉", add).await, Err(Error::NotFound)));
+    assert!(matches!(store.mark_read(other, c.id, b.id, 1).await, Err(Error::NotFound)));
+    assert!(matches!(
+        store.edit_message(other, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], words: &[], at: Millis(2) }).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(store.delete_message(other, c.id, m.id, a.id, Millis(3)).await, Err(Error::NotFound)));
+    let kept = store.get_message(e, c.id, m.id).await.unwrap().unwrap();
+    assert_eq!((kept.body_ct, kept.edited_at, kept.deleted_at), (m.body_ct, None, None));
+    assert_eq!(store.reactions(e, c.id, &[m.id]).await.unwrap().len(), 1);
+    assert_eq!(store.list_members(e, c.id).await.unwrap().len(), 2);
 });

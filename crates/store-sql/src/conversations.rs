@@ -1,68 +1,72 @@
-//! The conversation store: conversations, members with read receipts, messages. The SQL is
-//! portable but for two function names, so the PostgreSQL crate compiles this file too
-//! (`#[path]`) with its own `DbRow`, `GREATEST` and `LEAST`.
+//! The conversation store: conversations, members with read receipts, messages, reactions and
+//! the blind search tokens of their words.
 
-use super::{db, expect_rows, text, DbRow, Store, FOR_SHARE, GREATEST, LEAST};
+use crate::{
+    expect_rows, foundation::append_audit, query, query_scalar, text, transaction, Row, SqlStore, Transaction,
+};
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{AttachmentId, ConversationId, EnterpriseId, MessageId, Millis, TeamId, UserId};
-use sqlx::Row;
 use store::decode;
 use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, ReactionRow, Result};
 
 const CONVERSATION_COLUMNS: &str =
     "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
 const MEMBER_COLUMNS: &str = "m.conversation_id, m.user_id, m.role, m.joined_at, m.last_read_seq";
+/// Keeps rows to the conversation bound as `$1` when it belongs to the enterprise bound as `$2`.
+const IN_ENTERPRISE_2: &str = "conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $2)";
+/// The same with the enterprise bound as `$3`.
+const IN_ENTERPRISE_3: &str = "conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $3)";
+
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at, \
      attachment_id, attachment_name_ct, attachment_type, attachment_size";
 
-fn conversation_row(row: &DbRow) -> Result<ConversationRow> {
-    let team: Option<String> = row.try_get("team_id").map_err(db)?;
+fn conversation_row(row: &Row) -> Result<ConversationRow> {
+    let team: Option<String> = row.try_get("team_id")?;
     Ok(ConversationRow {
         id: ConversationId(decode::uuid(&text(row, "id")?)?),
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
         kind: decode::conversation_kind(&text(row, "kind")?)?,
         team_id: team.map(|t| decode::uuid(&t).map(TeamId)).transpose()?,
-        direct_key: row.try_get("direct_key").map_err(db)?,
-        title_ct: row.try_get("title_ct").map_err(db)?,
+        direct_key: row.try_get("direct_key")?,
+        title_ct: row.try_get("title_ct")?,
         created_by: UserId(decode::uuid(&text(row, "created_by")?)?),
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
-        last_seq: row.try_get("last_seq").map_err(db)?,
+        created_at: Millis(row.try_get("created_at")?),
+        last_seq: row.try_get("last_seq")?,
     })
 }
 
-fn member_row(row: &DbRow) -> Result<ConversationMemberRow> {
+fn member_row(row: &Row) -> Result<ConversationMemberRow> {
     Ok(ConversationMemberRow {
         conversation_id: ConversationId(decode::uuid(&text(row, "conversation_id")?)?),
         user_id: UserId(decode::uuid(&text(row, "user_id")?)?),
         role: decode::member_role(&text(row, "role")?)?,
-        joined_at: Millis(row.try_get("joined_at").map_err(db)?),
-        last_read_seq: row.try_get("last_read_seq").map_err(db)?,
+        joined_at: Millis(row.try_get("joined_at")?),
+        last_read_seq: row.try_get("last_read_seq")?,
     })
 }
 
 /// Stores a message's blind search tokens (inside the caller's transaction).
 async fn insert_words(
-    tx: &mut sqlx::Transaction<'_, super::Database>,
+    tx: &mut Transaction,
     conversation: ConversationId,
     message: MessageId,
     words: &[Vec<u8>],
 ) -> Result<()> {
     for word in words {
-        sqlx::query(
+        query(
             "INSERT INTO message_words (token, message_id, conversation_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(word)
         .bind(message.to_string())
         .bind(conversation.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+        .await?;
     }
     Ok(())
 }
 
-fn reaction_row(row: &DbRow) -> Result<ReactionRow> {
+fn reaction_row(row: &Row) -> Result<ReactionRow> {
     Ok(ReactionRow {
         message_id: MessageId(decode::uuid(&text(row, "message_id")?)?),
         user_id: UserId(decode::uuid(&text(row, "user_id")?)?),
@@ -70,30 +74,30 @@ fn reaction_row(row: &DbRow) -> Result<ReactionRow> {
     })
 }
 
-fn message_row(row: &DbRow) -> Result<MessageRow> {
+fn message_row(row: &Row) -> Result<MessageRow> {
     Ok(MessageRow {
         id: MessageId(decode::uuid(&text(row, "id")?)?),
         conversation_id: ConversationId(decode::uuid(&text(row, "conversation_id")?)?),
-        seq: row.try_get("seq").map_err(db)?,
+        seq: row.try_get("seq")?,
         sender_id: UserId(decode::uuid(&text(row, "sender_id")?)?),
-        body_ct: row.try_get("body_ct").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
-        edited_at: row.try_get::<Option<i64>, _>("edited_at").map_err(db)?.map(Millis),
-        deleted_at: row.try_get::<Option<i64>, _>("deleted_at").map_err(db)?.map(Millis),
-        attachment: match row.try_get::<Option<String>, _>("attachment_id").map_err(db)? {
+        body_ct: row.try_get("body_ct")?,
+        created_at: Millis(row.try_get("created_at")?),
+        edited_at: row.try_get::<Option<i64>, _>("edited_at")?.map(Millis),
+        deleted_at: row.try_get::<Option<i64>, _>("deleted_at")?.map(Millis),
+        attachment: match row.try_get::<Option<String>, _>("attachment_id")? {
             None => None,
             Some(id) => Some(store::AttachmentMeta {
                 id: AttachmentId(decode::uuid(&id)?),
-                name_ct: row.try_get::<Option<Vec<u8>>, _>("attachment_name_ct").map_err(db)?.unwrap_or_default(),
-                content_type: row.try_get::<Option<String>, _>("attachment_type").map_err(db)?.unwrap_or_default(),
-                size: row.try_get::<Option<i64>, _>("attachment_size").map_err(db)?.unwrap_or_default(),
+                name_ct: row.try_get::<Option<Vec<u8>>, _>("attachment_name_ct")?.unwrap_or_default(),
+                content_type: row.try_get::<Option<String>, _>("attachment_type")?.unwrap_or_default(),
+                size: row.try_get::<Option<i64>, _>("attachment_size")?.unwrap_or_default(),
             }),
         },
     })
 }
 
 #[async_trait]
-impl store::ConversationStore for Store {
+impl store::ConversationStore for SqlStore {
     async fn create_conversation(
         &self,
         conversation: &ConversationRow,
@@ -101,7 +105,7 @@ impl store::ConversationStore for Store {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(
+            query(
                 "INSERT INTO conversations (id, enterprise_id, kind, team_id, direct_key, title_ct, created_by, created_at, last_seq) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
             )
@@ -114,11 +118,10 @@ impl store::ConversationStore for Store {
             .bind(conversation.created_by.to_string())
             .bind(conversation.created_at.0)
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             for m in members {
                 // Only enabled users of the same enterprise can be members.
-                let done = sqlx::query(
+                let done = query(
                     "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq) \
                      SELECT $1, u.id, $2, $3, 0 FROM users u WHERE u.enterprise_id = $4 AND u.id = $5 AND u.disabled = FALSE",
                 )
@@ -128,8 +131,7 @@ impl store::ConversationStore for Store {
                 .bind(conversation.enterprise_id.to_string())
                 .bind(m.user_id.to_string())
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
                 expect_rows(done.rows_affected())?;
             }
             append_audit(&mut tx, audit).await?;
@@ -138,28 +140,26 @@ impl store::ConversationStore for Store {
     }
 
     async fn find_direct(&self, enterprise: EnterpriseId, direct_key: &str) -> Result<Option<ConversationRow>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.enterprise_id = $1 AND c.direct_key = $2"
         ))
         .bind(enterprise.to_string())
         .bind(direct_key)
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .as_ref()
         .map(conversation_row)
         .transpose()
     }
 
     async fn find_team_conversation(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Option<ConversationRow>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.enterprise_id = $1 AND c.team_id = $2 AND c.kind = 'team'"
         ))
         .bind(enterprise.to_string())
         .bind(team.to_string())
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .as_ref()
         .map(conversation_row)
         .transpose()
@@ -174,12 +174,13 @@ impl store::ConversationStore for Store {
         // A team channel takes only the team's members and enterprise admins, checked in the same
         // statement, so a removal from the team that commits meanwhile cannot be overtaken.
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(&format!(
+            let for_share = self.dialect().for_share;
+            let done = query(&format!(
                 "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, last_read_seq) \
                  SELECT c.id, u.id, $1, $2, 0 FROM conversations c, users u \
                  WHERE c.enterprise_id = $3 AND c.id = $4 AND u.enterprise_id = $3 AND u.id = $5 AND u.disabled = FALSE \
                  AND (c.kind <> 'team' OR (',' || u.roles || ',') LIKE '%,enterprise-admin,%' OR EXISTS \
-                      (SELECT 1 FROM team_members tm WHERE tm.team_id = c.team_id AND tm.user_id = u.id {FOR_SHARE})) \
+                      (SELECT 1 FROM team_members tm WHERE tm.team_id = c.team_id AND tm.user_id = u.id {for_share})) \
                  ON CONFLICT (conversation_id, user_id) DO NOTHING"
             ))
             .bind(member.role.as_str())
@@ -188,8 +189,7 @@ impl store::ConversationStore for Store {
             .bind(member.conversation_id.to_string())
             .bind(member.user_id.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let added = done.rows_affected() == 1;
             if added {
                 append_audit(&mut tx, audit).await?;
@@ -206,7 +206,7 @@ impl store::ConversationStore for Store {
         audit: &AuditDraft,
     ) -> Result<bool> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(
+            let done = query(
                 "DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2 \
                  AND conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $3)",
             )
@@ -214,8 +214,7 @@ impl store::ConversationStore for Store {
             .bind(user.to_string())
             .bind(enterprise.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let removed = done.rows_affected() == 1;
             if removed {
                 append_audit(&mut tx, audit).await?;
@@ -230,7 +229,7 @@ impl store::ConversationStore for Store {
         conversation: ConversationId,
         user: UserId,
     ) -> Result<Option<(ConversationRow, ConversationMemberRow)>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM conversations c \
              JOIN conversation_members m ON m.conversation_id = c.id \
              WHERE c.enterprise_id = $1 AND c.id = $2 AND m.user_id = $3"
@@ -239,8 +238,7 @@ impl store::ConversationStore for Store {
         .bind(conversation.to_string())
         .bind(user.to_string())
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         row.as_ref().map(|r| Ok((conversation_row(r)?, member_row(r)?))).transpose()
     }
 
@@ -249,7 +247,7 @@ impl store::ConversationStore for Store {
         enterprise: EnterpriseId,
         user: UserId,
     ) -> Result<Vec<(ConversationRow, ConversationMemberRow)>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {CONVERSATION_COLUMNS}, {MEMBER_COLUMNS} FROM conversations c \
              JOIN conversation_members m ON m.conversation_id = c.id \
              WHERE c.enterprise_id = $1 AND m.user_id = $2 \
@@ -258,8 +256,7 @@ impl store::ConversationStore for Store {
         .bind(enterprise.to_string())
         .bind(user.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(|r| Ok((conversation_row(r)?, member_row(r)?)))
         .collect()
@@ -271,7 +268,7 @@ impl store::ConversationStore for Store {
         user: UserId,
         conversation: Option<ConversationId>,
     ) -> Result<Vec<(ConversationId, i64)>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT m.conversation_id, COUNT(x.id) AS unread FROM conversation_members m \
              JOIN conversations c ON c.id = m.conversation_id \
              JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq \
@@ -283,26 +280,25 @@ impl store::ConversationStore for Store {
         .bind(user.to_string())
         .bind(conversation.map(|c| c.to_string()))
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    ConversationId(decode::uuid(&text(r, "conversation_id")?)?),
-                    r.try_get::<i64, _>("unread").map_err(db)?,
-                ))
-            })
+            .map(|r| Ok((ConversationId(decode::uuid(&text(r, "conversation_id")?)?), r.try_get::<i64, _>("unread")?)))
             .collect()
     }
 
-    async fn list_members(&self, conversation: ConversationId) -> Result<Vec<ConversationMemberRow>> {
-        sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM conversation_members m WHERE m.conversation_id = $1 ORDER BY m.user_id"
+    async fn list_members(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+    ) -> Result<Vec<ConversationMemberRow>> {
+        query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM conversation_members m WHERE m.conversation_id = $1 AND {IN_ENTERPRISE_2} \
+             ORDER BY m.user_id"
         ))
         .bind(conversation.to_string())
+        .bind(enterprise.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(member_row)
         .collect()
@@ -317,39 +313,37 @@ impl store::ConversationStore for Store {
         transaction!(self.writer(), |tx| {
             // One query gives both the authorization (is the sender a member, in this tenant?)
             // and the recipients of the live event.
-            let members: Vec<String> = sqlx::query_scalar(
+            let members: Vec<String> = query_scalar(
                 "SELECT m.user_id FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id \
                  WHERE c.enterprise_id = $1 AND m.conversation_id = $2",
             )
             .bind(enterprise.to_string())
             .bind(message.conversation_id.to_string())
             .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let sender = message.sender_id.to_string();
             if !members.contains(&sender) {
                 return Err(Error::NotFound);
             }
             let members = members.iter().map(|m| decode::uuid(m).map(UserId)).collect::<Result<Vec<_>>>()?;
-            let seq: i64 = sqlx::query_scalar(
+            let seq: i64 = query_scalar(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 RETURNING last_seq",
             )
             .bind(message.created_at.0)
             .bind(message.conversation_id.to_string())
             .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            sqlx::query(&format!(
-                "UPDATE conversation_members SET last_read_seq = {GREATEST}(last_read_seq, $1) \
+            .await?;
+            let greatest = self.dialect().greatest;
+            query(&format!(
+                "UPDATE conversation_members SET last_read_seq = {greatest}(last_read_seq, $1) \
                  WHERE conversation_id = $2 AND user_id = $3"
             ))
             .bind(seq)
             .bind(message.conversation_id.to_string())
             .bind(&sender)
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            sqlx::query(&format!(
+            .await?;
+            query(&format!(
                 "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10)"
             ))
             .bind(message.id.to_string())
@@ -363,8 +357,7 @@ impl store::ConversationStore for Store {
             .bind(message.attachment.as_ref().map(|a| a.content_type.clone()))
             .bind(message.attachment.as_ref().map(|a| a.size))
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             insert_words(&mut tx, message.conversation_id, message.id, words).await?;
             Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
         })
@@ -372,34 +365,31 @@ impl store::ConversationStore for Store {
 
     async fn edit_message(
         &self,
+        enterprise: EnterpriseId,
         conversation: ConversationId,
         id: MessageId,
         sender: UserId,
-        body_ct: &[u8],
-        words: &[Vec<u8>],
-        at: Millis,
+        edit: &store::MessageEdit<'_>,
     ) -> Result<MessageRow> {
         transaction!(self.writer(), |tx| {
-            let row = sqlx::query(&format!(
+            let row = query(&format!(
                 "UPDATE messages SET body_ct = $1, edited_at = $2 \
-                 WHERE conversation_id = $3 AND id = $4 AND sender_id = $5 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
+                 WHERE conversation_id = $3 AND id = $4 AND sender_id = $5 AND deleted_at IS NULL \
+                 AND conversation_id IN (SELECT id FROM conversations WHERE id = $3 AND enterprise_id = $6) \
+                 RETURNING {MESSAGE_COLUMNS}"
             ))
-            .bind(body_ct)
-            .bind(at.0)
+            .bind(edit.body_ct)
+            .bind(edit.at.0)
             .bind(conversation.to_string())
             .bind(id.to_string())
             .bind(sender.to_string())
+            .bind(enterprise.to_string())
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
             // The index follows the text: the old words stop finding the message at once.
-            sqlx::query("DELETE FROM message_words WHERE message_id = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            insert_words(&mut tx, conversation, id, words).await?;
+            query("DELETE FROM message_words WHERE message_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+            insert_words(&mut tx, conversation, id, edit.words).await?;
             Ok(row)
         })
     }
@@ -449,7 +439,7 @@ impl store::ConversationStore for Store {
             tokens.join(", "),
             words.len()
         );
-        let mut query = sqlx::query(&sql).bind(enterprise.to_string()).bind(user.to_string());
+        let mut query = query(&sql).bind(enterprise.to_string()).bind(user.to_string());
         for word in words {
             query = query.bind(word.clone());
         }
@@ -465,36 +455,38 @@ impl store::ConversationStore for Store {
         if let Some(a) = filter.after {
             query = query.bind(a.0);
         }
-        query.bind(i64::from(limit)).fetch_all(self.reader()).await.map_err(db)?.iter().map(message_row).collect()
+        query.bind(i64::from(limit)).fetch_all(self.reader()).await?.iter().map(message_row).collect()
     }
 
     async fn delete_message(
         &self,
+        enterprise: EnterpriseId,
         conversation: ConversationId,
         id: MessageId,
         sender: UserId,
         at: Millis,
     ) -> Result<MessageRow> {
         transaction!(self.writer(), |tx| {
-            let row = sqlx::query(&format!(
+            let row = query(&format!(
                 "UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, deleted_at = $1 \
-                 WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL RETURNING {MESSAGE_COLUMNS}"
+                 WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL \
+                 AND conversation_id IN (SELECT id FROM conversations WHERE id = $2 AND enterprise_id = $5) \
+                 RETURNING {MESSAGE_COLUMNS}"
             ))
             .bind(at.0)
             .bind(conversation.to_string())
             .bind(id.to_string())
             .bind(sender.to_string())
+            .bind(enterprise.to_string())
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
             // A deleted message keeps nothing people added to it, and cannot be found by its words.
             for table in ["message_reactions", "message_words"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE message_id = $1"))
+                query(&format!("DELETE FROM {table} WHERE message_id = $1"))
                     .bind(id.to_string())
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
             }
             Ok(row)
         })
@@ -502,6 +494,7 @@ impl store::ConversationStore for Store {
 
     async fn set_reaction(
         &self,
+        enterprise: EnterpriseId,
         conversation: ConversationId,
         message: MessageId,
         user: UserId,
@@ -509,28 +502,29 @@ impl store::ConversationStore for Store {
         change: store::ReactionChange,
     ) -> Result<Vec<ReactionRow>> {
         transaction!(self.writer(), |tx| {
-            let live: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT id FROM messages WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL {FOR_SHARE}"
+            let for_share = self.dialect().for_share;
+            let live: Option<String> = query_scalar(&format!(
+                "SELECT id FROM messages WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL \
+                 AND {IN_ENTERPRISE_3} {for_share}"
             ))
             .bind(conversation.to_string())
             .bind(message.to_string())
+            .bind(enterprise.to_string())
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             if live.is_none() {
                 return Err(Error::NotFound);
             }
             if let store::ReactionChange::Add { max_distinct, at } = change {
                 let distinct: Vec<String> =
-                    sqlx::query_scalar("SELECT DISTINCT emoji FROM message_reactions WHERE message_id = $1")
+                    query_scalar("SELECT DISTINCT emoji FROM message_reactions WHERE message_id = $1")
                         .bind(message.to_string())
                         .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                        .await?;
                 if !distinct.iter().any(|e| e == emoji) && distinct.len() >= max_distinct {
                     return Err(Error::Conflict("message_reactions.limit".to_owned()));
                 }
-                sqlx::query(
+                query(
                     "INSERT INTO message_reactions (message_id, conversation_id, user_id, emoji, created_at) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
@@ -540,71 +534,82 @@ impl store::ConversationStore for Store {
                 .bind(emoji)
                 .bind(at.0)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             } else {
-                sqlx::query("DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+                query("DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
                     .bind(message.to_string())
                     .bind(user.to_string())
                     .bind(emoji)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
             }
-            let rows = sqlx::query(
+            let rows = query(
                 "SELECT message_id, user_id, emoji FROM message_reactions WHERE message_id = $1 ORDER BY created_at, user_id",
             )
             .bind(message.to_string())
             .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             rows.iter().map(reaction_row).collect()
         })
     }
 
-    async fn reactions(&self, conversation: ConversationId, messages: &[MessageId]) -> Result<Vec<ReactionRow>> {
+    async fn reactions(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        messages: &[MessageId],
+    ) -> Result<Vec<ReactionRow>> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
         // One query per page of history: the ids are bound, never spliced into the SQL.
-        let placeholders: Vec<String> = (0..messages.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders: Vec<String> = (0..messages.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
-            "SELECT message_id, user_id, emoji FROM message_reactions WHERE conversation_id = $1 \
+            "SELECT message_id, user_id, emoji FROM message_reactions WHERE conversation_id = $1 AND {IN_ENTERPRISE_2} \
              AND message_id IN ({}) ORDER BY created_at, user_id",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(conversation.to_string());
+        let mut query = query(&sql).bind(conversation.to_string()).bind(enterprise.to_string());
         for m in messages {
             query = query.bind(m.to_string());
         }
-        query.fetch_all(self.reader()).await.map_err(db)?.iter().map(reaction_row).collect()
+        query.fetch_all(self.reader()).await?.iter().map(reaction_row).collect()
     }
 
-    async fn get_message(&self, conversation: ConversationId, id: MessageId) -> Result<Option<MessageRow>> {
-        sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id = $2"))
-            .bind(conversation.to_string())
-            .bind(id.to_string())
-            .fetch_optional(self.reader())
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(message_row)
-            .transpose()
+    async fn get_message(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Option<MessageRow>> {
+        query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id = $2 AND {IN_ENTERPRISE_3}"
+        ))
+        .bind(conversation.to_string())
+        .bind(id.to_string())
+        .bind(enterprise.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(message_row)
+        .transpose()
     }
 
     async fn get_attachment(
         &self,
+        enterprise: EnterpriseId,
         conversation: ConversationId,
         attachment: AttachmentId,
     ) -> Result<Option<MessageRow>> {
-        sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND attachment_id = $2 AND deleted_at IS NULL"
+        query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND attachment_id = $2 \
+             AND deleted_at IS NULL AND {IN_ENTERPRISE_3}"
         ))
         .bind(conversation.to_string())
         .bind(attachment.to_string())
+        .bind(enterprise.to_string())
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .as_ref()
         .map(message_row)
         .transpose()
@@ -612,6 +617,7 @@ impl store::ConversationStore for Store {
 
     async fn list_messages(
         &self,
+        enterprise: EnterpriseId,
         conversation: ConversationId,
         page: MessagePage,
         limit: u32,
@@ -620,34 +626,43 @@ impl store::ConversationStore for Store {
             MessagePage::Before(seq) => ("seq < $2", "DESC", seq),
             MessagePage::After(seq) => ("seq > $2", "ASC", seq),
         };
-        sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {condition} ORDER BY seq {order} LIMIT $3"
+        query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {condition} \
+             AND conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $4) \
+             ORDER BY seq {order} LIMIT $3"
         ))
         .bind(conversation.to_string())
         .bind(bound)
         .bind(i64::from(limit))
+        .bind(enterprise.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(message_row)
         .collect()
     }
 
-    async fn mark_read(&self, conversation: ConversationId, user: UserId, seq: i64) -> Result<i64> {
-        let stored: Option<i64> = sqlx::query_scalar(&format!(
+    async fn mark_read(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        user: UserId,
+        seq: i64,
+    ) -> Result<i64> {
+        let (greatest, least) = (self.dialect().greatest, self.dialect().least);
+        let stored: Option<i64> = query_scalar(&format!(
             "UPDATE conversation_members SET last_read_seq = \
-               {GREATEST}(last_read_seq, {LEAST}($1, (SELECT last_seq FROM conversations WHERE id = $2))) \
-             WHERE conversation_id = $2 AND user_id = $3 RETURNING last_read_seq"
+               {greatest}(last_read_seq, {least}($1, (SELECT last_seq FROM conversations WHERE id = $2))) \
+             WHERE conversation_id = $2 AND user_id = $3 \
+             AND conversation_id IN (SELECT id FROM conversations WHERE id = $2 AND enterprise_id = $4) \
+             RETURNING last_read_seq"
         ))
         .bind(seq)
         .bind(conversation.to_string())
         .bind(user.to_string())
+        .bind(enterprise.to_string())
         .fetch_optional(self.writer())
-        .await
-        .map_err(db)?;
+        .await?;
         stored.ok_or(Error::NotFound)
     }
 }
-
-use super::append_audit;

@@ -1,122 +1,116 @@
 //! The foundation aggregates' store: enterprises, users, teams, sessions, the audit log and
-//! wrapped keys. Portable SQL: the PostgreSQL crate compiles this file too (`#[path]`); each
-//! backend keeps only what differs (connecting, migrating, and how audit appends serialise).
+//! wrapped keys.
 
-use super::{append_audit, db, insert_key, DbRow, Store};
+use crate::{query, query_scalar, text, transaction, Row, SqlStore, Transaction};
 use async_trait::async_trait;
 use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
 use domain::{ConversationId, EnterpriseId, Millis, SessionId, TeamId, UserId};
-use sqlx::Row;
 use store::decode;
 use store::{EnterpriseRow, Error, KeyRow, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 const USER_COLUMNS: &str =
     "id, enterprise_id, email_index, email_ct, name_ct, role, roles, password_hash, disabled, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until";
-pub(crate) const AUDIT_COLUMNS: &str =
+const AUDIT_COLUMNS: &str =
     "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
-pub(crate) const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
+const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
 
-pub(crate) fn text(row: &DbRow, col: &str) -> Result<String> {
-    row.try_get::<String, _>(col).map_err(db)
-}
-
-fn enterprise_row(row: &DbRow) -> Result<EnterpriseRow> {
+fn enterprise_row(row: &Row) -> Result<EnterpriseRow> {
     Ok(EnterpriseRow {
         id: EnterpriseId(decode::uuid(&text(row, "id")?)?),
-        name_ct: row.try_get("name_ct").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        name_ct: row.try_get("name_ct")?,
+        created_at: Millis(row.try_get("created_at")?),
     })
 }
 
-fn user_row(row: &DbRow) -> Result<UserRow> {
+fn user_row(row: &Row) -> Result<UserRow> {
     Ok(UserRow {
         id: UserId(decode::uuid(&text(row, "id")?)?),
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
-        email_index: row.try_get("email_index").map_err(db)?,
-        email_ct: row.try_get("email_ct").map_err(db)?,
-        name_ct: row.try_get("name_ct").map_err(db)?,
+        email_index: row.try_get("email_index")?,
+        email_ct: row.try_get("email_ct")?,
+        name_ct: row.try_get("name_ct")?,
         roles: decode::roles(&text(row, "roles")?)?,
-        password_hash: row.try_get("password_hash").map_err(db)?,
-        disabled: row.try_get("disabled").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
-        updated_at: Millis(row.try_get("updated_at").map_err(db)?),
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get("disabled")?,
+        created_at: Millis(row.try_get("created_at")?),
+        updated_at: Millis(row.try_get("updated_at")?),
     })
 }
 
-fn team_row(row: &DbRow) -> Result<TeamRow> {
+fn team_row(row: &Row) -> Result<TeamRow> {
     Ok(TeamRow {
         id: TeamId(decode::uuid(&text(row, "id")?)?),
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
-        name_ct: row.try_get("name_ct").map_err(db)?,
-        archived: row.try_get("archived").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        name_ct: row.try_get("name_ct")?,
+        archived: row.try_get("archived")?,
+        created_at: Millis(row.try_get("created_at")?),
     })
 }
 
-fn member_row(row: &DbRow) -> Result<TeamMemberRow> {
+fn member_row(row: &Row) -> Result<TeamMemberRow> {
     Ok(TeamMemberRow {
         team_id: TeamId(decode::uuid(&text(row, "team_id")?)?),
         user_id: UserId(decode::uuid(&text(row, "user_id")?)?),
-        is_admin: row.try_get("is_admin").map_err(db)?,
-        added_at: Millis(row.try_get("added_at").map_err(db)?),
+        is_admin: row.try_get("is_admin")?,
+        added_at: Millis(row.try_get("added_at")?),
     })
 }
 
-fn session_row(row: &DbRow) -> Result<SessionRow> {
+fn session_row(row: &Row) -> Result<SessionRow> {
     Ok(SessionRow {
         id: SessionId(decode::uuid(&text(row, "id")?)?),
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
         user_id: UserId(decode::uuid(&text(row, "user_id")?)?),
-        token_hash: row.try_get("token_hash").map_err(db)?,
+        token_hash: row.try_get("token_hash")?,
         device_kind: decode::device_kind(&text(row, "device_kind")?)?,
-        device_name_ct: row.try_get("device_name_ct").map_err(db)?,
-        ip_ct: row.try_get("ip_ct").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
-        last_seen_at: Millis(row.try_get("last_seen_at").map_err(db)?),
-        expires_at: Millis(row.try_get("expires_at").map_err(db)?),
-        ended_at: row.try_get::<Option<i64>, _>("ended_at").map_err(db)?.map(Millis),
-        ended_reason: row.try_get("ended_reason").map_err(db)?,
+        device_name_ct: row.try_get("device_name_ct")?,
+        ip_ct: row.try_get("ip_ct")?,
+        created_at: Millis(row.try_get("created_at")?),
+        last_seen_at: Millis(row.try_get("last_seen_at")?),
+        expires_at: Millis(row.try_get("expires_at")?),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(Millis),
+        ended_reason: row.try_get("ended_reason")?,
         auth_method: decode::auth_method(&text(row, "auth_method")?)?,
-        elevated_until: row.try_get::<Option<i64>, _>("elevated_until").map_err(db)?.map(Millis),
+        elevated_until: row.try_get::<Option<i64>, _>("elevated_until")?.map(Millis),
     })
 }
 
-fn key_row(row: &DbRow) -> Result<KeyRow> {
-    let enterprise: Option<String> = row.try_get("enterprise_id").map_err(db)?;
+fn key_row(row: &Row) -> Result<KeyRow> {
+    let enterprise: Option<String> = row.try_get("enterprise_id")?;
     Ok(KeyRow {
         id: text(row, "id")?,
         enterprise_id: enterprise.map(|e| decode::uuid(&e).map(EnterpriseId)).transpose()?,
         master_key_id: text(row, "master_key_id")?,
-        wrapped: row.try_get("wrapped").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
-        rotated_at: row.try_get::<Option<i64>, _>("rotated_at").map_err(db)?.map(Millis),
+        wrapped: row.try_get("wrapped")?,
+        created_at: Millis(row.try_get("created_at")?),
+        rotated_at: row.try_get::<Option<i64>, _>("rotated_at")?.map(Millis),
     })
 }
 
-fn audit_row(row: &DbRow) -> Result<AuditEvent> {
+fn audit_row(row: &Row) -> Result<AuditEvent> {
     let opt_uuid = |col: &str| -> Result<Option<uuid::Uuid>> {
-        let v: Option<String> = row.try_get(col).map_err(db)?;
+        let v: Option<String> = row.try_get(col)?;
         v.map(|s| decode::uuid(&s)).transpose()
     };
     let actor = text(row, "actor")?;
     let outcome = text(row, "outcome")?;
     Ok(AuditEvent {
-        seq: row.try_get("seq").map_err(db)?,
+        seq: row.try_get("seq")?,
         draft: AuditDraft {
-            at: Millis(row.try_get("at").map_err(db)?),
+            at: Millis(row.try_get("at")?),
             actor: Actor::decode(&actor).ok_or_else(|| Error::Other(format!("stored actor {actor:?} is unknown")))?,
-            origin: Origin { ip: row.try_get("ip").map_err(db)?, user_agent: row.try_get("user_agent").map_err(db)? },
+            origin: Origin { ip: row.try_get("ip")?, user_agent: row.try_get("user_agent")? },
             enterprise_id: opt_uuid("enterprise_id")?.map(EnterpriseId),
             team_id: opt_uuid("team_id")?.map(TeamId),
             action: decode::action(&text(row, "action")?)?,
-            target: row.try_get("target").map_err(db)?,
+            target: row.try_get("target")?,
             outcome: Outcome::parse(&outcome)
                 .ok_or_else(|| Error::Other(format!("stored outcome {outcome:?} is unknown")))?,
             detail: text(row, "detail")?,
         },
-        prev_hash: decode::hash32(&row.try_get::<Vec<u8>, _>("prev_hash").map_err(db)?)?,
-        hash: decode::hash32(&row.try_get::<Vec<u8>, _>("hash").map_err(db)?)?,
+        prev_hash: decode::hash32(&row.try_get::<Vec<u8>, _>("prev_hash")?)?,
+        hash: decode::hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
     })
 }
 
@@ -129,16 +123,15 @@ pub(crate) fn expect_rows(affected: u64) -> Result<()> {
 }
 
 #[async_trait]
-impl store::DirectoryStore for Store {
+impl store::DirectoryStore for SqlStore {
     async fn create_enterprise(&self, enterprise: &EnterpriseRow, key: &KeyRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query("INSERT INTO enterprises (id, name_ct, created_at) VALUES ($1, $2, $3)")
+            query("INSERT INTO enterprises (id, name_ct, created_at) VALUES ($1, $2, $3)")
                 .bind(enterprise.id.to_string())
                 .bind(&enterprise.name_ct)
                 .bind(enterprise.created_at.0)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             insert_key(&mut tx, key).await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -146,21 +139,19 @@ impl store::DirectoryStore for Store {
     }
 
     async fn get_enterprise(&self, id: EnterpriseId) -> Result<Option<EnterpriseRow>> {
-        sqlx::query("SELECT id, name_ct, created_at FROM enterprises WHERE id = $1")
+        query("SELECT id, name_ct, created_at FROM enterprises WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .as_ref()
             .map(enterprise_row)
             .transpose()
     }
 
     async fn list_enterprises(&self) -> Result<Vec<EnterpriseRow>> {
-        sqlx::query("SELECT id, name_ct, created_at FROM enterprises ORDER BY created_at, id")
+        query("SELECT id, name_ct, created_at FROM enterprises ORDER BY created_at, id")
             .fetch_all(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .iter()
             .map(enterprise_row)
             .collect()
@@ -168,57 +159,51 @@ impl store::DirectoryStore for Store {
 
     async fn create_user(&self, user: &UserRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(&format!(
-                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(user.id.to_string())
-            .bind(user.enterprise_id.to_string())
-            .bind(&user.email_index)
-            .bind(&user.email_ct)
-            .bind(&user.name_ct)
-            .bind(user.roles.primary().as_str())
-            .bind(user.roles.encode())
-            .bind(&user.password_hash)
-            .bind(user.disabled)
-            .bind(user.created_at.0)
-            .bind(user.updated_at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+                .bind(user.id.to_string())
+                .bind(user.enterprise_id.to_string())
+                .bind(&user.email_index)
+                .bind(&user.email_ct)
+                .bind(&user.name_ct)
+                .bind(user.roles.primary().as_str())
+                .bind(user.roles.encode())
+                .bind(&user.password_hash)
+                .bind(user.disabled)
+                .bind(user.created_at.0)
+                .bind(user.updated_at.0)
+                .execute(&mut *tx)
+                .await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
         })
     }
 
     async fn get_user(&self, enterprise: EnterpriseId, id: UserId) -> Result<Option<UserRow>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"))
+        query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 AND id = $2"))
             .bind(enterprise.to_string())
             .bind(id.to_string())
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .as_ref()
             .map(user_row)
             .transpose()
     }
 
     async fn find_users_by_email_index(&self, email_index: &[u8]) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"))
+        query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_index = $1 ORDER BY id LIMIT 16"))
             .bind(email_index)
             .fetch_all(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .iter()
             .map(user_row)
             .collect()
     }
 
     async fn list_users(&self, enterprise: EnterpriseId) -> Result<Vec<UserRow>> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"))
+        query(&format!("SELECT {USER_COLUMNS} FROM users WHERE enterprise_id = $1 ORDER BY id"))
             .bind(enterprise.to_string())
             .fetch_all(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .iter()
             .map(user_row)
             .collect()
@@ -233,24 +218,21 @@ impl store::DirectoryStore for Store {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            let done =
-                sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
-                    .bind(disabled)
-                    .bind(at.0)
-                    .bind(enterprise.to_string())
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            expect_rows(done.rows_affected())?;
-            if disabled {
-                sqlx::query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
+            let done = query("UPDATE users SET disabled = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+                .bind(disabled)
                 .bind(at.0)
                 .bind(enterprise.to_string())
                 .bind(id.to_string())
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
+            expect_rows(done.rows_affected())?;
+            if disabled {
+                query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
+                .bind(at.0)
+                .bind(enterprise.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
             }
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -266,16 +248,14 @@ impl store::DirectoryStore for Store {
         audit: Option<&AuditDraft>,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(
-                "UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4",
-            )
-            .bind(hash)
-            .bind(at.0)
-            .bind(enterprise.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            let done =
+                query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE enterprise_id = $3 AND id = $4")
+                    .bind(hash)
+                    .bind(at.0)
+                    .bind(enterprise.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
             expect_rows(done.rows_affected())?;
             if let Some(audit) = audit {
                 append_audit(&mut tx, audit).await?;
@@ -286,59 +266,49 @@ impl store::DirectoryStore for Store {
 
     async fn create_team(&self, team: &TeamRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(
-                "INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(team.id.to_string())
-            .bind(team.enterprise_id.to_string())
-            .bind(&team.name_ct)
-            .bind(team.archived)
-            .bind(team.created_at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            query("INSERT INTO teams (id, enterprise_id, name_ct, archived, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(team.id.to_string())
+                .bind(team.enterprise_id.to_string())
+                .bind(&team.name_ct)
+                .bind(team.archived)
+                .bind(team.created_at.0)
+                .execute(&mut *tx)
+                .await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
         })
     }
 
     async fn get_team(&self, enterprise: EnterpriseId, id: TeamId) -> Result<Option<TeamRow>> {
-        sqlx::query(
-            "SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 AND id = $2",
-        )
-        .bind(enterprise.to_string())
-        .bind(id.to_string())
-        .fetch_optional(self.reader())
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(team_row)
-        .transpose()
+        query("SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 AND id = $2")
+            .bind(enterprise.to_string())
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(team_row)
+            .transpose()
     }
 
     async fn list_teams(&self, enterprise: EnterpriseId) -> Result<Vec<TeamRow>> {
-        sqlx::query(
-            "SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 ORDER BY id",
-        )
-        .bind(enterprise.to_string())
-        .fetch_all(self.reader())
-        .await
-        .map_err(db)?
-        .iter()
-        .map(team_row)
-        .collect()
+        query("SELECT id, enterprise_id, name_ct, archived, created_at FROM teams WHERE enterprise_id = $1 ORDER BY id")
+            .bind(enterprise.to_string())
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(team_row)
+            .collect()
     }
 
     async fn teams_of_user(&self, enterprise: EnterpriseId, user: UserId) -> Result<Vec<TeamRow>> {
-        sqlx::query(
+        query(
             "SELECT t.id, t.enterprise_id, t.name_ct, t.archived, t.created_at FROM teams t \
              JOIN team_members m ON m.team_id = t.id WHERE t.enterprise_id = $1 AND m.user_id = $2 ORDER BY t.id",
         )
         .bind(enterprise.to_string())
         .bind(user.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(team_row)
         .collect()
@@ -352,13 +322,12 @@ impl store::DirectoryStore for Store {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
+            let done = query("UPDATE teams SET archived = $1 WHERE enterprise_id = $2 AND id = $3")
                 .bind(archived)
                 .bind(enterprise.to_string())
                 .bind(id.to_string())
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             expect_rows(done.rows_affected())?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -373,7 +342,7 @@ impl store::DirectoryStore for Store {
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
             // Both ends must belong to the enterprise: the INSERT selects them under that filter.
-            let done = sqlx::query(
+            let done = query(
                 "INSERT INTO team_members (team_id, user_id, is_admin, added_at) \
              SELECT t.id, u.id, $1, $2 FROM teams t, users u \
              WHERE t.enterprise_id = $3 AND t.id = $4 AND u.enterprise_id = $3 AND u.id = $5 \
@@ -385,8 +354,7 @@ impl store::DirectoryStore for Store {
             .bind(member.team_id.to_string())
             .bind(member.user_id.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             expect_rows(done.rows_affected())?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -401,7 +369,7 @@ impl store::DirectoryStore for Store {
         audit: &AuditDraft,
     ) -> Result<Option<ConversationId>> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(
+            let done = query(
                 "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2 \
              AND team_id IN (SELECT id FROM teams WHERE enterprise_id = $3)",
             )
@@ -409,25 +377,22 @@ impl store::DirectoryStore for Store {
             .bind(user.to_string())
             .bind(enterprise.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             expect_rows(done.rows_affected())?;
-            let channel: Option<String> = sqlx::query_scalar(
+            let channel: Option<String> = query_scalar(
                 "SELECT id FROM conversations WHERE kind = 'team' AND team_id = $1 AND enterprise_id = $2",
             )
             .bind(team.to_string())
             .bind(enterprise.to_string())
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let mut left = None;
             if let Some(channel) = channel {
-                let gone = sqlx::query("DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
+                let gone = query("DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
                     .bind(&channel)
                     .bind(user.to_string())
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
                 if gone.rows_affected() > 0 {
                     left = ConversationId::parse(&channel);
                 }
@@ -438,15 +403,14 @@ impl store::DirectoryStore for Store {
     }
 
     async fn list_team_members(&self, enterprise: EnterpriseId, team: TeamId) -> Result<Vec<TeamMemberRow>> {
-        sqlx::query(
+        query(
             "SELECT m.team_id, m.user_id, m.is_admin, m.added_at FROM team_members m \
              JOIN teams t ON t.id = m.team_id WHERE t.enterprise_id = $1 AND m.team_id = $2 ORDER BY m.user_id",
         )
         .bind(enterprise.to_string())
         .bind(team.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(member_row)
         .collect()
@@ -454,10 +418,10 @@ impl store::DirectoryStore for Store {
 }
 
 #[async_trait]
-impl store::SessionStore for Store {
+impl store::SessionStore for SqlStore {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(&format!(
+            query(&format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ))
             .bind(session.id.to_string())
@@ -475,22 +439,20 @@ impl store::SessionStore for Store {
             .bind(session.auth_method.as_str())
             .bind(session.elevated_until.map(|m| m.0))
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
         })
     }
 
     async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2"
         ))
         .bind(token_hash)
         .bind(now.0)
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .as_ref()
         .map(session_row)
         .transpose()
@@ -498,7 +460,7 @@ impl store::SessionStore for Store {
 
     async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, domain::Roles)>> {
         let columns = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {columns}, u.roles FROM sessions s \
              JOIN users u ON u.id = s.user_id AND u.enterprise_id = s.enterprise_id \
              WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND u.disabled = FALSE"
@@ -506,38 +468,33 @@ impl store::SessionStore for Store {
         .bind(token_hash)
         .bind(now.0)
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         row.as_ref().map(|r| Ok((session_row(r)?, decode::roles(&text(r, "roles")?)?))).transpose()
     }
 
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+        query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
             .bind(at.0)
             .bind(id.to_string())
             .execute(self.writer())
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(())
     }
 
     async fn last_activity(&self, enterprise: EnterpriseId, now: Millis) -> Result<Vec<(UserId, Millis)>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT user_id, MAX(last_seen_at) AS seen FROM sessions \
              WHERE enterprise_id = $1 AND ended_at IS NULL AND expires_at > $2 GROUP BY user_id",
         )
         .bind(enterprise.to_string())
         .bind(now.0)
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| Ok((UserId(decode::uuid(&text(r, "user_id")?)?), Millis(r.try_get("seen").map_err(db)?))))
-            .collect()
+        .await?;
+        rows.iter().map(|r| Ok((UserId(decode::uuid(&text(r, "user_id")?)?), Millis(r.try_get("seen")?)))).collect()
     }
 
     async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE enterprise_id = $1 AND user_id = $2 \
              AND ended_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC"
         ))
@@ -545,8 +502,7 @@ impl store::SessionStore for Store {
         .bind(user.to_string())
         .bind(now.0)
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(session_row)
         .collect()
@@ -562,7 +518,7 @@ impl store::SessionStore for Store {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE sessions SET ended_at = $1, ended_reason = $2 \
              WHERE enterprise_id = $3 AND user_id = $4 AND id = $5 AND ended_at IS NULL",
             )
@@ -572,8 +528,7 @@ impl store::SessionStore for Store {
             .bind(user.to_string())
             .bind(id.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             expect_rows(done.rows_affected())?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -582,45 +537,43 @@ impl store::SessionStore for Store {
 }
 
 #[async_trait]
-impl store::AuditStore for Store {
+impl store::AuditStore for SqlStore {
     async fn append_audit(&self, draft: &AuditDraft) -> Result<AuditEvent> {
         transaction!(self.writer(), |tx| { append_audit(&mut tx, draft).await })
     }
 
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
+        query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"))
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .iter()
             .map(audit_row)
             .collect()
     }
 
     async fn enterprise_audit(&self, enterprise: EnterpriseId, before: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        sqlx::query(&format!(
+        query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE enterprise_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
         .bind(enterprise.to_string())
         .bind(before)
         .bind(i64::from(limit))
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?
+        .await?
         .iter()
         .map(audit_row)
         .collect()
     }
 
     async fn audit_count(&self) -> Result<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(self.reader()).await.map_err(db)
+        query_scalar("SELECT COUNT(*) FROM audit_events").fetch_one(self.reader()).await
     }
 }
 
 #[async_trait]
-impl store::KeyStore for Store {
+impl store::KeyStore for SqlStore {
     async fn create_key(&self, key: &KeyRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             insert_key(&mut tx, key).await?;
@@ -630,21 +583,19 @@ impl store::KeyStore for Store {
     }
 
     async fn get_key(&self, id: &str) -> Result<Option<KeyRow>> {
-        sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = $1"))
+        query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .as_ref()
             .map(key_row)
             .transpose()
     }
 
     async fn list_keys(&self) -> Result<Vec<KeyRow>> {
-        sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY id"))
+        query(&format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY id"))
             .fetch_all(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .iter()
             .map(key_row)
             .collect()
@@ -658,7 +609,7 @@ impl store::KeyStore for Store {
         wrapped: &[u8],
         at: Millis,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE keys SET master_key_id = $1, wrapped = $2, rotated_at = $3 WHERE id = $4 AND master_key_id = $5",
         )
         .bind(new_master_key_id)
@@ -667,8 +618,54 @@ impl store::KeyStore for Store {
         .bind(id)
         .bind(expected_master_key_id)
         .execute(self.writer())
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Appends `draft` to the chain inside `tx`. Where several nodes write, the dialect's lock
+/// serialises appends until the transaction ends, so reading the head and linking after it cannot
+/// race; where one writer runs at a time, it serialises them already.
+pub(crate) async fn append_audit(tx: &mut Transaction, draft: &AuditDraft) -> Result<AuditEvent> {
+    if let Some(lock) = tx.dialect().audit_chain_lock {
+        query(lock).execute(&mut **tx).await?;
+    }
+    let head = query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+    let prev = match head {
+        Some(row) => Some((row.try_get::<i64, _>("seq")?, decode::hash32(&row.try_get::<Vec<u8>, _>("hash")?)?)),
+        None => None,
+    };
+    let event = store::link_audit(draft, prev, crypto::chain_hash);
+    query(&format!(
+        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(event.seq)
+    .bind(draft.at.0)
+    .bind(draft.actor.encode())
+    .bind(&draft.origin.ip)
+    .bind(&draft.origin.user_agent)
+    .bind(draft.enterprise_id.map(|e| e.to_string()))
+    .bind(draft.team_id.map(|t| t.to_string()))
+    .bind(draft.action.name())
+    .bind(&draft.target)
+    .bind(draft.outcome.as_str())
+    .bind(&draft.detail)
+    .bind(&event.prev_hash[..])
+    .bind(&event.hash[..])
+    .execute(&mut **tx)
+    .await?;
+    Ok(event)
+}
+
+async fn insert_key(tx: &mut Transaction, key: &KeyRow) -> Result<()> {
+    query(&format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+        .bind(&key.id)
+        .bind(key.enterprise_id.map(|e| e.to_string()))
+        .bind(&key.master_key_id)
+        .bind(&key.wrapped)
+        .bind(key.created_at.0)
+        .bind(key.rotated_at.map(|m| m.0))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

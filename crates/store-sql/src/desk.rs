@@ -1,12 +1,10 @@
 //! The security desk's store: public pages, the organisation's OpenPGP keys, reports and their
-//! threads. The SQL is portable, so the PostgreSQL crate compiles this very file (`#[path]`)
-//! against its own `Store`, `DbRow` and helpers: one body, two backends.
+//! threads.
 
-use super::{append_audit, db, text, DbRow, Store};
+use crate::{foundation::append_audit, query, query_scalar, text, transaction, Row, SqlStore, Transaction};
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, ReportId, ReportMessageId, UserId};
-use sqlx::Row;
 use store::decode;
 use store::{
     DeskKeyRow, DeskPageRow, DeskSettingsRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportRow, Result,
@@ -20,56 +18,55 @@ const REPORT_COLUMNS: &str = "id, enterprise_id, receipt_lookup, receipt_hash, s
 const MESSAGE_COLUMNS: &str = "id, report_id, seq, author, author_user_id, body_ct, created_at";
 const FILE_COLUMNS: &str = "id, report_id, author, author_user_id, name_ct, content_type, size, created_at";
 
-fn millis(row: &DbRow, column: &str) -> Result<Option<Millis>> {
-    Ok(row.try_get::<Option<i64>, _>(column).map_err(db)?.map(Millis))
+fn millis(row: &Row, column: &str) -> Result<Option<Millis>> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(Millis))
 }
 
-fn key_row(row: &DbRow) -> Result<DeskKeyRow> {
+fn key_row(row: &Row) -> Result<DeskKeyRow> {
     Ok(DeskKeyRow {
         fingerprint: text(row, "fingerprint")?,
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
         key_id: text(row, "key_id")?,
         algorithm: text(row, "algorithm")?,
-        algorithm_id: row.try_get("algorithm_id").map_err(db)?,
-        bits: row.try_get("bits").map_err(db)?,
+        algorithm_id: row.try_get("algorithm_id")?,
+        bits: row.try_get("bits")?,
         user_ids: text(row, "user_ids")?,
-        secret_ct: row.try_get("secret_ct").map_err(db)?,
+        secret_ct: row.try_get("secret_ct")?,
         public_armored: text(row, "public_armored")?,
-        public_binary: row.try_get("public_binary").map_err(db)?,
-        created_at: row.try_get("created_at").map_err(db)?,
-        expires_at: row.try_get("expires_at").map_err(db)?,
-        added_at: Millis(row.try_get("added_at").map_err(db)?),
-        active: row.try_get("active").map_err(db)?,
+        public_binary: row.try_get("public_binary")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        added_at: Millis(row.try_get("added_at")?),
+        active: row.try_get("active")?,
         retired_at: millis(row, "retired_at")?,
     })
 }
 
-fn report_row(row: &DbRow) -> Result<ReportRow> {
+fn report_row(row: &Row) -> Result<ReportRow> {
     Ok(ReportRow {
         id: ReportId(decode::uuid(&text(row, "id")?)?),
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
-        receipt_lookup: row.try_get("receipt_lookup").map_err(db)?,
+        receipt_lookup: row.try_get("receipt_lookup")?,
         receipt_hash: text(row, "receipt_hash")?,
         state: decode::report_state(&text(row, "state")?)?,
-        content_ct: row.try_get("content_ct").map_err(db)?,
-        was_encrypted: row.try_get("was_encrypted").map_err(db)?,
-        finder_name_ct: row.try_get("finder_name_ct").map_err(db)?,
-        finder_email_ct: row.try_get("finder_email_ct").map_err(db)?,
-        email_token_hash: row.try_get("email_token_hash").map_err(db)?,
+        content_ct: row.try_get("content_ct")?,
+        was_encrypted: row.try_get("was_encrypted")?,
+        finder_name_ct: row.try_get("finder_name_ct")?,
+        finder_email_ct: row.try_get("finder_email_ct")?,
+        email_token_hash: row.try_get("email_token_hash")?,
         email_verified_at: millis(row, "email_verified_at")?,
-        finder_ip_ct: row.try_get("finder_ip_ct").map_err(db)?,
-        credit: row.try_get("credit").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
-        updated_at: Millis(row.try_get("updated_at").map_err(db)?),
+        finder_ip_ct: row.try_get("finder_ip_ct")?,
+        credit: row.try_get("credit")?,
+        created_at: Millis(row.try_get("created_at")?),
+        updated_at: Millis(row.try_get("updated_at")?),
         closed_at: millis(row, "closed_at")?,
         purged_at: millis(row, "purged_at")?,
-        last_seq: row.try_get("last_seq").map_err(db)?,
+        last_seq: row.try_get("last_seq")?,
     })
 }
 
-fn message_row(row: &DbRow) -> Result<ReportMessageRow> {
-    let author = match (text(row, "author")?.as_str(), row.try_get::<Option<String>, _>("author_user_id").map_err(db)?)
-    {
+fn message_row(row: &Row) -> Result<ReportMessageRow> {
+    let author = match (text(row, "author")?.as_str(), row.try_get::<Option<String>, _>("author_user_id")?) {
         ("finder", _) => ReportAuthor::Finder,
         ("team", Some(user)) => ReportAuthor::Team(UserId(decode::uuid(&user)?)),
         (other, _) => return Err(Error::Other(format!("stored report author {other:?} is unknown"))),
@@ -77,40 +74,37 @@ fn message_row(row: &DbRow) -> Result<ReportMessageRow> {
     Ok(ReportMessageRow {
         id: ReportMessageId(decode::uuid(&text(row, "id")?)?),
         report_id: ReportId(decode::uuid(&text(row, "report_id")?)?),
-        seq: row.try_get("seq").map_err(db)?,
+        seq: row.try_get("seq")?,
         author,
-        body_ct: row.try_get("body_ct").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        body_ct: row.try_get("body_ct")?,
+        created_at: Millis(row.try_get("created_at")?),
     })
 }
 
-fn author_of(row: &DbRow) -> Result<ReportAuthor> {
-    match (text(row, "author")?.as_str(), row.try_get::<Option<String>, _>("author_user_id").map_err(db)?) {
+fn author_of(row: &Row) -> Result<ReportAuthor> {
+    match (text(row, "author")?.as_str(), row.try_get::<Option<String>, _>("author_user_id")?) {
         ("finder", _) => Ok(ReportAuthor::Finder),
         ("team", Some(user)) => Ok(ReportAuthor::Team(UserId(decode::uuid(&user)?))),
         (other, _) => Err(Error::Other(format!("stored report author {other:?} is unknown"))),
     }
 }
 
-fn file_row(row: &DbRow) -> Result<ReportFileRow> {
+fn file_row(row: &Row) -> Result<ReportFileRow> {
     Ok(ReportFileRow {
         id: domain::AttachmentId(decode::uuid(&text(row, "id")?)?),
         report_id: ReportId(decode::uuid(&text(row, "report_id")?)?),
         author: author_of(row)?,
-        name_ct: row.try_get("name_ct").map_err(db)?,
+        name_ct: row.try_get("name_ct")?,
         content_type: text(row, "content_type")?,
-        size: row.try_get("size").map_err(db)?,
-        created_at: Millis(row.try_get("created_at").map_err(db)?),
+        size: row.try_get("size")?,
+        created_at: Millis(row.try_get("created_at")?),
     })
 }
 
-async fn insert_files(
-    tx: &mut sqlx::Transaction<'_, <DbRow as sqlx::Row>::Database>,
-    files: &[ReportFileRow],
-) -> Result<()> {
+async fn insert_files(tx: &mut Transaction, files: &[ReportFileRow]) -> Result<()> {
     for f in files {
         let (author, author_user) = author_columns(f.author);
-        sqlx::query(&format!("INSERT INTO report_files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        query(&format!("INSERT INTO report_files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
             .bind(f.id.to_string())
             .bind(f.report_id.to_string())
             .bind(author)
@@ -120,8 +114,7 @@ async fn insert_files(
             .bind(f.size)
             .bind(f.created_at.0)
             .execute(&mut **tx)
-            .await
-            .map_err(db)?;
+            .await?;
     }
     Ok(())
 }
@@ -134,10 +127,10 @@ fn author_columns(author: ReportAuthor) -> (&'static str, Option<String>) {
 }
 
 #[async_trait]
-impl store::DeskStore for Store {
+impl store::DeskStore for SqlStore {
     async fn put_desk_page(&self, page: &DeskPageRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(
+            query(
                 "INSERT INTO desk_pages (enterprise_id, slug, markdown, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (enterprise_id, slug) DO UPDATE SET markdown = excluded.markdown, \
                  updated_at = excluded.updated_at, updated_by = excluded.updated_by",
@@ -148,31 +141,28 @@ impl store::DeskStore for Store {
             .bind(page.updated_at.0)
             .bind(page.updated_by.map(|u| u.to_string()))
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
         })
     }
 
     async fn desk_pages(&self, enterprise: EnterpriseId) -> Result<Vec<DeskPageRow>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT enterprise_id, slug, markdown, updated_at, updated_by FROM desk_pages WHERE enterprise_id = $1",
         )
         .bind(enterprise.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(DeskPageRow {
                     enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
                     page: decode::desk_page(&text(row, "slug")?)?,
                     markdown: text(row, "markdown")?,
-                    updated_at: Millis(row.try_get("updated_at").map_err(db)?),
+                    updated_at: Millis(row.try_get("updated_at")?),
                     updated_by: row
-                        .try_get::<Option<String>, _>("updated_by")
-                        .map_err(db)?
+                        .try_get::<Option<String>, _>("updated_by")?
                         .map(|u| decode::uuid(&u).map(UserId))
                         .transpose()?,
                 })
@@ -183,14 +173,13 @@ impl store::DeskStore for Store {
     async fn add_desk_key(&self, key: &DeskKeyRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             if key.active {
-                sqlx::query("UPDATE desk_keys SET active = FALSE, retired_at = $1 WHERE enterprise_id = $2 AND active")
+                query("UPDATE desk_keys SET active = FALSE, retired_at = $1 WHERE enterprise_id = $2 AND active")
                     .bind(key.added_at.0)
                     .bind(key.enterprise_id.to_string())
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .await?;
             }
-            sqlx::query(&format!(
+            query(&format!(
                 "INSERT INTO desk_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(&key.fingerprint)
@@ -209,27 +198,25 @@ impl store::DeskStore for Store {
             .bind(key.active)
             .bind(key.retired_at.map(|m| m.0))
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
         })
     }
 
     async fn desk_keys(&self, enterprise: EnterpriseId) -> Result<Vec<DeskKeyRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {KEY_COLUMNS} FROM desk_keys WHERE enterprise_id = $1 ORDER BY added_at DESC, fingerprint"
         ))
         .bind(enterprise.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         rows.iter().map(key_row).collect()
     }
 
     async fn create_report(&self, report: &ReportRow, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(&format!(
+            query(&format!(
                 "INSERT INTO reports ({REPORT_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0)"
             ))
@@ -251,8 +238,7 @@ impl store::DeskStore for Store {
             .bind(report.closed_at.map(|m| m.0))
             .bind(report.purged_at.map(|m| m.0))
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             insert_files(&mut tx, files).await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
@@ -262,12 +248,11 @@ impl store::DeskStore for Store {
     async fn add_report_files(&self, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()> {
         let Some(first) = files.first() else { return Ok(()) };
         transaction!(self.writer(), |tx| {
-            let touched = sqlx::query("UPDATE reports SET updated_at = $1 WHERE id = $2")
+            let touched = query("UPDATE reports SET updated_at = $1 WHERE id = $2")
                 .bind(first.created_at.0)
                 .bind(first.report_id.to_string())
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             if touched.rows_affected() == 0 {
                 return Err(Error::NotFound);
             }
@@ -278,83 +263,72 @@ impl store::DeskStore for Store {
     }
 
     async fn report_files(&self, report: ReportId) -> Result<Vec<ReportFileRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FILE_COLUMNS} FROM report_files WHERE report_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(report.to_string())
-        .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+        let rows =
+            query(&format!("SELECT {FILE_COLUMNS} FROM report_files WHERE report_id = $1 ORDER BY created_at, id"))
+                .bind(report.to_string())
+                .fetch_all(self.reader())
+                .await?;
         rows.iter().map(file_row).collect()
     }
 
     async fn report_by_lookup(&self, lookup: &[u8]) -> Result<Option<ReportRow>> {
-        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE receipt_lookup = $1"))
+        let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE receipt_lookup = $1"))
             .bind(lookup)
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?;
+            .await?;
         row.as_ref().map(report_row).transpose()
     }
 
     async fn get_report(&self, enterprise: EnterpriseId, id: ReportId) -> Result<Option<ReportRow>> {
-        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE enterprise_id = $1 AND id = $2"))
+        let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE enterprise_id = $1 AND id = $2"))
             .bind(enterprise.to_string())
             .bind(id.to_string())
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?;
+            .await?;
         row.as_ref().map(report_row).transpose()
     }
 
     async fn list_reports(&self, enterprise: EnterpriseId) -> Result<Vec<ReportRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {REPORT_COLUMNS} FROM reports WHERE enterprise_id = $1 ORDER BY created_at DESC, id DESC"
         ))
         .bind(enterprise.to_string())
         .fetch_all(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         rows.iter().map(report_row).collect()
     }
 
     async fn append_report_message(&self, message: &ReportMessageRow, audit: &AuditDraft) -> Result<ReportMessageRow> {
         transaction!(self.writer(), |tx| {
-            let seq: Option<i64> = sqlx::query_scalar(
+            let seq: Option<i64> = query_scalar(
                 "UPDATE reports SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING last_seq",
             )
             .bind(message.created_at.0)
             .bind(message.report_id.to_string())
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let seq = seq.ok_or(Error::NotFound)?;
             let (author, author_user) = author_columns(message.author);
-            sqlx::query(&format!(
-                "INSERT INTO report_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ))
-            .bind(message.id.to_string())
-            .bind(message.report_id.to_string())
-            .bind(seq)
-            .bind(author)
-            .bind(author_user)
-            .bind(&message.body_ct)
-            .bind(message.created_at.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            query(&format!("INSERT INTO report_messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                .bind(message.id.to_string())
+                .bind(message.report_id.to_string())
+                .bind(seq)
+                .bind(author)
+                .bind(author_user)
+                .bind(&message.body_ct)
+                .bind(message.created_at.0)
+                .execute(&mut *tx)
+                .await?;
             append_audit(&mut tx, audit).await?;
             Ok(ReportMessageRow { seq, ..message.clone() })
         })
     }
 
     async fn report_messages(&self, report: ReportId) -> Result<Vec<ReportMessageRow>> {
-        let rows =
-            sqlx::query(&format!("SELECT {MESSAGE_COLUMNS} FROM report_messages WHERE report_id = $1 ORDER BY seq"))
-                .bind(report.to_string())
-                .fetch_all(self.reader())
-                .await
-                .map_err(db)?;
+        let rows = query(&format!("SELECT {MESSAGE_COLUMNS} FROM report_messages WHERE report_id = $1 ORDER BY seq"))
+            .bind(report.to_string())
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(message_row).collect()
     }
 
@@ -366,7 +340,7 @@ impl store::DeskStore for Store {
         audit: &AuditDraft,
     ) -> Result<Option<ReportRow>> {
         transaction!(self.writer(), |tx| {
-            let id: Option<String> = sqlx::query_scalar(
+            let id: Option<String> = query_scalar(
                 "UPDATE reports SET email_verified_at = $1, email_token_hash = NULL \
                  WHERE email_token_hash = $2 AND email_verified_at IS NULL AND finder_email_ct IS NOT NULL \
                  AND created_at >= $3 RETURNING id",
@@ -375,35 +349,31 @@ impl store::DeskStore for Store {
             .bind(token_hash)
             .bind(made_after.0)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let Some(id) = id else { return Ok(None) };
             append_audit(&mut tx, audit).await?;
-            let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
+            let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
                 .bind(&id)
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             report_row(&row).map(Some)
         })
     }
 
     async fn set_report_access_token(&self, report: ReportId, token_hash: &[u8]) -> Result<()> {
-        sqlx::query("UPDATE reports SET access_token_hash = $1 WHERE id = $2")
+        query("UPDATE reports SET access_token_hash = $1 WHERE id = $2")
             .bind(token_hash)
             .bind(report.to_string())
             .execute(self.writer())
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(())
     }
 
     async fn report_by_access_token(&self, token_hash: &[u8]) -> Result<Option<ReportRow>> {
-        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE access_token_hash = $1"))
+        let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE access_token_hash = $1"))
             .bind(token_hash)
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?;
+            .await?;
         row.as_ref().map(report_row).transpose()
     }
 
@@ -417,7 +387,7 @@ impl store::DeskStore for Store {
     ) -> Result<Option<ReportRow>> {
         transaction!(self.writer(), |tx| {
             let closed_at = state.is_final().then_some(at.0);
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE reports SET state = $1, updated_at = $2, \
                  closed_at = CASE WHEN $3 IS NULL THEN NULL ELSE COALESCE(closed_at, $3) END \
                  WHERE enterprise_id = $4 AND id = $5",
@@ -428,17 +398,15 @@ impl store::DeskStore for Store {
             .bind(enterprise.to_string())
             .bind(report.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             if done.rows_affected() == 0 {
                 return Ok(None);
             }
             append_audit(&mut tx, audit).await?;
-            let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
+            let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
                 .bind(report.to_string())
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             report_row(&row).map(Some)
         })
     }
@@ -451,7 +419,7 @@ impl store::DeskStore for Store {
         audit: &AuditDraft,
     ) -> Result<u64> {
         transaction!(self.writer(), |tx| {
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE reports SET finder_email_ct = NULL, finder_ip_ct = NULL, email_token_hash = NULL, \
                  access_token_hash = NULL, email_verified_at = NULL, \
                  finder_name_ct = CASE WHEN credit THEN finder_name_ct ELSE NULL END, purged_at = $1 \
@@ -461,8 +429,7 @@ impl store::DeskStore for Store {
             .bind(enterprise.to_string())
             .bind(closed_before.0)
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             // Recorded only when something was deleted: an hourly no-op is not an event.
             if done.rows_affected() > 0 {
                 append_audit(&mut tx, audit).await?;
@@ -472,19 +439,18 @@ impl store::DeskStore for Store {
     }
 
     async fn desk_settings(&self, enterprise: EnterpriseId) -> Result<Option<DeskSettingsRow>> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT enterprise_id, store_finder_ip, retention_days, updated_at FROM desk_settings WHERE enterprise_id = $1",
         )
         .bind(enterprise.to_string())
         .fetch_optional(self.reader())
-        .await
-        .map_err(db)?;
+        .await?;
         row.map(|row| {
             Ok(DeskSettingsRow {
                 enterprise_id: EnterpriseId(decode::uuid(&text(&row, "enterprise_id")?)?),
-                store_finder_ip: row.try_get("store_finder_ip").map_err(db)?,
-                retention_days: row.try_get("retention_days").map_err(db)?,
-                updated_at: Millis(row.try_get("updated_at").map_err(db)?),
+                store_finder_ip: row.try_get("store_finder_ip")?,
+                retention_days: row.try_get("retention_days")?,
+                updated_at: Millis(row.try_get("updated_at")?),
             })
         })
         .transpose()
@@ -492,7 +458,7 @@ impl store::DeskStore for Store {
 
     async fn put_desk_settings(&self, settings: &DeskSettingsRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            sqlx::query(
+            query(
                 "INSERT INTO desk_settings (enterprise_id, store_finder_ip, retention_days, updated_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (enterprise_id) DO UPDATE SET \
                  store_finder_ip = excluded.store_finder_ip, retention_days = excluded.retention_days, \
@@ -503,8 +469,7 @@ impl store::DeskStore for Store {
             .bind(settings.retention_days)
             .bind(settings.updated_at.0)
             .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             append_audit(&mut tx, audit).await?;
             Ok(())
         })

@@ -1,38 +1,35 @@
-//! Per-enterprise policy documents. Portable SQL; the PostgreSQL crate compiles this file too.
+//! Per-enterprise policy documents.
 
-use super::{append_audit, db, text, DbRow, Store};
+use crate::{foundation::append_audit, query, text, transaction, Row, SqlStore};
 use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, UserId};
-use sqlx::Row;
 use store::{decode, Error, PolicyChange, PolicyDocumentRow, Result};
 
 const POLICY_COLUMNS: &str = "enterprise_id, kind, version, document, updated_at, updated_by";
 
-fn policy_row(row: &DbRow) -> Result<PolicyDocumentRow> {
+fn policy_row(row: &Row) -> Result<PolicyDocumentRow> {
     Ok(PolicyDocumentRow {
         enterprise_id: EnterpriseId(decode::uuid(&text(row, "enterprise_id")?)?),
         kind: text(row, "kind")?,
-        version: row.try_get("version").map_err(db)?,
+        version: row.try_get("version")?,
         document: text(row, "document")?,
-        updated_at: Millis(row.try_get("updated_at").map_err(db)?),
+        updated_at: Millis(row.try_get("updated_at")?),
         updated_by: row
-            .try_get::<Option<String>, _>("updated_by")
-            .map_err(db)?
+            .try_get::<Option<String>, _>("updated_by")?
             .map(|u| decode::uuid(&u).map(UserId))
             .transpose()?,
     })
 }
 
 #[async_trait]
-impl store::PolicyStore for Store {
+impl store::PolicyStore for SqlStore {
     async fn policy_document(&self, enterprise: EnterpriseId, kind: &str) -> Result<Option<PolicyDocumentRow>> {
-        sqlx::query(&format!("SELECT {POLICY_COLUMNS} FROM policy_documents WHERE enterprise_id = $1 AND kind = $2"))
+        query(&format!("SELECT {POLICY_COLUMNS} FROM policy_documents WHERE enterprise_id = $1 AND kind = $2"))
             .bind(enterprise.to_string())
             .bind(kind)
             .fetch_optional(self.reader())
-            .await
-            .map_err(db)?
+            .await?
             .as_ref()
             .map(policy_row)
             .transpose()
@@ -42,7 +39,7 @@ impl store::PolicyStore for Store {
         let expected_version = change.expected_version;
         transaction!(self.writer(), |tx| {
             // The version check and the write are one statement, so two editors cannot both win.
-            let row = sqlx::query(&format!(
+            let row = query(&format!(
                 "INSERT INTO policy_documents ({POLICY_COLUMNS}) VALUES ($1, $2, 1, $3, $4, $5) \
                  ON CONFLICT (enterprise_id, kind) DO UPDATE SET version = policy_documents.version + 1, \
                  document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by \
@@ -56,8 +53,7 @@ impl store::PolicyStore for Store {
             .bind(change.by.map(|u| u.to_string()))
             .bind(expected_version.unwrap_or(-1))
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
             let row = match row {
                 Some(row) => policy_row(&row)?,
                 None => return Err(Error::Conflict("policy_documents.version".to_owned())),

@@ -1,0 +1,261 @@
+//! Conclave's SQL, written once. Every store trait is implemented here, on [`SqlStore`], in SQL
+//! that both SQLite and PostgreSQL accept; a backend crate only fulfils the contract below.
+//!
+//! # The contract a backend fulfils
+//! A backend implements [`Backend`]:
+//! - **Connections.** [`Backend::acquire`] lends a connection from the writer or the reader side
+//!   (SQLite: its one writer and a few read-only readers; PostgreSQL: one pool for both), and
+//!   [`Backend::begin`] opens a write transaction. Both hand back a [`Connection`], which runs one
+//!   statement with bound [`Value`]s and returns untyped [`Row`]s, and ends a transaction by
+//!   commit or rollback.
+//! - **Values.** Only five kinds cross the contract: NULL (with the kind it stands for, which
+//!   PostgreSQL needs), 64-bit integers, booleans, text and bytes. A backend converts its own
+//!   column types to these and refuses any other, so no query here can depend on a type only one
+//!   backend has.
+//! - **Errors.** A backend maps its driver's errors to [`store::Error`]: unique and foreign-key
+//!   violations to `Conflict` (naming the constraint), unreachable or exhausted to `Unavailable`.
+//! - **Dialect.** The few spellings that differ live in a [`Dialect`]: the larger and smaller of
+//!   two values, row locks for a sub-select, claiming rows another node may be claiming, and how
+//!   appends to the audit chain are serialised across nodes.
+//! - **Schema.** Its migrations create the same tables and columns as the other backend's
+//!   (versions pair one to one), and it reports them through [`Backend::known_migrations`].
+//!
+//! Placeholders are written `$1`, `$2`, ... which both databases accept. Values are always bound;
+//! SQL text is only ever assembled from constants and placeholders.
+
+mod conversations;
+mod desk;
+mod foundation;
+mod jobs;
+mod links;
+mod policies;
+mod query;
+mod sign_in;
+
+pub use query::{query, query_scalar, Bind, ColumnIndex, FromValue, Kind, Query, QueryResult, QueryScalar, Row, Value};
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use store::{Error, Result};
+
+/// The spellings in which the two SQL dialects differ.
+#[derive(Debug)]
+pub struct Dialect {
+    /// The larger of two values (`GREATEST` in PostgreSQL, the two-argument `MAX` in SQLite).
+    pub greatest: &'static str,
+    /// The smaller of two values.
+    pub least: &'static str,
+    /// Appended to a sub-select whose rows must stay until the transaction ends, so a concurrent
+    /// delete either happens first (and the row is not seen) or waits. Empty where one writer
+    /// runs at a time.
+    pub for_share: &'static str,
+    /// Appended to a select that claims rows: locks what it takes and passes over rows another
+    /// node is claiming. Empty where one writer runs at a time.
+    pub skip_locked: &'static str,
+    /// Run first in every transaction that appends to the audit chain, so that reading the head
+    /// and linking after it cannot race with another node (`None` where one writer runs at a time).
+    pub audit_chain_lock: Option<&'static str>,
+}
+
+/// Which side of the backend a statement runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Writes, and reads that must see the latest write.
+    Writer,
+    /// Reads that may run beside writes.
+    Reader,
+}
+
+/// What a statement's caller wants back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// Every row.
+    Rows,
+    /// The first row, if any.
+    FirstRow,
+    /// Only the count of rows changed.
+    Changes,
+}
+
+/// A statement's result: rows, or how many rows it changed.
+#[derive(Debug)]
+pub enum Output {
+    Rows(Vec<Row>),
+    Changed(u64),
+}
+
+/// One connection (or one open transaction) of a backend.
+#[async_trait]
+pub trait Connection: Send {
+    /// Runs `sql` with `args` bound to `$1`, `$2`, ...
+    async fn run(&mut self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output>;
+    /// Makes a transaction's writes durable. A plain connection has nothing to commit.
+    async fn commit(self: Box<Self>) -> Result<()>;
+    /// Undoes a transaction's writes.
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// What a database backend provides; see the crate documentation for the whole contract.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The backend's name in health reports: `sqlite` or `postgres`.
+    fn name(&self) -> &'static str;
+    fn dialect(&self) -> &'static Dialect;
+    /// The migration versions this build knows.
+    fn known_migrations(&self) -> Vec<i64>;
+    /// A connection from one side, returned when dropped.
+    async fn acquire(&self, side: Side) -> Result<Box<dyn Connection>>;
+    /// A write transaction.
+    async fn begin(&self) -> Result<Box<dyn Connection>>;
+    /// Closes every connection (SQLite checkpoints its log).
+    async fn close(&self);
+}
+
+/// The store: every store trait over one backend.
+#[derive(Clone)]
+pub struct SqlStore {
+    backend: Arc<dyn Backend>,
+}
+
+impl SqlStore {
+    pub fn new(backend: impl Backend) -> SqlStore {
+        SqlStore { backend: Arc::new(backend) }
+    }
+
+    /// Closes the backend's connections.
+    pub async fn close(&self) {
+        self.backend.close().await;
+    }
+
+    fn writer(&self) -> Pool<'_> {
+        Pool { backend: &*self.backend, side: Side::Writer }
+    }
+
+    fn reader(&self) -> Pool<'_> {
+        Pool { backend: &*self.backend, side: Side::Reader }
+    }
+
+    fn dialect(&self) -> &'static Dialect {
+        self.backend.dialect()
+    }
+}
+
+/// One side of a backend, as somewhere to run a single statement.
+#[derive(Clone, Copy)]
+pub struct Pool<'a> {
+    backend: &'a dyn Backend,
+    side: Side,
+}
+
+impl Pool<'_> {
+    async fn begin(&self) -> Result<Transaction> {
+        Ok(Transaction { connection: self.backend.begin().await?, dialect: self.backend.dialect() })
+    }
+}
+
+/// An open write transaction. Dropping it without [`Transaction::commit`] rolls it back (the
+/// driver does so when the connection returns to its pool).
+pub struct Transaction {
+    connection: Box<dyn Connection>,
+    dialect: &'static Dialect,
+}
+
+impl Transaction {
+    fn dialect(&self) -> &'static Dialect {
+        self.dialect
+    }
+    async fn commit(self) -> Result<()> {
+        self.connection.commit().await
+    }
+    async fn rollback(self) -> Result<()> {
+        self.connection.rollback().await
+    }
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = dyn Connection;
+    fn deref(&self) -> &Self::Target {
+        &*self.connection
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.connection
+    }
+}
+
+/// Somewhere a statement can run: one side of the backend (for one statement), or an open
+/// transaction.
+#[async_trait]
+pub trait Executor: Send {
+    async fn run(self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output>;
+}
+
+#[async_trait]
+impl Executor for Pool<'_> {
+    async fn run(self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output> {
+        self.backend.acquire(self.side).await?.run(sql, args, want).await
+    }
+}
+
+#[async_trait]
+impl Executor for &mut (dyn Connection + 'static) {
+    async fn run(self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output> {
+        Connection::run(self, sql, args, want).await
+    }
+}
+
+/// Runs `$body` in a write transaction: commit on `Ok`, explicit rollback on `Err`, so a failed
+/// action never leaves a connection idle in a transaction holding locks.
+macro_rules! transaction {
+    ($pool:expr, |$tx:ident| $body:block) => {{
+        let mut $tx = $pool.begin().await?;
+        let result: Result<_> = async { $body }.await;
+        match result {
+            Ok(value) => {
+                $tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = $tx.rollback().await;
+                Err(e)
+            }
+        }
+    }};
+}
+pub(crate) use transaction;
+
+/// Fails with `NotFound` when an UPDATE or DELETE touched no row.
+pub(crate) fn expect_rows(affected: u64) -> Result<()> {
+    if affected == 0 {
+        Err(Error::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// A text column, the shape every id and enum is stored in.
+pub(crate) fn text(row: &Row, col: &str) -> Result<String> {
+    row.try_get::<String, _>(col)
+}
+
+#[async_trait]
+impl store::Health for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        query("SELECT 1").execute(self.reader()).await?;
+        Ok(())
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(self.reader()).await
+    }
+
+    fn known_migrations(&self) -> Vec<i64> {
+        self.backend.known_migrations()
+    }
+
+    fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+}
