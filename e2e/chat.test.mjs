@@ -213,3 +213,38 @@ test("new activity moves a conversation to the top of its section, and your own 
   await bob.context.close();
 });
 
+
+test("search finds a message in the encrypted history and opens it in context", async () => {
+  const ada = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  await ada.page.waitForSelector("#live.on");
+  // Eighty messages to Cy: the one to find is older than the first page the app loads.
+  await ada.page.evaluate(async () => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const people = await (await fetch("/api/v1/directory")).json();
+    const cy = people.find((p) => p.email.startsWith("cy@"));
+    const post = (path, body) => fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token }, body: JSON.stringify(body) }).then((r) => r.json());
+    const c = await post("/api/v1/conversations/direct", { user_id: cy.id });
+    await post(`/api/v1/conversations/${c.id}/messages`, { body: "The brass orrery needs oiling before Friday." });
+    for (let i = 0; i < 80; i++) await post(`/api/v1/conversations/${c.id}/messages`, { body: "filler " + i });
+  });
+  await ada.page.fill("#search-q", "ORRERY oiling");
+  await ada.page.press("#search-q", "Enter");
+  await ada.page.waitForSelector("#results-heading:has-text('1 message matches')");
+  assert.deepEqual(await ada.page.locator("#result-list mark").allTextContents(), ["orrery", "oiling"]);
+  await ada.page.click("#result-list button.result");
+  await ada.page.waitForSelector("#messages li.found:has-text('brass orrery')");
+  assert.equal(await ada.page.isHidden("#results"), true);
+  // The history between the message and the newest was paged in: nothing is missing.
+  const seqs = (await ada.page.locator("#messages li.message").evaluateAll((els) => els.map((el) => Number(el.dataset.seq))));
+  assert.ok(seqs.length >= 81, `${seqs.length} messages shown`);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), "every message from the first to the newest");
+  assert.ok(await ada.page.locator("#messages li.found").isVisible());
+  // A word nobody wrote finds nothing; Escape closes the results.
+  await ada.page.fill("#search-q", "zeppelin");
+  await ada.page.press("#search-q", "Enter");
+  await ada.page.waitForSelector("#results-heading:has-text('No messages match')");
+  await ada.page.keyboard.press("Escape");
+  await ada.page.waitForSelector("#results", { state: "hidden" });
+  await ada.context.close();
+});

@@ -58,7 +58,8 @@ for (const scheme of ["light", "dark"]) {
   for (const [size, viewport] of Object.entries(SIZES)) {
     test(`main pages at ${size} width in the ${scheme} theme`, async () => {
       const shot = async (page, name) => {
-        await page.screenshot({ path: `${OUT}${name}-${size}-${scheme}.png`, fullPage: name !== "app" });
+        // Transitions (the drawer sliding away) are finished at once, so the picture is the end state.
+        await page.screenshot({ path: `${OUT}${name}-${size}-${scheme}.png`, fullPage: name !== "app" && name !== "search", animations: "disabled" });
         await check(page, `${name} (${size}, ${scheme})`);
       };
       const visitor = await newPage(browser, { viewport, colorScheme: scheme });
@@ -85,6 +86,15 @@ for (const scheme of ["light", "dark"]) {
       await ada.page.fill("#body", "Yes, see you at 10 @b");
       await ada.page.waitForSelector("#mention-list li:has-text('Bob Babbage')");
       await shot(ada.page, "app");
+      // Search over the encrypted history: results over the conversation, the words marked.
+      if (size === "phone") {
+        await ada.page.click("#open-drawer");
+        await ada.page.waitForSelector("body.drawer-open");
+      }
+      await ada.page.fill("#search-q", "engine");
+      await ada.page.press("#search-q", "Enter");
+      await ada.page.waitForSelector("#result-list li mark:has-text('engine')");
+      await shot(ada.page, "search");
       await ada.page.goto(conclave.url + "/settings");
       await ada.page.waitForSelector("#devices tbody tr");
       await shot(ada.page, "settings");

@@ -352,6 +352,84 @@ function renderMessages(scrollToEnd) {
   if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
 }
 
+// ---- search ----
+
+/// Splits `text` into plain strings and <mark>s around the words that were searched for.
+function highlighted(text, words) {
+  if (words.length === 0) return [text];
+  const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  // Whole words only, as the server matches them.
+  const parts = text.split(new RegExp("(?<![\\p{L}\\p{N}])(" + escaped.join("|") + ")(?![\\p{L}\\p{N}])", "giu"));
+  return parts.map((part, i) => (i % 2 === 1 ? h("mark", {}, part) : part));
+}
+
+/// A message as one line of plain text for a result: Markdown's marks and quote signs dropped.
+function plainText(body) {
+  return body
+    .replace(/```[a-z]*\n?/g, "")
+    .replace(/^\s{0,3}(?:>|[-*+]|\d+[.)])\s+/gm, "")
+    .replace(/(\*\*|__|\*|_|~~|`)(\S(?:.*?\S)?)\1/g, "$2")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+function searchWords(q) {
+  return q.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 2);
+}
+
+async function runSearch() {
+  const q = $("search-q").value.trim();
+  if (!q) return;
+  const params = new URLSearchParams({ q });
+  const here = $("search-here").checked && current;
+  if (here) params.set("conversation_id", current);
+  const hits = await api("GET", "/api/v1/search?" + params);
+  const words = searchWords(q);
+  $("search-here-label").hidden = !current;
+  $("results-heading").textContent = (hits.length === 0 ? "No messages match " : hits.length === 1 ? "1 message matches " : hits.length + " messages match ")
+    + "“" + q + "”" + (here ? " in " + titleOf(conversations.get(current)) : "");
+  $("result-list").replaceChildren(...hits.map((hit) => {
+    const m = hit.message;
+    const c = conversations.get(m.conversation_id);
+    const where = !c ? hit.conversation_title || "A conversation"
+      : c.kind === "team" ? "# " + titleOf(c) : c.kind === "direct" ? "Direct message with " + titleOf(c) : "Group " + titleOf(c);
+    const plain = plainText(m.body || "");
+    const text = plain.length > 280 ? plain.slice(0, 280) + "…" : plain;
+    return h("li", {}, h("button", { type: "button", class: "result", onclick: () => jumpTo(m).catch(fail) },
+      h("span", { class: "where" }, where),
+      h("span", {}, h("strong", {}, nameOf(m.sender_id)), " ", timeElement(m.created_at)),
+      h("span", { class: "snippet" }, ...highlighted(text, words)),
+      m.attachment ? h("span", { class: "muted small" }, "📄 ", ...highlighted(m.attachment.name, words)) : null));
+  }));
+  $("results").hidden = false;
+  closeDrawer();
+  $("results-heading").focus();
+}
+
+function closeResults() {
+  $("results").hidden = true;
+}
+
+/// Opens the message's conversation with history loaded back to it, and shows it in place.
+async function jumpTo(m) {
+  closeResults();
+  await open(m.conversation_id);
+  // Page back to the message (at most 20 pages), so the history around it has no gap.
+  for (let i = 0; i < 20 && !(messages.get(m.conversation_id) || new Map()).has(m.seq); i++) {
+    const have = seqs(m.conversation_id);
+    if (have.length === 0 || Math.min(...have) <= 1) break;
+    await loadOlder();
+  }
+  renderMessages(false);
+  const li = $("messages").querySelector('[data-seq="' + m.seq + '"]');
+  if (!li) { status("That message is no longer there."); return; }
+  for (const old of $("messages").querySelectorAll(".found")) old.classList.remove("found");
+  li.classList.add("found");
+  li.tabIndex = -1;
+  li.scrollIntoView({ block: "center" });
+  li.focus({ preventScroll: true });
+}
+
 async function react(m, emoji, add) {
   try {
     const reactions = await api(add ? "PUT" : "DELETE", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id + "/reactions/" + encodeURIComponent(emoji));
@@ -646,6 +724,10 @@ async function main() {
   await loadPeople();
   await loadConversations();
   $("older").addEventListener("click", () => loadOlder().catch(fail));
+  $("search").addEventListener("submit", (ev) => { ev.preventDefault(); runSearch().catch(fail); });
+  $("search-here").addEventListener("change", () => runSearch().catch(fail));
+  $("close-results").addEventListener("click", () => { closeResults(); $("search-q").focus(); });
+  $("results").addEventListener("keydown", (ev) => { if (ev.key === "Escape") { closeResults(); $("search-q").focus(); } });
   $("new-direct").addEventListener("submit", (ev) => {
     ev.preventDefault();
     api("POST", "/api/v1/conversations/direct", { user_id: $("direct-with").value })

@@ -179,9 +179,30 @@ pub fn parse_id<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> 
 /// Parses the query string into `T` (which declares `deny_unknown_fields`); a malformed or
 /// unknown parameter is a 422 naming `query`.
 pub fn parse_query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Problem> {
-    axum::extract::Query::try_from_uri(uri)
-        .map(|q| q.0)
-        .map_err(|e| Problem::invalid("query", Rule::InvalidValue, &format!("query: {}", e.body_text())))
+    let raw = uri.query().unwrap_or("");
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        query_problem(&path, &err.into_inner().to_string())
+    })
+}
+
+/// A refusal of a query string in our words, naming the parameter (the parser's text stays out).
+fn query_problem(path: &str, message: &str) -> Problem {
+    let quoted = message.split('`').nth(1).unwrap_or_default();
+    if message.starts_with("unknown field") {
+        Problem::invalid(quoted, Rule::UnknownField, &format!("{quoted}: this parameter is not accepted here"))
+    } else if message.starts_with("missing field") {
+        Problem::invalid(quoted, Rule::Required, &format!("{quoted}: this parameter is required"))
+    } else {
+        let name = path.trim_start_matches('.');
+        let name = if name.is_empty() { "query" } else { name };
+        Problem::invalid(
+            name,
+            Rule::InvalidValue,
+            &format!("{name}: this value does not have the form this parameter takes"),
+        )
+    }
 }
 
 /// The host the request named (HTTP/1.1 Host or the HTTP/2 authority), without the port.

@@ -109,7 +109,9 @@ async fn bad_sign_in_bodies_and_bad_audit_queries_are_precise() {
         req(Method::POST, "/api/v1/sessions").json(&json!({ "email": "nope", "password": "x" })).send(&app).await;
     assert_eq!(reply.problem(422, "invalid-field")["rule"], "invalid-email");
     let reply = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit?limit=lots")).bearer(&token).send(&app).await;
-    assert_eq!(reply.problem(422, "invalid-field")["field"], "query");
+    let problem = reply.problem(422, "invalid-field");
+    assert_eq!((problem["field"].as_str(), problem["rule"].as_str()), (Some("limit"), Some("invalid-value")));
+    assert!(!problem["detail"].as_str().unwrap().contains("digit"), "our words, not the parser's: {problem}");
     let reply = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit?limit=2")).bearer(&token).send(&app).await;
     assert_eq!(reply.json().as_array().unwrap().len(), 2);
 }

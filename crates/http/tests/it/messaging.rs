@@ -466,3 +466,92 @@ async fn presence_comes_from_sessions_and_typing_is_for_members_only() {
     assert_eq!(req(Method::POST, &path).bearer(&p.a).send(&p.app).await.status, StatusCode::NO_CONTENT);
     req(Method::POST, &path).bearer(&p.c).send(&p.app).await.problem(404, "not-found");
 }
+
+fn search_path(q: &str, more: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    format!("/api/v1/search?q={q}{more}")
+}
+
+async fn search(p: &Pair, token: &str, q: &str, more: &str) -> Vec<String> {
+    let r = req(Method::GET, &search_path(q, more)).bearer(token).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json().as_array().unwrap().iter().map(|h| h["message"]["body"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn search_finds_words_and_phrases_where_you_may_read_and_stores_no_plaintext() {
+    let p = pair().await;
+    send(&p, &p.a, "The quarterly Zebra report is ready").await;
+    let bobs = send(&p, &p.b, "Another zebra sighting, report follows").await;
+    send(&p, &p.b, "Nothing to see here").await;
+    assert_eq!(
+        search(&p, &p.a, "zebra", "").await,
+        ["Another zebra sighting, report follows", "The quarterly Zebra report is ready"],
+        "newest first, any case"
+    );
+    assert_eq!(search(&p, &p.a, "zebra report", "").await.len(), 2, "every word, any order");
+    assert_eq!(search(&p, &p.a, "\"quarterly zebra\"", "").await, ["The quarterly Zebra report is ready"]);
+    assert!(search(&p, &p.a, "\"zebra quarterly\"", "").await.is_empty(), "a phrase keeps its order");
+    assert_eq!(search(&p, &p.a, "zebra", &format!("&from={}", p.b_id)).await.len(), 1);
+    assert_eq!(search(&p, &p.b, "zebra", &format!("&conversation_id={}", p.conversation)).await.len(), 2);
+    assert!(search(&p, &p.a, "zebra", "&after=2999-01-01").await.is_empty());
+    assert!(search(&p, &p.a, "zebra", "&has_file=true").await.is_empty());
+    // Cy is in the enterprise but not in the conversation.
+    assert!(search(&p, &p.c, "zebra", "").await.is_empty());
+    // An edit replaces the words; a deletion removes them.
+    let adas = search(&p, &p.a, "quarterly", "").await;
+    assert_eq!(adas.len(), 1);
+    let path = format!("/api/v1/conversations/{}/messages", p.conversation);
+    let first = req(Method::GET, &format!("{path}?limit=10")).bearer(&p.a).send(&p.app).await.json();
+    let ada_id = first.as_array().unwrap().iter().find(|m| m["seq"] == 1).unwrap()["id"].as_str().unwrap().to_owned();
+    let r = req(Method::PATCH, &format!("{path}/{ada_id}"))
+        .bearer(&p.a)
+        .json(&json!({ "body": "annual figures" }))
+        .send(&p.app)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(search(&p, &p.a, "quarterly", "").await.is_empty());
+    assert_eq!(search(&p, &p.a, "annual", "").await, ["annual figures"]);
+    let r = req(Method::DELETE, &format!("{path}/{}", bobs["id"].as_str().unwrap())).bearer(&p.b).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(search(&p, &p.a, "sighting", "").await.is_empty());
+    // The database holds no searched word in any form.
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(p.app._dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            bytes.extend(std::fs::read(entry.path()).unwrap());
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes).to_lowercase();
+    for word in ["zebra", "quarterly", "annual", "sighting"] {
+        assert!(!text.contains(word), "{word} is stored in plaintext");
+    }
+}
+
+#[tokio::test]
+async fn bad_searches_are_refused_precisely() {
+    let p = pair().await;
+    let refused = |path: String| {
+        let p = &p;
+        async move { req(Method::GET, &path).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field") }
+    };
+    let empty = refused(search_path("  ", "")).await;
+    assert_eq!((empty["field"].as_str(), empty["rule"].as_str()), (Some("q"), Some("empty")));
+    let long = refused(search_path(&"a".repeat(201), "")).await;
+    assert_eq!((long["field"].as_str(), long["rule"].as_str()), (Some("q"), Some("too-long")));
+    let no_word = refused(search_path("- !", "")).await;
+    assert_eq!(no_word["field"], "q");
+    let missing = refused("/api/v1/search".to_owned()).await;
+    assert_eq!((missing["field"].as_str(), missing["rule"].as_str()), (Some("q"), Some("required")));
+    let unknown = refused(search_path("x1", "&colour=red")).await;
+    assert_eq!((unknown["field"].as_str(), unknown["rule"].as_str()), (Some("colour"), Some("unknown-field")));
+    assert_eq!(refused(search_path("x1", "&before=yesterday")).await["field"], "before");
+    assert_eq!(refused(search_path("x1", "&has_file=maybe")).await["field"], "has_file");
+    assert_eq!(refused(search_path("x1", "&from=bob")).await["field"], "from");
+    assert_eq!(refused(search_path("x1", "&conversation_id=7")).await["field"], "conversation_id");
+    let backwards = refused(search_path("x1", "&before=2026-01-01&after=2026-02-01")).await;
+    assert_eq!(backwards["field"], "before");
+    // Signed out: no search at all.
+    assert_eq!(req(Method::GET, &search_path("zebra", "")).send(&p.app).await.status, StatusCode::UNAUTHORIZED);
+}
