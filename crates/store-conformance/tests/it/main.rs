@@ -11,8 +11,10 @@ use store::{
 use store_conformance::conformance;
 
 mod jobs;
+mod links;
 mod policies;
 mod sign_in;
+mod sso;
 
 /// A draft for the catalogue's `action`. A name outside the catalogue ("x", "test.1") stands for
 /// "any action" where the case is about the row or the chain, not the event's kind; its name goes
@@ -814,4 +816,159 @@ conformance!(message_rows_answer_only_inside_their_enterprise, |store| {
     assert_eq!((kept.body_ct, kept.edited_at, kept.deleted_at), (m.body_ct, None, None));
     assert_eq!(store.reactions(e, c.id, &[m.id]).await.unwrap().len(), 1);
     assert_eq!(store.list_members(e, c.id).await.unwrap().len(), 2);
+});
+
+conformance!(search_finds_messages_holding_every_token_in_conversations_you_are_in, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let (zebra, report, other_word) = (vec![1u8; 16], vec![2u8; 16], vec![3u8; 16]);
+    let first = store
+        .append_message(
+            e,
+            &MessageRow { created_at: Millis(1_000), ..message(&c, a.id) },
+            &[zebra.clone(), report.clone()],
+        )
+        .await
+        .unwrap()
+        .0;
+    let second = store
+        .append_message(e, &MessageRow { created_at: Millis(2_000), ..message(&c, b.id) }, std::slice::from_ref(&zebra))
+        .await
+        .unwrap()
+        .0;
+    let ids = |rows: Vec<MessageRow>| rows.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let all = store::SearchFilter::default();
+    let found = |words: Vec<Vec<u8>>, filter: store::SearchFilter| {
+        let store = store.clone();
+        async move { ids(store.search_messages(e, a.id, &words, &filter, 10).await.unwrap()) }
+    };
+    assert_eq!(found(vec![zebra.clone()], all.clone()).await, [second.id, first.id], "newest first");
+    assert_eq!(found(vec![zebra.clone(), report.clone()], all.clone()).await, [first.id], "every word");
+    assert!(found(vec![other_word.clone()], all.clone()).await.is_empty());
+    assert!(found(vec![], all.clone()).await.is_empty());
+    let by_b = store::SearchFilter { sender: Some(b.id), ..all.clone() };
+    assert_eq!(found(vec![zebra.clone()], by_b).await, [second.id]);
+    let window = store::SearchFilter { after: Some(Millis(1_500)), before: Some(Millis(2_500)), ..all.clone() };
+    assert_eq!(found(vec![zebra.clone()], window).await, [second.id]);
+    assert!(found(vec![zebra.clone()], store::SearchFilter { has_file: true, ..all.clone() }).await.is_empty());
+    let elsewhere = store::SearchFilter { conversation: Some(domain::ConversationId::new()), ..all.clone() };
+    assert!(found(vec![zebra.clone()], elsewhere).await.is_empty());
+    assert_eq!(
+        store.search_messages(e, b.id, std::slice::from_ref(&zebra), &all, 1).await.unwrap().len(),
+        1,
+        "the limit holds"
+    );
+    // Outsiders, other tenants, edits and deletions.
+    let outsider = user(&store, e, b"outsider").await;
+    assert!(store.search_messages(e, outsider.id, std::slice::from_ref(&zebra), &all, 10).await.unwrap().is_empty());
+    let other = enterprise(&store).await;
+    assert!(store.search_messages(other, a.id, std::slice::from_ref(&zebra), &all, 10).await.unwrap().is_empty());
+    let edit = MessageEdit { body_ct: &[9; 10], words: std::slice::from_ref(&other_word), at: Millis(3_000) };
+    store.edit_message(e, c.id, first.id, a.id, &edit).await.unwrap();
+    assert_eq!(found(vec![zebra.clone()], all.clone()).await, [second.id], "the edit replaced the words");
+    assert_eq!(found(vec![other_word.clone()], all.clone()).await, [first.id]);
+    store.delete_message(e, c.id, second.id, b.id, Millis(4_000)).await.unwrap();
+    assert!(found(vec![zebra.clone()], all.clone()).await.is_empty(), "a deleted message is not found");
+    // Leaving the conversation ends finding its messages.
+    store.remove_member(e, c.id, a.id, &audit("conversation.leave", Some(e))).await.unwrap();
+    assert!(found(vec![other_word], all).await.is_empty());
+});
+
+conformance!(team_channels_are_found_by_team_and_presence_reads_open_sessions, |store| {
+    let e = enterprise(&store).await;
+    let u = user(&store, e, b"present").await;
+    let team =
+        TeamRow { id: TeamId::new(), enterprise_id: e, name_ct: vec![1], archived: false, created_at: Millis::now() };
+    store.create_team(&team, &audit("team.create", Some(e))).await.unwrap();
+    assert!(store.find_team_conversation(e, team.id).await.unwrap().is_none());
+    let mut channel = conversation(e, domain::messaging::ConversationKind::Team, u.id, None);
+    channel.team_id = Some(team.id);
+    store
+        .create_conversation(&channel, &[member(&channel, u.id)], &audit("conversation.create", Some(e)))
+        .await
+        .unwrap();
+    assert_eq!(store.find_team_conversation(e, team.id).await.unwrap().map(|c| c.id), Some(channel.id));
+    let other = enterprise(&store).await;
+    assert!(store.find_team_conversation(other, team.id).await.unwrap().is_none(), "wrong tenant");
+    // Presence: the latest activity over a person's open sessions.
+    let now = Millis::now();
+    let one = session_row(&u, &[1; 32], later());
+    let two = session_row(&u, &[2; 32], later());
+    for s in [&one, &two] {
+        store.create_session(s, &audit("auth.sign-in", Some(e))).await.unwrap();
+    }
+    store.touch_session(two.id, Millis(now.0 + 5_000)).await.unwrap();
+    assert_eq!(store.last_activity(e, now).await.unwrap(), [(u.id, Millis(now.0 + 5_000))]);
+    assert!(store.last_activity(other, now).await.unwrap().is_empty());
+    assert!(
+        store.last_activity(e, Millis(later().0 + 1)).await.unwrap().is_empty(),
+        "expired sessions are not present"
+    );
+});
+
+conformance!(password_hashes_and_roles_are_set_within_the_enterprise, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let u = user(&store, e, b"setter").await;
+    let events = store.audit_count().await.unwrap();
+    store.set_password_hash(e, u.id, "$argon2id$new", Millis(10), None).await.unwrap();
+    assert_eq!(store.audit_count().await.unwrap(), events, "no draft, no event");
+    store
+        .set_password_hash(e, u.id, "$argon2id$newer", Millis(11), Some(&audit("auth.password-change", Some(e))))
+        .await
+        .unwrap();
+    assert_eq!(store.audit_count().await.unwrap(), events + 1);
+    assert_eq!(store.get_user(e, u.id).await.unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$newer"));
+    assert!(matches!(
+        store.set_password_hash(other, u.id, "$argon2id$x", Millis(12), None).await,
+        Err(Error::NotFound)
+    ));
+    let both = Roles::parse("enterprise-admin,security").unwrap();
+    store.set_user_roles(e, u.id, both, Millis(13), &audit("user.role", Some(e))).await.unwrap();
+    assert_eq!(store.get_user(e, u.id).await.unwrap().unwrap().roles, both);
+    let err = store.set_user_roles(other, u.id, Roles::MEMBER, Millis(14), &audit("user.role", Some(other))).await;
+    assert!(matches!(err, Err(Error::NotFound)), "{err:?}");
+    assert_eq!(store.get_user(e, u.id).await.unwrap().unwrap().roles, both);
+    assert!(["sqlite", "postgres"].contains(&store.backend()));
+});
+
+conformance!(desk_pages_are_replaced_per_enterprise_and_report_files_ride_on_reports, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let page = |markdown: &str| store::DeskPageRow {
+        enterprise_id: e,
+        page: domain::desk::DeskPage::Policy,
+        markdown: markdown.into(),
+        updated_at: Millis::now(),
+        updated_by: None,
+    };
+    store.put_desk_page(&page("first"), &audit("desk.page.update", Some(e))).await.unwrap();
+    store.put_desk_page(&page("second"), &audit("desk.page.update", Some(e))).await.unwrap();
+    let pages = store.desk_pages(e).await.unwrap();
+    assert_eq!(pages.iter().map(|p| p.markdown.as_str()).collect::<Vec<_>>(), ["second"]);
+    assert!(store.desk_pages(other).await.unwrap().is_empty());
+    let r = desk_rows::report(e, b"files-lookup");
+    let file = |author| store::ReportFileRow {
+        id: domain::AttachmentId::new(),
+        report_id: r.id,
+        author,
+        name_ct: vec![4; 20],
+        content_type: "text/plain".into(),
+        size: 12,
+        created_at: Millis::now(),
+    };
+    let at_start = file(store::ReportAuthor::Finder);
+    store.create_report(&r, std::slice::from_ref(&at_start), &audit("desk.report.submit", Some(e))).await.unwrap();
+    let team = user(&store, e, b"desk-team").await;
+    let later_file = file(store::ReportAuthor::Team(team.id));
+    store.add_report_files(std::slice::from_ref(&later_file), &audit("desk.report.team-files", Some(e))).await.unwrap();
+    let files = store.report_files(r.id).await.unwrap();
+    assert_eq!(files.iter().map(|f| f.id).collect::<Vec<_>>(), [at_start.id, later_file.id]);
+    assert_eq!(files[1].author, store::ReportAuthor::Team(team.id));
+    let orphan = store::ReportFileRow { report_id: domain::ReportId::new(), ..file(store::ReportAuthor::Finder) };
+    let events = store.audit_count().await.unwrap();
+    assert!(
+        store.add_report_files(&[orphan], &audit("desk.report.finder-files", Some(e))).await.is_err(),
+        "no such report"
+    );
+    assert_eq!(store.audit_count().await.unwrap(), events, "nothing half-written");
 });
