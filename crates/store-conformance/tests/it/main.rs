@@ -972,3 +972,44 @@ conformance!(desk_pages_are_replaced_per_enterprise_and_report_files_ride_on_rep
     );
     assert_eq!(store.audit_count().await.unwrap(), events, "nothing half-written");
 });
+
+/// The names of a store trait file's methods.
+fn trait_methods(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let rest =
+                line.strip_prefix("async fn ").or_else(|| line.strip_prefix("fn ").filter(|r| r.contains("(&self")))?;
+            Some(rest.split('(').next()?.trim().to_owned())
+        })
+        .collect()
+}
+
+/// Every method of every store trait is called by some case here, so each runs on both backends.
+/// A new method without a case fails this test.
+#[test]
+fn every_store_method_has_a_conformance_case() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read_dir = |dir: std::path::PathBuf| {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+        out
+    };
+    let cases = read_dir(root.join("tests/it")).concat();
+    let mut methods: Vec<String> = read_dir(root.join("../store/src")).iter().flat_map(|s| trait_methods(s)).collect();
+    methods.sort();
+    methods.dedup();
+    assert!(methods.len() > 100, "the store's methods were found ({})", methods.len());
+    let missing: Vec<&String> = methods.iter().filter(|m| !cases.contains(&format!(".{m}("))).collect();
+    assert!(missing.is_empty(), "store methods no conformance case calls: {missing:?}");
+    // The check notices a method nobody calls.
+    let planted = trait_methods("pub trait X {\n    async fn never_called_anywhere(&self) -> Result<()>;\n}");
+    assert_eq!(planted, ["never_called_anywhere"]);
+    assert!(!cases.contains(&format!(".{}(", planted[0])));
+}
