@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "credential_links", sql: include_str!("../migrations/0010_credential_links.sql") },
     Migration { version: 11, name: "reactions", sql: include_str!("../migrations/0011_reactions.sql") },
     Migration { version: 12, name: "search", sql: include_str!("../migrations/0012_search.sql") },
+    Migration {
+        version: 13,
+        name: "settings_as_policies",
+        sql: include_str!("../migrations/0013_settings_as_policies.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

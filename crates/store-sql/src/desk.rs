@@ -6,9 +6,7 @@ use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, ReportId, ReportMessageId, UserId};
 use store::decode;
-use store::{
-    DeskKeyRow, DeskPageRow, DeskSettingsRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportRow, Result,
-};
+use store::{DeskKeyRow, DeskPageRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportRow, Result};
 
 const KEY_COLUMNS: &str = "fingerprint, enterprise_id, key_id, algorithm, algorithm_id, bits, user_ids, secret_ct, \
      public_armored, public_binary, created_at, expires_at, added_at, active, retired_at";
@@ -435,43 +433,6 @@ impl store::DeskStore for SqlStore {
                 append_audit(&mut tx, audit).await?;
             }
             Ok(done.rows_affected())
-        })
-    }
-
-    async fn desk_settings(&self, enterprise: EnterpriseId) -> Result<Option<DeskSettingsRow>> {
-        let row = query(
-            "SELECT enterprise_id, store_finder_ip, retention_days, updated_at FROM desk_settings WHERE enterprise_id = $1",
-        )
-        .bind(enterprise.to_string())
-        .fetch_optional(self.reader())
-        .await?;
-        row.map(|row| {
-            Ok(DeskSettingsRow {
-                enterprise_id: EnterpriseId(decode::uuid(&text(&row, "enterprise_id")?)?),
-                store_finder_ip: row.try_get("store_finder_ip")?,
-                retention_days: row.try_get("retention_days")?,
-                updated_at: Millis(row.try_get("updated_at")?),
-            })
-        })
-        .transpose()
-    }
-
-    async fn put_desk_settings(&self, settings: &DeskSettingsRow, audit: &AuditDraft) -> Result<()> {
-        transaction!(self.writer(), |tx| {
-            query(
-                "INSERT INTO desk_settings (enterprise_id, store_finder_ip, retention_days, updated_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (enterprise_id) DO UPDATE SET \
-                 store_finder_ip = excluded.store_finder_ip, retention_days = excluded.retention_days, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(settings.enterprise_id.to_string())
-            .bind(settings.store_finder_ip)
-            .bind(settings.retention_days)
-            .bind(settings.updated_at.0)
-            .execute(&mut *tx)
-            .await?;
-            append_audit(&mut tx, audit).await?;
-            Ok(())
         })
     }
 }

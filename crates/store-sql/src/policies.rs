@@ -6,7 +6,7 @@ use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, UserId};
 use store::{decode, Error, PolicyChange, PolicyDocumentRow, Result};
 
-const POLICY_COLUMNS: &str = "enterprise_id, kind, version, document, updated_at, updated_by";
+const POLICY_COLUMNS: &str = "enterprise_id, kind, version, document, sealed_ct, updated_at, updated_by";
 
 fn policy_row(row: &Row) -> Result<PolicyDocumentRow> {
     Ok(PolicyDocumentRow {
@@ -14,6 +14,7 @@ fn policy_row(row: &Row) -> Result<PolicyDocumentRow> {
         kind: text(row, "kind")?,
         version: row.try_get("version")?,
         document: text(row, "document")?,
+        sealed_ct: row.try_get("sealed_ct")?,
         updated_at: Millis(row.try_get("updated_at")?),
         updated_by: row
             .try_get::<Option<String>, _>("updated_by")?
@@ -40,9 +41,10 @@ impl store::PolicyStore for SqlStore {
         transaction!(self.writer(), |tx| {
             // The version check and the write are one statement, so two editors cannot both win.
             let row = query(&format!(
-                "INSERT INTO policy_documents ({POLICY_COLUMNS}) VALUES ($1, $2, 1, $3, $4, $5) \
+                "INSERT INTO policy_documents ({POLICY_COLUMNS}) VALUES ($1, $2, 1, $3, $7, $4, $5) \
                  ON CONFLICT (enterprise_id, kind) DO UPDATE SET version = policy_documents.version + 1, \
-                 document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by \
+                 document = excluded.document, sealed_ct = excluded.sealed_ct, updated_at = excluded.updated_at, \
+                 updated_by = excluded.updated_by \
                  WHERE $6 < 0 OR policy_documents.version = $6 \
                  RETURNING {POLICY_COLUMNS}"
             ))
@@ -52,6 +54,7 @@ impl store::PolicyStore for SqlStore {
             .bind(change.at.0)
             .bind(change.by.map(|u| u.to_string()))
             .bind(expected_version.unwrap_or(-1))
+            .bind(change.sealed)
             .fetch_optional(&mut *tx)
             .await?;
             let row = match row {
@@ -65,5 +68,15 @@ impl store::PolicyStore for SqlStore {
             append_audit(&mut tx, audit).await?;
             Ok(row)
         })
+    }
+
+    async fn policy_documents_of_kind(&self, kind: &str) -> Result<Vec<PolicyDocumentRow>> {
+        query(&format!("SELECT {POLICY_COLUMNS} FROM policy_documents WHERE kind = $1 ORDER BY enterprise_id"))
+            .bind(kind)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(policy_row)
+            .collect()
     }
 }

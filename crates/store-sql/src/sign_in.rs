@@ -269,49 +269,6 @@ impl store::SignInStore for SqlStore {
         })
     }
 
-    async fn oidc_config(&self, enterprise: EnterpriseId) -> Result<Option<(String, Vec<u8>)>> {
-        let row = query("SELECT settings, client_secret_ct FROM oidc_configs WHERE enterprise_id = $1")
-            .bind(enterprise.to_string())
-            .fetch_optional(self.reader())
-            .await?;
-        row.map(|r| Ok((r.try_get("settings")?, r.try_get("client_secret_ct")?))).transpose()
-    }
-
-    async fn oidc_configs(&self) -> Result<Vec<(EnterpriseId, String)>> {
-        let rows = query("SELECT enterprise_id, settings FROM oidc_configs").fetch_all(self.reader()).await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("enterprise_id")?;
-                Ok((EnterpriseId(store::decode::uuid(&id)?), r.try_get("settings")?))
-            })
-            .collect()
-    }
-
-    async fn put_oidc_config(
-        &self,
-        enterprise: EnterpriseId,
-        settings_json: &str,
-        client_secret_ct: &[u8],
-        at: Millis,
-        audit: &AuditDraft,
-    ) -> Result<()> {
-        transaction!(self.writer(), |tx| {
-            query(
-                "INSERT INTO oidc_configs (enterprise_id, settings, client_secret_ct, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (enterprise_id) DO UPDATE SET settings = excluded.settings, \
-                 client_secret_ct = excluded.client_secret_ct, updated_at = excluded.updated_at",
-            )
-            .bind(enterprise.to_string())
-            .bind(settings_json)
-            .bind(client_secret_ct)
-            .bind(at.0)
-            .execute(&mut *tx)
-            .await?;
-            append_audit(&mut tx, audit).await?;
-            Ok(())
-        })
-    }
-
     async fn create_oidc_login(
         &self,
         state_hash: &[u8],
@@ -346,45 +303,6 @@ impl store::SignInStore for SqlStore {
             Ok((EnterpriseId(store::decode::uuid(&id)?), r.try_get("secrets_ct")?, Millis(r.try_get("created_at")?)))
         })
         .transpose()
-    }
-
-    async fn saml_config(&self, enterprise: EnterpriseId) -> Result<Option<String>> {
-        query_scalar("SELECT settings FROM saml_configs WHERE enterprise_id = $1")
-            .bind(enterprise.to_string())
-            .fetch_optional(self.reader())
-            .await
-    }
-
-    async fn saml_configs(&self) -> Result<Vec<(EnterpriseId, String)>> {
-        let rows = query("SELECT enterprise_id, settings FROM saml_configs").fetch_all(self.reader()).await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("enterprise_id")?;
-                Ok((EnterpriseId(store::decode::uuid(&id)?), r.try_get("settings")?))
-            })
-            .collect()
-    }
-
-    async fn put_saml_config(
-        &self,
-        enterprise: EnterpriseId,
-        settings_json: &str,
-        at: Millis,
-        audit: &AuditDraft,
-    ) -> Result<()> {
-        transaction!(self.writer(), |tx| {
-            query(
-                "INSERT INTO saml_configs (enterprise_id, settings, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (enterprise_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
-            )
-            .bind(enterprise.to_string())
-            .bind(settings_json)
-            .bind(at.0)
-            .execute(&mut *tx)
-            .await?;
-            append_audit(&mut tx, audit).await?;
-            Ok(())
-        })
     }
 
     async fn create_saml_request(&self, id: &str, enterprise: EnterpriseId, at: Millis) -> Result<()> {

@@ -96,15 +96,6 @@ pub struct ReportFileRow {
     pub created_at: Millis,
 }
 
-/// The security team's choices about finders' data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeskSettingsRow {
-    pub enterprise_id: EnterpriseId,
-    pub store_finder_ip: bool,
-    pub retention_days: i64,
-    pub updated_at: Millis,
-}
-
 /// The security desk: pages, the organisation's keys, reports and their threads.
 #[async_trait]
 pub trait DeskStore: Send + Sync {
@@ -160,6 +151,4 @@ pub trait DeskStore: Send + Sync {
         at: Millis,
         audit: &AuditDraft,
     ) -> Result<u64>;
-    async fn desk_settings(&self, enterprise: EnterpriseId) -> Result<Option<DeskSettingsRow>>;
-    async fn put_desk_settings(&self, settings: &DeskSettingsRow, audit: &AuditDraft) -> Result<()>;
 }

@@ -20,8 +20,8 @@ pub struct SignInState {
     pub totp_last_step: Option<i64>,
 }
 
-/// Each user's lockout, password history and one-time codes, and the enterprise's single sign-on
-/// settings. Every per-user method takes the user's enterprise and touches nothing outside it: a
+/// Each user's lockout, password history and one-time codes, and single sign-ons in flight (the
+/// providers' settings are policy documents). Every per-user method takes the user's enterprise and touches nothing outside it: a
 /// user id from another tenant is `NotFound` (or `false`, or empty).
 #[async_trait]
 pub trait SignInStore: Send + Sync {
@@ -85,33 +85,12 @@ pub trait SignInStore: Send + Sync {
         at: Millis,
         audit: &AuditDraft,
     ) -> Result<()>;
-    /// The enterprise's OpenID provider: settings as JSON and the sealed client secret.
-    async fn oidc_config(&self, enterprise: EnterpriseId) -> Result<Option<(String, Vec<u8>)>>;
-    /// Every enterprise's provider settings (to find the enterprise for an email domain).
-    async fn oidc_configs(&self) -> Result<Vec<(EnterpriseId, String)>>;
-    async fn put_oidc_config(
-        &self,
-        enterprise: EnterpriseId,
-        settings_json: &str,
-        client_secret_ct: &[u8],
-        at: Millis,
-        audit: &AuditDraft,
-    ) -> Result<()>;
     async fn create_oidc_login(
         &self,
         state_hash: &[u8],
         enterprise: EnterpriseId,
         secrets_ct: &[u8],
         at: Millis,
-    ) -> Result<()>;
-    async fn saml_config(&self, enterprise: EnterpriseId) -> Result<Option<String>>;
-    async fn saml_configs(&self) -> Result<Vec<(EnterpriseId, String)>>;
-    async fn put_saml_config(
-        &self,
-        enterprise: EnterpriseId,
-        settings_json: &str,
-        at: Millis,
-        audit: &AuditDraft,
     ) -> Result<()>;
     async fn create_saml_request(&self, id: &str, enterprise: EnterpriseId, at: Millis) -> Result<()>;
     /// Takes (and deletes) an outstanding AuthnRequest: an `InResponseTo` is good once.

@@ -33,6 +33,7 @@ use utoipa::ToSchema;
 pub struct Desk {
     core: Arc<crate::core::Core>,
     desk_store: Arc<dyn store::DeskStore>,
+    policy_store: Arc<dyn store::PolicyStore>,
     directory_store: Arc<dyn store::DirectoryStore>,
 }
 
@@ -59,7 +60,7 @@ impl Desk {
     }
 
     pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Desk {
-        Desk { core, desk_store: store.clone(), directory_store: store.clone() }
+        Desk { core, desk_store: store.clone(), policy_store: store.clone(), directory_store: store.clone() }
     }
 }
 
@@ -285,8 +286,10 @@ impl Desk {
     // ---- Finders' data (D7) ----
 
     async fn desk_policy_of(&self, enterprise: EnterpriseId) -> Result<DeskPolicy> {
-        Ok(match self.desk_store.desk_settings(enterprise).await? {
-            Some(row) => DeskPolicy { store_finder_ip: row.store_finder_ip, retention_days: row.retention_days as u32 },
+        Ok(match self.policy_store.policy_document(enterprise, store::kinds::DESK).await? {
+            Some(row) => {
+                serde_json::from_str(&row.document).map_err(|e| Error::Internal(format!("stored desk policy: {e}")))?
+            }
             None => DeskPolicy {
                 store_finder_ip: self.core.settings.desk.store_finder_ip,
                 retention_days: self.core.settings.desk.retention_days,
@@ -308,18 +311,24 @@ impl Desk {
                 "must be 1 to 3650 days",
             )));
         }
-        let row = store::DeskSettingsRow {
-            enterprise_id: enterprise,
-            store_finder_ip: policy.store_finder_ip,
-            retention_days: i64::from(policy.retention_days),
-            updated_at: Millis::now(),
-        };
+        let json = serde_json::to_string(policy).expect("a desk policy serialises");
         let audit = AuditDraft {
-            detail: serde_json::json!({ "store_finder_ip": policy.store_finder_ip, "retention_days": policy.retention_days })
-                .to_string(),
+            detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::DeskSettingsUpdate, None)
         };
-        self.desk_store.put_desk_settings(&row, &audit).await?;
+        let change = store::PolicyChange {
+            enterprise_id: enterprise,
+            kind: store::kinds::DESK,
+            document: &json,
+            sealed: None,
+            expected_version: None,
+            at: Millis::now(),
+            by: match caller {
+                Caller::User(p) => Some(p.user_id),
+                Caller::Operator | Caller::System => None,
+            },
+        };
+        self.policy_store.put_policy_document(&change, &audit).await?;
         Ok(policy.clone())
     }
 }

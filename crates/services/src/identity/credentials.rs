@@ -30,7 +30,7 @@ impl Credentials {
 }
 
 /// The policy-document kind that holds the enterprise's password policy.
-const PASSWORD_POLICY: &str = "password";
+const PASSWORD_POLICY: &str = store::kinds::PASSWORD;
 
 /// The policy with the checklist the UI shows while someone types a new password.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -162,6 +162,7 @@ impl Credentials {
             enterprise_id: enterprise,
             kind: PASSWORD_POLICY,
             document: &json,
+            sealed: None,
             expected_version: None,
             at: Millis::now(),
             by: match caller {
@@ -251,9 +252,11 @@ impl Credentials {
             #[serde(default)]
             sso_only: bool,
         }
-        let oidc = self.sign_in_store.oidc_config(enterprise).await?.map(|(json, _)| json);
-        let saml = self.sign_in_store.saml_config(enterprise).await?;
-        for json in oidc.into_iter().chain(saml) {
+        let mut documents = Vec::new();
+        for kind in [store::kinds::SSO_OIDC, store::kinds::SSO_SAML] {
+            documents.extend(self.policy_store.policy_document(enterprise, kind).await?.map(|d| d.document));
+        }
+        for json in documents {
             let flag: Flag =
                 serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored sign-on settings: {e}")))?;
             if flag.sso_only {

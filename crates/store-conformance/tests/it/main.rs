@@ -14,7 +14,7 @@ mod jobs;
 mod links;
 mod policies;
 mod sign_in;
-mod sso;
+mod upgrade;
 
 /// A draft for the catalogue's `action`. A name outside the catalogue ("x", "test.1") stands for
 /// "any action" where the case is about the row or the chain, not the event's kind; its name goes
@@ -775,23 +775,6 @@ conformance!(report_emails_verify_once_states_close_and_retention_purges_contact
     assert_eq!((purged.finder_email_ct, purged.finder_name_ct, purged.purged_at), (None, None, Some(t)));
     assert!(store.report_by_access_token(b"access-2").await.unwrap().is_none());
     assert_eq!(store.purge_finder_data(e, Millis(t.0), t, &purge).await.unwrap(), 0, "purged once");
-});
-
-conformance!(desk_settings_are_stored_per_enterprise_and_replaced, |store| {
-    let e = enterprise(&store).await;
-    let other = enterprise(&store).await;
-    assert!(store.desk_settings(e).await.unwrap().is_none());
-    let mut row = store::DeskSettingsRow {
-        enterprise_id: e,
-        store_finder_ip: true,
-        retention_days: 30,
-        updated_at: Millis::now(),
-    };
-    store.put_desk_settings(&row, &audit("desk.settings.update", Some(e))).await.unwrap();
-    row.retention_days = 60;
-    store.put_desk_settings(&row, &audit("desk.settings.update", Some(e))).await.unwrap();
-    assert_eq!(store.desk_settings(e).await.unwrap(), Some(row));
-    assert!(store.desk_settings(other).await.unwrap().is_none());
 });
 
 conformance!(message_rows_answer_only_inside_their_enterprise, |store| {

@@ -23,7 +23,15 @@ async fn enterprise(store: &Arc<dyn Store>) -> EnterpriseId {
 }
 
 fn doc<'a>(e: EnterpriseId, kind: &'a str, document: &'a str, expected: Option<i64>, at: i64) -> PolicyChange<'a> {
-    PolicyChange { enterprise_id: e, kind, document, expected_version: expected, at: Millis(at), by: None }
+    PolicyChange {
+        enterprise_id: e,
+        kind,
+        document,
+        sealed: None,
+        expected_version: expected,
+        at: Millis(at),
+        by: None,
+    }
 }
 
 fn change(e: EnterpriseId) -> AuditDraft {
@@ -52,4 +60,31 @@ conformance!(policy_documents_count_versions_and_refuse_stale_edits, |store| {
     assert!(store.policy_document(e, "desk").await.unwrap().is_none(), "nothing half-written");
     assert!(store.policy_document(other, "password").await.unwrap().is_none(), "another tenant");
     assert_eq!(store.policy_document(e, "password").await.unwrap().unwrap().version, 3);
+});
+
+conformance!(a_document_keeps_its_sealed_secret_and_kinds_list_across_enterprises, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let kind = store::kinds::SSO_OIDC;
+    let with_secret =
+        |e, document, secret: &'static [u8]| PolicyChange { sealed: Some(secret), ..doc(e, kind, document, None, 1) };
+    store.put_policy_document(&with_secret(e, r#"{"issuer":"a"}"#, &[1; 40]), &change(e)).await.unwrap();
+    let replaced = store.put_policy_document(&with_secret(e, r#"{"issuer":"b"}"#, &[2; 40]), &change(e)).await.unwrap();
+    assert_eq!((replaced.version, replaced.sealed_ct.as_deref()), (2, Some(&[2u8; 40][..])));
+    store.put_policy_document(&with_secret(other, r#"{"issuer":"c"}"#, &[3; 40]), &change(other)).await.unwrap();
+    store.put_policy_document(&doc(e, store::kinds::SSO_SAML, r#"{"entity":"x"}"#, None, 2), &change(e)).await.unwrap();
+    let mut listed: Vec<(EnterpriseId, String)> = store
+        .policy_documents_of_kind(kind)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.enterprise_id, d.document))
+        .collect();
+    listed.sort_by_key(|(id, _)| *id == other);
+    assert_eq!(listed, [(e, r#"{"issuer":"b"}"#.to_owned()), (other, r#"{"issuer":"c"}"#.to_owned())]);
+    let saml = store.policy_documents_of_kind(store::kinds::SSO_SAML).await.unwrap();
+    assert_eq!((saml.len(), saml[0].sealed_ct.clone()), (1, None), "a document without a secret keeps none");
+    // Replacing a document without a secret removes the old one: nothing stale is kept.
+    store.put_policy_document(&doc(e, kind, r#"{"issuer":"d"}"#, None, 3), &change(e)).await.unwrap();
+    assert_eq!(store.policy_document(e, kind).await.unwrap().unwrap().sealed_ct, None);
 });

@@ -14,6 +14,7 @@ pub struct Sso {
     core: Arc<crate::core::Core>,
     directory_store: Arc<dyn store::DirectoryStore>,
     sign_in_store: Arc<dyn store::SignInStore>,
+    policy_store: Arc<dyn store::PolicyStore>,
     audit_store: Arc<dyn store::AuditStore>,
     directory: Arc<crate::identity::Directory>,
     sessions: Arc<crate::identity::Sessions>,
@@ -32,11 +33,66 @@ impl Sso {
             core,
             directory_store: store.clone(),
             sign_in_store: store.clone(),
+            policy_store: store.clone(),
             audit_store: store.clone(),
             directory,
             sessions,
             oidc: oidc::OidcClient::new()?,
         })
+    }
+}
+
+/// Provider settings are policy documents of the kinds `sso-oidc` and `sso-saml`.
+impl Sso {
+    /// The enterprise's OpenID provider: settings as JSON and the sealed client secret.
+    pub(crate) async fn oidc_config(&self, enterprise: EnterpriseId) -> Result<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .policy_store
+            .policy_document(enterprise, store::kinds::SSO_OIDC)
+            .await?
+            .map(|d| (d.document, d.sealed_ct.unwrap_or_default())))
+    }
+
+    /// The enterprise's SAML identity provider settings as JSON.
+    pub(crate) async fn saml_config(&self, enterprise: EnterpriseId) -> Result<Option<String>> {
+        Ok(self.policy_store.policy_document(enterprise, store::kinds::SSO_SAML).await?.map(|d| d.document))
+    }
+
+    /// Every enterprise's settings of one kind, to find the enterprise of an email domain.
+    pub(crate) async fn configs(&self, kind: &str) -> Result<Vec<(EnterpriseId, String)>> {
+        Ok(self
+            .policy_store
+            .policy_documents_of_kind(kind)
+            .await?
+            .into_iter()
+            .map(|d| (d.enterprise_id, d.document))
+            .collect())
+    }
+
+    /// Replaces the enterprise's settings of one kind (audited with `audit`).
+    pub(crate) async fn put_config(
+        &self,
+        caller: &crate::Caller,
+        kind: &str,
+        enterprise: EnterpriseId,
+        json: &str,
+        sealed: Option<&[u8]>,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let change = store::PolicyChange {
+            enterprise_id: enterprise,
+            kind,
+            document: json,
+            sealed,
+            expected_version: None,
+            at: Millis::now(),
+            by: match caller {
+                crate::Caller::User(p) => Some(p.user_id),
+                crate::Caller::Operator | crate::Caller::System => None,
+            },
+        };
+        self.policy_store.put_policy_document(&change, audit).await?;
+        Ok(())
     }
 }
 
@@ -126,7 +182,7 @@ impl Sso {
         let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
         let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
         let mut has_oidc = false;
-        for (_, json) in self.sign_in_store.oidc_configs().await? {
+        for (_, json) in self.configs(store::kinds::SSO_OIDC).await? {
             let settings: oidc::OidcSettings =
                 serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             has_oidc |= settings.allowed_domains().contains(&domain);
@@ -232,7 +288,7 @@ impl Sso {
     pub(crate) async fn domains_free(&self, enterprise: EnterpriseId, domains: &[String]) -> Result<()> {
         let mut taken: Vec<(EnterpriseId, Vec<String>)> = Vec::new();
         for (other, json) in
-            self.sign_in_store.oidc_configs().await?.into_iter().chain(self.sign_in_store.saml_configs().await?)
+            self.configs(store::kinds::SSO_OIDC).await?.into_iter().chain(self.configs(store::kinds::SSO_SAML).await?)
         {
             let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             let list = value["allowed_domains"].as_array().cloned().unwrap_or_default();

@@ -166,7 +166,7 @@ impl Sso {
     }
 
     async fn oidc_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<OidcSettings>> {
-        match self.sign_in_store.oidc_config(enterprise).await? {
+        match self.oidc_config(enterprise).await? {
             Some((json, _)) => Ok(Some(
                 serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored OIDC settings: {e}")))?,
             )),
@@ -193,21 +193,21 @@ impl Sso {
         }
         let key = self.core.keys.enterprise_key(enterprise).await?;
         let row = enterprise.to_string();
+        // The label names the table the secret first lived in; it only binds the ciphertext to its
+        // purpose, and existing secrets were sealed with it.
         let aad = Aad { table: "oidc_configs", row: &row, column: "client_secret" };
-        let secret_ct = match (
-            client_secret.map(str::trim).filter(|s| !s.is_empty()),
-            self.sign_in_store.oidc_config(enterprise).await?,
-        ) {
-            (Some(secret), _) => key.seal_str(secret, aad),
-            (None, Some((_, existing))) => existing,
-            (None, None) => {
-                return Err(Error::Invalid(FieldError::new(
-                    "client_secret",
-                    Rule::Required,
-                    "the client secret is required",
-                )))
-            }
-        };
+        let secret_ct =
+            match (client_secret.map(str::trim).filter(|s| !s.is_empty()), self.oidc_config(enterprise).await?) {
+                (Some(secret), _) => key.seal_str(secret, aad),
+                (None, Some((_, existing))) => existing,
+                (None, None) => {
+                    return Err(Error::Invalid(FieldError::new(
+                        "client_secret",
+                        Rule::Required,
+                        "the client secret is required",
+                    )))
+                }
+            };
         let mut settings = settings;
         settings.allowed_domains = super::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
@@ -228,7 +228,7 @@ impl Sso {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::SsoOidcConfigure, None)
         };
-        self.sign_in_store.put_oidc_config(enterprise, &json, &secret_ct, Millis::now(), &audit).await?;
+        self.put_config(caller, store::kinds::SSO_OIDC, enterprise, &json, Some(&secret_ct), &audit).await?;
         Ok(settings)
     }
 
@@ -238,7 +238,7 @@ impl Sso {
     /// [`Sso::oidc_callback`]: a sign-in finishes only in the browser that started it.
     pub async fn oidc_start(&self, email: &str, redirect_uri: &str) -> Result<(String, String)> {
         let (enterprise, settings, email) =
-            provider_for_email::<OidcSettings>(self.sign_in_store.oidc_configs().await?, email)?;
+            provider_for_email::<OidcSettings>(self.configs(store::kinds::SSO_OIDC).await?, email)?;
         let doc = self.oidc.discover(&settings.issuer).await?;
         let endpoint = doc["authorization_endpoint"]
             .as_str()
@@ -326,7 +326,6 @@ impl Sso {
             .await?
             .ok_or_else(|| Error::SsoFailed("single sign-on was turned off".into()))?;
         let (_, secret_ct) = self
-            .sign_in_store
             .oidc_config(enterprise)
             .await?
             .ok_or_else(|| Error::SsoFailed("single sign-on was turned off".into()))?;

@@ -166,8 +166,7 @@ impl Sso {
     }
 
     pub(crate) async fn saml_settings_of(&self, enterprise: EnterpriseId) -> Result<Option<SamlSettings>> {
-        self.sign_in_store
-            .saml_config(enterprise)
+        self.saml_config(enterprise)
             .await?
             .map(|json| serde_json::from_str(&json).map_err(|e| Error::Internal(format!("stored SAML settings: {e}"))))
             .transpose()
@@ -197,7 +196,7 @@ impl Sso {
             .map_err(|e| invalid("idp_certificate", format!("not a PEM certificate: {e}")))?;
         settings.allowed_domains = super::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
-        for (other, json) in self.sign_in_store.saml_configs().await? {
+        for (other, json) in self.configs(store::kinds::SSO_SAML).await? {
             let theirs: SamlSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             if other != enterprise && theirs.idp_entity_id == settings.idp_entity_id {
                 return Err(Error::Conflict(FieldError::new(
@@ -212,7 +211,7 @@ impl Sso {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::SsoSamlConfigure, None)
         };
-        self.sign_in_store.put_saml_config(enterprise, &json, Millis::now(), &audit).await?;
+        self.put_config(caller, store::kinds::SSO_SAML, enterprise, &json, None, &audit).await?;
         Ok(settings)
     }
 
@@ -255,7 +254,7 @@ impl Sso {
     /// back to [`Sso::saml_acs`]: an answer to this request is accepted only in that browser.
     pub async fn saml_start(&self, email: &str) -> Result<(String, String)> {
         let (enterprise, settings, _) =
-            provider_for_email::<SamlSettings>(self.sign_in_store.saml_configs().await?, email)?;
+            provider_for_email::<SamlSettings>(self.configs(store::kinds::SSO_SAML).await?, email)?;
         let base = settings.sp_base_url.as_str();
         let id = format!("_{}", hex_of(&crypto::token::random_128()));
         let now = Millis::now();
@@ -336,7 +335,7 @@ impl Sso {
             child(&doc, assertion, SAML, "Issuer").ok_or_else(|| fail("the assertion names no issuer"))?;
         let issuer = text(&doc, issuer_node)?;
         let mut config = None;
-        for (enterprise, json) in self.sign_in_store.saml_configs().await? {
+        for (enterprise, json) in self.configs(store::kinds::SSO_SAML).await? {
             let settings: SamlSettings = serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?;
             if settings.idp_entity_id == issuer {
                 config = Some((enterprise, settings));
