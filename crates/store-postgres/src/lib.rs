@@ -9,14 +9,12 @@
 
 use async_trait::async_trait;
 use domain::Millis;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Column as _, Connection as _, PgConnection, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Connection as _, PgConnection, Row as _, TypeInfo as _, ValueRef as _};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 use store::{Error, Migration, Result};
-use store_sql::{Backend, Connection, Dialect, Kind, Output, Row, Side, SqlStore, Value, Want};
+use store_sql::{Backend, Connection, Dialect, Kind, Side, SqlStore, Value};
 
 /// This backend's migrations; versions pair one-to-one with the SQLite backend's.
 pub const MIGRATIONS: &[Migration] = &[
@@ -143,20 +141,7 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     tx.commit().await.map_err(db)
 }
 
-/// A connection lent by the pool, or an open transaction: both run statements on a connection.
-enum Lent {
-    Pooled(PoolConnection<sqlx::Postgres>),
-    Transaction(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
-impl Lent {
-    fn connection(&mut self) -> &mut PgConnection {
-        match self {
-            Lent::Pooled(c) => c,
-            Lent::Transaction(t) => t,
-        }
-    }
-}
+store_sql::sqlx_connection!(driver: sqlx::Postgres, connection: PgConnection, row: PgRow, value: value, db: db);
 
 /// The kind of value a PostgreSQL column type holds, for the types Conclave's schema uses.
 fn kind_of(type_name: &str) -> Option<Kind> {
@@ -187,57 +172,6 @@ fn value(row: &PgRow, index: usize) -> Result<Value> {
         (Kind::Bytes, _) => row.try_get::<Vec<u8>, _>(index).map(Value::Bytes),
     }
     .map_err(db)
-}
-
-fn rows(found: Vec<PgRow>) -> Result<Vec<Row>> {
-    let Some(first) = found.first() else { return Ok(Vec::new()) };
-    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
-    found
-        .iter()
-        .map(|r| Ok(Row::new(columns.clone(), (0..columns.len()).map(|i| value(r, i)).collect::<Result<_>>()?)))
-        .collect()
-}
-
-#[async_trait]
-impl Connection for Lent {
-    async fn run(&mut self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output> {
-        let mut statement = sqlx::query(sql);
-        for arg in args {
-            // PostgreSQL types every parameter, NULL too: bind it as what it stands for.
-            statement = match arg {
-                Value::Null(Kind::Bool) => statement.bind(None::<bool>),
-                Value::Null(Kind::Int) => statement.bind(None::<i64>),
-                Value::Null(Kind::Text) => statement.bind(None::<String>),
-                Value::Null(Kind::Bytes) => statement.bind(None::<Vec<u8>>),
-                Value::Bool(b) => statement.bind(b),
-                Value::Int(i) => statement.bind(i),
-                Value::Text(s) => statement.bind(s),
-                Value::Bytes(b) => statement.bind(b),
-            };
-        }
-        let connection = self.connection();
-        Ok(match want {
-            Want::Rows => Output::Rows(rows(statement.fetch_all(connection).await.map_err(db)?)?),
-            Want::FirstRow => {
-                Output::Rows(rows(statement.fetch_optional(connection).await.map_err(db)?.into_iter().collect())?)
-            }
-            Want::Changes => Output::Changed(statement.execute(connection).await.map_err(db)?.rows_affected()),
-        })
-    }
-
-    async fn commit(self: Box<Self>) -> Result<()> {
-        match *self {
-            Lent::Transaction(t) => t.commit().await.map_err(db),
-            Lent::Pooled(_) => Ok(()),
-        }
-    }
-
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        match *self {
-            Lent::Transaction(t) => t.rollback().await.map_err(db),
-            Lent::Pooled(_) => Ok(()),
-        }
-    }
 }
 
 #[async_trait]

@@ -226,6 +226,93 @@ macro_rules! transaction {
 }
 pub(crate) use transaction;
 
+/// The connection half of the contract for an sqlx driver, written once for both backends (a
+/// macro, because code generic over sqlx's drivers needs executor bounds that do not hold inside
+/// `async_trait` futures). It defines `Lent`, a pooled connection or an open transaction, which runs
+/// a statement with bound [`Value`]s and returns [`Row`]s. The backend names its driver, its
+/// connection and row types, how it reads one column as a [`Value`] (`value`), and how it maps
+/// driver errors (`db`).
+#[macro_export]
+macro_rules! sqlx_connection {
+    (driver: $driver:ty, connection: $connection:ty, row: $row:ty, value: $value:path, db: $db:path) => {
+        /// A connection lent by a pool, or an open transaction: both run statements on a connection.
+        enum Lent {
+            Pooled(sqlx::pool::PoolConnection<$driver>),
+            Transaction(sqlx::Transaction<'static, $driver>),
+        }
+
+        impl Lent {
+            fn connection(&mut self) -> &mut $connection {
+                match self {
+                    Lent::Pooled(c) => c,
+                    Lent::Transaction(t) => t,
+                }
+            }
+        }
+
+        fn rows(found: Vec<$row>) -> ::store::Result<Vec<$crate::Row>> {
+            use sqlx::{Column as _, Row as _};
+            let Some(first) = found.first() else { return Ok(Vec::new()) };
+            let columns: std::sync::Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+            found
+                .iter()
+                .map(|r| {
+                    let values = (0..columns.len()).map(|i| $value(r, i)).collect::<::store::Result<_>>()?;
+                    Ok($crate::Row::new(columns.clone(), values))
+                })
+                .collect()
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Connection for Lent {
+            async fn run(
+                &mut self,
+                sql: &str,
+                args: Vec<$crate::Value>,
+                want: $crate::Want,
+            ) -> ::store::Result<$crate::Output> {
+                use $crate::{Kind, Output, Value, Want};
+                let mut statement = sqlx::query(sql);
+                for arg in args {
+                    // NULL is bound as what it stands for: PostgreSQL types every parameter.
+                    statement = match arg {
+                        Value::Null(Kind::Bool) => statement.bind(None::<bool>),
+                        Value::Null(Kind::Int) => statement.bind(None::<i64>),
+                        Value::Null(Kind::Text) => statement.bind(None::<String>),
+                        Value::Null(Kind::Bytes) => statement.bind(None::<Vec<u8>>),
+                        Value::Bool(b) => statement.bind(b),
+                        Value::Int(i) => statement.bind(i),
+                        Value::Text(s) => statement.bind(s),
+                        Value::Bytes(b) => statement.bind(b),
+                    };
+                }
+                let connection = self.connection();
+                Ok(match want {
+                    Want::Rows => Output::Rows(rows(statement.fetch_all(connection).await.map_err($db)?)?),
+                    Want::FirstRow => Output::Rows(rows(
+                        statement.fetch_optional(connection).await.map_err($db)?.into_iter().collect(),
+                    )?),
+                    Want::Changes => Output::Changed(statement.execute(connection).await.map_err($db)?.rows_affected()),
+                })
+            }
+
+            async fn commit(self: Box<Self>) -> ::store::Result<()> {
+                match *self {
+                    Lent::Transaction(t) => t.commit().await.map_err($db),
+                    Lent::Pooled(_) => Ok(()),
+                }
+            }
+
+            async fn rollback(self: Box<Self>) -> ::store::Result<()> {
+                match *self {
+                    Lent::Transaction(t) => t.rollback().await.map_err($db),
+                    Lent::Pooled(_) => Ok(()),
+                }
+            }
+        }
+    };
+}
+
 /// Fails with `NotFound` when an UPDATE or DELETE touched no row.
 pub(crate) fn expect_rows(affected: u64) -> Result<()> {
     if affected == 0 {

@@ -10,17 +10,15 @@
 
 use async_trait::async_trait;
 use domain::Millis;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Row as _, TypeInfo as _, ValueRef as _};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 use store::{Error, Migration, Result};
-use store_sql::{Backend, Connection, Dialect, Kind, Output, Row, Side, SqlStore, Value, Want};
+use store_sql::{Backend, Connection, Dialect, Kind, Side, SqlStore, Value};
 
 /// This backend's migrations; versions pair one-to-one with the PostgreSQL backend's.
 pub const MIGRATIONS: &[Migration] = &[
@@ -134,20 +132,7 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
-/// A connection lent by a pool, or an open transaction: both run statements on a connection.
-enum Lent {
-    Pooled(PoolConnection<sqlx::Sqlite>),
-    Transaction(sqlx::Transaction<'static, sqlx::Sqlite>),
-}
-
-impl Lent {
-    fn connection(&mut self) -> &mut SqliteConnection {
-        match self {
-            Lent::Pooled(c) => c,
-            Lent::Transaction(t) => t,
-        }
-    }
-}
+store_sql::sqlx_connection!(driver: sqlx::Sqlite, connection: SqliteConnection, row: SqliteRow, value: value, db: db);
 
 /// A column value in one of the kinds the shared SQL knows. SQLite reports the type of the value
 /// itself (its booleans are integers), so NULL is bound and read as text.
@@ -168,53 +153,6 @@ fn value(row: &SqliteRow, index: usize) -> Result<Value> {
         }
     }
     .map_err(db)
-}
-
-fn rows(found: Vec<SqliteRow>) -> Result<Vec<Row>> {
-    let Some(first) = found.first() else { return Ok(Vec::new()) };
-    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
-    found
-        .iter()
-        .map(|r| Ok(Row::new(columns.clone(), (0..columns.len()).map(|i| value(r, i)).collect::<Result<_>>()?)))
-        .collect()
-}
-
-#[async_trait]
-impl Connection for Lent {
-    async fn run(&mut self, sql: &str, args: Vec<Value>, want: Want) -> Result<Output> {
-        let mut statement = sqlx::query(sql);
-        for arg in args {
-            statement = match arg {
-                Value::Null(_) => statement.bind(None::<String>),
-                Value::Bool(b) => statement.bind(b),
-                Value::Int(i) => statement.bind(i),
-                Value::Text(s) => statement.bind(s),
-                Value::Bytes(b) => statement.bind(b),
-            };
-        }
-        let connection = self.connection();
-        Ok(match want {
-            Want::Rows => Output::Rows(rows(statement.fetch_all(connection).await.map_err(db)?)?),
-            Want::FirstRow => {
-                Output::Rows(rows(statement.fetch_optional(connection).await.map_err(db)?.into_iter().collect())?)
-            }
-            Want::Changes => Output::Changed(statement.execute(connection).await.map_err(db)?.rows_affected()),
-        })
-    }
-
-    async fn commit(self: Box<Self>) -> Result<()> {
-        match *self {
-            Lent::Transaction(t) => t.commit().await.map_err(db),
-            Lent::Pooled(_) => Ok(()),
-        }
-    }
-
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        match *self {
-            Lent::Transaction(t) => t.rollback().await.map_err(db),
-            Lent::Pooled(_) => Ok(()),
-        }
-    }
 }
 
 #[async_trait]

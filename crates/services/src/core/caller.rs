@@ -63,6 +63,14 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The person asking, when a person asks (not the operator or the system).
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Caller::User(p) => Some(p.user_id),
+            Caller::Operator | Caller::System => None,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match self {
             Caller::Operator => Actor::Operator,

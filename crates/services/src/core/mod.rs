@@ -1,6 +1,7 @@
 //! The shared core every domain builds on: who is asking ([`caller`]), what they may do
 //! ([`authz`], which audits every refusal), keys ([`keys`]), live events ([`events`]), sealed
-//! files ([`blobs`]), password hashing ([`passwords`]) and durable jobs ([`jobs`]). Nothing here
+//! files ([`blobs`]), password hashing ([`passwords`]), policy documents ([`policies`]) and
+//! durable jobs ([`jobs`]). Nothing here
 //! depends on a domain module; domains depend on it and reach it through their `core` field.
 
 pub(crate) mod authz;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod jobs;
 pub mod keys;
 pub(crate) mod passwords;
+pub(crate) mod policies;
 
 use crate::mail::Mailer;
 use crate::{Caller, Settings};

@@ -316,19 +316,16 @@ impl Desk {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::DeskSettingsUpdate, None)
         };
-        let change = store::PolicyChange {
-            enterprise_id: enterprise,
-            kind: store::kinds::DESK,
-            document: &json,
-            sealed: None,
-            expected_version: None,
-            at: Millis::now(),
-            by: match caller {
-                Caller::User(p) => Some(p.user_id),
-                Caller::Operator | Caller::System => None,
-            },
-        };
-        self.policy_store.put_policy_document(&change, &audit).await?;
+        crate::core::policies::replace(
+            &*self.policy_store,
+            caller,
+            enterprise,
+            store::kinds::DESK,
+            &json,
+            None,
+            &audit,
+        )
+        .await?;
         Ok(policy.clone())
     }
 }

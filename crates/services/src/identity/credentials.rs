@@ -158,19 +158,8 @@ impl Credentials {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::PasswordPolicyUpdate, None)
         };
-        let change = store::PolicyChange {
-            enterprise_id: enterprise,
-            kind: PASSWORD_POLICY,
-            document: &json,
-            sealed: None,
-            expected_version: None,
-            at: Millis::now(),
-            by: match caller {
-                Caller::User(p) => Some(p.user_id),
-                Caller::Operator | Caller::System => None,
-            },
-        };
-        self.policy_store.put_policy_document(&change, &audit).await?;
+        crate::core::policies::replace(&*self.policy_store, caller, enterprise, PASSWORD_POLICY, &json, None, &audit)
+            .await?;
         Ok(PasswordPolicyView {
             checklist: domain::password_policy::checklist(&policy),
             policy,

@@ -68,32 +68,6 @@ impl Sso {
             .map(|d| (d.enterprise_id, d.document))
             .collect())
     }
-
-    /// Replaces the enterprise's settings of one kind (audited with `audit`).
-    pub(crate) async fn put_config(
-        &self,
-        caller: &crate::Caller,
-        kind: &str,
-        enterprise: EnterpriseId,
-        json: &str,
-        sealed: Option<&[u8]>,
-        audit: &AuditDraft,
-    ) -> Result<()> {
-        let change = store::PolicyChange {
-            enterprise_id: enterprise,
-            kind,
-            document: json,
-            sealed,
-            expected_version: None,
-            at: Millis::now(),
-            by: match caller {
-                crate::Caller::User(p) => Some(p.user_id),
-                crate::Caller::Operator | crate::Caller::System => None,
-            },
-        };
-        self.policy_store.put_policy_document(&change, audit).await?;
-        Ok(())
-    }
 }
 
 /// An identity provider's URL: https, or plain http to this machine when the operator allowed it

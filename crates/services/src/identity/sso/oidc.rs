@@ -228,7 +228,16 @@ impl Sso {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::SsoOidcConfigure, None)
         };
-        self.put_config(caller, store::kinds::SSO_OIDC, enterprise, &json, Some(&secret_ct), &audit).await?;
+        crate::core::policies::replace(
+            &*self.policy_store,
+            caller,
+            enterprise,
+            store::kinds::SSO_OIDC,
+            &json,
+            Some(&secret_ct),
+            &audit,
+        )
+        .await?;
         Ok(settings)
     }
 

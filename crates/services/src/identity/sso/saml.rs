@@ -211,7 +211,16 @@ impl Sso {
             detail: json.clone(),
             ..draft(caller, origin, Some(enterprise), Action::SsoSamlConfigure, None)
         };
-        self.put_config(caller, store::kinds::SSO_SAML, enterprise, &json, None, &audit).await?;
+        crate::core::policies::replace(
+            &*self.policy_store,
+            caller,
+            enterprise,
+            store::kinds::SSO_SAML,
+            &json,
+            None,
+            &audit,
+        )
+        .await?;
         Ok(settings)
     }
 
