@@ -8,6 +8,9 @@ use domain::{EnterpriseId, Millis, ReportId, ReportMessageId, UserId};
 use store::decode;
 use store::{DeskKeyRow, DeskPageRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportRow, Result};
 
+/// Keeps a report's rows (`report_id` is `$1`) to reports of the enterprise bound as `$2`.
+const OF_ENTERPRISE: &str = "report_id IN (SELECT id FROM reports WHERE id = $1 AND enterprise_id = $2)";
+
 const KEY_COLUMNS: &str = "fingerprint, enterprise_id, key_id, algorithm, algorithm_id, bits, user_ids, secret_ct, \
      public_armored, public_binary, created_at, expires_at, added_at, active, retired_at";
 const REPORT_COLUMNS: &str = "id, enterprise_id, receipt_lookup, receipt_hash, state, content_ct, was_encrypted, \
@@ -243,12 +246,21 @@ impl store::DeskStore for SqlStore {
         })
     }
 
-    async fn add_report_files(&self, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()> {
+    async fn add_report_files(
+        &self,
+        enterprise: EnterpriseId,
+        files: &[ReportFileRow],
+        audit: &AuditDraft,
+    ) -> Result<()> {
         let Some(first) = files.first() else { return Ok(()) };
+        if files.iter().any(|f| f.report_id != first.report_id) {
+            return Err(Error::Other("files for one report at a time".to_owned()));
+        }
         transaction!(self.writer(), |tx| {
-            let touched = query("UPDATE reports SET updated_at = $1 WHERE id = $2")
+            let touched = query("UPDATE reports SET updated_at = $1 WHERE id = $2 AND enterprise_id = $3")
                 .bind(first.created_at.0)
                 .bind(first.report_id.to_string())
+                .bind(enterprise.to_string())
                 .execute(&mut *tx)
                 .await?;
             if touched.rows_affected() == 0 {
@@ -260,12 +272,14 @@ impl store::DeskStore for SqlStore {
         })
     }
 
-    async fn report_files(&self, report: ReportId) -> Result<Vec<ReportFileRow>> {
-        let rows =
-            query(&format!("SELECT {FILE_COLUMNS} FROM report_files WHERE report_id = $1 ORDER BY created_at, id"))
-                .bind(report.to_string())
-                .fetch_all(self.reader())
-                .await?;
+    async fn report_files(&self, enterprise: EnterpriseId, report: ReportId) -> Result<Vec<ReportFileRow>> {
+        let rows = query(&format!(
+            "SELECT {FILE_COLUMNS} FROM report_files WHERE report_id = $1 AND {OF_ENTERPRISE} ORDER BY created_at, id"
+        ))
+        .bind(report.to_string())
+        .bind(enterprise.to_string())
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(file_row).collect()
     }
 
@@ -296,13 +310,20 @@ impl store::DeskStore for SqlStore {
         rows.iter().map(report_row).collect()
     }
 
-    async fn append_report_message(&self, message: &ReportMessageRow, audit: &AuditDraft) -> Result<ReportMessageRow> {
+    async fn append_report_message(
+        &self,
+        enterprise: EnterpriseId,
+        message: &ReportMessageRow,
+        audit: &AuditDraft,
+    ) -> Result<ReportMessageRow> {
         transaction!(self.writer(), |tx| {
             let seq: Option<i64> = query_scalar(
-                "UPDATE reports SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING last_seq",
+                "UPDATE reports SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 AND enterprise_id = $3 \
+                 RETURNING last_seq",
             )
             .bind(message.created_at.0)
             .bind(message.report_id.to_string())
+            .bind(enterprise.to_string())
             .fetch_optional(&mut *tx)
             .await?;
             let seq = seq.ok_or(Error::NotFound)?;
@@ -322,11 +343,14 @@ impl store::DeskStore for SqlStore {
         })
     }
 
-    async fn report_messages(&self, report: ReportId) -> Result<Vec<ReportMessageRow>> {
-        let rows = query(&format!("SELECT {MESSAGE_COLUMNS} FROM report_messages WHERE report_id = $1 ORDER BY seq"))
-            .bind(report.to_string())
-            .fetch_all(self.reader())
-            .await?;
+    async fn report_messages(&self, enterprise: EnterpriseId, report: ReportId) -> Result<Vec<ReportMessageRow>> {
+        let rows = query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM report_messages WHERE report_id = $1 AND {OF_ENTERPRISE} ORDER BY seq"
+        ))
+        .bind(report.to_string())
+        .bind(enterprise.to_string())
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(message_row).collect()
     }
 
@@ -358,10 +382,16 @@ impl store::DeskStore for SqlStore {
         })
     }
 
-    async fn set_report_access_token(&self, report: ReportId, token_hash: &[u8]) -> Result<()> {
-        query("UPDATE reports SET access_token_hash = $1 WHERE id = $2")
+    async fn set_report_access_token(
+        &self,
+        enterprise: EnterpriseId,
+        report: ReportId,
+        token_hash: &[u8],
+    ) -> Result<()> {
+        query("UPDATE reports SET access_token_hash = $1 WHERE id = $2 AND enterprise_id = $3")
             .bind(token_hash)
             .bind(report.to_string())
+            .bind(enterprise.to_string())
             .execute(self.writer())
             .await?;
         Ok(())

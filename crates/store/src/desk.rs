@@ -109,15 +109,29 @@ pub trait DeskStore: Send + Sync {
     /// Creates the report with the files that came with it, in one transaction.
     async fn create_report(&self, report: &ReportRow, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()>;
     /// Adds files to an existing report (`NotFound` if it does not exist) and touches `updated_at`.
-    async fn add_report_files(&self, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()>;
-    async fn report_files(&self, report: domain::ReportId) -> Result<Vec<ReportFileRow>>;
+    async fn add_report_files(
+        &self,
+        enterprise: EnterpriseId,
+        files: &[ReportFileRow],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn report_files(&self, enterprise: EnterpriseId, report: domain::ReportId) -> Result<Vec<ReportFileRow>>;
     async fn report_by_lookup(&self, lookup: &[u8]) -> Result<Option<ReportRow>>;
     async fn get_report(&self, enterprise: EnterpriseId, id: domain::ReportId) -> Result<Option<ReportRow>>;
     /// Newest first.
     async fn list_reports(&self, enterprise: EnterpriseId) -> Result<Vec<ReportRow>>;
     /// Appends to the thread (the store assigns `seq`) and touches the report's `updated_at`.
-    async fn append_report_message(&self, message: &ReportMessageRow, audit: &AuditDraft) -> Result<ReportMessageRow>;
-    async fn report_messages(&self, report: domain::ReportId) -> Result<Vec<ReportMessageRow>>;
+    async fn append_report_message(
+        &self,
+        enterprise: EnterpriseId,
+        message: &ReportMessageRow,
+        audit: &AuditDraft,
+    ) -> Result<ReportMessageRow>;
+    async fn report_messages(
+        &self,
+        enterprise: EnterpriseId,
+        report: domain::ReportId,
+    ) -> Result<Vec<ReportMessageRow>>;
     /// Marks the finder's email verified by the token's hash (once: the token is cleared).
     /// Confirms the finder's address by the mailed token, if the report was made at or after
     /// `made_after` (older links have expired).
@@ -129,7 +143,12 @@ pub trait DeskStore: Send + Sync {
         audit: &AuditDraft,
     ) -> Result<Option<ReportRow>>;
     /// Replaces the report's status-link token (mailed to a verified finder); older links stop working.
-    async fn set_report_access_token(&self, report: domain::ReportId, token_hash: &[u8]) -> Result<()>;
+    async fn set_report_access_token(
+        &self,
+        enterprise: EnterpriseId,
+        report: domain::ReportId,
+        token_hash: &[u8],
+    ) -> Result<()>;
     async fn report_by_access_token(&self, token_hash: &[u8]) -> Result<Option<ReportRow>>;
     /// Moves the report to `state`; sets `closed_at` on entering a final state and clears it on
     /// reopening. `None` when the report does not exist in this enterprise.

@@ -220,7 +220,7 @@ impl Desk {
         staged: &[StagedFile],
         audit: &domain::audit::AuditDraft,
     ) -> Result<()> {
-        let existing = self.desk_store.report_files(row.id).await?.len();
+        let existing = self.desk_store.report_files(row.enterprise_id, row.id).await?.len();
         if existing + staged.len() > MAX_FILES_PER_REPORT {
             return Err(Error::Invalid(FieldError::new(
                 "files",
@@ -229,7 +229,7 @@ impl Desk {
             )));
         }
         let rows = self.file_rows(row.enterprise_id, row.id, author, staged).await?;
-        self.desk_store.add_report_files(&rows, audit).await.map_err(Error::from)
+        self.desk_store.add_report_files(row.enterprise_id, &rows, audit).await.map_err(Error::from)
     }
 
     /// The finder adds files to their report. Staged files are removed if this fails.
@@ -295,9 +295,13 @@ impl Desk {
         }
     }
 
-    pub(super) async fn file_views(&self, key: &crypto::DataKey, report: ReportId) -> Result<Vec<ReportFileView>> {
+    pub(super) async fn file_views(
+        &self,
+        key: &crypto::DataKey,
+        report: &store::ReportRow,
+    ) -> Result<Vec<ReportFileView>> {
         self.desk_store
-            .report_files(report)
+            .report_files(report.enterprise_id, report.id)
             .await?
             .iter()
             .map(|f| {
@@ -323,7 +327,7 @@ impl Desk {
     ) -> Result<(ReportFileView, BoxStream<'static, std::io::Result<Bytes>>)> {
         let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let view =
-            self.file_views(&key, row.id).await?.into_iter().find(|f| f.id == file).ok_or(Error::NotFound("file"))?;
+            self.file_views(&key, row).await?.into_iter().find(|f| f.id == file).ok_or(Error::NotFound("file"))?;
         Ok((view, self.core.blobs.open(key, file).await?))
     }
 

@@ -81,14 +81,14 @@ impl Desk {
             ),
             None => anonymous_draft(row.enterprise_id, Action::DeskReportFinderReply, row.id),
         };
-        self.desk_store.append_report_message(&message, &audit).await?;
+        self.desk_store.append_report_message(row.enterprise_id, &message, &audit).await?;
         self.announce_to_team(row.enterprise_id, row.id).await;
         Ok(())
     }
 
-    pub(super) async fn thread(&self, key: &crypto::DataKey, report: ReportId) -> Result<Vec<ThreadEntry>> {
+    pub(super) async fn thread(&self, key: &crypto::DataKey, report: &store::ReportRow) -> Result<Vec<ThreadEntry>> {
         self.desk_store
-            .report_messages(report)
+            .report_messages(report.enterprise_id, report.id)
             .await?
             .iter()
             .map(|m| {
@@ -122,8 +122,8 @@ impl Desk {
             expected_timeframe: timeframe(row.state).to_owned(),
             submitted_at: row.created_at.rfc3339(),
             updated_at: row.updated_at.rfc3339(),
-            thread: self.thread(&key, row.id).await?,
-            files: self.file_views(&key, row.id).await?,
+            thread: self.thread(&key, row).await?,
+            files: self.file_views(&key, row).await?,
         })
     }
 

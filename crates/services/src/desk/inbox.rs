@@ -74,8 +74,8 @@ impl Desk {
             credit: row.credit,
             submitted_at: row.created_at.rfc3339(),
             updated_at: row.updated_at.rfc3339(),
-            thread: self.thread(&key, row.id).await?,
-            files: self.file_views(&key, row.id).await?,
+            thread: self.thread(&key, row).await?,
+            files: self.file_views(&key, row).await?,
         })
     }
 }

@@ -145,7 +145,7 @@ impl Desk {
         let key = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let email = key.open_str(email_ct, report_aad(&row.id.to_string(), "finder_email"))?;
         let token = crypto::token::generate();
-        self.desk_store.set_report_access_token(row.id, &crypto::token::hash(&token)).await?;
+        self.desk_store.set_report_access_token(row.enterprise_id, row.id, &crypto::token::hash(&token)).await?;
         let link = format!("{}/security/status?link={token}", self.links_base());
         self.send_mail(crate::mail::Mail {
             to: email,

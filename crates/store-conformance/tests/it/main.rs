@@ -690,15 +690,15 @@ conformance!(reports_are_found_by_lookup_and_threads_get_sequence_numbers, |stor
     assert!(matches!(store.create_report(&dup, &[], &audit("x", Some(e))).await, Err(Error::Conflict(_))));
     let team = user(&store, e, b"sec").await;
     let a = store
-        .append_report_message(&desk_rows::message(&r, store::ReportAuthor::Finder), &audit("x", Some(e)))
+        .append_report_message(e, &desk_rows::message(&r, store::ReportAuthor::Finder), &audit("x", Some(e)))
         .await
         .unwrap();
     let b = store
-        .append_report_message(&desk_rows::message(&r, store::ReportAuthor::Team(team.id)), &audit("x", Some(e)))
+        .append_report_message(e, &desk_rows::message(&r, store::ReportAuthor::Team(team.id)), &audit("x", Some(e)))
         .await
         .unwrap();
     assert_eq!((a.seq, b.seq), (1, 2));
-    let thread = store.report_messages(r.id).await.unwrap();
+    let thread = store.report_messages(e, r.id).await.unwrap();
     assert_eq!(
         thread.iter().map(|m| m.author).collect::<Vec<_>>(),
         [store::ReportAuthor::Finder, store::ReportAuthor::Team(team.id)]
@@ -707,7 +707,7 @@ conformance!(reports_are_found_by_lookup_and_threads_get_sequence_numbers, |stor
     let missing = desk_rows::report(e, b"never-stored");
     assert!(matches!(
         store
-            .append_report_message(&desk_rows::message(&missing, store::ReportAuthor::Finder), &audit("x", Some(e)))
+            .append_report_message(e, &desk_rows::message(&missing, store::ReportAuthor::Finder), &audit("x", Some(e)))
             .await,
         Err(Error::NotFound)
     ));
@@ -736,9 +736,9 @@ conformance!(report_emails_verify_once_states_close_and_retention_purges_contact
         "once"
     );
 
-    store.set_report_access_token(r.id, b"access-1").await.unwrap();
+    store.set_report_access_token(e, r.id, b"access-1").await.unwrap();
     assert_eq!(store.report_by_access_token(b"access-1").await.unwrap().unwrap().id, r.id);
-    store.set_report_access_token(r.id, b"access-2").await.unwrap();
+    store.set_report_access_token(e, r.id, b"access-2").await.unwrap();
     assert!(store.report_by_access_token(b"access-1").await.unwrap().is_none(), "a new link replaces the old");
 
     let other = enterprise(&store).await;
@@ -943,14 +943,17 @@ conformance!(desk_pages_are_replaced_per_enterprise_and_report_files_ride_on_rep
     store.create_report(&r, std::slice::from_ref(&at_start), &audit("desk.report.submit", Some(e))).await.unwrap();
     let team = user(&store, e, b"desk-team").await;
     let later_file = file(store::ReportAuthor::Team(team.id));
-    store.add_report_files(std::slice::from_ref(&later_file), &audit("desk.report.team-files", Some(e))).await.unwrap();
-    let files = store.report_files(r.id).await.unwrap();
+    store
+        .add_report_files(e, std::slice::from_ref(&later_file), &audit("desk.report.team-files", Some(e)))
+        .await
+        .unwrap();
+    let files = store.report_files(e, r.id).await.unwrap();
     assert_eq!(files.iter().map(|f| f.id).collect::<Vec<_>>(), [at_start.id, later_file.id]);
     assert_eq!(files[1].author, store::ReportAuthor::Team(team.id));
     let orphan = store::ReportFileRow { report_id: domain::ReportId::new(), ..file(store::ReportAuthor::Finder) };
     let events = store.audit_count().await.unwrap();
     assert!(
-        store.add_report_files(&[orphan], &audit("desk.report.finder-files", Some(e))).await.is_err(),
+        store.add_report_files(e, &[orphan], &audit("desk.report.finder-files", Some(e))).await.is_err(),
         "no such report"
     );
     assert_eq!(store.audit_count().await.unwrap(), events, "nothing half-written");
@@ -996,3 +999,39 @@ fn every_store_method_has_a_conformance_case() {
     assert_eq!(planted, ["never_called_anywhere"]);
     assert!(!cases.contains(&format!(".{}(", planted[0])));
 }
+
+conformance!(report_threads_and_files_answer_only_inside_their_enterprise, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let r = desk_rows::report(e, b"tenant-lookup");
+    store.create_report(&r, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
+    store
+        .append_report_message(e, &desk_rows::message(&r, store::ReportAuthor::Finder), &audit("x", Some(e)))
+        .await
+        .unwrap();
+    let file = store::ReportFileRow {
+        id: domain::AttachmentId::new(),
+        report_id: r.id,
+        author: store::ReportAuthor::Finder,
+        name_ct: vec![4; 20],
+        content_type: "text/plain".into(),
+        size: 3,
+        created_at: Millis::now(),
+    };
+    store.add_report_files(e, std::slice::from_ref(&file), &audit("desk.report.finder-files", Some(e))).await.unwrap();
+    let events = store.audit_count().await.unwrap();
+    // The right report id under another enterprise: nothing is read, nothing is written.
+    assert!(store.report_messages(other, r.id).await.unwrap().is_empty());
+    assert!(store.report_files(other, r.id).await.unwrap().is_empty());
+    let foreign = store
+        .append_report_message(other, &desk_rows::message(&r, store::ReportAuthor::Finder), &audit("x", Some(other)))
+        .await;
+    assert!(matches!(foreign, Err(Error::NotFound)), "{foreign:?}");
+    let more = store::ReportFileRow { id: domain::AttachmentId::new(), ..file.clone() };
+    assert!(matches!(store.add_report_files(other, &[more], &audit("x", Some(other))).await, Err(Error::NotFound)));
+    store.set_report_access_token(other, r.id, b"foreign-token").await.unwrap();
+    assert!(store.report_by_access_token(b"foreign-token").await.unwrap().is_none());
+    assert_eq!(store.audit_count().await.unwrap(), events, "no refused change left an event");
+    assert_eq!(store.report_messages(e, r.id).await.unwrap().len(), 1);
+    assert_eq!(store.report_files(e, r.id).await.unwrap().len(), 1);
+});
