@@ -61,6 +61,23 @@ pub struct MessageView {
     /// Emoji reactions, each with who reacted, in the order they were first used.
     #[serde(default)]
     pub reactions: Vec<ReactionView>,
+    /// For a reply in a thread: the top-level message it answers.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    #[serde(default)]
+    pub thread_root_id: Option<MessageId>,
+    /// For a top-level message: how many undeleted replies its thread has (in history pages).
+    #[serde(default)]
+    pub reply_count: i64,
+    /// When the newest reply came (RFC 3339), if there is one.
+    #[serde(default)]
+    pub last_reply_at: Option<String>,
+}
+
+/// A thread: the message that started it and its replies, oldest first.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ThreadView {
+    pub root: MessageView,
+    pub replies: Vec<MessageView>,
 }
 
 /// One emoji on a message and the people who reacted with it.

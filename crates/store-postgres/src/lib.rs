@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "settings_as_policies",
         sql: include_str!("../migrations/0013_settings_as_policies.sql"),
     },
+    Migration { version: 14, name: "threads", sql: include_str!("../migrations/0014_threads.sql") },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

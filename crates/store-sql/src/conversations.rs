@@ -19,7 +19,7 @@ const IN_ENTERPRISE_2: &str = "conversation_id IN (SELECT id FROM conversations 
 const IN_ENTERPRISE_3: &str = "conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $3)";
 
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at, \
-     attachment_id, attachment_name_ct, attachment_type, attachment_size";
+     attachment_id, attachment_name_ct, attachment_type, attachment_size, thread_root_id";
 
 fn conversation_row(row: &Row) -> Result<ConversationRow> {
     let team: Option<String> = row.try_get("team_id")?;
@@ -93,6 +93,10 @@ fn message_row(row: &Row) -> Result<MessageRow> {
                 size: row.try_get::<Option<i64>, _>("attachment_size")?.unwrap_or_default(),
             }),
         },
+        thread_root_id: row
+            .try_get::<Option<String>, _>("thread_root_id")?
+            .map(|id| decode::uuid(&id).map(MessageId))
+            .transpose()?,
     })
 }
 
@@ -326,6 +330,21 @@ impl store::ConversationStore for SqlStore {
                 return Err(Error::NotFound);
             }
             let members = members.iter().map(|m| decode::uuid(m).map(UserId)).collect::<Result<Vec<_>>>()?;
+            if let Some(root) = message.thread_root_id {
+                // One level of threads: the root is a live top-level message of this conversation.
+                let for_share = self.dialect().for_share;
+                let found: Option<String> = query_scalar(&format!(
+                    "SELECT id FROM messages WHERE id = $1 AND conversation_id = $2 AND thread_root_id IS NULL \
+                     AND deleted_at IS NULL {for_share}"
+                ))
+                .bind(root.to_string())
+                .bind(message.conversation_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if found.is_none() {
+                    return Err(Error::Conflict("messages.thread_root_id".to_owned()));
+                }
+            }
             let seq: i64 = query_scalar(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 RETURNING last_seq",
             )
@@ -344,7 +363,7 @@ impl store::ConversationStore for SqlStore {
             .execute(&mut *tx)
             .await?;
             query(&format!(
-                "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10)"
+                "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11)"
             ))
             .bind(message.id.to_string())
             .bind(message.conversation_id.to_string())
@@ -356,6 +375,7 @@ impl store::ConversationStore for SqlStore {
             .bind(message.attachment.as_ref().map(|a| a.name_ct.clone()))
             .bind(message.attachment.as_ref().map(|a| a.content_type.clone()))
             .bind(message.attachment.as_ref().map(|a| a.size))
+            .bind(message.thread_root_id.map(|r| r.to_string()))
             .execute(&mut *tx)
             .await?;
             insert_words(&mut tx, message.conversation_id, message.id, words).await?;
@@ -551,6 +571,63 @@ impl store::ConversationStore for SqlStore {
             .await?;
             rows.iter().map(reaction_row).collect()
         })
+    }
+
+    async fn thread_summaries(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        roots: &[MessageId],
+    ) -> Result<Vec<store::ThreadSummary>> {
+        if roots.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One query per page of history, the ids bound like the reactions' above.
+        let placeholders: Vec<String> = (0..roots.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT thread_root_id, COUNT(*) AS replies, MAX(created_at) AS last_reply_at FROM messages \
+             WHERE conversation_id = $1 AND {IN_ENTERPRISE_2} AND deleted_at IS NULL AND thread_root_id IN ({}) \
+             GROUP BY thread_root_id",
+            placeholders.join(", ")
+        );
+        let mut statement = query(&sql).bind(conversation.to_string()).bind(enterprise.to_string());
+        for root in roots {
+            statement = statement.bind(root.to_string());
+        }
+        statement
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(store::ThreadSummary {
+                    root_id: MessageId(decode::uuid(&text(row, "thread_root_id")?)?),
+                    replies: row.try_get("replies")?,
+                    last_reply_at: Millis(row.try_get("last_reply_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn thread_replies(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        root: MessageId,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>> {
+        query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {IN_ENTERPRISE_2} \
+             AND thread_root_id = $3 ORDER BY seq LIMIT $4"
+        ))
+        .bind(conversation.to_string())
+        .bind(enterprise.to_string())
+        .bind(root.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(message_row)
+        .collect()
     }
 
     async fn reactions(

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "settings_as_policies",
         sql: include_str!("../migrations/0013_settings_as_policies.sql"),
     },
+    Migration { version: 14, name: "threads", sql: include_str!("../migrations/0014_threads.sql") },
 ];
 
 /// The SQLite backend: one writer connection and a few read-only readers over one file.

@@ -85,6 +85,17 @@ pub struct MessageRow {
     pub edited_at: Option<Millis>,
     pub deleted_at: Option<Millis>,
     pub attachment: Option<AttachmentMeta>,
+    /// The message this one replies to in a thread (always a top-level message of the same
+    /// conversation); `None` for a top-level message.
+    pub thread_root_id: Option<domain::MessageId>,
+}
+
+/// How many undeleted replies a thread has, and when the last one came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadSummary {
+    pub root_id: domain::MessageId,
+    pub replies: i64,
+    pub last_reply_at: Millis,
 }
 
 /// The file a message carries. Its bytes are on disk, sealed in chunks; the name is sealed here
@@ -163,7 +174,9 @@ pub trait ConversationStore: Send + Sync {
         user: UserId,
         conversation: Option<domain::ConversationId>,
     ) -> Result<Vec<(domain::ConversationId, i64)>>;
-    /// Appends a message after checking the sender is a member (`NotFound` otherwise) and
+    /// Appends a message after checking the sender is a member (`NotFound` otherwise) and, for a
+    /// reply, that its thread root is an undeleted top-level message of the same conversation
+    /// (`Conflict("messages.thread_root_id")` otherwise), and
     /// returns it with its sequence number, and the conversation's members (the recipients).
     /// The sender's read receipt moves to the new message: what you write, you have read.
     /// `words` are the message's blind search tokens, stored with it in the same step.
@@ -232,6 +245,21 @@ pub trait ConversationStore: Send + Sync {
         user: UserId,
         words: &[Vec<u8>],
         filter: &SearchFilter,
+        limit: u32,
+    ) -> Result<Vec<MessageRow>>;
+    /// The threads started by these messages of the conversation (only those with replies).
+    async fn thread_summaries(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        roots: &[domain::MessageId],
+    ) -> Result<Vec<ThreadSummary>>;
+    /// The replies to one thread root, oldest first.
+    async fn thread_replies(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        root: domain::MessageId,
         limit: u32,
     ) -> Result<Vec<MessageRow>>;
     /// The reactions on these messages of the conversation.

@@ -48,6 +48,15 @@ pub struct MessageBody {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// 1 byte to 64 KiB of UTF-8, not only white space.
+    pub body: String,
+    /// Reply in the thread of this top-level message of the same conversation.
+    pub thread_root_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReadRequest {
     /// The highest sequence number read.
     pub seq: i64,
@@ -217,17 +226,39 @@ pub async fn list_messages(
 
 /// POST /api/v1/conversations/{conversation_id}/messages — send a message.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/messages", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
-    params(("conversation_id" = String, Path)), request_body = MessageBody,
+    params(("conversation_id" = String, Path)), request_body = NewMessage,
     responses((status = 201, body = MessageView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+        (status = 422, description = "A bad body, or a thread root that is not a top-level message here", body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn send_message(
     State(state): State<AppState>,
     auth: Auth,
     Path(cid): Path<String>,
-    ApiJson(body): ApiJson<MessageBody>,
+    ApiJson(body): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<MessageView>), Problem> {
-    let sent = state.services.messaging.send_message(&auth.principal, conversation(&cid)?, &body.body).await?;
+    let root = body
+        .thread_root_id
+        .map(|r| {
+            MessageId::parse(&r)
+                .ok_or_else(|| Problem::invalid("thread_root_id", Rule::InvalidValue, "must be a message id"))
+        })
+        .transpose()?;
+    let sent = state.services.messaging.post(&auth.principal, conversation(&cid)?, &body.body, root).await?;
     Ok((StatusCode::CREATED, Json(sent)))
+}
+
+/// GET /api/v1/conversations/{conversation_id}/messages/{message_id}/thread — a thread's root and
+/// its replies, oldest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/messages/{message_id}/thread", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 200, body = services::messaging::ThreadView),
+        (status = 404, description = "No such top-level message, or not a member", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn thread(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, mid)): Path<(String, String)>,
+) -> Result<Json<services::messaging::ThreadView>, Problem> {
+    let (c, m) = (conversation(&cid)?, parse_id(&mid, "message", MessageId::parse)?);
+    Ok(Json(state.services.messaging.thread(&auth.principal, c, m).await?))
 }
 
 /// PATCH /api/v1/conversations/{conversation_id}/messages/{message_id} — edit your own message.

@@ -85,6 +85,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messaging::edit_message, messaging::delete_message))
         .routes(routes!(messaging::add_reaction, messaging::remove_reaction))
         .routes(routes!(messaging::typing))
+        .routes(routes!(messaging::thread))
         .routes(routes!(messaging::search))
         .routes(routes!(messaging::mark_read))
         .routes(routes!(messaging::upload_attachment))

@@ -555,3 +555,40 @@ async fn bad_searches_are_refused_precisely() {
     // Signed out: no search at all.
     assert_eq!(req(Method::GET, &search_path("zebra", "")).send(&p.app).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn threads_collect_replies_under_their_root_and_refuse_bad_roots() {
+    let p = pair().await;
+    let root = send(&p, &p.a, "Shall we move the launch to Friday?").await;
+    let root_id = root["id"].as_str().unwrap();
+    let path = format!("/api/v1/conversations/{}/messages", p.conversation);
+    let reply = |token: &str, body: &str, to: &str| {
+        req(Method::POST, &path).bearer(token).json(&json!({ "body": body, "thread_root_id": to }))
+    };
+    let r = reply(&p.b, "Friday works for me.", root_id).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["thread_root_id"], root_id);
+    reply(&p.a, "Then Friday it is.", root_id).send(&p.app).await;
+    let history = req(Method::GET, &format!("{path}?limit=10")).bearer(&p.b).send(&p.app).await.json();
+    let listed_root = history.as_array().unwrap().iter().find(|m| m["id"] == root_id).unwrap().clone();
+    assert_eq!(listed_root["reply_count"], 2);
+    assert!(listed_root["last_reply_at"].is_string());
+    let thread = req(Method::GET, &format!("{path}/{root_id}/thread")).bearer(&p.b).send(&p.app).await.json();
+    assert_eq!(thread["root"]["id"], root_id);
+    let bodies: Vec<&str> = thread["replies"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["Friday works for me.", "Then Friday it is."]);
+    // Not a member: no thread. A reply to a reply, or to a message elsewhere: refused by field.
+    req(Method::GET, &format!("{path}/{root_id}/thread")).bearer(&p.c).send(&p.app).await.problem(404, "not-found");
+    let nested = thread["replies"][0]["id"].as_str().unwrap();
+    let refused = reply(&p.a, "and another", nested).send(&p.app).await.problem(422, "invalid-field");
+    assert_eq!((refused["field"].as_str(), refused["rule"].as_str()), (Some("thread_root_id"), Some("invalid-value")));
+    let elsewhere = uuid::Uuid::now_v7().to_string();
+    assert_eq!(
+        reply(&p.a, "lost", &elsewhere).send(&p.app).await.problem(422, "invalid-field")["field"],
+        "thread_root_id"
+    );
+    assert_eq!(reply(&p.a, "lost", "nope").send(&p.app).await.problem(422, "invalid-field")["field"], "thread_root_id");
+    let after = req(Method::GET, &format!("{path}/{root_id}/thread")).bearer(&p.a).send(&p.app).await.json();
+    assert_eq!(after["replies"].as_array().unwrap().len(), 2, "nothing was added by the refusals");
+    req(Method::GET, &format!("{path}/{nested}/thread")).bearer(&p.a).send(&p.app).await.problem(404, "not-found");
+}

@@ -105,6 +105,7 @@ impl Attachments {
             created_at: Millis::now(),
             edited_at: None,
             deleted_at: None,
+            thread_root_id: None,
             attachment: Some(store::AttachmentMeta {
                 id,
                 name_ct: key.seal_str(&name, name_aad(&row_id)),

@@ -10,7 +10,9 @@ pub mod attachments;
 pub mod search;
 
 pub use crate::core::events::EVENTS_SUBJECT;
-pub use crate::protocol::{Addressed, ConversationView, Event, LiveDelivery, MessageView, ReactionView, ReadPosition};
+pub use crate::protocol::{
+    Addressed, ConversationView, Event, LiveDelivery, MessageView, ReactionView, ReadPosition, ThreadView,
+};
 pub use attachments::Attachments;
 
 use crate::core::events::conversation_topic;
@@ -80,6 +82,9 @@ pub(crate) fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<Mes
             _ => None,
         },
         reactions: Vec::new(),
+        thread_root_id: row.thread_root_id,
+        reply_count: 0,
+        last_reply_at: None,
     })
 }
 
@@ -446,7 +451,26 @@ impl Messaging {
 
     /// Sends a message; members connected anywhere receive it live.
     pub async fn send_message(&self, p: &Principal, conversation: ConversationId, body: &str) -> Result<MessageView> {
+        self.post(p, conversation, body, None).await
+    }
+
+    /// Sends a message, top-level or (with `thread_root`) as a reply in that message's thread.
+    /// A root that is not a live top-level message of this conversation is refused by field.
+    pub async fn post(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        body: &str,
+        thread_root: Option<MessageId>,
+    ) -> Result<MessageView> {
         messaging::body("body", body, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
+        let bad_root = || {
+            Error::Invalid(FieldError::new(
+                "thread_root_id",
+                Rule::InvalidValue,
+                "must be a message of this conversation that is not itself a reply and is not deleted",
+            ))
+        };
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let id = MessageId::new();
         let row = store::MessageRow {
@@ -459,12 +483,15 @@ impl Messaging {
             edited_at: None,
             deleted_at: None,
             attachment: None,
+            thread_root_id: thread_root,
         };
-        let (stored, members) = self
-            .conversation_store
-            .append_message(p.enterprise_id, &row, &search::tokens(&key, body))
-            .await
-            .map_err(not_found)?;
+        let (stored, members) =
+            self.conversation_store.append_message(p.enterprise_id, &row, &search::tokens(&key, body)).await.map_err(
+                |e| match e {
+                    store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
+                    e => not_found(e),
+                },
+            )?;
         let view = open_message(&key, &stored)?;
         self.announce_new(p.enterprise_id, &key, members, &view).await;
         Ok(view)
@@ -581,17 +608,56 @@ impl Messaging {
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let rows =
             self.conversation_store.list_messages(p.enterprise_id, conversation, page, limit.clamp(1, 200)).await?;
+        self.views(p, &key, conversation, &rows).await
+    }
+
+    /// Opens rows for their reader, with their reactions and, for thread roots, reply counts.
+    async fn views(
+        &self,
+        p: &Principal,
+        key: &DataKey,
+        conversation: ConversationId,
+        rows: &[store::MessageRow],
+    ) -> Result<Vec<MessageView>> {
         let ids: Vec<MessageId> = rows.iter().filter(|m| m.deleted_at.is_none()).map(|m| m.id).collect();
         let reactions = self.conversation_store.reactions(p.enterprise_id, conversation, &ids).await?;
+        let roots: Vec<MessageId> =
+            rows.iter().filter(|m| m.deleted_at.is_none() && m.thread_root_id.is_none()).map(|m| m.id).collect();
+        let threads = self.conversation_store.thread_summaries(p.enterprise_id, conversation, &roots).await?;
         rows.iter()
             .map(|m| {
-                let mut view = open_message(&key, m)?;
+                let mut view = open_message(key, m)?;
                 let mine: Vec<store::ReactionRow> =
                     reactions.iter().filter(|r| r.message_id == m.id).cloned().collect();
                 view.reactions = crate::protocol::ReactionView::group(&mine);
+                if let Some(t) = threads.iter().find(|t| t.root_id == m.id) {
+                    view.reply_count = t.replies;
+                    view.last_reply_at = Some(t.last_reply_at.rfc3339());
+                }
                 Ok(view)
             })
             .collect()
+    }
+
+    /// A thread: its root and up to 500 replies, oldest first. Members only.
+    pub async fn thread(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        root: MessageId,
+    ) -> Result<crate::protocol::ThreadView> {
+        self.membership(p, conversation).await?;
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let root_row = self
+            .conversation_store
+            .get_message(p.enterprise_id, conversation, root)
+            .await?
+            .filter(|m| m.thread_root_id.is_none())
+            .ok_or(Error::NotFound("message"))?;
+        let replies = self.conversation_store.thread_replies(p.enterprise_id, conversation, root, 500).await?;
+        let mut root_view = self.views(p, &key, conversation, std::slice::from_ref(&root_row)).await?;
+        let replies = self.views(p, &key, conversation, &replies).await?;
+        Ok(crate::protocol::ThreadView { root: root_view.remove(0), replies })
     }
 
     /// Moves the caller's read receipt forward; the other members see it live.

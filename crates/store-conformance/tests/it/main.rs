@@ -384,6 +384,7 @@ mod conversations {
             edited_at: None,
             deleted_at: None,
             attachment: None,
+            thread_root_id: None,
         }
     }
 
@@ -1034,4 +1035,40 @@ conformance!(report_threads_and_files_answer_only_inside_their_enterprise, |stor
     assert_eq!(store.audit_count().await.unwrap(), events, "no refused change left an event");
     assert_eq!(store.report_messages(e, r.id).await.unwrap().len(), 1);
     assert_eq!(store.report_files(e, r.id).await.unwrap().len(), 1);
+});
+
+conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let root = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let reply = |to| MessageRow { thread_root_id: Some(to), ..message(&c, b.id) };
+    let first =
+        store.append_message(e, &MessageRow { created_at: Millis(5_000), ..reply(root.id) }, &[]).await.unwrap().0;
+    let second =
+        store.append_message(e, &MessageRow { created_at: Millis(6_000), ..reply(root.id) }, &[]).await.unwrap().0;
+    assert_eq!((first.seq, second.seq), (2, 3), "replies are messages of the conversation");
+    let replies = store.thread_replies(e, c.id, root.id, 10).await.unwrap();
+    assert_eq!(
+        replies.iter().map(|m| (m.id, m.thread_root_id)).collect::<Vec<_>>(),
+        [(first.id, Some(root.id)), (second.id, Some(root.id))]
+    );
+    let summary = store.thread_summaries(e, c.id, &[root.id, first.id]).await.unwrap();
+    assert_eq!(summary, [store::ThreadSummary { root_id: root.id, replies: 2, last_reply_at: Millis(6_000) }]);
+    // No reply to a reply, to a message elsewhere, or to a deleted one; nothing is written.
+    let nested = store.append_message(e, &reply(first.id), &[]).await;
+    assert!(matches!(nested, Err(Error::Conflict(ref c)) if c == "messages.thread_root_id"), "{nested:?}");
+    let (e2, x, _, elsewhere) = pair(&store).await;
+    let foreign = store.append_message(e2, &message(&elsewhere, x.id), &[]).await.unwrap().0;
+    assert!(matches!(store.append_message(e, &reply(foreign.id), &[]).await, Err(Error::Conflict(_))));
+    store.delete_message(e, c.id, second.id, b.id, Millis(7_000)).await.unwrap();
+    assert_eq!(
+        store.thread_summaries(e, c.id, &[root.id]).await.unwrap()[0].replies,
+        1,
+        "deleted replies do not count"
+    );
+    store.delete_message(e, c.id, root.id, a.id, Millis(8_000)).await.unwrap();
+    assert!(matches!(store.append_message(e, &reply(root.id), &[]).await, Err(Error::Conflict(_))));
+    assert_eq!(store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap().len(), 3);
+    // Another tenant sees no thread.
+    assert!(store.thread_replies(e2, c.id, root.id, 10).await.unwrap().is_empty());
+    assert!(store.thread_summaries(e2, c.id, &[root.id]).await.unwrap().is_empty());
 });
