@@ -248,3 +248,38 @@ test("search finds a message in the encrypted history and opens it in context", 
   await ada.page.waitForSelector("#results", { state: "hidden" });
   await ada.context.close();
 });
+
+test("a thread: replies gather under their message, live in the other browser, and stay out of the conversation", async () => {
+  const ada = await newPage(browser);
+  const bob = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  await signIn(bob.page, conclave.url, "bob@chat.example");
+  for (const { page } of [ada, bob]) await page.waitForSelector("#live.on");
+  await ada.page.click("#conversations button:has-text('Bob Babbage')");
+  await ada.page.fill("#body", "Which gear ratio for the mill?");
+  await ada.page.keyboard.press("Enter");
+  await bob.page.click("#conversations button:has-text('Ada Lovelace')");
+  await bob.page.waitForSelector("#messages li:has-text('Which gear ratio')");
+  // Bob replies in the thread.
+  await bob.page.hover("#messages li:has-text('Which gear ratio')");
+  await bob.page.click("#messages li:has-text('Which gear ratio') button:has-text('Reply in thread')");
+  await bob.page.waitForSelector("#thread-panel:not([hidden]) li.root:has-text('Which gear ratio')");
+  await bob.page.fill("#thread-body", "Three to one, I think.");
+  await bob.page.keyboard.press("Enter");
+  await bob.page.waitForSelector("#thread-messages li:has-text('Three to one')");
+  // Ada sees the count arrive live, not the reply in the conversation; she opens the thread.
+  await ada.page.waitForSelector("#messages li:has-text('Which gear ratio') button.thread-link:has-text('1 reply')");
+  assert.equal(await ada.page.locator("#messages li:has-text('Three to one')").count(), 0);
+  await ada.page.click("#messages button.thread-link");
+  await ada.page.waitForSelector("#thread-messages li:has-text('Three to one')");
+  await ada.page.fill("#thread-body", "Agreed, three to one.");
+  await ada.page.click("#thread-composer button");
+  await bob.page.waitForSelector("#thread-messages li:has-text('Agreed, three to one.')");
+  await bob.page.waitForSelector("#messages button.thread-link:has-text('2 replies')");
+  await ada.page.screenshot({ path: new URL("./screenshots/thread-desktop-light.png", import.meta.url).pathname });
+  // Escape closes the panel.
+  await ada.page.keyboard.press("Escape");
+  await ada.page.waitForSelector("#thread-panel", { state: "hidden" });
+  await ada.context.close();
+  await bob.context.close();
+});

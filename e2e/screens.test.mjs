@@ -95,6 +95,15 @@ for (const scheme of ["light", "dark"]) {
       await ada.page.press("#search-q", "Enter");
       await ada.page.waitForSelector("#result-list li mark:has-text('engine')");
       await shot(ada.page, "search");
+      // A thread beside the conversation (over it at phone width).
+      await ada.page.click("#close-results");
+      await ada.page.hover("#messages li:has-text('Agreed?')");
+      await ada.page.click("#messages li:has-text('Agreed?') button:has-text('Reply in thread')");
+      await ada.page.fill("#thread-body", "Agreed: no rounding anywhere.");
+      await ada.page.keyboard.press("Enter");
+      await ada.page.waitForSelector("#thread-messages li:has-text('no rounding anywhere')");
+      await shot(ada.page, "thread");
+      await ada.page.click("#close-thread");
       await ada.page.goto(conclave.url + "/settings");
       await ada.page.waitForSelector("#devices tbody tr");
       await shot(ada.page, "settings");

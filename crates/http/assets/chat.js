@@ -22,6 +22,8 @@ const QUICK_REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "🙏", "✅"
 let picking = null;               // the message id whose reaction picker is open
 const typing = new Map();          // conversation id -> Map(user id -> until when, ms)
 let typingSentAt = 0;
+let threadOpen = null;              // the root message id of the open thread
+const threads = new Map();          // root message id -> { count, last } (replies and the newest's time)
 
 function fail(e) {
   status(e.message, true);
@@ -166,12 +168,15 @@ function renderTyping() {
 function add(m) {
   if (!messages.has(m.conversation_id)) messages.set(m.conversation_id, new Map());
   messages.get(m.conversation_id).set(m.seq, m);
+  // History pages say how many replies a root has; live replies are counted as they come.
+  if (!m.thread_root_id && m.reply_count > 0) threads.set(m.id, { count: m.reply_count, last: m.last_reply_at });
   const c = conversations.get(m.conversation_id);
   if (c && m.seq > c.last_seq) c.last_seq = m.seq;
 }
 
 async function open(id) {
   if (editing && current !== id) editing = null;
+  if (current !== id) closeThreadPanel();
   current = id;
   const c = conversations.get(id);
   if (!c) return;
@@ -229,6 +234,7 @@ function renderMembers() {
 }
 
 function closeThread() {
+  closeThreadPanel();
   current = null;
   editing = null;
   history.replaceState(null, "", "/app");
@@ -295,7 +301,8 @@ function renderMessages(scrollToEnd) {
   const ol = $("messages");
   const atEnd = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 60;
   const hadFocus = ol.contains(document.activeElement) ? document.activeElement : null;
-  const list = [...(messages.get(current) || new Map()).values()].sort((a, b) => a.seq - b.seq);
+  // Replies live in their thread's panel; the conversation shows top-level messages.
+  const list = [...(messages.get(current) || new Map()).values()].filter((m) => !m.thread_root_id).sort((a, b) => a.seq - b.seq);
   $("older").hidden = list.length === 0 || list[0].seq <= 1;
   const others = receipts.get(current) || new Map();
   const seenUpTo = Math.max(0, ...[...others.entries()].filter(([u]) => u !== me.user.id).map(([, s]) => s));
@@ -313,6 +320,7 @@ function renderMessages(scrollToEnd) {
       m.seq === lastSeenMine ? h("span", { class: "seen" }, "seen") : null);
     const actions = !m.deleted && !(editing && editing.id === m.id) ? h("div", { class: "actions", role: "group", "aria-label": "Message actions" },
       h("button", { type: "button", class: "secondary small", "aria-expanded": String(picking === m.id), onclick: () => { picking = picking === m.id ? null : m.id; renderMessages(false); } }, "React"),
+      h("button", { type: "button", class: "secondary small", onclick: () => openThread(m.id).catch(fail) }, "Reply in thread"),
       !mine ? null : m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
       !mine ? null : h("button", {
         type: "button", class: "secondary small danger-text",
@@ -343,7 +351,7 @@ function renderMessages(scrollToEnd) {
       class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : ""),
       dataset: { seq: String(m.seq), id: m.id },
     }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
-    h("div", { class: "content" }, meta, messageBody(m), file, reactions, picker), actions);
+    h("div", { class: "content" }, meta, messageBody(m), file, reactions, picker, threadLink(m)), actions);
     items.push(li);
     previous = m;
   }
@@ -414,6 +422,14 @@ function closeResults() {
 async function jumpTo(m) {
   closeResults();
   await open(m.conversation_id);
+  if (m.thread_root_id) {
+    // A reply is shown in its thread.
+    await openThread(m.thread_root_id);
+    const item = $("thread-messages").querySelector('[data-id="' + m.id + '"]');
+    item?.classList.add("found");
+    item?.scrollIntoView({ block: "center" });
+    return;
+  }
   // Page back to the message (at most 20 pages), so the history around it has no gap.
   for (let i = 0; i < 20 && !(messages.get(m.conversation_id) || new Map()).has(m.seq); i++) {
     const have = seqs(m.conversation_id);
@@ -428,6 +444,91 @@ async function jumpTo(m) {
   li.tabIndex = -1;
   li.scrollIntoView({ block: "center" });
   li.focus({ preventScroll: true });
+}
+
+// ---- threads ----
+
+/// "3 replies · last reply 5 min ago" under a message that has a thread.
+function threadLink(m) {
+  const t = threads.get(m.id);
+  if (m.deleted || !t || t.count === 0) return null;
+  return h("button", { type: "button", class: "thread-link", "aria-label": "Open the thread, " + t.count + (t.count === 1 ? " reply" : " replies"), onclick: () => openThread(m.id).catch(fail) },
+    t.count + (t.count === 1 ? " reply" : " replies"), t.last ? h("span", {}, "· last ", timeElement(t.last)) : null);
+}
+
+function findMessage(conversation, id) {
+  for (const m of (messages.get(conversation) || new Map()).values()) if (m.id === id) return m;
+  return null;
+}
+
+/// Counts a reply that just arrived (or just went) on its root.
+function countReply(m, delta) {
+  const t = threads.get(m.thread_root_id) || { count: 0, last: null };
+  t.count = Math.max(0, t.count + delta);
+  if (delta > 0) t.last = m.created_at;
+  threads.set(m.thread_root_id, t);
+}
+
+async function openThread(rootId) {
+  const view = await api("GET", "/api/v1/conversations/" + current + "/messages/" + rootId + "/thread");
+  add(view.root);
+  for (const r of view.replies) add(r);
+  threads.set(rootId, { count: view.replies.filter((r) => !r.deleted).length, last: view.replies.length ? view.replies[view.replies.length - 1].created_at : null });
+  threadOpen = rootId;
+  document.body.classList.add("thread-open");
+  $("thread-panel").hidden = false;
+  renderThread();
+  renderMessages(false);
+  $("thread-body").focus();
+}
+
+function closeThreadPanel() {
+  threadOpen = null;
+  document.body.classList.remove("thread-open");
+  $("thread-panel").hidden = true;
+}
+
+function threadItem(m, extra) {
+  const file = m.attachment && !m.deleted ? h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "),
+    h("a", { href: "/api/v1/conversations/" + m.conversation_id + "/attachments/" + m.attachment.id, download: m.attachment.name }, m.attachment.name)) : null;
+  return h("li", { class: "message" + (extra ? " " + extra : ""), dataset: { seq: String(m.seq), id: m.id } },
+    avatar(nameOf(m.sender_id), m.sender_id),
+    h("div", { class: "content" }, h("div", { class: "meta" }, h("strong", { class: "sender" }, nameOf(m.sender_id)), timeElement(m.created_at)),
+      m.deleted ? h("div", { class: "text deleted" }, "This message was deleted.") : h("div", { class: "text" }, m.body ? render(m.body, { mention: mentionKind }) : ""),
+      file));
+}
+
+function renderThread() {
+  if (!threadOpen) return;
+  const root = findMessage(current, threadOpen);
+  if (!root) { closeThreadPanel(); return; }
+  const replies = [...(messages.get(current) || new Map()).values()].filter((m) => m.thread_root_id === threadOpen).sort((a, b) => a.seq - b.seq);
+  const n = replies.filter((r) => !r.deleted).length;
+  $("thread-panel-sub").textContent = titleOf(conversations.get(current)) + " · " + (n === 1 ? "1 reply" : n + " replies");
+  const ol = $("thread-messages");
+  const atEnd = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 60;
+  ol.replaceChildren(threadItem(root, "root"), ...replies.map((r) => threadItem(r)));
+  if (atEnd) ol.scrollTop = ol.scrollHeight;
+  $("thread-composer").hidden = root.deleted;
+}
+
+function sendReply() {
+  const area = $("thread-body");
+  const body = area.value;
+  if (!body.trim() || !threadOpen) return;
+  api("POST", "/api/v1/conversations/" + current + "/messages", { body, thread_root_id: threadOpen })
+    .then((m) => {
+      area.value = "";
+      if (!findMessage(m.conversation_id, m.id)) countReply(m, 1);
+      add(m);
+      const c = conversations.get(m.conversation_id);
+      if (c) { c.last_read_seq = Math.max(c.last_read_seq, m.seq); bump(c); }
+      renderThread();
+      renderMessages(false);
+      renderList();
+      $("thread-messages").scrollTop = $("thread-messages").scrollHeight;
+    })
+    .catch(fail);
 }
 
 async function react(m, emoji, add) {
@@ -548,6 +649,11 @@ async function handle(event) {
       if (!conversations.has(m.conversation_id)) await loadConversations();
       const c = conversations.get(m.conversation_id);
       const known = messages.has(m.conversation_id);
+      if (known && m.thread_root_id) {
+        const before = findMessage(m.conversation_id, m.id);
+        if (event.type === "message-created" && !before) countReply(m, 1);
+        if (event.type === "message-deleted" && before && !before.deleted) countReply(m, -1);
+      }
       if (known) add(m);
       typing.get(m.conversation_id)?.delete(m.sender_id);
       if (event.type === "message-created") seenActive(m.sender_id);
@@ -571,6 +677,7 @@ async function handle(event) {
       }
       if (m.conversation_id === current) {
         renderMessages(false);
+        renderThread();
         await markRead();
       } else {
         renderList();
@@ -724,6 +831,12 @@ async function main() {
   await loadPeople();
   await loadConversations();
   $("older").addEventListener("click", () => loadOlder().catch(fail));
+  $("close-thread").addEventListener("click", () => { closeThreadPanel(); $("body").focus(); });
+  $("thread-panel").addEventListener("keydown", (ev) => { if (ev.key === "Escape") { closeThreadPanel(); $("body").focus(); } });
+  $("thread-composer").addEventListener("submit", (ev) => { ev.preventDefault(); sendReply(); });
+  $("thread-body").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendReply(); }
+  });
   $("search").addEventListener("submit", (ev) => { ev.preventDefault(); runSearch().catch(fail); });
   $("search-here").addEventListener("change", () => runSearch().catch(fail));
   $("close-results").addEventListener("click", () => { closeResults(); $("search-q").focus(); });
