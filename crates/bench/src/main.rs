@@ -9,10 +9,15 @@
 //!   binary's size.
 //!
 //! - `load`: see `load.rs`; messaging throughput, latency, losses and memory against a real server.
+//! - `search`: see `search.rs`; search latency over encrypted history on SQLite and PostgreSQL, and
+//!   what the word index costs a send. Not in the default set: filling a million messages takes
+//!   minutes.
 //!
-//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [--conclave PATH] [--messages N] [--idle N]`.
+//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [--conclave PATH] [--messages N]
+//! [--idle N] [--search-messages N] [--postgres URL]`.
 
 mod load;
+mod search;
 
 use serde_json::json;
 use std::net::TcpStream;
@@ -26,15 +31,24 @@ fn main() {
     let mut scenarios = Vec::new();
     let mut messages = 2000usize;
     let mut idle = 10_000usize;
+    let mut search_messages = 100_000usize;
+    let mut postgres = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--conclave" => conclave = PathBuf::from(it.next().expect("--conclave needs a path")),
             "--messages" => messages = it.next().and_then(|v| v.parse().ok()).expect("--messages needs a number"),
             "--idle" => idle = it.next().and_then(|v| v.parse().ok()).expect("--idle needs a number"),
-            "crypto" | "startup" | "load" => scenarios.push(arg.clone()),
+            "--search-messages" => {
+                search_messages = it.next().and_then(|v| v.parse().ok()).expect("--search-messages needs a number")
+            }
+            "--postgres" => postgres = Some(it.next().expect("--postgres needs a URL").clone()),
+            "crypto" | "startup" | "load" | "search" => scenarios.push(arg.clone()),
             "-h" | "--help" => {
-                println!("usage: conclave-bench [crypto] [startup] [load] [--conclave PATH] [--messages N] [--idle N]");
+                println!(
+                    "usage: conclave-bench [crypto] [startup] [load] [search] [--conclave PATH] [--messages N] [--idle N] \
+                     [--search-messages N] [--postgres URL]"
+                );
                 return;
             }
             other => {
@@ -51,6 +65,7 @@ fn main() {
             "crypto" => crypto_bench(),
             "startup" => startup_bench(&conclave),
             "load" => load::run(&conclave, messages, idle),
+            "search" => search::run(search_messages, postgres.clone()),
             _ => unreachable!(),
         }
     }
