@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const VOCABULARY: usize = 20_000;
-const PASSWORD: &str = "a long benchmark passphrase";
+const PASSWORD: &str = "violet tangerine harbour lantern";
 
 /// A small deterministic generator (xorshift), so every run searches the same history.
 struct Words(u64);

@@ -5,6 +5,9 @@ CREATE TABLE message_words (
     token            BYTEA NOT NULL,
     message_id       TEXT NOT NULL REFERENCES messages(id),
     conversation_id  TEXT NOT NULL REFERENCES conversations(id),
+    -- The message's time, so a search reads a word's messages newest first and stops early.
+    created_at       BIGINT NOT NULL,
     PRIMARY KEY (token, message_id)
 );
 CREATE INDEX message_words_by_message ON message_words (message_id);
+CREATE INDEX message_words_newest ON message_words (token, created_at);

@@ -46,23 +46,29 @@ fn member_row(row: &Row) -> Result<ConversationMemberRow> {
     })
 }
 
-/// Stores a message's blind search tokens (inside the caller's transaction).
+/// Stores a message's blind search tokens (inside the caller's transaction), in one statement:
+/// a message's words cost one round trip, not one each. `at` is the message's own time, kept
+/// with each token so a search walks a word's messages newest first and stops at its limit.
 async fn insert_words(
     tx: &mut Transaction,
     conversation: ConversationId,
     message: MessageId,
+    at: Millis,
     words: &[Vec<u8>],
 ) -> Result<()> {
-    for word in words {
-        query(
-            "INSERT INTO message_words (token, message_id, conversation_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(word)
-        .bind(message.to_string())
-        .bind(conversation.to_string())
-        .execute(&mut **tx)
-        .await?;
+    if words.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..words.len()).map(|i| format!("(${}, $1, $2, $3)", i + 4)).collect();
+    let sql = format!(
+        "INSERT INTO message_words (token, message_id, conversation_id, created_at) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    );
+    let mut statement = query(&sql).bind(message.to_string()).bind(conversation.to_string()).bind(at.0);
+    for word in words {
+        statement = statement.bind(word);
+    }
+    statement.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -378,7 +384,7 @@ impl store::ConversationStore for SqlStore {
             .bind(message.thread_root_id.map(|r| r.to_string()))
             .execute(&mut *tx)
             .await?;
-            insert_words(&mut tx, message.conversation_id, message.id, words).await?;
+            insert_words(&mut tx, message.conversation_id, message.id, message.created_at, words).await?;
             Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
         })
     }
@@ -409,7 +415,7 @@ impl store::ConversationStore for SqlStore {
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
             // The index follows the text: the old words stop finding the message at once.
             query("DELETE FROM message_words WHERE message_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-            insert_words(&mut tx, conversation, id, edit.words).await?;
+            insert_words(&mut tx, conversation, id, row.created_at, edit.words).await?;
             Ok(row)
         })
     }
@@ -425,43 +431,60 @@ impl store::ConversationStore for SqlStore {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        // The walk starts from the rarest word (counted up to a bound, so a common word costs
+        // little to count): its postings are read newest first through (token, created_at) and
+        // each is checked for the other words and the filters, until `limit` are found.
+        let mut counted = Vec::with_capacity(words.len());
+        for word in words {
+            let n: i64 =
+                query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM message_words WHERE token = $1 LIMIT 5000) t")
+                    .bind(word)
+                    .fetch_one(self.reader())
+                    .await?;
+            counted.push((n, word));
+        }
+        counted.sort_by_key(|(n, _)| *n);
         // Every value is bound; only placeholders are written into the SQL.
-        let mut n = 2;
+        let mut n = 3;
         let mut next = || {
             n += 1;
             format!("${n}")
         };
-        let tokens: Vec<String> = words.iter().map(|_| next()).collect();
         let mut conditions = String::new();
+        for _ in &counted[1..] {
+            conditions.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM message_words o WHERE o.message_id = w.message_id AND o.token = {})",
+                next()
+            ));
+        }
         if filter.conversation.is_some() {
-            conditions.push_str(&format!(" AND conversation_id = {}", next()));
+            conditions.push_str(&format!(" AND w.conversation_id = {}", next()));
         }
         if filter.sender.is_some() {
-            conditions.push_str(&format!(" AND sender_id = {}", next()));
+            conditions.push_str(&format!(" AND m.sender_id = {}", next()));
         }
         if filter.before.is_some() {
-            conditions.push_str(&format!(" AND created_at < {}", next()));
+            conditions.push_str(&format!(" AND w.created_at < {}", next()));
         }
         if filter.after.is_some() {
-            conditions.push_str(&format!(" AND created_at > {}", next()));
+            conditions.push_str(&format!(" AND w.created_at > {}", next()));
         }
         if filter.has_file {
-            conditions.push_str(" AND attachment_id IS NOT NULL");
+            conditions.push_str(" AND m.attachment_id IS NOT NULL");
         }
         let limit_at = next();
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE deleted_at IS NULL \
-             AND conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
-                 JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2) \
-             AND id IN (SELECT w.message_id FROM message_words w WHERE w.token IN ({}) \
-                 GROUP BY w.message_id HAVING COUNT(DISTINCT w.token) = {}){conditions} \
-             ORDER BY created_at DESC, id DESC LIMIT {limit_at}",
-            tokens.join(", "),
-            words.len()
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (\
+                 SELECT w.message_id FROM message_words w JOIN messages m ON m.id = w.message_id \
+                 WHERE w.token = $3 AND m.deleted_at IS NULL \
+                 AND w.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
+                     JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2)\
+                 {conditions} ORDER BY w.created_at DESC, w.message_id DESC LIMIT {limit_at}) \
+             ORDER BY created_at DESC, id DESC"
         );
-        let mut query = query(&sql).bind(enterprise.to_string()).bind(user.to_string());
-        for word in words {
-            query = query.bind(word.clone());
+        let mut query = query(&sql).bind(enterprise.to_string()).bind(user.to_string()).bind(counted[0].1);
+        for (_, word) in &counted[1..] {
+            query = query.bind(*word);
         }
         if let Some(c) = filter.conversation {
             query = query.bind(c.to_string());
