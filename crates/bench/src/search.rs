@@ -77,13 +77,13 @@ pub fn run(messages: usize, postgres_url: Option<String>) {
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let sqlite: Arc<dyn store::Store> = Arc::new(store_sqlite::open(&dir.path().join("search.db")).await.unwrap());
-        one_backend("sqlite", sqlite, messages).await;
+        one_backend("sqlite", sqlite, messages, None).await;
         if let Some(url) = postgres_url {
             let schema = format!("bench_search_{}", uuid::Uuid::new_v4().simple());
             match store_postgres::connect_in_schema(&url, Some(&schema)).await {
                 Ok(pg) => {
                     let pg: Arc<dyn store::Store> = Arc::new(pg);
-                    one_backend("postgres", pg, messages).await;
+                    one_backend("postgres", pg, messages, Some((url.as_str(), schema.as_str()))).await;
                 }
                 Err(e) => eprintln!("search: PostgreSQL at {url} is not reachable ({e}); measured SQLite only"),
             }
@@ -99,7 +99,9 @@ async fn drop_schema(url: &str, schema: &str) {
     }
 }
 
-async fn one_backend(backend: &str, store: Arc<dyn store::Store>, messages: usize) {
+/// `postgres`: the URL and schema, to refresh the planner's statistics after the fill, as
+/// autovacuum would on a running server.
+async fn one_backend(backend: &str, store: Arc<dyn store::Store>, messages: usize, postgres: Option<(&str, &str)>) {
     let settings = Settings { public_url: "https://bench.example".into(), ..Settings::default() };
     let ring = Arc::new(crypto::MasterKeyring::generate());
     let services =
@@ -131,6 +133,11 @@ async fn one_backend(backend: &str, store: Arc<dyn store::Store>, messages: usiz
         }
     }
     let fill_s = started.elapsed().as_secs_f64();
+    if let Some((url, schema)) = postgres {
+        use sqlx::Connection as _;
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(&format!("SET search_path TO {schema}; ANALYZE")).execute(&mut c).await.unwrap();
+    }
 
     let mut history = Vec::new();
     for _ in 0..200 {
