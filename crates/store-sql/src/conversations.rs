@@ -60,6 +60,7 @@ async fn insert_words(
         return Ok(());
     }
     let rows: Vec<String> = (0..words.len()).map(|i| format!("(${}, $1, $2, $3)", i + 4)).collect();
+    // (Each row repeats the message's three values; only the token differs.)
     let sql = format!(
         "INSERT INTO message_words (token, message_id, conversation_id, created_at) VALUES {} ON CONFLICT DO NOTHING",
         rows.join(", ")
@@ -605,13 +606,12 @@ impl store::ConversationStore for SqlStore {
         if roots.is_empty() {
             return Ok(Vec::new());
         }
-        // One query per page of history, the ids bound like the reactions' above.
-        let placeholders: Vec<String> = (0..roots.len()).map(|i| format!("${}", i + 3)).collect();
+        // One query per page of history: the ids are bound, never spliced into the SQL.
         let sql = format!(
             "SELECT thread_root_id, COUNT(*) AS replies, MAX(created_at) AS last_reply_at FROM messages \
              WHERE conversation_id = $1 AND {IN_ENTERPRISE_2} AND deleted_at IS NULL AND thread_root_id IN ({}) \
              GROUP BY thread_root_id",
-            placeholders.join(", ")
+            crate::placeholders(3, roots.len())
         );
         let mut statement = query(&sql).bind(conversation.to_string()).bind(enterprise.to_string());
         for root in roots {
@@ -663,11 +663,10 @@ impl store::ConversationStore for SqlStore {
             return Ok(Vec::new());
         }
         // One query per page of history: the ids are bound, never spliced into the SQL.
-        let placeholders: Vec<String> = (0..messages.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
             "SELECT message_id, user_id, emoji FROM message_reactions WHERE conversation_id = $1 AND {IN_ENTERPRISE_2} \
              AND message_id IN ({}) ORDER BY created_at, user_id",
-            placeholders.join(", ")
+            crate::placeholders(3, messages.len())
         );
         let mut query = query(&sql).bind(conversation.to_string()).bind(enterprise.to_string());
         for m in messages {

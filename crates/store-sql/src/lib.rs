@@ -322,6 +322,11 @@ pub(crate) fn expect_rows(affected: u64) -> Result<()> {
     }
 }
 
+/// `$first, $first+1, ...`: `count` bind placeholders for a list of values (an `IN (...)`).
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A text column, the shape every id and enum is stored in.
 pub(crate) fn text(row: &Row, col: &str) -> Result<String> {
     row.try_get::<String, _>(col)
@@ -344,5 +349,15 @@ impl store::Health for SqlStore {
 
     fn backend(&self) -> &'static str {
         self.backend.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(super::placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(super::placeholders(1, 1), "$1");
+        assert_eq!(super::placeholders(2, 0), "");
     }
 }
