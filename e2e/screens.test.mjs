@@ -76,7 +76,7 @@ for (const scheme of ["light", "dark"]) {
         // The conversation list is a drawer at phone width.
         await ada.page.click("#open-drawer");
         await ada.page.waitForSelector("body.drawer-open");
-        await ada.page.screenshot({ path: `${OUT}app-drawer-${size}-${scheme}.png` });
+        await ada.page.screenshot({ path: `${OUT}app-drawer-${size}-${scheme}.png`, animations: "disabled" });
       }
       await ada.page.click("#conversations button:has-text('Bob Babbage')");
       await ada.page.waitForSelector("#messages li:has-text('Agreed?')");
