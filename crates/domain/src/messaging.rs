@@ -147,3 +147,58 @@ mod tests {
         assert_eq!(direct_key(a, b), direct_key(b, a));
     }
 }
+
+/// Who a text names, as `@handle` where a handle is the part of a person's email before the @
+/// (the web client completes and highlights the same pattern).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// Lower-cased handles of people, without the "@", each once.
+    pub handles: Vec<String>,
+    /// `@channel`, `@all` or `@here`: everyone in the conversation.
+    pub everyone: bool,
+}
+
+/// Finds the mentions in a text. An "@" counts only where it starts a word (not inside an email
+/// address such as `a@b.org`); a handle is letters, digits, `.`, `_` and `-`, ending in a letter
+/// or digit.
+pub fn mentions(text: &str) -> Mentions {
+    let mut found = Mentions::default();
+    let mut previous: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let starts_word = !previous.is_some_and(|p| p.is_alphanumeric() || p == '.');
+        previous = Some(c);
+        if c != '@' || !starts_word {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let run = rest.find(|c: char| !(c.is_alphanumeric() || "._-".contains(c))).unwrap_or(rest.len());
+        let handle = rest[..run].trim_end_matches(['.', '_', '-']);
+        if handle.is_empty() {
+            continue;
+        }
+        let handle = handle.to_lowercase();
+        match handle.as_str() {
+            "channel" | "all" | "here" => found.everyone = true,
+            _ if !found.handles.contains(&handle) => found.handles.push(handle),
+            _ => {}
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod mention_tests {
+    use super::mentions;
+
+    #[test]
+    fn finds_handles_and_everyone_but_not_email_addresses() {
+        let m = mentions("hi @Alice and @bob.smith, mail carol@example.org; @alice again. @channel!");
+        assert_eq!(m.handles, ["alice", "bob.smith"]);
+        assert!(m.everyone);
+        let none = mentions("x@y.z @ @- @. plain");
+        assert!(none.handles.is_empty() && !none.everyone, "{none:?}");
+        assert_eq!(mentions("(@dana-) @here").handles, ["dana"]);
+        assert!(mentions("@here").everyone);
+    }
+}

@@ -29,6 +29,12 @@ pub struct ConversationView {
     pub last_read_seq: i64,
     /// Messages after the caller's read receipt that others sent and nobody deleted.
     pub unread: i64,
+    /// Of the unread messages, how many name the caller (`@handle`).
+    pub mentions: i64,
+    /// Of the unread messages, how many name everyone (`@channel`, `@all`, `@here`).
+    pub everyone_mentions: i64,
+    /// The caller has muted this conversation (on every device).
+    pub muted: bool,
     /// How far each other member has read: what "seen" markers are drawn from after a reload.
     pub read_up_to: Vec<ReadPosition>,
     pub created_at: String,
@@ -113,6 +119,21 @@ pub struct AttachmentView {
     pub name: String,
     pub content_type: String,
     pub size: i64,
+    /// A preview of an image, fetched from `.../attachments/{id}/thumbnail`.
+    pub thumbnail: Option<ThumbnailView>,
+}
+
+/// The size of an image's preview, so a client can reserve its space before it loads.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ThumbnailView {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl From<&store::Thumbnail> for ThumbnailView {
+    fn from(t: &store::Thumbnail) -> ThumbnailView {
+        ThumbnailView { width: t.width, height: t.height }
+    }
 }
 
 /// A live event, as clients receive it over the WebSocket.

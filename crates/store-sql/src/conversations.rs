@@ -12,14 +12,15 @@ use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageR
 
 const CONVERSATION_COLUMNS: &str =
     "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
-const MEMBER_COLUMNS: &str = "m.conversation_id, m.user_id, m.role, m.joined_at, m.last_read_seq";
+const MEMBER_COLUMNS: &str = "m.conversation_id, m.user_id, m.role, m.joined_at, m.last_read_seq, m.muted";
 /// Keeps rows to the conversation bound as `$1` when it belongs to the enterprise bound as `$2`.
 const IN_ENTERPRISE_2: &str = "conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $2)";
 /// The same with the enterprise bound as `$3`.
 const IN_ENTERPRISE_3: &str = "conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $3)";
 
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at, \
-     attachment_id, attachment_name_ct, attachment_type, attachment_size, thread_root_id";
+     attachment_id, attachment_name_ct, attachment_type, attachment_size, thread_root_id, \
+     thumbnail_id, thumbnail_type, thumbnail_width, thumbnail_height";
 
 fn conversation_row(row: &Row) -> Result<ConversationRow> {
     let team: Option<String> = row.try_get("team_id")?;
@@ -43,6 +44,7 @@ fn member_row(row: &Row) -> Result<ConversationMemberRow> {
         role: decode::member_role(&text(row, "role")?)?,
         joined_at: Millis(row.try_get("joined_at")?),
         last_read_seq: row.try_get("last_read_seq")?,
+        muted: row.try_get("muted")?,
     })
 }
 
@@ -73,6 +75,33 @@ async fn insert_words(
     Ok(())
 }
 
+fn dimension(row: &Row, column: &str) -> Result<u32> {
+    let value = row.try_get::<Option<i64>, _>(column)?.unwrap_or_default();
+    u32::try_from(value).map_err(|_| Error::Other(format!("{column} out of range: {value}")))
+}
+
+/// Records whom a message names (inside the caller's transaction), replacing what it named
+/// before.
+async fn set_mentions(tx: &mut Transaction, message: MessageId, index: &store::MessageIndex<'_>) -> Result<()> {
+    query("DELETE FROM message_mentions WHERE message_id = $1").bind(message.to_string()).execute(&mut **tx).await?;
+    query("UPDATE messages SET mentions_everyone = $1 WHERE id = $2")
+        .bind(index.everyone)
+        .bind(message.to_string())
+        .execute(&mut **tx)
+        .await?;
+    if index.mentioned.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..index.mentioned.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+    let sql = format!("INSERT INTO message_mentions (message_id, user_id) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "));
+    let mut statement = query(&sql).bind(message.to_string());
+    for user in index.mentioned {
+        statement = statement.bind(user.to_string());
+    }
+    statement.execute(&mut **tx).await?;
+    Ok(())
+}
+
 fn reaction_row(row: &Row) -> Result<ReactionRow> {
     Ok(ReactionRow {
         message_id: MessageId(decode::uuid(&text(row, "message_id")?)?),
@@ -98,6 +127,15 @@ fn message_row(row: &Row) -> Result<MessageRow> {
                 name_ct: row.try_get::<Option<Vec<u8>>, _>("attachment_name_ct")?.unwrap_or_default(),
                 content_type: row.try_get::<Option<String>, _>("attachment_type")?.unwrap_or_default(),
                 size: row.try_get::<Option<i64>, _>("attachment_size")?.unwrap_or_default(),
+                thumbnail: match row.try_get::<Option<String>, _>("thumbnail_id")? {
+                    None => None,
+                    Some(id) => Some(store::Thumbnail {
+                        id: AttachmentId(decode::uuid(&id)?),
+                        content_type: row.try_get::<Option<String>, _>("thumbnail_type")?.unwrap_or_default(),
+                        width: dimension(row, "thumbnail_width")?,
+                        height: dimension(row, "thumbnail_height")?,
+                    }),
+                },
             }),
         },
         thread_root_id: row
@@ -278,9 +316,13 @@ impl store::ConversationStore for SqlStore {
         enterprise: EnterpriseId,
         user: UserId,
         conversation: Option<ConversationId>,
-    ) -> Result<Vec<(ConversationId, i64)>> {
+    ) -> Result<Vec<store::UnreadCount>> {
         let rows = query(
-            "SELECT m.conversation_id, COUNT(x.id) AS unread FROM conversation_members m \
+            "SELECT m.conversation_id, COUNT(x.id) AS unread, \
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM message_mentions n WHERE n.message_id = x.id AND n.user_id = m.user_id) \
+                   THEN 1 ELSE 0 END) AS mentions, \
+               SUM(CASE WHEN x.mentions_everyone THEN 1 ELSE 0 END) AS everyone_mentions \
+             FROM conversation_members m \
              JOIN conversations c ON c.id = m.conversation_id \
              JOIN messages x ON x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq \
              WHERE c.enterprise_id = $1 AND m.user_id = $2 AND ($3 IS NULL OR m.conversation_id = $3) \
@@ -293,8 +335,35 @@ impl store::ConversationStore for SqlStore {
         .fetch_all(self.reader())
         .await?;
         rows.iter()
-            .map(|r| Ok((ConversationId(decode::uuid(&text(r, "conversation_id")?)?), r.try_get::<i64, _>("unread")?)))
+            .map(|r| {
+                Ok(store::UnreadCount {
+                    conversation: ConversationId(decode::uuid(&text(r, "conversation_id")?)?),
+                    unread: r.try_get("unread")?,
+                    mentions: r.try_get("mentions")?,
+                    everyone_mentions: r.try_get("everyone_mentions")?,
+                })
+            })
             .collect()
+    }
+
+    async fn set_muted(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool> {
+        let done = query(
+            "UPDATE conversation_members SET muted = $1 WHERE conversation_id = $2 AND user_id = $3 \
+             AND conversation_id IN (SELECT id FROM conversations WHERE id = $2 AND enterprise_id = $4)",
+        )
+        .bind(muted)
+        .bind(conversation.to_string())
+        .bind(user.to_string())
+        .bind(enterprise.to_string())
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn list_members(
@@ -319,7 +388,7 @@ impl store::ConversationStore for SqlStore {
         &self,
         enterprise: EnterpriseId,
         message: &MessageRow,
-        words: &[Vec<u8>],
+        index: &store::MessageIndex<'_>,
     ) -> Result<(MessageRow, Vec<UserId>)> {
         transaction!(self.writer(), |tx| {
             // One query gives both the authorization (is the sender a member, in this tenant?)
@@ -359,6 +428,7 @@ impl store::ConversationStore for SqlStore {
             .bind(message.conversation_id.to_string())
             .fetch_one(&mut *tx)
             .await?;
+            let thumbnail = message.attachment.as_ref().and_then(|a| a.thumbnail.as_ref());
             let greatest = self.dialect().greatest;
             query(&format!(
                 "UPDATE conversation_members SET last_read_seq = {greatest}(last_read_seq, $1) \
@@ -370,7 +440,8 @@ impl store::ConversationStore for SqlStore {
             .execute(&mut *tx)
             .await?;
             query(&format!(
-                "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11)"
+                "INSERT INTO messages ({MESSAGE_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(message.id.to_string())
             .bind(message.conversation_id.to_string())
@@ -383,9 +454,16 @@ impl store::ConversationStore for SqlStore {
             .bind(message.attachment.as_ref().map(|a| a.content_type.clone()))
             .bind(message.attachment.as_ref().map(|a| a.size))
             .bind(message.thread_root_id.map(|r| r.to_string()))
+            .bind(thumbnail.map(|t| t.id.to_string()))
+            .bind(thumbnail.map(|t| t.content_type.clone()))
+            .bind(thumbnail.map(|t| i64::from(t.width)))
+            .bind(thumbnail.map(|t| i64::from(t.height)))
             .execute(&mut *tx)
             .await?;
-            insert_words(&mut tx, message.conversation_id, message.id, message.created_at, words).await?;
+            insert_words(&mut tx, message.conversation_id, message.id, message.created_at, index.words).await?;
+            if index.everyone || !index.mentioned.is_empty() {
+                set_mentions(&mut tx, message.id, index).await?;
+            }
             Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
         })
     }
@@ -416,7 +494,8 @@ impl store::ConversationStore for SqlStore {
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
             // The index follows the text: the old words stop finding the message at once.
             query("DELETE FROM message_words WHERE message_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
-            insert_words(&mut tx, conversation, id, row.created_at, edit.words).await?;
+            insert_words(&mut tx, conversation, id, row.created_at, edit.index.words).await?;
+            set_mentions(&mut tx, id, &edit.index).await?;
             Ok(row)
         })
     }
@@ -512,7 +591,7 @@ impl store::ConversationStore for SqlStore {
     ) -> Result<MessageRow> {
         transaction!(self.writer(), |tx| {
             let row = query(&format!(
-                "UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, deleted_at = $1 \
+                "UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, mentions_everyone = FALSE, deleted_at = $1 \
                  WHERE conversation_id = $2 AND id = $3 AND sender_id = $4 AND deleted_at IS NULL \
                  AND conversation_id IN (SELECT id FROM conversations WHERE id = $2 AND enterprise_id = $5) \
                  RETURNING {MESSAGE_COLUMNS}"
@@ -526,7 +605,7 @@ impl store::ConversationStore for SqlStore {
             .await?;
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
             // A deleted message keeps nothing people added to it, and cannot be found by its words.
-            for table in ["message_reactions", "message_words"] {
+            for table in ["message_reactions", "message_words", "message_mentions"] {
                 query(&format!("DELETE FROM {table} WHERE message_id = $1"))
                     .bind(id.to_string())
                     .execute(&mut *tx)

@@ -30,6 +30,31 @@ pub struct ConversationMemberRow {
     pub joined_at: Millis,
     /// Read receipt: the highest sequence number this member has read.
     pub last_read_seq: i64,
+    /// The member has muted the conversation: no notifications, a quiet unread badge.
+    pub muted: bool,
+}
+
+/// What one member has not read in one conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnreadCount {
+    pub conversation: domain::ConversationId,
+    /// Messages after the member's read receipt that others sent and nobody deleted.
+    pub unread: i64,
+    /// Of those, how many name the member.
+    pub mentions: i64,
+    /// Of those, how many name everyone (`@channel`, `@all`, `@here`).
+    pub everyone_mentions: i64,
+}
+
+/// What a message is found and counted by, written in the same step as its text.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MessageIndex<'a> {
+    /// The blind search tokens of its words (and of its file's name).
+    pub words: &'a [Vec<u8>],
+    /// The members it names.
+    pub mentioned: &'a [UserId],
+    /// Whether it names everyone (`@channel`, `@all`, `@here`).
+    pub everyone: bool,
 }
 
 /// What a search may be narrowed to.
@@ -47,8 +72,8 @@ pub struct SearchFilter {
 pub struct MessageEdit<'a> {
     /// The new body, sealed.
     pub body_ct: &'a [u8],
-    /// The blind search tokens of the new body's words.
-    pub words: &'a [Vec<u8>],
+    /// The new body's search tokens and mentions (they replace the old ones).
+    pub index: MessageIndex<'a>,
     pub at: Millis,
 }
 
@@ -106,6 +131,17 @@ pub struct AttachmentMeta {
     pub name_ct: Vec<u8>,
     pub content_type: String,
     pub size: i64,
+    /// A smaller picture of an image, made when it arrived.
+    pub thumbnail: Option<Thumbnail>,
+}
+
+/// An image's preview: its own sealed blob, always PNG or JPEG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub id: domain::AttachmentId,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Which messages a page holds.
@@ -165,26 +201,34 @@ pub trait ConversationStore: Send + Sync {
         enterprise: EnterpriseId,
         conversation: domain::ConversationId,
     ) -> Result<Vec<ConversationMemberRow>>;
-    /// How many messages each of the user's conversations (or only `conversation`) holds after
-    /// the user's read receipt that others sent and nobody deleted: what the user has not read.
-    /// Conversations with none are left out.
+    /// What the user has not read in each of their conversations (or only in `conversation`):
+    /// messages after their read receipt that others sent and nobody deleted, and how many of
+    /// those mention them. Conversations with nothing unread are left out.
     async fn unread_counts(
         &self,
         enterprise: EnterpriseId,
         user: UserId,
         conversation: Option<domain::ConversationId>,
-    ) -> Result<Vec<(domain::ConversationId, i64)>>;
+    ) -> Result<Vec<UnreadCount>>;
+    /// Mutes or unmutes the conversation for one member; `false` when they are not a member.
+    async fn set_muted(
+        &self,
+        enterprise: EnterpriseId,
+        conversation: domain::ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool>;
     /// Appends a message after checking the sender is a member (`NotFound` otherwise) and, for a
     /// reply, that its thread root is an undeleted top-level message of the same conversation
     /// (`Conflict("messages.thread_root_id")` otherwise), and
     /// returns it with its sequence number, and the conversation's members (the recipients).
     /// The sender's read receipt moves to the new message: what you write, you have read.
-    /// `words` are the message's blind search tokens, stored with it in the same step.
+    /// Its search tokens and mentions (`index`) are stored with it in the same step.
     async fn append_message(
         &self,
         enterprise: EnterpriseId,
         message: &MessageRow,
-        words: &[Vec<u8>],
+        index: &MessageIndex<'_>,
     ) -> Result<(MessageRow, Vec<UserId>)>;
     /// Replaces the body of the sender's own, undeleted message (and its search tokens);
     /// `NotFound` otherwise.

@@ -62,6 +62,14 @@ pub struct ReadRequest {
     pub seq: i64,
 }
 
+/// A member's own settings for one conversation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesRequest {
+    /// Mute: no notifications and a quiet unread badge, on every device.
+    pub muted: bool,
+}
+
 #[derive(serde::Serialize, ToSchema)]
 pub struct ReadView {
     pub last_read_seq: i64,
@@ -391,6 +399,20 @@ pub async fn typing(State(state): State<AppState>, auth: Auth, Path(cid): Path<S
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// PUT /api/v1/conversations/{conversation_id}/preferences — mute or unmute it for yourself.
+#[utoipa::path(put, path = "/api/v1/conversations/{conversation_id}/preferences", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)), request_body = PreferencesRequest,
+    responses((status = 200, body = ConversationView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn set_preferences(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+    ApiJson(body): ApiJson<PreferencesRequest>,
+) -> Result<Json<ConversationView>, Problem> {
+    Ok(Json(state.services.messaging.set_muted(&auth.principal, conversation(&cid)?, body.muted).await?))
+}
+
 /// POST /api/v1/conversations/{conversation_id}/read — move your read receipt forward.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/read", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path)), request_body = ReadRequest,
@@ -460,6 +482,32 @@ pub async fn download_attachment(
     let (c, a) = (conversation(&cid)?, parse_id(&aid, "attachment", domain::AttachmentId::parse)?);
     let (meta, stream) = state.services.attachments.open_attachment(&auth.principal, c, a).await?;
     Ok(file_response(&meta.name, &meta.content_type, meta.size, stream))
+}
+
+/// GET /api/v1/conversations/{conversation_id}/attachments/{attachment_id}/thumbnail — an image's
+/// preview (members only).
+///
+/// Drawn by the server when the image arrived (PNG or JPEG, at most 640 pixels on its longer
+/// side); shown inline, since the server made it. Other files answer 422.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/attachments/{attachment_id}/thumbnail", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("attachment_id" = String, Path)),
+    responses((status = 200, description = "The preview", content_type = "image/png"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "The file is not an image", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, aid)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let (c, a) = (conversation(&cid)?, parse_id(&aid, "attachment", domain::AttachmentId::parse)?);
+    let (meta, stream) = state.services.attachments.open_thumbnail(&auth.principal, c, a).await?;
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    let h = response.headers_mut();
+    let content_type = if meta.content_type == "image/jpeg" { "image/jpeg" } else { "image/png" };
+    h.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    Ok(response)
 }
 
 /// A stored file as a download: never rendered by the browser (`attachment`, `nosniff` from the

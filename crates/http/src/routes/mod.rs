@@ -88,6 +88,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messaging::thread))
         .routes(routes!(messaging::search))
         .routes(routes!(messaging::mark_read))
+        .routes(routes!(messaging::set_preferences))
+        .routes(routes!(messaging::thumbnail))
         .routes(routes!(messaging::upload_attachment))
         .routes(routes!(messaging::download_attachment))
         .routes(routes!(messaging::websocket))

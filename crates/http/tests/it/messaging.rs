@@ -592,3 +592,56 @@ async fn threads_collect_replies_under_their_root_and_refuse_bad_roots() {
     assert_eq!(after["replies"].as_array().unwrap().len(), 2, "nothing was added by the refusals");
     req(Method::GET, &format!("{path}/{nested}/thread")).bearer(&p.a).send(&p.app).await.problem(404, "not-found");
 }
+
+/// The conversation as `token` sees it in their list.
+async fn listed(p: &Pair, token: &str) -> Value {
+    let r = req(Method::GET, "/api/v1/conversations").bearer(token).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json().as_array().unwrap().iter().find(|c| c["id"] == p.conversation.as_str()).cloned().unwrap()
+}
+
+#[tokio::test]
+async fn mentions_are_counted_by_the_server_apart_from_unread_and_survive_a_reload() {
+    let p = pair().await;
+    send(&p, &p.b, "morning all").await;
+    send(&p, &p.b, "@Ada can you look? cy@acme.example knows too").await;
+    send(&p, &p.b, "@channel standup in 5").await;
+    // A name that is not a member of the conversation counts for nobody.
+    send(&p, &p.b, "@cy are you there?").await;
+    let ada = listed(&p, &p.a).await;
+    assert_eq!((ada["unread"].as_i64(), ada["mentions"].as_i64(), ada["everyone_mentions"].as_i64()), (Some(4), Some(1), Some(1)));
+    // Bob's own mentions do not count for Bob.
+    let bob = listed(&p, &p.b).await;
+    assert_eq!((bob["unread"].as_i64(), bob["mentions"].as_i64()), (Some(0), Some(0)));
+    // Editing the mention away takes it off the count.
+    let edited = send(&p, &p.b, "@ada one more").await;
+    assert_eq!(listed(&p, &p.a).await["mentions"], 2);
+    let path = format!("/api/v1/conversations/{}/messages/{}", p.conversation, edited["id"].as_str().unwrap());
+    let r = req(Method::PATCH, &path).bearer(&p.b).json(&json!({ "body": "one more" })).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(listed(&p, &p.a).await["mentions"], 1);
+    // Reading clears them.
+    let last = listed(&p, &p.a).await["last_seq"].as_i64().unwrap();
+    let read = format!("/api/v1/conversations/{}/read", p.conversation);
+    req(Method::POST, &read).bearer(&p.a).json(&json!({ "seq": last })).send(&p.app).await;
+    let ada = listed(&p, &p.a).await;
+    assert_eq!((ada["unread"].as_i64(), ada["mentions"].as_i64(), ada["everyone_mentions"].as_i64()), (Some(0), Some(0), Some(0)));
+}
+
+#[tokio::test]
+async fn muting_is_kept_by_the_server_for_the_one_member_only() {
+    let p = pair().await;
+    let path = format!("/api/v1/conversations/{}/preferences", p.conversation);
+    assert_eq!(listed(&p, &p.a).await["muted"], false);
+    let r = req(Method::PUT, &path).bearer(&p.a).json(&json!({ "muted": true })).send(&p.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["muted"], true);
+    assert_eq!(listed(&p, &p.a).await["muted"], true, "a fresh list, as another device sees it");
+    assert_eq!(listed(&p, &p.b).await["muted"], false);
+    req(Method::PUT, &path).bearer(&p.c).json(&json!({ "muted": true })).send(&p.app).await.problem(404, "not-found");
+    let r = req(Method::PUT, &path).bearer(&p.a).json(&json!({ "muted": "yes" })).send(&p.app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "muted");
+    let r = req(Method::PUT, &path).bearer(&p.a).json(&json!({ "muted": false, "loud": true })).send(&p.app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "loud");
+    assert_eq!(listed(&p, &p.a).await["muted"], true, "refusals changed nothing");
+}

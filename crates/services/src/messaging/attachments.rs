@@ -6,14 +6,14 @@
 //! to `<id>.partial` and renamed only when complete and within the limit; an aborted or refused
 //! upload leaves no file and no row. Only members of the conversation can upload or download.
 
-use super::open_message;
+use super::{open_message, thumbnails};
 use crate::protocol::{AttachmentView, MessageView};
 use crate::{Error, Principal, Result};
 use bytes::Bytes;
 use crypto::Aad;
 use domain::{messaging, AttachmentId, ConversationId, FieldError, MessageId, Millis, Rule};
 use futures_util::stream::BoxStream;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 use std::sync::Arc;
 
 /// Files in conversations, sealed in the blob store.
@@ -94,6 +94,7 @@ impl Attachments {
         self.core.blobs.require_configured()?;
         let mut blob = self.core.blobs.put(&key, &mut body, self.core.settings.max_attachment_bytes).await?;
         let (id, size) = (blob.id, blob.size);
+        let mut preview = self.preview(&key, id, &media_type).await;
         let row_id = id.to_string();
         let message_id = MessageId::new();
         let row = store::MessageRow {
@@ -111,25 +112,89 @@ impl Attachments {
                 name_ct: key.seal_str(&name, name_aad(&row_id)),
                 content_type: media_type,
                 size: size as i64,
+                thumbnail: preview.as_ref().map(|(blob, p)| store::Thumbnail {
+                    id: blob.id,
+                    content_type: p.content_type.to_owned(),
+                    width: p.width,
+                    height: p.height,
+                }),
             }),
         };
         // Kept before the insert: if this future is dropped while the insert commits, an unused
         // file is the lesser harm (a message whose file is gone would be worse).
         blob.keep();
-        let (stored, members) = match self
-            .conversation_store
-            .append_message(p.enterprise_id, &row, &super::search::tokens(&key, &name))
-            .await
-        {
+        if let Some((thumbnail, _)) = &mut preview {
+            thumbnail.keep();
+        }
+        let words = super::search::tokens(&key, &name);
+        let index = store::MessageIndex { words: &words, ..Default::default() };
+        let (stored, members) = match self.conversation_store.append_message(p.enterprise_id, &row, &index).await {
             Ok(stored) => stored,
             Err(e) => {
                 self.core.blobs.delete(id).await;
+                if let Some((thumbnail, _)) = &preview {
+                    self.core.blobs.delete(thumbnail.id).await;
+                }
                 return Err(crate::messaging::not_found(e));
             }
         };
         let view = open_message(&key, &stored)?;
         self.messaging.announce_new(p.enterprise_id, &key, members, &view).await;
         Ok(view)
+    }
+
+    /// Draws and seals a preview of an image just stored as `id`; `None` for other files and for
+    /// images that cannot be decoded within the limits (the upload stands without one).
+    async fn preview(
+        &self,
+        key: &Arc<crypto::DataKey>,
+        id: AttachmentId,
+        media_type: &str,
+    ) -> Option<(crate::core::blobs::StagedBlob, thumbnails::Preview)> {
+        let format = thumbnails::format_of(media_type)?;
+        let mut bytes = Vec::new();
+        let mut stream = self.core.blobs.open(key.clone(), id).await.ok()?;
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.ok()?);
+        }
+        let preview = thumbnails::draw(bytes, format).await?;
+        let mut body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(preview.bytes.clone()))]);
+        match self.core.blobs.put(key, &mut body, preview.bytes.len() as u64).await {
+            Ok(blob) => Some((blob, preview)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not store an image preview");
+                None
+            }
+        }
+    }
+
+    /// An image's preview and its decrypted bytes (members only). Files that are not images
+    /// have none, and asking for one is refused by field.
+    pub async fn open_thumbnail(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        attachment: AttachmentId,
+    ) -> Result<(store::Thumbnail, BoxStream<'static, std::io::Result<Bytes>>)> {
+        self.messaging.membership(p, conversation).await?;
+        let row = self
+            .conversation_store
+            .get_attachment(p.enterprise_id, conversation, attachment)
+            .await?
+            .filter(|r| r.deleted_at.is_none())
+            .ok_or(Error::NotFound("attachment"))?;
+        let meta = row.attachment.ok_or(Error::NotFound("attachment"))?;
+        let Some(thumbnail) = meta.thumbnail else {
+            let why = if thumbnails::format_of(&meta.content_type).is_some() {
+                "this image could not be read, so it has no preview"
+            } else {
+                "only PNG and JPEG images have a preview"
+            };
+            return Err(Error::Invalid(FieldError::new("attachment_id", Rule::InvalidValue, why)));
+        };
+        let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+        let stream = self.core.blobs.open(key, thumbnail.id).await?;
+        Ok((thumbnail, stream))
     }
 
     /// The attachment's metadata and its decrypted bytes as a stream (members only).
@@ -152,6 +217,7 @@ impl Attachments {
             name: key.open_str(&meta.name_ct, name_aad(&meta.id.to_string()))?,
             content_type: meta.content_type,
             size: meta.size,
+            thumbnail: meta.thumbnail.as_ref().map(crate::protocol::ThumbnailView::from),
         };
         Ok((view, self.core.blobs.open(key, attachment).await?))
     }

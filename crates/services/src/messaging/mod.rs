@@ -8,6 +8,7 @@
 
 pub mod attachments;
 pub mod search;
+pub mod thumbnails;
 
 pub use crate::core::events::EVENTS_SUBJECT;
 pub use crate::protocol::{
@@ -78,6 +79,7 @@ pub(crate) fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<Mes
                 name: key.open_str(&a.name_ct, attachments::name_aad(&a.id.to_string()))?,
                 content_type: a.content_type.clone(),
                 size: a.size,
+                thumbnail: a.thumbnail.as_ref().map(crate::protocol::ThumbnailView::from),
             }),
             _ => None,
         },
@@ -114,7 +116,7 @@ impl Messaging {
         me: &store::ConversationMemberRow,
     ) -> Result<ConversationView> {
         let unread = self.conversation_store.unread_counts(c.enterprise_id, me.user_id, Some(c.id)).await?;
-        self.conversation_view_with(key, c, me, unread.first().map_or(0, |(_, n)| *n)).await
+        self.conversation_view_with(key, c, me, unread.first()).await
     }
 
     /// The view when the unread count is already known (a list counts them in one query).
@@ -123,7 +125,7 @@ impl Messaging {
         key: &DataKey,
         c: &store::ConversationRow,
         me: &store::ConversationMemberRow,
-        unread: i64,
+        unread: Option<&store::UnreadCount>,
     ) -> Result<ConversationView> {
         let members = self.conversation_store.list_members(c.enterprise_id, c.id).await?;
         let id = c.id.to_string();
@@ -140,7 +142,10 @@ impl Messaging {
             owner_ids: members.iter().filter(|m| m.role == MemberRole::Owner).map(|m| m.user_id).collect(),
             last_seq: c.last_seq,
             last_read_seq: me.last_read_seq,
-            unread,
+            unread: unread.map_or(0, |u| u.unread),
+            mentions: unread.map_or(0, |u| u.mentions),
+            everyone_mentions: unread.map_or(0, |u| u.everyone_mentions),
+            muted: me.muted,
             read_up_to: members
                 .iter()
                 .filter(|m| m.user_id != me.user_id)
@@ -236,6 +241,7 @@ impl Messaging {
                 role: if *u == p.user_id { MemberRole::Owner } else { MemberRole::Member },
                 joined_at: now,
                 last_read_seq: 0,
+                muted: false,
             })
             .collect();
         let audit = draft(
@@ -303,6 +309,7 @@ impl Messaging {
             role: MemberRole::Member,
             joined_at: Millis::now(),
             last_read_seq: 0,
+            muted: false,
         };
         let audit = draft(
             &caller,
@@ -334,6 +341,7 @@ impl Messaging {
             role: MemberRole::Member,
             joined_at: Millis::now(),
             last_read_seq: 0,
+            muted: false,
         };
         let audit = draft(
             &Caller::User(p.clone()),
@@ -434,14 +442,63 @@ impl Messaging {
     /// The caller's conversations, most recently active first, with unread counts.
     pub async fn list_conversations(&self, p: &Principal) -> Result<Vec<ConversationView>> {
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        let unread: std::collections::HashMap<_, _> =
-            self.conversation_store.unread_counts(p.enterprise_id, p.user_id, None).await?.into_iter().collect();
+        let unread: std::collections::HashMap<_, _> = self
+            .conversation_store
+            .unread_counts(p.enterprise_id, p.user_id, None)
+            .await?
+            .into_iter()
+            .map(|u| (u.conversation, u))
+            .collect();
         let mut out = Vec::new();
         for (c, me) in self.conversation_store.list_conversations(p.enterprise_id, p.user_id).await? {
-            let n = unread.get(&c.id).copied().unwrap_or(0);
-            out.push(self.conversation_view_with(&key, &c, &me, n).await?);
+            out.push(self.conversation_view_with(&key, &c, &me, unread.get(&c.id)).await?);
         }
         Ok(out)
+    }
+
+    /// Mutes or unmutes a conversation for the caller, on every device they use.
+    pub async fn set_muted(&self, p: &Principal, conversation: ConversationId, muted: bool) -> Result<ConversationView> {
+        self.membership(p, conversation).await?;
+        if !self.conversation_store.set_muted(p.enterprise_id, conversation, p.user_id, muted).await? {
+            return Err(Error::NotFound("conversation"));
+        }
+        self.get_conversation(p, conversation).await
+    }
+
+    /// Whom a body names among the conversation's members. People are looked up only when the
+    /// body names someone by handle, so most messages cost nothing here.
+    async fn resolve_mentions(
+        &self,
+        p: &Principal,
+        key: &DataKey,
+        conversation: ConversationId,
+        body: &str,
+    ) -> Result<(Vec<UserId>, bool)> {
+        let found = messaging::mentions(body);
+        if found.handles.is_empty() {
+            return Ok((Vec::new(), found.everyone));
+        }
+        let members: std::collections::HashSet<UserId> = self
+            .conversation_store
+            .list_members(p.enterprise_id, conversation)
+            .await?
+            .iter()
+            .map(|m| m.user_id)
+            .filter(|u| *u != p.user_id)
+            .collect();
+        let mut named = Vec::new();
+        for user in self.directory_store.list_users(p.enterprise_id).await? {
+            if !members.contains(&user.id) {
+                continue;
+            }
+            let id = user.id.to_string();
+            let email = key.open_str(&user.email_ct, Aad { table: "users", row: &id, column: "email" })?;
+            let handle = email.split('@').next().unwrap_or_default().to_lowercase();
+            if found.handles.contains(&handle) {
+                named.push(user.id);
+            }
+        }
+        Ok((named, found.everyone))
     }
 
     pub async fn get_conversation(&self, p: &Principal, conversation: ConversationId) -> Result<ConversationView> {
@@ -485,8 +542,11 @@ impl Messaging {
             attachment: None,
             thread_root_id: thread_root,
         };
+        let words = search::tokens(&key, body);
+        let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
+        let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone };
         let (stored, members) =
-            self.conversation_store.append_message(p.enterprise_id, &row, &search::tokens(&key, body)).await.map_err(
+            self.conversation_store.append_message(p.enterprise_id, &row, &index).await.map_err(
                 |e| match e {
                     store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
                     e => not_found(e),
@@ -522,7 +582,9 @@ impl Messaging {
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
         let words = search::tokens(&key, body);
-        let edit = store::MessageEdit { body_ct: &sealed, words: &words, at: Millis::now() };
+        let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
+        let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone };
+        let edit = store::MessageEdit { body_ct: &sealed, index, at: Millis::now() };
         let row = match self.conversation_store.edit_message(p.enterprise_id, conversation, id, p.user_id, &edit).await
         {
             Ok(row) => row,
@@ -562,8 +624,11 @@ impl Messaging {
             Err(e) => return Err(e.into()),
         };
         if let Some(attachment) = &row.attachment {
-            // The name was destroyed in the row; the file goes with it.
+            // The name was destroyed in the row; the file and its preview go with it.
             self.core.blobs.delete(attachment.id).await;
+            if let Some(thumbnail) = &attachment.thumbnail {
+                self.core.blobs.delete(thumbnail.id).await;
+            }
         }
         let view = open_message(&key, &row)?;
         self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageDeleted { message: view.clone() })

@@ -5,7 +5,7 @@ use domain::device::DeviceKind;
 use domain::{AuthMethod, EnterpriseId, Millis, Role, Roles, SessionId, TeamId, UserId};
 use std::sync::Arc;
 use store::{
-    EnterpriseRow, Error, KeyRow, MessageEdit, MessagePage, MessageRow, ReactionChange, SessionRow, Store,
+    EnterpriseRow, Error, KeyRow, MessageEdit, MessageIndex, MessagePage, MessageRow, ReactionChange, SessionRow, Store,
     TeamMemberRow, TeamRow, UserRow,
 };
 use store_conformance::conformance;
@@ -370,6 +370,7 @@ mod conversations {
             role: MemberRole::Member,
             joined_at: Millis::now(),
             last_read_seq: 0,
+            muted: false,
         }
     }
 
@@ -435,13 +436,13 @@ conformance!(members_from_another_enterprise_are_refused_and_nothing_is_written,
 
 conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let first = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
-    let second = store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0;
+    let first = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
+    let second = store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await.unwrap().0;
     assert_eq!((first.seq, second.seq), (1, 2));
     let outsider = user(&store, e, b"outsider").await;
-    assert!(matches!(store.append_message(e, &message(&c, outsider.id), &[]).await, Err(Error::NotFound)));
+    assert!(matches!(store.append_message(e, &message(&c, outsider.id), &MessageIndex::default()).await, Err(Error::NotFound)));
     let other = enterprise(&store).await;
-    assert!(matches!(store.append_message(other, &message(&c, a.id), &[]).await, Err(Error::NotFound)), "wrong tenant");
+    assert!(matches!(store.append_message(other, &message(&c, a.id), &MessageIndex::default()).await, Err(Error::NotFound)), "wrong tenant");
     assert!(store.conversation_for_member(e, c.id, outsider.id).await.unwrap().is_none());
     // Sending moves the sender's receipt to the message sent, never back.
     let (conv, me) = store.conversation_for_member(e, c.id, a.id).await.unwrap().unwrap();
@@ -452,7 +453,7 @@ conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| 
 
 conformance!(reactions_are_once_per_person_bounded_and_leave_with_their_message, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let m = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
     let add = |at| ReactionChange::Add { max_distinct: 2, at: Millis(at) };
     store.set_reaction(e, c.id, m.id, a.id, "👍", add(1)).await.unwrap();
     store.set_reaction(e, c.id, m.id, a.id, "👍", add(2)).await.unwrap();
@@ -473,19 +474,62 @@ conformance!(unread_counts_skip_your_own_and_deleted_messages, |store| {
     let (e, a, b, c) = pair(&store).await;
     let mut from_b = Vec::new();
     for _ in 0..3 {
-        from_b.push(store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0);
+        from_b.push(store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await.unwrap().0);
     }
-    store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
+    store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap();
     // a's own message moved a's receipt past b's three: nothing unread for either.
     assert!(store.unread_counts(e, a.id, None).await.unwrap().is_empty());
-    let more = store.append_message(e, &message(&c, b.id), &[]).await.unwrap().0;
-    store.append_message(e, &message(&c, b.id), &[]).await.unwrap();
-    assert_eq!(store.unread_counts(e, a.id, None).await.unwrap(), [(c.id, 2)]);
+    let more = store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await.unwrap().0;
+    store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await.unwrap();
+    let unread = |n| store::UnreadCount { conversation: c.id, unread: n, mentions: 0, everyone_mentions: 0 };
+    assert_eq!(store.unread_counts(e, a.id, None).await.unwrap(), [unread(2)]);
     store.delete_message(e, c.id, more.id, b.id, Millis(5)).await.unwrap();
-    assert_eq!(store.unread_counts(e, a.id, Some(c.id)).await.unwrap(), [(c.id, 1)]);
+    assert_eq!(store.unread_counts(e, a.id, Some(c.id)).await.unwrap(), [unread(1)]);
     assert!(store.unread_counts(e, b.id, None).await.unwrap().is_empty());
     let other = enterprise(&store).await;
     assert!(store.unread_counts(other, a.id, None).await.unwrap().is_empty(), "wrong tenant");
+});
+
+conformance!(mentions_count_while_unread_and_follow_edits_and_deletes, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let named = [a.id];
+    let to_a = MessageIndex { mentioned: &named, ..Default::default() };
+    let to_all = MessageIndex { everyone: true, ..Default::default() };
+    let m1 = store.append_message(e, &message(&c, b.id), &to_a).await.unwrap().0;
+    let m2 = store.append_message(e, &message(&c, b.id), &to_all).await.unwrap().0;
+    store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await.unwrap();
+    let counts = store.unread_counts(e, a.id, None).await.unwrap();
+    assert_eq!(counts, [store::UnreadCount { conversation: c.id, unread: 3, mentions: 1, everyone_mentions: 1 }]);
+    // An edit replaces whom the message names; a delete forgets it.
+    let plain = MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis(9) };
+    store.edit_message(e, c.id, m1.id, b.id, &plain).await.unwrap();
+    store.delete_message(e, c.id, m2.id, b.id, Millis(10)).await.unwrap();
+    let counts = store.unread_counts(e, a.id, None).await.unwrap();
+    assert_eq!(counts, [store::UnreadCount { conversation: c.id, unread: 2, mentions: 0, everyone_mentions: 0 }]);
+    let again = MessageEdit { body_ct: &[1], index: to_a, at: Millis(11) };
+    store.edit_message(e, c.id, m1.id, b.id, &again).await.unwrap();
+    assert_eq!(store.unread_counts(e, a.id, None).await.unwrap()[0].mentions, 1);
+    // Reading past them clears them.
+    store.mark_read(e, c.id, a.id, 100).await.unwrap();
+    assert!(store.unread_counts(e, a.id, None).await.unwrap().is_empty());
+});
+
+conformance!(a_member_mutes_a_conversation_for_themselves_only, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    assert!(store.set_muted(e, c.id, a.id, true).await.unwrap());
+    let muted = |u: UserId| {
+        let store = store.clone();
+        async move { store.conversation_for_member(e, c.id, u).await.unwrap().unwrap().1.muted }
+    };
+    assert!(muted(a.id).await);
+    assert!(!muted(b.id).await, "only for the one who muted");
+    assert!(store.set_muted(e, c.id, a.id, false).await.unwrap());
+    assert!(!muted(a.id).await);
+    let stranger = user(&store, e, b"stranger").await;
+    assert!(!store.set_muted(e, c.id, stranger.id, true).await.unwrap(), "not a member");
+    let other = enterprise(&store).await;
+    assert!(!store.set_muted(other, c.id, a.id, true).await.unwrap(), "wrong tenant");
+    assert!(!muted(a.id).await);
 });
 
 conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store| {
@@ -493,7 +537,7 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (store, m) = (store.clone(), message(&c, a.id));
-        tasks.push(tokio::spawn(async move { store.append_message(e, &m, &[]).await.unwrap().0.seq }));
+        tasks.push(tokio::spawn(async move { store.append_message(e, &m, &MessageIndex::default()).await.unwrap().0.seq }));
     }
     let mut seqs = Vec::new();
     for t in tasks {
@@ -505,14 +549,14 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
 
 conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let m = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
     assert!(matches!(
-        store.edit_message(e, c.id, m.id, b.id, &MessageEdit { body_ct: &[1], words: &[], at: Millis::now() }).await,
+        store.edit_message(e, c.id, m.id, b.id, &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis::now() }).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(store.delete_message(e, c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
     let edited = store
-        .edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[9; 10], words: &[], at: Millis::now() })
+        .edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[9; 10], index: MessageIndex::default(), at: Millis::now() })
         .await
         .unwrap();
     assert_eq!(edited.body_ct, Some(vec![9; 10]));
@@ -521,7 +565,7 @@ conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |s
     assert_eq!(deleted.body_ct, None);
     assert!(deleted.deleted_at.is_some());
     assert!(matches!(
-        store.edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], words: &[], at: Millis::now() }).await,
+        store.edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis::now() }).await,
         Err(Error::NotFound)
     ));
     let stored = store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap();
@@ -531,7 +575,7 @@ conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |s
 conformance!(history_pages_both_ways, |store| {
     let (e, a, _, c) = pair(&store).await;
     for _ in 0..5 {
-        store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
+        store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap();
     }
     let seqs = |v: Vec<MessageRow>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(seqs(store.list_messages(e, c.id, MessagePage::Before(i64::MAX), 2).await.unwrap()), vec![5, 4]);
@@ -542,7 +586,7 @@ conformance!(history_pages_both_ways, |store| {
 conformance!(read_receipts_only_move_forward_and_stop_at_the_newest, |store| {
     let (e, a, b, c) = pair(&store).await;
     for _ in 0..3 {
-        store.append_message(e, &message(&c, a.id), &[]).await.unwrap();
+        store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap();
     }
     assert_eq!(store.mark_read(e, c.id, b.id, 2).await.unwrap(), 2);
     assert_eq!(store.mark_read(e, c.id, b.id, 1).await.unwrap(), 2, "never lowered");
@@ -558,9 +602,15 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
         name_ct: vec![3; 20],
         content_type: "image/png".into(),
         size: 1234,
+        thumbnail: Some(store::Thumbnail {
+            id: domain::AttachmentId::new(),
+            content_type: "image/png".into(),
+            width: 640,
+            height: 427,
+        }),
     };
     let sent = store
-        .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) }, &[])
+        .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) }, &MessageIndex::default())
         .await
         .unwrap()
         .0;
@@ -589,8 +639,8 @@ conformance!(members_are_removed_once_within_their_tenant, |store| {
     assert!(!store.remove_member(e, c.id, b.id, &audit("x", Some(e))).await.unwrap(), "already gone");
     assert_eq!(store.audit_count().await.unwrap(), events + 1);
     assert!(store.conversation_for_member(e, c.id, b.id).await.unwrap().is_none());
-    assert!(matches!(store.append_message(e, &message(&c, b.id), &[]).await, Err(Error::NotFound)));
-    assert!(store.append_message(e, &message(&c, a.id), &[]).await.is_ok());
+    assert!(matches!(store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await, Err(Error::NotFound)));
+    assert!(store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.is_ok());
 });
 
 mod desk_rows {
@@ -780,7 +830,7 @@ conformance!(report_emails_verify_once_states_close_and_retention_purges_contact
 
 conformance!(message_rows_answer_only_inside_their_enterprise, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let m = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let m = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
     let add = ReactionChange::Add { max_distinct: 5, at: Millis(1) };
     store.set_reaction(e, c.id, m.id, a.id, "👍", add).await.unwrap();
     // The right ids under another enterprise: nothing is read, nothing is changed.
@@ -792,7 +842,7 @@ conformance!(message_rows_answer_only_inside_their_enterprise, |store| {
     assert!(matches!(store.set_reaction(other, c.id, m.id, b.id, "🎉", add).await, Err(Error::NotFound)));
     assert!(matches!(store.mark_read(other, c.id, b.id, 1).await, Err(Error::NotFound)));
     assert!(matches!(
-        store.edit_message(other, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], words: &[], at: Millis(2) }).await,
+        store.edit_message(other, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis(2) }).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(store.delete_message(other, c.id, m.id, a.id, Millis(3)).await, Err(Error::NotFound)));
@@ -809,13 +859,13 @@ conformance!(search_finds_messages_holding_every_token_in_conversations_you_are_
         .append_message(
             e,
             &MessageRow { created_at: Millis(1_000), ..message(&c, a.id) },
-            &[zebra.clone(), report.clone()],
+            &MessageIndex { words: &[zebra.clone(), report.clone()], ..Default::default() },
         )
         .await
         .unwrap()
         .0;
     let second = store
-        .append_message(e, &MessageRow { created_at: Millis(2_000), ..message(&c, b.id) }, std::slice::from_ref(&zebra))
+        .append_message(e, &MessageRow { created_at: Millis(2_000), ..message(&c, b.id) }, &MessageIndex { words: std::slice::from_ref(&zebra), ..Default::default() })
         .await
         .unwrap()
         .0;
@@ -846,7 +896,7 @@ conformance!(search_finds_messages_holding_every_token_in_conversations_you_are_
     assert!(store.search_messages(e, outsider.id, std::slice::from_ref(&zebra), &all, 10).await.unwrap().is_empty());
     let other = enterprise(&store).await;
     assert!(store.search_messages(other, a.id, std::slice::from_ref(&zebra), &all, 10).await.unwrap().is_empty());
-    let edit = MessageEdit { body_ct: &[9; 10], words: std::slice::from_ref(&other_word), at: Millis(3_000) };
+    let edit = MessageEdit { body_ct: &[9; 10], index: MessageIndex { words: std::slice::from_ref(&other_word), ..Default::default() }, at: Millis(3_000) };
     store.edit_message(e, c.id, first.id, a.id, &edit).await.unwrap();
     assert_eq!(found(vec![zebra.clone()], all.clone()).await, [second.id], "the edit replaced the words");
     assert_eq!(found(vec![other_word.clone()], all.clone()).await, [first.id]);
@@ -1039,12 +1089,12 @@ conformance!(report_threads_and_files_answer_only_inside_their_enterprise, |stor
 
 conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
     let (e, a, b, c) = pair(&store).await;
-    let root = store.append_message(e, &message(&c, a.id), &[]).await.unwrap().0;
+    let root = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
     let reply = |to| MessageRow { thread_root_id: Some(to), ..message(&c, b.id) };
     let first =
-        store.append_message(e, &MessageRow { created_at: Millis(5_000), ..reply(root.id) }, &[]).await.unwrap().0;
+        store.append_message(e, &MessageRow { created_at: Millis(5_000), ..reply(root.id) }, &MessageIndex::default()).await.unwrap().0;
     let second =
-        store.append_message(e, &MessageRow { created_at: Millis(6_000), ..reply(root.id) }, &[]).await.unwrap().0;
+        store.append_message(e, &MessageRow { created_at: Millis(6_000), ..reply(root.id) }, &MessageIndex::default()).await.unwrap().0;
     assert_eq!((first.seq, second.seq), (2, 3), "replies are messages of the conversation");
     let replies = store.thread_replies(e, c.id, root.id, 10).await.unwrap();
     assert_eq!(
@@ -1054,11 +1104,11 @@ conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
     let summary = store.thread_summaries(e, c.id, &[root.id, first.id]).await.unwrap();
     assert_eq!(summary, [store::ThreadSummary { root_id: root.id, replies: 2, last_reply_at: Millis(6_000) }]);
     // No reply to a reply, to a message elsewhere, or to a deleted one; nothing is written.
-    let nested = store.append_message(e, &reply(first.id), &[]).await;
+    let nested = store.append_message(e, &reply(first.id), &MessageIndex::default()).await;
     assert!(matches!(nested, Err(Error::Conflict(ref c)) if c == "messages.thread_root_id"), "{nested:?}");
     let (e2, x, _, elsewhere) = pair(&store).await;
-    let foreign = store.append_message(e2, &message(&elsewhere, x.id), &[]).await.unwrap().0;
-    assert!(matches!(store.append_message(e, &reply(foreign.id), &[]).await, Err(Error::Conflict(_))));
+    let foreign = store.append_message(e2, &message(&elsewhere, x.id), &MessageIndex::default()).await.unwrap().0;
+    assert!(matches!(store.append_message(e, &reply(foreign.id), &MessageIndex::default()).await, Err(Error::Conflict(_))));
     store.delete_message(e, c.id, second.id, b.id, Millis(7_000)).await.unwrap();
     assert_eq!(
         store.thread_summaries(e, c.id, &[root.id]).await.unwrap()[0].replies,
@@ -1066,7 +1116,7 @@ conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
         "deleted replies do not count"
     );
     store.delete_message(e, c.id, root.id, a.id, Millis(8_000)).await.unwrap();
-    assert!(matches!(store.append_message(e, &reply(root.id), &[]).await, Err(Error::Conflict(_))));
+    assert!(matches!(store.append_message(e, &reply(root.id), &MessageIndex::default()).await, Err(Error::Conflict(_))));
     assert_eq!(store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap().len(), 3);
     // Another tenant sees no thread.
     assert!(store.thread_replies(e2, c.id, root.id, 10).await.unwrap().is_empty());
