@@ -283,3 +283,57 @@ test("a thread: replies gather under their message, live in the other browser, a
   await ada.context.close();
   await bob.context.close();
 });
+
+test("mentions are counted apart from unread and survive a reload; mute follows you; images show a preview", async () => {
+  const bob = await newPage(browser);
+  await signIn(bob.page, conclave.url, "bob@chat.example");
+  await bob.page.evaluate(async () => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const people = await (await fetch("/api/v1/directory")).json();
+    const ids = people.filter((p) => /^(ada|cy)@/.test(p.email)).map((p) => p.id);
+    const headers = { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token };
+    const post = (path, body) => fetch(path, { method: "POST", headers, body: JSON.stringify(body) }).then((r) => r.json());
+    const group = await post("/api/v1/conversations/group", { title: "Engine room", member_ids: ids });
+    for (const body of ["@ada could you check the gears?", "@channel lunch at noon", "plain words"]) {
+      await post(`/api/v1/conversations/${group.id}/messages`, { body });
+    }
+    // A picture drawn here, sent as a PNG file: the server makes its preview.
+    const canvas = document.createElement("canvas");
+    canvas.width = 900; canvas.height = 600;
+    const g = canvas.getContext("2d");
+    g.fillStyle = "#2c6e9b"; g.fillRect(0, 0, 900, 600);
+    g.fillStyle = "#f5a524"; g.fillRect(150, 100, 600, 400);
+    const png = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    await fetch(`/api/v1/conversations/${group.id}/attachments?name=gears.png`, { method: "POST", headers: { "Content-Type": "image/png", "X-CSRF-Token": me.csrf_token }, body: png });
+  });
+
+  // Ada signs in after the fact: the server's counts say she was named once.
+  const ada = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@chat.example");
+  const room = "#list-group button:has-text('Engine room')";
+  await ada.page.waitForSelector(`${room} .mention-badge:has-text('@1')`);
+  // Cy was named only through @channel: a badge of its own kind.
+  const cy = await newPage(browser);
+  await signIn(cy.page, conclave.url, "cy@chat.example");
+  await cy.page.waitForSelector(`${room} .everyone-badge:has-text('@1')`);
+  await cy.context.close();
+
+  await ada.page.click(room);
+  const preview = ada.page.locator("#messages .file.image img");
+  await preview.waitFor();
+  await ada.page.waitForFunction(() => document.querySelector("#messages .file.image img")?.naturalWidth > 0);
+  assert.equal(await preview.evaluate((img) => img.naturalWidth), 640, "the server's preview, drawn at 640 pixels");
+  assert.equal(ada.page.cspViolations.length, 0);
+
+  await ada.page.click("#mute");
+  await ada.page.waitForSelector("#mute:has-text('Unmute')");
+  // Another device (a fresh context) sees the same choice: it is kept by the server.
+  const elsewhere = await newPage(browser);
+  await signIn(elsewhere.page, conclave.url, "ada@chat.example");
+  await elsewhere.page.waitForSelector(`${room} [title='Muted']`);
+  await elsewhere.page.click(room);
+  await elsewhere.page.waitForSelector("#mute:has-text('Unmute')");
+  await elsewhere.context.close();
+  await ada.context.close();
+  await bob.context.close();
+});

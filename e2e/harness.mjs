@@ -1,6 +1,6 @@
 // Starts a real `conclave serve` on a fresh data directory and drives Debian's Chromium.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -37,7 +37,11 @@ export class Conclave {
     c.enterprise = c.cli(["admin", "create-enterprise", "--name", "Browser Test Corp"]).trim();
     c.port = await freePort();
     c.url = `https://127.0.0.1:${c.port}`;
-    c.proc = spawn(BIN, ["--data-dir", c.dir, "serve", "--listen", `127.0.0.1:${c.port}`], {
+    // Every browser of a test file signs in from 127.0.0.1: the per-address sign-in limit is
+    // raised so a file's many sign-ins are not refused as a burst (its own tests cover it).
+    const config = join(c.dir, "conclave.toml");
+    writeFileSync(config, "sign_in_per_minute = 300\n");
+    c.proc = spawn(BIN, ["--data-dir", c.dir, "--config", config, "serve", "--listen", `127.0.0.1:${c.port}`], {
       // The test identity providers listen on 127.0.0.1 over plain http.
       env: { ...process.env, CONCLAVE_LOG: "warn", CONCLAVE_SSO_ALLOW_HTTP_LOOPBACK: "true" },
       stdio: ["ignore", "ignore", "inherit"],
@@ -100,4 +104,7 @@ export async function signIn(page, url, email, password = PASSWORD) {
     page.waitForSelector("[role=alert]"),
   ]);
   await page.waitForLoadState("load");
+  if (new URL(page.url()).pathname === "/signin" && password === PASSWORD) {
+    throw new Error(`${email} could not sign in: ${await page.locator("[role=alert]").first().textContent()}`);
+  }
 }

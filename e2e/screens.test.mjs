@@ -33,6 +33,17 @@ before(async () => {
       "Notes from last time: https://example.org/notes",
       "> The engine must not round.\nAgreed?",
     ]) await call(`/api/v1/conversations/${c.id}/messages`, { body });
+    // A photo-like picture, so the screenshots show an image preview.
+    const canvas = document.createElement("canvas");
+    canvas.width = 1200; canvas.height = 800;
+    const g = canvas.getContext("2d");
+    const sky = g.createLinearGradient(0, 0, 0, 800);
+    sky.addColorStop(0, "#5b8fc7"); sky.addColorStop(1, "#e8d7b0");
+    g.fillStyle = sky; g.fillRect(0, 0, 1200, 800);
+    g.fillStyle = "#3d5a3a"; g.beginPath(); g.moveTo(0, 800); g.lineTo(380, 420); g.lineTo(700, 640); g.lineTo(980, 380); g.lineTo(1200, 800); g.fill();
+    const png = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    await fetch(`/api/v1/conversations/${c.id}/attachments?name=engine-site.png&caption=${encodeURIComponent("The site, from the north ridge")}`,
+      { method: "POST", headers: { "Content-Type": "image/png", "X-CSRF-Token": me.csrf_token }, body: png });
   });
   await context.close();
 });

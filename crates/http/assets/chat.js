@@ -16,7 +16,6 @@ const conversations = new Map();   // conversation id -> ConversationView (+ las
 const messages = new Map();        // conversation id -> Map(seq -> MessageView)
 const receipts = new Map();        // conversation id -> Map(user id -> seq)
 let teams = [];                    // your teams: their channels are yours to join
-const muted = new Set(JSON.parse(localStorage.getItem("conclave.muted") || "[]"));
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const QUICK_REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "🙏", "✅", "🚀"];
 let picking = null;               // the message id whose reaction picker is open
@@ -53,9 +52,20 @@ function mentionKind(handle) {
   return null;
 }
 
+/// How a message names the reader: "me" by handle, "all" through @channel, @all or @here, or null.
+function mentionOfMe(m) {
+  if (!m.body || m.sender_id === me.user.id) return null;
+  const kinds = mentions(m.body).map(mentionKind);
+  return kinds.includes("me") ? "me" : kinds.includes("all") ? "all" : null;
+}
+
 function mentionsMe(m) {
-  if (!m.body || m.sender_id === me.user.id) return false;
-  return mentions(m.body).some((handle) => { const k = mentionKind(handle); return k === "me" || k === "all"; });
+  return mentionOfMe(m) !== null;
+}
+
+/// Muting is kept by the server for each member, so every device of yours honours it.
+function isMuted(id) {
+  return conversations.get(id)?.muted === true;
 }
 
 function seqs(id) {
@@ -82,7 +92,6 @@ async function loadConversations() {
     const old = before.get(c.id);
     // The server lists the most recent first; keep that order until something new arrives.
     c.last_activity = old?.last_activity ?? -i;
-    c.mentions = old?.mentions ?? 0;
     conversations.set(c.id, c);
     receipts.set(c.id, new Map((c.read_up_to || []).map((r) => [r.user_id, r.seq])));
   });
@@ -92,8 +101,11 @@ async function loadConversations() {
 
 function badge(c) {
   if (c.id === current) return null;
-  if (c.mentions > 0) return h("span", { class: "badge mention-badge", title: c.mentions + " mentions of you" }, "@" + c.mentions);
-  if (c.unread > 0) return h("span", { class: "badge" + (muted.has(c.id) ? " quiet" : ""), title: c.unread + " unread" }, String(c.unread));
+  if (c.mentions > 0) return h("span", { class: "badge mention-badge", title: c.mentions + (c.mentions === 1 ? " mention" : " mentions") + " of you" }, "@" + c.mentions);
+  if (c.everyone_mentions > 0) {
+    return h("span", { class: "badge everyone-badge", title: c.everyone_mentions + (c.everyone_mentions === 1 ? " message" : " messages") + " for everyone here" }, "@" + c.everyone_mentions);
+  }
+  if (c.unread > 0) return h("span", { class: "badge" + (isMuted(c.id) ? " quiet" : ""), title: c.unread + " unread" }, String(c.unread));
   return null;
 }
 
@@ -108,7 +120,7 @@ function renderList() {
       onclick: () => open(c.id).catch(fail),
     },
     c.kind === "team" ? h("span", { class: "hash", "aria-hidden": "true" }, "#") : withPresence(avatar(titleOf(c), c.kind === "direct" ? c.member_ids.find((id) => id !== me.user.id) : c.id), c.kind === "direct" ? c.member_ids.find((id) => id !== me.user.id) : null),
-    h("span", { class: "name" }, titleOf(c)), muted.has(c.id) ? h("span", { class: "muted small", title: "Muted" }, "🔕") : null, badge(c));
+    h("span", { class: "name" }, titleOf(c)), isMuted(c.id) ? h("span", { class: "muted small", title: "Muted" }, "🔕") : null, badge(c));
     lists[c.kind]?.append(h("li", {}, b));
   }
   // Channels of your teams that you have not opened yet: one click joins.
@@ -125,14 +137,13 @@ function renderList() {
       ul.append(h("li", { class: "muted small none" }, empty));
     }
   }
-  const total = sorted.filter((c) => !muted.has(c.id)).reduce((n, c) => n + (c.id === current && !document.hidden ? 0 : c.unread), 0);
+  const total = sorted.filter((c) => !isMuted(c.id)).reduce((n, c) => n + (c.id === current && !document.hidden ? 0 : c.unread), 0);
   document.title = (total > 0 ? "(" + total + ") " : "") + (current ? titleOf(conversations.get(current)) + " · " : "") + "Conclave";
 }
 
 async function joinTeam(teamId) {
   const c = await api("POST", "/api/v1/conversations/team", { team_id: teamId });
   c.last_activity = Date.now();
-  c.mentions = 0;
   conversations.set(c.id, c);
   await open(c.id);
 }
@@ -181,6 +192,7 @@ async function open(id) {
   const c = conversations.get(id);
   if (!c) return;
   c.mentions = 0;
+  c.everyone_mentions = 0;
   history.replaceState(null, "", "#c=" + id);
   $("thread-title").textContent = (c.kind === "team" ? "# " : "") + titleOf(c);
   $("thread-title").className = "";
@@ -205,7 +217,7 @@ async function open(id) {
 }
 
 function renderMute() {
-  const on = muted.has(current);
+  const on = isMuted(current);
   $("mute").textContent = on ? "Unmute" : "Mute";
   $("mute").setAttribute("aria-pressed", String(on));
 }
@@ -341,12 +353,7 @@ function renderMessages(scrollToEnd) {
       })) : null;
     const picker = picking === m.id ? h("div", { class: "picker", role: "group", "aria-label": "Pick a reaction" },
       QUICK_REACTIONS.map((e) => h("button", { type: "button", class: "icon", "aria-label": "React with " + e, onclick: () => { picking = null; react(m, e, true); } }, e))) : null;
-    let file = null;
-    if (m.attachment && !m.deleted) {
-      file = h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "),
-        h("a", { href: "/api/v1/conversations/" + m.conversation_id + "/attachments/" + m.attachment.id, download: m.attachment.name }, m.attachment.name),
-        h("span", { class: "muted small" }, " " + size(m.attachment.size)));
-    }
+    const file = fileOf(m, true);
     const li = h("li", {
       class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : ""),
       dataset: { seq: String(m.seq), id: m.id },
@@ -488,9 +495,24 @@ function closeThreadPanel() {
   $("thread-panel").hidden = true;
 }
 
+/// A message's file: its preview when the server drew one (an image), then its name as a
+/// download link.
+function fileOf(m, withSize) {
+  if (!m.attachment || m.deleted) return null;
+  const a = m.attachment;
+  const href = "/api/v1/conversations/" + m.conversation_id + "/attachments/" + a.id;
+  const link = h("a", { href, download: a.name }, a.name);
+  const details = withSize ? h("span", { class: "muted small" }, " " + size(a.size)) : null;
+  if (!a.thumbnail) return h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "), link, details);
+  // Drawn at half its pixels (previews are made for sharp screens); width and height keep the
+  // space while it loads, so the list does not jump.
+  const picture = h("img", { src: href + "/thumbnail", alt: a.name, loading: "lazy", width: String(Math.ceil(a.thumbnail.width / 2)), height: String(Math.ceil(a.thumbnail.height / 2)) });
+  return h("div", { class: "file image" }, h("a", { href, download: a.name, class: "preview", "aria-label": "Download " + a.name }, picture),
+    h("div", { class: "small" }, link, details));
+}
+
 function threadItem(m, extra) {
-  const file = m.attachment && !m.deleted ? h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "),
-    h("a", { href: "/api/v1/conversations/" + m.conversation_id + "/attachments/" + m.attachment.id, download: m.attachment.name }, m.attachment.name)) : null;
+  const file = fileOf(m, false);
   return h("li", { class: "message" + (extra ? " " + extra : ""), dataset: { seq: String(m.seq), id: m.id } },
     avatar(nameOf(m.sender_id), m.sender_id),
     h("div", { class: "content" }, h("div", { class: "meta" }, h("strong", { class: "sender" }, nameOf(m.sender_id)), timeElement(m.created_at)),
@@ -593,6 +615,7 @@ async function markRead() {
     c.last_read_seq = r.last_read_seq;
     c.unread = 0;
     c.mentions = 0;
+    c.everyone_mentions = 0;
   }
   renderList();
 }
@@ -628,7 +651,7 @@ async function catchUp() {
 }
 
 function notify(c, m) {
-  if (muted.has(c.id) || !("Notification" in window) || Notification.permission !== "granted") return;
+  if (c.muted || !("Notification" in window) || Notification.permission !== "granted") return;
   if (!document.hidden && c.id === current) return;
   const n = new Notification(nameOf(m.sender_id) + (c.kind === "direct" ? "" : " in " + titleOf(c)), {
     body: m.body ? m.body.slice(0, 140) : (m.attachment ? "sent " + m.attachment.name : ""),
@@ -667,7 +690,9 @@ async function handle(event) {
           c.last_seq = Math.max(c.last_seq, m.seq);
           if (m.conversation_id !== current || document.hidden) {
             c.unread += 1;
-            if (mentionsMe(m)) c.mentions += 1;
+            const named = mentionOfMe(m);
+            if (named === "me") c.mentions += 1;
+            if (named === "all") c.everyone_mentions += 1;
           }
           $("announcer").textContent = "New message from " + nameOf(m.sender_id) + (c.kind === "direct" ? "" : " in " + titleOf(c));
           notify(c, m);
@@ -706,7 +731,7 @@ async function handle(event) {
         // Read on another of your devices.
         const c = conversations.get(event.conversation_id);
         c.last_read_seq = Math.max(c.last_read_seq, event.seq);
-        if (c.last_read_seq >= c.last_seq) { c.unread = 0; c.mentions = 0; }
+        if (c.last_read_seq >= c.last_seq) { c.unread = 0; c.mentions = 0; c.everyone_mentions = 0; }
         renderList();
       }
       if (event.conversation_id === current) renderMessages(false);
@@ -844,14 +869,14 @@ async function main() {
   $("new-direct").addEventListener("submit", (ev) => {
     ev.preventDefault();
     api("POST", "/api/v1/conversations/direct", { user_id: $("direct-with").value })
-      .then(async (c) => { c.last_activity = Date.now(); c.mentions = 0; conversations.set(c.id, c); $("start").open = false; await open(c.id); })
+      .then(async (c) => { c.last_activity = Date.now(); conversations.set(c.id, c); $("start").open = false; await open(c.id); })
       .catch(fail);
   });
   $("new-group").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const members = [...$("group-members").selectedOptions].map((o) => o.value);
     api("POST", "/api/v1/conversations/group", { title: $("group-title").value, member_ids: members })
-      .then(async (c) => { ev.target.reset(); c.last_activity = Date.now(); c.mentions = 0; conversations.set(c.id, c); $("start").open = false; await open(c.id); })
+      .then(async (c) => { ev.target.reset(); c.last_activity = Date.now(); conversations.set(c.id, c); $("start").open = false; await open(c.id); })
       .catch(fail);
   });
   $("add-member").addEventListener("submit", (ev) => {
@@ -868,10 +893,10 @@ async function main() {
       .catch(fail);
   });
   $("mute").addEventListener("click", () => {
-    if (muted.has(current)) muted.delete(current); else muted.add(current);
-    localStorage.setItem("conclave.muted", JSON.stringify([...muted]));
-    renderMute();
-    renderList();
+    const id = current;
+    api("PUT", "/api/v1/conversations/" + id + "/preferences", { muted: !isMuted(id) })
+      .then((c) => { conversations.get(id).muted = c.muted; renderMute(); renderList(); })
+      .catch(fail);
   });
   $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
   const area = $("body");
