@@ -218,7 +218,10 @@ async fn index_cost(
                     attachment: None,
                     thread_root_id: None,
                 };
-                store.append_message(e, &row, &store::MessageIndex { words: &tokens, ..Default::default() }).await.unwrap();
+                store
+                    .append_message(e, &row, &store::MessageIndex { words: &tokens, ..Default::default() })
+                    .await
+                    .unwrap();
             }
             let us = t.elapsed().as_secs_f64() * 1e6 / 500.0;
             if indexed {

@@ -164,8 +164,7 @@ pub struct Mentions {
 pub fn mentions(text: &str) -> Mentions {
     let mut found = Mentions::default();
     let mut previous: Option<char> = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
+    for (at, c) in text.char_indices() {
         let starts_word = !previous.is_some_and(|p| p.is_alphanumeric() || p == '.');
         previous = Some(c);
         if c != '@' || !starts_word {

@@ -36,7 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0013_settings_as_policies.sql"),
     },
     Migration { version: 14, name: "threads", sql: include_str!("../migrations/0014_threads.sql") },
-    Migration { version: 15, name: "mentions_mute_thumbnails", sql: include_str!("../migrations/0015_mentions_mute_thumbnails.sql") },
+    Migration {
+        version: 15,
+        name: "mentions_mute_thumbnails",
+        sql: include_str!("../migrations/0015_mentions_mute_thumbnails.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

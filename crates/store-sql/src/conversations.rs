@@ -93,7 +93,8 @@ async fn set_mentions(tx: &mut Transaction, message: MessageId, index: &store::M
         return Ok(());
     }
     let rows: Vec<String> = (0..index.mentioned.len()).map(|i| format!("($1, ${})", i + 2)).collect();
-    let sql = format!("INSERT INTO message_mentions (message_id, user_id) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "));
+    let sql =
+        format!("INSERT INTO message_mentions (message_id, user_id) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "));
     let mut statement = query(&sql).bind(message.to_string());
     for user in index.mentioned {
         statement = statement.bind(user.to_string());

@@ -40,7 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0013_settings_as_policies.sql"),
     },
     Migration { version: 14, name: "threads", sql: include_str!("../migrations/0014_threads.sql") },
-    Migration { version: 15, name: "mentions_mute_thumbnails", sql: include_str!("../migrations/0015_mentions_mute_thumbnails.sql") },
+    Migration {
+        version: 15,
+        name: "mentions_mute_thumbnails",
+        sql: include_str!("../migrations/0015_mentions_mute_thumbnails.sql"),
+    },
 ];
 
 /// The SQLite backend: one writer connection and a few read-only readers over one file.

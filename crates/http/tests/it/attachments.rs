@@ -150,7 +150,8 @@ async fn deleting_the_message_destroys_the_file() {
 }
 
 fn png(width: u32, height: u32) -> Vec<u8> {
-    let picture = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x / 160 * 30) as u8, (y / 120 * 30) as u8, 90]));
+    let picture =
+        image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x / 160 * 30) as u8, (y / 120 * 30) as u8, 90]));
     let mut out = std::io::Cursor::new(Vec::new());
     picture.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
@@ -161,7 +162,11 @@ async fn images_get_a_sealed_preview_that_members_see_and_other_files_do_not() {
     let p = pair().await;
     let base = format!("/api/v1/conversations/{}/attachments", p.conversation);
     let original = png(1280, 960);
-    let r = req(Method::POST, &format!("{base}?name=site.png")).bearer(&p.a).raw("image/png", original.clone()).send(&p.app).await;
+    let r = req(Method::POST, &format!("{base}?name=site.png"))
+        .bearer(&p.a)
+        .raw("image/png", original.clone())
+        .send(&p.app)
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let attachment = r.json()["attachment"].clone();
     assert_eq!(attachment["thumbnail"], serde_json::json!({ "width": 640, "height": 480 }));
@@ -182,21 +187,31 @@ async fn images_get_a_sealed_preview_that_members_see_and_other_files_do_not() {
     req(Method::GET, &thumb).bearer(&p.c).send(&p.app).await.problem(404, "not-found");
 
     // A file that only claims to be an image is kept, without a preview.
-    let r = req(Method::POST, &format!("{base}?name=fake.png")).bearer(&p.a).raw("image/png", sample(3000)).send(&p.app).await;
+    let r = req(Method::POST, &format!("{base}?name=fake.png"))
+        .bearer(&p.a)
+        .raw("image/png", sample(3000))
+        .send(&p.app)
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert!(r.json()["attachment"]["thumbnail"].is_null());
     let fake = r.json()["attachment"]["id"].as_str().unwrap().to_owned();
     let r = req(Method::GET, &format!("{base}/{fake}/thumbnail")).bearer(&p.a).send(&p.app).await;
     assert_eq!(r.problem(422, "invalid-field")["field"], "attachment_id");
-    let r = req(Method::POST, &format!("{base}?name=notes.pdf")).bearer(&p.a).raw("application/pdf", sample(3000)).send(&p.app).await;
+    let r = req(Method::POST, &format!("{base}?name=notes.pdf"))
+        .bearer(&p.a)
+        .raw("application/pdf", sample(3000))
+        .send(&p.app)
+        .await;
     let pdf = r.json()["attachment"]["id"].as_str().unwrap().to_owned();
     let r = req(Method::GET, &format!("{base}/{pdf}/thumbnail")).bearer(&p.a).send(&p.app).await;
     assert!(r.problem(422, "invalid-field")["detail"].as_str().unwrap().contains("PNG and JPEG"));
 
     // Deleting the message takes the preview with the file.
     let before = files(&p.app).len();
-    let r = req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation)).bearer(&p.a).send(&p.app).await;
-    let message = r.json().as_array().unwrap().iter().find(|m| m["attachment"]["id"] == id.as_str()).unwrap()["id"].clone();
+    let r =
+        req(Method::GET, &format!("/api/v1/conversations/{}/messages", p.conversation)).bearer(&p.a).send(&p.app).await;
+    let message =
+        r.json().as_array().unwrap().iter().find(|m| m["attachment"]["id"] == id.as_str()).unwrap()["id"].clone();
     let path = format!("/api/v1/conversations/{}/messages/{}", p.conversation, message.as_str().unwrap());
     let r = req(Method::DELETE, &path).bearer(&p.a).send(&p.app).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());

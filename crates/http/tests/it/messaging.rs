@@ -609,7 +609,10 @@ async fn mentions_are_counted_by_the_server_apart_from_unread_and_survive_a_relo
     // A name that is not a member of the conversation counts for nobody.
     send(&p, &p.b, "@cy are you there?").await;
     let ada = listed(&p, &p.a).await;
-    assert_eq!((ada["unread"].as_i64(), ada["mentions"].as_i64(), ada["everyone_mentions"].as_i64()), (Some(4), Some(1), Some(1)));
+    assert_eq!(
+        (ada["unread"].as_i64(), ada["mentions"].as_i64(), ada["everyone_mentions"].as_i64()),
+        (Some(4), Some(1), Some(1))
+    );
     // Bob's own mentions do not count for Bob.
     let bob = listed(&p, &p.b).await;
     assert_eq!((bob["unread"].as_i64(), bob["mentions"].as_i64()), (Some(0), Some(0)));
@@ -625,7 +628,10 @@ async fn mentions_are_counted_by_the_server_apart_from_unread_and_survive_a_relo
     let read = format!("/api/v1/conversations/{}/read", p.conversation);
     req(Method::POST, &read).bearer(&p.a).json(&json!({ "seq": last })).send(&p.app).await;
     let ada = listed(&p, &p.a).await;
-    assert_eq!((ada["unread"].as_i64(), ada["mentions"].as_i64(), ada["everyone_mentions"].as_i64()), (Some(0), Some(0), Some(0)));
+    assert_eq!(
+        (ada["unread"].as_i64(), ada["mentions"].as_i64(), ada["everyone_mentions"].as_i64()),
+        (Some(0), Some(0), Some(0))
+    );
 }
 
 #[tokio::test]

@@ -158,7 +158,8 @@ impl Attachments {
             bytes.extend_from_slice(&chunk.ok()?);
         }
         let preview = thumbnails::draw(bytes, format).await?;
-        let mut body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(preview.bytes.clone()))]);
+        let mut body =
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(preview.bytes.clone()))]);
         match self.core.blobs.put(key, &mut body, preview.bytes.len() as u64).await {
             Ok(blob) => Some((blob, preview)),
             Err(e) => {

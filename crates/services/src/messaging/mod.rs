@@ -457,7 +457,12 @@ impl Messaging {
     }
 
     /// Mutes or unmutes a conversation for the caller, on every device they use.
-    pub async fn set_muted(&self, p: &Principal, conversation: ConversationId, muted: bool) -> Result<ConversationView> {
+    pub async fn set_muted(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        muted: bool,
+    ) -> Result<ConversationView> {
         self.membership(p, conversation).await?;
         if !self.conversation_store.set_muted(p.enterprise_id, conversation, p.user_id, muted).await? {
             return Err(Error::NotFound("conversation"));
@@ -546,12 +551,10 @@ impl Messaging {
         let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
         let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone };
         let (stored, members) =
-            self.conversation_store.append_message(p.enterprise_id, &row, &index).await.map_err(
-                |e| match e {
-                    store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
-                    e => not_found(e),
-                },
-            )?;
+            self.conversation_store.append_message(p.enterprise_id, &row, &index).await.map_err(|e| match e {
+                store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
+                e => not_found(e),
+            })?;
         let view = open_message(&key, &stored)?;
         self.announce_new(p.enterprise_id, &key, members, &view).await;
         Ok(view)

@@ -5,8 +5,8 @@ use domain::device::DeviceKind;
 use domain::{AuthMethod, EnterpriseId, Millis, Role, Roles, SessionId, TeamId, UserId};
 use std::sync::Arc;
 use store::{
-    EnterpriseRow, Error, KeyRow, MessageEdit, MessageIndex, MessagePage, MessageRow, ReactionChange, SessionRow, Store,
-    TeamMemberRow, TeamRow, UserRow,
+    EnterpriseRow, Error, KeyRow, MessageEdit, MessageIndex, MessagePage, MessageRow, ReactionChange, SessionRow,
+    Store, TeamMemberRow, TeamRow, UserRow,
 };
 use store_conformance::conformance;
 
@@ -440,9 +440,15 @@ conformance!(messages_get_sequence_numbers_and_only_members_may_append, |store| 
     let second = store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await.unwrap().0;
     assert_eq!((first.seq, second.seq), (1, 2));
     let outsider = user(&store, e, b"outsider").await;
-    assert!(matches!(store.append_message(e, &message(&c, outsider.id), &MessageIndex::default()).await, Err(Error::NotFound)));
+    assert!(matches!(
+        store.append_message(e, &message(&c, outsider.id), &MessageIndex::default()).await,
+        Err(Error::NotFound)
+    ));
     let other = enterprise(&store).await;
-    assert!(matches!(store.append_message(other, &message(&c, a.id), &MessageIndex::default()).await, Err(Error::NotFound)), "wrong tenant");
+    assert!(
+        matches!(store.append_message(other, &message(&c, a.id), &MessageIndex::default()).await, Err(Error::NotFound)),
+        "wrong tenant"
+    );
     assert!(store.conversation_for_member(e, c.id, outsider.id).await.unwrap().is_none());
     // Sending moves the sender's receipt to the message sent, never back.
     let (conv, me) = store.conversation_for_member(e, c.id, a.id).await.unwrap().unwrap();
@@ -537,7 +543,9 @@ conformance!(concurrent_appends_get_distinct_contiguous_sequence_numbers, |store
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (store, m) = (store.clone(), message(&c, a.id));
-        tasks.push(tokio::spawn(async move { store.append_message(e, &m, &MessageIndex::default()).await.unwrap().0.seq }));
+        tasks.push(tokio::spawn(
+            async move { store.append_message(e, &m, &MessageIndex::default()).await.unwrap().0.seq },
+        ));
     }
     let mut seqs = Vec::new();
     for t in tasks {
@@ -551,12 +559,26 @@ conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |s
     let (e, a, b, c) = pair(&store).await;
     let m = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
     assert!(matches!(
-        store.edit_message(e, c.id, m.id, b.id, &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis::now() }).await,
+        store
+            .edit_message(
+                e,
+                c.id,
+                m.id,
+                b.id,
+                &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis::now() }
+            )
+            .await,
         Err(Error::NotFound)
     ));
     assert!(matches!(store.delete_message(e, c.id, m.id, b.id, Millis::now()).await, Err(Error::NotFound)));
     let edited = store
-        .edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[9; 10], index: MessageIndex::default(), at: Millis::now() })
+        .edit_message(
+            e,
+            c.id,
+            m.id,
+            a.id,
+            &MessageEdit { body_ct: &[9; 10], index: MessageIndex::default(), at: Millis::now() },
+        )
         .await
         .unwrap();
     assert_eq!(edited.body_ct, Some(vec![9; 10]));
@@ -565,7 +587,15 @@ conformance!(only_the_sender_edits_or_deletes_and_deletion_destroys_the_body, |s
     assert_eq!(deleted.body_ct, None);
     assert!(deleted.deleted_at.is_some());
     assert!(matches!(
-        store.edit_message(e, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis::now() }).await,
+        store
+            .edit_message(
+                e,
+                c.id,
+                m.id,
+                a.id,
+                &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis::now() }
+            )
+            .await,
         Err(Error::NotFound)
     ));
     let stored = store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap();
@@ -610,7 +640,11 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
         }),
     };
     let sent = store
-        .append_message(e, &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) }, &MessageIndex::default())
+        .append_message(
+            e,
+            &MessageRow { attachment: Some(attachment.clone()), ..message(&c, a.id) },
+            &MessageIndex::default(),
+        )
         .await
         .unwrap()
         .0;
@@ -639,7 +673,10 @@ conformance!(members_are_removed_once_within_their_tenant, |store| {
     assert!(!store.remove_member(e, c.id, b.id, &audit("x", Some(e))).await.unwrap(), "already gone");
     assert_eq!(store.audit_count().await.unwrap(), events + 1);
     assert!(store.conversation_for_member(e, c.id, b.id).await.unwrap().is_none());
-    assert!(matches!(store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await, Err(Error::NotFound)));
+    assert!(matches!(
+        store.append_message(e, &message(&c, b.id), &MessageIndex::default()).await,
+        Err(Error::NotFound)
+    ));
     assert!(store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.is_ok());
 });
 
@@ -842,7 +879,15 @@ conformance!(message_rows_answer_only_inside_their_enterprise, |store| {
     assert!(matches!(store.set_reaction(other, c.id, m.id, b.id, "🎉", add).await, Err(Error::NotFound)));
     assert!(matches!(store.mark_read(other, c.id, b.id, 1).await, Err(Error::NotFound)));
     assert!(matches!(
-        store.edit_message(other, c.id, m.id, a.id, &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis(2) }).await,
+        store
+            .edit_message(
+                other,
+                c.id,
+                m.id,
+                a.id,
+                &MessageEdit { body_ct: &[1], index: MessageIndex::default(), at: Millis(2) }
+            )
+            .await,
         Err(Error::NotFound)
     ));
     assert!(matches!(store.delete_message(other, c.id, m.id, a.id, Millis(3)).await, Err(Error::NotFound)));
@@ -865,7 +910,11 @@ conformance!(search_finds_messages_holding_every_token_in_conversations_you_are_
         .unwrap()
         .0;
     let second = store
-        .append_message(e, &MessageRow { created_at: Millis(2_000), ..message(&c, b.id) }, &MessageIndex { words: std::slice::from_ref(&zebra), ..Default::default() })
+        .append_message(
+            e,
+            &MessageRow { created_at: Millis(2_000), ..message(&c, b.id) },
+            &MessageIndex { words: std::slice::from_ref(&zebra), ..Default::default() },
+        )
         .await
         .unwrap()
         .0;
@@ -896,7 +945,11 @@ conformance!(search_finds_messages_holding_every_token_in_conversations_you_are_
     assert!(store.search_messages(e, outsider.id, std::slice::from_ref(&zebra), &all, 10).await.unwrap().is_empty());
     let other = enterprise(&store).await;
     assert!(store.search_messages(other, a.id, std::slice::from_ref(&zebra), &all, 10).await.unwrap().is_empty());
-    let edit = MessageEdit { body_ct: &[9; 10], index: MessageIndex { words: std::slice::from_ref(&other_word), ..Default::default() }, at: Millis(3_000) };
+    let edit = MessageEdit {
+        body_ct: &[9; 10],
+        index: MessageIndex { words: std::slice::from_ref(&other_word), ..Default::default() },
+        at: Millis(3_000),
+    };
     store.edit_message(e, c.id, first.id, a.id, &edit).await.unwrap();
     assert_eq!(found(vec![zebra.clone()], all.clone()).await, [second.id], "the edit replaced the words");
     assert_eq!(found(vec![other_word.clone()], all.clone()).await, [first.id]);
@@ -1091,10 +1144,16 @@ conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
     let (e, a, b, c) = pair(&store).await;
     let root = store.append_message(e, &message(&c, a.id), &MessageIndex::default()).await.unwrap().0;
     let reply = |to| MessageRow { thread_root_id: Some(to), ..message(&c, b.id) };
-    let first =
-        store.append_message(e, &MessageRow { created_at: Millis(5_000), ..reply(root.id) }, &MessageIndex::default()).await.unwrap().0;
-    let second =
-        store.append_message(e, &MessageRow { created_at: Millis(6_000), ..reply(root.id) }, &MessageIndex::default()).await.unwrap().0;
+    let first = store
+        .append_message(e, &MessageRow { created_at: Millis(5_000), ..reply(root.id) }, &MessageIndex::default())
+        .await
+        .unwrap()
+        .0;
+    let second = store
+        .append_message(e, &MessageRow { created_at: Millis(6_000), ..reply(root.id) }, &MessageIndex::default())
+        .await
+        .unwrap()
+        .0;
     assert_eq!((first.seq, second.seq), (2, 3), "replies are messages of the conversation");
     let replies = store.thread_replies(e, c.id, root.id, 10).await.unwrap();
     assert_eq!(
@@ -1108,7 +1167,10 @@ conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
     assert!(matches!(nested, Err(Error::Conflict(ref c)) if c == "messages.thread_root_id"), "{nested:?}");
     let (e2, x, _, elsewhere) = pair(&store).await;
     let foreign = store.append_message(e2, &message(&elsewhere, x.id), &MessageIndex::default()).await.unwrap().0;
-    assert!(matches!(store.append_message(e, &reply(foreign.id), &MessageIndex::default()).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        store.append_message(e, &reply(foreign.id), &MessageIndex::default()).await,
+        Err(Error::Conflict(_))
+    ));
     store.delete_message(e, c.id, second.id, b.id, Millis(7_000)).await.unwrap();
     assert_eq!(
         store.thread_summaries(e, c.id, &[root.id]).await.unwrap()[0].replies,
@@ -1116,7 +1178,10 @@ conformance!(threads_are_one_level_deep_inside_their_conversation, |store| {
         "deleted replies do not count"
     );
     store.delete_message(e, c.id, root.id, a.id, Millis(8_000)).await.unwrap();
-    assert!(matches!(store.append_message(e, &reply(root.id), &MessageIndex::default()).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        store.append_message(e, &reply(root.id), &MessageIndex::default()).await,
+        Err(Error::Conflict(_))
+    ));
     assert_eq!(store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap().len(), 3);
     // Another tenant sees no thread.
     assert!(store.thread_replies(e2, c.id, root.id, 10).await.unwrap().is_empty());
