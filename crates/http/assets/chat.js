@@ -605,19 +605,40 @@ async function act(fn) {
   }
 }
 
+let readInFlight = false;
+let readAgain = false;
+
+/// Moves your read receipt to the newest message held. While one move is on its way, the next
+/// waits for it and goes once, however many messages arrived meanwhile.
 async function markRead() {
   if (!current || document.hidden) return;
-  const c = conversations.get(current);
-  const have = seqs(current);
-  const last = have.length ? Math.max(...have) : 0;
-  if (c && last > c.last_read_seq) {
-    const r = await api("POST", "/api/v1/conversations/" + current + "/read", { seq: last });
-    c.last_read_seq = r.last_read_seq;
-    c.unread = 0;
-    c.mentions = 0;
-    c.everyone_mentions = 0;
+  if (readInFlight) { readAgain = true; return; }
+  readInFlight = true;
+  try {
+    const c = conversations.get(current);
+    const have = seqs(current);
+    const last = have.length ? Math.max(...have) : 0;
+    if (c && last > c.last_read_seq) {
+      const r = await api("POST", "/api/v1/conversations/" + current + "/read", { seq: last });
+      c.last_read_seq = r.last_read_seq;
+      c.unread = 0;
+      c.mentions = 0;
+      c.everyone_mentions = 0;
+    }
+  } finally {
+    readInFlight = false;
   }
   renderList();
+  if (readAgain) { readAgain = false; await markRead(); }
+}
+
+let renderQueued = false;
+
+/// Live events can come faster than the list can be drawn: they are drawn once per frame.
+function renderSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; renderMessages(false); });
 }
 
 function bump(c) {
@@ -701,7 +722,7 @@ async function handle(event) {
         c.unread -= 1;
       }
       if (m.conversation_id === current) {
-        renderMessages(false);
+        renderSoon();
         renderThread();
         await markRead();
       } else {
@@ -720,7 +741,7 @@ async function handle(event) {
       const held = [...(messages.get(event.conversation_id) || new Map()).values()].find((m) => m.id === event.message_id);
       if (held) {
         held.reactions = event.reactions;
-        if (event.conversation_id === current) renderMessages(false);
+        if (event.conversation_id === current) renderSoon();
       }
       break;
     }
@@ -734,7 +755,7 @@ async function handle(event) {
         if (c.last_read_seq >= c.last_seq) { c.unread = 0; c.mentions = 0; c.everyone_mentions = 0; }
         renderList();
       }
-      if (event.conversation_id === current) renderMessages(false);
+      if (event.conversation_id === current) renderSoon();
       break;
     case "conversation-created":
     case "member-joined":
