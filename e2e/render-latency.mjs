@@ -5,8 +5,11 @@
 // same clock (performance.timeOrigin + performance.now(), on one machine). The baseline, from the
 // same run, is the sender's own round trip: from the request to its 201 answer.
 //
-//   cargo build --release -p conclave && cd e2e && CONCLAVE_BIN=../target/release/conclave node render-latency.mjs
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+//   cargo build --release -p conclave && cd e2e && node render-latency.mjs ../target/release/conclave
+
+// The server binary comes as the first argument (the harness reads it from its variable on load).
+if (process.argv[2]) process.env.CONCLAVE_BIN = process.argv[2];
+const { Conclave, launchBrowser, newPage, signIn } = await import("./harness.mjs");
 
 const COUNT = Number(process.env.RENDER_MESSAGES || 200);
 
