@@ -80,23 +80,16 @@ fn dimension(row: &Row, column: &str) -> Result<u32> {
     u32::try_from(value).map_err(|_| Error::Other(format!("{column} out of range: {value}")))
 }
 
-/// Records whom a message names (inside the caller's transaction), replacing what it named
-/// before.
-async fn set_mentions(tx: &mut Transaction, message: MessageId, index: &store::MessageIndex<'_>) -> Result<()> {
-    query("DELETE FROM message_mentions WHERE message_id = $1").bind(message.to_string()).execute(&mut **tx).await?;
-    query("UPDATE messages SET mentions_everyone = $1 WHERE id = $2")
-        .bind(index.everyone)
-        .bind(message.to_string())
-        .execute(&mut **tx)
-        .await?;
-    if index.mentioned.is_empty() {
+/// Records the members a message names (inside the caller's transaction).
+async fn insert_mentions(tx: &mut Transaction, message: MessageId, mentioned: &[UserId]) -> Result<()> {
+    if mentioned.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = (0..index.mentioned.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+    let rows: Vec<String> = (0..mentioned.len()).map(|i| format!("($1, ${})", i + 2)).collect();
     let sql =
         format!("INSERT INTO message_mentions (message_id, user_id) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "));
     let mut statement = query(&sql).bind(message.to_string());
-    for user in index.mentioned {
+    for user in mentioned {
         statement = statement.bind(user.to_string());
     }
     statement.execute(&mut **tx).await?;
@@ -441,8 +434,8 @@ impl store::ConversationStore for SqlStore {
             .execute(&mut *tx)
             .await?;
             query(&format!(
-                "INSERT INTO messages ({MESSAGE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                "INSERT INTO messages ({MESSAGE_COLUMNS}, mentions_everyone) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ))
             .bind(message.id.to_string())
             .bind(message.conversation_id.to_string())
@@ -459,12 +452,11 @@ impl store::ConversationStore for SqlStore {
             .bind(thumbnail.map(|t| t.content_type.clone()))
             .bind(thumbnail.map(|t| i64::from(t.width)))
             .bind(thumbnail.map(|t| i64::from(t.height)))
+            .bind(index.everyone)
             .execute(&mut *tx)
             .await?;
             insert_words(&mut tx, message.conversation_id, message.id, message.created_at, index.words).await?;
-            if index.everyone || !index.mentioned.is_empty() {
-                set_mentions(&mut tx, message.id, index).await?;
-            }
+            insert_mentions(&mut tx, message.id, index.mentioned).await?;
             Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
         })
     }
@@ -479,7 +471,7 @@ impl store::ConversationStore for SqlStore {
     ) -> Result<MessageRow> {
         transaction!(self.writer(), |tx| {
             let row = query(&format!(
-                "UPDATE messages SET body_ct = $1, edited_at = $2 \
+                "UPDATE messages SET body_ct = $1, edited_at = $2, mentions_everyone = $7 \
                  WHERE conversation_id = $3 AND id = $4 AND sender_id = $5 AND deleted_at IS NULL \
                  AND conversation_id IN (SELECT id FROM conversations WHERE id = $3 AND enterprise_id = $6) \
                  RETURNING {MESSAGE_COLUMNS}"
@@ -490,13 +482,15 @@ impl store::ConversationStore for SqlStore {
             .bind(id.to_string())
             .bind(sender.to_string())
             .bind(enterprise.to_string())
+            .bind(edit.index.everyone)
             .fetch_optional(&mut *tx)
             .await?;
             let row = row.as_ref().map(message_row).transpose()?.ok_or(Error::NotFound)?;
             // The index follows the text: the old words stop finding the message at once.
             query("DELETE FROM message_words WHERE message_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
             insert_words(&mut tx, conversation, id, row.created_at, edit.index.words).await?;
-            set_mentions(&mut tx, id, &edit.index).await?;
+            query("DELETE FROM message_mentions WHERE message_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+            insert_mentions(&mut tx, id, edit.index.mentioned).await?;
             Ok(row)
         })
     }
