@@ -217,6 +217,9 @@ async fn index_cost(
                     deleted_at: None,
                     attachment: None,
                     thread_root_id: None,
+                    control: None,
+                    forward: None,
+                    removed: None,
                 };
                 store
                     .append_message(e, &row, &store::MessageIndex { words: &tokens, ..Default::default() })

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceKind {
     Browser,
+    /// The desktop app (an Electron shell around the web client).
+    Desktop,
     Mobile,
     Api,
     Cli,
@@ -16,6 +18,7 @@ impl DeviceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceKind::Browser => "browser",
+            DeviceKind::Desktop => "desktop",
             DeviceKind::Mobile => "mobile",
             DeviceKind::Api => "api",
             DeviceKind::Cli => "cli",
@@ -23,7 +26,7 @@ impl DeviceKind {
     }
 
     pub fn parse(s: &str) -> Option<DeviceKind> {
-        [DeviceKind::Browser, DeviceKind::Mobile, DeviceKind::Api, DeviceKind::Cli]
+        [DeviceKind::Browser, DeviceKind::Desktop, DeviceKind::Mobile, DeviceKind::Api, DeviceKind::Cli]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -61,6 +64,8 @@ pub fn describe(user_agent: &str) -> (DeviceKind, String) {
     .map(|(_, name)| name);
     let mobile = ua.contains("Mobile") || ua.contains("Android") || ua.contains("iPhone");
     match (browser, os) {
+        // Electron shells also name Chrome; the desktop app says so with its own product token.
+        (Some(_), Some(o)) if ua.contains("Electron/") => (DeviceKind::Desktop, format!("Desktop app on {o}")),
         (Some(b), Some(o)) => (if mobile { DeviceKind::Mobile } else { DeviceKind::Browser }, format!("{b} on {o}")),
         (Some(b), None) => (DeviceKind::Browser, b.to_owned()),
         (None, _) if ua.starts_with("conclave-cli") => (DeviceKind::Cli, "Conclave CLI".to_owned()),

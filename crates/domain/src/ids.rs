@@ -70,3 +70,8 @@ id_type!(
     /// One entry in a report's thread between the finder and the security team.
     ReportMessageId
 );
+
+id_type!(
+    /// A message policy template of one enterprise (M2–M5).
+    MessagePolicyId
+);

@@ -6,12 +6,13 @@ pub mod audit;
 pub mod desk;
 pub mod device;
 pub mod ids;
+pub mod message_policy;
 pub mod messaging;
 pub mod password_policy;
 pub mod validate;
 
 pub use ids::{
-    AttachmentId, ConversationId, EnterpriseId, MessageId, ReportId, ReportMessageId, SessionId, TeamId, UserId,
+    AttachmentId, ConversationId, EnterpriseId, MessageId, MessagePolicyId, ReportId, ReportMessageId, SessionId, TeamId, UserId,
 };
 pub use validate::{FieldError, Rule};
 

@@ -67,10 +67,12 @@ pub enum Kind {
     SsoRequired,
     SsoFailed,
     Gone,
+    Recalled,
+    MessagePolicy,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 24] = [
         Kind::MalformedBody,
         Kind::InvalidField,
         Kind::UnsupportedMediaType,
@@ -93,6 +95,8 @@ impl Kind {
         Kind::SsoRequired,
         Kind::SsoFailed,
         Kind::Gone,
+        Kind::Recalled,
+        Kind::MessagePolicy,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -119,6 +123,8 @@ impl Kind {
             Kind::SsoRequired => "sso-required",
             Kind::SsoFailed => "sso-failed",
             Kind::Gone => "gone",
+            Kind::Recalled => "recalled",
+            Kind::MessagePolicy => "message-policy",
         }
     }
 
@@ -143,6 +149,8 @@ impl Kind {
             Kind::SsoRequired => StatusCode::FORBIDDEN,
             Kind::SsoFailed => StatusCode::UNAUTHORIZED,
             Kind::Gone => StatusCode::GONE,
+            Kind::Recalled => StatusCode::GONE,
+            Kind::MessagePolicy => StatusCode::FORBIDDEN,
         }
     }
 
@@ -170,6 +178,8 @@ impl Kind {
             Kind::SsoRequired => "Sign in through single sign-on",
             Kind::SsoFailed => "Single sign-on failed",
             Kind::Gone => "No longer available",
+            Kind::Recalled => "The message was recalled",
+            Kind::MessagePolicy => "The message's policy does not allow this",
         }
     }
 
@@ -198,6 +208,8 @@ impl Kind {
             Kind::SsoRequired => "The organisation has turned password sign-in off: use its identity provider (`/sso/start`). Enterprise admins with one-time codes may still use their password.",
             Kind::SsoFailed => "The identity provider's answer was refused (wrong or reused state, a token from another issuer or audience, an expired token, a bad signature, a domain that is not allowed, ...). No account or session was created; start again.",
             Kind::Gone => "It existed but works no more: a single-use link that was used or has expired. Ask for a new one.",
+            Kind::Recalled => "Its sender or an administrator recalled the message: it and every copy forwarded from it were removed and their content destroyed. Nothing can bring it back.",
+            Kind::MessagePolicy => "The message was sent under a policy that forbids this here and now: it may not be forwarded or copied, or it is readable only at other times, from other networks or on other kinds of device. `detail` says which.",
         }
     }
 
@@ -343,6 +355,8 @@ impl From<services::Error> for Problem {
             E::SsoOnly => Problem::new(Kind::SsoRequired, "your organisation signs in through single sign-on"),
             E::SsoFailed(why) => Problem::new(Kind::SsoFailed, why),
             E::Gone(why) => Problem::new(Kind::Gone, why),
+            E::Recalled => Problem::new(Kind::Recalled, "the message was recalled by its sender or an administrator"),
+            E::PolicyRefused(why) => Problem::new(Kind::MessagePolicy, why),
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")

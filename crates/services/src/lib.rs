@@ -81,6 +81,12 @@ pub enum Error {
     /// It existed but works no more (a used or expired single-use link).
     #[error("{0}")]
     Gone(&'static str),
+    /// The message (or the one it was copied from) was recalled: it is gone for good.
+    #[error("the message was recalled")]
+    Recalled,
+    /// The message's policy forbids this (forward, download, reading here or now); says why.
+    #[error("{0}")]
+    PolicyRefused(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -176,6 +182,7 @@ pub struct Services {
     pub sessions: Arc<identity::Sessions>,
     pub sso: Arc<identity::Sso>,
     pub links: Arc<identity::CredentialLinks>,
+    pub message_policies: Arc<messaging::MessagePolicies>,
     pub messaging: Arc<messaging::Messaging>,
     pub attachments: Arc<messaging::Attachments>,
     pub desk: Arc<desk::Desk>,
@@ -205,7 +212,8 @@ impl Services {
             directory.clone(),
             sessions.clone(),
         ));
-        let messaging = Arc::new(messaging::Messaging::new(core.clone(), &store));
+        let message_policies = Arc::new(messaging::MessagePolicies::new(core.clone(), &store));
+        let messaging = Arc::new(messaging::Messaging::new(core.clone(), &store, message_policies.clone()));
         let attachments = Arc::new(messaging::Attachments::new(core.clone(), &store, messaging.clone()));
         let desk = Arc::new(desk::Desk::new(core.clone(), &store));
         let compliance = Arc::new(compliance::Compliance::new(core.clone(), &store));
@@ -216,6 +224,7 @@ impl Services {
             sessions,
             sso,
             links,
+            message_policies,
             messaging,
             attachments,
             desk,
@@ -284,7 +293,7 @@ pub async fn run_jobs_forever(services: Arc<Services>) {
 /// The one place that knows which domain runs which job.
 #[async_trait::async_trait]
 impl jobs::RunJob for Services {
-    async fn run_job(&self, kind: jobs::JobKind, _row: &store::JobRow) -> Result<()> {
+    async fn run_job(&self, kind: jobs::JobKind, row: &store::JobRow) -> Result<()> {
         match kind {
             jobs::JobKind::PurgeClosedReports => {
                 let n = self.desk.purge_closed_reports().await?;
@@ -298,6 +307,11 @@ impl jobs::RunJob for Services {
                     tracing::info!(files = n, "removed partial uploads left by an earlier crash");
                 }
             }
+            jobs::JobKind::ExpireMessage => self.messaging.expire(&messaging::control::MessageJob::parse(row)?).await?,
+            jobs::JobKind::MessageWindow => {
+                self.messaging.window_changed(&messaging::control::MessageJob::parse(row)?).await?
+            }
+            jobs::JobKind::ShredFiles => self.messaging.shred_files(&messaging::control::MessageJob::parse(row)?).await?,
         }
         Ok(())
     }

@@ -38,6 +38,9 @@ pub struct ConversationView {
     /// How far each other member has read: what "seen" markers are drawn from after a reload.
     pub read_up_to: Vec<ReadPosition>,
     pub created_at: String,
+    /// The message policy template its messages get when the sender picks none.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub default_policy_id: Option<domain::MessagePolicyId>,
 }
 
 /// One member's read receipt.
@@ -77,6 +80,52 @@ pub struct MessageView {
     /// When the newest reply came (RFC 3339), if there is one.
     #[serde(default)]
     pub last_reply_at: Option<String>,
+    /// The message policy it was sent under and what it means for the reader now.
+    #[serde(default)]
+    pub control: Option<ControlView>,
+    /// For a forwarded copy: where it came from.
+    #[serde(default)]
+    pub forwarded: Option<ForwardedView>,
+    /// For its sender and enterprise admins: how many copies were forwarded from it (every copy
+    /// at any depth for an original; the direct copies for a copy).
+    #[serde(default)]
+    pub forward_count: i64,
+}
+
+/// What a message policy means for one reader of one message, now.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ControlView {
+    /// The template it was sent under (absent for a copy whose rules came only from its ancestors).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub policy_id: Option<domain::MessagePolicyId>,
+    /// `readable`; `restricted` (not here or not now: `reason` says why, `opens_at` when it will
+    /// be readable); `concealed` (burn after reading: reveal it first); `pending` (live events
+    /// only: fetch the message to learn what you may see).
+    pub state: String,
+    pub reason: Option<String>,
+    pub opens_at: Option<String>,
+    /// When it is destroyed for everyone (RFC 3339).
+    pub expires_at: Option<String>,
+    /// Burn after reading: how long it stays once revealed.
+    pub burn_after_seconds: Option<u64>,
+    /// When it burns for you, once you revealed it.
+    pub burns_at: Option<String>,
+    /// For its sender, with burn after reading: how many have revealed it.
+    pub revealed_by: Option<i64>,
+    /// Nobody may forward it.
+    pub no_forward: bool,
+    /// Clients must not offer copying its text; its file cannot be downloaded.
+    pub no_copy: bool,
+}
+
+/// A forwarded copy's lineage.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ForwardedView {
+    /// Who wrote the original.
+    #[schema(value_type = String, format = Uuid)]
+    pub original_sender_id: UserId,
+    /// 1 for a copy of the original, 2 for a copy of a copy, ...
+    pub hops: i64,
 }
 
 /// A thread: the message that started it and its replies, oldest first.
@@ -195,6 +244,23 @@ pub enum Event {
     DeskReportChanged {
         #[schema(value_type = String, format = Uuid)]
         report_id: domain::ReportId,
+    },
+    /// A message changed for its readers without new content (its window opened or closed,
+    /// someone revealed it): clients fetch it again to learn what they may see now.
+    MessageChanged {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = String, format = Uuid)]
+        message_id: MessageId,
+    },
+    /// Messages were recalled or expired: clients drop them at once.
+    MessagesRemoved {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        #[schema(value_type = Vec<String>)]
+        message_ids: Vec<MessageId>,
+        /// `recalled` or `expired`.
+        reason: String,
     },
     /// A session ended (sign-out, signed out from another device, account disabled): the client
     /// must erase what it holds and sign in again. `None` means every session of the recipient.

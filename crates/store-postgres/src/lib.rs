@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mentions_mute_thumbnails",
         sql: include_str!("../migrations/0015_mentions_mute_thumbnails.sql"),
     },
+    Migration { version: 16, name: "message_control", sql: include_str!("../migrations/0016_message_control.sql") },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

@@ -11,7 +11,8 @@ use store::decode;
 use store::{ConversationMemberRow, ConversationRow, Error, MessagePage, MessageRow, ReactionRow, Result};
 
 const CONVERSATION_COLUMNS: &str =
-    "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq";
+    "c.id, c.enterprise_id, c.kind, c.team_id, c.direct_key, c.title_ct, c.created_by, c.created_at, c.last_seq, \
+     c.default_policy_id";
 const MEMBER_COLUMNS: &str = "m.conversation_id, m.user_id, m.role, m.joined_at, m.last_read_seq, m.muted";
 /// Keeps rows to the conversation bound as `$1` when it belongs to the enterprise bound as `$2`.
 const IN_ENTERPRISE_2: &str = "conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $2)";
@@ -20,7 +21,8 @@ const IN_ENTERPRISE_3: &str = "conversation_id IN (SELECT id FROM conversations 
 
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, body_ct, created_at, edited_at, deleted_at, \
      attachment_id, attachment_name_ct, attachment_type, attachment_size, thread_root_id, \
-     thumbnail_id, thumbnail_type, thumbnail_width, thumbnail_height";
+     thumbnail_id, thumbnail_type, thumbnail_width, thumbnail_height, \
+     policy_id, policy_rules, expires_at, forwarded_from, forward_root, forward_hops, original_sender_id, removed";
 
 fn conversation_row(row: &Row) -> Result<ConversationRow> {
     let team: Option<String> = row.try_get("team_id")?;
@@ -34,6 +36,10 @@ fn conversation_row(row: &Row) -> Result<ConversationRow> {
         created_by: UserId(decode::uuid(&text(row, "created_by")?)?),
         created_at: Millis(row.try_get("created_at")?),
         last_seq: row.try_get("last_seq")?,
+        default_policy_id: row
+            .try_get::<Option<String>, _>("default_policy_id")?
+            .map(|id| decode::uuid(&id).map(domain::MessagePolicyId))
+            .transpose()?,
     })
 }
 
@@ -132,11 +138,54 @@ fn message_row(row: &Row) -> Result<MessageRow> {
                 },
             }),
         },
-        thread_root_id: row
-            .try_get::<Option<String>, _>("thread_root_id")?
-            .map(|id| decode::uuid(&id).map(MessageId))
-            .transpose()?,
+        thread_root_id: optional_id(row, "thread_root_id")?.map(MessageId),
+        control: match row.try_get::<Option<String>, _>("policy_rules")? {
+            None => None,
+            Some(rules) => Some(store::MessageControl {
+                policy_id: optional_id(row, "policy_id")?.map(domain::MessagePolicyId),
+                rules,
+                expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(Millis),
+            }),
+        },
+        forward: match (optional_id(row, "forwarded_from")?, optional_id(row, "forward_root")?) {
+            (Some(parent), Some(root)) => Some(store::ForwardLink {
+                parent_id: MessageId(parent),
+                root_id: MessageId(root),
+                hops: row.try_get("forward_hops")?,
+                original_sender_id: UserId(
+                    optional_id(row, "original_sender_id")?.ok_or_else(|| Error::Other("copy without its author".into()))?,
+                ),
+            }),
+            _ => None,
+        },
+        removed: match row.try_get::<Option<String>, _>("removed")? {
+            None => None,
+            Some(r) => Some(store::Removal::parse(&r).ok_or_else(|| Error::Other(format!("unknown removal {r:?}")))?),
+        },
     })
+}
+
+fn optional_id(row: &Row, column: &str) -> Result<Option<uuid::Uuid>> {
+    row.try_get::<Option<String>, _>(column)?.map(|id| decode::uuid(&id)).transpose()
+}
+
+/// The message bound as `$1` (in the enterprise bound as `$2`) and, when `with_copies`, every
+/// copy forwarded from it at any depth: a recursive walk down `forwarded_from`.
+fn message_tree(with_copies: bool) -> &'static str {
+    if with_copies {
+        "WITH RECURSIVE tree(id) AS (\
+             SELECT id FROM messages WHERE id = $1 \
+               AND conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $2) \
+             UNION SELECT m.id FROM messages m JOIN tree t ON m.forwarded_from = t.id) "
+    } else {
+        "WITH tree(id) AS (SELECT id FROM messages WHERE id = $1 \
+             AND conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $2)) "
+    }
+}
+
+/// Reads `(id, n)` rows: a count per message.
+fn id_counts(rows: &[Row]) -> Result<Vec<(MessageId, i64)>> {
+    rows.iter().map(|r| Ok((MessageId(decode::uuid(&text(r, "id")?)?), r.try_get("n")?))).collect()
 }
 
 #[async_trait]
@@ -415,6 +464,19 @@ impl store::ConversationStore for SqlStore {
                     return Err(Error::Conflict("messages.thread_root_id".to_owned()));
                 }
             }
+            if let Some(forward) = &message.forward {
+                // A copy of a message recalled meanwhile must not appear after the recall.
+                let for_share = self.dialect().for_share;
+                let parent: Option<String> = query_scalar(&format!(
+                    "SELECT id FROM messages WHERE id = $1 AND removed IS NULL {for_share}"
+                ))
+                .bind(forward.parent_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if parent.is_none() {
+                    return Err(Error::Conflict("messages.forwarded_from".to_owned()));
+                }
+            }
             let seq: i64 = query_scalar(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 RETURNING last_seq",
             )
@@ -433,9 +495,12 @@ impl store::ConversationStore for SqlStore {
             .bind(&sender)
             .execute(&mut *tx)
             .await?;
+            let control = message.control.as_ref();
+            let forward = message.forward.as_ref();
             query(&format!(
                 "INSERT INTO messages ({MESSAGE_COLUMNS}, mentions_everyone) \
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                         $16, $17, $18, $19, $20, $21, $22, NULL, $23)"
             ))
             .bind(message.id.to_string())
             .bind(message.conversation_id.to_string())
@@ -452,9 +517,22 @@ impl store::ConversationStore for SqlStore {
             .bind(thumbnail.map(|t| t.content_type.clone()))
             .bind(thumbnail.map(|t| i64::from(t.width)))
             .bind(thumbnail.map(|t| i64::from(t.height)))
+            .bind(control.and_then(|c| c.policy_id).map(|p| p.to_string()))
+            .bind(control.map(|c| c.rules.clone()))
+            .bind(control.and_then(|c| c.expires_at).map(|t| t.0))
+            .bind(forward.map(|f| f.parent_id.to_string()))
+            .bind(forward.map(|f| f.root_id.to_string()))
+            .bind(forward.map_or(0, |f| f.hops))
+            .bind(forward.map(|f| f.original_sender_id.to_string()))
             .bind(index.everyone)
             .execute(&mut *tx)
             .await?;
+            for job in index.jobs {
+                crate::jobs::insert_job(&mut *tx, job, "DO NOTHING").await?;
+            }
+            if let Some(audit) = index.audit {
+                append_audit(&mut tx, audit).await?;
+            }
             insert_words(&mut tx, message.conversation_id, message.id, message.created_at, index.words).await?;
             insert_mentions(&mut tx, message.id, index.mentioned).await?;
             Ok((MessageRow { seq, edited_at: None, deleted_at: None, ..message.clone() }, members))
@@ -714,7 +792,7 @@ impl store::ConversationStore for SqlStore {
     ) -> Result<Vec<MessageRow>> {
         query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {IN_ENTERPRISE_2} \
-             AND thread_root_id = $3 ORDER BY seq LIMIT $4"
+             AND thread_root_id = $3 AND removed IS NULL ORDER BY seq LIMIT $4"
         ))
         .bind(conversation.to_string())
         .bind(enterprise.to_string())
@@ -800,7 +878,7 @@ impl store::ConversationStore for SqlStore {
             MessagePage::After(seq) => ("seq > $2", "ASC", seq),
         };
         query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {condition} \
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND {condition} AND removed IS NULL \
              AND conversation_id IN (SELECT id FROM conversations WHERE id = $1 AND enterprise_id = $4) \
              ORDER BY seq {order} LIMIT $3"
         ))
@@ -813,6 +891,180 @@ impl store::ConversationStore for SqlStore {
         .iter()
         .map(message_row)
         .collect()
+    }
+
+    async fn forward_descendants(&self, enterprise: EnterpriseId, message: MessageId) -> Result<Vec<MessageRow>> {
+        query(&format!(
+            "WITH RECURSIVE tree(id) AS (SELECT id FROM messages WHERE forwarded_from = $1 \
+                 UNION SELECT m.id FROM messages m JOIN tree t ON m.forwarded_from = t.id) \
+             SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT id FROM tree) \
+             AND conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $2) \
+             ORDER BY forward_hops, created_at, id"
+        ))
+        .bind(message.to_string())
+        .bind(enterprise.to_string())
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(message_row)
+        .collect()
+    }
+
+    async fn forward_counts(&self, enterprise: EnterpriseId, messages: &[MessageId]) -> Result<Vec<(MessageId, i64)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT p.id, (SELECT COUNT(*) FROM messages c WHERE c.forward_root = p.id OR c.forwarded_from = p.id) AS n \
+             FROM messages p WHERE p.id IN ({}) \
+             AND p.conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $1)",
+            crate::placeholders(2, messages.len())
+        );
+        let mut statement = query(&sql).bind(enterprise.to_string());
+        for m in messages {
+            statement = statement.bind(m.to_string());
+        }
+        Ok(id_counts(&statement.fetch_all(self.reader()).await?)?.into_iter().filter(|(_, n)| *n > 0).collect())
+    }
+
+    async fn remove_messages(
+        &self,
+        enterprise: EnterpriseId,
+        remove: &store::RemoveMessages<'_>,
+    ) -> Result<Vec<MessageRow>> {
+        let tree = message_tree(remove.with_copies);
+        transaction!(self.writer(), |tx| {
+            // What people added to the messages goes first, while the walk can still find them.
+            for table in ["message_reactions", "message_words", "message_mentions", "message_reveals"] {
+                query(&format!("{tree} DELETE FROM {table} WHERE message_id IN (SELECT id FROM tree)"))
+                    .bind(remove.message.to_string())
+                    .bind(enterprise.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let rows = query(&format!(
+                "{tree} UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, mentions_everyone = FALSE, \
+                   deleted_at = COALESCE(deleted_at, $3), removed = $4 \
+                 WHERE id IN (SELECT id FROM tree) AND removed IS NULL RETURNING {MESSAGE_COLUMNS}"
+            ))
+            .bind(remove.message.to_string())
+            .bind(enterprise.to_string())
+            .bind(remove.at.0)
+            .bind(remove.removal.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(message_row)
+            .collect::<Result<Vec<_>>>()?;
+            if !rows.is_empty() {
+                if let Some(audit) = remove.audit {
+                    append_audit(&mut tx, audit).await?;
+                }
+                if let Some(job) = remove.job {
+                    crate::jobs::insert_job(&mut *tx, job, "DO NOTHING").await?;
+                }
+            }
+            Ok(rows)
+        })
+    }
+
+    async fn attachment_in_use(&self, attachment: AttachmentId) -> Result<bool> {
+        let found: Option<String> = query_scalar(
+            "SELECT id FROM messages WHERE attachment_id = $1 AND deleted_at IS NULL AND removed IS NULL LIMIT 1",
+        )
+        .bind(attachment.to_string())
+        .fetch_optional(self.writer())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    async fn reveal_message(
+        &self,
+        enterprise: EnterpriseId,
+        message: MessageId,
+        user: UserId,
+        at: Millis,
+        burns_at: Millis,
+    ) -> Result<Millis> {
+        transaction!(self.writer(), |tx| {
+            query(
+                "INSERT INTO message_reveals (message_id, user_id, revealed_at, burns_at) \
+                 SELECT m.id, $2, $3, $4 FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE m.id = $1 AND c.enterprise_id = $5 AND m.removed IS NULL \
+                 ON CONFLICT (message_id, user_id) DO NOTHING",
+            )
+            .bind(message.to_string())
+            .bind(user.to_string())
+            .bind(at.0)
+            .bind(burns_at.0)
+            .bind(enterprise.to_string())
+            .execute(&mut *tx)
+            .await?;
+            let stored: Option<i64> = query_scalar(
+                "SELECT r.burns_at FROM message_reveals r JOIN messages m ON m.id = r.message_id \
+                 JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE r.message_id = $1 AND r.user_id = $2 AND c.enterprise_id = $3",
+            )
+            .bind(message.to_string())
+            .bind(user.to_string())
+            .bind(enterprise.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            stored.map(Millis).ok_or(Error::NotFound)
+        })
+    }
+
+    async fn reveals_for(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        messages: &[MessageId],
+    ) -> Result<Vec<(MessageId, Millis)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT r.message_id AS id, r.burns_at AS n FROM message_reveals r \
+             JOIN messages m ON m.id = r.message_id JOIN conversations c ON c.id = m.conversation_id \
+             WHERE c.enterprise_id = $1 AND r.user_id = $2 AND r.message_id IN ({})",
+            crate::placeholders(3, messages.len())
+        );
+        let mut statement = query(&sql).bind(enterprise.to_string()).bind(user.to_string());
+        for m in messages {
+            statement = statement.bind(m.to_string());
+        }
+        Ok(id_counts(&statement.fetch_all(self.reader()).await?)?.into_iter().map(|(id, at)| (id, Millis(at))).collect())
+    }
+
+    async fn reveal_counts(&self, enterprise: EnterpriseId, messages: &[MessageId]) -> Result<Vec<(MessageId, i64)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT r.message_id AS id, COUNT(*) AS n FROM message_reveals r \
+             JOIN messages m ON m.id = r.message_id JOIN conversations c ON c.id = m.conversation_id \
+             WHERE c.enterprise_id = $1 AND r.message_id IN ({}) GROUP BY r.message_id",
+            crate::placeholders(2, messages.len())
+        );
+        let mut statement = query(&sql).bind(enterprise.to_string());
+        for m in messages {
+            statement = statement.bind(m.to_string());
+        }
+        id_counts(&statement.fetch_all(self.reader()).await?)
+    }
+
+    async fn find_message(&self, enterprise: EnterpriseId, id: MessageId) -> Result<Option<MessageRow>> {
+        query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 \
+             AND conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $2)"
+        ))
+        .bind(id.to_string())
+        .bind(enterprise.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(message_row)
+        .transpose()
     }
 
     async fn mark_read(

@@ -25,7 +25,8 @@ fn job_row(row: &Row) -> Result<JobRow> {
 }
 
 /// Inserts a new job, with `on_conflict` saying what an existing key gets. Returns rows changed.
-async fn insert_job(store: &SqlStore, job: &JobRow, on_conflict: &str) -> Result<u64> {
+/// Other aggregates call it inside their own transaction to schedule work with their change.
+pub(crate) async fn insert_job(on: impl crate::Executor, job: &JobRow, on_conflict: &str) -> Result<u64> {
     let done = query(&format!(
         "INSERT INTO jobs ({JOB_COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL, 0, NULL, $5, $5) \
          ON CONFLICT (job_key) {on_conflict}"
@@ -35,7 +36,7 @@ async fn insert_job(store: &SqlStore, job: &JobRow, on_conflict: &str) -> Result
     .bind(&job.payload)
     .bind(job.due_at.0)
     .bind(job.created_at.0)
-    .execute(store.writer())
+    .execute(on)
     .await?;
     Ok(done.rows_affected())
 }
@@ -43,13 +44,13 @@ async fn insert_job(store: &SqlStore, job: &JobRow, on_conflict: &str) -> Result
 #[async_trait]
 impl store::JobStore for SqlStore {
     async fn ensure_job(&self, job: &JobRow) -> Result<bool> {
-        Ok(insert_job(self, job, "DO NOTHING").await? == 1)
+        Ok(insert_job(self.writer(), job, "DO NOTHING").await? == 1)
     }
 
     async fn put_job(&self, job: &JobRow) -> Result<()> {
         // A leased job is running: its holder decides what comes next, so it is left alone.
         insert_job(
-            self,
+            self.writer(),
             job,
             "DO UPDATE SET kind = excluded.kind, payload = excluded.payload, due_at = excluded.due_at, \
              updated_at = excluded.updated_at WHERE jobs.lease_owner IS NULL",

@@ -28,6 +28,7 @@ mod desk;
 mod foundation;
 mod jobs;
 mod links;
+mod message_policies;
 mod policies;
 mod query;
 mod sign_in;

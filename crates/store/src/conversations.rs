@@ -20,6 +20,8 @@ pub struct ConversationRow {
     pub created_at: Millis,
     /// The sequence number of the newest message (0 when empty).
     pub last_seq: i64,
+    /// The message policy template a message gets when its sender picks none.
+    pub default_policy_id: Option<domain::MessagePolicyId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +57,11 @@ pub struct MessageIndex<'a> {
     pub mentioned: &'a [UserId],
     /// Whether it names everyone (`@channel`, `@all`, `@here`).
     pub everyone: bool,
+    /// Jobs the message brings with it (its expiry, its window opening and closing), written in
+    /// the same transaction so a crash cannot leave a message that never expires.
+    pub jobs: &'a [crate::JobRow],
+    /// The audit event the message makes (a forward), appended in the same transaction.
+    pub audit: Option<&'a AuditDraft>,
 }
 
 /// What a search may be narrowed to.
@@ -113,6 +120,68 @@ pub struct MessageRow {
     /// The message this one replies to in a thread (always a top-level message of the same
     /// conversation); `None` for a top-level message.
     pub thread_root_id: Option<domain::MessageId>,
+    /// The message policy it was sent under, if any.
+    pub control: Option<MessageControl>,
+    /// Where it came from, when it is a forwarded copy.
+    pub forward: Option<ForwardLink>,
+    /// Set when it was recalled or expired: its content is destroyed and it is shown to nobody.
+    pub removed: Option<Removal>,
+}
+
+/// The rules a message carries: those of the template it was sent under, tightened by those of
+/// every message it was forwarded from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageControl {
+    pub policy_id: Option<domain::MessagePolicyId>,
+    /// `domain::message_policy::Rules` as JSON.
+    pub rules: String,
+    pub expires_at: Option<Millis>,
+}
+
+/// A forwarded copy's lineage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardLink {
+    /// The message it was forwarded from.
+    pub parent_id: domain::MessageId,
+    /// The original at the top of the tree.
+    pub root_id: domain::MessageId,
+    /// 1 for a copy of the original, 2 for a copy of a copy, ...
+    pub hops: i64,
+    /// Who wrote the original.
+    pub original_sender_id: UserId,
+}
+
+/// Why a message is gone for everyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Recalled,
+    Expired,
+}
+
+impl Removal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removal::Recalled => "recalled",
+            Removal::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Removal> {
+        [Removal::Recalled, Removal::Expired].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What [`ConversationStore::remove_messages`] takes away.
+#[derive(Clone, Copy, Debug)]
+pub struct RemoveMessages<'a> {
+    pub message: domain::MessageId,
+    pub removal: Removal,
+    /// Every copy forwarded from it, at any depth, in any conversation of the enterprise, too.
+    pub with_copies: bool,
+    pub at: Millis,
+    pub audit: Option<&'a AuditDraft>,
+    /// Scheduled in the same transaction: the job that deletes the files of what was removed.
+    pub job: Option<&'a crate::JobRow>,
 }
 
 /// How many undeleted replies a thread has, and when the last one came.
@@ -222,6 +291,8 @@ pub trait ConversationStore: Send + Sync {
     /// reply, that its thread root is an undeleted top-level message of the same conversation
     /// (`Conflict("messages.thread_root_id")` otherwise), and
     /// returns it with its sequence number, and the conversation's members (the recipients).
+    /// A forwarded copy's parent must not be recalled or expired
+    /// (`Conflict("messages.forwarded_from")` otherwise).
     /// The sender's read receipt moves to the new message: what you write, you have read.
     /// Its search tokens and mentions (`index`) are stored with it in the same step.
     async fn append_message(
@@ -313,6 +384,53 @@ pub trait ConversationStore: Send + Sync {
         conversation: domain::ConversationId,
         messages: &[domain::MessageId],
     ) -> Result<Vec<ReactionRow>>;
+    /// Every copy forwarded from `message`, at any depth, recalled ones included, in order of
+    /// hops then time.
+    async fn forward_descendants(
+        &self,
+        enterprise: EnterpriseId,
+        message: domain::MessageId,
+    ) -> Result<Vec<MessageRow>>;
+    /// How many copies were made of each message: every copy of an original at any depth, the
+    /// direct copies of a copy. Messages with none are left out.
+    async fn forward_counts(
+        &self,
+        enterprise: EnterpriseId,
+        messages: &[domain::MessageId],
+    ) -> Result<Vec<(domain::MessageId, i64)>>;
+    /// Destroys the content of a message (and, if asked, of every copy forwarded from it) that is
+    /// not removed yet: bodies, file names, search tokens, mentions, reactions and reveals go,
+    /// the rows stay marked with why. One transaction with its audit event and file job.
+    /// Returns the rows removed now (empty when all were already removed).
+    async fn remove_messages(&self, enterprise: EnterpriseId, remove: &RemoveMessages<'_>) -> Result<Vec<MessageRow>>;
+    /// Whether any message not deleted or removed still carries this file (a forwarded copy
+    /// shares its original's file).
+    async fn attachment_in_use(&self, attachment: domain::AttachmentId) -> Result<bool>;
+    /// Records that `user` revealed a burn-after-reading message, keeping the first reveal;
+    /// returns when it burns for them.
+    async fn reveal_message(
+        &self,
+        enterprise: EnterpriseId,
+        message: domain::MessageId,
+        user: UserId,
+        at: Millis,
+        burns_at: Millis,
+    ) -> Result<Millis>;
+    /// When each of these messages burns for `user` (only those they revealed).
+    async fn reveals_for(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        messages: &[domain::MessageId],
+    ) -> Result<Vec<(domain::MessageId, Millis)>>;
+    /// How many people revealed each of these messages (those with none are left out).
+    async fn reveal_counts(
+        &self,
+        enterprise: EnterpriseId,
+        messages: &[domain::MessageId],
+    ) -> Result<Vec<(domain::MessageId, i64)>>;
+    /// A message by id alone, in any conversation of the enterprise.
+    async fn find_message(&self, enterprise: EnterpriseId, id: domain::MessageId) -> Result<Option<MessageRow>>;
     /// Raises the member's read receipt to `seq` (never lowers it, never past the newest
     /// message) and returns the stored value.
     async fn mark_read(

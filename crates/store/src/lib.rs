@@ -18,6 +18,7 @@ mod health;
 mod jobs;
 mod keys;
 mod links;
+mod message_policies;
 mod policies;
 mod sessions;
 mod sign_in;
@@ -30,6 +31,7 @@ pub use health::*;
 pub use jobs::*;
 pub use keys::*;
 pub use links::*;
+pub use message_policies::*;
 pub use policies::*;
 pub use sessions::*;
 pub use sign_in::*;
@@ -69,6 +71,7 @@ sum_of!(
     SignInStore,
     JobStore,
     PolicyStore,
+    MessagePolicyStore,
     CredentialLinkStore,
     Health,
 );

@@ -170,6 +170,15 @@ catalogue! {
     ConversationLeave = "conversation.leave", Enterprise, Conversation, Always, [], "Someone left a group.";
     MessageEdit = "message.edit", Enterprise, Message, WhenDenied, [], "Someone tried to edit another person's message.";
     MessageDelete = "message.delete", Enterprise, Message, WhenDenied, [], "Someone tried to delete another person's message.";
+    MessageForward = "message.forward", Enterprise, Message, Always, ["to_conversation", "copy", "hops"], "A message was forwarded into another conversation (target: the message forwarded).";
+    MessageRecall = "message.recall", Enterprise, Message, Always, ["copies", "conversations"], "A message and every copy forwarded from it were recalled and their content destroyed.";
+    MessageExpire = "message.expire", Enterprise, Message, Always, [], "A message reached its expiry and its content was destroyed.";
+    MessageForwardsRead = "message.forwards", Enterprise, Message, WhenDenied, [], "Someone asked who forwarded a message they did not send.";
+    MessagePolicyList = "message-policy.list", Enterprise, None, WhenDenied, [], "Someone outside the enterprise asked for its message policy templates.";
+    MessagePolicyCreate = "message-policy.create", Enterprise, Policy, Always, ["name"], "A message policy template was created.";
+    MessagePolicyUpdate = "message-policy.update", Enterprise, Policy, Always, ["name", "version"], "A message policy template changed.";
+    MessagePolicyRetire = "message-policy.retire", Enterprise, Policy, Always, ["name"], "A message policy template was retired; senders can no longer pick it.";
+    ConversationDefaultPolicy = "conversation.default-policy", Enterprise, Conversation, Always, ["policy_id"], "The template a conversation's messages get by default changed.";
     DeskRead = "desk.read", Desk, None, WhenDenied, [], "Someone outside the security team opened the desk.";
     DeskSettingsUpdate = "desk.settings.update", Desk, Policy, Always, ["store_finder_ip", "retention_days"], "The desk's data choices changed.";
     DeskPageUpdate = "desk.page.update", Desk, Page, Always, [], "A public security page was edited.";

@@ -53,6 +53,8 @@ pub struct NewMessage {
     pub body: String,
     /// Reply in the thread of this top-level message of the same conversation.
     pub thread_root_id: Option<String>,
+    /// Send under this message policy template (else the conversation's default, if any).
+    pub policy_id: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -250,7 +252,12 @@ pub async fn send_message(
                 .ok_or_else(|| Problem::invalid("thread_root_id", Rule::InvalidValue, "must be a message id"))
         })
         .transpose()?;
-    let sent = state.services.messaging.post(&auth.principal, conversation(&cid)?, &body.body, root).await?;
+    let policy = body
+        .policy_id
+        .as_deref()
+        .map(|raw| super::message_control::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
+        .transpose()?;
+    let sent = state.services.messaging.post(&auth.principal, conversation(&cid)?, &body.body, root, policy).await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -435,6 +442,8 @@ pub struct UploadQuery {
     pub name: String,
     /// Optional text sent with the file.
     pub caption: Option<String>,
+    /// Send under this message policy template (else the conversation's default, if any).
+    pub policy_id: Option<String>,
 }
 
 /// POST /api/v1/conversations/{conversation_id}/attachments — upload a file as a new message.
@@ -458,11 +467,16 @@ pub async fn upload_attachment(
     let q: UploadQuery = parse_query(&uri)?;
     let id = conversation(&cid)?;
     let media_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let policy = q
+        .policy_id
+        .as_deref()
+        .map(|raw| super::message_control::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
+        .transpose()?;
     let stream = body.into_data_stream();
     let sent = state
         .services
         .attachments
-        .send_attachment(&auth.principal, id, &q.name, media_type, q.caption.as_deref(), stream)
+        .send_attachment(&auth.principal, id, &q.name, media_type, q.caption.as_deref(), policy, stream)
         .await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }

@@ -4,6 +4,7 @@
 mod credentials;
 mod desk;
 mod directory;
+mod message_control;
 mod messaging;
 mod security;
 mod sessions;
@@ -82,7 +83,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messaging::add_member))
         .routes(routes!(messaging::remove_member))
         .routes(routes!(messaging::list_messages, messaging::send_message))
-        .routes(routes!(messaging::edit_message, messaging::delete_message))
+        .routes(routes!(message_control::get_message, messaging::edit_message, messaging::delete_message))
+        .routes(routes!(message_control::list_policies, message_control::create_policy))
+        .routes(routes!(message_control::update_policy, message_control::retire_policy))
+        .routes(routes!(message_control::set_default_policy))
+        .routes(routes!(message_control::forward))
+        .routes(routes!(message_control::forwards))
+        .routes(routes!(message_control::recall))
+        .routes(routes!(message_control::reveal))
         .routes(routes!(messaging::add_reaction, messaging::remove_reaction))
         .routes(routes!(messaging::typing))
         .routes(routes!(messaging::thread))

@@ -133,8 +133,11 @@ impl Blobs {
             return;
         }
         if let Ok(path) = self.path(id) {
-            if let Err(e) = tokio::fs::remove_file(&path).await {
-                tracing::warn!(error = %e, blob = %id, "could not remove a deleted item's file");
+            match tokio::fs::remove_file(&path).await {
+                // Already gone: deleting is safe to repeat (a retried job, a shared file).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(error = %e, blob = %id, "could not remove a deleted item's file"),
+                Ok(()) => {}
             }
         }
     }

@@ -21,6 +21,8 @@ pub struct Principal {
     pub roles: Roles,
     pub session_id: SessionId,
     pub auth: AuthContext,
+    /// What kind of client the session was opened from: message policies may allow only some.
+    pub device: domain::device::DeviceKind,
     /// Where this request came from; the transport fills it in, so refusals are audited with it.
     pub origin: Origin,
 }
@@ -39,6 +41,7 @@ impl Principal {
                 authenticated_at: session.created_at,
                 elevated_until: session.elevated_until,
             },
+            device: session.device_kind,
             origin: Origin::default(),
         }
     }

@@ -19,15 +19,31 @@ pub enum JobKind {
     /// cluster is right: nodes must share the files directory anyway, or an attachment uploaded
     /// through one node could not be downloaded through another.
     SweepPartialFiles,
+    /// M3: a message reached its expiry; its content is destroyed.
+    ExpireMessage,
+    /// M2: a message's reading window opened or closed; its readers fetch it again.
+    MessageWindow,
+    /// M5: delete the files of recalled or expired messages (after the rows changed, so a crash
+    /// in between is finished by the retry).
+    ShredFiles,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::PurgeClosedReports, JobKind::SweepPartialFiles];
+    pub const ALL: [JobKind; 5] = [
+        JobKind::PurgeClosedReports,
+        JobKind::SweepPartialFiles,
+        JobKind::ExpireMessage,
+        JobKind::MessageWindow,
+        JobKind::ShredFiles,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             JobKind::PurgeClosedReports => "desk.purge-closed-reports",
             JobKind::SweepPartialFiles => "blobs.sweep-partial-files",
+            JobKind::ExpireMessage => "messages.expire",
+            JobKind::MessageWindow => "messages.window",
+            JobKind::ShredFiles => "messages.shred-files",
         }
     }
 
@@ -39,6 +55,7 @@ impl JobKind {
     pub fn period(self) -> Option<Duration> {
         match self {
             JobKind::PurgeClosedReports | JobKind::SweepPartialFiles => Some(Duration::from_secs(3600)),
+            JobKind::ExpireMessage | JobKind::MessageWindow | JobKind::ShredFiles => None,
         }
     }
 }
@@ -155,7 +172,8 @@ impl Core {
     }
 }
 
-fn job(kind: JobKind, key: &str, payload: &str, due_at: Millis) -> JobRow {
+/// A job row due at `due_at`, never claimed yet.
+pub(crate) fn job(kind: JobKind, key: &str, payload: &str, due_at: Millis) -> JobRow {
     JobRow {
         key: key.to_owned(),
         kind: kind.name().to_owned(),

@@ -34,6 +34,7 @@ pub(crate) fn principal_of(user: &store::UserRow) -> Principal {
             authenticated_at: Millis::now(),
             elevated_until: None,
         },
+        device: domain::device::DeviceKind::Api,
         origin: Origin::default(),
     }
 }

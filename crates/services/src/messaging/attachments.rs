@@ -6,7 +6,7 @@
 //! to `<id>.partial` and renamed only when complete and within the limit; an aborted or refused
 //! upload leaves no file and no row. Only members of the conversation can upload or download.
 
-use super::{open_message, thumbnails};
+use super::thumbnails;
 use crate::protocol::{AttachmentView, MessageView};
 use crate::{Error, Principal, Result};
 use bytes::Bytes;
@@ -76,6 +76,7 @@ impl Attachments {
         name: &str,
         media_type: &str,
         caption: Option<&str>,
+        policy: Option<domain::MessagePolicyId>,
         mut body: S,
     ) -> Result<MessageView>
     where
@@ -88,8 +89,9 @@ impl Attachments {
         if let Some(c) = caption {
             messaging::body("caption", c, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
         }
-        // Refuse outsiders before reading a byte of the body.
-        self.messaging.membership(p, conversation).await?;
+        // Refuse outsiders (and an unknown template) before reading a byte of the body.
+        let (c, _) = self.messaging.membership(p, conversation).await?;
+        let rules = self.messaging.rules_for_new(p.enterprise_id, policy, &c).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         self.core.blobs.require_configured()?;
         let mut blob = self.core.blobs.put(&key, &mut body, self.core.settings.max_attachment_bytes).await?;
@@ -97,16 +99,21 @@ impl Attachments {
         let mut preview = self.preview(&key, id, &media_type).await;
         let row_id = id.to_string();
         let message_id = MessageId::new();
+        let now = Millis::now();
+        let (control, jobs) = self.messaging.control_for_new(p, conversation, message_id, rules.as_ref(), now)?;
         let row = store::MessageRow {
             id: message_id,
             conversation_id: conversation,
             seq: 0,
             sender_id: p.user_id,
             body_ct: caption.map(|c| key.seal_str(c, crate::messaging::body_aad(&message_id.to_string()))),
-            created_at: Millis::now(),
+            created_at: now,
             edited_at: None,
             deleted_at: None,
             thread_root_id: None,
+            control,
+            forward: None,
+            removed: None,
             attachment: Some(store::AttachmentMeta {
                 id,
                 name_ct: key.seal_str(&name, name_aad(&row_id)),
@@ -126,8 +133,9 @@ impl Attachments {
         if let Some((thumbnail, _)) = &mut preview {
             thumbnail.keep();
         }
-        let words = super::search::tokens(&key, &name);
-        let index = store::MessageIndex { words: &words, ..Default::default() };
+        let gated = rules.as_ref().is_some_and(|(_, r)| r.gates_reading());
+        let words = if gated { Vec::new() } else { super::search::tokens(&key, &name) };
+        let index = store::MessageIndex { words: &words, jobs: &jobs, ..Default::default() };
         let (stored, members) = match self.conversation_store.append_message(p.enterprise_id, &row, &index).await {
             Ok(stored) => stored,
             Err(e) => {
@@ -138,9 +146,7 @@ impl Attachments {
                 return Err(crate::messaging::not_found(e));
             }
         };
-        let view = open_message(&key, &stored)?;
-        self.messaging.announce_new(p.enterprise_id, &key, members, &view).await;
-        Ok(view)
+        self.messaging.announce(p, &key, members, &stored).await
     }
 
     /// Draws and seals a preview of an image just stored as `id`; `None` for other files and for
@@ -184,6 +190,10 @@ impl Attachments {
             .await?
             .filter(|r| r.deleted_at.is_none())
             .ok_or(Error::NotFound("attachment"))?;
+        if row.control.is_some() {
+            let burns = self.conversation_store.reveals_for(p.enterprise_id, p.user_id, &[row.id]).await?;
+            self.messaging.require_readable(p, &row, burns.first().map(|(_, at)| *at))?;
+        }
         let meta = row.attachment.ok_or(Error::NotFound("attachment"))?;
         let Some(thumbnail) = meta.thumbnail else {
             let why = if thumbnails::format_of(&meta.content_type).is_some() {
@@ -211,6 +221,7 @@ impl Attachments {
             .get_attachment(p.enterprise_id, conversation, attachment)
             .await?
             .ok_or(Error::NotFound("attachment"))?;
+        self.messaging.require_downloadable(p, &row).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let meta = row.attachment.ok_or(Error::NotFound("attachment"))?;
         let view = AttachmentView {

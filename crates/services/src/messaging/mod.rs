@@ -7,6 +7,8 @@
 //! over the bus sealed too (bound to the conversation), so NATS never carries plaintext.
 
 pub mod attachments;
+pub mod control;
+pub mod policies;
 pub mod search;
 pub mod thumbnails;
 
@@ -15,6 +17,7 @@ pub use crate::protocol::{
     Addressed, ConversationView, Event, LiveDelivery, MessageView, ReactionView, ReadPosition, ThreadView,
 };
 pub use attachments::Attachments;
+pub use policies::MessagePolicies;
 
 use crate::core::events::conversation_topic;
 use crate::{draft, Caller, Error, Principal, Result};
@@ -29,11 +32,16 @@ pub struct Messaging {
     core: Arc<crate::core::Core>,
     conversation_store: Arc<dyn store::ConversationStore>,
     directory_store: Arc<dyn store::DirectoryStore>,
+    policies: Arc<MessagePolicies>,
 }
 
 impl Messaging {
-    pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Messaging {
-        Messaging { core, conversation_store: store.clone(), directory_store: store.clone() }
+    pub(crate) fn new(
+        core: Arc<crate::core::Core>,
+        store: &Arc<dyn store::Store>,
+        policies: Arc<MessagePolicies>,
+    ) -> Messaging {
+        Messaging { core, conversation_store: store.clone(), directory_store: store.clone(), policies }
     }
 }
 
@@ -87,6 +95,9 @@ pub(crate) fn open_message(key: &DataKey, row: &store::MessageRow) -> Result<Mes
         thread_root_id: row.thread_root_id,
         reply_count: 0,
         last_reply_at: None,
+        control: None,
+        forwarded: None,
+        forward_count: 0,
     })
 }
 
@@ -152,6 +163,7 @@ impl Messaging {
                 .map(|m| ReadPosition { user_id: m.user_id, seq: m.last_read_seq })
                 .collect(),
             created_at: c.created_at.rfc3339(),
+            default_policy_id: c.default_policy_id,
         })
     }
 
@@ -226,6 +238,7 @@ impl Messaging {
             created_by: p.user_id,
             created_at: now,
             last_seq: 0,
+            default_policy_id: None,
         };
         let mut member_ids = vec![p.user_id];
         for other in others {
@@ -513,10 +526,11 @@ impl Messaging {
 
     /// Sends a message; members connected anywhere receive it live.
     pub async fn send_message(&self, p: &Principal, conversation: ConversationId, body: &str) -> Result<MessageView> {
-        self.post(p, conversation, body, None).await
+        self.post(p, conversation, body, None, None).await
     }
 
-    /// Sends a message, top-level or (with `thread_root`) as a reply in that message's thread.
+    /// Sends a message, top-level or (with `thread_root`) as a reply in that message's thread,
+    /// under the template the sender picked (else the conversation's default, else none).
     /// A root that is not a live top-level message of this conversation is refused by field.
     pub async fn post(
         &self,
@@ -524,6 +538,7 @@ impl Messaging {
         conversation: ConversationId,
         body: &str,
         thread_root: Option<MessageId>,
+        policy: Option<domain::MessagePolicyId>,
     ) -> Result<MessageView> {
         messaging::body("body", body, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
         let bad_root = || {
@@ -533,31 +548,76 @@ impl Messaging {
                 "must be a message of this conversation that is not itself a reply and is not deleted",
             ))
         };
+        let (c, _) = self.membership(p, conversation).await?;
+        let rules = self.rules_for_new(p.enterprise_id, policy, &c).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let id = MessageId::new();
+        let now = Millis::now();
+        let (control, jobs) = self.control_for_new(p, conversation, id, rules.as_ref(), now)?;
         let row = store::MessageRow {
             id,
             conversation_id: conversation,
             seq: 0,
             sender_id: p.user_id,
             body_ct: Some(key.seal_str(body, body_aad(&id.to_string()))),
-            created_at: Millis::now(),
+            created_at: now,
             edited_at: None,
             deleted_at: None,
             attachment: None,
             thread_root_id: thread_root,
+            control,
+            forward: None,
+            removed: None,
         };
-        let words = search::tokens(&key, body);
+        // A message under a reading policy is not indexed: a search hit would tell its words.
+        let words = if rules.as_ref().is_some_and(|(_, r)| r.gates_reading()) {
+            Vec::new()
+        } else {
+            search::tokens(&key, body)
+        };
         let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
-        let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone };
+        let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone, jobs: &jobs, audit: None };
         let (stored, members) =
             self.conversation_store.append_message(p.enterprise_id, &row, &index).await.map_err(|e| match e {
                 store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
                 e => not_found(e),
             })?;
-        let view = open_message(&key, &stored)?;
-        self.announce_new(p.enterprise_id, &key, members, &view).await;
-        Ok(view)
+        self.announce(p, &key, members, &stored).await
+    }
+
+    /// The control a new message carries and the timed jobs it brings, from the picked rules.
+    pub(crate) fn control_for_new(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        id: MessageId,
+        rules: Option<&(domain::MessagePolicyId, domain::message_policy::Rules)>,
+        now: Millis,
+    ) -> Result<(Option<store::MessageControl>, Vec<store::JobRow>)> {
+        let Some((policy_id, rules)) = rules else { return Ok((None, Vec::new())) };
+        let expires_at = domain::message_policy::expires_at(rules, now, None);
+        let job = control::MessageJob { enterprise_id: p.enterprise_id, conversation_id: conversation, message_id: id };
+        let control = store::MessageControl {
+            policy_id: Some(*policy_id),
+            rules: serde_json::to_string(rules).map_err(|e| Error::Internal(e.to_string()))?,
+            expires_at,
+        };
+        Ok((Some(control), control::timed_jobs(&job, rules, expires_at, now)))
+    }
+
+    /// Tells the members about a new message (what its policy lets an event carry) and returns
+    /// the sender's view of it.
+    pub(crate) async fn announce(
+        &self,
+        p: &Principal,
+        key: &DataKey,
+        members: Vec<UserId>,
+        stored: &store::MessageRow,
+    ) -> Result<MessageView> {
+        let view = open_message(key, stored)?;
+        let event = self.event_view(stored, &view)?;
+        self.announce_new(p.enterprise_id, key, members, &event).await;
+        self.present(p, stored, view, &control::PageFacts::default(), Millis::now())?.ok_or(Error::NotFound("message"))
     }
 
     /// Tells the conversation's members about a new message (text or file).
@@ -584,9 +644,13 @@ impl Messaging {
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
-        let words = search::tokens(&key, body);
+        let gated = match self.conversation_store.get_message(p.enterprise_id, conversation, id).await? {
+            Some(row) => control::control_of(&row)?.is_some_and(|(rules, _)| rules.gates_reading()),
+            None => false,
+        };
+        let words = if gated { Vec::new() } else { search::tokens(&key, body) };
         let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
-        let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone };
+        let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone, ..Default::default() };
         let edit = store::MessageEdit { body_ct: &sealed, index, at: Millis::now() };
         let row = match self.conversation_store.edit_message(p.enterprise_id, conversation, id, p.user_id, &edit).await
         {
@@ -601,9 +665,9 @@ impl Messaging {
         view.reactions = crate::protocol::ReactionView::group(
             &self.conversation_store.reactions(p.enterprise_id, conversation, &[id]).await?,
         );
-        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageEdited { message: view.clone() })
-            .await?;
-        Ok(view)
+        let event = self.event_view(&row, &view)?;
+        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageEdited { message: event }).await?;
+        self.present(p, &row, view, &control::PageFacts::default(), Millis::now())?.ok_or(Error::NotFound("message"))
     }
 
     /// Deletes the caller's own message: the body is destroyed, the fact of the message stays.
@@ -626,15 +690,29 @@ impl Messaging {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Some(attachment) = &row.attachment {
-            // The name was destroyed in the row; the file and its preview go with it.
+        if let Some(attachment) = row.attachment.as_ref().filter(|_| row.forward.is_none()) {
+            // The name was destroyed in the row; the file and its preview go with it, unless a
+            // forwarded copy still shows them (a copy never owns its file).
+            if self.conversation_store.attachment_in_use(attachment.id).await? {
+                return self.finish_delete(p, &key, conversation, &row).await;
+            }
             self.core.blobs.delete(attachment.id).await;
             if let Some(thumbnail) = &attachment.thumbnail {
                 self.core.blobs.delete(thumbnail.id).await;
             }
         }
-        let view = open_message(&key, &row)?;
-        self.publish_to_members(p.enterprise_id, &key, conversation, Event::MessageDeleted { message: view.clone() })
+        self.finish_delete(p, &key, conversation, &row).await
+    }
+
+    async fn finish_delete(
+        &self,
+        p: &Principal,
+        key: &DataKey,
+        conversation: ConversationId,
+        row: &store::MessageRow,
+    ) -> Result<MessageView> {
+        let view = open_message(key, row)?;
+        self.publish_to_members(p.enterprise_id, key, conversation, Event::MessageDeleted { message: view.clone() })
             .await?;
         Ok(view)
     }
@@ -692,8 +770,11 @@ impl Messaging {
         let roots: Vec<MessageId> =
             rows.iter().filter(|m| m.deleted_at.is_none() && m.thread_root_id.is_none()).map(|m| m.id).collect();
         let threads = self.conversation_store.thread_summaries(p.enterprise_id, conversation, &roots).await?;
-        rows.iter()
-            .map(|m| {
+        let facts = self.page_facts(p, rows).await?;
+        let now = Millis::now();
+        let mut out = Vec::with_capacity(rows.len());
+        for m in rows {
+            let view = {
                 let mut view = open_message(key, m)?;
                 let mine: Vec<store::ReactionRow> =
                     reactions.iter().filter(|r| r.message_id == m.id).cloned().collect();
@@ -702,9 +783,11 @@ impl Messaging {
                     view.reply_count = t.replies;
                     view.last_reply_at = Some(t.last_reply_at.rfc3339());
                 }
-                Ok(view)
-            })
-            .collect()
+                view
+            };
+            out.extend(self.present(p, m, view, &facts, now)?);
+        }
+        Ok(out)
     }
 
     /// A thread: its root and up to 500 replies, oldest first. Members only.

@@ -95,9 +95,15 @@ impl Messaging {
         for (c, _) in self.conversation_store.list_conversations(p.enterprise_id, p.user_id).await? {
             titles.insert(c.id, c);
         }
+        let facts = self.page_facts(p, &rows).await?;
+        let now = domain::Millis::now();
         let mut hits = Vec::new();
         for row in rows {
-            let message = open_message(&key, &row)?;
+            // The same policy check as history: a hit never shows what its reader may not read.
+            let Some(message) = self.present(p, &row, open_message(&key, &row)?, &facts, now)? else { continue };
+            if message.control.as_ref().is_some_and(|c| c.state != "readable") {
+                continue;
+            }
             let text =
                 [message.body.as_deref().unwrap_or(""), message.attachment.as_ref().map_or("", |a| a.name.as_str())]
                     .join(" ");

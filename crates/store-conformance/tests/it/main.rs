@@ -12,6 +12,7 @@ use store_conformance::conformance;
 
 mod jobs;
 mod links;
+mod message_control;
 mod policies;
 mod sign_in;
 mod upgrade;
@@ -360,6 +361,7 @@ mod conversations {
             created_by: by,
             created_at: Millis::now(),
             last_seq: 0,
+            default_policy_id: None,
         }
     }
 
@@ -386,6 +388,9 @@ mod conversations {
             deleted_at: None,
             attachment: None,
             thread_root_id: None,
+            control: None,
+            forward: None,
+            removed: None,
         }
     }
 

@@ -1,0 +1,39 @@
+-- Message control (M2–M5). Templates are rule sets an enterprise offers its senders; a message
+-- keeps a copy of the rules it was sent under (tightened by its ancestors' when forwarded), so
+-- editing or retiring a template never loosens what was already sent.
+CREATE TABLE message_policies (
+    id            TEXT PRIMARY KEY,
+    enterprise_id TEXT NOT NULL REFERENCES enterprises(id),
+    name          TEXT NOT NULL,
+    rules         TEXT NOT NULL,
+    version       BIGINT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    retired_at    BIGINT
+);
+CREATE UNIQUE INDEX message_policies_active_name ON message_policies (enterprise_id, name) WHERE retired_at IS NULL;
+ALTER TABLE conversations ADD COLUMN default_policy_id TEXT REFERENCES message_policies(id);
+ALTER TABLE messages ADD COLUMN policy_id TEXT REFERENCES message_policies(id);
+ALTER TABLE messages ADD COLUMN policy_rules TEXT;
+ALTER TABLE messages ADD COLUMN expires_at BIGINT;
+-- Forward tracing: each copy names the message it was copied from, the original at the top of
+-- the tree and its distance from it; recall walks these links.
+ALTER TABLE messages ADD COLUMN forwarded_from TEXT REFERENCES messages(id);
+ALTER TABLE messages ADD COLUMN forward_root TEXT REFERENCES messages(id);
+ALTER TABLE messages ADD COLUMN forward_hops BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN original_sender_id TEXT REFERENCES users(id);
+-- 'recalled' or 'expired': the content is destroyed and nobody is shown the message.
+ALTER TABLE messages ADD COLUMN removed TEXT;
+CREATE INDEX messages_forwarded_from ON messages (forwarded_from) WHERE forwarded_from IS NOT NULL;
+CREATE INDEX messages_forward_root ON messages (forward_root) WHERE forward_root IS NOT NULL;
+-- A forwarded copy shares its original's sealed file, so one file may back several messages.
+DROP INDEX messages_by_attachment;
+CREATE INDEX messages_by_attachment ON messages (attachment_id) WHERE attachment_id IS NOT NULL;
+-- Burn after reading: when each recipient revealed a message and when it burns for them.
+CREATE TABLE message_reveals (
+    message_id  TEXT NOT NULL REFERENCES messages(id),
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    revealed_at BIGINT NOT NULL,
+    burns_at    BIGINT NOT NULL,
+    PRIMARY KEY (message_id, user_id)
+);
