@@ -6,6 +6,7 @@ mod core;
 mod desk;
 mod identity;
 mod keys;
+mod message_control;
 mod messaging;
 mod modules;
 mod sign_in;
