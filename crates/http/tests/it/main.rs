@@ -6,6 +6,7 @@ mod bad_input;
 mod credentials;
 mod desk;
 mod links;
+mod message_control;
 mod messaging;
 mod nodes;
 mod oidc;
