@@ -23,6 +23,7 @@ const typing = new Map();          // conversation id -> Map(user id -> until wh
 let typingSentAt = 0;
 let threadOpen = null;              // the root message id of the open thread
 const threads = new Map();          // root message id -> { count, last } (replies and the newest's time)
+let templates = [];                 // message policy templates the enterprise offers
 
 function fail(e) {
   status(e.message, true);
@@ -61,6 +62,10 @@ function mentionOfMe(m) {
 
 function mentionsMe(m) {
   return mentionOfMe(m) !== null;
+}
+
+function isAdmin() {
+  return me.user.roles.includes("enterprise-admin");
 }
 
 /// Muting is kept by the server for each member, so every device of yours honours it.
@@ -199,6 +204,7 @@ async function open(id) {
   const kind = { direct: "Direct message", group: "Group", team: "Team channel" }[c.kind];
   $("thread-sub").textContent = kind + " · " + c.member_ids.length + (c.member_ids.length === 1 ? " member" : " members");
   $("composer").hidden = false;
+  $("policy").value = c.default_policy_id && templates.some((t) => t.id === c.default_policy_id) ? c.default_policy_id : "";
   $("empty").hidden = true;
   $("mute").hidden = false;
   renderMute();
@@ -277,12 +283,131 @@ function size(n) {
   return (n / 1024 / 1024).toFixed(1) + " MiB";
 }
 
+/// "4:05" left of a countdown.
+function countdown(until) {
+  const left = Math.max(0, Math.ceil((new Date(until) - Date.now()) / 1000));
+  return Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+}
+
 function messageBody(m) {
   if (m.deleted) return h("div", { class: "text deleted" }, "This message was deleted.");
+  const control = m.control;
+  if (control && control.state === "restricted") {
+    return h("div", { class: "text restricted" }, "Hidden here: " + control.reason + ".");
+  }
+  if (control && control.state === "pending") return h("div", { class: "text restricted" }, "…");
+  if (control && control.state === "concealed") {
+    const seconds = control.burn_after_seconds;
+    return h("div", { class: "text concealed" },
+      "Burn after reading: once you reveal it, it disappears for you after " + (seconds < 120 ? seconds + " seconds. " : Math.round(seconds / 60) + " minutes. "),
+      h("button", { type: "button", class: "small", onclick: () => reveal(m).catch(fail) }, "Reveal"));
+  }
   if (editing && editing.id === m.id) return editor(m);
   const text = h("div", { class: "text" });
   if (m.body) text.append(render(m.body, { mention: mentionKind }));
+  if (control && control.burns_at) {
+    text.append(h("span", { class: "burn", role: "timer", "aria-label": "Disappears in " + countdown(control.burns_at) }, "burns in " + countdown(control.burns_at)));
+  }
   return text;
+}
+
+/// A line under the sender's name: forwarded from whom, and the policy it travels under.
+function provenance(m) {
+  const bits = [];
+  if (m.forwarded) {
+    bits.push(h("span", { class: "forwarded" }, "↪ Forwarded" + (m.forwarded.hops > 1 ? " (" + m.forwarded.hops + " hops)" : "") + " from " + nameOf(m.forwarded.original_sender_id)));
+  }
+  const c = m.control;
+  if (c && !m.deleted) {
+    const name = templates.find((t) => t.id === c.policy_id)?.name;
+    const notes = [];
+    if (c.expires_at) notes.push("expires " + when(c.expires_at));
+    if (c.no_forward) notes.push("no forwarding");
+    if (c.no_copy) notes.push("no copying");
+    if (c.revealed_by !== null && c.revealed_by !== undefined) notes.push("revealed by " + c.revealed_by);
+    bits.push(h("span", { class: "policy-chip", title: notes.join(" · ") || "Sent under a message policy" }, (name || "Policy") + (notes.length ? " · " + notes.join(" · ") : "")));
+  }
+  return bits.length ? h("div", { class: "provenance small" }, ...bits) : null;
+}
+
+/// Under a message its author (or an admin) may trace: how many copies were forwarded from it.
+function forwardsLink(m) {
+  if (!(m.forward_count > 0) || m.deleted) return null;
+  return h("button", { type: "button", class: "thread-link", onclick: () => showForwards(m).catch(fail) },
+    "Forwarded " + m.forward_count + (m.forward_count === 1 ? " time" : " times"), h("span", {}, "· see where"));
+}
+
+/// "Cy Clerk", "Cy Clerk and Dan Dee", "Cy Clerk, Dan Dee and 3 others".
+function names(ids) {
+  const shown = ids.slice(0, 2).map(nameOf);
+  if (ids.length > 2) return shown.join(", ") + " and " + (ids.length - 2) + " others";
+  return shown.join(" and ");
+}
+
+function readable(m) {
+  return !m.deleted && (!m.control || m.control.state === "readable");
+}
+
+async function reveal(m) {
+  add(await api("POST", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id + "/reveal"));
+  renderMessages(false);
+}
+
+/// Who forwarded it where, at every depth, and who read each copy.
+async function showForwards(m) {
+  const tree = await api("GET", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id + "/forwards");
+  // A conversation you are in by its title; any other by the people it went to.
+  const where = (copy) => {
+    const c = conversations.get(copy.conversation_id);
+    if (c && c.kind !== "direct") return (c.kind === "team" ? "# " : "") + titleOf(c);
+    return copy.recipients.length ? names(copy.recipients) : "nobody else";
+  };
+  const read = (copy) => {
+    if (copy.removed) return copy.removed === "recalled" ? "Recalled" : "Expired";
+    if (copy.recipients.length === 0) return "No one else is there.";
+    if (copy.read_by.length === 0) return "Not read yet";
+    if (copy.read_by.length === copy.recipients.length) return copy.recipients.length === 1 ? "Read by " + nameOf(copy.read_by[0]) : "Read by everyone";
+    return "Read by " + names(copy.read_by) + " (" + copy.read_by.length + " of " + copy.recipients.length + ")";
+  };
+  $("forward-tree").replaceChildren(...(tree.copies.length === 0 ? [h("li", { class: "muted" }, "Not forwarded.")] : tree.copies.map((c) => h("li", {
+    class: "depth-" + Math.min(c.hops, 6) + (c.removed ? " removed" : ""),
+  }, h("strong", {}, nameOf(c.forwarded_by)), " forwarded it to " + where(c) + " · ", timeElement(c.forwarded_at),
+  h("div", { class: "muted small" }, read(c))))));
+  $("forwards-dialog").showModal();
+}
+
+/// Forwards a message into another of your conversations, picked in a dialog.
+async function forwardMessage(m) {
+  const targets = [...conversations.values()].filter((c) => c.id !== m.conversation_id).sort((a, b) => b.last_activity - a.last_activity);
+  if (targets.length === 0) { status("You have no other conversation to forward into.", true); return; }
+  $("forward-to").replaceChildren(...targets.map((c) => h("option", { value: c.id }, (c.kind === "team" ? "# " : "") + titleOf(c))));
+  const preview = (m.body || m.attachment?.name || "").slice(0, 120);
+  $("forward-dialog").querySelector("[data-preview]").textContent = "“" + preview + (preview.length === 120 ? "…" : "") + "”";
+  const dialog = $("forward-dialog");
+  dialog.returnValue = "";
+  dialog.showModal();
+  await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
+  if (dialog.returnValue !== "yes") return;
+  const to = $("forward-to").value;
+  const copy = await api("POST", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id + "/forward", { conversation_id: to });
+  if (messages.has(to)) add(copy);
+  bump(conversations.get(to));
+  const held = findMessage(m.conversation_id, m.id);
+  if (held && held.sender_id === me.user.id) held.forward_count = (held.forward_count || 0) + 1;
+  renderList();
+  renderMessages(false);
+  status("Forwarded to " + titleOf(conversations.get(to)) + ".");
+}
+
+/// Recalls a message and every copy forwarded from it, everywhere.
+async function recall(m) {
+  const copies = m.forward_count > 0 ? " and the " + m.forward_count + (m.forward_count === 1 ? " copy" : " copies") + " forwarded from it" : "";
+  if (!(await confirmAction("Recall this message" + copies + "? It disappears for everyone at once and its content is destroyed. This cannot be undone.", "Recall"))) return;
+  const receipt = await api("POST", "/api/v1/conversations/" + m.conversation_id + "/messages/" + m.id + "/recall");
+  drop(m.conversation_id, [m.id]);
+  renderMessages(false);
+  const where = receipt.conversations.length;
+  status("Recalled: " + receipt.removed + (receipt.removed === 1 ? " message" : " messages") + " removed in " + where + (where === 1 ? " conversation." : " conversations."));
 }
 
 // The editor keeps its draft across redraws (a message or a receipt arriving redraws the list);
@@ -333,6 +458,8 @@ function renderMessages(scrollToEnd) {
     const actions = !m.deleted && !(editing && editing.id === m.id) ? h("div", { class: "actions", role: "group", "aria-label": "Message actions" },
       h("button", { type: "button", class: "secondary small", "aria-expanded": String(picking === m.id), onclick: () => { picking = picking === m.id ? null : m.id; renderMessages(false); } }, "React"),
       h("button", { type: "button", class: "secondary small", onclick: () => openThread(m.id).catch(fail) }, "Reply in thread"),
+      readable(m) && !m.control?.no_forward ? h("button", { type: "button", class: "secondary small", onclick: () => forwardMessage(m).catch(fail) }, "Forward") : null,
+      mine || m.forwarded?.original_sender_id === me.user.id || isAdmin() ? h("button", { type: "button", class: "secondary small danger-text", onclick: () => recall(m).catch(fail) }, "Recall") : null,
       !mine ? null : m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
       !mine ? null : h("button", {
         type: "button", class: "secondary small danger-text",
@@ -355,10 +482,10 @@ function renderMessages(scrollToEnd) {
       QUICK_REACTIONS.map((e) => h("button", { type: "button", class: "icon", "aria-label": "React with " + e, onclick: () => { picking = null; react(m, e, true); } }, e))) : null;
     const file = fileOf(m, true);
     const li = h("li", {
-      class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : ""),
+      class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : "") + (m.control?.no_copy && !mine ? " no-copy" : ""),
       dataset: { seq: String(m.seq), id: m.id },
     }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
-    h("div", { class: "content" }, meta, messageBody(m), file, reactions, picker, threadLink(m)), actions);
+    h("div", { class: "content" }, meta, provenance(m), messageBody(m), file, reactions, picker, threadLink(m), forwardsLink(m)), actions);
     items.push(li);
     previous = m;
   }
@@ -463,6 +590,31 @@ function threadLink(m) {
     t.count + (t.count === 1 ? " reply" : " replies"), t.last ? h("span", {}, "· last ", timeElement(t.last)) : null);
 }
 
+/// Forgets messages that were recalled or expired (by id), wherever they are held.
+function drop(conversation, ids) {
+  const held = messages.get(conversation);
+  if (!held) return;
+  const gone = new Set(ids);
+  for (const [seq, m] of held) {
+    if (gone.has(m.id)) {
+      held.delete(seq);
+      if (m.thread_root_id) countReply(m, -1);
+      if (threadOpen === m.id) closeThreadPanel();
+    }
+  }
+}
+
+/// Fetches one message as this device may see it now (after a pending event, a window opening
+/// or a reveal); a recalled, expired or burned one is forgotten.
+async function refetch(conversation, id) {
+  try {
+    add(await api("GET", "/api/v1/conversations/" + conversation + "/messages/" + id));
+  } catch (e) {
+    if (e.status === 404 || e.status === 410) drop(conversation, [id]);
+    else throw e;
+  }
+}
+
 function findMessage(conversation, id) {
   for (const m of (messages.get(conversation) || new Map()).values()) if (m.id === id) return m;
   return null;
@@ -501,12 +653,15 @@ function fileOf(m, withSize) {
   if (!m.attachment || m.deleted) return null;
   const a = m.attachment;
   const href = "/api/v1/conversations/" + m.conversation_id + "/attachments/" + a.id;
-  const link = h("a", { href, download: a.name }, a.name);
+  // Under no-copy the server refuses the download to everyone but its sender: show the name only.
+  const locked = m.control?.no_copy && m.sender_id !== me.user.id;
+  const link = locked ? h("span", { title: "This file may be viewed here but not downloaded" }, a.name) : h("a", { href, download: a.name }, a.name);
   const details = withSize ? h("span", { class: "muted small" }, " " + size(a.size)) : null;
   if (!a.thumbnail) return h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "), link, details);
   // Drawn at half its pixels (previews are made for sharp screens); width and height keep the
   // space while it loads, so the list does not jump.
   const picture = h("img", { src: href + "/thumbnail", alt: a.name, loading: "lazy", width: String(Math.ceil(a.thumbnail.width / 2)), height: String(Math.ceil(a.thumbnail.height / 2)) });
+  if (locked) return h("div", { class: "file image" }, h("span", { class: "preview" }, picture), h("div", { class: "small" }, link, details));
   return h("div", { class: "file image" }, h("a", { href, download: a.name, class: "preview", "aria-label": "Download " + a.name }, picture),
     h("div", { class: "small" }, link, details));
 }
@@ -569,7 +724,9 @@ function upload(file) {
   bar.hidden = false;
   bar.value = 0;
   const xhr = new XMLHttpRequest();
-  xhr.open("POST", "/api/v1/conversations/" + current + "/attachments?name=" + encodeURIComponent(file.name || "pasted file"));
+  const policy = $("policy").value;
+  xhr.open("POST", "/api/v1/conversations/" + current + "/attachments?name=" + encodeURIComponent(file.name || "pasted file")
+    + (policy ? "&policy_id=" + encodeURIComponent(policy) : ""));
   xhr.setRequestHeader("X-CSRF-Token", csrfToken());
   xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
   xhr.upload.addEventListener("progress", (ev) => {
@@ -662,7 +819,14 @@ async function catchUp() {
     }
     // Edits and deletions made while away keep their seq: the latest page before what was new
     // brings the recent ones again (a message is replaced by its seq).
-    if (held > 0) for (const m of await api("GET", base(id) + "&before=" + (held + 1))) add(m);
+    if (held > 0) {
+      const recent = await api("GET", base(id) + "&before=" + (held + 1));
+      for (const m of recent) add(m);
+      // What that page no longer holds was recalled or expired while we were away.
+      const from = recent.length < 200 ? 0 : Math.min(...recent.map((m) => m.seq));
+      const present = new Set(recent.map((m) => m.id));
+      drop(id, [...messages.get(id).values()].filter((m) => m.seq >= from && !present.has(m.id)).map((m) => m.id));
+    }
   }
   if (current && !conversations.has(current)) closeThread();
   if (current) {
@@ -691,6 +855,11 @@ async function handle(event) {
     case "message-deleted": {
       const m = event.message;
       if (!conversations.has(m.conversation_id)) await loadConversations();
+      // Under a reading policy the event says only that there is something: ask what we may see.
+      if (m.control?.state === "pending" && messages.has(m.conversation_id)) {
+        add(m);
+        await refetch(m.conversation_id, m.id);
+      }
       const c = conversations.get(m.conversation_id);
       const known = messages.has(m.conversation_id);
       if (known && m.thread_root_id) {
@@ -698,7 +867,7 @@ async function handle(event) {
         if (event.type === "message-created" && !before) countReply(m, 1);
         if (event.type === "message-deleted" && before && !before.deleted) countReply(m, -1);
       }
-      if (known) add(m);
+      if (known && m.control?.state !== "pending") add(m);
       typing.get(m.conversation_id)?.delete(m.sender_id);
       if (event.type === "message-created") seenActive(m.sender_id);
       if (m.conversation_id === current) renderTyping();
@@ -730,6 +899,18 @@ async function handle(event) {
       }
       break;
     }
+    case "messages-removed":
+      // Recalled or expired: gone at once, here and in its thread.
+      drop(event.conversation_id, event.message_ids);
+      if (event.conversation_id === current) { renderSoon(); renderThread(); }
+      await loadConversations();
+      break;
+    case "message-changed":
+      if (findMessage(event.conversation_id, event.message_id)) {
+        await refetch(event.conversation_id, event.message_id);
+        if (event.conversation_id === current) { renderSoon(); renderThread(); }
+      }
+      break;
     case "typing": {
       seenActive(event.user_id);
       if (!typing.has(event.conversation_id)) typing.set(event.conversation_id, new Map());
@@ -844,7 +1025,8 @@ function send() {
   const area = $("body");
   const body = area.value;
   if (!body.trim() || !current) return;
-  api("POST", "/api/v1/conversations/" + current + "/messages", { body })
+  const policy = $("policy").value;
+  api("POST", "/api/v1/conversations/" + current + "/messages", policy ? { body, policy_id: policy } : { body })
     .then((m) => {
       area.value = "";
       growComposer();
@@ -876,6 +1058,27 @@ async function main() {
   $("enterprise-name").textContent = me.enterprise.name;
   await loadPeople();
   await loadConversations();
+  templates = await api("GET", "/api/v1/enterprises/" + me.enterprise.id + "/message-policies").catch(() => []);
+  $("policy").replaceChildren(h("option", { value: "" }, "No policy"), ...templates.map((t) => h("option", { value: t.id }, t.name)));
+  $("policy-label").hidden = templates.length === 0;
+  // No-copy messages: the page refuses to copy them (the server refuses their files).
+  document.addEventListener("copy", (ev) => {
+    const sel = document.getSelection();
+    const inside = (node) => (node?.nodeType === 1 ? node : node?.parentElement)?.closest(".no-copy");
+    if (sel && (inside(sel.anchorNode) || inside(sel.focusNode))) {
+      ev.preventDefault();
+      status("This message may not be copied.", true);
+    }
+  });
+  // Burn-after-reading countdowns tick each second; at zero the message is gone for you.
+  setInterval(() => {
+    if (!current || editing) return;
+    const burning = [...(messages.get(current) || new Map()).values()].filter((m) => m.control?.burns_at);
+    if (burning.length === 0) return;
+    const burnt = burning.filter((m) => new Date(m.control.burns_at) <= Date.now()).map((m) => m.id);
+    if (burnt.length) drop(current, burnt);
+    renderMessages(false);
+  }, 1000);
   $("older").addEventListener("click", () => loadOlder().catch(fail));
   $("close-thread").addEventListener("click", () => { closeThreadPanel(); $("body").focus(); });
   $("thread-panel").addEventListener("keydown", (ev) => { if (ev.key === "Escape") { closeThreadPanel(); $("body").focus(); } });

@@ -32,6 +32,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("settings.js", "text/javascript; charset=utf-8", include_str!("../../assets/settings.js")),
     ("chat.js", "text/javascript; charset=utf-8", include_str!("../../assets/chat.js")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../assets/admin.js")),
+    ("policies.js", "text/javascript; charset=utf-8", include_str!("../../assets/policies.js")),
     ("desk.js", "text/javascript; charset=utf-8", include_str!("../../assets/desk.js")),
 ];
 
