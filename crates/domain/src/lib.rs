@@ -12,7 +12,8 @@ pub mod password_policy;
 pub mod validate;
 
 pub use ids::{
-    AttachmentId, ConversationId, EnterpriseId, MessageId, MessagePolicyId, ReportId, ReportMessageId, SessionId, TeamId, UserId,
+    AttachmentId, ConversationId, EnterpriseId, MessageId, MessagePolicyId, ReportId, ReportMessageId, SessionId,
+    TeamId, UserId,
 };
 pub use validate::{FieldError, Rule};
 

@@ -26,7 +26,8 @@ pub enum ReaderDevice {
 }
 
 impl ReaderDevice {
-    pub const ALL: [ReaderDevice; 4] = [ReaderDevice::Web, ReaderDevice::Desktop, ReaderDevice::Mobile, ReaderDevice::Api];
+    pub const ALL: [ReaderDevice; 4] =
+        [ReaderDevice::Web, ReaderDevice::Desktop, ReaderDevice::Mobile, ReaderDevice::Api];
 
     /// The kind a session's device record counts as (the command-line client is an API client).
     pub fn of(kind: DeviceKind) -> ReaderDevice {
@@ -159,7 +160,11 @@ impl Rules {
         }
         if let Some(devices) = &mut self.devices {
             if devices.is_empty() {
-                return Err(invalid("devices", Rule::Empty, "list at least one kind of device, or leave the field out"));
+                return Err(invalid(
+                    "devices",
+                    Rule::Empty,
+                    "list at least one kind of device, or leave the field out",
+                ));
             }
             devices.sort();
             devices.dedup();
@@ -335,7 +340,8 @@ mod tests {
 
     #[test]
     fn a_window_opens_and_closes() {
-        let rules = Rules { readable_from: Some(Millis(1_000)), readable_until: Some(Millis(2_000)), ..Rules::default() };
+        let rules =
+            Rules { readable_from: Some(Millis(1_000)), readable_until: Some(Millis(2_000)), ..Rules::default() };
         assert!(matches!(access(&rules, None, &reader(999)), Access::Restricted { opens_at: Some(Millis(1_000)), .. }));
         assert_eq!(access(&rules, None, &reader(1_000)), Access::Readable { burns_at: None });
         assert!(matches!(access(&rules, None, &reader(2_000)), Access::Restricted { opens_at: None, .. }));
@@ -378,7 +384,11 @@ mod tests {
         let now = Millis(10_000);
         let check = |r: Rules| r.checked(now).unwrap_err().field;
         assert_eq!(
-            check(Rules { readable_from: Some(Millis(50_000)), readable_until: Some(Millis(40_000)), ..Rules::default() }),
+            check(Rules {
+                readable_from: Some(Millis(50_000)),
+                readable_until: Some(Millis(40_000)),
+                ..Rules::default()
+            }),
             "readable_until"
         );
         assert_eq!(check(Rules { readable_until: Some(Millis(5_000)), ..Rules::default() }), "readable_until");
@@ -393,9 +403,12 @@ mod tests {
         );
         assert_eq!(check(Rules { networks: Some(vec![]), ..Rules::default() }), "networks");
         assert_eq!(check(Rules { devices: Some(vec![]), ..Rules::default() }), "devices");
-        let ok = Rules { networks: Some(vec!["10.1.2.3/8".into(), "10.0.0.0/8".into(), "192.0.2.7".into()]), ..Rules::default() }
-            .checked(now)
-            .unwrap();
+        let ok = Rules {
+            networks: Some(vec!["10.1.2.3/8".into(), "10.0.0.0/8".into(), "192.0.2.7".into()]),
+            ..Rules::default()
+        }
+        .checked(now)
+        .unwrap();
         assert_eq!(ok.networks, Some(vec!["10.0.0.0/8".to_owned(), "192.0.2.7/32".to_owned()]));
     }
 

@@ -311,7 +311,9 @@ impl jobs::RunJob for Services {
             jobs::JobKind::MessageWindow => {
                 self.messaging.window_changed(&messaging::control::MessageJob::parse(row)?).await?
             }
-            jobs::JobKind::ShredFiles => self.messaging.shred_files(&messaging::control::MessageJob::parse(row)?).await?,
+            jobs::JobKind::ShredFiles => {
+                self.messaging.shred_files(&messaging::control::MessageJob::parse(row)?).await?
+            }
         }
         Ok(())
     }

@@ -153,7 +153,8 @@ fn message_row(row: &Row) -> Result<MessageRow> {
                 root_id: MessageId(root),
                 hops: row.try_get("forward_hops")?,
                 original_sender_id: UserId(
-                    optional_id(row, "original_sender_id")?.ok_or_else(|| Error::Other("copy without its author".into()))?,
+                    optional_id(row, "original_sender_id")?
+                        .ok_or_else(|| Error::Other("copy without its author".into()))?,
                 ),
             }),
             _ => None,
@@ -467,12 +468,11 @@ impl store::ConversationStore for SqlStore {
             if let Some(forward) = &message.forward {
                 // A copy of a message recalled meanwhile must not appear after the recall.
                 let for_share = self.dialect().for_share;
-                let parent: Option<String> = query_scalar(&format!(
-                    "SELECT id FROM messages WHERE id = $1 AND removed IS NULL {for_share}"
-                ))
-                .bind(forward.parent_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
+                let parent: Option<String> =
+                    query_scalar(&format!("SELECT id FROM messages WHERE id = $1 AND removed IS NULL {for_share}"))
+                        .bind(forward.parent_id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 if parent.is_none() {
                     return Err(Error::Conflict("messages.forwarded_from".to_owned()));
                 }
@@ -1033,7 +1033,10 @@ impl store::ConversationStore for SqlStore {
         for m in messages {
             statement = statement.bind(m.to_string());
         }
-        Ok(id_counts(&statement.fetch_all(self.reader()).await?)?.into_iter().map(|(id, at)| (id, Millis(at))).collect())
+        Ok(id_counts(&statement.fetch_all(self.reader()).await?)?
+            .into_iter()
+            .map(|(id, at)| (id, Millis(at)))
+            .collect())
     }
 
     async fn reveal_counts(&self, enterprise: EnterpriseId, messages: &[MessageId]) -> Result<Vec<(MessageId, i64)>> {

@@ -109,11 +109,13 @@ impl store::MessagePolicyStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(Error::NotFound)?;
-            query("UPDATE conversations SET default_policy_id = NULL WHERE default_policy_id = $1 AND enterprise_id = $2")
-                .bind(id.to_string())
-                .bind(enterprise.to_string())
-                .execute(&mut *tx)
-                .await?;
+            query(
+                "UPDATE conversations SET default_policy_id = NULL WHERE default_policy_id = $1 AND enterprise_id = $2",
+            )
+            .bind(id.to_string())
+            .bind(enterprise.to_string())
+            .execute(&mut *tx)
+            .await?;
             append_audit(&mut tx, audit).await?;
             policy_row(&row)
         })

@@ -69,8 +69,11 @@ pub async fn create_policy(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MessagePolicyRequest>,
 ) -> Result<(StatusCode, Json<MessagePolicyView>), Problem> {
-    let created =
-        state.services.message_policies.create(&auth.caller(), &origin, enterprise(&id)?, &body.name, &body.rules).await?;
+    let created = state
+        .services
+        .message_policies
+        .create(&auth.caller(), &origin, enterprise(&id)?, &body.name, &body.rules)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

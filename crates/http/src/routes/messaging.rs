@@ -476,7 +476,12 @@ pub async fn upload_attachment(
     let sent = state
         .services
         .attachments
-        .send_attachment(&auth.principal, id, &q.name, media_type, q.caption.as_deref(), policy, stream)
+        .send_attachment(
+            &auth.principal,
+            id,
+            &services::attachments::Upload { name: &q.name, media_type, caption: q.caption.as_deref(), policy },
+            stream,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }

@@ -25,8 +25,11 @@ async fn office() -> Office {
     app.user(e, "ada@acme.example", Role::Member).await;
     let bob = app.user(e, "bob@acme.example", Role::Member).await;
     let cy = app.user(e, "cy@acme.example", Role::Member).await;
-    let (admin, ada, b) =
-        (app.token("root@acme.example").await, app.token("ada@acme.example").await, app.token("bob@acme.example").await);
+    let (admin, ada, b) = (
+        app.token("root@acme.example").await,
+        app.token("ada@acme.example").await,
+        app.token("bob@acme.example").await,
+    );
     let open = |token: &str, other: String| {
         req(Method::POST, "/api/v1/conversations/direct").bearer(token).json(&json!({ "user_id": other }))
     };
@@ -47,7 +50,10 @@ async fn templates_are_managed_by_api_and_bad_ones_are_refused_by_field() {
         (json!({ "name": "X", "rules": { "colour": "red" } }), "rules.colour"),
         (json!({ "name": "X", "rules": { "devices": ["fax"] } }), "rules.devices[0]"),
         (json!({ "name": "X", "rules": { "networks": ["10.0.0.0/99"] } }), "networks[0]"),
-        (json!({ "name": "X", "rules": { "expire_after_seconds": 10, "burn_after_seconds": 20 } }), "burn_after_seconds"),
+        (
+            json!({ "name": "X", "rules": { "expire_after_seconds": 10, "burn_after_seconds": 20 } }),
+            "burn_after_seconds",
+        ),
     ] {
         let problem = create(&o, body).await.problem(422, "invalid-field");
         assert_eq!(problem["field"], field, "{problem}");
@@ -58,7 +64,12 @@ async fn templates_are_managed_by_api_and_bad_ones_are_refused_by_field() {
     let list = format!("/api/v1/enterprises/{}/message-policies", o.enterprise);
     let listed = req(Method::GET, &list).bearer(&o.ada).send(&o.app).await.json();
     assert_eq!(listed[0]["name"], "Board", "members list what they may pick");
-    req(Method::POST, &list).bearer(&o.ada).json(&json!({ "name": "Mine" })).send(&o.app).await.problem(403, "forbidden");
+    req(Method::POST, &list)
+        .bearer(&o.ada)
+        .json(&json!({ "name": "Mine" }))
+        .send(&o.app)
+        .await
+        .problem(403, "forbidden");
     let one = format!("{list}/{id}");
     let updated = req(Method::PUT, &one)
         .bearer(&o.admin)
@@ -70,15 +81,20 @@ async fn templates_are_managed_by_api_and_bad_ones_are_refused_by_field() {
     assert!(retired.json()["retired_at"].is_string());
     req(Method::DELETE, &one).bearer(&o.admin).send(&o.app).await.problem(409, "conflict");
     let send = format!("/api/v1/conversations/{}/messages", o.ab);
-    let problem =
-        req(Method::POST, &send).bearer(&o.ada).json(&json!({ "body": "hi", "policy_id": id })).send(&o.app).await.problem(422, "invalid-field");
+    let problem = req(Method::POST, &send)
+        .bearer(&o.ada)
+        .json(&json!({ "body": "hi", "policy_id": id }))
+        .send(&o.app)
+        .await
+        .problem(422, "invalid-field");
     assert_eq!(problem["field"], "policy_id");
 }
 
 #[tokio::test]
 async fn a_no_copy_file_is_shown_but_not_downloaded_and_a_no_forward_message_stays_put() {
     let o = office().await;
-    let id = create(&o, json!({ "name": "Closed", "rules": { "no_copy": true, "no_forward": true } })).await.json()["id"]
+    let id = create(&o, json!({ "name": "Closed", "rules": { "no_copy": true, "no_forward": true } })).await.json()
+        ["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -92,8 +108,12 @@ async fn a_no_copy_file_is_shown_but_not_downloaded_and_a_no_forward_message_sta
     assert!(refused["detail"].as_str().unwrap().contains("not downloaded"), "{refused}");
     assert_eq!(req(Method::GET, &file).bearer(&o.ada).send(&o.app).await.status, StatusCode::OK, "the sender keeps it");
     let forward = format!("/api/v1/conversations/{}/messages/{}/forward", o.ab, message["id"].as_str().unwrap());
-    let refused =
-        req(Method::POST, &forward).bearer(&o.bob).json(&json!({ "conversation_id": o.bc })).send(&o.app).await.problem(403, "message-policy");
+    let refused = req(Method::POST, &forward)
+        .bearer(&o.bob)
+        .json(&json!({ "conversation_id": o.bc }))
+        .send(&o.app)
+        .await
+        .problem(403, "message-policy");
     assert!(refused["detail"].as_str().unwrap().contains("forbids forwarding"));
 }
 
@@ -104,7 +124,8 @@ async fn a_recalled_copy_answers_gone_and_leaves_no_plaintext_behind() {
     let send = format!("/api/v1/conversations/{}/messages", o.ab);
     let sent = req(Method::POST, &send).bearer(&o.ada).json(&json!({ "body": secret })).send(&o.app).await.json();
     let upload = format!("/api/v1/conversations/{}/attachments?name=notes.txt", o.ab);
-    let file = req(Method::POST, &upload).bearer(&o.ada).raw("text/plain", format!("file {secret}")).send(&o.app).await.json();
+    let file =
+        req(Method::POST, &upload).bearer(&o.ada).raw("text/plain", format!("file {secret}")).send(&o.app).await.json();
     let mut copies = Vec::new();
     for original in [&sent, &file] {
         let path = format!("/api/v1/conversations/{}/messages/{}/forward", o.ab, original["id"].as_str().unwrap());

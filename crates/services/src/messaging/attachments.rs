@@ -67,22 +67,30 @@ pub fn content_type(raw: &str) -> std::result::Result<String, FieldError> {
     }
 }
 
+/// What comes with a file's bytes: its name, media type, an optional caption and template.
+#[derive(Clone, Copy, Debug)]
+pub struct Upload<'a> {
+    pub name: &'a str,
+    pub media_type: &'a str,
+    pub caption: Option<&'a str>,
+    /// The message policy template picked (else the conversation's default, if any).
+    pub policy: Option<domain::MessagePolicyId>,
+}
+
 impl Attachments {
     /// Streams a file into the conversation as a new message (with an optional caption).
     pub async fn send_attachment<S, E>(
         &self,
         p: &Principal,
         conversation: ConversationId,
-        name: &str,
-        media_type: &str,
-        caption: Option<&str>,
-        policy: Option<domain::MessagePolicyId>,
+        upload: &Upload<'_>,
         mut body: S,
     ) -> Result<MessageView>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,
     {
+        let Upload { name, media_type, caption, policy } = *upload;
         let name = file_name(name).map_err(Error::Invalid)?;
         let media_type = content_type(media_type).map_err(Error::Invalid)?;
         let caption = caption.filter(|c| !c.is_empty());

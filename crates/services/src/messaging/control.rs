@@ -96,7 +96,12 @@ pub(crate) fn control_of(row: &store::MessageRow) -> Result<Option<(Rules, Optio
 }
 
 /// What the timed work of a new message is: its expiry, and its window opening and closing.
-pub(crate) fn timed_jobs(job: &MessageJob, rules: &Rules, expires_at: Option<Millis>, now: Millis) -> Vec<store::JobRow> {
+pub(crate) fn timed_jobs(
+    job: &MessageJob,
+    rules: &Rules,
+    expires_at: Option<Millis>,
+    now: Millis,
+) -> Vec<store::JobRow> {
     let mut out = Vec::new();
     if let Some(at) = expires_at {
         out.push(job.row(JobKind::ExpireMessage, at));
@@ -139,8 +144,11 @@ impl Messaging {
         let controlled: Vec<MessageId> =
             rows.iter().filter(|r| r.control.is_some() && r.deleted_at.is_none()).map(|r| r.id).collect();
         let admin = Caller::User(p.clone()).is_enterprise_admin_of(p.enterprise_id);
-        let traced: Vec<MessageId> =
-            rows.iter().filter(|r| r.deleted_at.is_none() && (admin || r.sender_id == p.user_id)).map(|r| r.id).collect();
+        let traced: Vec<MessageId> = rows
+            .iter()
+            .filter(|r| r.deleted_at.is_none() && (admin || r.sender_id == p.user_id))
+            .map(|r| r.id)
+            .collect();
         let own_controlled: Vec<MessageId> =
             rows.iter().filter(|r| r.control.is_some() && r.sender_id == p.user_id).map(|r| r.id).collect();
         let store = &self.conversation_store;
@@ -161,13 +169,12 @@ impl Messaging {
         facts: &PageFacts,
         now: Millis,
     ) -> Result<Option<MessageView>> {
-        view.forwarded = row
-            .forward
-            .as_ref()
-            .map(|f| ForwardedView { original_sender_id: f.original_sender_id, hops: f.hops });
+        view.forwarded =
+            row.forward.as_ref().map(|f| ForwardedView { original_sender_id: f.original_sender_id, hops: f.hops });
         view.forward_count = facts.forwards.get(&row.id).copied().unwrap_or(0);
         let Some((rules, expires_at)) = control_of(row)? else { return Ok(Some(view)) };
-        let access = message_policy::access(&rules, expires_at, &reader(p, row, facts.burns.get(&row.id).copied(), now));
+        let access =
+            message_policy::access(&rules, expires_at, &reader(p, row, facts.burns.get(&row.id).copied(), now));
         let mut control = ControlView {
             policy_id: row.control.as_ref().and_then(|c| c.policy_id),
             state: "readable".to_owned(),
@@ -263,7 +270,12 @@ impl Messaging {
     }
 
     /// Refuses what the reader cannot see of a message here and now (for forwards and files).
-    pub(crate) fn require_readable(&self, p: &Principal, row: &store::MessageRow, burns_at: Option<Millis>) -> Result<()> {
+    pub(crate) fn require_readable(
+        &self,
+        p: &Principal,
+        row: &store::MessageRow,
+        burns_at: Option<Millis>,
+    ) -> Result<()> {
         let Some((rules, expires_at)) = control_of(row)? else { return Ok(()) };
         match message_policy::access(&rules, expires_at, &reader(p, row, burns_at, Millis::now())) {
             Access::Readable { .. } => Ok(()),
@@ -311,7 +323,9 @@ impl Messaging {
         if let Err(e) = self.require_readable(p, &row, burns.first().map(|(_, at)| *at)) {
             self.core.deny(&caller, Action::MessageForward, None, "readable", target).await;
             return Err(match e {
-                Error::PolicyRefused(why) => Error::PolicyRefused(format!("you cannot read it, so you cannot forward it ({why})")),
+                Error::PolicyRefused(why) => {
+                    Error::PolicyRefused(format!("you cannot read it, so you cannot forward it ({why})"))
+                }
                 e => e,
             });
         }
@@ -321,7 +335,11 @@ impl Messaging {
             return Err(Error::PolicyRefused("its policy forbids forwarding".to_owned()));
         }
         let (into, _) = self.membership(p, to).await.map_err(|_| {
-            Error::Invalid(FieldError::new("conversation_id", Rule::InvalidValue, "you can forward only into your own conversations"))
+            Error::Invalid(FieldError::new(
+                "conversation_id",
+                Rule::InvalidValue,
+                "you can forward only into your own conversations",
+            ))
         })?;
         if to == conversation {
             return Err(Error::Invalid(FieldError::new(
@@ -366,7 +384,10 @@ impl Messaging {
                 .as_ref()
                 .map(|r| {
                     Ok::<_, Error>(store::MessageControl {
-                        policy_id: target_default.as_ref().map(|(id, _)| *id).or(row.control.as_ref().and_then(|c| c.policy_id)),
+                        policy_id: target_default
+                            .as_ref()
+                            .map(|(id, _)| *id)
+                            .or(row.control.as_ref().and_then(|c| c.policy_id)),
                         rules: serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?,
                         expires_at,
                     })
@@ -403,7 +424,8 @@ impl Messaging {
     /// and enterprise admins.
     async fn require_tracer(&self, p: &Principal, row: &store::MessageRow, action: Action) -> Result<()> {
         let caller = Caller::User(p.clone());
-        let author = row.sender_id == p.user_id || row.forward.as_ref().is_some_and(|f| f.original_sender_id == p.user_id);
+        let author =
+            row.sender_id == p.user_id || row.forward.as_ref().is_some_and(|f| f.original_sender_id == p.user_id);
         if author || caller.is_enterprise_admin_of(p.enterprise_id) {
             return Ok(());
         }
@@ -411,7 +433,12 @@ impl Messaging {
     }
 
     /// Every copy forwarded from a message, at every depth, with who has read each.
-    pub async fn forwards(&self, p: &Principal, conversation: ConversationId, id: MessageId) -> Result<ForwardTreeView> {
+    pub async fn forwards(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<ForwardTreeView> {
         self.membership(p, conversation).await?;
         let row = self.live_row(p, conversation, id).await?;
         self.require_tracer(p, &row, Action::MessageForwardsRead).await?;
@@ -419,11 +446,12 @@ impl Messaging {
         let mut members: HashMap<ConversationId, Vec<store::ConversationMemberRow>> = HashMap::new();
         let mut out = Vec::with_capacity(copies.len());
         for copy in copies {
-            if !members.contains_key(&copy.conversation_id) {
-                let list = self.conversation_store.list_members(p.enterprise_id, copy.conversation_id).await?;
-                members.insert(copy.conversation_id, list);
-            }
-            let in_conversation = &members[&copy.conversation_id];
+            let in_conversation = match members.entry(copy.conversation_id) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(self.conversation_store.list_members(p.enterprise_id, copy.conversation_id).await?)
+                }
+            };
             let recipients: Vec<&store::ConversationMemberRow> =
                 in_conversation.iter().filter(|m| m.user_id != copy.sender_id).collect();
             let Some(link) = &copy.forward else { continue };
@@ -462,7 +490,13 @@ impl Messaging {
             live.iter().map(|c| c.conversation_id).chain([conversation]).collect();
         let audit = AuditDraft {
             detail: serde_json::json!({ "copies": live.len(), "conversations": conversations.len() }).to_string(),
-            ..draft(&Caller::User(p.clone()), origin, Some(p.enterprise_id), Action::MessageRecall, Some(format!("message:{id}")))
+            ..draft(
+                &Caller::User(p.clone()),
+                origin,
+                Some(p.enterprise_id),
+                Action::MessageRecall,
+                Some(format!("message:{id}")),
+            )
         };
         let job = MessageJob { enterprise_id: p.enterprise_id, conversation_id: conversation, message_id: id }
             .row(JobKind::ShredFiles, Millis::now());
@@ -482,7 +516,10 @@ impl Messaging {
         self.delete_files_of(&removed).await?;
         Ok(RecallReceipt {
             removed: removed.len(),
-            conversations: counts.into_iter().map(|(conversation_id, removed)| RecallCount { conversation_id, removed }).collect(),
+            conversations: counts
+                .into_iter()
+                .map(|(conversation_id, removed)| RecallCount { conversation_id, removed })
+                .collect(),
         })
     }
 
@@ -544,15 +581,22 @@ impl Messaging {
             let now = Millis::now();
             // Outside its window, network or device kinds it stays closed: revealing is reading.
             match message_policy::access(&rules, expires_at, &reader(p, &row, None, now)) {
-                Access::Restricted { reason, .. } => return Err(Error::PolicyRefused(format!("not now or not here: {reason}"))),
+                Access::Restricted { reason, .. } => {
+                    return Err(Error::PolicyRefused(format!("not now or not here: {reason}")))
+                }
                 Access::Gone => return Err(Error::NotFound("message")),
                 Access::Readable { .. } | Access::Concealed => {}
             }
             let burns_at = message_policy::burns_at(&rules, now, expires_at).unwrap_or(now);
-            self.conversation_store.reveal_message(p.enterprise_id, id, p.user_id, now, burns_at).await.map_err(not_found)?;
+            self.conversation_store
+                .reveal_message(p.enterprise_id, id, p.user_id, now, burns_at)
+                .await
+                .map_err(not_found)?;
             let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
             let event = Event::MessageChanged { conversation_id: conversation, message_id: id };
-            self.core.publish(p.enterprise_id, &key, &conversation_topic(conversation), vec![row.sender_id], event).await;
+            self.core
+                .publish(p.enterprise_id, &key, &conversation_topic(conversation), vec![row.sender_id], event)
+                .await;
         }
         self.get_message(p, conversation, id).await
     }
@@ -605,20 +649,29 @@ impl Messaging {
     ) -> Result<super::ConversationView> {
         let (c, me) = self.membership(p, conversation).await?;
         let caller = Caller::User(p.clone());
-        let owner = me.role == domain::messaging::MemberRole::Owner && c.kind == domain::messaging::ConversationKind::Group;
+        let owner =
+            me.role == domain::messaging::MemberRole::Owner && c.kind == domain::messaging::ConversationKind::Group;
         if !owner && !caller.is_enterprise_admin_of(p.enterprise_id) {
             let target = Some(format!("conversation:{conversation}"));
-            return Err(self.core.deny(&caller, Action::ConversationDefaultPolicy, None, "owner-or-admin", target).await);
+            return Err(self
+                .core
+                .deny(&caller, Action::ConversationDefaultPolicy, None, "owner-or-admin", target)
+                .await);
         }
         if let Some(id) = policy {
             self.policies.pick(p.enterprise_id, id).await?;
         }
         let audit = AuditDraft {
             detail: serde_json::json!({ "policy_id": policy.map(|p| p.to_string()) }).to_string(),
-            ..draft(&caller, origin, Some(p.enterprise_id), Action::ConversationDefaultPolicy, Some(format!("conversation:{conversation}")))
+            ..draft(
+                &caller,
+                origin,
+                Some(p.enterprise_id),
+                Action::ConversationDefaultPolicy,
+                Some(format!("conversation:{conversation}")),
+            )
         };
         self.policies.set_default(p.enterprise_id, conversation, policy, &audit).await?;
         self.get_conversation(p, conversation).await
     }
 }
-

@@ -38,8 +38,8 @@ pub struct PolicyRules {
 
 fn parse_time(field: &str, raw: &Option<String>) -> Result<Option<Millis>> {
     let Some(raw) = raw else { return Ok(None) };
-    let parsed = time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
+    let parsed =
+        time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339).map_err(|_| {
             Error::Invalid(FieldError::new(field, Rule::InvalidValue, "must be a time such as 2026-12-05T09:00:00Z"))
         })?;
     Ok(Some(Millis((parsed.unix_timestamp_nanos() / 1_000_000) as i64)))
@@ -158,7 +158,13 @@ impl MessagePolicies {
         };
         let audit = domain::audit::AuditDraft {
             detail: serde_json::json!({ "name": name }).to_string(),
-            ..draft(caller, origin, Some(enterprise), Action::MessagePolicyCreate, Some(format!("message-policy:{}", row.id)))
+            ..draft(
+                caller,
+                origin,
+                Some(enterprise),
+                Action::MessagePolicyCreate,
+                Some(format!("message-policy:{}", row.id)),
+            )
         };
         self.store.create_message_policy(&row, &audit).await.map_err(|e| match e {
             store::Error::Conflict(_) => name_taken(),
@@ -218,10 +224,11 @@ impl MessagePolicies {
             detail: serde_json::json!({ "name": existing.name }).to_string(),
             ..draft(caller, origin, Some(enterprise), Action::MessagePolicyRetire, Some(format!("message-policy:{id}")))
         };
-        let row = self.store.retire_message_policy(enterprise, id, Millis::now(), &audit).await.map_err(|e| match e {
-            store::Error::NotFound => Error::NotFound("message policy"),
-            e => e.into(),
-        })?;
+        let row =
+            self.store.retire_message_policy(enterprise, id, Millis::now(), &audit).await.map_err(|e| match e {
+                store::Error::NotFound => Error::NotFound("message policy"),
+                e => e.into(),
+            })?;
         view(&row)
     }
 

@@ -27,7 +27,8 @@ async fn cast(w: &World) -> Cast {
     w.user(e, "a@e.example", Role::Member).await;
     let b = w.user(e, "b@e.example", Role::Member).await;
     let c = w.user(e, "c@e.example", Role::Member).await;
-    let (a, bp, cp) = (w.principal("a@e.example").await, w.principal("b@e.example").await, w.principal("c@e.example").await);
+    let (a, bp, cp) =
+        (w.principal("a@e.example").await, w.principal("b@e.example").await, w.principal("c@e.example").await);
     let ab = w.services.messaging.open_direct(&a, &origin(), b.id).await.unwrap().id;
     let bc = w.services.messaging.open_direct(&bp, &origin(), c.id).await.unwrap().id;
     Cast { e, admin: w.caller("admin@e.example").await, a, b: bp, c: cp, ab, bc }
@@ -76,7 +77,10 @@ async fn templates_are_for_admins_to_write_and_bad_rules_name_their_field() {
         let e = policies.create(&cast.admin, &origin(), cast.e, "Bad", &rules).await.unwrap_err();
         assert_eq!(field_of(e), field);
     }
-    assert_eq!(field_of(policies.create(&cast.admin, &origin(), cast.e, " ", &PolicyRules::default()).await.unwrap_err()), "name");
+    assert_eq!(
+        field_of(policies.create(&cast.admin, &origin(), cast.e, " ", &PolicyRules::default()).await.unwrap_err()),
+        "name"
+    );
     assert!(policies.list(&cast.admin, cast.e).await.unwrap().is_empty(), "nothing was written");
     let t = policies.create(&cast.admin, &origin(), cast.e, "Board", &PolicyRules::default()).await.unwrap();
     let twin = policies.create(&cast.admin, &origin(), cast.e, "Board", &PolicyRules::default()).await.unwrap_err();
@@ -123,8 +127,12 @@ async fn a_sender_picks_only_an_active_template_of_their_enterprise() {
 async fn a_restricted_message_shows_its_reader_why_and_never_its_content() {
     let w = world().await;
     let cast = cast(&w).await;
-    let office = template(&w, &cast, "Office", PolicyRules { networks: Some(vec!["10.0.0.0/8".into()]), ..Default::default() }).await;
-    let phones = template(&w, &cast, "Phones", PolicyRules { devices: Some(vec![ReaderDevice::Mobile]), ..Default::default() }).await;
+    let office =
+        template(&w, &cast, "Office", PolicyRules { networks: Some(vec!["10.0.0.0/8".into()]), ..Default::default() })
+            .await;
+    let phones =
+        template(&w, &cast, "Phones", PolicyRules { devices: Some(vec![ReaderDevice::Mobile]), ..Default::default() })
+            .await;
     let later = template(
         &w,
         &cast,
@@ -137,7 +145,8 @@ async fn a_restricted_message_shows_its_reader_why_and_never_its_content() {
     assert_eq!(sent.body.as_deref(), Some("the vault code is 4711"), "the author reads their own words");
     // The live event carries no content, only that there is something to fetch.
     let event = loop {
-        let LiveDelivery::Event(ev) = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap() else {
+        let LiveDelivery::Event(ev) = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap()
+        else {
             panic!("lagged")
         };
         if let Event::MessageCreated { message } = &ev.event {
@@ -161,7 +170,10 @@ async fn a_restricted_message_shows_its_reader_why_and_never_its_content() {
     assert_eq!(w.services.messaging.get_message(&cast.b, cast.ab, phone_only.id).await.unwrap().body, None);
     let mut on_phone = cast.b.clone();
     on_phone.device = DeviceKind::Mobile;
-    assert_eq!(w.services.messaging.get_message(&on_phone, cast.ab, phone_only.id).await.unwrap().body.as_deref(), Some("for phones"));
+    assert_eq!(
+        w.services.messaging.get_message(&on_phone, cast.ab, phone_only.id).await.unwrap().body.as_deref(),
+        Some("for phones")
+    );
     let future = w.services.messaging.post(&cast.a, cast.ab, "from 2099", None, Some(later)).await.unwrap();
     let seen = w.services.messaging.get_message(&cast.b, cast.ab, future.id).await.unwrap();
     let control = seen.control.unwrap();
@@ -177,7 +189,13 @@ async fn forwards_keep_their_lineage_and_the_strictest_rules_and_refusals_are_au
     let w = world().await;
     let cast = cast(&w).await;
     let sealed = template(&w, &cast, "Sealed", PolicyRules { no_forward: true, ..Default::default() }).await;
-    let brief = template(&w, &cast, "Brief", PolicyRules { expire_after_seconds: Some(3600), no_copy: true, ..Default::default() }).await;
+    let brief = template(
+        &w,
+        &cast,
+        "Brief",
+        PolicyRules { expire_after_seconds: Some(3600), no_copy: true, ..Default::default() },
+    )
+    .await;
     let original = w.services.messaging.post(&cast.a, cast.ab, "quarterly numbers", None, Some(brief)).await.unwrap();
     let copy = w.services.messaging.forward(&cast.b, &origin(), cast.ab, original.id, cast.bc).await.unwrap();
     assert_eq!(copy.body.as_deref(), Some("quarterly numbers"));
@@ -195,7 +213,10 @@ async fn forwards_keep_their_lineage_and_the_strictest_rules_and_refusals_are_au
     let history = w.services.messaging.list_messages(&cast.a, cast.ab, None, None, 50).await.unwrap();
     assert_eq!(history[0].forward_count, 2);
     let tree = w.services.messaging.forwards(&cast.a, cast.ab, original.id).await.unwrap();
-    assert_eq!(tree.copies.iter().map(|c| (c.hops, c.forwarded_by)).collect::<Vec<_>>(), [(1, cast.b.user_id), (2, cast.c.user_id)]);
+    assert_eq!(
+        tree.copies.iter().map(|c| (c.hops, c.forwarded_by)).collect::<Vec<_>>(),
+        [(1, cast.b.user_id), (2, cast.c.user_id)]
+    );
     assert_eq!(tree.copies[0].recipients, [cast.c.user_id]);
     assert!(matches!(w.services.messaging.forwards(&cast.b, cast.ab, original.id).await, Err(Error::Forbidden)));
     // No forward: refused with the reason, and audited as denied.
@@ -213,11 +234,17 @@ async fn forwards_keep_their_lineage_and_the_strictest_rules_and_refusals_are_au
         w.services.messaging.forward(&cast.c, &origin(), cast.ab, plain.id, cast.bc).await,
         Err(Error::NotFound(_))
     ));
-    let office = template(&w, &cast, "Office", PolicyRules { networks: Some(vec!["10.0.0.0/8".into()]), ..Default::default() }).await;
+    let office =
+        template(&w, &cast, "Office", PolicyRules { networks: Some(vec!["10.0.0.0/8".into()]), ..Default::default() })
+            .await;
     let gated = w.services.messaging.post(&cast.a, cast.ab, "office only", None, Some(office)).await.unwrap();
     let unseen = w.services.messaging.forward(&cast.b, &origin(), cast.ab, gated.id, cast.bc).await.unwrap_err();
     assert!(matches!(unseen, Error::PolicyRefused(_)), "{unseen:?}");
-    assert_eq!(w.services.messaging.list_messages(&cast.c, cast.bc, None, None, 50).await.unwrap().len(), 1, "only the one copy");
+    assert_eq!(
+        w.services.messaging.list_messages(&cast.c, cast.bc, None, None, 50).await.unwrap().len(),
+        1,
+        "only the one copy"
+    );
 }
 
 #[tokio::test]
@@ -229,14 +256,18 @@ async fn a_recall_removes_every_copy_everywhere_at_once_and_for_good() {
     let ca = w.services.messaging.open_direct(&cast.c, &origin(), cast.a.user_id).await.unwrap().id;
     let second = w.services.messaging.forward(&cast.c, &origin(), cast.bc, copy.id, ca).await.unwrap();
     // A member who did not write it may not recall it; the refusal is audited.
-    assert!(matches!(w.services.messaging.recall(&cast.b, &origin(), cast.ab, original.id).await, Err(Error::Forbidden)));
+    assert!(matches!(
+        w.services.messaging.recall(&cast.b, &origin(), cast.ab, original.id).await,
+        Err(Error::Forbidden)
+    ));
     let mut live = w.services.core.subscribe_events().await.unwrap();
     let receipt = w.services.messaging.recall(&cast.a, &origin(), cast.ab, original.id).await.unwrap();
     assert_eq!(receipt.removed, 3);
     assert_eq!(receipt.conversations.len(), 3);
     let mut removed = Vec::new();
     while removed.len() < 3 {
-        let LiveDelivery::Event(ev) = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap() else {
+        let LiveDelivery::Event(ev) = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap()
+        else {
             panic!("lagged")
         };
         if let Event::MessagesRemoved { message_ids, reason, .. } = &ev.event {
@@ -248,11 +279,16 @@ async fn a_recall_removes_every_copy_everywhere_at_once_and_for_good() {
     let mut expected = vec![original.id, copy.id, second.id];
     expected.sort();
     assert_eq!(removed, expected);
-    for (who, conversation, id) in [(&cast.b, cast.ab, original.id), (&cast.c, cast.bc, copy.id), (&cast.a, ca, second.id)] {
+    for (who, conversation, id) in
+        [(&cast.b, cast.ab, original.id), (&cast.c, cast.bc, copy.id), (&cast.a, ca, second.id)]
+    {
         assert!(matches!(w.services.messaging.get_message(who, conversation, id).await, Err(Error::Recalled)));
         assert!(w.services.messaging.list_messages(who, conversation, None, None, 50).await.unwrap().is_empty());
     }
-    assert!(matches!(w.services.messaging.recall(&cast.a, &origin(), cast.ab, original.id).await, Err(Error::Recalled)));
+    assert!(matches!(
+        w.services.messaging.recall(&cast.a, &origin(), cast.ab, original.id).await,
+        Err(Error::Recalled)
+    ));
     assert!(matches!(
         w.services.messaging.forward(&cast.b, &origin(), cast.ab, original.id, cast.bc).await,
         Err(Error::Recalled)
@@ -277,7 +313,10 @@ async fn expiry_is_run_by_the_job_runner_and_burn_after_reading_counts_down() {
     .await;
     let brief = w.services.messaging.post(&cast.a, cast.ab, "gone soon", None, Some(short)).await.unwrap();
     let jobs = w.store.list_jobs().await.unwrap();
-    assert!(jobs.iter().any(|j| j.kind == "messages.expire" && j.payload.contains(&brief.id.to_string())), "scheduled with the message");
+    assert!(
+        jobs.iter().any(|j| j.kind == "messages.expire" && j.payload.contains(&brief.id.to_string())),
+        "scheduled with the message"
+    );
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     // Past its time it is gone even before the job runs; the job then destroys it.
     assert!(matches!(w.services.messaging.get_message(&cast.b, cast.ab, brief.id).await, Err(Error::NotFound(_))));

@@ -5,8 +5,8 @@ use crate::{audit, conversation, enterprise, member, message, pair};
 use domain::messaging::ConversationKind;
 use domain::{MessagePolicyId, Millis};
 use store::{
-    Error, ForwardLink, MessageIndex, MessagePage, MessagePolicyChange, MessagePolicyRow, MessageRow, RemoveMessages,
-    Removal,
+    Error, ForwardLink, MessageIndex, MessagePage, MessagePolicyChange, MessagePolicyRow, MessageRow, Removal,
+    RemoveMessages,
 };
 use store_conformance::conformance;
 
@@ -30,7 +30,8 @@ conformance!(message_policy_templates_are_versioned_retired_and_kept_per_enterpr
     let twin = store.create_message_policy(&template(e, "Board only"), &audit("message-policy.create", Some(e))).await;
     assert!(matches!(twin, Err(Error::Conflict(ref c)) if c == "message_policies.name"), "{twin:?}");
     let change = MessagePolicyChange { name: "Board", rules: "{}", expected_version: Some(1), at: Millis(2) };
-    let updated = store.update_message_policy(e, t.id, &change, &audit("message-policy.update", Some(e))).await.unwrap();
+    let updated =
+        store.update_message_policy(e, t.id, &change, &audit("message-policy.update", Some(e))).await.unwrap();
     assert_eq!((updated.version, updated.name.as_str(), updated.rules.as_str()), (2, "Board", "{}"));
     let stale = store.update_message_policy(e, t.id, &change, &audit("message-policy.update", Some(e))).await;
     assert!(matches!(stale, Err(Error::Conflict(ref c)) if c == "message_policies.version"), "{stale:?}");
@@ -56,7 +57,8 @@ conformance!(message_policy_templates_are_versioned_retired_and_kept_per_enterpr
     let read = store.conversation_for_member(e2, c.id, a.id).await.unwrap().unwrap().0;
     assert_eq!(read.default_policy_id, Some(mine.id));
     // Retiring keeps the row, frees the name and clears it as a default.
-    let retired = store.retire_message_policy(e2, mine.id, Millis(3), &audit("message-policy.retire", Some(e2))).await.unwrap();
+    let retired =
+        store.retire_message_policy(e2, mine.id, Millis(3), &audit("message-policy.retire", Some(e2))).await.unwrap();
     assert_eq!(retired.retired_at, Some(Millis(3)));
     assert!(matches!(
         store.retire_message_policy(e2, mine.id, Millis(4), &audit("message-policy.retire", Some(e2))).await,
@@ -73,9 +75,15 @@ conformance!(a_recall_removes_every_copy_at_any_depth_in_one_step, |store| {
     let cc = crate::user(&store, e, b"c").await;
     let dd = crate::user(&store, e, b"d").await;
     let bc = conversation(e, ConversationKind::Group, b.id, None);
-    store.create_conversation(&bc, &[member(&bc, b.id), member(&bc, cc.id)], &audit("conversation.create", Some(e))).await.unwrap();
+    store
+        .create_conversation(&bc, &[member(&bc, b.id), member(&bc, cc.id)], &audit("conversation.create", Some(e)))
+        .await
+        .unwrap();
     let cd = conversation(e, ConversationKind::Group, cc.id, None);
-    store.create_conversation(&cd, &[member(&cd, cc.id), member(&cd, dd.id)], &audit("conversation.create", Some(e))).await.unwrap();
+    store
+        .create_conversation(&cd, &[member(&cd, cc.id), member(&cd, dd.id)], &audit("conversation.create", Some(e)))
+        .await
+        .unwrap();
     let attachment = store::AttachmentMeta {
         id: domain::AttachmentId::new(),
         name_ct: vec![3; 20],
@@ -97,7 +105,10 @@ conformance!(a_recall_removes_every_copy_at_any_depth_in_one_step, |store| {
     assert_eq!(second.forward.as_ref().unwrap().hops, 2);
     let tree = store.forward_descendants(e, original.id).await.unwrap();
     assert_eq!(tree.iter().map(|m| m.id).collect::<Vec<_>>(), [first.id, second.id]);
-    assert_eq!(store.forward_counts(e, &[original.id, first.id, second.id]).await.unwrap(), [(original.id, 2), (first.id, 1)]);
+    assert_eq!(
+        store.forward_counts(e, &[original.id, first.id, second.id]).await.unwrap(),
+        [(original.id, 2), (first.id, 1)]
+    );
     assert!(store.forward_descendants(enterprise(&store).await, original.id).await.unwrap().is_empty(), "tenant");
     assert!(store.attachment_in_use(attachment.id).await.unwrap());
     // Recalling a copy takes its subtree only.
