@@ -13,9 +13,13 @@
 //!   what the word index costs a send. Not in the default set: filling a million messages takes
 //!   minutes.
 //!
-//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [--conclave PATH] [--messages N]
+//! - `control`: see `control.rs`; recall of 10,000 forwarded copies across 100 conversations, and
+//!   what evaluating message policies costs a send and a history read. Not in the default set.
+//!
+//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [control] [--conclave PATH] [--messages N]
 //! [--idle N] [--search-messages N] [--postgres URL]`.
 
+mod control;
 mod load;
 mod search;
 
@@ -43,10 +47,10 @@ fn main() {
                 search_messages = it.next().and_then(|v| v.parse().ok()).expect("--search-messages needs a number")
             }
             "--postgres" => postgres = Some(it.next().expect("--postgres needs a URL").clone()),
-            "crypto" | "startup" | "load" | "search" => scenarios.push(arg.clone()),
+            "crypto" | "startup" | "load" | "search" | "control" => scenarios.push(arg.clone()),
             "-h" | "--help" => {
                 println!(
-                    "usage: conclave-bench [crypto] [startup] [load] [search] [--conclave PATH] [--messages N] [--idle N] \
+                    "usage: conclave-bench [crypto] [startup] [load] [search] [control] [--conclave PATH] [--messages N] [--idle N] \
                      [--search-messages N] [--postgres URL]"
                 );
                 return;
@@ -66,6 +70,7 @@ fn main() {
             "startup" => startup_bench(&conclave),
             "load" => load::run(&conclave, messages, idle),
             "search" => search::run(search_messages, postgres.clone()),
+            "control" => control::run(),
             _ => unreachable!(),
         }
     }

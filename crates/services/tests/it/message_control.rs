@@ -359,3 +359,47 @@ async fn a_conversation_default_applies_when_the_sender_picks_none() {
     let cleared = w.services.messaging.set_default_policy(&admin, &origin(), group.id, None).await.unwrap();
     assert_eq!(cleared.default_policy_id, None);
 }
+
+#[tokio::test]
+async fn a_recall_cut_short_after_its_commit_is_finished_by_the_job_runner() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let settings = services::Settings { files_dir: Some(files_dir.path().to_owned()), ..crate::settings() };
+    let w = crate::world_with(settings, |s| s).await;
+    let cast = cast(&w).await;
+    let bytes = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"the old plan"))]);
+    let upload =
+        services::attachments::Upload { name: "plan.txt", media_type: "text/plain", caption: None, policy: None };
+    let sent = w.services.attachments.send_attachment(&cast.a, cast.ab, &upload, bytes).await.unwrap();
+    let copy = w.services.messaging.forward(&cast.b, &origin(), cast.ab, sent.id, cast.bc).await.unwrap();
+    assert_eq!(std::fs::read_dir(files_dir.path()).unwrap().count(), 1, "the copy shares the file");
+    // The process dies right after the recall's transaction commits, before it deletes the file:
+    // here the store's step alone runs, with the job it schedules.
+    let job = store::JobRow {
+        key: format!("messages.shred-files:{}:0", sent.id),
+        kind: "messages.shred-files".into(),
+        payload: serde_json::json!({ "enterprise_id": cast.e, "conversation_id": cast.ab, "message_id": sent.id })
+            .to_string(),
+        due_at: domain::Millis::now(),
+        lease_owner: None,
+        lease_expires_at: None,
+        attempts: 0,
+        last_error: None,
+        created_at: domain::Millis::now(),
+        updated_at: domain::Millis::now(),
+    };
+    let remove = store::RemoveMessages {
+        message: sent.id,
+        removal: store::Removal::Recalled,
+        with_copies: true,
+        at: domain::Millis::now(),
+        audit: None,
+        job: Some(&job),
+    };
+    assert_eq!(w.store.remove_messages(cast.e, &remove).await.unwrap().len(), 2);
+    assert!(matches!(w.services.messaging.get_message(&cast.c, cast.bc, copy.id).await, Err(Error::Recalled)));
+    assert_eq!(std::fs::read_dir(files_dir.path()).unwrap().count(), 1, "the crash left the file");
+    // After a restart the job runner finishes it; running it twice changes nothing.
+    assert!(w.services.run_due_jobs().await.unwrap() >= 1);
+    assert_eq!(std::fs::read_dir(files_dir.path()).unwrap().count(), 0);
+    assert!(w.store.get_job(&job.key).await.unwrap().is_none(), "done once, then gone");
+}
