@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "bench password 1";
+const PASSWORD: &str = "correct horse battery staple";
 const GROUPS: usize = 100;
 const PER_GROUP: usize = 100;
 

@@ -72,8 +72,8 @@ pub struct Rules {
     pub expire_after_seconds: Option<u64>,
     /// Each recipient sees the message concealed, reveals it, and loses it this long after.
     pub burn_after_seconds: Option<u64>,
-    /// Readable only from these networks (CIDR, canonical form).
-    pub networks: Option<Vec<String>>,
+    /// Readable only from these networks (stored as CIDR text, parsed once when read).
+    pub networks: Option<Vec<ipnet::IpNet>>,
     /// Readable only on these kinds of client.
     pub devices: Option<Vec<ReaderDevice>>,
     /// Nobody may forward it (nor a copy of it).
@@ -99,6 +99,11 @@ pub fn name(raw: &str) -> Result<String, FieldError> {
         return Err(invalid("name", Rule::ControlCharacters, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Parses networks as an admin wrote them, each naming its place in the list when it is wrong.
+pub fn networks(raw: &[String]) -> Result<Vec<ipnet::IpNet>, FieldError> {
+    raw.iter().enumerate().map(|(i, n)| network(&format!("networks[{i}]"), n)).collect()
 }
 
 /// Parses one network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`; a bare address is a
@@ -149,9 +154,8 @@ impl Rules {
             if networks.len() > MAX_NETWORKS {
                 return Err(invalid("networks", Rule::TooLong, format!("at most {MAX_NETWORKS} networks")));
             }
-            let mut canonical: Vec<String> = Vec::with_capacity(networks.len());
-            for (i, raw) in networks.iter().enumerate() {
-                let n = network(&format!("networks[{i}]"), raw)?.to_string();
+            let mut canonical: Vec<ipnet::IpNet> = Vec::with_capacity(networks.len());
+            for n in networks.iter().map(ipnet::IpNet::trunc) {
                 if !canonical.contains(&n) {
                     canonical.push(n);
                 }
@@ -214,14 +218,12 @@ impl Rules {
 
 /// The addresses both lists allow. Two prefixes either nest or do not meet, so the
 /// intersection is every prefix of one list that lies inside some prefix of the other.
-fn intersect_networks(a: &[String], b: &[String]) -> Vec<String> {
-    let parse = |list: &[String]| list.iter().filter_map(|n| n.parse::<ipnet::IpNet>().ok()).collect::<Vec<_>>();
-    let (a, b) = (parse(a), parse(b));
-    let mut out: Vec<String> = Vec::new();
-    for (from, within) in [(&a, &b), (&b, &a)] {
+fn intersect_networks(a: &[ipnet::IpNet], b: &[ipnet::IpNet]) -> Vec<ipnet::IpNet> {
+    let mut out: Vec<ipnet::IpNet> = Vec::new();
+    for (from, within) in [(a, b), (b, a)] {
         for n in from {
-            if within.iter().any(|w| w.contains(n)) && !out.contains(&n.to_string()) {
-                out.push(n.to_string());
+            if within.iter().any(|w| w.contains(n)) && !out.contains(n) {
+                out.push(*n);
             }
         }
     }
@@ -231,8 +233,9 @@ fn intersect_networks(a: &[String], b: &[String]) -> Vec<String> {
 /// Who is reading, from where, and when.
 #[derive(Clone, Copy, Debug)]
 pub struct Reader {
-    /// The reader wrote this copy: the author always sees their own words.
-    pub is_sender: bool,
+    /// The reader wrote these words (the original's author, whichever copy they read): an
+    /// author always sees their own words. Whoever forwarded a copy is a reader like any other.
+    pub is_author: bool,
     pub ip: Option<IpAddr>,
     pub device: ReaderDevice,
     pub now: Millis,
@@ -264,7 +267,7 @@ pub fn access(rules: &Rules, expires_at: Option<Millis>, reader: &Reader) -> Acc
     if expires_at.is_some_and(|at| at <= reader.now) {
         return Access::Gone;
     }
-    if reader.is_sender {
+    if reader.is_author {
         return Access::Readable { burns_at: None };
     }
     if let Some(from) = rules.readable_from.filter(|from| reader.now < *from) {
@@ -280,7 +283,7 @@ pub fn access(rules: &Rules, expires_at: Option<Millis>, reader: &Reader) -> Acc
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
                 v4 => v4,
             };
-            networks.iter().filter_map(|n| n.parse::<ipnet::IpNet>().ok()).any(|n| n.contains(&ip))
+            networks.iter().any(|n| n.contains(&ip))
         });
         if !inside {
             return Access::Restricted { reason: "readable only on the allowed networks".to_owned(), opens_at: None };
@@ -330,7 +333,7 @@ mod tests {
 
     fn reader(now: i64) -> Reader {
         Reader {
-            is_sender: false,
+            is_author: false,
             ip: Some("10.1.2.3".parse().unwrap()),
             device: ReaderDevice::Web,
             now: Millis(now),
@@ -346,14 +349,15 @@ mod tests {
         assert_eq!(access(&rules, None, &reader(1_000)), Access::Readable { burns_at: None });
         assert!(matches!(access(&rules, None, &reader(2_000)), Access::Restricted { opens_at: None, .. }));
         // The author is never locked out of their own words, but expiry takes it from them too.
-        let author = Reader { is_sender: true, ..reader(500) };
+        let author = Reader { is_author: true, ..reader(500) };
         assert_eq!(access(&rules, None, &author), Access::Readable { burns_at: None });
         assert_eq!(access(&rules, Some(Millis(400)), &author), Access::Gone);
     }
 
     #[test]
     fn networks_and_devices_gate_reading() {
-        let rules = Rules { networks: Some(vec!["10.0.0.0/8".into(), "2001:db8::/32".into()]), ..Rules::default() };
+        let list = networks(&["10.0.0.0/8".into(), "2001:db8::/32".into()]).unwrap();
+        let rules = Rules { networks: Some(list), ..Rules::default() };
         assert_eq!(access(&rules, None, &reader(0)), Access::Readable { burns_at: None });
         let outside = Reader { ip: Some("192.0.2.1".parse().unwrap()), ..reader(0) };
         assert!(matches!(access(&rules, None, &outside), Access::Restricted { .. }));
@@ -397,32 +401,26 @@ mod tests {
             "burn_after_seconds"
         );
         assert_eq!(check(Rules { expire_after_seconds: Some(0), ..Rules::default() }), "expire_after_seconds");
-        assert_eq!(
-            check(Rules { networks: Some(vec!["10.0.0.0/8".into(), "10.0.0.300/8".into()]), ..Rules::default() }),
-            "networks[1]"
-        );
+        assert_eq!(networks(&["10.0.0.0/8".into(), "10.0.0.300/8".into()]).unwrap_err().field, "networks[1]");
         assert_eq!(check(Rules { networks: Some(vec![]), ..Rules::default() }), "networks");
         assert_eq!(check(Rules { devices: Some(vec![]), ..Rules::default() }), "devices");
-        let ok = Rules {
-            networks: Some(vec!["10.1.2.3/8".into(), "10.0.0.0/8".into(), "192.0.2.7".into()]),
-            ..Rules::default()
-        }
-        .checked(now)
-        .unwrap();
-        assert_eq!(ok.networks, Some(vec!["10.0.0.0/8".to_owned(), "192.0.2.7/32".to_owned()]));
+        let parsed = networks(&["10.1.2.3/8".into(), "10.0.0.0/8".into(), "192.0.2.7".into()]).unwrap();
+        let ok = Rules { networks: Some(parsed), ..Rules::default() }.checked(now).unwrap();
+        let text: Vec<String> = ok.networks.unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(text, ["10.0.0.0/8", "192.0.2.7/32"]);
     }
 
     #[test]
     fn a_copy_keeps_the_strictest_rules() {
         let a = Rules {
-            networks: Some(vec!["10.0.0.0/8".into()]),
+            networks: Some(networks(&["10.0.0.0/8".into()]).unwrap()),
             devices: Some(vec![ReaderDevice::Web, ReaderDevice::Mobile]),
             expire_after_seconds: Some(600),
             readable_from: Some(Millis(1_000)),
             ..Rules::default()
         };
         let b = Rules {
-            networks: Some(vec!["10.20.0.0/16".into(), "192.0.2.0/24".into()]),
+            networks: Some(networks(&["10.20.0.0/16".into(), "192.0.2.0/24".into()]).unwrap()),
             devices: Some(vec![ReaderDevice::Mobile]),
             expire_after_seconds: Some(60),
             readable_from: Some(Millis(500)),
@@ -430,7 +428,7 @@ mod tests {
             ..Rules::default()
         };
         let s = a.strictest(&b);
-        assert_eq!(s.networks, Some(vec!["10.20.0.0/16".to_owned()]));
+        assert_eq!(s.networks, Some(networks(&["10.20.0.0/16".into()]).unwrap()));
         assert_eq!(s.devices, Some(vec![ReaderDevice::Mobile]));
         assert_eq!(s.expire_after_seconds, Some(60));
         assert_eq!(s.readable_from, Some(Millis(1_000)));

@@ -289,7 +289,12 @@ function countdown(until) {
   return Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
 }
 
-function messageBody(m) {
+/// Who wrote a message's words: its sender, or for a forwarded copy the original's author.
+function authorOf(m) {
+  return m.forwarded ? m.forwarded.original_sender_id : m.sender_id;
+}
+
+function messageBody(m, editable = true) {
   if (m.deleted) return h("div", { class: "text deleted" }, "This message was deleted.");
   const control = m.control;
   if (control && control.state === "restricted") {
@@ -302,7 +307,7 @@ function messageBody(m) {
       "Burn after reading: once you reveal it, it disappears for you after " + (seconds < 120 ? seconds + " seconds. " : Math.round(seconds / 60) + " minutes. "),
       h("button", { type: "button", class: "small", onclick: () => reveal(m).catch(fail) }, "Reveal"));
   }
-  if (editing && editing.id === m.id) return editor(m);
+  if (editable && editing && editing.id === m.id) return editor(m);
   const text = h("div", { class: "text" });
   if (m.body) text.append(render(m.body, { mention: mentionKind }));
   if (control && control.burns_at) {
@@ -460,7 +465,7 @@ function renderMessages(scrollToEnd) {
       h("button", { type: "button", class: "secondary small", onclick: () => openThread(m.id).catch(fail) }, "Reply in thread"),
       readable(m) && !m.control?.no_forward ? h("button", { type: "button", class: "secondary small", onclick: () => forwardMessage(m).catch(fail) }, "Forward") : null,
       mine || m.forwarded?.original_sender_id === me.user.id || isAdmin() ? h("button", { type: "button", class: "secondary small danger-text", onclick: () => recall(m).catch(fail) }, "Recall") : null,
-      !mine ? null : m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
+      !mine || m.forwarded ? null : m.body !== null ? h("button", { type: "button", class: "secondary small", onclick: () => { editing = { id: m.id, draft: m.body }; renderMessages(false); } }, "Edit") : null,
       !mine ? null : h("button", {
         type: "button", class: "secondary small danger-text",
         onclick: async () => {
@@ -482,7 +487,7 @@ function renderMessages(scrollToEnd) {
       QUICK_REACTIONS.map((e) => h("button", { type: "button", class: "icon", "aria-label": "React with " + e, onclick: () => { picking = null; react(m, e, true); } }, e))) : null;
     const file = fileOf(m, true);
     const li = h("li", {
-      class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : "") + (m.control?.no_copy && !mine ? " no-copy" : ""),
+      class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : "") + (m.control?.no_copy && authorOf(m) !== me.user.id ? " no-copy" : ""),
       dataset: { seq: String(m.seq), id: m.id },
     }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
     h("div", { class: "content" }, meta, provenance(m), messageBody(m), file, reactions, picker, threadLink(m), forwardsLink(m)), actions);
@@ -654,7 +659,7 @@ function fileOf(m, withSize) {
   const a = m.attachment;
   const href = "/api/v1/conversations/" + m.conversation_id + "/attachments/" + a.id;
   // Under no-copy the server refuses the download to everyone but its sender: show the name only.
-  const locked = m.control?.no_copy && m.sender_id !== me.user.id;
+  const locked = m.control?.no_copy && authorOf(m) !== me.user.id;
   const link = locked ? h("span", { title: "This file may be viewed here but not downloaded" }, a.name) : h("a", { href, download: a.name }, a.name);
   const details = withSize ? h("span", { class: "muted small" }, " " + size(a.size)) : null;
   if (!a.thumbnail) return h("div", { class: "file" }, h("span", { "aria-hidden": "true" }, "📄 "), link, details);
@@ -668,11 +673,11 @@ function fileOf(m, withSize) {
 
 function threadItem(m, extra) {
   const file = fileOf(m, false);
-  return h("li", { class: "message" + (extra ? " " + extra : ""), dataset: { seq: String(m.seq), id: m.id } },
+  const locked = m.control?.no_copy && authorOf(m) !== me.user.id;
+  return h("li", { class: "message" + (extra ? " " + extra : "") + (locked ? " no-copy" : ""), dataset: { seq: String(m.seq), id: m.id } },
     avatar(nameOf(m.sender_id), m.sender_id),
     h("div", { class: "content" }, h("div", { class: "meta" }, h("strong", { class: "sender" }, nameOf(m.sender_id)), timeElement(m.created_at)),
-      m.deleted ? h("div", { class: "text deleted" }, "This message was deleted.") : h("div", { class: "text" }, m.body ? render(m.body, { mention: mentionKind }) : ""),
-      file));
+      provenance(m), messageBody(m, false), file));
 }
 
 function renderThread() {
@@ -825,7 +830,8 @@ async function catchUp() {
       // What that page no longer holds was recalled or expired while we were away.
       const from = recent.length < 200 ? 0 : Math.min(...recent.map((m) => m.seq));
       const present = new Set(recent.map((m) => m.id));
-      drop(id, [...messages.get(id).values()].filter((m) => m.seq >= from && !present.has(m.id)).map((m) => m.id));
+      // (Only what was held before: what just arrived is newer than that page.)
+      drop(id, [...messages.get(id).values()].filter((m) => m.seq >= from && m.seq <= held && !present.has(m.id)).map((m) => m.id));
     }
   }
   if (current && !conversations.has(current)) closeThread();
@@ -855,11 +861,6 @@ async function handle(event) {
     case "message-deleted": {
       const m = event.message;
       if (!conversations.has(m.conversation_id)) await loadConversations();
-      // Under a reading policy the event says only that there is something: ask what we may see.
-      if (m.control?.state === "pending" && messages.has(m.conversation_id)) {
-        add(m);
-        await refetch(m.conversation_id, m.id);
-      }
       const c = conversations.get(m.conversation_id);
       const known = messages.has(m.conversation_id);
       if (known && m.thread_root_id) {
@@ -867,7 +868,9 @@ async function handle(event) {
         if (event.type === "message-created" && !before) countReply(m, 1);
         if (event.type === "message-deleted" && before && !before.deleted) countReply(m, -1);
       }
-      if (known && m.control?.state !== "pending") add(m);
+      if (known) add(m);
+      // Under a reading policy the event says only that there is something: ask what we may see.
+      if (known && m.control?.state === "pending") await refetch(m.conversation_id, m.id);
       typing.get(m.conversation_id)?.delete(m.sender_id);
       if (event.type === "message-created") seenActive(m.sender_id);
       if (m.conversation_id === current) renderTyping();
@@ -1072,12 +1075,14 @@ async function main() {
   });
   // Burn-after-reading countdowns tick each second; at zero the message is gone for you.
   setInterval(() => {
-    if (!current || editing) return;
+    if (!current) return;
     const burning = [...(messages.get(current) || new Map()).values()].filter((m) => m.control?.burns_at);
     if (burning.length === 0) return;
     const burnt = burning.filter((m) => new Date(m.control.burns_at) <= Date.now()).map((m) => m.id);
     if (burnt.length) drop(current, burnt);
+    // An open editor keeps its draft through a redraw; the thread panel counts down too.
     renderMessages(false);
+    renderThread();
   }, 1000);
   $("older").addEventListener("click", () => loadOlder().catch(fail));
   $("close-thread").addEventListener("click", () => { closeThreadPanel(); $("body").focus(); });

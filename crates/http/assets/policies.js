@@ -118,7 +118,8 @@ function fromLocal(value) {
     const done = editing
       ? conclave.api("PUT", base + "/" + editing.id, { ...body, expected_version: editing.version })
       : conclave.api("POST", base, body);
-    done.then(async (t) => { fill(null); await load(); conclave.status((editing ? "Saved " : "Created ") + t.name + "."); })
+    const verb = editing ? "Saved " : "Created ";
+    done.then(async (t) => { fill(null); await load(); conclave.status(verb + t.name + "."); })
       .catch((e) => conclave.status(e.message, true));
   });
   document.getElementById("template-cancel").addEventListener("click", () => fill(null));

@@ -851,19 +851,19 @@ impl store::ConversationStore for SqlStore {
         enterprise: EnterpriseId,
         conversation: ConversationId,
         attachment: AttachmentId,
-    ) -> Result<Option<MessageRow>> {
+    ) -> Result<Vec<MessageRow>> {
         query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND attachment_id = $2 \
-             AND deleted_at IS NULL AND {IN_ENTERPRISE_3}"
+             AND deleted_at IS NULL AND {IN_ENTERPRISE_3} ORDER BY seq"
         ))
         .bind(conversation.to_string())
         .bind(attachment.to_string())
         .bind(enterprise.to_string())
-        .fetch_optional(self.reader())
+        .fetch_all(self.reader())
         .await?
-        .as_ref()
+        .iter()
         .map(message_row)
-        .transpose()
+        .collect()
     }
 
     async fn list_messages(
@@ -934,7 +934,33 @@ impl store::ConversationStore for SqlStore {
     ) -> Result<Vec<MessageRow>> {
         let tree = message_tree(remove.with_copies);
         transaction!(self.writer(), |tx| {
-            // What people added to the messages goes first, while the walk can still find them.
+            let mut rows = Vec::new();
+            // PostgreSQL walks the tree in the snapshot its statement began with: a copy whose
+            // forward committed while this statement waited for the parent's row lock is outside
+            // it. The next statement sees it, so passes repeat until one removes nothing (and a
+            // forward after the first pass finds its parent removed and is refused).
+            loop {
+                let found = query(&format!(
+                    "{tree} UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, mentions_everyone = FALSE, \
+                       deleted_at = COALESCE(deleted_at, $3), removed = $4 \
+                     WHERE id IN (SELECT id FROM tree) AND removed IS NULL RETURNING {MESSAGE_COLUMNS}"
+                ))
+                .bind(remove.message.to_string())
+                .bind(enterprise.to_string())
+                .bind(remove.at.0)
+                .bind(remove.removal.as_str())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(message_row)
+                .collect::<Result<Vec<_>>>()?;
+                let done = found.is_empty() || !remove.with_copies;
+                rows.extend(found);
+                if done {
+                    break;
+                }
+            }
+            // What people added to the messages goes with them.
             for table in ["message_reactions", "message_words", "message_mentions", "message_reveals"] {
                 query(&format!("{tree} DELETE FROM {table} WHERE message_id IN (SELECT id FROM tree)"))
                     .bind(remove.message.to_string())
@@ -942,20 +968,6 @@ impl store::ConversationStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            let rows = query(&format!(
-                "{tree} UPDATE messages SET body_ct = NULL, attachment_name_ct = NULL, mentions_everyone = FALSE, \
-                   deleted_at = COALESCE(deleted_at, $3), removed = $4 \
-                 WHERE id IN (SELECT id FROM tree) AND removed IS NULL RETURNING {MESSAGE_COLUMNS}"
-            ))
-            .bind(remove.message.to_string())
-            .bind(enterprise.to_string())
-            .bind(remove.at.0)
-            .bind(remove.removal.as_str())
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(message_row)
-            .collect::<Result<Vec<_>>>()?;
             if !rows.is_empty() {
                 if let Some(audit) = remove.audit {
                     append_audit(&mut tx, audit).await?;

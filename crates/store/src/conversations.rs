@@ -320,13 +320,14 @@ pub trait ConversationStore: Send + Sync {
         sender: UserId,
         at: Millis,
     ) -> Result<MessageRow>;
-    /// The undeleted message carrying this attachment in this conversation.
+    /// The undeleted messages carrying this attachment in this conversation: one, or several
+    /// when forwarded copies of it came back here (each may carry other rules).
     async fn get_attachment(
         &self,
         enterprise: EnterpriseId,
         conversation: domain::ConversationId,
         attachment: domain::AttachmentId,
-    ) -> Result<Option<MessageRow>>;
+    ) -> Result<Vec<MessageRow>>;
     async fn get_message(
         &self,
         enterprise: EnterpriseId,

@@ -173,6 +173,7 @@ catalogue! {
     MessageForward = "message.forward", Enterprise, Message, Always, ["to_conversation", "copy", "hops"], "A message was forwarded into another conversation (target: the message forwarded).";
     MessageRecall = "message.recall", Enterprise, Message, Always, ["copies", "conversations"], "A message and every copy forwarded from it were recalled and their content destroyed.";
     MessageExpire = "message.expire", Enterprise, Message, Always, [], "A message reached its expiry and its content was destroyed.";
+    MessageRead = "message.read", Enterprise, Message, WhenDenied, [], "Someone was refused a message's content or file under its policy (time, network, device or no-copy).";
     MessageForwardsRead = "message.forwards", Enterprise, Message, WhenDenied, [], "Someone asked who forwarded a message they did not send.";
     MessagePolicyList = "message-policy.list", Enterprise, None, WhenDenied, [], "Someone outside the enterprise asked for its message policy templates.";
     MessagePolicyCreate = "message-policy.create", Enterprise, Policy, Always, ["name"], "A message policy template was created.";

@@ -106,6 +106,9 @@ async fn a_no_copy_file_is_shown_but_not_downloaded_and_a_no_forward_message_sta
     let file = format!("/api/v1/conversations/{}/attachments/{}", o.ab, message["attachment"]["id"].as_str().unwrap());
     let refused = req(Method::GET, &file).bearer(&o.bob).send(&o.app).await.problem(403, "message-policy");
     assert!(refused["detail"].as_str().unwrap().contains("not downloaded"), "{refused}");
+    let e = domain::EnterpriseId::parse(&o.enterprise).unwrap();
+    let audit = o.app.services.compliance.enterprise_audit(&services::Caller::Operator, e, None, 20).await.unwrap();
+    assert!(audit.iter().any(|ev| ev.action == "message.read" && ev.outcome == "denied"), "the refusal is audited");
     assert_eq!(req(Method::GET, &file).bearer(&o.ada).send(&o.app).await.status, StatusCode::OK, "the sender keeps it");
     let forward = format!("/api/v1/conversations/{}/messages/{}/forward", o.ab, message["id"].as_str().unwrap());
     let refused = req(Method::POST, &forward)

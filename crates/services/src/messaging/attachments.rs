@@ -192,16 +192,8 @@ impl Attachments {
         attachment: AttachmentId,
     ) -> Result<(store::Thumbnail, BoxStream<'static, std::io::Result<Bytes>>)> {
         self.messaging.membership(p, conversation).await?;
-        let row = self
-            .conversation_store
-            .get_attachment(p.enterprise_id, conversation, attachment)
-            .await?
-            .filter(|r| r.deleted_at.is_none())
-            .ok_or(Error::NotFound("attachment"))?;
-        if row.control.is_some() {
-            let burns = self.conversation_store.reveals_for(p.enterprise_id, p.user_id, &[row.id]).await?;
-            self.messaging.require_readable(p, &row, burns.first().map(|(_, at)| *at))?;
-        }
+        let rows = self.conversation_store.get_attachment(p.enterprise_id, conversation, attachment).await?;
+        let row = self.permitted(p, rows, false).await?;
         let meta = row.attachment.ok_or(Error::NotFound("attachment"))?;
         let Some(thumbnail) = meta.thumbnail else {
             let why = if thumbnails::format_of(&meta.content_type).is_some() {
@@ -216,6 +208,30 @@ impl Attachments {
         Ok((thumbnail, stream))
     }
 
+    /// Of the messages showing one file here, one whose policy lets this reader have it (to
+    /// view, or with `download` to download); else the first refusal.
+    async fn permitted(
+        &self,
+        p: &Principal,
+        rows: Vec<store::MessageRow>,
+        download: bool,
+    ) -> Result<store::MessageRow> {
+        let mut refusal = Error::NotFound("attachment");
+        for row in rows {
+            let check = if download {
+                self.messaging.require_downloadable(p, &row).await
+            } else {
+                self.messaging.require_previewable(p, &row).await
+            };
+            match check {
+                Ok(()) => return Ok(row),
+                Err(e) if matches!(refusal, Error::NotFound(_)) => refusal = e,
+                Err(_) => {}
+            }
+        }
+        Err(refusal)
+    }
+
     /// The attachment's metadata and its decrypted bytes as a stream (members only).
     pub async fn open_attachment(
         &self,
@@ -224,12 +240,8 @@ impl Attachments {
         attachment: AttachmentId,
     ) -> Result<(AttachmentView, BoxStream<'static, std::io::Result<Bytes>>)> {
         self.messaging.membership(p, conversation).await?;
-        let row = self
-            .conversation_store
-            .get_attachment(p.enterprise_id, conversation, attachment)
-            .await?
-            .ok_or(Error::NotFound("attachment"))?;
-        self.messaging.require_downloadable(p, &row).await?;
+        let rows = self.conversation_store.get_attachment(p.enterprise_id, conversation, attachment).await?;
+        let row = self.permitted(p, rows, true).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let meta = row.attachment.ok_or(Error::NotFound("attachment"))?;
         let view = AttachmentView {

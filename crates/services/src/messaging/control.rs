@@ -112,9 +112,18 @@ pub(crate) fn timed_jobs(
     out
 }
 
+/// Whether the reader wrote these words: the author of an original, or of the original a copy
+/// came from. Whoever forwarded a copy did not write it, so its rules bind them like anyone.
+pub(crate) fn is_author(p: &Principal, row: &store::MessageRow) -> bool {
+    match &row.forward {
+        None => row.sender_id == p.user_id,
+        Some(f) => f.original_sender_id == p.user_id,
+    }
+}
+
 fn reader(p: &Principal, row: &store::MessageRow, burns_at: Option<Millis>, now: Millis) -> Reader {
     Reader {
-        is_sender: row.sender_id == p.user_id,
+        is_author: is_author(p, row),
         ip: p.origin.ip.as_deref().and_then(|ip| ip.parse().ok()),
         device: ReaderDevice::of(p.device),
         now,
@@ -130,6 +139,8 @@ fn strip(view: &mut MessageView) {
 /// Extra facts [`Messaging::present`] needs about a page of messages, fetched once per page.
 #[derive(Default)]
 pub(crate) struct PageFacts {
+    /// Each controlled message's rules and expiry, parsed once per distinct copy of the rules.
+    rules: HashMap<MessageId, (std::sync::Arc<Rules>, Option<Millis>)>,
     /// When each message burns for the reader (revealed ones).
     burns: HashMap<MessageId, Millis>,
     /// How many revealed each of the reader's own burn-after-reading messages.
@@ -138,11 +149,35 @@ pub(crate) struct PageFacts {
     forwards: HashMap<MessageId, i64>,
 }
 
+impl PageFacts {
+    fn with_rules(mut self, rules: HashMap<MessageId, (std::sync::Arc<Rules>, Option<Millis>)>) -> PageFacts {
+        self.rules = rules;
+        self
+    }
+}
+
 impl Messaging {
     /// Gathers what [`Messaging::present`] needs for these rows, in three queries at most.
     pub(crate) async fn page_facts(&self, p: &Principal, rows: &[store::MessageRow]) -> Result<PageFacts> {
+        // Most messages of a page share a template: each distinct text is parsed once.
+        let mut parsed: HashMap<&str, std::sync::Arc<Rules>> = HashMap::new();
+        let mut rules = HashMap::new();
+        for row in rows {
+            if let Some(c) = &row.control {
+                let r = match parsed.get(c.rules.as_str()) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = std::sync::Arc::new(stored_rules(&c.rules)?);
+                        parsed.insert(&c.rules, r.clone());
+                        r
+                    }
+                };
+                rules.insert(row.id, (r, c.expires_at));
+            }
+        }
+        let burning = |r: &store::MessageRow| rules.get(&r.id).is_some_and(|(x, _)| x.burn_after_seconds.is_some());
         let controlled: Vec<MessageId> =
-            rows.iter().filter(|r| r.control.is_some() && r.deleted_at.is_none()).map(|r| r.id).collect();
+            rows.iter().filter(|r| burning(r) && r.deleted_at.is_none()).map(|r| r.id).collect();
         let admin = Caller::User(p.clone()).is_enterprise_admin_of(p.enterprise_id);
         let traced: Vec<MessageId> = rows
             .iter()
@@ -150,13 +185,15 @@ impl Messaging {
             .map(|r| r.id)
             .collect();
         let own_controlled: Vec<MessageId> =
-            rows.iter().filter(|r| r.control.is_some() && r.sender_id == p.user_id).map(|r| r.id).collect();
+            rows.iter().filter(|r| burning(r) && is_author(p, r)).map(|r| r.id).collect();
         let store = &self.conversation_store;
         Ok(PageFacts {
+            rules: HashMap::new(),
             burns: store.reveals_for(p.enterprise_id, p.user_id, &controlled).await?.into_iter().collect(),
             reveals: store.reveal_counts(p.enterprise_id, &own_controlled).await?.into_iter().collect(),
             forwards: store.forward_counts(p.enterprise_id, &traced).await?.into_iter().collect(),
-        })
+        }
+        .with_rules(rules))
     }
 
     /// The reader's view of one message: `None` when they are to see nothing of it (expired,
@@ -172,7 +209,13 @@ impl Messaging {
         view.forwarded =
             row.forward.as_ref().map(|f| ForwardedView { original_sender_id: f.original_sender_id, hops: f.hops });
         view.forward_count = facts.forwards.get(&row.id).copied().unwrap_or(0);
-        let Some((rules, expires_at)) = control_of(row)? else { return Ok(Some(view)) };
+        let (rules, expires_at) = match facts.rules.get(&row.id) {
+            Some((rules, expires_at)) => (rules.clone(), *expires_at),
+            None => match control_of(row)? {
+                Some((rules, expires_at)) => (std::sync::Arc::new(rules), expires_at),
+                None => return Ok(Some(view)),
+            },
+        };
         let access =
             message_policy::access(&rules, expires_at, &reader(p, row, facts.burns.get(&row.id).copied(), now));
         let mut control = ControlView {
@@ -183,7 +226,7 @@ impl Messaging {
             expires_at: expires_at.map(Millis::rfc3339),
             burn_after_seconds: rules.burn_after_seconds,
             burns_at: None,
-            revealed_by: (row.sender_id == p.user_id && rules.burn_after_seconds.is_some())
+            revealed_by: (is_author(p, row) && rules.burn_after_seconds.is_some())
                 .then(|| facts.reveals.get(&row.id).copied().unwrap_or(0)),
             no_forward: rules.no_forward,
             no_copy: rules.no_copy,
@@ -215,7 +258,8 @@ impl Messaging {
         out.forwarded =
             row.forward.as_ref().map(|f| ForwardedView { original_sender_id: f.original_sender_id, hops: f.hops });
         let Some((rules, expires_at)) = control_of(row)? else { return Ok(out) };
-        let gated = rules.gates_reading();
+        // Past its expiry (the job may not have run yet) it carries nothing either.
+        let gated = rules.gates_reading() || expires_at.is_some_and(|at| at <= Millis::now());
         if gated {
             strip(&mut out);
         }
@@ -255,6 +299,15 @@ impl Messaging {
         self.views(p, &key, conversation, std::slice::from_ref(&row)).await?.pop().ok_or(Error::NotFound("message"))
     }
 
+    /// Audits a refusal of content under a message's policy and hands the refusal back.
+    async fn refused(&self, p: &Principal, row: &store::MessageRow, rule: &str, e: Error) -> Error {
+        if matches!(e, Error::PolicyRefused(_)) {
+            let target = Some(format!("message:{}", row.id));
+            self.core.deny(&Caller::User(p.clone()), Action::MessageRead, None, rule, target).await;
+        }
+        e
+    }
+
     /// A message that is neither recalled nor expired (it may be deleted).
     async fn live_row(&self, p: &Principal, conversation: ConversationId, id: MessageId) -> Result<store::MessageRow> {
         let row = self
@@ -292,13 +345,28 @@ impl Messaging {
             return Ok(());
         }
         let burns = self.conversation_store.reveals_for(p.enterprise_id, p.user_id, &[row.id]).await?;
-        self.require_readable(p, row, burns.first().map(|(_, at)| *at))?;
-        if control_of(row)?.is_some_and(|(rules, _)| rules.no_copy) && row.sender_id != p.user_id {
-            return Err(Error::PolicyRefused(
+        if let Err(e) = self.require_readable(p, row, burns.first().map(|(_, at)| *at)) {
+            return Err(self.refused(p, row, "readable", e).await);
+        }
+        if control_of(row)?.is_some_and(|(rules, _)| rules.no_copy) && !is_author(p, row) {
+            let e = Error::PolicyRefused(
                 "its policy forbids copying, so its file can be viewed in the conversation but not downloaded".into(),
-            ));
+            );
+            return Err(self.refused(p, row, "no-copy", e).await);
         }
         Ok(())
+    }
+
+    /// Whether the reader may see a file's preview: they can read its message here and now.
+    pub(crate) async fn require_previewable(&self, p: &Principal, row: &store::MessageRow) -> Result<()> {
+        if row.control.is_none() {
+            return Ok(());
+        }
+        let burns = self.conversation_store.reveals_for(p.enterprise_id, p.user_id, &[row.id]).await?;
+        match self.require_readable(p, row, burns.first().map(|(_, at)| *at)) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.refused(p, row, "readable", e).await),
+        }
     }
 
     /// Forwards a message the caller can read into another conversation they are in. The copy
@@ -334,13 +402,14 @@ impl Messaging {
             self.core.deny(&caller, Action::MessageForward, None, "no-forward", target).await;
             return Err(Error::PolicyRefused("its policy forbids forwarding".to_owned()));
         }
-        let (into, _) = self.membership(p, to).await.map_err(|_| {
-            Error::Invalid(FieldError::new(
+        let Ok((into, _)) = self.membership(p, to).await else {
+            self.core.deny(&caller, Action::MessageForward, None, "member-of-target", target).await;
+            return Err(Error::Invalid(FieldError::new(
                 "conversation_id",
                 Rule::InvalidValue,
                 "you can forward only into your own conversations",
-            ))
-        })?;
+            )));
+        };
         if to == conversation {
             return Err(Error::Invalid(FieldError::new(
                 "conversation_id",
@@ -577,12 +646,13 @@ impl Messaging {
                 "only burn-after-reading messages are revealed",
             )));
         };
-        if row.sender_id != p.user_id {
+        if !is_author(p, &row) {
             let now = Millis::now();
             // Outside its window, network or device kinds it stays closed: revealing is reading.
             match message_policy::access(&rules, expires_at, &reader(p, &row, None, now)) {
                 Access::Restricted { reason, .. } => {
-                    return Err(Error::PolicyRefused(format!("not now or not here: {reason}")))
+                    let e = Error::PolicyRefused(format!("not now or not here: {reason}"));
+                    return Err(self.refused(p, &row, "readable", e).await);
                 }
                 Access::Gone => return Err(Error::NotFound("message")),
                 Access::Readable { .. } | Access::Concealed => {}

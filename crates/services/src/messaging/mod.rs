@@ -644,8 +644,17 @@ impl Messaging {
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let sealed = key.seal_str(body, body_aad(&id.to_string()));
-        let gated = match self.conversation_store.get_message(p.enterprise_id, conversation, id).await? {
-            Some(row) => control::control_of(&row)?.is_some_and(|(rules, _)| rules.gates_reading()),
+        let existing = self.conversation_store.get_message(p.enterprise_id, conversation, id).await?;
+        if existing.as_ref().is_some_and(|row| row.forward.is_some() && row.sender_id == p.user_id) {
+            // A copy shows its author's words under their name: whoever forwarded it cannot change them.
+            return Err(Error::Invalid(FieldError::new(
+                "message_id",
+                Rule::InvalidValue,
+                "a forwarded copy keeps its author's words and cannot be edited",
+            )));
+        }
+        let gated = match &existing {
+            Some(row) => control::control_of(row)?.is_some_and(|(rules, _)| rules.gates_reading()),
             None => false,
         };
         let words = if gated { Vec::new() } else { search::tokens(&key, body) };
@@ -690,9 +699,9 @@ impl Messaging {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Some(attachment) = row.attachment.as_ref().filter(|_| row.forward.is_none()) {
-            // The name was destroyed in the row; the file and its preview go with it, unless a
-            // forwarded copy still shows them (a copy never owns its file).
+        if let Some(attachment) = &row.attachment {
+            // The name was destroyed in the row; the file and its preview go with it, unless
+            // another message (an original or a forwarded copy) still shows them.
             if self.conversation_store.attachment_in_use(attachment.id).await? {
                 return self.finish_delete(p, &key, conversation, &row).await;
             }
@@ -806,9 +815,14 @@ impl Messaging {
             .filter(|m| m.thread_root_id.is_none())
             .ok_or(Error::NotFound("message"))?;
         let replies = self.conversation_store.thread_replies(p.enterprise_id, conversation, root, 500).await?;
-        let mut root_view = self.views(p, &key, conversation, std::slice::from_ref(&root_row)).await?;
+        // A root gone for this reader (expired, burned for them) has no thread to show.
+        let root_view = self
+            .views(p, &key, conversation, std::slice::from_ref(&root_row))
+            .await?
+            .pop()
+            .ok_or(Error::NotFound("message"))?;
         let replies = self.views(p, &key, conversation, &replies).await?;
-        Ok(crate::protocol::ThreadView { root: root_view.remove(0), replies })
+        Ok(crate::protocol::ThreadView { root: root_view, replies })
     }
 
     /// Moves the caller's read receipt forward; the other members see it live.

@@ -318,8 +318,9 @@ async fn expiry_is_run_by_the_job_runner_and_burn_after_reading_counts_down() {
         "scheduled with the message"
     );
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    // Past its time it is gone even before the job runs; the job then destroys it.
+    // Past its time it is gone even before the job runs (its thread too); the job then destroys it.
     assert!(matches!(w.services.messaging.get_message(&cast.b, cast.ab, brief.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(w.services.messaging.thread(&cast.b, cast.ab, brief.id).await, Err(Error::NotFound(_))));
     assert!(w.services.run_due_jobs().await.unwrap() >= 1);
     let row = w.store.find_message(cast.e, brief.id).await.unwrap().unwrap();
     assert_eq!((row.body_ct, row.removed), (None, Some(store::Removal::Expired)));
@@ -402,4 +403,37 @@ async fn a_recall_cut_short_after_its_commit_is_finished_by_the_job_runner() {
     assert!(w.services.run_due_jobs().await.unwrap() >= 1);
     assert_eq!(std::fs::read_dir(files_dir.path()).unwrap().count(), 0);
     assert!(w.store.get_job(&job.key).await.unwrap().is_none(), "done once, then gone");
+}
+
+#[tokio::test]
+async fn whoever_forwards_a_copy_stays_bound_by_its_rules_and_cannot_reword_it() {
+    let w = world().await;
+    let cast = cast(&w).await;
+    let office = template(
+        &w,
+        &cast,
+        "Office",
+        PolicyRules { networks: Some(vec!["10.0.0.0/8".into()]), no_copy: true, ..Default::default() },
+    )
+    .await;
+    let sent = w.services.messaging.post(&cast.a, cast.ab, "the floor plan", None, Some(office)).await.unwrap();
+    let mut at_office = cast.b.clone();
+    at_office.origin.ip = Some("10.9.8.7".into());
+    let copy = w.services.messaging.forward(&at_office, &origin(), cast.ab, sent.id, cast.bc).await.unwrap();
+    assert_eq!(copy.body.as_deref(), Some("the floor plan"), "read where it may be read");
+    // From home, Bob's own copy is as closed to him as the original.
+    let at_home = w.services.messaging.get_message(&cast.b, cast.bc, copy.id).await.unwrap();
+    assert_eq!((at_home.body, at_home.control.unwrap().state.as_str()), (None, "restricted"));
+    let history = w.services.messaging.list_messages(&cast.b, cast.bc, None, None, 50).await.unwrap();
+    assert_eq!(history[0].body, None);
+    // The original's author reads every copy of their words anywhere.
+    let ca = w.services.messaging.open_direct(&cast.c, &origin(), cast.a.user_id).await.unwrap().id;
+    let mut c_at_office = cast.c.clone();
+    c_at_office.origin.ip = Some("10.1.1.1".into());
+    let back = w.services.messaging.forward(&c_at_office, &origin(), cast.bc, copy.id, ca).await.unwrap();
+    let seen = w.services.messaging.get_message(&cast.a, ca, back.id).await.unwrap();
+    assert_eq!(seen.body.as_deref(), Some("the floor plan"));
+    // A copy shows its author's words: whoever forwarded it cannot change them.
+    let e = w.services.messaging.edit_message(&at_office, cast.bc, copy.id, "my words now").await.unwrap_err();
+    assert_eq!(field_of(e), "message_id");
 }

@@ -654,15 +654,16 @@ conformance!(attachments_ride_on_messages_and_vanish_with_them, |store| {
         .unwrap()
         .0;
     assert_eq!(sent.attachment.as_ref(), Some(&attachment));
-    let found = store.get_attachment(e, c.id, attachment.id).await.unwrap().unwrap();
-    assert_eq!(found.attachment, Some(attachment.clone()));
+    let found = store.get_attachment(e, c.id, attachment.id).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].attachment, Some(attachment.clone()));
     let (_, _, _, other) = pair(&store).await;
     assert!(
-        store.get_attachment(e, other.id, attachment.id).await.unwrap().is_none(),
+        store.get_attachment(e, other.id, attachment.id).await.unwrap().is_empty(),
         "not through another conversation"
     );
     store.delete_message(e, c.id, sent.id, a.id, Millis::now()).await.unwrap();
-    assert!(store.get_attachment(e, c.id, attachment.id).await.unwrap().is_none());
+    assert!(store.get_attachment(e, c.id, attachment.id).await.unwrap().is_empty());
     let listed = store.list_messages(e, c.id, MessagePage::After(0), 10).await.unwrap();
     assert_eq!(listed[0].attachment.as_ref().map(|a| a.name_ct.len()), Some(0), "the sealed name is destroyed");
 });
