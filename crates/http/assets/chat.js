@@ -24,6 +24,7 @@ let typingSentAt = 0;
 let threadOpen = null;              // the root message id of the open thread
 const threads = new Map();          // root message id -> { count, last } (replies and the newest's time)
 let templates = [];                 // message policy templates the enterprise offers
+let scheduledIds = new Set();       // your scheduled messages in the open conversation
 
 function fail(e) {
   status(e.message, true);
@@ -218,8 +219,58 @@ async function open(id) {
   }
   renderList();
   renderMessages(true);
+  $("scheduled-panel").hidden = true;
+  loadScheduled().catch(fail);
   await markRead();
   $("body").focus();
+}
+
+/// Your messages waiting in the open conversation, with a way to cancel each.
+async function loadScheduled() {
+  if (!current) return;
+  const id = current;
+  const list = await api("GET", "/api/v1/conversations/" + id + "/scheduled");
+  if (id !== current) return;
+  scheduledIds = new Set(list.map((s) => s.id));
+  $("scheduled-panel").hidden = list.length === 0;
+  $("scheduled").replaceChildren(...list.map((s) => h("li", {},
+    h("span", {}, "Scheduled for " + when(s.deliver_at)),
+    h("span", { class: "snippet" }, plainText(s.body)),
+    h("button", {
+      type: "button", class: "link small",
+      onclick: () => api("DELETE", "/api/v1/conversations/" + id + "/scheduled/" + s.id)
+        .then(() => { status("Cancelled the scheduled message."); return loadScheduled(); }).catch(fail),
+    }, "Cancel"))));
+}
+
+function toggleLater(open) {
+  $("schedule-row").hidden = !open;
+  $("later").setAttribute("aria-expanded", String(open));
+  if (open) {
+    // A sensible default: the next full hour.
+    const next = new Date(Date.now() + 3600 * 1000);
+    next.setMinutes(0, 0, 0);
+    const pad = (n) => String(n).padStart(2, "0");
+    if (!$("send-at").value) {
+      $("send-at").value = next.getFullYear() + "-" + pad(next.getMonth() + 1) + "-" + pad(next.getDate()) + "T" + pad(next.getHours()) + ":00";
+    }
+    $("send-at").focus();
+  }
+}
+
+async function scheduleSend() {
+  const body = $("body").value;
+  if (!body.trim() || !current) { status("Write the message first.", true); return; }
+  if (!$("send-at").value) { status("Pick when to send it.", true); return; }
+  const policy = $("policy").value;
+  const request = { body, deliver_at: new Date($("send-at").value).toISOString() };
+  if (policy) request.policy_id = policy;
+  const s = await api("POST", "/api/v1/conversations/" + current + "/scheduled", request);
+  $("body").value = "";
+  growComposer();
+  toggleLater(false);
+  status("Scheduled for " + when(s.deliver_at) + ".");
+  await loadScheduled();
 }
 
 function renderMute() {
@@ -261,6 +312,8 @@ function closeThread() {
   $("thread-sub").textContent = "";
   $("composer").hidden = true;
   $("members-panel").hidden = true;
+  $("scheduled-panel").hidden = true;
+  $("schedule-row").hidden = true;
   $("mute").hidden = true;
   $("empty").hidden = false;
   $("older").hidden = true;
@@ -869,6 +922,8 @@ async function handle(event) {
         if (event.type === "message-deleted" && before && !before.deleted) countReply(m, -1);
       }
       if (known) add(m);
+      // One of your scheduled messages was just delivered.
+      if (scheduledIds.has(m.id)) loadScheduled().catch(fail);
       // Under a reading policy the event says only that there is something: ask what we may see.
       if (known && m.control?.state === "pending") await refetch(m.conversation_id, m.id);
       typing.get(m.conversation_id)?.delete(m.sender_id);
@@ -1128,6 +1183,9 @@ async function main() {
       .catch(fail);
   });
   $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
+  $("later").addEventListener("click", () => toggleLater($("schedule-row").hidden));
+  $("schedule-close").addEventListener("click", () => { toggleLater(false); $("body").focus(); });
+  $("schedule-send").addEventListener("click", () => scheduleSend().catch(fail));
   const area = $("body");
   area.addEventListener("input", () => {
     growComposer();

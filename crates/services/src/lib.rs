@@ -314,6 +314,9 @@ impl jobs::RunJob for Services {
             jobs::JobKind::ShredFiles => {
                 self.messaging.shred_files(&messaging::control::MessageJob::parse(row)?).await?
             }
+            jobs::JobKind::DeliverMessage => {
+                self.messaging.deliver_scheduled(&messaging::control::MessageJob::parse(row)?).await?
+            }
         }
         Ok(())
     }

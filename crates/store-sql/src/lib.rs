@@ -31,6 +31,7 @@ mod links;
 mod message_policies;
 mod policies;
 mod query;
+mod scheduled;
 mod sign_in;
 
 pub use query::{query, query_scalar, Bind, ColumnIndex, FromValue, Kind, Query, QueryResult, QueryScalar, Row, Value};

@@ -37,3 +37,18 @@ CREATE TABLE message_reveals (
     burns_at    INTEGER NOT NULL,
     PRIMARY KEY (message_id, user_id)
 );
+-- Scheduled send: a message written now and delivered at a chosen time by the job runner. Its
+-- body is sealed bound to the id it will have, so delivery moves it without opening it; the rules
+-- of the template picked are copied now, so retiring the template meanwhile changes nothing.
+CREATE TABLE scheduled_messages (
+    id              TEXT PRIMARY KEY,
+    enterprise_id   TEXT NOT NULL REFERENCES enterprises(id),
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    sender_id       TEXT NOT NULL REFERENCES users(id),
+    body_ct         BLOB NOT NULL,
+    policy_id       TEXT REFERENCES message_policies(id),
+    policy_rules    TEXT,
+    deliver_at      INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX scheduled_messages_by_sender ON scheduled_messages (sender_id, conversation_id, deliver_at);

@@ -20,6 +20,7 @@ mod keys;
 mod links;
 mod message_policies;
 mod policies;
+mod scheduled;
 mod sessions;
 mod sign_in;
 
@@ -33,6 +34,7 @@ pub use keys::*;
 pub use links::*;
 pub use message_policies::*;
 pub use policies::*;
+pub use scheduled::*;
 pub use sessions::*;
 pub use sign_in::*;
 
@@ -72,6 +74,7 @@ sum_of!(
     JobStore,
     PolicyStore,
     MessagePolicyStore,
+    ScheduledMessageStore,
     CredentialLinkStore,
     Health,
 );

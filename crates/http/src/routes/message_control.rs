@@ -11,6 +11,7 @@ use domain::{ConversationId, EnterpriseId, MessageId, MessagePolicyId, Rule};
 use serde::Deserialize;
 use services::messaging::control::{ForwardTreeView, RecallReceipt};
 use services::messaging::policies::{MessagePolicyView, PolicyRules};
+use services::messaging::scheduled::ScheduledView;
 use services::messaging::{ConversationView, MessageView};
 use utoipa::ToSchema;
 
@@ -240,4 +241,66 @@ pub async fn reveal(
 ) -> Result<Json<MessageView>, Problem> {
     let (c, m) = message_path(&cid, &mid)?;
     Ok(Json(state.services.messaging.reveal(&auth.principal, c, m).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// 1 byte to 64 KiB of UTF-8.
+    pub body: String,
+    /// When to deliver it (RFC 3339): later than now, at most a year and a day ahead.
+    pub deliver_at: String,
+    /// Send under this message policy template (else the conversation's default, if any).
+    pub policy_id: Option<String>,
+}
+
+/// POST /api/v1/conversations/{conversation_id}/scheduled — write a message now, delivered at
+/// `deliver_at` by the server (once, across restarts), as if sent then.
+#[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/scheduled", tag = "message control", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)), request_body = ScheduleRequest,
+    responses((status = 201, body = ScheduledView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn schedule(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+    ApiJson(body): ApiJson<ScheduleRequest>,
+) -> Result<(StatusCode, Json<ScheduledView>), Problem> {
+    let c = parse_id(&cid, "conversation", ConversationId::parse)?;
+    let at = time::OffsetDateTime::parse(body.deliver_at.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            Problem::invalid("deliver_at", Rule::InvalidValue, "must be a time such as 2026-12-05T09:00:00Z")
+        })?;
+    let at = domain::Millis((at.unix_timestamp_nanos() / 1_000_000) as i64);
+    let p = body.policy_id.as_deref().map(|raw| id_in_body("policy_id", raw, MessagePolicyId::parse)).transpose()?;
+    let scheduled = state.services.messaging.schedule(&auth.principal, c, &body.body, p, at).await?;
+    Ok((StatusCode::CREATED, Json(scheduled)))
+}
+
+/// GET /api/v1/conversations/{conversation_id}/scheduled — your messages waiting here, soonest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}/scheduled", tag = "message control", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path)),
+    responses((status = 200, body = [ScheduledView]), (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn list_scheduled(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(cid): Path<String>,
+) -> Result<Json<Vec<ScheduledView>>, Problem> {
+    let c = parse_id(&cid, "conversation", ConversationId::parse)?;
+    Ok(Json(state.services.messaging.scheduled(&auth.principal, c).await?))
+}
+
+/// DELETE /api/v1/conversations/{conversation_id}/scheduled/{message_id} — cancel one of your
+/// waiting messages.
+#[utoipa::path(delete, path = "/api/v1/conversations/{conversation_id}/scheduled/{message_id}", tag = "message control", security(("bearer" = []), ("cookie" = [])),
+    params(("conversation_id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 204, description = "Cancelled"), (status = 404, description = "None waiting (delivered, cancelled, or not yours)", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn cancel_scheduled(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((cid, mid)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    let (c, m) = message_path(&cid, &mid)?;
+    state.services.messaging.cancel_scheduled(&auth.principal, c, m).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -91,6 +91,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(message_control::forwards))
         .routes(routes!(message_control::recall))
         .routes(routes!(message_control::reveal))
+        .routes(routes!(message_control::schedule, message_control::list_scheduled))
+        .routes(routes!(message_control::cancel_scheduled))
         .routes(routes!(messaging::add_reaction, messaging::remove_reaction))
         .routes(routes!(messaging::typing))
         .routes(routes!(messaging::thread))

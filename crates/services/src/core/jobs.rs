@@ -26,15 +26,18 @@ pub enum JobKind {
     /// M5: delete the files of recalled or expired messages (after the rows changed, so a crash
     /// in between is finished by the retry).
     ShredFiles,
+    /// M2: a scheduled message is due; it is delivered as if sent now.
+    DeliverMessage,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::PurgeClosedReports,
         JobKind::SweepPartialFiles,
         JobKind::ExpireMessage,
         JobKind::MessageWindow,
         JobKind::ShredFiles,
+        JobKind::DeliverMessage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +47,7 @@ impl JobKind {
             JobKind::ExpireMessage => "messages.expire",
             JobKind::MessageWindow => "messages.window",
             JobKind::ShredFiles => "messages.shred-files",
+            JobKind::DeliverMessage => "messages.deliver",
         }
     }
 
@@ -55,7 +59,7 @@ impl JobKind {
     pub fn period(self) -> Option<Duration> {
         match self {
             JobKind::PurgeClosedReports | JobKind::SweepPartialFiles => Some(Duration::from_secs(3600)),
-            JobKind::ExpireMessage | JobKind::MessageWindow | JobKind::ShredFiles => None,
+            JobKind::ExpireMessage | JobKind::MessageWindow | JobKind::ShredFiles | JobKind::DeliverMessage => None,
         }
     }
 }

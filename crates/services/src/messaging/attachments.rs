@@ -108,7 +108,8 @@ impl Attachments {
         let row_id = id.to_string();
         let message_id = MessageId::new();
         let now = Millis::now();
-        let (control, jobs) = self.messaging.control_for_new(p, conversation, message_id, rules.as_ref(), now)?;
+        let (control, jobs) =
+            self.messaging.control_for_new(p.enterprise_id, conversation, message_id, rules.as_ref(), now)?;
         let row = store::MessageRow {
             id: message_id,
             conversation_id: conversation,

@@ -80,7 +80,7 @@ pub(crate) struct MessageJob {
 }
 
 impl MessageJob {
-    fn row(&self, kind: JobKind, due: Millis) -> store::JobRow {
+    pub(crate) fn row(&self, kind: JobKind, due: Millis) -> store::JobRow {
         let key = format!("{}:{}:{}", kind.name(), self.message_id, due.0);
         jobs::job(kind, &key, &serde_json::to_string(self).unwrap_or_default(), due)
     }

@@ -9,6 +9,7 @@
 pub mod attachments;
 pub mod control;
 pub mod policies;
+pub mod scheduled;
 pub mod search;
 pub mod thumbnails;
 
@@ -32,6 +33,7 @@ pub struct Messaging {
     core: Arc<crate::core::Core>,
     conversation_store: Arc<dyn store::ConversationStore>,
     directory_store: Arc<dyn store::DirectoryStore>,
+    scheduled_store: Arc<dyn store::ScheduledMessageStore>,
     policies: Arc<MessagePolicies>,
 }
 
@@ -41,7 +43,13 @@ impl Messaging {
         store: &Arc<dyn store::Store>,
         policies: Arc<MessagePolicies>,
     ) -> Messaging {
-        Messaging { core, conversation_store: store.clone(), directory_store: store.clone(), policies }
+        Messaging {
+            core,
+            conversation_store: store.clone(),
+            directory_store: store.clone(),
+            scheduled_store: store.clone(),
+            policies,
+        }
     }
 }
 
@@ -492,20 +500,32 @@ impl Messaging {
         conversation: ConversationId,
         body: &str,
     ) -> Result<(Vec<UserId>, bool)> {
+        self.resolve_mentions_by(p.enterprise_id, p.user_id, key, conversation, body).await
+    }
+
+    /// Whom a message by `sender` names, among the conversation's other members.
+    pub(crate) async fn resolve_mentions_by(
+        &self,
+        enterprise: EnterpriseId,
+        sender: UserId,
+        key: &DataKey,
+        conversation: ConversationId,
+        body: &str,
+    ) -> Result<(Vec<UserId>, bool)> {
         let found = messaging::mentions(body);
         if found.handles.is_empty() {
             return Ok((Vec::new(), found.everyone));
         }
         let members: std::collections::HashSet<UserId> = self
             .conversation_store
-            .list_members(p.enterprise_id, conversation)
+            .list_members(enterprise, conversation)
             .await?
             .iter()
             .map(|m| m.user_id)
-            .filter(|u| *u != p.user_id)
+            .filter(|u| *u != sender)
             .collect();
         let mut named = Vec::new();
-        for user in self.directory_store.list_users(p.enterprise_id).await? {
+        for user in self.directory_store.list_users(enterprise).await? {
             if !members.contains(&user.id) {
                 continue;
             }
@@ -553,7 +573,7 @@ impl Messaging {
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
         let id = MessageId::new();
         let now = Millis::now();
-        let (control, jobs) = self.control_for_new(p, conversation, id, rules.as_ref(), now)?;
+        let (control, jobs) = self.control_for_new(p.enterprise_id, conversation, id, rules.as_ref(), now)?;
         let row = store::MessageRow {
             id,
             conversation_id: conversation,
@@ -588,7 +608,7 @@ impl Messaging {
     /// The control a new message carries and the timed jobs it brings, from the picked rules.
     pub(crate) fn control_for_new(
         &self,
-        p: &Principal,
+        enterprise: EnterpriseId,
         conversation: ConversationId,
         id: MessageId,
         rules: Option<&(domain::MessagePolicyId, domain::message_policy::Rules)>,
@@ -596,7 +616,7 @@ impl Messaging {
     ) -> Result<(Option<store::MessageControl>, Vec<store::JobRow>)> {
         let Some((policy_id, rules)) = rules else { return Ok((None, Vec::new())) };
         let expires_at = domain::message_policy::expires_at(rules, now, None);
-        let job = control::MessageJob { enterprise_id: p.enterprise_id, conversation_id: conversation, message_id: id };
+        let job = control::MessageJob { enterprise_id: enterprise, conversation_id: conversation, message_id: id };
         let control = store::MessageControl {
             policy_id: Some(*policy_id),
             rules: serde_json::to_string(rules).map_err(|e| Error::Internal(e.to_string()))?,

@@ -437,3 +437,48 @@ async fn whoever_forwards_a_copy_stays_bound_by_its_rules_and_cannot_reword_it()
     let e = w.services.messaging.edit_message(&at_office, cast.bc, copy.id, "my words now").await.unwrap_err();
     assert_eq!(field_of(e), "message_id");
 }
+
+#[tokio::test]
+async fn a_scheduled_message_is_delivered_by_the_job_runner_once_and_can_be_cancelled_before() {
+    let w = world().await;
+    let cast = cast(&w).await;
+    let now = domain::Millis::now();
+    let soon = domain::Millis(now.0 + 800);
+    for (at, why) in
+        [(domain::Millis(now.0 - 1_000), "past"), (domain::Millis(now.0 + 400 * 24 * 3600 * 1000), "too far")]
+    {
+        let e = w.services.messaging.schedule(&cast.a, cast.ab, "hello", None, at).await.unwrap_err();
+        assert_eq!(field_of(e), "deliver_at", "{why}");
+    }
+    let outsider = w.services.messaging.schedule(&cast.c, cast.ab, "let me in", None, soon).await.unwrap_err();
+    assert!(matches!(outsider, Error::NotFound(_)), "{outsider:?}");
+    let brief =
+        template(&w, &cast, "Brief", PolicyRules { expire_after_seconds: Some(3600), ..Default::default() }).await;
+    let waiting = w.services.messaging.schedule(&cast.a, cast.ab, "good morning", Some(brief), soon).await.unwrap();
+    let cancelled = w.services.messaging.schedule(&cast.a, cast.ab, "never mind", None, soon).await.unwrap();
+    assert_eq!(w.services.messaging.scheduled(&cast.a, cast.ab).await.unwrap().len(), 2);
+    assert!(w.services.messaging.scheduled(&cast.b, cast.ab).await.unwrap().is_empty(), "only the sender sees them");
+    assert!(matches!(
+        w.services.messaging.cancel_scheduled(&cast.b, cast.ab, cancelled.id).await,
+        Err(Error::NotFound(_))
+    ));
+    w.services.messaging.cancel_scheduled(&cast.a, cast.ab, cancelled.id).await.unwrap();
+    assert!(w.services.messaging.list_messages(&cast.b, cast.ab, None, None, 50).await.unwrap().is_empty(), "not yet");
+    let mut live = w.services.core.subscribe_events().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(w.services.run_due_jobs().await.unwrap(), 1, "the cancelled one has no job left");
+    let history = w.services.messaging.list_messages(&cast.b, cast.ab, None, None, 50).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].id, history[0].body.as_deref()), (waiting.id, Some("good morning")));
+    assert!(history[0].control.as_ref().unwrap().expires_at.is_some(), "under the template picked");
+    let LiveDelivery::Event(ev) = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap()
+    else {
+        panic!("lagged")
+    };
+    assert!(matches!(&ev.event, Event::MessageCreated { message } if message.id == waiting.id));
+    assert!(w.services.messaging.scheduled(&cast.a, cast.ab).await.unwrap().is_empty());
+    assert!(
+        matches!(w.services.messaging.cancel_scheduled(&cast.a, cast.ab, waiting.id).await, Err(Error::NotFound(_))),
+        "delivered: nothing to cancel"
+    );
+}

@@ -180,3 +180,45 @@ conformance!(an_expiry_removes_one_message_and_reveals_are_kept_once, |store| {
     assert_eq!(store.find_message(e, m.id).await.unwrap().unwrap().removed, Some(Removal::Expired));
     assert!(store.find_message(other, m.id).await.unwrap().is_none());
 });
+
+conformance!(scheduled_messages_wait_for_members_only_and_cancel_with_their_job, |store| {
+    let (e, a, b, c) = pair(&store).await;
+    let row = |sender: domain::UserId| store::ScheduledMessageRow {
+        id: domain::MessageId::new(),
+        enterprise_id: e,
+        conversation_id: c.id,
+        sender_id: sender,
+        body_ct: vec![5; 30],
+        policy_id: None,
+        policy_rules: None,
+        deliver_at: Millis(9_000),
+        created_at: Millis(1),
+    };
+    let job = |key: &str| store::JobRow {
+        key: key.into(),
+        kind: "messages.deliver".into(),
+        payload: "{}".into(),
+        due_at: Millis(9_000),
+        lease_owner: None,
+        lease_expires_at: None,
+        attempts: 0,
+        last_error: None,
+        created_at: Millis(1),
+        updated_at: Millis(1),
+    };
+    let mine = row(a.id);
+    store.schedule_message(&mine, &job("deliver-1")).await.unwrap();
+    assert!(store.get_job("deliver-1").await.unwrap().is_some(), "the job comes with it");
+    let stranger = crate::user(&store, e, b"s").await;
+    assert!(matches!(store.schedule_message(&row(stranger.id), &job("deliver-2")).await, Err(Error::NotFound)));
+    assert!(store.get_job("deliver-2").await.unwrap().is_none(), "nothing half-written");
+    assert_eq!(store.scheduled_messages(e, a.id, c.id).await.unwrap(), [mine.clone()]);
+    assert!(store.scheduled_messages(e, b.id, c.id).await.unwrap().is_empty());
+    let other = enterprise(&store).await;
+    assert!(store.get_scheduled_message(other, mine.id).await.unwrap().is_none());
+    assert!(!store.cancel_scheduled_message(e, b.id, mine.id, "deliver-1").await.unwrap(), "not the sender");
+    assert!(!store.cancel_scheduled_message(other, a.id, mine.id, "deliver-1").await.unwrap(), "another tenant");
+    assert!(store.cancel_scheduled_message(e, a.id, mine.id, "deliver-1").await.unwrap());
+    assert!(store.get_job("deliver-1").await.unwrap().is_none());
+    assert!(store.get_scheduled_message(e, mine.id).await.unwrap().is_none());
+});
