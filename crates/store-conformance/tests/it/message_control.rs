@@ -212,7 +212,7 @@ conformance!(scheduled_messages_wait_for_members_only_and_cancel_with_their_job,
     let stranger = crate::user(&store, e, b"s").await;
     assert!(matches!(store.schedule_message(&row(stranger.id), &job("deliver-2")).await, Err(Error::NotFound)));
     assert!(store.get_job("deliver-2").await.unwrap().is_none(), "nothing half-written");
-    assert_eq!(store.scheduled_messages(e, a.id, c.id).await.unwrap(), [mine.clone()]);
+    assert_eq!(store.scheduled_messages(e, a.id, c.id).await.unwrap(), std::slice::from_ref(&mine));
     assert!(store.scheduled_messages(e, b.id, c.id).await.unwrap().is_empty());
     let other = enterprise(&store).await;
     assert!(store.get_scheduled_message(other, mine.id).await.unwrap().is_none());
