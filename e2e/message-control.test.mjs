@@ -228,3 +228,20 @@ test("a message scheduled for later waits, can be cancelled, and arrives live at
   assert.equal(await bob.locator("#messages li:has-text('Standup moved to ten.')").count(), 0, "the cancelled one never came");
   for (const p of [ada, bob]) await p.context().close();
 });
+
+test("a group's owner sets the template its messages get by default", async () => {
+  const ada = await person("ada@mc.example");
+  await ada.click("#start summary");
+  await ada.fill("#group-title", "Board room");
+  await ada.selectOption("#group-members", [{ label: "Bob Babbage <bob@mc.example>" }]);
+  await ada.click("#new-group button[type=submit]");
+  await ada.waitForSelector("#thread-title:has-text('Board room')");
+  await ada.click("#members-panel summary");
+  await ada.selectOption("#default-policy", { label: "Board only by default" });
+  await ada.waitForSelector("#status:has-text('unless the sender picks another')");
+  assert.equal(await ada.inputValue("#policy") !== "", true, "the composer follows the default");
+  await ada.fill("#body", "Agenda for Monday.");
+  await ada.keyboard.press("Enter");
+  await ada.waitForSelector("#messages li:has-text('Agenda for Monday.') .policy-chip:has-text('Board only')");
+  await ada.context().close();
+});

@@ -300,6 +300,14 @@ function renderMembers() {
   $("add-member-user").replaceChildren(...candidates.map((p) => h("option", { value: p.id }, p.name + " <" + p.email + ">")));
   $("add-member").hidden = !owner || candidates.length === 0;
   $("leave-group").hidden = c.kind !== "group" || owner;
+  // A group's owner and enterprise admins pick the template messages here get by default.
+  const row = $("default-policy-row");
+  row.hidden = templates.length === 0 || !(owner || isAdmin());
+  if (!row.hidden) {
+    $("default-policy").replaceChildren(h("option", { value: "" }, "no policy, unless the sender picks one"),
+      ...templates.map((t) => h("option", { value: t.id }, t.name + " by default")));
+    $("default-policy").value = c.default_policy_id || "";
+  }
 }
 
 function closeThread() {
@@ -1184,6 +1192,17 @@ async function main() {
   });
   $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
   $("later").addEventListener("click", () => toggleLater($("schedule-row").hidden));
+  $("default-policy").addEventListener("change", () => {
+    const id = current;
+    const policy = $("default-policy").value || null;
+    api("PUT", "/api/v1/conversations/" + id + "/default-policy", { policy_id: policy })
+      .then((c) => {
+        conversations.get(id).default_policy_id = c.default_policy_id;
+        if (id === current) $("policy").value = c.default_policy_id || "";
+        status(policy ? "New messages here are sent under " + templates.find((t) => t.id === policy).name + " unless the sender picks another." : "No default policy here.");
+      })
+      .catch(fail);
+  });
   $("schedule-close").addEventListener("click", () => { toggleLater(false); $("body").focus(); });
   $("schedule-send").addEventListener("click", () => scheduleSend().catch(fail));
   const area = $("body");

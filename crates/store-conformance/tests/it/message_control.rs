@@ -221,4 +221,11 @@ conformance!(scheduled_messages_wait_for_members_only_and_cancel_with_their_job,
     assert!(store.cancel_scheduled_message(e, a.id, mine.id, "deliver-1").await.unwrap());
     assert!(store.get_job("deliver-1").await.unwrap().is_none());
     assert!(store.get_scheduled_message(e, mine.id).await.unwrap().is_none());
+    // Once delivered, the schedule is forgotten (only inside its enterprise).
+    let second = row(a.id);
+    store.schedule_message(&second, &job("deliver-3")).await.unwrap();
+    store.delete_scheduled_message(other, second.id).await.unwrap();
+    assert!(store.get_scheduled_message(e, second.id).await.unwrap().is_some(), "not from another tenant");
+    store.delete_scheduled_message(e, second.id).await.unwrap();
+    assert!(store.get_scheduled_message(e, second.id).await.unwrap().is_none());
 });
