@@ -47,7 +47,7 @@ test("a direct conversation goes live in both browsers, with receipts, edits and
   await ada.page.waitForSelector("#typing:has-text('Bob Babbage is typing')");
   await ada.page.waitForSelector("#conversations button:has-text('Bob Babbage') .presence.online");
   await bob.page.fill("#body", "Splendid.\nSend the plans.");
-  await bob.page.click("#composer button");
+  await bob.page.click("#composer button[type=submit]");
   await ada.page.waitForSelector("#messages li:has-text('Send the plans.')");
 
   await ada.page.hover("#messages li:has-text('the engine runs')");
