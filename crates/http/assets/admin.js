@@ -51,14 +51,45 @@ import * as conclave from "/assets/api.js";
     conclave.status(what + " link ready.");
   }
 
-  async function showDevices(u, tr) {
+  async function showDevices(u, tr, keepOpen = false) {
     const open = tr.nextElementSibling;
-    if (open && open.classList.contains("detail")) { open.remove(); return; }
+    if (open && open.classList.contains("detail")) {
+      open.remove();
+      if (!keepOpen) return;
+    }
     try {
       const devices = await conclave.api("GET", base + "/users/" + u.id + "/devices");
+      const live = devices.filter((d) => !d.ended);
+      const wipe = (d) => !d.wipe_requested_at ? null
+        : d.wipe_acknowledged_at ? h("span", { class: "ok" }, "erased " + conclave.when(d.wipe_acknowledged_at))
+          : h("span", { class: "muted" }, "wipe requested " + conclave.when(d.wipe_requested_at) + ", waiting for the device");
+      const signOut = (d) => h("button", {
+        type: "button", class: "secondary small danger-text",
+        onclick: async () => {
+          if (!(await conclave.confirmAction("Sign " + u.name + "'s " + d.name + " out? It erases what it holds of Conclave at once, or when it next comes online.", "Sign out"))) return;
+          act(async () => {
+            await conclave.api("DELETE", base + "/users/" + u.id + "/devices/" + d.session_id);
+            await showDevices(u, tr, true);
+            return "Signed out " + d.name + "; it has been told to erase what it holds.";
+          });
+        },
+      }, "Sign out and erase");
       const list = devices.length === 0 ? h("p", { class: "muted" }, u.name + " is not signed in anywhere.")
-        : h("ul", { class: "plain" }, devices.map((d) => h("li", {}, d.name + " · " + d.kind + " · " + d.ip + " · last seen " + conclave.when(d.last_seen_at))));
-      tr.after(h("tr", { class: "detail" }, h("td", { colspan: "5" }, h("strong", {}, "Devices of " + u.name), list)));
+        : h("ul", { class: "plain devices" }, devices.map((d) => h("li", {},
+          h("span", {}, d.name + " · " + d.kind + " · " + d.ip + " · " + (d.ended ? "signed out" : "last seen " + conclave.when(d.last_seen_at))),
+          " ", d.ended ? wipe(d) : signOut(d))));
+      const all = live.length > 1 ? h("button", {
+        type: "button", class: "secondary small danger-text",
+        onclick: async () => {
+          if (!(await conclave.confirmAction("Sign " + u.name + " out on all " + live.length + " devices? Each erases what it holds of Conclave.", "Sign out everywhere"))) return;
+          act(async () => {
+            const r = await conclave.api("DELETE", base + "/users/" + u.id + "/devices");
+            await showDevices(u, tr, true);
+            return "Signed out " + r.ended + " devices of " + u.name + ".";
+          });
+        },
+      }, "Sign out everywhere") : null;
+      tr.after(h("tr", { class: "detail" }, h("td", { colspan: "5" }, h("strong", {}, "Devices of " + u.name), " ", all, list)));
     } catch (e) { conclave.status(e.message, true); }
   }
 

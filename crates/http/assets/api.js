@@ -24,12 +24,42 @@ export function leave(why = "ended") {
   location.assign("/signin?why=" + (signingOut ? "signed-out" : why));
 }
 
+let wiping = false;
+
+/// An administrator signed this device out and asked it to erase what it holds of Conclave:
+/// stored data, caches and any service worker go, without asking; the server is told it is done
+/// (with this session's own credentials), then the sign-in page opens.
+export async function wipeDevice() {
+  if (wiping) return;
+  wiping = true;
+  const quietly = async (step) => { try { await step(); } catch { /* erase what can be erased */ } };
+  await quietly(() => localStorage.clear());
+  await quietly(() => sessionStorage.clear());
+  await quietly(async () => {
+    for (const db of (await indexedDB.databases?.()) || []) if (db.name) indexedDB.deleteDatabase(db.name);
+  });
+  await quietly(async () => { for (const k of await caches.keys()) await caches.delete(k); });
+  await quietly(async () => {
+    for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
+  });
+  await quietly(() => fetch("/api/v1/sessions/wipe-acknowledgement", {
+    method: "POST", credentials: "same-origin", headers: csrf ? { "X-CSRF-Token": csrf } : {},
+  }));
+  leaving = false;
+  leave("wiped");
+}
+
 export async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status === 401) {
+    const doc = await res.clone().json().catch(() => null);
+    if (doc && doc.type === "/problems/wipe-required") {
+      await wipeDevice();
+      throw new Problem(401, doc);
+    }
     leave(started ? "ended" : "");
     throw new Problem(401, { detail: "You are signed out." });
   }

@@ -1,7 +1,7 @@
 // The live connection every signed-in page shares: one WebSocket that reconnects with backoff,
 // keeps itself alive with pings, and sends the page to sign in when the session has ended.
 // `onEvent` gets every server event, `ready` included: on it a page fetches what it missed.
-import { api, leave } from "/assets/api.js";
+import { api, leave, wipeDevice } from "/assets/api.js";
 
 export function connectLive(onEvent, onState = () => {}) {
   let socket = null;
@@ -18,11 +18,14 @@ export function connectLive(onEvent, onState = () => {}) {
       if (event.type === "ready") onState("live");
       if (event.type === "session-ended") ended = true;
       Promise.resolve(onEvent(event)).catch((e) => console.warn("a live event failed", e));
-      if (event.type === "session-ended") leave("ended");
+      if (event.type === "session-ended" && event.wipe) wipeDevice();
+      else if (event.type === "session-ended") leave("ended");
     });
     socket.addEventListener("close", (ev) => {
       if (ended || ev.code === 4001) {
-        leave("ended");
+        // (a wipe, once started, leaves by itself when it is done)
+        // Cut without the event (it may have been lost): ask the API, which wipes or leaves.
+        if (!ended) api("GET", "/api/v1/me").then(() => leave("ended")).catch(() => {});
         return;
       }
       onState("reconnecting");

@@ -156,7 +156,7 @@ impl Hub {
                     LiveDelivery::Event(addressed) => {
                         let text: Arc<str> = serde_json::to_string(&addressed.event).expect("events serialise").into();
                         match addressed.event {
-                            Event::SessionEnded { session_id } => {
+                            Event::SessionEnded { session_id, .. } => {
                                 for user in &addressed.recipients {
                                     hub.end_sessions(*user, session_id, text.clone());
                                 }

@@ -69,10 +69,11 @@ pub enum Kind {
     Gone,
     Recalled,
     MessagePolicy,
+    WipeRequired,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 25] = [
         Kind::MalformedBody,
         Kind::InvalidField,
         Kind::UnsupportedMediaType,
@@ -97,6 +98,7 @@ impl Kind {
         Kind::Gone,
         Kind::Recalled,
         Kind::MessagePolicy,
+        Kind::WipeRequired,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -125,6 +127,7 @@ impl Kind {
             Kind::Gone => "gone",
             Kind::Recalled => "recalled",
             Kind::MessagePolicy => "message-policy",
+            Kind::WipeRequired => "wipe-required",
         }
     }
 
@@ -151,6 +154,7 @@ impl Kind {
             Kind::Gone => StatusCode::GONE,
             Kind::Recalled => StatusCode::GONE,
             Kind::MessagePolicy => StatusCode::FORBIDDEN,
+            Kind::WipeRequired => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -180,6 +184,7 @@ impl Kind {
             Kind::Gone => "No longer available",
             Kind::Recalled => "The message was recalled",
             Kind::MessagePolicy => "The message's policy does not allow this",
+            Kind::WipeRequired => "Signed out by an administrator: erase this device's data",
         }
     }
 
@@ -209,6 +214,7 @@ impl Kind {
             Kind::SsoFailed => "The identity provider's answer was refused (wrong or reused state, a token from another issuer or audience, an expired token, a bad signature, a domain that is not allowed, ...). No account or session was created; start again.",
             Kind::Gone => "It existed but works no more: a single-use link that was used or has expired. Ask for a new one.",
             Kind::Recalled => "Its sender or an administrator recalled the message: it and every copy forwarded from it were removed and their content destroyed. Nothing can bring it back.",
+            Kind::WipeRequired => "An administrator ended this device's session and asked it to erase what it holds of Conclave (stored data, caches). Erase it, confirm at `POST /api/v1/sessions/wipe-acknowledgement` with the same credentials, then sign in again.",
             Kind::MessagePolicy => "The message was sent under a policy that forbids this here and now: it may not be forwarded or copied, or it is readable only at other times, from other networks or on other kinds of device. `detail` says which.",
         }
     }
@@ -357,6 +363,10 @@ impl From<services::Error> for Problem {
             E::Gone(why) => Problem::new(Kind::Gone, why),
             E::Recalled => Problem::new(Kind::Recalled, "the message was recalled by its sender or an administrator"),
             E::PolicyRefused(why) => Problem::new(Kind::MessagePolicy, why),
+            E::WipeRequired => Problem::new(
+                Kind::WipeRequired,
+                "this device was signed out by an administrator; erase what it holds and sign in again",
+            ),
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")

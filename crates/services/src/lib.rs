@@ -84,6 +84,9 @@ pub enum Error {
     /// The message (or the one it was copied from) was recalled: it is gone for good.
     #[error("the message was recalled")]
     Recalled,
+    /// The session was ended by an admin and its device must erase what it holds of Conclave.
+    #[error("this device was signed out by an administrator; erase what it holds and sign in again")]
+    WipeRequired,
     /// The message's policy forbids this (forward, download, reading here or now); says why.
     #[error("{0}")]
     PolicyRefused(String),

@@ -267,6 +267,10 @@ pub enum Event {
     SessionEnded {
         #[schema(value_type = Option<String>, format = Uuid)]
         session_id: Option<domain::SessionId>,
+        /// An admin ended it (or disabled the account): erase what this device holds of
+        /// Conclave, then acknowledge at `POST /api/v1/sessions/wipe-acknowledgement`.
+        #[serde(default)]
+        wipe: bool,
     },
 }
 

@@ -10,7 +10,7 @@ use store::{EnterpriseRow, Error, KeyRow, Result, SessionRow, TeamMemberRow, Tea
 
 const USER_COLUMNS: &str =
     "id, enterprise_id, email_index, email_ct, name_ct, role, roles, password_hash, disabled, created_at, updated_at";
-const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until";
+const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until, wipe_requested_at, wipe_acknowledged_at";
 const AUDIT_COLUMNS: &str =
     "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
 const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
@@ -73,6 +73,8 @@ fn session_row(row: &Row) -> Result<SessionRow> {
         ended_reason: row.try_get("ended_reason")?,
         auth_method: decode::auth_method(&text(row, "auth_method")?)?,
         elevated_until: row.try_get::<Option<i64>, _>("elevated_until")?.map(Millis),
+        wipe_requested_at: row.try_get::<Option<i64>, _>("wipe_requested_at")?.map(Millis),
+        wipe_acknowledged_at: row.try_get::<Option<i64>, _>("wipe_acknowledged_at")?.map(Millis),
     })
 }
 
@@ -227,7 +229,8 @@ impl store::DirectoryStore for SqlStore {
                 .await?;
             expect_rows(done.rows_affected())?;
             if disabled {
-                query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled' WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
+                // A disabled account's devices are asked to erase what they hold, too.
+                query("UPDATE sessions SET ended_at = $1, ended_reason = 'user-disabled', wipe_requested_at = $1 WHERE enterprise_id = $2 AND user_id = $3 AND ended_at IS NULL")
                 .bind(at.0)
                 .bind(enterprise.to_string())
                 .bind(id.to_string())
@@ -422,7 +425,7 @@ impl store::SessionStore for SqlStore {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             query(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL)"
             ))
             .bind(session.id.to_string())
             .bind(session.enterprise_id.to_string())
@@ -501,6 +504,84 @@ impl store::SessionStore for SqlStore {
         .bind(enterprise.to_string())
         .bind(user.to_string())
         .bind(now.0)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(session_row)
+        .collect()
+    }
+
+    async fn end_and_wipe_sessions(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        id: Option<SessionId>,
+        reason: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<Vec<SessionId>> {
+        transaction!(self.writer(), |tx| {
+            let ended: Vec<String> = query_scalar(
+                "UPDATE sessions SET ended_at = $1, ended_reason = $2, wipe_requested_at = $1 \
+                 WHERE enterprise_id = $3 AND user_id = $4 AND ($5 IS NULL OR id = $5) \
+                 AND ended_at IS NULL AND expires_at > $1 RETURNING id",
+            )
+            .bind(at.0)
+            .bind(reason)
+            .bind(enterprise.to_string())
+            .bind(user.to_string())
+            .bind(id.map(|s| s.to_string()))
+            .fetch_all(&mut *tx)
+            .await?;
+            if id.is_some() && ended.is_empty() {
+                return Err(Error::NotFound);
+            }
+            if !ended.is_empty() {
+                append_audit(&mut tx, audit).await?;
+            }
+            ended.iter().map(|s| decode::uuid(s).map(SessionId)).collect()
+        })
+    }
+
+    async fn session_awaiting_wipe(&self, token_hash: &[u8]) -> Result<Option<SessionRow>> {
+        query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NOT NULL \
+             AND wipe_requested_at IS NOT NULL AND wipe_acknowledged_at IS NULL"
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+    }
+
+    async fn acknowledge_wipe(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<bool> {
+        transaction!(self.writer(), |tx| {
+            let done = query(
+                "UPDATE sessions SET wipe_acknowledged_at = $1 WHERE id = $2 \
+                 AND wipe_requested_at IS NOT NULL AND wipe_acknowledged_at IS NULL",
+            )
+            .bind(at.0)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            let acknowledged = done.rows_affected() == 1;
+            if acknowledged {
+                append_audit(&mut tx, audit).await?;
+            }
+            Ok(acknowledged)
+        })
+    }
+
+    async fn wiped_sessions(&self, enterprise: EnterpriseId, user: UserId, since: Millis) -> Result<Vec<SessionRow>> {
+        query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE enterprise_id = $1 AND user_id = $2 \
+             AND wipe_requested_at IS NOT NULL AND wipe_requested_at >= $3 ORDER BY wipe_requested_at DESC, id DESC"
+        ))
+        .bind(enterprise.to_string())
+        .bind(user.to_string())
+        .bind(since.0)
         .fetch_all(self.reader())
         .await?
         .iter()

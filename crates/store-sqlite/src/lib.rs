@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0015_mentions_mute_thumbnails.sql"),
     },
     Migration { version: 16, name: "message_control", sql: include_str!("../migrations/0016_message_control.sql") },
+    Migration { version: 17, name: "device_wipe", sql: include_str!("../migrations/0017_device_wipe.sql") },
 ];
 
 /// The SQLite backend: one writer connection and a few read-only readers over one file.

@@ -29,6 +29,11 @@ pub struct SessionRow {
     pub auth_method: domain::AuthMethod,
     /// Until when the session may use the admin consoles without authenticating again (A5).
     pub elevated_until: Option<Millis>,
+    /// When the device was asked to erase what it holds (an admin ended the session, or the
+    /// account was disabled).
+    pub wipe_requested_at: Option<Millis>,
+    /// When the device said it had.
+    pub wipe_acknowledged_at: Option<Millis>,
 }
 
 /// Sessions and the devices they are bound to.
@@ -46,6 +51,24 @@ pub trait SessionStore: Send + Sync {
     async fn last_activity(&self, enterprise: EnterpriseId, now: Millis) -> Result<Vec<(UserId, Millis)>>;
     /// Open sessions of one user, newest first.
     async fn list_sessions(&self, enterprise: EnterpriseId, user: UserId, now: Millis) -> Result<Vec<SessionRow>>;
+    /// Ends open sessions of `user` (the one named, or every one) and asks each device to erase
+    /// what it holds; returns the sessions ended (`NotFound` when a named one is not open).
+    async fn end_and_wipe_sessions(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        id: Option<SessionId>,
+        reason: &str,
+        at: Millis,
+        audit: &AuditDraft,
+    ) -> Result<Vec<SessionId>>;
+    /// The ended session with this token hash whose device was asked to erase and has not yet
+    /// said it did: what a request from a device that was offline is told.
+    async fn session_awaiting_wipe(&self, token_hash: &[u8]) -> Result<Option<SessionRow>>;
+    /// Records the device's acknowledgement with its audit event; `false` when none was pending.
+    async fn acknowledge_wipe(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<bool>;
+    /// The user's sessions whose wipe was requested since `since`, newest first.
+    async fn wiped_sessions(&self, enterprise: EnterpriseId, user: UserId, since: Millis) -> Result<Vec<SessionRow>>;
     /// Ends one open session of `user`; `NotFound` when there is none with that id.
     async fn end_session(
         &self,

@@ -151,7 +151,8 @@ catalogue! {
     CredentialLinkUse = "auth.credential-link.use", Enterprise, User, Always, ["purpose"], "Someone set their password through a single-use link.";
     AuthTotpEnable = "auth.totp-enable", Enterprise, User, Always, [], "One-time codes were turned on (recovery codes issued).";
     AuthTotpDisable = "auth.totp-disable", Enterprise, User, Always, [], "One-time codes were turned off.";
-    SessionEnd = "session.end", Enterprise, Session, Always, ["reason"], "A device's session was ended.";
+    SessionEnd = "session.end", Enterprise, Session, Always, ["reason", "wipe", "sessions"], "A device's session was ended.";
+    SessionWipeAcknowledge = "session.wipe-acknowledge", Enterprise, Session, Always, [], "A device confirmed it erased what it held of Conclave after its session was ended.";
     SessionList = "session.list", Enterprise, User, WhenDenied, [], "Someone asked for another person's devices.";
     PasswordPolicyRead = "password-policy.read", Enterprise, Policy, WhenDenied, [], "Someone asked for an enterprise's password policy.";
     PasswordPolicyUpdate = "password-policy.update", Enterprise, Policy, Always, ["*"], "The password policy changed (the new policy is the detail).";

@@ -319,3 +319,45 @@ pub async fn list_audit(
 pub async fn audit_catalogue(_signed_in: Auth) -> Json<Vec<CatalogueEntry>> {
     Json(services::audit::catalogue())
 }
+
+/// DELETE /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices/{session_id} — sign one of
+/// a user's devices out and have it erase what it holds of Conclave (enterprise admins).
+#[utoipa::path(delete, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/devices/{session_id}", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("user_id" = String, Path), ("session_id" = String, Path)),
+    responses((status = 204, description = "Signed out; the device is told to erase what it holds"),
+        (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or no such open session of theirs", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn end_user_device(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, uid, sid)): Path<(String, String, String)>,
+) -> Result<StatusCode, Problem> {
+    let session = parse_id(&sid, "session", domain::SessionId::parse)?;
+    let (e, u) = (enterprise(&eid)?, user(&uid)?);
+    state.services.sessions.end_user_devices(&auth.caller(), &origin, e, u, Some(session)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct EndedView {
+    /// How many sessions ended (each device is told to erase what it holds).
+    pub ended: usize,
+}
+
+/// DELETE /api/v1/enterprises/{enterprise_id}/users/{user_id}/devices — sign every device of a
+/// user out and have each erase what it holds of Conclave (enterprise admins).
+#[utoipa::path(delete, path = "/api/v1/enterprises/{enterprise_id}/users/{user_id}/devices", tag = "directory", security(("bearer" = []), ("cookie" = [])),
+    params(("enterprise_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, body = EndedView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn end_user_devices(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path((eid, uid)): Path<(String, String)>,
+) -> Result<Json<EndedView>, Problem> {
+    let (e, u) = (enterprise(&eid)?, user(&uid)?);
+    let ended = state.services.sessions.end_user_devices(&auth.caller(), &origin, e, u, None).await?;
+    Ok(Json(EndedView { ended }))
+}

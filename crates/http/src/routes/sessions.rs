@@ -242,3 +242,29 @@ pub async fn end_my_device(
     state.services.sessions.end_device(&auth.principal, &origin, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// POST /api/v1/sessions/wipe-acknowledgement — the device of a session an admin ended confirms
+/// it erased what it held. Sent with that session's own credentials (bearer token, or the cookie
+/// with its CSRF token); the session stays ended and the cookie is cleared.
+#[utoipa::path(post, path = "/api/v1/sessions/wipe-acknowledgement", tag = "sessions", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 204, description = "Acknowledged; the admin console shows it"),
+    (status = 404, description = "No wipe is waiting for these credentials", body = ProblemDocument, content_type = "application/problem+json")
+))]
+pub async fn acknowledge_wipe(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Problem> {
+    let (token, via_cookie) = crate::extract::session_token(&headers)
+        .ok_or_else(|| Problem::new(crate::problem::Kind::NotFound, "no wipe is waiting for these credentials"))?;
+    // A page that was open when its session ended proves the request is its own with the CSRF
+    // token it was given; a page loaded afterwards never got one, and relies on the layer that
+    // refuses cross-site requests (an acknowledgement only records that the device erased).
+    let csrf = headers
+        .get(crate::extract::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| via_cookie && !v.is_empty())
+        .map(str::to_owned);
+    state.services.sessions.acknowledge_wipe(&origin, &token, csrf.as_deref()).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
+}

@@ -81,6 +81,10 @@ async fn get_signin(
              session ran out. Sign in again to continue.",
         ),
         Some("signed-out") => Some("You are signed out."),
+        Some("wiped") => Some(
+            "An administrator signed this device out, and what it held of Conclave was erased. Sign in \
+             again if you may.",
+        ),
         _ => None,
     };
     pages::render(StatusCode::OK, &pages::SignIn { notice, ..pages::SignIn::new(None, "") })

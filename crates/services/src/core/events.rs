@@ -50,11 +50,13 @@ impl Core {
         enterprise: EnterpriseId,
         user: UserId,
         session: Option<domain::SessionId>,
+        wipe: bool,
     ) {
         match self.keys.enterprise_key(enterprise).await {
             Ok(key) => {
                 let topic = format!("session.{user}");
-                self.publish(enterprise, &key, &topic, vec![user], Event::SessionEnded { session_id: session }).await
+                let event = Event::SessionEnded { session_id: session, wipe };
+                self.publish(enterprise, &key, &topic, vec![user], event).await
             }
             Err(e) => tracing::warn!(error = %e, "could not announce an ended session"),
         }

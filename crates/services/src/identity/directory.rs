@@ -286,7 +286,7 @@ impl Directory {
             }
         })?;
         if disabled {
-            self.core.publish_session_ended(enterprise, id, None).await;
+            self.core.publish_session_ended(enterprise, id, None, true).await;
         }
         self.get_user(caller, enterprise, id).await
     }

@@ -135,6 +135,12 @@ pub struct DeviceView {
     pub expires_at: String,
     /// True for the session making this request.
     pub current: bool,
+    /// Ended by an admin (or the account was disabled): listed for a while with its wipe.
+    pub ended: bool,
+    /// When the device was asked to erase what it holds of Conclave.
+    pub wipe_requested_at: Option<String>,
+    /// When the device confirmed it had (absent while it has not been online since).
+    pub wipe_acknowledged_at: Option<String>,
 }
 
 fn aad<'a>(row: &'a str, column: &'a str) -> Aad<'a> {
@@ -443,6 +449,8 @@ impl Sessions {
             ended_reason: None,
             auth_method: auth,
             elevated_until: None,
+            wipe_requested_at: None,
+            wipe_acknowledged_at: None,
         };
         let audit = AuditDraft {
             at: now,
@@ -493,11 +501,15 @@ impl Sessions {
             return Err(Error::Unauthenticated);
         }
         let now = Millis::now();
-        let (session, roles) = self
-            .session_store
-            .session_principal(&crypto::token::hash(token), now)
-            .await?
-            .ok_or(Error::Unauthenticated)?;
+        let hash = crypto::token::hash(token);
+        let Some((session, roles)) = self.session_store.session_principal(&hash, now).await? else {
+            // A device that was offline when an admin ended its session learns it must erase
+            // what it holds on its next request (only the holder of the token can ask).
+            if self.session_store.session_awaiting_wipe(&hash).await?.is_some() {
+                return Err(Error::WipeRequired);
+            }
+            return Err(Error::Unauthenticated);
+        };
         if now.0 - session.last_seen_at.0 >= self.core.settings.touch_interval.as_millis() as i64 {
             self.session_store.touch_session(session.id, now).await?;
         }
@@ -567,7 +579,7 @@ impl Sessions {
                 store::Error::NotFound => Error::NotFound("session"),
                 e => e.into(),
             })?;
-        self.core.publish_session_ended(principal.enterprise_id, principal.user_id, Some(session)).await;
+        self.core.publish_session_ended(principal.enterprise_id, principal.user_id, Some(session), false).await;
         Ok(())
     }
 
@@ -583,7 +595,13 @@ impl Sessions {
         current: Option<SessionId>,
     ) -> Result<Vec<DeviceView>> {
         let key = self.core.keys.enterprise_key(enterprise).await?;
-        let rows = self.session_store.list_sessions(enterprise, user, Millis::now()).await?;
+        let mut rows = self.session_store.list_sessions(enterprise, user, Millis::now()).await?;
+        if current.is_none() {
+            // The admin's view: also the devices asked to erase in the last 30 days, with whether
+            // they confirmed it.
+            let since = Millis(Millis::now().0 - 30 * 24 * 3600 * 1000);
+            rows.extend(self.session_store.wiped_sessions(enterprise, user, since).await?);
+        }
         rows.iter()
             .map(|s| {
                 let id = s.id.to_string();
@@ -596,9 +614,81 @@ impl Sessions {
                     last_seen_at: s.last_seen_at.rfc3339(),
                     expires_at: s.expires_at.rfc3339(),
                     current: Some(s.id) == current,
+                    ended: s.ended_at.is_some(),
+                    wipe_requested_at: s.wipe_requested_at.map(Millis::rfc3339),
+                    wipe_acknowledged_at: s.wipe_acknowledged_at.map(Millis::rfc3339),
                 })
             })
             .collect()
+    }
+
+    /// An enterprise admin signs one device of a user out (`session`), or all of them (`None`),
+    /// and asks each to erase what it holds of Conclave: told at once over its live connection,
+    /// or on its next request if it is offline. Returns how many sessions ended.
+    pub async fn end_user_devices(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        enterprise: EnterpriseId,
+        user: UserId,
+        session: Option<SessionId>,
+    ) -> Result<usize> {
+        self.core.require_enterprise_admin(caller, enterprise, Action::SessionEnd).await?;
+        if self.directory_store.get_user(enterprise, user).await?.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+        let target = Some(match session {
+            Some(s) => format!("session:{s}"),
+            None => format!("user:{user}"),
+        });
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "reason": "ended-by-admin", "wipe": true, "sessions": session.map_or("all", |_| "one") })
+                .to_string(),
+            ..crate::draft(caller, origin, Some(enterprise), Action::SessionEnd, target)
+        };
+        let ended = self
+            .session_store
+            .end_and_wipe_sessions(enterprise, user, session, "ended-by-admin", Millis::now(), &audit)
+            .await
+            .map_err(|e| match e {
+                store::Error::NotFound => Error::NotFound("session"),
+                e => e.into(),
+            })?;
+        for id in &ended {
+            self.core.publish_session_ended(enterprise, user, Some(*id), true).await;
+        }
+        Ok(ended.len())
+    }
+
+    /// The device of an ended session confirms it erased what it held. Only the holder of the
+    /// session's token (and, for a browser, its CSRF token) can; anything else is `NotFound`.
+    pub async fn acknowledge_wipe(&self, origin: &Origin, token: &str, csrf: Option<&str>) -> Result<()> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(Error::NotFound("wipe request"));
+        }
+        if let Some(csrf) = csrf {
+            if !self.csrf_matches(token, csrf) {
+                return Err(Error::NotFound("wipe request"));
+            }
+        }
+        let session = self
+            .session_store
+            .session_awaiting_wipe(&crypto::token::hash(token))
+            .await?
+            .ok_or(Error::NotFound("wipe request"))?;
+        let audit = AuditDraft {
+            enterprise_id: Some(session.enterprise_id),
+            target: Some(format!("session:{}", session.id)),
+            ..AuditDraft::new(
+                Action::SessionWipeAcknowledge,
+                domain::audit::Actor::User { user_id: session.user_id },
+                origin.clone(),
+            )
+        };
+        if !self.session_store.acknowledge_wipe(session.id, Millis::now(), &audit).await? {
+            return Err(Error::NotFound("wipe request"));
+        }
+        Ok(())
     }
 
     /// A user's devices, for enterprise admins of that user's enterprise (A4 builds on this).

@@ -4,6 +4,7 @@
 mod authorization;
 mod core;
 mod desk;
+mod devices;
 mod identity;
 mod keys;
 mod message_control;

@@ -76,6 +76,8 @@ async fn user(store: &Arc<dyn Store>, enterprise: EnterpriseId, email_index: &[u
 
 fn session_row(user: &UserRow, token_hash: &[u8], expires_at: Millis) -> SessionRow {
     SessionRow {
+        wipe_requested_at: None,
+        wipe_acknowledged_at: None,
         id: SessionId::new(),
         enterprise_id: user.enterprise_id,
         user_id: user.id,
@@ -233,6 +235,41 @@ conformance!(sessions_open_expire_and_end, |store| {
     assert!(store.session_by_token_hash(b"token-live", now).await.unwrap().is_none());
     let err = store.end_session(e, u.id, live.id, "again", now, &audit("auth.sign-out", Some(e))).await.unwrap_err();
     assert!(matches!(err, Error::NotFound));
+});
+
+conformance!(an_admin_ends_sessions_with_a_wipe_and_the_device_acknowledges_once, |store| {
+    let e = enterprise(&store).await;
+    let u = user(&store, e, b"u").await;
+    let (one, two) = (session_row(&u, b"wipe-1", later()), session_row(&u, b"wipe-2", later()));
+    for s in [&one, &two] {
+        store.create_session(s, &audit("auth.sign-in", Some(e))).await.unwrap();
+    }
+    let now = Millis::now();
+    let other = enterprise(&store).await;
+    let across = store
+        .end_and_wipe_sessions(other, u.id, Some(one.id), "ended-by-admin", now, &audit("session.end", Some(other)))
+        .await;
+    assert!(matches!(across, Err(Error::NotFound)), "not from another tenant");
+    let ended = store
+        .end_and_wipe_sessions(e, u.id, Some(one.id), "ended-by-admin", now, &audit("session.end", Some(e)))
+        .await
+        .unwrap();
+    assert_eq!(ended, [one.id]);
+    assert!(store.session_principal(b"wipe-1", now).await.unwrap().is_none());
+    assert_eq!(store.session_awaiting_wipe(b"wipe-1").await.unwrap().unwrap().id, one.id);
+    assert!(store.session_awaiting_wipe(b"wipe-2").await.unwrap().is_none(), "an open session has nothing to erase");
+    assert!(store.acknowledge_wipe(one.id, now, &audit("session.wipe-acknowledge", Some(e))).await.unwrap());
+    assert!(!store.acknowledge_wipe(one.id, now, &audit("session.wipe-acknowledge", Some(e))).await.unwrap(), "once");
+    assert!(store.session_awaiting_wipe(b"wipe-1").await.unwrap().is_none());
+    let all = store
+        .end_and_wipe_sessions(e, u.id, None, "ended-by-admin", now, &audit("session.end", Some(e)))
+        .await
+        .unwrap();
+    assert_eq!(all, [two.id], "every open one, and only those");
+    let wiped = store.wiped_sessions(e, u.id, Millis(now.0 - 1)).await.unwrap();
+    assert_eq!(wiped.len(), 2);
+    assert!(wiped.iter().any(|s| s.id == one.id && s.wipe_acknowledged_at == Some(now)));
+    assert!(store.wiped_sessions(other, u.id, Millis(0)).await.unwrap().is_empty());
 });
 
 conformance!(disabling_a_user_ends_their_sessions, |store| {
