@@ -164,7 +164,8 @@ async fn disabled_accounts_cannot_sign_in_and_lose_their_sessions() {
     let user = w.user(e, "ada@e.example", Role::Member).await;
     let session = w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
     w.services.directory.set_user_disabled(&Caller::Operator, &origin(), e, user.id, true).await.unwrap();
-    assert!(matches!(w.services.sessions.authenticate(&session.token).await, Err(Error::Unauthenticated)));
+    // Ended, and the device is told to erase what it holds.
+    assert!(matches!(w.services.sessions.authenticate(&session.token).await, Err(Error::WipeRequired)));
     assert!(matches!(
         w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await,
         Err(Error::InvalidCredentials)
