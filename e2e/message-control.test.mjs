@@ -53,6 +53,8 @@ async function forward(page, text, toName) {
 test("templates are written in the console and picked in the composer; the server holds a no-forward message", async () => {
   const root = await person("root@mc.example");
   await root.goto(`${conclave.url}/admin`);
+  // The editor is ready once the list of templates is drawn.
+  await root.waitForSelector("#templates tbody tr");
   await root.fill("#template-form [name=name]", "Board only");
   await root.check("#template-form [name=no_forward]");
   await root.fill("#template-form [name=expire_n]", "2");
@@ -155,6 +157,8 @@ test("A sends to B, B forwards to C, C to D; A sees the tree and recalls; every 
 test("a message outside its network shows why it is hidden; burn after reading reveals, counts down and is counted", async () => {
   const root = await person("root@mc.example");
   await root.goto(`${conclave.url}/admin`);
+  // The editor is ready once the list of templates is drawn.
+  await root.waitForSelector("#templates tbody tr");
   await root.fill("#template-form [name=name]", "Office network");
   // The browsers here connect from 127.0.0.1: outside this network.
   await root.fill("#template-form [name=networks]", "10.0.0.0/8");

@@ -123,6 +123,7 @@ function fromLocal(value) {
       .catch((e) => conclave.status(e.message, true));
   });
   document.getElementById("template-cancel").addEventListener("click", () => fill(null));
-  fill(null);
+  // (The form starts empty from the page itself: resetting it here could wipe what someone
+  // began typing while this module loaded.)
   await load();
 })().catch((e) => conclave.status(e.message, true));
