@@ -184,6 +184,15 @@ fn message_tree(with_copies: bool) -> &'static str {
     }
 }
 
+/// Binds message ids in order, after whatever the statement has bound: one query for a page,
+/// the ids bound and never spliced into the SQL.
+fn bind_ids<'q>(mut statement: crate::Query<'q>, ids: &[MessageId]) -> crate::Query<'q> {
+    for id in ids {
+        statement = statement.bind(id.to_string());
+    }
+    statement
+}
+
 /// Reads `(id, n)` rows: a count per message.
 fn id_counts(rows: &[Row]) -> Result<Vec<(MessageId, i64)>> {
     rows.iter().map(|r| Ok((MessageId(decode::uuid(&text(r, "id")?)?), r.try_get("n")?))).collect()
@@ -765,10 +774,7 @@ impl store::ConversationStore for SqlStore {
              GROUP BY thread_root_id",
             crate::placeholders(3, roots.len())
         );
-        let mut statement = query(&sql).bind(conversation.to_string()).bind(enterprise.to_string());
-        for root in roots {
-            statement = statement.bind(root.to_string());
-        }
+        let statement = bind_ids(query(&sql).bind(conversation.to_string()).bind(enterprise.to_string()), roots);
         statement
             .fetch_all(self.reader())
             .await?
@@ -820,10 +826,7 @@ impl store::ConversationStore for SqlStore {
              AND message_id IN ({}) ORDER BY created_at, user_id",
             crate::placeholders(3, messages.len())
         );
-        let mut query = query(&sql).bind(conversation.to_string()).bind(enterprise.to_string());
-        for m in messages {
-            query = query.bind(m.to_string());
-        }
+        let query = bind_ids(query(&sql).bind(conversation.to_string()).bind(enterprise.to_string()), messages);
         query.fetch_all(self.reader()).await?.iter().map(reaction_row).collect()
     }
 
@@ -920,10 +923,7 @@ impl store::ConversationStore for SqlStore {
              AND p.conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $1)",
             crate::placeholders(2, messages.len())
         );
-        let mut statement = query(&sql).bind(enterprise.to_string());
-        for m in messages {
-            statement = statement.bind(m.to_string());
-        }
+        let statement = bind_ids(query(&sql).bind(enterprise.to_string()), messages);
         Ok(id_counts(&statement.fetch_all(self.reader()).await?)?.into_iter().filter(|(_, n)| *n > 0).collect())
     }
 
@@ -1041,10 +1041,7 @@ impl store::ConversationStore for SqlStore {
              WHERE c.enterprise_id = $1 AND r.user_id = $2 AND r.message_id IN ({})",
             crate::placeholders(3, messages.len())
         );
-        let mut statement = query(&sql).bind(enterprise.to_string()).bind(user.to_string());
-        for m in messages {
-            statement = statement.bind(m.to_string());
-        }
+        let statement = bind_ids(query(&sql).bind(enterprise.to_string()).bind(user.to_string()), messages);
         Ok(id_counts(&statement.fetch_all(self.reader()).await?)?
             .into_iter()
             .map(|(id, at)| (id, Millis(at)))
@@ -1061,10 +1058,7 @@ impl store::ConversationStore for SqlStore {
              WHERE c.enterprise_id = $1 AND r.message_id IN ({}) GROUP BY r.message_id",
             crate::placeholders(2, messages.len())
         );
-        let mut statement = query(&sql).bind(enterprise.to_string());
-        for m in messages {
-            statement = statement.bind(m.to_string());
-        }
+        let statement = bind_ids(query(&sql).bind(enterprise.to_string()), messages);
         id_counts(&statement.fetch_all(self.reader()).await?)
     }
 

@@ -142,8 +142,7 @@ impl Attachments {
         if let Some((thumbnail, _)) = &mut preview {
             thumbnail.keep();
         }
-        let gated = rules.as_ref().is_some_and(|(_, r)| r.gates_reading());
-        let words = if gated { Vec::new() } else { super::search::tokens(&key, &name) };
+        let words = super::search::index_tokens(&key, &name, rules.as_ref().map(|(_, r)| r));
         let index = store::MessageIndex { words: &words, jobs: &jobs, ..Default::default() };
         let (stored, members) = match self.conversation_store.append_message(p.enterprise_id, &row, &index).await {
             Ok(stored) => stored,

@@ -465,11 +465,7 @@ impl Messaging {
             forward: Some(store::ForwardLink { parent_id: row.id, root_id, hops, original_sender_id }),
             removed: None,
         };
-        let words = match (&rules, &body) {
-            (Some(r), _) if r.gates_reading() => Vec::new(),
-            (_, Some(b)) => search::tokens(&key, b),
-            _ => Vec::new(),
-        };
+        let words = search::index_tokens(&key, body.as_deref().unwrap_or(""), rules.as_ref());
         let audit = AuditDraft {
             detail: serde_json::json!({ "to_conversation": to.to_string(), "copy": copy_id.to_string(), "hops": hops })
                 .to_string(),

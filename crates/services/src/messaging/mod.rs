@@ -589,12 +589,7 @@ impl Messaging {
             forward: None,
             removed: None,
         };
-        // A message under a reading policy is not indexed: a search hit would tell its words.
-        let words = if rules.as_ref().is_some_and(|(_, r)| r.gates_reading()) {
-            Vec::new()
-        } else {
-            search::tokens(&key, body)
-        };
+        let words = search::index_tokens(&key, body, rules.as_ref().map(|(_, r)| r));
         let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
         let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone, jobs: &jobs, audit: None };
         let (stored, members) =
@@ -673,11 +668,11 @@ impl Messaging {
                 "a forwarded copy keeps its author's words and cannot be edited",
             )));
         }
-        let gated = match &existing {
-            Some(row) => control::control_of(row)?.is_some_and(|(rules, _)| rules.gates_reading()),
-            None => false,
+        let rules = match &existing {
+            Some(row) => control::control_of(row)?.map(|(rules, _)| rules),
+            None => None,
         };
-        let words = if gated { Vec::new() } else { search::tokens(&key, body) };
+        let words = search::index_tokens(&key, body, rules.as_ref());
         let (mentioned, everyone) = self.resolve_mentions(p, &key, conversation, body).await?;
         let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone, ..Default::default() };
         let edit = store::MessageEdit { body_ct: &sealed, index, at: Millis::now() };

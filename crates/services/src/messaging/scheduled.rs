@@ -154,11 +154,7 @@ impl Messaging {
             forward: None,
             removed: None,
         };
-        let words = if rules.as_ref().is_some_and(|(_, r)| r.gates_reading()) {
-            Vec::new()
-        } else {
-            search::tokens(&key, &body)
-        };
+        let words = search::index_tokens(&key, &body, rules.as_ref().map(|(_, r)| r));
         let (mentioned, everyone) =
             self.resolve_mentions_by(row.enterprise_id, row.sender_id, &key, row.conversation_id, &body).await?;
         let index = store::MessageIndex { words: &words, mentioned: &mentioned, everyone, jobs: &jobs, audit: None };

@@ -20,6 +20,15 @@ use utoipa::ToSchema;
 pub const MAX_RESULTS: u32 = 50;
 
 /// The blind tokens of a text's words, under the enterprise's key.
+/// What a new or edited message is found by: its words' tokens, unless its rules gate reading
+/// (then none: a search hit would tell its words to readers the rules keep out).
+pub(crate) fn index_tokens(key: &DataKey, text: &str, rules: Option<&domain::message_policy::Rules>) -> Vec<Vec<u8>> {
+    if rules.is_some_and(domain::message_policy::Rules::gates_reading) {
+        return Vec::new();
+    }
+    tokens(key, text)
+}
+
 pub(crate) fn tokens(key: &DataKey, text: &str) -> Vec<Vec<u8>> {
     let index = BlindIndexKey::from_data_key(key);
     search_words(text).iter().map(|w| index.compute("message-word", w)[..16].to_vec()).collect()

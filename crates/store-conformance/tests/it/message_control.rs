@@ -10,6 +10,22 @@ use store::{
 };
 use store_conformance::conformance;
 
+/// A job scheduled with a message (its payload does not matter to the store).
+fn job_row(key: &str, kind: &str) -> store::JobRow {
+    store::JobRow {
+        key: key.into(),
+        kind: kind.into(),
+        payload: "{}".into(),
+        due_at: Millis(9_000),
+        lease_owner: None,
+        lease_expires_at: None,
+        attempts: 0,
+        last_error: None,
+        created_at: Millis(1),
+        updated_at: Millis(1),
+    }
+}
+
 fn template(e: domain::EnterpriseId, name: &str) -> MessagePolicyRow {
     MessagePolicyRow {
         id: MessagePolicyId::new(),
@@ -112,18 +128,7 @@ conformance!(a_recall_removes_every_copy_at_any_depth_in_one_step, |store| {
     assert!(store.forward_descendants(enterprise(&store).await, original.id).await.unwrap().is_empty(), "tenant");
     assert!(store.attachment_in_use(attachment.id).await.unwrap());
     // Recalling a copy takes its subtree only.
-    let job = store::JobRow {
-        key: format!("shred:{}", original.id),
-        kind: "messages.shred-files".into(),
-        payload: "{}".into(),
-        due_at: Millis(1),
-        lease_owner: None,
-        lease_expires_at: None,
-        attempts: 0,
-        last_error: None,
-        created_at: Millis(1),
-        updated_at: Millis(1),
-    };
+    let job = job_row(&format!("shred:{}", original.id), "messages.shred-files");
     let recall = |m| RemoveMessages {
         message: m,
         removal: Removal::Recalled,
@@ -194,18 +199,7 @@ conformance!(scheduled_messages_wait_for_members_only_and_cancel_with_their_job,
         deliver_at: Millis(9_000),
         created_at: Millis(1),
     };
-    let job = |key: &str| store::JobRow {
-        key: key.into(),
-        kind: "messages.deliver".into(),
-        payload: "{}".into(),
-        due_at: Millis(9_000),
-        lease_owner: None,
-        lease_expires_at: None,
-        attempts: 0,
-        last_error: None,
-        created_at: Millis(1),
-        updated_at: Millis(1),
-    };
+    let job = |key: &str| job_row(key, "messages.deliver");
     let mine = row(a.id);
     store.schedule_message(&mine, &job("deliver-1")).await.unwrap();
     assert!(store.get_job("deliver-1").await.unwrap().is_some(), "the job comes with it");
