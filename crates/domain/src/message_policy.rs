@@ -95,8 +95,8 @@ pub fn name(raw: &str) -> Result<String, FieldError> {
     if trimmed.chars().count() > MAX_NAME_CHARS {
         return Err(invalid("name", Rule::TooLong, format!("must be at most {MAX_NAME_CHARS} characters")));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(invalid("name", Rule::ControlCharacters, "must not contain control characters"));
+    if trimmed.chars().any(crate::validate::is_hidden_character) {
+        return Err(crate::validate::hidden_characters("name"));
     }
     Ok(trimmed.to_owned())
 }

@@ -62,6 +62,26 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// A name shown to people: trimmed, non-empty, at most [`MAX_NAME_CHARS`], no control characters.
+/// Characters a name people read must not hold: control characters, and the invisible ones that
+/// reorder or hide text (bidirectional overrides and isolates, marks, zero-width space, word joiner,
+/// byte-order mark), with which `U+202E` makes `txt.exe` read as `exe.txt`. Zero-width joiners stay:
+/// several scripts and emoji need them.
+pub fn is_hidden_character(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2060}' | '\u{FEFF}')
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// The refusal for a name holding [`is_hidden_character`]s.
+pub fn hidden_characters(field: &str) -> FieldError {
+    FieldError::new(
+        field,
+        Rule::ControlCharacters,
+        "must not contain control characters or invisible characters that reorder text",
+    )
+}
+
 pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -70,8 +90,8 @@ pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
     if trimmed.chars().count() > MAX_NAME_CHARS {
         return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_NAME_CHARS} characters")));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(field, Rule::ControlCharacters, "must not contain control characters"));
+    if trimmed.chars().any(is_hidden_character) {
+        return Err(hidden_characters(field));
     }
     Ok(trimmed.to_owned())
 }
@@ -133,6 +153,13 @@ mod tests {
         assert_eq!(name("name", &"x".repeat(101)).unwrap_err().rule, Rule::TooLong);
         assert!(name("name", &"é".repeat(100)).is_ok(), "limit counts characters, not bytes");
         assert_eq!(name("name", "a\u{0}b").unwrap_err().rule, Rule::ControlCharacters);
+        for hidden in ["invoice\u{202E}txt.exe", "a\u{2066}b", "a\u{200F}b", "a\u{200B}b", "\u{FEFF}Ada"] {
+            assert_eq!(name("name", hidden).unwrap_err().rule, Rule::ControlCharacters, "{hidden:?}");
+        }
+        assert!(
+            name("name", "\u{0645}\u{06cc}\u{200c}\u{062e}\u{0648}\u{0627}\u{0647}\u{0645}").is_ok(),
+            "a zero-width non-joiner stays"
+        );
     }
 
     #[test]

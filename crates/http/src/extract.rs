@@ -133,9 +133,12 @@ impl Auth {
 }
 
 pub fn session_token(headers: &HeaderMap) -> Option<(String, bool)> {
-    if let Some(bearer) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    {
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, token) = v.trim_start().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then_some(token)
+    });
+    if let Some(bearer) = bearer {
         return Some((bearer.trim().to_owned(), false));
     }
     headers

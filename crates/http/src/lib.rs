@@ -172,6 +172,7 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn(no_store_when_signed_in))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn_with_state(trusted_proxies, proxy::resolve_client))
         .layer(
@@ -209,6 +210,18 @@ async fn refuse_cross_site(req: Request, next: Next) -> Response {
         return Problem::new(Kind::CsrfRejected, "cross-site requests may not change anything").into_response();
     }
     next.run(req).await
+}
+
+/// Whatever answers a request made with a session (messages, people, audit, devices) must not be
+/// kept by a browser's or a proxy's cache: every such response says `no-store` unless its handler
+/// chose otherwise.
+async fn no_store_when_signed_in(req: Request, next: Next) -> Response {
+    let signed_in = extract::session_token(req.headers()).is_some();
+    let mut response = next.run(req).await;
+    if signed_in && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

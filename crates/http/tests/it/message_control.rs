@@ -161,3 +161,35 @@ async fn a_recalled_copy_answers_gone_and_leaves_no_plaintext_behind() {
         }
     }
 }
+
+#[tokio::test]
+async fn names_that_hide_or_reorder_text_are_refused_and_signed_in_answers_are_not_cached() {
+    let o = office().await;
+    // U+202E (right-to-left override) would make "invoice<U+202E>txt.exe" read as "invoiceexe.txt".
+    let upload = format!("/api/v1/conversations/{}/attachments?name=invoice%E2%80%AEtxt.exe", o.ab);
+    let problem = req(Method::POST, &upload)
+        .bearer(&o.ada)
+        .raw("text/plain", "x")
+        .send(&o.app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!((problem["field"].as_str(), problem["rule"].as_str()), (Some("name"), Some("control-characters")));
+    let group = req(Method::POST, "/api/v1/conversations/group")
+        .bearer(&o.ada)
+        .json(&json!({ "title": "Board\u{2066} room", "member_ids": [] }))
+        .send(&o.app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!(group["field"], "title");
+    let template = create(&o, json!({ "name": "Eyes\u{200F} only" })).await.problem(422, "invalid-field");
+    assert_eq!(template["field"], "name");
+    // Any answer to a signed-in request says no-store; the scheme is matched in any case.
+    let list = req(Method::GET, "/api/v1/conversations")
+        .header("authorization", &format!("bearer {}", o.ada))
+        .send(&o.app)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "a lower-case scheme is accepted");
+    assert_eq!(list.header("cache-control"), "no-store");
+    let users = format!("/api/v1/enterprises/{}/users", o.enterprise);
+    assert_eq!(req(Method::GET, &users).bearer(&o.admin).send(&o.app).await.header("cache-control"), "no-store");
+}

@@ -47,8 +47,8 @@ pub fn file_name(raw: &str) -> std::result::Result<String, FieldError> {
     if last.chars().count() > 255 {
         return Err(FieldError::new("name", Rule::TooLong, "must be at most 255 characters"));
     }
-    if last.chars().any(char::is_control) {
-        return Err(FieldError::new("name", Rule::ControlCharacters, "must not contain control characters"));
+    if last.chars().any(domain::validate::is_hidden_character) {
+        return Err(domain::validate::hidden_characters("name"));
     }
     Ok(last.to_owned())
 }
