@@ -466,6 +466,14 @@ pub fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         )
     })?;
+    // The database, the key file and the files of attachments live here: only Conclave's own
+    // account may list or enter it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| anyhow::anyhow!("cannot restrict the data directory {} to its owner: {e}", dir.display()))?;
+    }
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"probe").map_err(|e| {
         anyhow::anyhow!(

@@ -82,7 +82,25 @@ impl std::fmt::Debug for OrgKey {
 }
 
 fn invalid(e: impl std::fmt::Display) -> PgpError {
-    PgpError::Invalid(e.to_string())
+    PgpError::Invalid(our_words(&e.to_string()))
+}
+
+/// What a library error may contribute to a message people read: its first clause, cut short.
+/// The library's text can carry a debug dump of the input (kilobytes of byte values echoed
+/// back); nothing after a bracket, brace or colon, and nothing past 80 characters, is kept.
+fn our_words(library: &str) -> String {
+    let clause = library.split(['[', '{', ':', '\n']).next().unwrap_or("").trim();
+    let short: String = clause.chars().take(80).collect();
+    if short.is_empty() {
+        "it could not be read".to_owned()
+    } else {
+        short
+    }
+}
+
+/// A part of an OpenPGP text that could not be read, in our words.
+fn unreadable(what: &'static str) -> impl Fn(pgp::errors::Error) -> PgpError {
+    move |_| PgpError::NotOpenPgp(what.to_owned())
 }
 
 impl OrgKey {
@@ -131,7 +149,8 @@ impl OrgKey {
         if !text.contains("BEGIN PGP PRIVATE KEY BLOCK") {
             return Err(PgpError::NotOpenPgp("expected an ASCII-armoured private key block".into()));
         }
-        let (secret, _) = SignedSecretKey::from_string(text).map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+        let (secret, _) =
+            SignedSecretKey::from_string(text).map_err(unreadable("its armour or packets could not be read"))?;
         secret.verify_bindings().map_err(invalid)?;
         if secret.primary_key.secret_params().is_encrypted()
             || secret.secret_subkeys.iter().any(|s| s.key.secret_params().is_encrypted())
@@ -153,7 +172,8 @@ impl OrgKey {
 
     /// Reads back a key this module produced (from the store, after unsealing).
     pub fn from_secret_armor(armored: &str) -> Result<OrgKey, PgpError> {
-        let (secret, _) = SignedSecretKey::from_string(armored).map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+        let (secret, _) =
+            SignedSecretKey::from_string(armored).map_err(unreadable("its armour or packets could not be read"))?;
         Ok(OrgKey { public: secret.to_public_key(), secret })
     }
 
@@ -238,23 +258,23 @@ impl OrgKey {
         if !text.starts_with("-----BEGIN PGP MESSAGE-----") {
             return Err(PgpError::NotOpenPgp("expected an ASCII-armoured PGP MESSAGE block".into()));
         }
-        let (message, _) = Message::from_string(text).map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+        let (message, _) = Message::from_string(text).map_err(unreadable("its armour or packets could not be read"))?;
         if !message.is_encrypted() {
             return Err(PgpError::NotOpenPgp("the message is not encrypted".into()));
         }
         let mut plain = message.decrypt(&Password::empty(), &self.secret).map_err(|e| match e {
             pgp::errors::Error::MissingKey => PgpError::NotForThisKey,
-            other => PgpError::NotOpenPgp(other.to_string()),
+            _ => PgpError::NotOpenPgp("it could not be decrypted".to_owned()),
         })?;
         if plain.is_compressed() {
-            plain = plain.decompress().map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+            plain = plain.decompress().map_err(unreadable("its compressed data could not be read"))?;
             if plain.is_compressed() {
                 return Err(PgpError::NotOpenPgp("compressed data inside compressed data is refused".into()));
             }
         }
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut plain, max_bytes as u64 + 1), &mut out)
-            .map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+            .map_err(|_| PgpError::NotOpenPgp("its decrypted data could not be read".to_owned()))?;
         if out.len() > max_bytes {
             return Err(PgpError::TooLarge(max_bytes));
         }
@@ -326,7 +346,8 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Encrypts `data` to the armoured public key, as a finder's tool would (tests and the bench).
 pub fn encrypt_to(public_armored: &str, data: &[u8]) -> Result<String, PgpError> {
-    let (public, _) = SignedPublicKey::from_string(public_armored).map_err(|e| PgpError::NotOpenPgp(e.to_string()))?;
+    let (public, _) =
+        SignedPublicKey::from_string(public_armored).map_err(unreadable("its armour or packets could not be read"))?;
     let mut rng = rand08::thread_rng();
     let subkey =
         public.public_subkeys.iter().find(|k| k.algorithm().can_encrypt()).ok_or(PgpError::NoEncryptionSubkey)?;
@@ -360,6 +381,22 @@ pub fn wkd_hash(local_part: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn garbage_armour_is_refused_in_our_words_without_echoing_the_input() {
+        let junk: String = (0..4000).map(|i| char::from(b'A' + (i % 26) as u8)).collect();
+        let armoured = format!("-----BEGIN PGP MESSAGE-----\n\n{junk}\n-----END PGP MESSAGE-----\n");
+        let key = OrgKey::generate("Security <security@example.org>", KeyAlgorithm::Ed25519, 30).unwrap();
+        for text in [armoured.as_str(), "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n\u{1}\u{2}\n"] {
+            let e = key.decrypt(text, 1024).unwrap_err().to_string();
+            assert!(e.len() < 160, "{e}");
+            assert!(!e.contains("ABCDEFGHIJ") && !e.contains('['), "{e}");
+            let e = OrgKey::import(text, 0).unwrap_err().to_string();
+            assert!(e.len() < 160 && !e.contains("ABCDEFGHIJ") && !e.contains('['), "{e}");
+        }
+        assert_eq!(our_words("bad packet: [1, 2, 3, 4]"), "bad packet");
+        assert_eq!(our_words(""), "it could not be read");
+    }
 
     #[test]
     fn wkd_hashes_match_the_drafts_example() {

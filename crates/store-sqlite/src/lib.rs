@@ -87,6 +87,7 @@ pub async fn open(path: &Path) -> Result<SqliteStore> {
 
 impl Sqlite {
     async fn open(path: &Path) -> Result<Sqlite> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -108,6 +109,32 @@ impl Sqlite {
             .map_err(|e| Error::Unavailable(format!("cannot open SQLite database {}: {e}", path.display())))?;
         Ok(Sqlite { writer, reader })
     }
+}
+
+/// Creates the database file readable and writable by its owner only (SQLite gives its WAL and
+/// shared-memory files the database file's permissions), and narrows files an older version
+/// left readable by others.
+fn owner_only(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let refused =
+            |e: std::io::Error| Error::Unavailable(format!("cannot prepare SQLite database {}: {e}", path.display()));
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(refused(e)),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(refused)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<()> {

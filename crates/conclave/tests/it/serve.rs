@@ -23,6 +23,15 @@ fn the_first_start_creates_everything_and_the_second_reuses_it() {
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(data.join("tls/key.pem")).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(data.join("conclave.db").exists());
+    // Only Conclave's own account may read the data directory and the database files.
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    for file in ["conclave.db", "conclave.db-wal", "conclave.db-shm"] {
+        // (SQLite may remove its WAL and shared-memory files when the last connection closes.)
+        if let Ok(meta) = std::fs::metadata(data.join(file)) {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+        }
+    }
+    assert!(std::fs::metadata(data.join("conclave.db")).is_ok());
     let key_before = std::fs::read(&key).unwrap();
     let cert_before = std::fs::read(data.join("tls/cert.pem")).unwrap();
 
