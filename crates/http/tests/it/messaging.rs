@@ -651,3 +651,16 @@ async fn muting_is_kept_by_the_server_for_the_one_member_only() {
     assert_eq!(r.problem(422, "invalid-field")["field"], "loud");
     assert_eq!(listed(&p, &p.a).await["muted"], true, "refusals changed nothing");
 }
+
+#[tokio::test]
+async fn page_sizes_out_of_range_are_refused_by_name_not_quietly_changed() {
+    let p = pair().await;
+    let path = |limit: &str| format!("/api/v1/conversations/{}/messages?limit={limit}", p.conversation);
+    for limit in ["0", "201", "501"] {
+        let problem = req(Method::GET, &path(limit)).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
+        assert_eq!(problem["field"], "limit", "{limit}");
+    }
+    for limit in ["1", "200"] {
+        assert_eq!(req(Method::GET, &path(limit)).bearer(&p.a).send(&p.app).await.status, StatusCode::OK);
+    }
+}

@@ -1,8 +1,8 @@
 //! Reading and verifying the audit log (L1, L3).
 
-use crate::{Caller, Result};
+use crate::{Caller, Error, Result};
 use domain::audit::{Action, AuditEvent, GENESIS_HASH};
-use domain::EnterpriseId;
+use domain::{EnterpriseId, FieldError, Rule};
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -129,7 +129,9 @@ impl Compliance {
         limit: u32,
     ) -> Result<Vec<AuditEventView>> {
         self.core.require_enterprise_admin(caller, enterprise, Action::AuditRead).await?;
-        let limit = limit.clamp(1, 500);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::Invalid(FieldError::new("limit", Rule::InvalidValue, "must be 1 to 500")));
+        }
         let events = self.audit_store.enterprise_audit(enterprise, before.unwrap_or(i64::MAX), limit).await?;
         Ok(events.iter().map(AuditEventView::from).collect())
     }

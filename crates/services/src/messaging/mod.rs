@@ -774,10 +774,13 @@ impl Messaging {
             (_, Some(after)) => store::MessagePage::After(after),
             (before, None) => store::MessagePage::Before(before.unwrap_or(i64::MAX)),
         };
+        if !(1..=200).contains(&limit) {
+            // Out of range is refused, not quietly changed: a client must learn its page was not it.
+            return Err(Error::Invalid(FieldError::new("limit", Rule::InvalidValue, "must be 1 to 200")));
+        }
         self.membership(p, conversation).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        let rows =
-            self.conversation_store.list_messages(p.enterprise_id, conversation, page, limit.clamp(1, 200)).await?;
+        let rows = self.conversation_store.list_messages(p.enterprise_id, conversation, page, limit).await?;
         self.views(p, &key, conversation, &rows).await
     }
 

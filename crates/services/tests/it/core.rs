@@ -125,3 +125,16 @@ fn the_catalogue_lists_every_action_and_architecture_md_carries_it() {
         services::audit::catalogue_markdown()
     );
 }
+
+#[tokio::test]
+async fn an_audit_page_size_out_of_range_is_refused_by_name() {
+    let w = crate::world().await;
+    let e = w.enterprise("E").await;
+    for limit in [0, 501] {
+        match w.services.compliance.enterprise_audit(&services::Caller::Operator, e, None, limit).await {
+            Err(services::Error::Invalid(f)) => assert_eq!(f.field, "limit"),
+            other => panic!("{limit}: {other:?}"),
+        }
+    }
+    assert!(w.services.compliance.enterprise_audit(&services::Caller::Operator, e, None, 500).await.is_ok());
+}
