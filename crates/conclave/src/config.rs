@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub max_message_bytes: Option<usize>,
     pub sign_in_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
+    /// Networks whose clients may read `/metrics` (default: this machine).
+    pub metrics_networks: Option<Vec<String>>,
     pub public_url: Option<String>,
     pub sso: Option<SsoFileConfig>,
     pub security_desk: Option<DeskFileConfig>,
@@ -121,6 +123,10 @@ pub struct Config {
     pub desk_requests_per_minute: u32,
     /// Reverse proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: http_api::proxy::TrustedProxies,
+    /// Who may read `/metrics`: these networks, or a scraper with `metrics_token`.
+    pub metrics_networks: http_api::proxy::TrustedProxies,
+    /// From CONCLAVE_METRICS_TOKEN only (a secret does not belong in the file).
+    pub metrics_token: Option<String>,
     /// Plain-http identity providers on this machine are accepted (see `services::Settings`).
     pub sso_allow_http_loopback: bool,
     /// `public_url` was not configured and stands in from the listen address.
@@ -222,6 +228,11 @@ impl Config {
         let trusted_proxies =
             http_api::proxy::TrustedProxies::parse(file.trusted_proxies.as_deref().unwrap_or_default())
                 .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
+        let metrics_networks = http_api::proxy::TrustedProxies::parse(
+            file.metrics_networks.as_deref().unwrap_or(&["127.0.0.0/8".to_owned(), "::1".to_owned()]),
+        )
+        .map_err(|e| anyhow::anyhow!("metrics_networks: {e}"))?;
+        let metrics_token = std::env::var("CONCLAVE_METRICS_TOKEN").ok().filter(|t| !t.trim().is_empty());
         let sso_allow_http_loopback =
             over.sso_allow_http_loopback.or(file.sso.as_ref().and_then(|s| s.allow_http_loopback)).unwrap_or(false);
         Ok(Config {
@@ -229,6 +240,8 @@ impl Config {
             public_url,
             public_url_derived,
             trusted_proxies,
+            metrics_networks,
+            metrics_token,
             sso_allow_http_loopback,
             desk,
             smtp,
@@ -321,6 +334,10 @@ sign_in_per_minute = 10
 # ignored, since any client can send it.
 trusted_proxies = []
 # trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
+
+# Who may read /metrics: clients in these networks (after trusted_proxies), or a scraper sending
+# "Authorization: Bearer <token>" with the token from CONCLAVE_METRICS_TOKEN. Anyone else gets 403.
+metrics_networks = ["127.0.0.0/8", "::1"]
 
 # Where people and finders reach this server. security.txt (signed), links in mails, the OpenID
 # Connect redirect and the SAML addresses use it, never the Host header of a request. Unset:

@@ -373,6 +373,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         sign_in_per_minute: config.sign_in_per_minute,
         public_per_minute: config.desk_requests_per_minute,
         trusted_proxies: config.trusted_proxies.clone(),
+        metrics_networks: config.metrics_networks.clone(),
+        metrics_token: config.metrics_token.clone(),
     };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
@@ -658,7 +660,8 @@ mod configuration_is_declared_once {
     use std::collections::BTreeSet;
 
     /// Variables read directly, not through a flag: each is explained in the README.
-    const DIRECT_VARIABLES: &[&str] = &["CONCLAVE_MASTER_KEY", "CONCLAVE_LOG", "CONCLAVE_SMTP_PASSWORD"];
+    const DIRECT_VARIABLES: &[&str] =
+        &["CONCLAVE_MASTER_KEY", "CONCLAVE_LOG", "CONCLAVE_SMTP_PASSWORD", "CONCLAVE_METRICS_TOKEN"];
     const README: &str = include_str!("../../../README.md");
 
     /// Every (flag, variable, hidden) of every command.

@@ -45,6 +45,10 @@ pub struct HttpSettings {
     pub public_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client (empty: the header is ignored).
     pub trusted_proxies: proxy::TrustedProxies,
+    /// Who may read `/metrics`: clients in these networks (default: this machine only)...
+    pub metrics_networks: proxy::TrustedProxies,
+    /// ...or anyone presenting this bearer token (for a scraper elsewhere).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -54,6 +58,8 @@ impl Default for HttpSettings {
             sign_in_per_minute: 10,
             public_per_minute: 10,
             trusted_proxies: proxy::TrustedProxies::default(),
+            metrics_networks: proxy::TrustedProxies::parse(&["127.0.0.0/8", "::1"]).expect("loopback networks parse"),
+            metrics_token: None,
         }
     }
 }

@@ -35,8 +35,31 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<ReadyView>, Pr
     Ok(Json(ReadyView { status: "ready", backend: readiness.backend, migrations_applied: readiness.applied }))
 }
 
-/// GET /metrics — Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// GET /metrics — Prometheus text format, for the configured networks (default: this machine)
+/// or a scraper presenting the metrics token. Anyone else learns nothing, not even the series.
+async fn metrics(
+    State(state): State<AppState>,
+    crate::extract::ClientOrigin(origin): crate::extract::ClientOrigin,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let from_allowed_network = origin
+        .ip
+        .as_deref()
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| state.settings.metrics_networks.contains(ip));
+    let with_token = match (&state.settings.metrics_token, crate::extract::session_token(&headers)) {
+        (Some(expected), Some((sent, false))) => {
+            bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), sent.as_bytes()))
+        }
+        _ => false,
+    };
+    if !from_allowed_network && !with_token {
+        return Problem::new(
+            Kind::Forbidden,
+            "metrics are served to the configured networks, or with the metrics token",
+        )
+        .into_response();
+    }
     let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

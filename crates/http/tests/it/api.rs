@@ -302,7 +302,14 @@ async fn health_readiness_metrics_and_problem_pages_answer() {
     let ready = req(Method::GET, "/readyz").send(&app).await;
     assert_eq!(ready.json()["backend"], "sqlite");
     assert_eq!(ready.json()["status"], "ready");
-    assert!(req(Method::GET, "/metrics").send(&app).await.header("content-type").starts_with("text/plain"));
+    // Metrics are for this machine (or a configured network, or the metrics token) only.
+    req(Method::GET, "/metrics").send(&app).await.problem(403, "forbidden");
+    let local = req(Method::GET, "/metrics").from_ip([127, 0, 0, 1]).send(&app).await;
+    assert!(local.header("content-type").starts_with("text/plain"), "{}", local.text());
+    let scraped =
+        crate::app_with(http_api::HttpSettings { metrics_token: Some("scrape-me".into()), ..Default::default() }).await;
+    assert_eq!(req(Method::GET, "/metrics").bearer("scrape-me").send(&scraped).await.status, StatusCode::OK);
+    req(Method::GET, "/metrics").bearer("scrape-you").send(&scraped).await.problem(403, "forbidden");
     let page = req(Method::GET, "/problems/invalid-field").send(&app).await;
     assert!(page.text().contains("Nothing was written"));
 }
