@@ -82,6 +82,13 @@ pub fn hidden_characters(field: &str) -> FieldError {
     )
 }
 
+/// An RFC 3339 moment such as `2026-12-05T09:00:00Z`, as milliseconds since the epoch.
+pub fn moment(field: &str, raw: &str) -> Result<crate::Millis, FieldError> {
+    let parsed = time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| FieldError::new(field, Rule::InvalidValue, "must be a time such as 2026-12-05T09:00:00Z"))?;
+    Ok(crate::Millis((parsed.unix_timestamp_nanos() / 1_000_000) as i64))
+}
+
 pub fn name(field: &str, raw: &str) -> Result<String, FieldError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {

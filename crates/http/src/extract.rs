@@ -174,6 +174,11 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// Parses an id sent in a body: a malformed one is refused by field.
+pub fn id_in_body<T>(field: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Problem> {
+    parse(raw.trim()).ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, "must be an id"))
+}
+
 /// Parses a path id; a malformed id cannot name anything, so it is simply not found.
 pub fn parse_id<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Problem> {
     parse(raw).ok_or_else(|| Problem::new(Kind::NotFound, format!("no such {what}")))

@@ -1,13 +1,13 @@
 //! Message control (M2–M5): the enterprise's policy templates, a conversation's default
 //! template, and per message: fetch one, forward, the forward tree, recall and reveal.
 
-use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin};
+use crate::extract::{id_in_body, parse_id, ApiJson, Auth, ClientOrigin};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use domain::{ConversationId, EnterpriseId, MessageId, MessagePolicyId, Rule};
+use domain::{ConversationId, EnterpriseId, MessageId, MessagePolicyId};
 use serde::Deserialize;
 use services::messaging::control::{ForwardTreeView, RecallReceipt};
 use services::messaging::policies::{MessagePolicyView, PolicyRules};
@@ -25,11 +25,6 @@ fn policy(raw: &str) -> Result<MessagePolicyId, Problem> {
 
 fn message_path(cid: &str, mid: &str) -> Result<(ConversationId, MessageId), Problem> {
     Ok((parse_id(cid, "conversation", ConversationId::parse)?, parse_id(mid, "message", MessageId::parse)?))
-}
-
-/// An id sent in a body: a malformed one is refused by field.
-pub(crate) fn id_in_body<T>(field: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Problem> {
-    parse(raw.trim()).ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, "must be an id"))
 }
 
 /// A template as an admin writes it.
@@ -267,11 +262,8 @@ pub async fn schedule(
     ApiJson(body): ApiJson<ScheduleRequest>,
 ) -> Result<(StatusCode, Json<ScheduledView>), Problem> {
     let c = parse_id(&cid, "conversation", ConversationId::parse)?;
-    let at = time::OffsetDateTime::parse(body.deliver_at.trim(), &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            Problem::invalid("deliver_at", Rule::InvalidValue, "must be a time such as 2026-12-05T09:00:00Z")
-        })?;
-    let at = domain::Millis((at.unix_timestamp_nanos() / 1_000_000) as i64);
+    let at = domain::validate::moment("deliver_at", &body.deliver_at)
+        .map_err(|e| Problem::field(crate::problem::Kind::InvalidField, &e))?;
     let p = body.policy_id.as_deref().map(|raw| id_in_body("policy_id", raw, MessagePolicyId::parse)).transpose()?;
     let scheduled = state.services.messaging.schedule(&auth.principal, c, &body.body, p, at).await?;
     Ok((StatusCode::CREATED, Json(scheduled)))

@@ -19,8 +19,7 @@ fn conversation(raw: &str) -> Result<ConversationId, Problem> {
 }
 
 fn user_in_body(field: &str, raw: &str) -> Result<UserId, Problem> {
-    UserId::parse(raw)
-        .ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, &format!("{field}: must be a user id")))
+    crate::extract::id_in_body(field, raw, UserId::parse)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -255,7 +254,7 @@ pub async fn send_message(
     let policy = body
         .policy_id
         .as_deref()
-        .map(|raw| super::message_control::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
+        .map(|raw| crate::extract::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
         .transpose()?;
     let sent = state.services.messaging.post(&auth.principal, conversation(&cid)?, &body.body, root, policy).await?;
     Ok((StatusCode::CREATED, Json(sent)))
@@ -470,7 +469,7 @@ pub async fn upload_attachment(
     let policy = q
         .policy_id
         .as_deref()
-        .map(|raw| super::message_control::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
+        .map(|raw| crate::extract::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
         .transpose()?;
     let stream = body.into_data_stream();
     let sent = state

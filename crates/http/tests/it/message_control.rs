@@ -193,3 +193,50 @@ async fn names_that_hide_or_reorder_text_are_refused_and_signed_in_answers_are_n
     let users = format!("/api/v1/enterprises/{}/users", o.enterprise);
     assert_eq!(req(Method::GET, &users).bearer(&o.admin).send(&o.app).await.header("cache-control"), "no-store");
 }
+
+#[tokio::test]
+async fn the_new_endpoints_refuse_bad_input_by_field_and_write_nothing() {
+    let o = office().await;
+    let scheduled = format!("/api/v1/conversations/{}/scheduled", o.ab);
+    for (body, field) in [
+        (json!({ "body": "hi", "deliver_at": "tomorrow" }), "deliver_at"),
+        (json!({ "body": "hi", "deliver_at": "2001-01-01T00:00:00Z" }), "deliver_at"),
+        (json!({ "body": "", "deliver_at": "2099-01-01T00:00:00Z" }), "body"),
+        (json!({ "body": "hi", "deliver_at": "2099-01-01T00:00:00Z", "policy_id": "x" }), "policy_id"),
+        (json!({ "body": "hi", "deliver_at": "2099-01-01T00:00:00Z", "colour": 1 }), "colour"),
+    ] {
+        let problem =
+            req(Method::POST, &scheduled).bearer(&o.ada).json(&body).send(&o.app).await.problem(422, "invalid-field");
+        assert_eq!(problem["field"], field, "{body}");
+    }
+    assert_eq!(req(Method::GET, &scheduled).bearer(&o.ada).send(&o.app).await.json(), json!([]), "nothing was written");
+    let default = format!("/api/v1/conversations/{}/default-policy", o.ab);
+    let problem = req(Method::PUT, &default)
+        .bearer(&o.admin)
+        .json(&json!({ "policy_id": "nope" }))
+        .send(&o.app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!(problem["field"], "policy_id");
+    let sent = req(Method::POST, &format!("/api/v1/conversations/{}/messages", o.ab))
+        .bearer(&o.ada)
+        .json(&json!({ "body": "plain" }))
+        .send(&o.app)
+        .await
+        .json();
+    let forward = format!("/api/v1/conversations/{}/messages/{}/forward", o.ab, sent["id"].as_str().unwrap());
+    let problem = req(Method::POST, &forward)
+        .bearer(&o.bob)
+        .json(&json!({ "conversation_id": "nope" }))
+        .send(&o.app)
+        .await
+        .problem(422, "invalid-field");
+    assert_eq!(problem["field"], "conversation_id");
+    let reveal = format!("/api/v1/conversations/{}/messages/{}/reveal", o.ab, sent["id"].as_str().unwrap());
+    let problem = req(Method::POST, &reveal).bearer(&o.bob).send(&o.app).await.problem(422, "invalid-field");
+    assert_eq!(problem["field"], "message_id", "only burn-after-reading messages are revealed");
+    let devices = format!("/api/v1/enterprises/{}/users/{}/devices/not-a-session", o.enterprise, uuid::Uuid::now_v7());
+    req(Method::DELETE, &devices).bearer(&o.admin).send(&o.app).await.problem(404, "not-found");
+    let ack = req(Method::POST, "/api/v1/sessions/wipe-acknowledgement").bearer(&o.bob).send(&o.app).await;
+    ack.problem(404, "not-found");
+}

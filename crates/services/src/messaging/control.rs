@@ -149,13 +149,6 @@ pub(crate) struct PageFacts {
     forwards: HashMap<MessageId, i64>,
 }
 
-impl PageFacts {
-    fn with_rules(mut self, rules: HashMap<MessageId, (std::sync::Arc<Rules>, Option<Millis>)>) -> PageFacts {
-        self.rules = rules;
-        self
-    }
-}
-
 impl Messaging {
     /// Gathers what [`Messaging::present`] needs for these rows, in three queries at most.
     pub(crate) async fn page_facts(&self, p: &Principal, rows: &[store::MessageRow]) -> Result<PageFacts> {
@@ -188,12 +181,11 @@ impl Messaging {
             rows.iter().filter(|r| burning(r) && is_author(p, r)).map(|r| r.id).collect();
         let store = &self.conversation_store;
         Ok(PageFacts {
-            rules: HashMap::new(),
             burns: store.reveals_for(p.enterprise_id, p.user_id, &controlled).await?.into_iter().collect(),
             reveals: store.reveal_counts(p.enterprise_id, &own_controlled).await?.into_iter().collect(),
             forwards: store.forward_counts(p.enterprise_id, &traced).await?.into_iter().collect(),
-        }
-        .with_rules(rules))
+            rules,
+        })
     }
 
     /// The reader's view of one message: `None` when they are to see nothing of it (expired,

@@ -37,12 +37,7 @@ pub struct PolicyRules {
 }
 
 fn parse_time(field: &str, raw: &Option<String>) -> Result<Option<Millis>> {
-    let Some(raw) = raw else { return Ok(None) };
-    let parsed =
-        time::OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339).map_err(|_| {
-            Error::Invalid(FieldError::new(field, Rule::InvalidValue, "must be a time such as 2026-12-05T09:00:00Z"))
-        })?;
-    Ok(Some(Millis((parsed.unix_timestamp_nanos() / 1_000_000) as i64)))
+    raw.as_deref().map(|raw| domain::validate::moment(field, raw)).transpose().map_err(Error::Invalid)
 }
 
 impl PolicyRules {
