@@ -9,6 +9,7 @@ pub mod ids;
 pub mod message_policy;
 pub mod messaging;
 pub mod password_policy;
+pub mod session_policy;
 pub mod validate;
 
 pub use ids::{

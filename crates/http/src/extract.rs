@@ -164,14 +164,40 @@ impl FromRequestParts<AppState> for Auth {
         let mut principal = state.services.sessions.authenticate(&token).await?;
         // Refusals are audited with where the request came from.
         principal.origin = origin_of(parts);
-        if via_cookie && !is_safe(&parts.method) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !state.services.sessions.csrf_matches(&token, sent) {
-                return Err(Problem::new(Kind::CsrfRejected, "send the session's X-CSRF-Token header"));
-            }
-        }
+        check_csrf(parts, state, &token, via_cookie)?;
         Ok(Auth { principal, token, via_cookie })
     }
+}
+
+/// The authenticated caller of one of the few routes a session locked behind its PIN may use
+/// (who am I, unlock, set a first PIN, sign out), with the lock state.
+pub struct AuthEvenLocked {
+    pub auth: Auth,
+    pub lock: domain::session_policy::LockState,
+}
+
+impl FromRequestParts<AppState> for AuthEvenLocked {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let (token, via_cookie) =
+            session_token(&parts.headers).ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
+        let (mut principal, lock) = state.services.sessions.authenticate_even_locked(&token).await?;
+        principal.origin = origin_of(parts);
+        check_csrf(parts, state, &token, via_cookie)?;
+        Ok(AuthEvenLocked { auth: Auth { principal, token, via_cookie }, lock })
+    }
+}
+
+/// A cookie session's state-changing request must carry the session's CSRF token.
+fn check_csrf(parts: &Parts, state: &AppState, token: &str, via_cookie: bool) -> Result<(), Problem> {
+    if via_cookie && !is_safe(&parts.method) {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !state.services.sessions.csrf_matches(token, sent) {
+            return Err(Problem::new(Kind::CsrfRejected, "send the session's X-CSRF-Token header"));
+        }
+    }
+    Ok(())
 }
 
 /// Parses an id sent in a body: a malformed one is refused by field.

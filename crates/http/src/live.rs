@@ -28,6 +28,8 @@ pub const CLOSE_TOO_SLOW: u16 = 4008;
 pub const CLOSE_RESYNC: u16 = 4009;
 /// Close code: the session ended; the client erases what it holds and signs in again.
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
+/// The session locked behind its PIN (A6): unlock, then reconnect.
+pub const CLOSE_LOCKED: u16 = 4003;
 
 /// Keeps the connection gauge true when the hub lets go of `n` connections.
 fn removed(n: usize) {
@@ -207,23 +209,32 @@ pub(crate) async fn serve(
     // `session-ended` event would then have gone to nobody. Checking again after registering
     // closes that gap: any later end reaches this registration. A session that simply runs out
     // sends no event, so the socket also closes itself at the session's expiry.
-    let deadline = match services.sessions.session_deadline(&token).await {
-        Ok(expires_at) => {
-            let left = u64::try_from(expires_at.0 - domain::Millis::now().0).unwrap_or(0);
-            tokio::time::Instant::now() + std::time::Duration::from_millis(left)
-        }
+    let clock = match services.sessions.session_clock(&token).await {
+        Ok(clock) => clock,
         Err(e) => {
             // Only an ended session sends the client to sign in; anything else (the database
             // busy, a failover) is a server error the client retries after.
             let frame = match e {
-                services::Error::Unauthenticated => close(CLOSE_SESSION_ENDED, "the session ended: sign in again"),
+                services::Error::Unauthenticated | services::Error::WipeRequired => {
+                    close(CLOSE_SESSION_ENDED, "the session ended: sign in again")
+                }
+                services::Error::PinRequired { .. } => close(CLOSE_LOCKED, "the session is locked: enter your PIN"),
                 _ => close(1011, "the server could not check the session; reconnect shortly"),
             };
             let _ = socket.send(frame).await;
             return;
         }
     };
-    drop(token);
+    let at = |m: domain::Millis| {
+        let left = u64::try_from(m.0 - domain::Millis::now().0).unwrap_or(0);
+        tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+    };
+    let deadline = at(clock.expires_at);
+    // Under a PIN lock, events stop when the session locks: at that moment the session is read
+    // again (a request may have kept it open meanwhile) and the socket closes if it locked.
+    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(365 * 86_400);
+    let lock_check = tokio::time::sleep_until(clock.locks_at.map_or(far, at));
+    tokio::pin!(lock_check);
     let mut last_seen_written = tokio::time::Instant::now();
     let expiry = tokio::time::sleep_until(deadline);
     tokio::pin!(expiry);
@@ -232,6 +243,24 @@ pub(crate) async fn serve(
     }
     loop {
         tokio::select! {
+            () = &mut lock_check => {
+                match services.sessions.session_clock(&token).await {
+                    Ok(clock) => lock_check.as_mut().reset(clock.locks_at.map_or(far, at)),
+                    Err(services::Error::PinRequired { .. }) => {
+                        let _ = socket.send(close(CLOSE_LOCKED, "the session is locked: enter your PIN")).await;
+                        break;
+                    }
+                    Err(services::Error::Unauthenticated | services::Error::WipeRequired) => {
+                        let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session ended: sign in again")).await;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "could not check a session's lock; closing its socket");
+                        let _ = socket.send(close(1011, "the server could not check the session; reconnect shortly")).await;
+                        break;
+                    }
+                }
+            }
             () = &mut expiry => {
                 let _ = socket.send(close(CLOSE_SESSION_ENDED, "the session expired: sign in again")).await;
                 break;

@@ -21,6 +21,8 @@ pub struct Problem {
     retry_after: Option<u64>,
     /// For a password the policy refused: every rule it broke.
     pub failures: Option<Vec<domain::password_policy::PolicyFailure>>,
+    /// For `pin-required`: whether the person has a PIN (false: they must set one first).
+    pub pin_set: Option<bool>,
 }
 
 /// The problem+json document on the wire (RFC 9457 members plus `field` and `rule`).
@@ -40,6 +42,9 @@ pub struct ProblemDocument {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub failures: Option<Vec<domain::password_policy::PolicyFailure>>,
+    /// For `pin-required`: false when the person must set a PIN before going on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_set: Option<bool>,
 }
 
 /// The problem kinds, with their status and title. `/problems/{slug}` explains each.
@@ -70,10 +75,12 @@ pub enum Kind {
     Recalled,
     MessagePolicy,
     WipeRequired,
+    ReauthenticationRequired,
+    PinRequired,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 27] = [
         Kind::MalformedBody,
         Kind::InvalidField,
         Kind::UnsupportedMediaType,
@@ -99,6 +106,8 @@ impl Kind {
         Kind::Recalled,
         Kind::MessagePolicy,
         Kind::WipeRequired,
+        Kind::ReauthenticationRequired,
+        Kind::PinRequired,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -128,6 +137,8 @@ impl Kind {
             Kind::Recalled => "recalled",
             Kind::MessagePolicy => "message-policy",
             Kind::WipeRequired => "wipe-required",
+            Kind::ReauthenticationRequired => "reauthentication-required",
+            Kind::PinRequired => "pin-required",
         }
     }
 
@@ -155,6 +166,8 @@ impl Kind {
             Kind::Recalled => StatusCode::GONE,
             Kind::MessagePolicy => StatusCode::FORBIDDEN,
             Kind::WipeRequired => StatusCode::UNAUTHORIZED,
+            Kind::ReauthenticationRequired => StatusCode::UNAUTHORIZED,
+            Kind::PinRequired => StatusCode::LOCKED,
         }
     }
 
@@ -185,6 +198,8 @@ impl Kind {
             Kind::Recalled => "The message was recalled",
             Kind::MessagePolicy => "The message's policy does not allow this",
             Kind::WipeRequired => "Signed out by an administrator: erase this device's data",
+            Kind::ReauthenticationRequired => "Authenticate again to use the admin console",
+            Kind::PinRequired => "This session is locked: enter the PIN",
         }
     }
 
@@ -215,6 +230,8 @@ impl Kind {
             Kind::Gone => "It existed but works no more: a single-use link that was used or has expired. Ask for a new one.",
             Kind::Recalled => "Its sender or an administrator recalled the message: it and every copy forwarded from it were removed and their content destroyed. Nothing can bring it back.",
             Kind::WipeRequired => "An administrator ended this device's session and asked it to erase what it holds of Conclave (stored data, caches). Erase it, confirm at `POST /api/v1/sessions/wipe-acknowledgement` with the same credentials, then sign in again.",
+            Kind::ReauthenticationRequired => "Admin actions need a session that authenticated recently: within the organisation's window (15 minutes unless it set 5 to 60) of the last admin action. Send the password, and the one-time code if the account has them, to `POST /api/v1/sessions/current/elevation`, then repeat the request. Nothing was changed.",
+            Kind::PinRequired => "The session locked after the person's chosen time without use (or the client locked it). Send the PIN to `POST /api/v1/sessions/current/unlock`, then repeat the request. With `pin_set: false` the organisation requires a PIN and none is set: set one at `PUT /api/v1/me/pin` first. Too many wrong PINs end the session and wipe the device.",
             Kind::MessagePolicy => "The message was sent under a policy that forbids this here and now: it may not be forwarded or copied, or it is readable only at other times, from other networks or on other kinds of device. `detail` says which.",
         }
     }
@@ -254,7 +271,7 @@ fn field_sentence(e: &FieldError) -> String {
 
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
-        Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None }
+        Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None, pin_set: None }
     }
 
     /// The `field` member names the field as the API spells it; the detail, read by people, names
@@ -288,6 +305,7 @@ impl Problem {
             field: self.field.as_ref().map(|f| f.0.clone()),
             rule: self.field.as_ref().map(|f| f.1.as_str()),
             failures: self.failures.clone(),
+            pin_set: self.pin_set,
         }
     }
 
@@ -315,6 +333,13 @@ impl IntoResponse for Problem {
         }
         if self.kind == Kind::Unauthenticated {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"conclave\""));
+        }
+        if self.kind == Kind::ReauthenticationRequired {
+            // The step-up challenge of RFC 9470: the token is good, the authentication too old.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"conclave\", error=\"insufficient_user_authentication\""),
+            );
         }
         response
     }
@@ -367,6 +392,17 @@ impl From<services::Error> for Problem {
                 Kind::WipeRequired,
                 "this device was signed out by an administrator; erase what it holds and sign in again",
             ),
+            E::ReauthenticationRequired => Problem::new(
+                Kind::ReauthenticationRequired,
+                "your admin session lapsed: enter your password again to go on",
+            ),
+            E::PinRequired { pin_set } => Problem {
+                pin_set: Some(pin_set),
+                ..Problem::new(
+                    Kind::PinRequired,
+                    if pin_set { "enter your PIN to go on" } else { "your organisation requires a PIN: set one to go on" },
+                )
+            },
             E::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 Problem::new(Kind::Internal, "the server failed; quote the x-request-id header when reporting this")

@@ -22,7 +22,7 @@ pub mod protocol;
 
 pub use compliance::audit;
 pub use identity::sso::SsoMethod;
-pub use identity::{credentials, directory, links, sessions, sso};
+pub use identity::{credentials, directory, guard, links, sessions, sso};
 pub use messaging::attachments;
 
 use domain::{EnterpriseId, FieldError};
@@ -90,6 +90,12 @@ pub enum Error {
     /// The message's policy forbids this (forward, download, reading here or now); says why.
     #[error("{0}")]
     PolicyRefused(String),
+    /// An admin action on a session whose elevation lapsed: authenticate again (A5).
+    #[error("authenticate again to use the admin console")]
+    ReauthenticationRequired,
+    /// The session is locked behind the person's PIN, or they must set one first (A6).
+    #[error("enter your PIN to go on")]
+    PinRequired { pin_set: bool },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -10,7 +10,7 @@ use store::{EnterpriseRow, Error, KeyRow, Result, SessionRow, TeamMemberRow, Tea
 
 const USER_COLUMNS: &str =
     "id, enterprise_id, email_index, email_ct, name_ct, role, roles, password_hash, disabled, created_at, updated_at";
-const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until, wipe_requested_at, wipe_acknowledged_at";
+const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until, wipe_requested_at, wipe_acknowledged_at, active_at, locked_at, pin_failures";
 const AUDIT_COLUMNS: &str =
     "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
 const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
@@ -75,6 +75,9 @@ fn session_row(row: &Row) -> Result<SessionRow> {
         elevated_until: row.try_get::<Option<i64>, _>("elevated_until")?.map(Millis),
         wipe_requested_at: row.try_get::<Option<i64>, _>("wipe_requested_at")?.map(Millis),
         wipe_acknowledged_at: row.try_get::<Option<i64>, _>("wipe_acknowledged_at")?.map(Millis),
+        active_at: Millis(row.try_get("active_at")?),
+        locked_at: row.try_get::<Option<i64>, _>("locked_at")?.map(Millis),
+        pin_failures: row.try_get("pin_failures")?,
     })
 }
 
@@ -425,7 +428,7 @@ impl store::SessionStore for SqlStore {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             query(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL)"
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL, $15, NULL, 0)"
             ))
             .bind(session.id.to_string())
             .bind(session.enterprise_id.to_string())
@@ -441,6 +444,7 @@ impl store::SessionStore for SqlStore {
             .bind(&session.ended_reason)
             .bind(session.auth_method.as_str())
             .bind(session.elevated_until.map(|m| m.0))
+            .bind(session.active_at.0)
             .execute(&mut *tx)
             .await?;
             append_audit(&mut tx, audit).await?;
@@ -461,18 +465,26 @@ impl store::SessionStore for SqlStore {
         .transpose()
     }
 
-    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, domain::Roles)>> {
+    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<store::SessionPrincipal>> {
         let columns = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
         let row = query(&format!(
-            "SELECT {columns}, u.roles FROM sessions s \
-             JOIN users u ON u.id = s.user_id AND u.enterprise_id = s.enterprise_id \
+            "SELECT {columns}, u.roles, CASE WHEN u.pin_hash IS NULL THEN NULL ELSE u.pin_lock_after END AS pin_lock_after \
+             FROM sessions s JOIN users u ON u.id = s.user_id AND u.enterprise_id = s.enterprise_id \
              WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND u.disabled = FALSE"
         ))
         .bind(token_hash)
         .bind(now.0)
         .fetch_optional(self.reader())
         .await?;
-        row.as_ref().map(|r| Ok((session_row(r)?, decode::roles(&text(r, "roles")?)?))).transpose()
+        row.as_ref()
+            .map(|r| {
+                Ok(store::SessionPrincipal {
+                    session: session_row(r)?,
+                    roles: decode::roles(&text(r, "roles")?)?,
+                    pin_lock_after: r.try_get("pin_lock_after")?,
+                })
+            })
+            .transpose()
     }
 
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()> {
@@ -482,6 +494,111 @@ impl store::SessionStore for SqlStore {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+
+    async fn mark_session_active(&self, id: SessionId, at: Millis) -> Result<()> {
+        query(
+            "UPDATE sessions SET active_at = $1, last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END \
+             WHERE id = $2 AND active_at < $1",
+        )
+        .bind(at.0)
+        .bind(id.to_string())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    async fn set_session_elevation(&self, id: SessionId, until: Millis, audit: Option<&AuditDraft>) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            let done = query("UPDATE sessions SET elevated_until = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(until.0)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            expect_rows(done.rows_affected())?;
+            if let Some(audit) = audit {
+                append_audit(&mut tx, audit).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn lock_session(&self, id: SessionId, at: Millis) -> Result<()> {
+        let done = query("UPDATE sessions SET locked_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(at.0)
+            .bind(id.to_string())
+            .execute(self.writer())
+            .await?;
+        expect_rows(done.rows_affected())
+    }
+
+    async fn record_pin_failure(&self, id: SessionId, audit: &AuditDraft) -> Result<i64> {
+        transaction!(self.writer(), |tx| {
+            let count: i64 = query_scalar(
+                "UPDATE sessions SET pin_failures = pin_failures + 1 WHERE id = $1 AND ended_at IS NULL RETURNING pin_failures",
+            )
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(Error::NotFound)?;
+            append_audit(&mut tx, audit).await?;
+            Ok(count)
+        })
+    }
+
+    async fn unlock_session(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            let done = query(
+                "UPDATE sessions SET locked_at = NULL, pin_failures = 0, active_at = $1, \
+                 last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END \
+                 WHERE id = $2 AND ended_at IS NULL",
+            )
+            .bind(at.0)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            expect_rows(done.rows_affected())?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn user_pin(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<store::UserPin>> {
+        let row = query(
+            "SELECT pin_hash, pin_lock_after FROM users WHERE id = $1 AND enterprise_id = $2 AND pin_hash IS NOT NULL",
+        )
+        .bind(user.to_string())
+        .bind(enterprise.to_string())
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|r| {
+            Ok(store::UserPin {
+                hash: text(&r, "pin_hash")?,
+                lock_after: r.try_get::<Option<i64>, _>("pin_lock_after")?.unwrap_or(0),
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_user_pin(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        pin: Option<&store::UserPin>,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            let done = query("UPDATE users SET pin_hash = $1, pin_lock_after = $2 WHERE id = $3 AND enterprise_id = $4")
+                .bind(pin.map(|p| p.hash.clone()))
+                .bind(pin.map(|p| p.lock_after))
+                .bind(user.to_string())
+                .bind(enterprise.to_string())
+                .execute(&mut *tx)
+                .await?;
+            expect_rows(done.rows_affected())?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
     }
 
     async fn last_activity(&self, enterprise: EnterpriseId, now: Millis) -> Result<Vec<(UserId, Millis)>> {

@@ -34,6 +34,29 @@ pub struct SessionRow {
     pub wipe_requested_at: Option<Millis>,
     /// When the device said it had.
     pub wipe_acknowledged_at: Option<Millis>,
+    /// The last request the person made through this session (a live connection's pings do not
+    /// count): what the PIN lock's delay runs from (A6).
+    pub active_at: Millis,
+    /// Set when the client asked to lock at once (the page was hidden or started).
+    pub locked_at: Option<Millis>,
+    /// Wrong PINs since the last unlock.
+    pub pin_failures: i64,
+}
+
+/// What authenticating a request needs, read in one query: the open session, its user's roles
+/// and, when the user set a PIN, the delay after which the session locks (seconds; 0 = at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionPrincipal {
+    pub session: SessionRow,
+    pub roles: Roles,
+    pub pin_lock_after: Option<i64>,
+}
+
+/// A user's PIN: its argon2id hash and the delay they chose (seconds; 0 = at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPin {
+    pub hash: String,
+    pub lock_after: i64,
 }
 
 /// Sessions and the devices they are bound to.
@@ -42,10 +65,32 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &SessionRow, audit: &AuditDraft) -> Result<()>;
     /// The open, unexpired session with this token hash.
     async fn session_by_token_hash(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionRow>>;
-    /// The open session with this token hash and its user's roles, if the user is enabled: what
-    /// authenticating a request needs, in one query.
-    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<(SessionRow, Roles)>>;
+    /// The open session with this token hash, its user's roles and PIN delay, if the user is
+    /// enabled: what authenticating a request needs, in one query.
+    async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionPrincipal>>;
+    /// The session is in use (a live connection's ping): presence reads this.
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()>;
+    /// The person made a request through the session: presence and the PIN lock read this.
+    async fn mark_session_active(&self, id: SessionId, at: Millis) -> Result<()>;
+    /// Sets until when the open session may use the admin consoles (A5); `audit` records a
+    /// re-authentication, and is absent when an admin action only slides the bound along.
+    async fn set_session_elevation(&self, id: SessionId, until: Millis, audit: Option<&AuditDraft>) -> Result<()>;
+    /// Locks the open session at once (the client asked, A6).
+    async fn lock_session(&self, id: SessionId, at: Millis) -> Result<()>;
+    /// Counts a wrong PIN against the open session; returns the count so far.
+    async fn record_pin_failure(&self, id: SessionId, audit: &AuditDraft) -> Result<i64>;
+    /// The right PIN: the session is unlocked, active from `at`, its failures forgotten.
+    async fn unlock_session(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<()>;
+    /// The user's PIN, if they set one.
+    async fn user_pin(&self, enterprise: EnterpriseId, user: UserId) -> Result<Option<UserPin>>;
+    /// Sets (or, with `None`, removes) the user's PIN.
+    async fn set_user_pin(
+        &self,
+        enterprise: EnterpriseId,
+        user: UserId,
+        pin: Option<&UserPin>,
+        audit: &AuditDraft,
+    ) -> Result<()>;
     /// For each person of the enterprise with an open session at `now`: the latest activity of
     /// any of their sessions. What presence is drawn from, the same on every node.
     async fn last_activity(&self, enterprise: EnterpriseId, now: Millis) -> Result<Vec<(UserId, Millis)>>;

@@ -153,6 +153,12 @@ catalogue! {
     AuthTotpDisable = "auth.totp-disable", Enterprise, User, Always, [], "One-time codes were turned off.";
     SessionEnd = "session.end", Enterprise, Session, Always, ["reason", "wipe", "sessions"], "A device's session was ended.";
     SessionWipeAcknowledge = "session.wipe-acknowledge", Enterprise, Session, Always, [], "A device confirmed it erased what it held of Conclave after its session was ended.";
+    SessionElevate = "session.elevate", Enterprise, Session, Always, ["method", "reason"], "Someone authenticated again to use the admin consoles (or failed to, with the reason).";
+    SessionUnlock = "session.unlock", Enterprise, Session, Always, ["reason", "failures"], "A session was unlocked with the PIN, or a wrong PIN was entered (with the count so far).";
+    PinSet = "user.pin.set", Enterprise, User, Always, ["lock_after_minutes"], "Someone set or changed their PIN and when their sessions lock.";
+    PinRemove = "user.pin.remove", Enterprise, User, Always, [], "Someone removed their PIN.";
+    SessionPolicyRead = "session-policy.read", Enterprise, Policy, WhenDenied, [], "Someone asked for an enterprise's elevation and PIN rules.";
+    SessionPolicyUpdate = "session-policy.update", Enterprise, Policy, Always, ["*"], "The elevation and PIN rules changed (the new rules are the detail).";
     SessionList = "session.list", Enterprise, User, WhenDenied, [], "Someone asked for another person's devices.";
     PasswordPolicyRead = "password-policy.read", Enterprise, Policy, WhenDenied, [], "Someone asked for an enterprise's password policy.";
     PasswordPolicyUpdate = "password-policy.update", Enterprise, Policy, Always, ["*"], "The password policy changed (the new policy is the detail).";

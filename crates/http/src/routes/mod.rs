@@ -4,6 +4,7 @@
 mod credentials;
 mod desk;
 mod directory;
+mod guard;
 mod message_control;
 mod messaging;
 mod security;
@@ -55,6 +56,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::change_expired_password))
         .routes(routes!(sessions::enrol_at_sign_in))
         .routes(routes!(sessions::get_me))
+        .routes(routes!(guard::elevate))
+        .routes(routes!(guard::lock))
+        .routes(routes!(guard::unlock))
+        .routes(routes!(guard::get_pin, guard::put_pin, guard::delete_pin))
+        .routes(routes!(guard::get_session_policy, guard::put_session_policy))
         .routes(routes!(credentials::get_policy, credentials::put_policy))
         .routes(routes!(credentials::change_password))
         .routes(routes!(credentials::totp_status, credentials::start_totp, credentials::disable_totp))

@@ -1,6 +1,6 @@
 //! Sign-in, sign-out, the current user, and the user's own devices.
 
-use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin, SESSION_COOKIE};
+use crate::extract::{parse_id, ApiJson, Auth, AuthEvenLocked, ClientOrigin, SESSION_COOKIE};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -44,6 +44,11 @@ pub struct MeView {
     #[schema(value_type = String, format = Uuid)]
     pub session_id: SessionId,
     pub csrf_token: String,
+    /// Until when this session may use the admin consoles without authenticating again (absent
+    /// when it may not); each admin action moves it forward.
+    pub elevated_until: Option<String>,
+    /// The PIN settings and whether this session is locked.
+    pub pin: services::guard::PinView,
 }
 
 /// The `Set-Cookie` value that carries a new session to a browser.
@@ -179,9 +184,10 @@ pub async fn create_session(
 pub async fn delete_current_session(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
-    auth: Auth,
+    locked: AuthEvenLocked,
 ) -> Result<Response, Problem> {
-    state.services.sessions.sign_out(&auth.principal, &origin).await?;
+    // A locked session may still sign out.
+    state.services.sessions.sign_out(&locked.auth.principal, &origin).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie())]).into_response())
 }
 
@@ -190,9 +196,11 @@ pub async fn delete_current_session(
     (status = 200, description = "The current user", body = MeView),
     (status = 401, description = "Not signed in", body = ProblemDocument, content_type = "application/problem+json")
 ))]
-pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Response, Problem> {
+pub async fn get_me(State(state): State<AppState>, locked: AuthEvenLocked) -> Result<Response, Problem> {
+    let auth = locked.auth;
     let caller = auth.caller();
     let p = &auth.principal;
+    let now = domain::Millis::now();
     let user = state.services.directory.get_user(&caller, p.enterprise_id, p.user_id).await?;
     let enterprise = state.services.directory.get_enterprise(&caller, p.enterprise_id).await?;
     let body = MeView {
@@ -200,6 +208,8 @@ pub async fn get_me(State(state): State<AppState>, auth: Auth) -> Result<Respons
         enterprise,
         session_id: p.session_id,
         csrf_token: state.services.sessions.csrf_token_for(&auth.token),
+        elevated_until: p.auth.elevated_until.filter(|u| u.0 > now.0).map(domain::Millis::rfc3339),
+        pin: state.services.sessions.pin_settings(p, locked.lock).await?,
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

@@ -5,6 +5,7 @@ mod attachments;
 mod bad_input;
 mod credentials;
 mod desk;
+mod guard;
 mod links;
 mod message_control;
 mod messaging;

@@ -30,6 +30,10 @@ pub struct Core {
     bus: Arc<dyn bus::Bus>,
     audit_store: Arc<dyn store::AuditStore>,
     job_store: Arc<dyn store::JobStore>,
+    pub(crate) session_store: Arc<dyn store::SessionStore>,
+    policy_store: Arc<dyn store::PolicyStore>,
+    /// Each enterprise's session policy as this node last read it (see [`Core::session_policy`]).
+    session_policies: std::sync::Mutex<std::collections::HashMap<EnterpriseId, (std::time::Instant, domain::session_policy::SessionPolicy)>>,
     /// Verified against when an email is unknown, so that costs as much as a wrong password.
     decoy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// Where notices to finders go; unset: no mail is sent (and none is promised).
@@ -52,6 +56,9 @@ impl Core {
             node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
             bus,
             audit_store: store.clone(),
+            session_store: store.clone(),
+            policy_store: store.clone(),
+            session_policies: Default::default(),
             job_store: store,
             decoy_hash,
             mailer: OnceLock::new(),

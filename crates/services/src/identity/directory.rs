@@ -253,7 +253,7 @@ impl Directory {
             self.core
                 .require_enterprise_admin(caller, enterprise, Action::UserRead)
                 .await
-                .map_err(|_| Error::NotFound("user"))?;
+                .map_err(|e| if matches!(e, Error::Forbidden) { Error::NotFound("user") } else { e })?;
         }
         let row = self.directory_store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
         open_user(&*self.core.keys.enterprise_key(enterprise).await?, &row)
@@ -349,7 +349,7 @@ impl Directory {
         action: Action,
     ) -> Result<()> {
         if caller.is_enterprise_admin_of(enterprise) {
-            return Ok(());
+            return self.core.require_elevated(caller, enterprise, action).await;
         }
         let allowed = match caller {
             Caller::User(p) if p.enterprise_id == enterprise && p.has(Role::TeamAdmin) => {
@@ -359,7 +359,7 @@ impl Directory {
             _ => false,
         };
         if allowed {
-            Ok(())
+            self.core.require_elevated(caller, enterprise, action).await
         } else {
             Err(self.core.deny(caller, action, Some(enterprise), "team-admin", Some(format!("team:{team}"))).await)
         }

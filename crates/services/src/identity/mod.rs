@@ -7,6 +7,7 @@
 
 pub mod credentials;
 pub mod directory;
+pub mod guard;
 pub mod links;
 pub mod sessions;
 pub mod sso;

@@ -9,6 +9,7 @@ use crate::{Caller, Error, Principal, Result};
 use crypto::Aad;
 use domain::audit::{Action, Actor, AuditDraft, Origin, Outcome};
 use domain::device;
+use domain::session_policy::LockState;
 use domain::{validate, AuthMethod, EnterpriseId, FieldError, Millis, Rule, SessionId, UserId};
 use serde::Serialize;
 use std::sync::Arc;
@@ -16,12 +17,12 @@ use utoipa::ToSchema;
 
 /// Sign-in, sessions and the devices they run on, password changes.
 pub struct Sessions {
-    core: Arc<crate::core::Core>,
-    directory_store: Arc<dyn store::DirectoryStore>,
-    session_store: Arc<dyn store::SessionStore>,
-    sign_in_store: Arc<dyn store::SignInStore>,
-    audit_store: Arc<dyn store::AuditStore>,
-    credentials: Arc<super::Credentials>,
+    pub(super) core: Arc<crate::core::Core>,
+    pub(super) directory_store: Arc<dyn store::DirectoryStore>,
+    pub(super) session_store: Arc<dyn store::SessionStore>,
+    pub(super) sign_in_store: Arc<dyn store::SignInStore>,
+    pub(super) audit_store: Arc<dyn store::AuditStore>,
+    pub(super) credentials: Arc<super::Credentials>,
     /// Failed sign-ins for emails no account has, so that those lock like real accounts.
     decoy_locks: DecoyLocks,
 }
@@ -82,6 +83,25 @@ impl DecoyLocks {
 }
 
 /// Where a password sign-in stands once its checks ran (see [`Sessions::sign_in_gate`]).
+/// How often, at most, a request under a PIN lock records the person's activity.
+const ACTIVE_STEP_MS: i64 = 5_000;
+
+/// What a live connection needs to know about its session's time.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionClock {
+    pub expires_at: Millis,
+    /// When the session locks if no request comes first (none: no PIN lock).
+    pub locks_at: Option<Millis>,
+}
+
+/// A token's session as one request sees it.
+struct Resolved {
+    principal: Principal,
+    lock: LockState,
+    active_at: Millis,
+    expires_at: Millis,
+}
+
 pub(crate) enum Gate {
     /// Every check passed: a session may be opened.
     Passed(Passed),
@@ -368,7 +388,7 @@ impl Sessions {
     }
 
     /// Counts a failed attempt against the account; the enterprise's policy decides when it locks.
-    async fn count_failure(&self, user: &store::UserRow) -> Result<()> {
+    pub(super) async fn count_failure(&self, user: &store::UserRow) -> Result<()> {
         let policy = self.credentials.policy_of(user.enterprise_id).await?;
         let until = Millis(Millis::now().0 + i64::from(policy.lockout_minutes) * 60_000);
         let state = self
@@ -434,6 +454,14 @@ impl Sessions {
         let (kind, name) = device::describe(origin.user_agent.as_deref().unwrap_or(""));
         let now = Millis::now();
         let expires_at = Millis(now.0 + self.core.settings.session_lifetime.as_millis() as i64);
+        // Having just authenticated is what elevation asks for: an admin starts elevated, and
+        // the window then runs from their last admin action (A5).
+        let admin = user.roles.has(domain::Role::EnterpriseAdmin) || user.roles.has(domain::Role::TeamAdmin);
+        let elevated_until = if admin {
+            Some(Millis(now.0 + self.core.session_policy(user.enterprise_id).await?.elevation_ms()))
+        } else {
+            None
+        };
         let row = store::SessionRow {
             id,
             enterprise_id: user.enterprise_id,
@@ -448,9 +476,12 @@ impl Sessions {
             ended_at: None,
             ended_reason: None,
             auth_method: auth,
-            elevated_until: None,
+            elevated_until,
             wipe_requested_at: None,
             wipe_acknowledged_at: None,
+            active_at: now,
+            locked_at: None,
+            pin_failures: 0,
         };
         let audit = AuditDraft {
             at: now,
@@ -480,29 +511,59 @@ impl Sessions {
         Ok(())
     }
 
-    /// Resolves a bearer or cookie token to its principal. Ended, expired and disabled-account
-    /// sessions are all simply unauthenticated.
-    /// When the session behind `token` expires; unauthenticated if it already ended. Read-only:
-    /// a live connection checks this without counting as activity.
-    pub async fn session_deadline(&self, token: &str) -> Result<Millis> {
-        if token.is_empty() || token.len() > 128 {
-            return Err(Error::Unauthenticated);
+    /// When the session behind `token` expires and, under a PIN lock, when it will lock if no
+    /// request comes; unauthenticated if it ended, [`Error::PinRequired`] if it is locked.
+    /// Read-only: a live connection checks this without counting as activity.
+    pub async fn session_clock(&self, token: &str) -> Result<SessionClock> {
+        let resolved = self.resolve(token).await?;
+        match resolved.lock {
+            LockState::Open { locks_at } => Ok(SessionClock { expires_at: resolved.expires_at, locks_at }),
+            LockState::Locked => Err(Error::PinRequired { pin_set: true }),
+            LockState::PinMissing => Err(Error::PinRequired { pin_set: false }),
         }
-        let session = self
-            .session_store
-            .session_by_token_hash(&crypto::token::hash(token), Millis::now())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        Ok(session.expires_at)
     }
 
+    /// Resolves a bearer or cookie token to its principal, for a request that reaches content:
+    /// a session locked behind its PIN (or whose person must set one) is refused with
+    /// [`Error::PinRequired`], and the request counts as the person's activity. Ended, expired
+    /// and disabled-account sessions are all simply unauthenticated.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let Resolved { principal, lock, active_at, .. } = self.resolve(token).await?;
+        match lock {
+            LockState::Locked => return Err(Error::PinRequired { pin_set: true }),
+            LockState::PinMissing => return Err(Error::PinRequired { pin_set: false }),
+            LockState::Open { locks_at } => {
+                // Under a PIN lock activity is kept to the second the delay runs from; otherwise
+                // once a touch interval is enough for presence.
+                let step = if locks_at.is_some() {
+                    ACTIVE_STEP_MS
+                } else {
+                    self.core.settings.touch_interval.as_millis() as i64
+                };
+                let now = Millis::now();
+                if now.0 - active_at.0 >= step {
+                    self.session_store.mark_session_active(principal.session_id, now).await?;
+                }
+            }
+        }
+        Ok(principal)
+    }
+
+    /// The same for the few requests a locked session may make (the lock screen: who am I,
+    /// unlock, set a first PIN, sign out): the lock state comes back instead of a refusal, and
+    /// nothing counts as activity.
+    pub async fn authenticate_even_locked(&self, token: &str) -> Result<(Principal, LockState)> {
+        let resolved = self.resolve(token).await?;
+        Ok((resolved.principal, resolved.lock))
+    }
+
+    async fn resolve(&self, token: &str) -> Result<Resolved> {
         if token.is_empty() || token.len() > 128 {
             return Err(Error::Unauthenticated);
         }
         let now = Millis::now();
         let hash = crypto::token::hash(token);
-        let Some((session, roles)) = self.session_store.session_principal(&hash, now).await? else {
+        let Some(found) = self.session_store.session_principal(&hash, now).await? else {
             // A device that was offline when an admin ended its session learns it must erase
             // what it holds on its next request (only the holder of the token can ask).
             if self.session_store.session_awaiting_wipe(&hash).await?.is_some() {
@@ -510,10 +571,21 @@ impl Sessions {
             }
             return Err(Error::Unauthenticated);
         };
-        if now.0 - session.last_seen_at.0 >= self.core.settings.touch_interval.as_millis() as i64 {
-            self.session_store.touch_session(session.id, now).await?;
-        }
-        Ok(Principal::of_session(&session, roles))
+        let session = &found.session;
+        let policy = self.core.session_policy(session.enterprise_id).await?;
+        let lock = domain::session_policy::lock_state(
+            &policy,
+            found.pin_lock_after,
+            session.active_at,
+            session.locked_at,
+            now,
+        );
+        Ok(Resolved {
+            principal: Principal::of_session(session, found.roles),
+            lock,
+            active_at: session.active_at,
+            expires_at: session.expires_at,
+        })
     }
 
     /// Checks a CSRF token against the session token it must belong to, in constant time.

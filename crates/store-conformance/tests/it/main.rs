@@ -92,6 +92,9 @@ fn session_row(user: &UserRow, token_hash: &[u8], expires_at: Millis) -> Session
         ended_reason: None,
         auth_method: AuthMethod::Password,
         elevated_until: None,
+        active_at: Millis::now(),
+        locked_at: None,
+        pin_failures: 0,
     }
 }
 
@@ -272,12 +275,61 @@ conformance!(an_admin_ends_sessions_with_a_wipe_and_the_device_acknowledges_once
     assert!(store.wiped_sessions(other, u.id, Millis(0)).await.unwrap().is_empty());
 });
 
+conformance!(elevation_locks_and_pins_are_kept_per_session_and_user, |store| {
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let u = user(&store, e, b"u").await;
+    let s = session_row(&u, b"t1", later());
+    store.create_session(&s, &audit("auth.sign-in", Some(e))).await.unwrap();
+    let t = Millis(s.active_at.0 + 60_000);
+    // Elevation: set with an audit event (re-authentication) or without (an admin action slides it).
+    store.set_session_elevation(s.id, t, Some(&audit("session.elevate", Some(e)))).await.unwrap();
+    store.set_session_elevation(s.id, Millis(t.0 + 1), None).await.unwrap();
+    let found = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
+    assert_eq!(found.session.elevated_until, Some(Millis(t.0 + 1)));
+    assert!(matches!(store.set_session_elevation(SessionId::new(), t, None).await, Err(store::Error::NotFound)));
+    // Activity only moves forward, and carries presence with it.
+    store.mark_session_active(s.id, t).await.unwrap();
+    store.mark_session_active(s.id, Millis(t.0 - 5)).await.unwrap();
+    let found = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
+    assert_eq!((found.session.active_at, found.session.last_seen_at), (t, t));
+    // A PIN: none, set, read back with its delay (and on the session's principal), other enterprise blind.
+    assert_eq!(store.user_pin(e, u.id).await.unwrap(), None);
+    let pin = store::UserPin { hash: "$argon2id$pin".into(), lock_after: 300 };
+    store.set_user_pin(e, u.id, Some(&pin), &audit("user.pin.set", Some(e))).await.unwrap();
+    assert_eq!(store.user_pin(e, u.id).await.unwrap(), Some(pin.clone()));
+    assert_eq!(store.user_pin(other, u.id).await.unwrap(), None);
+    assert!(matches!(
+        store.set_user_pin(other, u.id, Some(&pin), &audit("user.pin.set", Some(other))).await,
+        Err(store::Error::NotFound)
+    ));
+    assert_eq!(store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap().pin_lock_after, Some(300));
+    // Lock, count wrong PINs, unlock (which forgets them and counts as activity).
+    store.lock_session(s.id, t).await.unwrap();
+    assert_eq!(store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await.unwrap(), 1);
+    assert_eq!(store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await.unwrap(), 2);
+    let found = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
+    assert_eq!((found.session.locked_at, found.session.pin_failures), (Some(t), 2));
+    let later_on = Millis(t.0 + 1000);
+    store.unlock_session(s.id, later_on, &audit("session.unlock", Some(e))).await.unwrap();
+    let found = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
+    assert_eq!((found.session.locked_at, found.session.pin_failures, found.session.active_at), (None, 0, later_on));
+    store.set_user_pin(e, u.id, None, &audit("user.pin.remove", Some(e))).await.unwrap();
+    assert_eq!(store.user_pin(e, u.id).await.unwrap(), None);
+    assert_eq!(store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap().pin_lock_after, None);
+    // An ended session can be neither locked, counted nor unlocked.
+    store.end_session(e, u.id, s.id, "sign-out", Millis::now(), &audit("auth.sign-out", Some(e))).await.unwrap();
+    assert!(matches!(store.lock_session(s.id, t).await, Err(store::Error::NotFound)));
+    assert!(matches!(store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await, Err(store::Error::NotFound)));
+    assert!(matches!(store.unlock_session(s.id, t, &audit("session.unlock", Some(e))).await, Err(store::Error::NotFound)));
+});
+
 conformance!(disabling_a_user_ends_their_sessions, |store| {
     let e = enterprise(&store).await;
     let u = user(&store, e, b"u").await;
     store.create_session(&session_row(&u, b"t1", later()), &audit("auth.sign-in", Some(e))).await.unwrap();
-    let (session, role) = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
-    assert_eq!((session.user_id, role), (u.id, Roles::of(Role::Member)));
+    let found = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
+    assert_eq!((found.session.user_id, found.roles, found.pin_lock_after), (u.id, Roles::of(Role::Member), None));
     store.set_user_disabled(e, u.id, true, Millis::now(), &audit("user.disable", Some(e))).await.unwrap();
     assert!(store.session_by_token_hash(b"t1", Millis::now()).await.unwrap().is_none());
     assert!(store.session_principal(b"t1", Millis::now()).await.unwrap().is_none());
