@@ -215,6 +215,9 @@ fn main() -> std::process::ExitCode {
             Command::DefaultConfig => Ok(0),
         }
     });
+    // Dropping the runtime waits for every task; a database pool's housekeeping has been seen to
+    // spin instead of ending, which would keep a finished command alive. Its work is done here.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match result {
         Ok(0) => std::process::ExitCode::SUCCESS,
         Ok(code) => std::process::ExitCode::from(code),

@@ -1,5 +1,6 @@
 // The enterprise admin console: users and teams of the admin's own enterprise.
 import * as conclave from "/assets/api.js";
+import { delays } from "/assets/guard.js";
 (async () => {
   const me = await conclave.start();
   const base = "/api/v1/enterprises/" + me.enterprise.id;
@@ -239,6 +240,55 @@ import * as conclave from "/assets/api.js";
     };
     conclave.api("PUT", path, body).then(() => conclave.status("Policy saved.")).catch((e) => conclave.status(e.message, true));
   });
+})().catch((e) => conclave.status(e.message, true));
+
+// Admin sessions and the PIN lock: the rules, and how long this admin session has left.
+(async () => {
+  const me = await conclave.start();
+  const form = document.getElementById("session-rules");
+  const path = "/api/v1/enterprises/" + me.enterprise.id + "/session-policy";
+  const rules = await conclave.api("GET", path);
+  form.pin_max_lock_minutes.replaceChildren(...delays(60).map(([v, text]) => conclave.h("option", { value: v }, text)));
+  const show = (r) => {
+    form.elevation_minutes.value = r.elevation_minutes;
+    form.pin_required.checked = r.pin_required;
+    form.pin_max_lock_minutes.value = String(r.pin_max_lock_minutes);
+    form.pin_attempts.value = r.pin_attempts;
+  };
+  show(rules);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = {
+      elevation_minutes: Number(form.elevation_minutes.value),
+      pin_required: form.pin_required.checked,
+      pin_max_lock_minutes: Number(form.pin_max_lock_minutes.value),
+      pin_attempts: Number(form.pin_attempts.value),
+    };
+    conclave.api("PUT", path, body).then((saved) => {
+      show(saved);
+      conclave.status("Rules saved.");
+    }).catch((e) => conclave.status(e.message, true));
+  });
+  // The server decides; this only shows the time left, moved on by each admin request.
+  let until = me.elevated_until ? new Date(me.elevated_until).getTime() : 0;
+  const timer = document.getElementById("elevation");
+  const draw = () => {
+    const left = Math.ceil((until - Date.now()) / 60000);
+    timer.textContent = left > 0 ? "Admin session: " + left + " min left" : "Admin session paused: the next change asks for your password";
+  };
+  // After admin requests, read the bound the server now holds (member-level reads move nothing).
+  let pending = null;
+  window.addEventListener("conclave:api", (ev) => {
+    const { path: p } = ev.detail;
+    if (!p.startsWith("/api/v1/enterprises/") && !p.startsWith("/api/v1/teams/") && !p.startsWith("/api/v1/sessions/current/elevation")) return;
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const now = await conclave.api("GET", "/api/v1/me").catch(() => null);
+      if (now) { until = now.elevated_until ? new Date(now.elevated_until).getTime() : 0; draw(); }
+    }, 400);
+  });
+  draw();
+  setInterval(draw, 15000);
 })().catch((e) => conclave.status(e.message, true));
 
 // Single sign-on settings.

@@ -1,6 +1,10 @@
 // What every signed-in page shares: API calls with the CSRF header and problem+json errors, the
-// session bootstrap, the sign-out button, one status line and one confirmation dialog.
+// session bootstrap, the sign-out button, one status line and one confirmation dialog. A lapsed
+// admin session asks for the password and repeats the request; a locked one shows the lock screen.
+import { reauthenticate, lockScreen, justUnlocked } from "/assets/guard.js";
+
 let csrf = "";
+let me = null;
 let started = null;
 let leaving = false;
 let signingOut = false;
@@ -49,7 +53,7 @@ export async function wipeDevice() {
   leave("wiped");
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, repeated = false) {
   const headers = { "Accept": "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -60,30 +64,74 @@ export async function api(method, path, body) {
       await wipeDevice();
       throw new Problem(401, doc);
     }
+    if (doc && doc.type === "/problems/reauthentication-required") {
+      // The request was refused whole, so repeating it after the password is safe.
+      const elevated = !repeated && await reauthenticate((b) => api("POST", "/api/v1/sessions/current/elevation", b));
+      if (elevated) return api(method, path, body, true);
+      throw new Problem(401, doc);
+    }
     leave(started ? "ended" : "");
     throw new Problem(401, { detail: "You are signed out." });
   }
-  if (res.status === 204) return null;
+  if (res.status === 423) {
+    const doc = await res.json().catch(() => null);
+    return showLock(!(doc && doc.pin_set === false));
+  }
+  if (res.status === 204) { announce(method, path); return null; }
   const data = await res.json().catch(() => null);
   if (!res.ok) throw new Problem(res.status, data);
+  announce(method, path);
   return data;
+}
+
+/// Tells the page an API call succeeded (the admin console's countdown listens).
+function announce(method, path) {
+  window.dispatchEvent(new CustomEvent("conclave:api", { detail: { method, path } }));
+}
+
+function signOut() {
+  signingOut = true;
+  fetch("/api/v1/sessions/current", { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+    .catch(() => {}).finally(() => leave("signed-out"));
+}
+
+/// The lock screen (a first PIN to set when `pinSet` is false). Never resolves.
+export function showLock(pinSet) {
+  return lockScreen({ pinSet, me, post: (path, method, b) => api(method, path, b), signOut });
+}
+
+/// Asks the server whether this session is locked and shows the lock screen if it is (a live
+/// connection closed because the session locked).
+export async function checkLock() {
+  const now = await api("GET", "/api/v1/me");
+  if (now.pin.locked) await showLock(now.pin.set);
 }
 
 /// Once per page, whoever asks first; later callers share the same answer.
 export function start() {
   started ??= (async () => {
-    const me = await api("GET", "/api/v1/me");
+    me = await api("GET", "/api/v1/me");
     csrf = me.csrf_token;
+    if (me.pin.locked) await showLock(me.pin.set);
+    if (me.pin.set && me.pin.lock_after_minutes === 0) {
+      // "Every time": locked at each start (not the load right after an unlock) and whenever the
+      // page is hidden; the server also locks it after half a minute without a request.
+      if (!justUnlocked()) {
+        await api("POST", "/api/v1/sessions/current/lock").catch(() => {});
+        await showLock(true);
+      }
+      document.addEventListener("visibilitychange", () => {
+        if (document.visibilityState !== "hidden") return;
+        fetch("/api/v1/sessions/current/lock", { method: "POST", keepalive: true, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } }).catch(() => {});
+        showLock(true);
+      });
+    }
     const who = document.getElementById("whoami");
     if (who) who.textContent = me.user.name + " · " + me.enterprise.name;
     for (const link of document.querySelectorAll("[data-needs-role]")) {
       link.hidden = !me.user.roles.includes(link.dataset.needsRole);
     }
-    document.getElementById("signout")?.addEventListener("click", async () => {
-      signingOut = true;
-      await api("DELETE", "/api/v1/sessions/current").catch(() => {});
-      leave("signed-out");
-    });
+    document.getElementById("signout")?.addEventListener("click", signOut);
     return me;
   })();
   return started;

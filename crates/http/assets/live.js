@@ -1,7 +1,7 @@
 // The live connection every signed-in page shares: one WebSocket that reconnects with backoff,
 // keeps itself alive with pings, and sends the page to sign in when the session has ended.
 // `onEvent` gets every server event, `ready` included: on it a page fetches what it missed.
-import { api, leave, wipeDevice } from "/assets/api.js";
+import { api, checkLock, leave, wipeDevice } from "/assets/api.js";
 
 export function connectLive(onEvent, onState = () => {}) {
   let socket = null;
@@ -26,6 +26,11 @@ export function connectLive(onEvent, onState = () => {}) {
         // (a wipe, once started, leaves by itself when it is done)
         // Cut without the event (it may have been lost): ask the API, which wipes or leaves.
         if (!ended) api("GET", "/api/v1/me").then(() => leave("ended")).catch(() => {});
+        return;
+      }
+      if (ev.code === 4003) {
+        // The session locked: the lock screen takes the page; it loads again after the PIN.
+        checkLock().catch(() => {});
         return;
       }
       onState("reconnecting");

@@ -1,5 +1,6 @@
 // Your settings: password (with the policy's checklist as you type), one-time codes, devices.
 import { api, start, status, confirmAction, cell, when, h } from "/assets/api.js";
+import { delays } from "/assets/guard.js";
 
 const $ = (id) => document.getElementById(id);
 const fail = (e) => status(e.message, true);
@@ -88,6 +89,48 @@ function totpForms() {
   });
 }
 
+// The PIN lock: the server locks this person's sessions after the chosen time without use.
+async function pin() {
+  const view = await api("GET", "/api/v1/me/pin");
+  const choices = delays(view.max_lock_after_minutes);
+  const label = (m) => (choices.find(([v]) => v === m) || [m, m + " minutes"])[1].toLowerCase();
+  $("pin-state").textContent = view.set
+    ? "On: Conclave locks " + (view.lock_after_minutes === 0 ? "every time the page is left" : "after " + label(view.lock_after_minutes) + " without use") + "."
+      + (view.required ? " Your organisation requires a PIN." : "")
+    : "Off. With a PIN, Conclave locks after a time you choose and asks for it before showing anything."
+      + (view.required ? " Your organisation requires one." : "");
+  $("pin-delay").replaceChildren(...choices.map(([v, text]) => h("option", { value: v }, text)));
+  $("pin-delay").value = String(view.set ? view.lock_after_minutes : Math.min(5, view.max_lock_after_minutes));
+  $("current-pin-field").hidden = !view.set;
+  $("current-pin").required = view.set;
+  $("pin-save").textContent = view.set ? "Change PIN" : "Set PIN";
+  $("pin-remove").hidden = !view.set || view.required;
+}
+
+function pinForms() {
+  $("pin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { pin: $("new-pin").value, lock_after_minutes: Number($("pin-delay").value) };
+    if (!$("current-pin-field").hidden) body.current_pin = $("current-pin").value;
+    try {
+      await api("PUT", "/api/v1/me/pin", body);
+      ev.target.reset();
+      status("PIN saved.");
+      await pin();
+    } catch (e) { fail(e); }
+  });
+  $("pin-remove").addEventListener("click", async () => {
+    if (!$("current-pin").value) { status("Enter your current PIN to remove it.", true); $("current-pin").focus(); return; }
+    if (!(await confirmAction("Remove your PIN? Conclave will no longer lock by itself.", "Remove PIN"))) return;
+    try {
+      await api("DELETE", "/api/v1/me/pin", { current_pin: $("current-pin").value });
+      $("pin-form").reset();
+      status("PIN removed.");
+      await pin();
+    } catch (e) { fail(e); }
+  });
+}
+
 async function devices() {
   const list = await api("GET", "/api/v1/me/devices");
   $("devices").querySelector("tbody").replaceChildren(...list.map((d) => {
@@ -118,7 +161,9 @@ async function devices() {
 (async () => {
   const me = await start();
   totpForms();
+  pinForms();
   await devices();
+  await pin();
   await password(me);
   await totp();
 })().catch(fail);

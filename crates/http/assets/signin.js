@@ -23,6 +23,9 @@ document.addEventListener("submit", async (ev) => {
     return;
   }
   if (res.redirected) {
+    // The person just proved who they are: a PIN set to lock "every time" does not ask again on
+    // the page this opens.
+    try { sessionStorage.setItem("conclave-unlocked-at", String(Date.now())); } catch { /* private mode */ }
     location.assign(res.url);
     return;
   }

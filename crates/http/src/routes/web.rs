@@ -27,6 +27,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("favicon.svg", "image/svg+xml", include_str!("../../assets/favicon.svg")),
     ("signin.js", "text/javascript; charset=utf-8", include_str!("../../assets/signin.js")),
     ("api.js", "text/javascript; charset=utf-8", include_str!("../../assets/api.js")),
+    ("guard.js", "text/javascript; charset=utf-8", include_str!("../../assets/guard.js")),
     ("markdown.js", "text/javascript; charset=utf-8", include_str!("../../assets/markdown.js")),
     ("live.js", "text/javascript; charset=utf-8", include_str!("../../assets/live.js")),
     ("settings.js", "text/javascript; charset=utf-8", include_str!("../../assets/settings.js")),
