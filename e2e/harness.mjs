@@ -67,6 +67,12 @@ export class Conclave {
     return this.cli(["admin", "add-team-member", "--enterprise", this.enterprise, "--team", team, "--user", user]);
   }
 
+  /// Runs SQL on the server's own SQLite file while it runs (WAL allows it): how a test stands
+  /// in for time passing, such as an admin session's elevation running out.
+  sql(statement) {
+    return execFileSync("sqlite3", [join(this.dir, "conclave.db"), statement]).toString();
+  }
+
   async stop() {
     this.proc.kill("SIGTERM");
     await new Promise((r) => (this.proc.exitCode !== null ? r() : this.proc.once("exit", r)));

@@ -241,11 +241,14 @@ impl Kind {
     }
 }
 
-/// "device_name" → "Device name", "members[2]" → "Members".
+/// "device_name" → "Device name", "members[2]" → "Members", "current_pin" → "Current PIN".
 fn field_label(field: &str) -> String {
     let last = field.rsplit('.').next().unwrap_or(field);
     let bare = last.split('[').next().unwrap_or(last).replace('_', " ");
-    let mut chars = bare.trim().chars();
+    let words: Vec<String> =
+        bare.trim().split(' ').map(|w| if w == "pin" { "PIN".to_owned() } else { w.to_owned() }).collect();
+    let joined = words.join(" ");
+    let mut chars = joined.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => "The request".to_owned(),
@@ -422,5 +425,6 @@ mod field_sentence_tests {
         assert_eq!(say("device_name", "device_name: device_name: too long"), "Device name: too long");
         assert_eq!(say("member_ids[3]", "must be a user id"), "Member ids must be a user id");
         assert_eq!(say("role", "give the account a role"), "Role: give the account a role");
+        assert_eq!(say("current_pin", "is wrong"), "Current PIN is wrong");
     }
 }

@@ -431,13 +431,14 @@ fn page(html: &'static str) -> Response {
 
 /// A signed-in page: without a session the browser goes to sign in; a console the person's roles
 /// do not open shows a plain page saying so, not the console with buttons that would all fail
-/// (the API refuses them either way).
+/// (the API refuses them either way). The page is only the shell (content comes through the
+/// API), so a session locked behind its PIN gets it too and the page shows the lock screen.
 fn console(
-    auth: Result<crate::extract::Auth, crate::problem::Problem>,
+    auth: Result<crate::extract::AuthEvenLocked, crate::problem::Problem>,
     html: &'static str,
     needs: Option<Role>,
 ) -> Response {
-    let Ok(auth) = auth else {
+    let Ok(crate::extract::AuthEvenLocked { auth, .. }) = auth else {
         return Redirect::to("/signin").into_response();
     };
     match needs {

@@ -247,7 +247,7 @@ impl Sessions {
         let left = limit - failures;
         Err(wrong(
             field,
-            &format!("the PIN is wrong; {left} more {} and this device is signed out and wiped", if left == 1 { "try" } else { "tries" }),
+            &format!("is wrong; {left} more wrong {} and this device is signed out and wiped", if left == 1 { "try" } else { "tries" }),
         ))
     }
 
