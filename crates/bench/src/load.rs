@@ -479,3 +479,73 @@ pub fn run(conclave: &Path, messages: usize, idle: usize) {
         );
     });
 }
+
+/// `soak`: what a burst of sign-ins does to the server's memory. 50 people sign in at once (each
+/// an argon2id verification with its 19 MiB buffer), then the server sits idle for a minute; the
+/// resident size before the burst is the baseline. The targets: the burst raises it by at most
+/// 100 MB, and a minute later it is within 25% of where it started.
+pub fn soak(conclave: &Path) {
+    const PEOPLE: usize = 50;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let server = start_server(conclave, false).await;
+        let enterprise = server.cli(&["admin", "create-enterprise", "--name", "Soak Test"], "");
+        for i in 0..PEOPLE {
+            let email = format!("soak{i}@load.example");
+            server.cli(
+                &["admin", "create-user", "--enterprise", &enterprise, "--email", &email, "--name", &format!("Soak {i}")],
+                &format!("{PASSWORD}\n"),
+            );
+        }
+        // One sign-in first, so the decoy hash, the pools and the caches exist before the baseline.
+        let mut http = Http::open(&server.target).await;
+        let (status, _) = http
+            .call("POST", "/api/v1/sessions", None, Some(&json!({ "email": "soak0@load.example", "password": PASSWORD })))
+            .await;
+        assert_eq!(status, 201);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = server.rss_kib();
+        let started = Instant::now();
+        let mut burst = Vec::new();
+        for i in 0..PEOPLE {
+            let target = server.target.clone();
+            burst.push(tokio::spawn(async move {
+                let mut http = Http::open(&target).await;
+                let body = json!({ "email": format!("soak{i}@load.example"), "password": PASSWORD });
+                http.call("POST", "/api/v1/sessions", None, Some(&body)).await.0
+            }));
+        }
+        let mut peak = before;
+        while !burst.iter().all(|t| t.is_finished()) {
+            peak = peak.max(server.rss_kib());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut signed_in = 0;
+        for t in burst {
+            signed_in += usize::from(t.await.unwrap() == 201);
+        }
+        let burst_s = started.elapsed().as_secs_f64();
+        let after = server.rss_kib();
+        peak = peak.max(after);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let idle = server.rss_kib();
+        let mb = |kib: u64| kib as f64 / 1024.0;
+        println!(
+            "{}",
+            json!({
+                "bench": "sign_in_burst_memory",
+                "sign_ins": PEOPLE,
+                "signed_in": signed_in,
+                "burst_seconds": burst_s,
+                "rss_peak_mb": mb(peak),
+                "rss_after_burst_mb": mb(after),
+                "rss_after_idle_minute_mb": mb(idle),
+                "rise_mb": mb(peak.saturating_sub(before)),
+                "idle_ratio": idle as f64 / before as f64,
+                "baseline": "rss_before_burst",
+                "baseline_mb": mb(before),
+                "targets": { "rise_mb_at_most": 100, "idle_ratio_at_most": 1.25 },
+            })
+        );
+    });
+}

@@ -13,10 +13,12 @@
 //!   what the word index costs a send. Not in the default set: filling a million messages takes
 //!   minutes.
 //!
+//! - `soak`: see `load.rs`; the server's resident memory before, during and a minute after 50
+//!   sign-ins at once. Not in the default set: it idles for a minute.
 //! - `control`: see `control.rs`; recall of 10,000 forwarded copies across 100 conversations, and
 //!   what evaluating message policies costs a send and a history read. Not in the default set.
 //!
-//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [control] [--conclave PATH] [--messages N]
+//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [control] [soak] [--conclave PATH] [--messages N]
 //! [--idle N] [--search-messages N] [--postgres URL]`.
 
 mod control;
@@ -47,10 +49,10 @@ fn main() {
                 search_messages = it.next().and_then(|v| v.parse().ok()).expect("--search-messages needs a number")
             }
             "--postgres" => postgres = Some(it.next().expect("--postgres needs a URL").clone()),
-            "crypto" | "startup" | "load" | "search" | "control" => scenarios.push(arg.clone()),
+            "crypto" | "startup" | "load" | "search" | "control" | "soak" => scenarios.push(arg.clone()),
             "-h" | "--help" => {
                 println!(
-                    "usage: conclave-bench [crypto] [startup] [load] [search] [control] [--conclave PATH] [--messages N] [--idle N] \
+                    "usage: conclave-bench [crypto] [startup] [load] [search] [control] [soak] [--conclave PATH] [--messages N] [--idle N] \
                      [--search-messages N] [--postgres URL]"
                 );
                 return;
@@ -71,6 +73,7 @@ fn main() {
             "load" => load::run(&conclave, messages, idle),
             "search" => search::run(search_messages, postgres.clone()),
             "control" => control::run(),
+            "soak" => load::soak(&conclave),
             _ => unreachable!(),
         }
     }

@@ -7,6 +7,7 @@ mod credentials;
 mod desk;
 mod guard;
 mod links;
+mod matrix;
 mod message_control;
 mod messaging;
 mod nodes;
@@ -74,6 +75,11 @@ pub async fn app() -> TestApp {
 pub async fn app_with(http: HttpSettings) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn store::Store> = Arc::new(store_sqlite::open(&dir.path().join("c.db")).await.unwrap());
+    app_on(store, dir, http).await
+}
+
+/// The app on a given store (the authorization matrix runs on PostgreSQL too).
+pub async fn app_on(store: Arc<dyn store::Store>, dir: tempfile::TempDir, http: HttpSettings) -> TestApp {
     let settings = Settings {
         files_dir: Some(dir.path().join("files")),
         max_attachment_bytes: MAX_TEST_ATTACHMENT,

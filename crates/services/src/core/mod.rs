@@ -36,6 +36,8 @@ pub struct Core {
     session_policies: std::sync::Mutex<std::collections::HashMap<EnterpriseId, (std::time::Instant, domain::session_policy::SessionPolicy)>>,
     /// Verified against when an email is unknown, so that costs as much as a wrong password.
     decoy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// Turns for password hashing, one per core (see [`passwords`]).
+    hashing: Arc<tokio::sync::Semaphore>,
     /// Where notices to finders go; unset: no mail is sent (and none is promised).
     mailer: OnceLock<Arc<dyn Mailer>>,
 }
@@ -61,6 +63,7 @@ impl Core {
             session_policies: Default::default(),
             job_store: store,
             decoy_hash,
+            hashing: passwords::hashing_permits(),
             mailer: OnceLock::new(),
             settings,
         })
