@@ -71,9 +71,9 @@ enum Allow {
     Participant,
     /// The message's author.
     Author,
-    /// The author, or an admin of the enterprise (moderation needs no elevation).
+    /// The author, or an elevated admin of the enterprise.
     AuthorOrAdmin,
-    /// The group's owner or an admin of the enterprise.
+    /// The group's owner, or an elevated admin of the enterprise.
     OwnerOrAdmin,
     /// The group's owner (its members are theirs to choose; an admin of the enterprise has no say).
     Owner,
@@ -104,7 +104,7 @@ impl Allow {
             Allow::EnterpriseMember => unlocked_here.contains(&who),
             Allow::Participant => [Member, TeamAdmin, Admin, LapsedAdmin].contains(&who),
             Allow::Author | Allow::Owner => who == Member,
-            Allow::AuthorOrAdmin | Allow::OwnerOrAdmin => [Member, Admin, LapsedAdmin].contains(&who),
+            Allow::AuthorOrAdmin | Allow::OwnerOrAdmin => [Member, Admin].contains(&who),
             Allow::Admin => who == Admin,
             Allow::TeamManager => [Admin, TeamAdmin].contains(&who),
             Allow::TeamMember => [Member, TeamAdmin, Admin, LapsedAdmin].contains(&who),

@@ -478,13 +478,17 @@ impl Messaging {
     }
 
     /// Who may see a message's forward tree and recall it: its sender, the original's author,
-    /// and enterprise admins.
+    /// and enterprise admins, who (not being its author) need an elevated session like any
+    /// admin action (A5).
     async fn require_tracer(&self, p: &Principal, row: &store::MessageRow, action: Action) -> Result<()> {
         let caller = Caller::User(p.clone());
         let author =
             row.sender_id == p.user_id || row.forward.as_ref().is_some_and(|f| f.original_sender_id == p.user_id);
-        if author || caller.is_enterprise_admin_of(p.enterprise_id) {
+        if author {
             return Ok(());
+        }
+        if caller.is_enterprise_admin_of(p.enterprise_id) {
+            return self.core.require_elevated(&caller, p.enterprise_id, action).await;
         }
         Err(self.core.deny(&caller, action, None, "sender-or-admin", Some(format!("message:{}", row.id))).await)
     }
@@ -709,7 +713,10 @@ impl Messaging {
         let caller = Caller::User(p.clone());
         let owner =
             me.role == domain::messaging::MemberRole::Owner && c.kind == domain::messaging::ConversationKind::Group;
-        if !owner && !caller.is_enterprise_admin_of(p.enterprise_id) {
+        if !owner && caller.is_enterprise_admin_of(p.enterprise_id) {
+            // An admin setting another's group's default acts as an admin: elevation applies.
+            self.core.require_elevated(&caller, p.enterprise_id, Action::ConversationDefaultPolicy).await?;
+        } else if !owner {
             let target = Some(format!("conversation:{conversation}"));
             return Err(self
                 .core
