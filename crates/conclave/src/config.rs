@@ -23,6 +23,10 @@ pub struct FileConfig {
     pub max_attachment_bytes: Option<u64>,
     pub max_message_bytes: Option<usize>,
     pub sign_in_per_minute: Option<u32>,
+    pub header_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
     pub trusted_proxies: Option<Vec<String>>,
     /// Networks whose clients may read `/metrics` (default: this machine).
     pub metrics_networks: Option<Vec<String>>,
@@ -113,6 +117,13 @@ pub struct Config {
     /// Longest message body, in bytes.
     pub max_message_bytes: usize,
     pub sign_in_per_minute: u32,
+    /// How long a client has to send a request's head, counted from when the connection is
+    /// ready for the next request (so also how long an idle kept-alive connection stays open).
+    pub header_timeout: std::time::Duration,
+    /// The longest wait between two pieces of a request body.
+    pub body_timeout: std::time::Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
     /// Benchmarks only (never from the config file): see `services::Settings`.
     pub plaintext_at_rest_for_benchmark: bool,
     /// Where people and finders reach this server (see `services::Settings::public_url`).
@@ -256,6 +267,10 @@ impl Config {
             session_lifetime_hours,
             max_body_bytes,
             sign_in_per_minute: file.sign_in_per_minute.unwrap_or(10).max(1),
+            header_timeout: std::time::Duration::from_secs(file.header_timeout_seconds.unwrap_or(20).clamp(1, 600)),
+            body_timeout: std::time::Duration::from_secs(file.body_timeout_seconds.unwrap_or(30).clamp(1, 600)),
+            max_connections: file.max_connections.unwrap_or(4096).max(1),
+            max_connections_per_address: file.max_connections_per_address.unwrap_or(64).max(1),
             max_attachment_bytes: file.max_attachment_bytes.unwrap_or(100 * 1024 * 1024).max(1),
             max_message_bytes,
             plaintext_at_rest_for_benchmark: over.plaintext_at_rest_for_benchmark,
@@ -328,6 +343,19 @@ max_message_bytes = 65536
 
 # Sign-in attempts allowed per client IP address per minute.
 sign_in_per_minute = 10
+
+# Seconds a client has to send a request's head once the connection is ready for one; an idle
+# kept-alive connection closes after this too. The TLS handshake has 10 seconds.
+header_timeout_seconds = 20
+
+# Longest wait, in seconds, between two pieces of a request body (an upload may take longer in
+# total as long as it keeps moving).
+body_timeout_seconds = 30
+
+# Connections open at once, in total and from one address (before the TLS handshake; a
+# WebSocket counts while it is open). The trusted proxies below are held to the total only.
+max_connections = 4096
+max_connections_per_address = 64
 
 # Reverse proxies (addresses or networks) whose X-Forwarded-For header names the client. Rate
 # limits, audit events and device records then use the client's address. Empty: the header is

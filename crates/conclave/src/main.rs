@@ -2,6 +2,7 @@
 //! configuration, installs the log and metrics recorders, and maps errors to exit codes.
 
 mod config;
+mod connections;
 mod tls;
 
 use anyhow::{anyhow, bail, Context as _};
@@ -391,6 +392,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         trusted_proxies: config.trusted_proxies.clone(),
         metrics_networks: config.metrics_networks.clone(),
         metrics_token: config.metrics_token.clone(),
+        body_timeout: config.body_timeout,
     };
     let state = http_api::AppState::new(opened.services.clone(), Some(metrics), http_settings);
     state.start_live().await.map_err(|e| anyhow!("cannot start live delivery: {e}"))?;
@@ -428,12 +430,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // TCP_NODELAY: without it, two small writes in a row (an upgrade answer then the first
     // frame, or two events) wait out the peer's delayed ACK, about 40 ms each time.
+    // Connections are counted before the handshake, which has 10 seconds.
+    let limits = connections::Limits {
+        per_address: config.max_connections_per_address,
+        total: config.max_connections,
+    };
+    let proxies = config.trusted_proxies.clone();
     let tls =
         axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+            .handshake_timeout(std::time::Duration::from_secs(10))
             .acceptor(axum_server::accept::NoDelayAcceptor::new());
-    axum_server::from_tcp(listener)
-        .acceptor(tls)
-        .handle(handle)
+    let bounded = connections::BoundedAcceptor::new(tls, limits, config.header_timeout)
+        .exempt_from_per_address(move |ip| proxies.contains(ip));
+    let mut server = axum_server::from_tcp(listener).acceptor(bounded).handle(handle);
+    // The request head must arrive within the timeout, counted from when the connection is
+    // ready for a request: a client that sends nothing, half a request line or headers, or
+    // leaves a kept-alive connection idle, is closed. HTTP/2 connections answer pings or close.
+    let http = server.http_builder();
+    http.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(config.header_timeout);
+    http.http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(config.header_timeout))
+        .keep_alive_timeout(std::time::Duration::from_secs(10))
+        .max_concurrent_streams(Some(100));
+    server
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the HTTPS server stopped")?;

@@ -49,6 +49,9 @@ pub struct HttpSettings {
     pub metrics_networks: proxy::TrustedProxies,
     /// ...or anyone presenting this bearer token (for a scraper elsewhere).
     pub metrics_token: Option<String>,
+    /// The longest wait between two pieces of a request body; a body that stalls longer is
+    /// refused and its connection closed.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -60,6 +63,7 @@ impl Default for HttpSettings {
             trusted_proxies: proxy::TrustedProxies::default(),
             metrics_networks: proxy::TrustedProxies::parse(&["127.0.0.0/8", "::1"]).expect("loopback networks parse"),
             metrics_token: None,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -170,6 +174,7 @@ connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-ac
 /// The whole application: routes plus transport policy as layers.
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let body_timeout = state.settings.body_timeout;
     let trusted_proxies = Arc::new(state.settings.trusted_proxies.clone());
     let request_id = HeaderName::from_static("x-request-id");
     let static_header = |name: HeaderName, value: &'static str| {
@@ -177,6 +182,8 @@ pub fn app(state: AppState) -> Router {
     };
     routes::router(state)
         .layer(DefaultBodyLimit::max(max_body))
+        // A body that stops arriving is refused (and its connection closed) instead of held.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(no_store_when_signed_in))
         .layer(middleware::from_fn(record_metrics))

@@ -5,6 +5,7 @@ mod at_rest;
 mod audit;
 mod cli;
 mod serve;
+mod slow;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
