@@ -66,7 +66,7 @@ export async function api(method, path, body, repeated = false) {
     }
     if (doc && doc.type === "/problems/reauthentication-required") {
       // The request was refused whole, so repeating it after the password is safe.
-      const elevated = !repeated && await reauthenticate((b) => api("POST", "/api/v1/sessions/current/elevation", b));
+      const elevated = !repeated && await reauthenticate((b) => api("POST", "/api/v1/sessions/current/elevation", b), me && me.user.email);
       if (elevated) return api(method, path, body, true);
       throw new Problem(401, doc);
     }

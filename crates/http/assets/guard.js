@@ -7,12 +7,18 @@ let asking = null;
 
 /// Asks for the password (and a one-time code when the account has them) and elevates the
 /// session. Resolves true once elevated, false if the person cancels.
-export function reauthenticate(post) {
+export function reauthenticate(post, email) {
   asking ??= new Promise((resolve) => {
     const password = h("input", { id: "reauth-password", type: "password", autocomplete: "current-password", required: true, maxlength: "1024" });
     const code = h("input", { id: "reauth-code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "32" });
     const codeField = h("div", { class: "field", hidden: true }, h("label", { for: "reauth-code" }, "One-time code"), code);
     const error = h("p", { class: "error", role: "alert" });
+    // An account that signs in only through the organisation's provider confirms there: the
+    // provider is asked to authenticate again, and the browser comes back to the console.
+    const sso = h("form", { method: "post", action: "/sso/start", hidden: true },
+      h("input", { type: "hidden", name: "email", value: email || "" }),
+      h("input", { type: "hidden", name: "fresh", value: "1" }),
+      h("button", { type: "submit", class: "secondary" }, "Confirm with your organisation's sign-in"));
     const form = h("form", { class: "form" },
       h("h2", { id: "reauth-heading" }, "Confirm it is you"),
       h("p", {}, "Admin work pauses after a while without it. Enter your password to carry on; what you were doing is kept."),
@@ -21,7 +27,7 @@ export function reauthenticate(post) {
       h("div", { class: "actions" },
         h("button", { type: "button", class: "secondary", value: "cancel", onclick: () => dialog.close("cancel") }, "Cancel"),
         h("button", { type: "submit" }, "Continue")));
-    const dialog = h("dialog", { class: "confirm", id: "reauth", "aria-labelledby": "reauth-heading" }, form);
+    const dialog = h("dialog", { class: "confirm", id: "reauth", "aria-labelledby": "reauth-heading" }, form, sso);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       error.textContent = "";
@@ -30,6 +36,7 @@ export function reauthenticate(post) {
         dialog.close("done");
       } catch (e) {
         if (e.field === "code") { codeField.hidden = false; code.focus(); }
+        else if (/single sign-on/.test(e.message)) sso.hidden = false;
         else password.select();
         error.textContent = e.message;
       }

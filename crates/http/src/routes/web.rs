@@ -239,7 +239,14 @@ async fn post_expired(
 #[derive(Deserialize)]
 struct SsoStartForm {
     email: String,
+    /// "1" when an admin confirms who they are (A5): the provider is asked to authenticate them
+    /// again, and the browser comes back to the admin console.
+    #[serde(default)]
+    fresh: Option<String>,
 }
+
+/// Remembers, for the few minutes a sign-in takes, that it confirms an admin.
+const RETURN_COOKIE: &str = "__Host-conclave_return";
 
 /// POST /sso/start — sends the browser to the identity provider (OpenID Connect or SAML) of the
 /// email's domain.
@@ -262,7 +269,8 @@ async fn sso_start(
     let redirect_uri = format!("{}/sso/oidc/callback", state.services.core.settings().public_url);
     // Either way the browser keeps what binds the sign-in to it (login CSRF): the OpenID state,
     // or the SAML request id.
-    let started = state.services.sso.start(&form.email, &redirect_uri).await.map(|start| match start {
+    let fresh = form.fresh.as_deref() == Some("1");
+    let started = state.services.sso.start(&form.email, &redirect_uri, fresh).await.map(|start| match start {
         // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
         SsoStart::Oidc { url, state } => (url, format!("{SSO_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax")),
         // None: the IdP posts the answer back across sites, and Lax cookies skip such posts.
@@ -275,6 +283,12 @@ async fn sso_start(
             let mut response = continue_page(&url);
             if let Ok(value) = HeaderValue::from_str(&format!("{cookie}; Max-Age=600")) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            if fresh {
+                response.headers_mut().append(
+                    header::SET_COOKIE,
+                    HeaderValue::from_static("__Host-conclave_return=admin; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=600"),
+                );
             }
             response
         }
@@ -339,7 +353,7 @@ async fn sso_callback(
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-            let mut response = arrived_from_provider();
+            let mut response = arrived_from_provider(&headers);
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response.headers_mut().append(
                 header::SET_COOKIE,
@@ -366,11 +380,19 @@ fn continue_page(url: &str) -> Response {
 /// would not do: the browser came here from the provider's site, and a redirect chain that began
 /// on another site does not carry our SameSite=Strict session cookie, so `/app` would see no
 /// session. A refresh from this page is a navigation that starts on our own site.
-fn arrived_from_provider() -> Response {
-    pages::render(
-        StatusCode::OK,
-        &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url: "/app" },
-    )
+/// A sign-in that confirmed an admin goes back to the admin console.
+fn arrived_from_provider(headers: &axum::http::HeaderMap) -> Response {
+    let confirming = cookie_value(headers, RETURN_COOKIE).as_deref() == Some("admin");
+    let url = if confirming { "/admin" } else { "/app" };
+    let mut response =
+        pages::render(StatusCode::OK, &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url });
+    if confirming {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("__Host-conclave_return=; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=0"),
+        );
+    }
+    response
 }
 
 /// GET /saml/metadata — this service provider's SAML metadata, for the IdP's administrator.
@@ -410,7 +432,7 @@ async fn saml_acs(
         Ok(signed_in) => {
             let cookie =
                 super::sessions::session_cookie(&signed_in.token, state.services.settings().session_lifetime.as_secs());
-            let mut response = arrived_from_provider();
+            let mut response = arrived_from_provider(&headers);
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response.headers_mut().append(
                 header::SET_COOKIE,

@@ -326,3 +326,43 @@ async fn a_provider_that_does_not_answer_is_refused_when_saved_in_plain_words() 
     // Nothing was stored: the sign-in page offers no provider for the domain.
     assert!(app.services.sso.oidc_settings(&Caller::Operator, e).await.unwrap().is_none());
 }
+
+/// An admin who signs in only through the provider confirms who they are there (A5): the
+/// provider is asked to authenticate again (`prompt=login`, `max_age=0`), the answer must say
+/// when it did, and the browser goes back to the admin console with an elevated session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_without_a_password_confirms_through_the_provider() {
+    let port = free_port();
+    let Some(_provider) = provider(port, "key-1").await else { return };
+    let app = crate::app_with(http_api::HttpSettings { sign_in_per_minute: 100, ..Default::default() }).await;
+    let e = app.enterprise("Acme").await;
+    configure(&app, e, port, false).await;
+
+    let fresh = req(Method::POST, "/sso/start")
+        .raw("application/x-www-form-urlencoded", "email=admin.ops%40acme.example&fresh=1")
+        .send(&app)
+        .await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text());
+    let page = fresh.text();
+    let at = page.find("id=\"sso-continue\" href=\"").unwrap() + "id=\"sso-continue\" href=\"".len();
+    let authorize = crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]);
+    assert!(authorize.contains("prompt=login") && authorize.contains("max_age=0"), "{authorize}");
+    let cookies: Vec<String> =
+        fresh.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).collect();
+    assert!(cookies.iter().any(|c| c == "__Host-conclave_return=admin"), "{cookies:?}");
+    let callback = through_provider(&browser(), authorize).await;
+    let signed = req(Method::GET, &callback).header("cookie", &cookies.join("; ")).send(&app).await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.text());
+    assert!(signed.text().contains("content=\"0;url=/admin\""), "back to the console: {}", signed.text());
+    let session = signed.header("set-cookie").split(';').next().unwrap().to_owned();
+    let token = session.trim_start_matches("__Host-conclave_session=");
+    let me = req(Method::GET, "/api/v1/me").bearer(token).send(&app).await.json();
+    assert!(me["elevated_until"].is_string(), "the confirmed admin is elevated: {me}");
+    // Without a password, the elevation endpoint says where to confirm instead.
+    let refused = req(Method::POST, "/api/v1/sessions/current/elevation")
+        .bearer(token)
+        .json(&serde_json::json!({ "password": "anything at all" }))
+        .send(&app)
+        .await;
+    assert!(refused.problem(422, "invalid-field")["detail"].as_str().unwrap().contains("single sign-on"));
+}

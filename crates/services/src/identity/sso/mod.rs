@@ -151,8 +151,10 @@ pub enum SsoStart {
 
 impl Sso {
     /// Starts single sign-on for `email`: through OpenID Connect when the email's domain has
-    /// such a provider, else through SAML (which refuses when neither is set up).
-    pub async fn start(&self, email: &str, redirect_uri: &str) -> Result<SsoStart> {
+    /// such a provider, else through SAML (which refuses when neither is set up). `fresh` asks the
+    /// provider to authenticate the person again even if it has a session of its own (to confirm
+    /// an admin, A5); for OpenID Connect the answer is then refused unless it says so.
+    pub async fn start(&self, email: &str, redirect_uri: &str, fresh: bool) -> Result<SsoStart> {
         let email = domain::validate::email("email", email).map_err(Error::Invalid)?;
         let domain = email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
         let mut has_oidc = false;
@@ -162,10 +164,10 @@ impl Sso {
             has_oidc |= settings.allowed_domains().contains(&domain);
         }
         if has_oidc {
-            let (url, state) = self.oidc_start(&email, redirect_uri).await?;
+            let (url, state) = self.oidc_start(&email, redirect_uri, fresh).await?;
             Ok(SsoStart::Oidc { url, state })
         } else {
-            let (url, request_id) = self.saml_start(&email).await?;
+            let (url, request_id) = self.saml_start(&email, fresh).await?;
             Ok(SsoStart::Saml { url, request_id })
         }
     }

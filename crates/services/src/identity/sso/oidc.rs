@@ -152,6 +152,11 @@ struct LoginSecrets {
     nonce: String,
     verifier: String,
     redirect_uri: String,
+    /// Set when the provider was asked to authenticate the person again (`prompt=login`,
+    /// `max_age=0`): the second this sign-in started, which the ID token's `auth_time` must not
+    /// precede.
+    #[serde(default)]
+    fresh_since: Option<i64>,
 }
 
 fn login_aad(state_hash: &str) -> Aad<'_> {
@@ -245,7 +250,7 @@ impl Sso {
     /// returns the provider's authorization URL to send the browser to.
     /// Also returns the state, which the caller keeps in the browser (a cookie) and hands back to
     /// [`Sso::oidc_callback`]: a sign-in finishes only in the browser that started it.
-    pub async fn oidc_start(&self, email: &str, redirect_uri: &str) -> Result<(String, String)> {
+    pub async fn oidc_start(&self, email: &str, redirect_uri: &str, fresh: bool) -> Result<(String, String)> {
         let (enterprise, settings, email) =
             provider_for_email::<OidcSettings>(self.configs(store::kinds::SSO_OIDC).await?, email)?;
         let doc = self.oidc.discover(&settings.issuer).await?;
@@ -264,6 +269,7 @@ impl Sso {
             nonce: nonce.clone(),
             verifier: verifier.clone(),
             redirect_uri: redirect_uri.to_owned(),
+            fresh_since: fresh.then(|| Millis::now().0 / 1000),
         })
         .expect("secrets serialise");
         let sealed = key.seal(&secrets, login_aad(&hex_of(&state_hash)));
@@ -281,6 +287,7 @@ impl Sso {
             crypto::token::pkce_challenge(&verifier),
             percent(&email),
         );
+        let url = if fresh { format!("{url}&prompt=login&max_age=0") } else { url };
         Ok((url, state))
     }
 
@@ -374,6 +381,9 @@ impl Sso {
             serde_json::from_slice(&body).map_err(|e| Error::SsoFailed(format!("token response: {e}")))?;
         let id_token = tokens["id_token"].as_str().ok_or_else(|| Error::SsoFailed("no ID token".into()))?;
         let claims = self.verify_id_token(id_token, jwks_uri, &settings, &secrets.nonce).await?;
+        if let Some(since) = secrets.fresh_since {
+            authenticated_since(&claims, since)?;
+        }
         self.sign_in_from_claims(origin, enterprise, &settings, &claims).await
     }
 
@@ -451,6 +461,17 @@ impl Sso {
     }
 }
 
+/// For a sign-in that asked the provider to authenticate the person again: the ID token must
+/// say when it did (`auth_time`, required by OpenID Connect when `max_age` was sent), and that
+/// must not be before the sign-in started (a little clock skew allowed).
+pub(crate) fn authenticated_since(claims: &Value, since: i64) -> Result<()> {
+    match claims["auth_time"].as_i64() {
+        Some(t) if t >= since - SKEW_SECS => Ok(()),
+        Some(_) => Err(Error::SsoFailed("the provider did not ask you to sign in again; try again".into())),
+        None => Err(Error::SsoFailed("the provider did not say when you signed in, so this cannot confirm it is you".into())),
+    }
+}
+
 /// The checks on a verified ID token's claims: issuer, audience (and `azp` when there are
 /// several), expiry and issue time with a little clock skew, and this sign-in's nonce.
 pub fn check_claims(claims: &Value, settings: &OidcSettings, nonce: &str, now: i64) -> Result<()> {
@@ -485,6 +506,16 @@ pub fn check_claims(claims: &Value, settings: &OidcSettings, nonce: &str, now: i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_sign_in_must_have_authenticated_after_it_started() {
+        let since = 1_800_000_000;
+        assert!(authenticated_since(&serde_json::json!({ "auth_time": since + 3 }), since).is_ok());
+        assert!(authenticated_since(&serde_json::json!({ "auth_time": since - 30 }), since).is_ok(), "clock skew");
+        let old = authenticated_since(&serde_json::json!({ "auth_time": since - 3600 }), since).unwrap_err();
+        assert!(old.to_string().contains("did not ask you to sign in again"), "{old}");
+        assert!(authenticated_since(&serde_json::json!({}), since).is_err(), "no auth_time, no confirmation");
+    }
 
     fn settings() -> OidcSettings {
         OidcSettings {

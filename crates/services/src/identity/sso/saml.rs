@@ -261,16 +261,17 @@ impl Sso {
     /// SP-initiated sign-in: the IdP URL carrying a deflated AuthnRequest (HTTP-Redirect binding).
     /// Also returns the request id, which the caller keeps in the browser (a cookie) and hands
     /// back to [`Sso::saml_acs`]: an answer to this request is accepted only in that browser.
-    pub async fn saml_start(&self, email: &str) -> Result<(String, String)> {
+    pub async fn saml_start(&self, email: &str, fresh: bool) -> Result<(String, String)> {
         let (enterprise, settings, _) =
             provider_for_email::<SamlSettings>(self.configs(store::kinds::SSO_SAML).await?, email)?;
         let base = settings.sp_base_url.as_str();
         let id = format!("_{}", hex_of(&crypto::token::random_128()));
         let now = Millis::now();
         let request = format!(
-            "<samlp:AuthnRequest xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{id}\" Version=\"2.0\" \
+            "<samlp:AuthnRequest xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{id}\" Version=\"2.0\"{} \
              IssueInstant=\"{}\" Destination=\"{}\" AssertionConsumerServiceURL=\"{}\" \
              ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"><saml:Issuer>{}</saml:Issuer></samlp:AuthnRequest>",
+            if fresh { " ForceAuthn=\"true\"" } else { "" },
             now.rfc3339().split('.').next().unwrap_or_default().to_owned() + "Z",
             xml_escape(&settings.idp_sso_url),
             xml_escape(&acs_url(base)),
