@@ -493,14 +493,28 @@ pub fn soak(conclave: &Path) {
         for i in 0..PEOPLE {
             let email = format!("soak{i}@load.example");
             server.cli(
-                &["admin", "create-user", "--enterprise", &enterprise, "--email", &email, "--name", &format!("Soak {i}")],
+                &[
+                    "admin",
+                    "create-user",
+                    "--enterprise",
+                    &enterprise,
+                    "--email",
+                    &email,
+                    "--name",
+                    &format!("Soak {i}"),
+                ],
                 &format!("{PASSWORD}\n"),
             );
         }
         // One sign-in first, so the decoy hash, the pools and the caches exist before the baseline.
         let mut http = Http::open(&server.target).await;
         let (status, _) = http
-            .call("POST", "/api/v1/sessions", None, Some(&json!({ "email": "soak0@load.example", "password": PASSWORD })))
+            .call(
+                "POST",
+                "/api/v1/sessions",
+                None,
+                Some(&json!({ "email": "soak0@load.example", "password": PASSWORD })),
+            )
             .await;
         assert_eq!(status, 201);
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -431,10 +431,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // TCP_NODELAY: without it, two small writes in a row (an upgrade answer then the first
     // frame, or two events) wait out the peer's delayed ACK, about 40 ms each time.
     // Connections are counted before the handshake, which has 10 seconds.
-    let limits = connections::Limits {
-        per_address: config.max_connections_per_address,
-        total: config.max_connections,
-    };
+    let limits = connections::Limits { per_address: config.max_connections_per_address, total: config.max_connections };
     let proxies = config.trusted_proxies.clone();
     let tls =
         axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
@@ -453,10 +450,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .keep_alive_interval(Some(config.header_timeout))
         .keep_alive_timeout(std::time::Duration::from_secs(10))
         .max_concurrent_streams(Some(100));
-    server
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-        .await
-        .context("the HTTPS server stopped")?;
+    server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await.context("the HTTPS server stopped")?;
     Ok(())
 }
 

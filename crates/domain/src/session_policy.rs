@@ -119,7 +119,7 @@ pub fn lock_delay(field: &str, minutes: u32, policy: &SessionPolicy) -> Result<i
         return Err(FieldError::new(
             field,
             Rule::InvalidValue,
-            &format!("your organisation allows at most {} minutes", policy.pin_max_lock_minutes),
+            format!("your organisation allows at most {} minutes", policy.pin_max_lock_minutes),
         ));
     }
     Ok(i64::from(minutes) * 60)
@@ -135,7 +135,10 @@ mod tests {
         let t = Millis(1_000_000);
         assert_eq!(lock_state(&policy, None, t, None, Millis(t.0 + 86_400_000)), LockState::Open { locks_at: None });
         let five = Some(300);
-        assert_eq!(lock_state(&policy, five, t, None, Millis(t.0 + 299_999)), LockState::Open { locks_at: Some(Millis(t.0 + 300_000)) });
+        assert_eq!(
+            lock_state(&policy, five, t, None, Millis(t.0 + 299_999)),
+            LockState::Open { locks_at: Some(Millis(t.0 + 300_000)) }
+        );
         assert_eq!(lock_state(&policy, five, t, None, Millis(t.0 + 300_000)), LockState::Locked);
         assert_eq!(lock_state(&policy, five, t, Some(t), t), LockState::Locked, "the client locked it");
         assert_eq!(lock_state(&policy, Some(0), t, None, Millis(t.0 + IMMEDIATE_IDLE_MS)), LockState::Locked);

@@ -403,7 +403,11 @@ impl From<services::Error> for Problem {
                 pin_set: Some(pin_set),
                 ..Problem::new(
                     Kind::PinRequired,
-                    if pin_set { "enter your PIN to go on" } else { "your organisation requires a PIN: set one to go on" },
+                    if pin_set {
+                        "enter your PIN to go on"
+                    } else {
+                        "your organisation requires a PIN: set one to go on"
+                    },
                 )
             },
             E::Internal(why) => {

@@ -588,13 +588,14 @@ impl store::SessionStore for SqlStore {
         audit: &AuditDraft,
     ) -> Result<()> {
         transaction!(self.writer(), |tx| {
-            let done = query("UPDATE users SET pin_hash = $1, pin_lock_after = $2 WHERE id = $3 AND enterprise_id = $4")
-                .bind(pin.map(|p| p.hash.clone()))
-                .bind(pin.map(|p| p.lock_after))
-                .bind(user.to_string())
-                .bind(enterprise.to_string())
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                query("UPDATE users SET pin_hash = $1, pin_lock_after = $2 WHERE id = $3 AND enterprise_id = $4")
+                    .bind(pin.map(|p| p.hash.clone()))
+                    .bind(pin.map(|p| p.lock_after))
+                    .bind(user.to_string())
+                    .bind(enterprise.to_string())
+                    .execute(&mut *tx)
+                    .await?;
             expect_rows(done.rows_affected())?;
             append_audit(&mut tx, audit).await?;
             Ok(())

@@ -53,11 +53,8 @@ fn slow_and_silent_connections_are_closed_and_others_are_served() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let config = dir.path().join("conclave.toml");
-    std::fs::write(
-        &config,
-        "header_timeout_seconds = 2\nbody_timeout_seconds = 2\nmax_connections_per_address = 3\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "header_timeout_seconds = 2\nbody_timeout_seconds = 2\nmax_connections_per_address = 3\n")
+        .unwrap();
     let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
     let port = server.port;
 

@@ -232,5 +232,7 @@ pub async fn put_session_policy(
         pin_max_lock_minutes: body.pin_max_lock_minutes,
         pin_attempts: body.pin_attempts,
     };
-    Ok(Json(state.services.sessions.put_session_policy(&auth.caller(), &origin, enterprise(&id)?, policy).await?.into()))
+    Ok(Json(
+        state.services.sessions.put_session_policy(&auth.caller(), &origin, enterprise(&id)?, policy).await?.into(),
+    ))
 }

@@ -287,7 +287,9 @@ async fn sso_start(
             if fresh {
                 response.headers_mut().append(
                     header::SET_COOKIE,
-                    HeaderValue::from_static("__Host-conclave_return=admin; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=600"),
+                    HeaderValue::from_static(
+                        "__Host-conclave_return=admin; Path=/; Secure; HttpOnly; SameSite=None; Max-Age=600",
+                    ),
                 );
             }
             response
@@ -384,8 +386,10 @@ fn continue_page(url: &str) -> Response {
 fn arrived_from_provider(headers: &axum::http::HeaderMap) -> Response {
     let confirming = cookie_value(headers, RETURN_COOKIE).as_deref() == Some("admin");
     let url = if confirming { "/admin" } else { "/app" };
-    let mut response =
-        pages::render(StatusCode::OK, &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url });
+    let mut response = pages::render(
+        StatusCode::OK,
+        &pages::SsoContinue { title: "Signed in", text: "Signed in. Opening Conclave…", url },
+    );
     if confirming {
         response.headers_mut().append(
             header::SET_COOKIE,

@@ -74,8 +74,11 @@ async fn a_lapsed_admin_session_must_authenticate_again_and_then_resumes() {
     assert_eq!(wrong.problem(422, "invalid-field")["field"], "password");
     let missing = req(Method::POST, elevation).bearer(&o.admin).json(&json!({ "password": "" })).send(&o.app).await;
     assert_eq!(missing.problem(422, "invalid-field")["rule"], "required");
-    let unknown =
-        req(Method::POST, elevation).bearer(&o.admin).json(&json!({ "password": PASSWORD, "pin": 1 })).send(&o.app).await;
+    let unknown = req(Method::POST, elevation)
+        .bearer(&o.admin)
+        .json(&json!({ "password": PASSWORD, "pin": 1 }))
+        .send(&o.app)
+        .await;
     assert_eq!(unknown.problem(422, "invalid-field")["field"], "pin");
     req(Method::GET, &users(&o)).bearer(&o.admin).send(&o.app).await.problem(401, "reauthentication-required");
 
@@ -106,7 +109,10 @@ async fn the_window_is_the_enterprises_to_set_within_bounds() {
     let o = office().await;
     let path = format!("/api/v1/enterprises/{}/session-policy", o.enterprise);
     let read = req(Method::GET, &path).bearer(&o.ada).send(&o.app).await.json();
-    assert_eq!(read, json!({ "elevation_minutes": 15, "pin_required": false, "pin_max_lock_minutes": 60, "pin_attempts": 5 }));
+    assert_eq!(
+        read,
+        json!({ "elevation_minutes": 15, "pin_required": false, "pin_max_lock_minutes": 60, "pin_attempts": 5 })
+    );
     let good = json!({ "elevation_minutes": 5, "pin_required": false, "pin_max_lock_minutes": 15, "pin_attempts": 3 });
     for (change, field) in [
         (json!({ "elevation_minutes": 4 }), "elevation_minutes"),
@@ -178,7 +184,8 @@ async fn a_locked_session_sees_no_content_until_the_pin_is_entered() {
     assert_eq!(change.problem(422, "invalid-field")["field"], "current_pin");
     let change = set_pin(&o, &o.ada, json!({ "pin": "1357", "lock_after_minutes": 1, "current_pin": "2468" })).await;
     assert_eq!(change.status, 200, "{}", change.text());
-    let remove = req(Method::DELETE, "/api/v1/me/pin").bearer(&o.ada).json(&json!({ "current_pin": "1357" })).send(&o.app).await;
+    let remove =
+        req(Method::DELETE, "/api/v1/me/pin").bearer(&o.ada).json(&json!({ "current_pin": "1357" })).send(&o.app).await;
     assert_eq!(remove.json()["set"], false);
 }
 
@@ -189,11 +196,26 @@ async fn too_many_wrong_pins_end_the_session_and_wipe_the_device() {
     req(Method::POST, "/api/v1/sessions/current/lock").bearer(&o.ada).send(&o.app).await;
     let unlock = "/api/v1/sessions/current/unlock";
     for _ in 0..4 {
-        req(Method::POST, unlock).bearer(&o.ada).json(&json!({ "pin": "1111" })).send(&o.app).await.problem(422, "invalid-field");
+        req(Method::POST, unlock)
+            .bearer(&o.ada)
+            .json(&json!({ "pin": "1111" }))
+            .send(&o.app)
+            .await
+            .problem(422, "invalid-field");
     }
-    req(Method::POST, unlock).bearer(&o.ada).json(&json!({ "pin": "1111" })).send(&o.app).await.problem(401, "wipe-required");
+    req(Method::POST, unlock)
+        .bearer(&o.ada)
+        .json(&json!({ "pin": "1111" }))
+        .send(&o.app)
+        .await
+        .problem(401, "wipe-required");
     // The right PIN is too late now: the session ended and the device must erase.
-    req(Method::POST, unlock).bearer(&o.ada).json(&json!({ "pin": "2468" })).send(&o.app).await.problem(401, "wipe-required");
+    req(Method::POST, unlock)
+        .bearer(&o.ada)
+        .json(&json!({ "pin": "2468" }))
+        .send(&o.app)
+        .await
+        .problem(401, "wipe-required");
     req(Method::GET, "/api/v1/conversations").bearer(&o.ada).send(&o.app).await.problem(401, "wipe-required");
     let ack = req(Method::POST, "/api/v1/sessions/wipe-acknowledgement").bearer(&o.ada).send(&o.app).await;
     assert_eq!(ack.status, 204);
@@ -214,6 +236,7 @@ async fn an_enterprise_that_requires_a_pin_holds_content_until_one_is_set() {
     assert_eq!(too_long.problem(422, "invalid-field")["field"], "lock_after_minutes");
     assert_eq!(set_pin(&o, &o.ada, json!({ "pin": "2468", "lock_after_minutes": 15 })).await.status, 200);
     assert_eq!(req(Method::GET, "/api/v1/conversations").bearer(&o.ada).send(&o.app).await.status, 200);
-    let remove = req(Method::DELETE, "/api/v1/me/pin").bearer(&o.ada).json(&json!({ "current_pin": "2468" })).send(&o.app).await;
+    let remove =
+        req(Method::DELETE, "/api/v1/me/pin").bearer(&o.ada).json(&json!({ "current_pin": "2468" })).send(&o.app).await;
     assert_eq!(remove.problem(422, "invalid-field")["field"], "pin", "required by the organisation");
 }

@@ -122,8 +122,18 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("GET", "/readyz", Allow::Public, None),
     ("GET", "/api/v1/audit/catalogue", Allow::Signed, None),
     ("POST", "/api/v1/sessions", Allow::Public, Some(r#"{"email":"member@a.example","password":"{password}"}"#)),
-    ("POST", "/api/v1/sessions/expired-password", Allow::Nobody, Some(r#"{"email":"member@a.example","password":"{password}","new_password":"another long passphrase 7"}"#)),
-    ("POST", "/api/v1/sessions/totp-enrolment", Allow::Nobody, Some(r#"{"email":"member@a.example","password":"{password}"}"#)),
+    (
+        "POST",
+        "/api/v1/sessions/expired-password",
+        Allow::Nobody,
+        Some(r#"{"email":"member@a.example","password":"{password}","new_password":"another long passphrase 7"}"#),
+    ),
+    (
+        "POST",
+        "/api/v1/sessions/totp-enrolment",
+        Allow::Nobody,
+        Some(r#"{"email":"member@a.example","password":"{password}"}"#),
+    ),
     ("POST", "/api/v1/sessions/wipe-acknowledgement", Allow::Nobody, None),
     ("DELETE", "/api/v1/sessions/current", Allow::LockScreen, None),
     ("POST", "/api/v1/sessions/current/elevation", Allow::Signed, Some(r#"{"password":"{password}"}"#)),
@@ -134,7 +144,12 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("GET", "/api/v1/me/teams", Allow::Signed, None),
     ("GET", "/api/v1/me/devices", Allow::Signed, None),
     ("DELETE", "/api/v1/me/devices/{own_session_id}", Allow::Signed, None),
-    ("POST", "/api/v1/me/password", Allow::Signed, Some(r#"{"current_password":"not it","new_password":"another long passphrase 7"}"#)),
+    (
+        "POST",
+        "/api/v1/me/password",
+        Allow::Signed,
+        Some(r#"{"current_password":"not it","new_password":"another long passphrase 7"}"#),
+    ),
     ("GET", "/api/v1/me/pin", Allow::LockScreen, None),
     ("PUT", "/api/v1/me/pin", Allow::Signed, Some(r#"{"pin":"1357","lock_after_minutes":5,"current_pin":"2468"}"#)),
     ("DELETE", "/api/v1/me/pin", Allow::Signed, Some(r#"{"current_pin":"2468"}"#)),
@@ -146,7 +161,12 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("GET", "/api/v1/search?q=harbour", Allow::Signed, None),
     ("GET", "/api/v1/conversations", Allow::Signed, None),
     ("POST", "/api/v1/conversations/direct", Allow::EnterpriseMember, Some(r#"{"user_id":"{victim_id}"}"#)),
-    ("POST", "/api/v1/conversations/group", Allow::EnterpriseMember, Some(r#"{"title":"Ops","member_ids":["{victim_id}"]}"#)),
+    (
+        "POST",
+        "/api/v1/conversations/group",
+        Allow::EnterpriseMember,
+        Some(r#"{"title":"Ops","member_ids":["{victim_id}"]}"#),
+    ),
     ("POST", "/api/v1/conversations/team", Allow::TeamMember, Some(r#"{"team_id":"{team_id}"}"#)),
     ("GET", "/api/v1/conversations/{conversation_id}", Allow::Participant, None),
     ("POST", "/api/v1/conversations/{conversation_id}/members", Allow::Owner, Some(r#"{"user_id":"{victim_id}"}"#)),
@@ -154,21 +174,51 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("GET", "/api/v1/conversations/{conversation_id}/messages", Allow::Participant, None),
     ("POST", "/api/v1/conversations/{conversation_id}/messages", Allow::Participant, Some(r#"{"body":"hello"}"#)),
     ("GET", "/api/v1/conversations/{conversation_id}/messages/{message_id}", Allow::Participant, None),
-    ("PATCH", "/api/v1/conversations/{conversation_id}/messages/{message_id}", Allow::Author, Some(r#"{"body":"edited"}"#)),
+    (
+        "PATCH",
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}",
+        Allow::Author,
+        Some(r#"{"body":"edited"}"#),
+    ),
     ("DELETE", "/api/v1/conversations/{conversation_id}/messages/{message_id}", Allow::Author, None),
-    ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/forward", Allow::Participant, Some(r#"{"conversation_id":"{conversation_id}"}"#)),
+    (
+        "POST",
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}/forward",
+        Allow::Participant,
+        Some(r#"{"conversation_id":"{conversation_id}"}"#),
+    ),
     ("GET", "/api/v1/conversations/{conversation_id}/messages/{message_id}/forwards", Allow::AuthorOrAdmin, None),
     ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/recall", Allow::AuthorOrAdmin, None),
     ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/reveal", Allow::Participant, None),
     ("GET", "/api/v1/conversations/{conversation_id}/messages/{message_id}/thread", Allow::Participant, None),
-    ("PUT", "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/%F0%9F%91%8D", Allow::Participant, None),
-    ("DELETE", "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/%F0%9F%91%8D", Allow::Participant, None),
-    ("PUT", "/api/v1/conversations/{conversation_id}/default-policy", Allow::OwnerOrAdmin, Some(r#"{"policy_id":null}"#)),
+    (
+        "PUT",
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/%F0%9F%91%8D",
+        Allow::Participant,
+        None,
+    ),
+    (
+        "DELETE",
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/%F0%9F%91%8D",
+        Allow::Participant,
+        None,
+    ),
+    (
+        "PUT",
+        "/api/v1/conversations/{conversation_id}/default-policy",
+        Allow::OwnerOrAdmin,
+        Some(r#"{"policy_id":null}"#),
+    ),
     ("PUT", "/api/v1/conversations/{conversation_id}/preferences", Allow::Participant, Some(r#"{"muted":true}"#)),
     ("POST", "/api/v1/conversations/{conversation_id}/read", Allow::Participant, Some(r#"{"seq":1}"#)),
     ("POST", "/api/v1/conversations/{conversation_id}/typing", Allow::Participant, None),
     ("GET", "/api/v1/conversations/{conversation_id}/scheduled", Allow::Participant, None),
-    ("POST", "/api/v1/conversations/{conversation_id}/scheduled", Allow::Participant, Some(r#"{"body":"later","deliver_at":"{later}"}"#)),
+    (
+        "POST",
+        "/api/v1/conversations/{conversation_id}/scheduled",
+        Allow::Participant,
+        Some(r#"{"body":"later","deliver_at":"{later}"}"#),
+    ),
     ("DELETE", "/api/v1/conversations/{conversation_id}/scheduled/{scheduled_id}", Allow::Author, None),
     ("POST", "/api/v1/conversations/{conversation_id}/attachments?name=notes.txt", Allow::Participant, Some("@file")),
     ("GET", "/api/v1/conversations/{conversation_id}/attachments/{attachment_id}", Allow::Participant, None),
@@ -176,9 +226,19 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("GET", "/api/v1/enterprises/{enterprise_id}", Allow::EnterpriseMember, None),
     ("GET", "/api/v1/enterprises/{enterprise_id}/audit", Allow::Admin, None),
     ("GET", "/api/v1/enterprises/{enterprise_id}/users", Allow::Admin, None),
-    ("POST", "/api/v1/enterprises/{enterprise_id}/users", Allow::Admin, Some(r#"{"email":"new-{n}@a.example","name":"New","role":"member"}"#)),
+    (
+        "POST",
+        "/api/v1/enterprises/{enterprise_id}/users",
+        Allow::Admin,
+        Some(r#"{"email":"new-{n}@a.example","name":"New","role":"member"}"#),
+    ),
     ("PATCH", "/api/v1/enterprises/{enterprise_id}/users/{victim_id}", Allow::Admin, Some(r#"{"disabled":true}"#)),
-    ("POST", "/api/v1/enterprises/{enterprise_id}/users/{victim_id}/credential-links", Allow::Admin, Some(r#"{"purpose":"password-reset"}"#)),
+    (
+        "POST",
+        "/api/v1/enterprises/{enterprise_id}/users/{victim_id}/credential-links",
+        Allow::Admin,
+        Some(r#"{"purpose":"password-reset"}"#),
+    ),
     ("GET", "/api/v1/enterprises/{enterprise_id}/users/{victim_id}/devices", Allow::Admin, None),
     ("DELETE", "/api/v1/enterprises/{enterprise_id}/users/{victim_id}/devices", Allow::Admin, None),
     ("DELETE", "/api/v1/enterprises/{enterprise_id}/users/{victim_id}/devices/{victim_session_id}", Allow::Admin, None),
@@ -186,20 +246,66 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("POST", "/api/v1/enterprises/{enterprise_id}/teams", Allow::Admin, Some(r#"{"name":"Team {n}"}"#)),
     ("PATCH", "/api/v1/enterprises/{enterprise_id}/teams/{team_id}", Allow::Admin, Some(r#"{"archived":true}"#)),
     ("GET", "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members", Allow::EnterpriseMember, None),
-    ("PUT", "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{victim_id}", Allow::TeamManager, Some(r#"{"is_admin":false}"#)),
-    ("DELETE", "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{participant_id}", Allow::TeamManager, None),
+    (
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{victim_id}",
+        Allow::TeamManager,
+        Some(r#"{"is_admin":false}"#),
+    ),
+    (
+        "DELETE",
+        "/api/v1/enterprises/{enterprise_id}/teams/{team_id}/members/{participant_id}",
+        Allow::TeamManager,
+        None,
+    ),
     ("GET", "/api/v1/enterprises/{enterprise_id}/message-policies", Allow::EnterpriseMember, None),
-    ("POST", "/api/v1/enterprises/{enterprise_id}/message-policies", Allow::Admin, Some(r#"{"name":"Board {n}","rules":{"no_forward":true}}"#)),
-    ("PUT", "/api/v1/enterprises/{enterprise_id}/message-policies/{policy_id}", Allow::Admin, Some(r#"{"name":"Board {n}","rules":{"no_copy":true}}"#)),
+    (
+        "POST",
+        "/api/v1/enterprises/{enterprise_id}/message-policies",
+        Allow::Admin,
+        Some(r#"{"name":"Board {n}","rules":{"no_forward":true}}"#),
+    ),
+    (
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/message-policies/{policy_id}",
+        Allow::Admin,
+        Some(r#"{"name":"Board {n}","rules":{"no_copy":true}}"#),
+    ),
     ("DELETE", "/api/v1/enterprises/{enterprise_id}/message-policies/{policy_id}", Allow::Admin, None),
     ("GET", "/api/v1/enterprises/{enterprise_id}/password-policy", Allow::EnterpriseMember, None),
-    ("PUT", "/api/v1/enterprises/{enterprise_id}/password-policy", Allow::Admin, Some(r#"{"min_length":12,"required_classes":[],"min_strength":2,"deny_words":[],"history":5,"max_age_days":null,"lockout_threshold":10,"lockout_minutes":15,"require_second_factor":false}"#)),
+    (
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/password-policy",
+        Allow::Admin,
+        Some(
+            r#"{"min_length":12,"required_classes":[],"min_strength":2,"deny_words":[],"history":5,"max_age_days":null,"lockout_threshold":10,"lockout_minutes":15,"require_second_factor":false}"#,
+        ),
+    ),
     ("GET", "/api/v1/enterprises/{enterprise_id}/session-policy", Allow::EnterpriseMember, None),
-    ("PUT", "/api/v1/enterprises/{enterprise_id}/session-policy", Allow::Admin, Some(r#"{"elevation_minutes":15,"pin_required":false,"pin_max_lock_minutes":60,"pin_attempts":5}"#)),
+    (
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/session-policy",
+        Allow::Admin,
+        Some(r#"{"elevation_minutes":15,"pin_required":false,"pin_max_lock_minutes":60,"pin_attempts":5}"#),
+    ),
     ("GET", "/api/v1/enterprises/{enterprise_id}/sso/oidc", Allow::Admin, None),
-    ("PUT", "/api/v1/enterprises/{enterprise_id}/sso/oidc", Allow::Admin, Some(r#"{"settings":{"issuer":"https://127.0.0.1:9/","client_id":"conclave","allowed_domains":["a.example"]},"client_secret":"s"}"#)),
+    (
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/sso/oidc",
+        Allow::Admin,
+        Some(
+            r#"{"settings":{"issuer":"https://127.0.0.1:9/","client_id":"conclave","allowed_domains":["a.example"]},"client_secret":"s"}"#,
+        ),
+    ),
     ("GET", "/api/v1/enterprises/{enterprise_id}/sso/saml", Allow::Admin, None),
-    ("PUT", "/api/v1/enterprises/{enterprise_id}/sso/saml", Allow::Admin, Some(r#"{"idp_entity_id":"https://idp.a.example","idp_sso_url":"https://idp.a.example/sso","allowed_domains":["a.example"],"allow_idp_initiated":false,"admin_groups":[],"sso_only":false}"#)),
+    (
+        "PUT",
+        "/api/v1/enterprises/{enterprise_id}/sso/saml",
+        Allow::Admin,
+        Some(
+            r#"{"idp_entity_id":"https://idp.a.example","idp_sso_url":"https://idp.a.example/sso","allowed_domains":["a.example"],"allow_idp_initiated":false,"admin_groups":[],"sso_only":false}"#,
+        ),
+    ),
     ("GET", "/api/v1/desk/reports", Allow::Security, None),
     ("GET", "/api/v1/desk/reports/{report_id}", Allow::Security, None),
     ("POST", "/api/v1/desk/reports/{report_id}/replies", Allow::Security, Some(r#"{"body":"Thanks, looking."}"#)),
@@ -215,9 +321,19 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("PUT", "/api/v1/desk/settings", Allow::Security, Some(r#"{"store_finder_ip":false,"retention_days":365}"#)),
     ("POST", "/api/v1/security/reports", Allow::Public, Some(r#"{"title":"XSS","description":"In the search box."}"#)),
     ("POST", "/api/v1/security/reports/status", Allow::Finder, Some(r#"{"receipt_code":"{receipt}"}"#)),
-    ("POST", "/api/v1/security/reports/replies", Allow::Finder, Some(r#"{"receipt_code":"{receipt}","body":"More detail."}"#)),
+    (
+        "POST",
+        "/api/v1/security/reports/replies",
+        Allow::Finder,
+        Some(r#"{"receipt_code":"{receipt}","body":"More detail."}"#),
+    ),
     ("POST", "/api/v1/security/reports/files?name=more.txt", Allow::Finder, Some("@file")),
-    ("POST", "/api/v1/security/reports/files/{report_file_id}/download", Allow::Finder, Some(r#"{"receipt_code":"{receipt}"}"#)),
+    (
+        "POST",
+        "/api/v1/security/reports/files/{report_file_id}/download",
+        Allow::Finder,
+        Some(r#"{"receipt_code":"{receipt}"}"#),
+    ),
 ];
 
 /// Is this answer a refusal?
@@ -293,7 +409,10 @@ impl World {
         let token = self.token(email).await;
         match who {
             Who::Ended => {
-                assert_eq!(req(Method::DELETE, "/api/v1/sessions/current").bearer(&token).send(&self.app).await.status, 204);
+                assert_eq!(
+                    req(Method::DELETE, "/api/v1/sessions/current").bearer(&token).send(&self.app).await.status,
+                    204
+                );
             }
             Who::LapsedAdmin => {
                 let id = self.session_of(&token).await;
@@ -320,6 +439,12 @@ async fn post(w: &World, token: &str, path: &str, body: Value) -> Value {
     reply.json()
 }
 
+async fn upload(w: &World, token: &str, path: &str) -> Value {
+    let reply = req(Method::POST, path).bearer(token).raw("text/plain", "some text").send(&w.app).await;
+    assert!(reply.status.is_success(), "fixture {path}: {} {}", reply.status, reply.text());
+    reply.json()
+}
+
 async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
     let mut values = BTreeMap::new();
     values.insert("enterprise_id", w.a.clone());
@@ -340,9 +465,11 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
         // and one more participant; the other team's admin and the security team are not in it.
         let members: Vec<&String> =
             ["team_admin", "admin", "lapsed_admin", "locked", "participant"].iter().map(|k| &w.ids[*k]).collect();
-        let group = post(w, &owner, "/api/v1/conversations/group", json!({ "title": "Harbour", "member_ids": members })).await;
+        let group =
+            post(w, &owner, "/api/v1/conversations/group", json!({ "title": "Harbour", "member_ids": members })).await;
         let c = group["id"].as_str().unwrap().to_owned();
-        let message = post(w, &owner, &format!("/api/v1/conversations/{c}/messages"), json!({ "body": "harbour plans" })).await;
+        let message =
+            post(w, &owner, &format!("/api/v1/conversations/{c}/messages"), json!({ "body": "harbour plans" })).await;
         values.insert("message_id", message["id"].as_str().unwrap().to_owned());
         if needs.contains("{scheduled_id}") {
             let s = post(
@@ -355,20 +482,16 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
             values.insert("scheduled_id", s["id"].as_str().unwrap().to_owned());
         }
         if needs.contains("{attachment_id}") {
-            let reply = req(Method::POST, &format!("/api/v1/conversations/{c}/attachments?name=plan.txt"))
-                .bearer(&owner)
-                .raw("text/plain", "the plan")
-                .send(&w.app)
-                .await;
-            assert!(reply.status.is_success(), "{}", reply.text());
-            let v = reply.json();
+            let v = upload(w, &owner, &format!("/api/v1/conversations/{c}/attachments?name=plan.txt")).await;
             let id = v["attachment"]["id"].as_str().or(v["attachment_id"].as_str()).or(v["id"].as_str()).unwrap();
             values.insert("attachment_id", id.to_owned());
         }
         values.insert("conversation_id", c);
     }
     if needs.contains("{team_id}") {
-        let team = post(w, &admin, &format!("/api/v1/enterprises/{}/teams", w.a), json!({ "name": format!("Crew {n}") })).await;
+        let team =
+            post(w, &admin, &format!("/api/v1/enterprises/{}/teams", w.a), json!({ "name": format!("Crew {n}") }))
+                .await;
         let t = team["id"].as_str().unwrap().to_owned();
         for (key, is_admin) in [("team_admin", true), ("member", false), ("participant", false)] {
             let reply = req(Method::PUT, &format!("/api/v1/enterprises/{}/teams/{t}/members/{}", w.a, w.ids[key]))
@@ -394,7 +517,11 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
         let token = w.token(&victim_email).await;
         values.insert("victim_session_id", w.session_of(&token).await.to_string());
     }
-    if needs.contains("{report_id}") || needs.contains("{receipt}") || needs.contains("{report_file_id}") || needs.contains("/security/reports/") {
+    if needs.contains("{report_id}")
+        || needs.contains("{receipt}")
+        || needs.contains("{report_file_id}")
+        || needs.contains("/security/reports/")
+    {
         let reply = req(Method::POST, "/api/v1/security/reports")
             .json(&json!({ "title": format!("Report {n}"), "description": "Found a flaw." }))
             .send(&w.app)
@@ -406,13 +533,8 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
         let newest = list.iter().find(|r| r["title"] == format!("Report {n}")).expect("the report is in the inbox");
         let id = newest["id"].as_str().unwrap().to_owned();
         if needs.contains("{report_file_id}") {
-            let file = req(Method::POST, &format!("/api/v1/desk/reports/{id}/files?name=fix.txt"))
-                .bearer(&security)
-                .raw("text/plain", "the fix")
-                .send(&w.app)
-                .await;
-            assert!(file.status.is_success(), "{}", file.text());
-            values.insert("report_file_id", file_id_named(&file.json(), "fix.txt").expect("the file is on the report"));
+            let view = upload(w, &security, &format!("/api/v1/desk/reports/{id}/files?name=fix.txt")).await;
+            values.insert("report_file_id", file_id_named(&view, "fix.txt").expect("the file is on the report"));
         }
         values.insert("report_id", id);
         values.insert("receipt", code);
@@ -553,7 +675,10 @@ async fn run_matrix(app: TestApp) {
             }
             // From the other enterprise, a thing that exists answers as one that does not.
             let body_elsewhere = sent_body.as_deref().map(|b| nowhere(b, &values));
-            if outside && refusal && (url != nowhere(&url, &values) || body_elsewhere.as_deref() != sent_body.as_deref()) {
+            if outside
+                && refusal
+                && (url != nowhere(&url, &values) || body_elsewhere.as_deref() != sent_body.as_deref())
+            {
                 let elsewhere = nowhere(&url, &values);
                 let token = w.credential(who).await;
                 let other = send(&w, method, &elsewhere, body_elsewhere.as_deref(), token.as_deref(), &receipt).await;

@@ -347,8 +347,12 @@ async fn an_admin_without_a_password_confirms_through_the_provider() {
     let at = page.find("id=\"sso-continue\" href=\"").unwrap() + "id=\"sso-continue\" href=\"".len();
     let authorize = crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]);
     assert!(authorize.contains("prompt=login") && authorize.contains("max_age=0"), "{authorize}");
-    let cookies: Vec<String> =
-        fresh.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).collect();
+    let cookies: Vec<String> = fresh
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
     assert!(cookies.iter().any(|c| c == "__Host-conclave_return=admin"), "{cookies:?}");
     let callback = through_provider(&browser(), authorize).await;
     let signed = req(Method::GET, &callback).header("cookie", &cookies.join("; ")).send(&app).await;

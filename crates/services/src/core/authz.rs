@@ -36,7 +36,12 @@ impl Core {
     /// window, counted from its last admin action (A5); each one slides the window along. A
     /// lapsed session is refused with [`Error::ReauthenticationRequired`] (audited); the operator
     /// and the system pass.
-    pub(crate) async fn require_elevated(&self, caller: &Caller, enterprise: EnterpriseId, action: Action) -> Result<()> {
+    pub(crate) async fn require_elevated(
+        &self,
+        caller: &Caller,
+        enterprise: EnterpriseId,
+        action: Action,
+    ) -> Result<()> {
         let Caller::User(p) = caller else {
             return Ok(());
         };

@@ -33,7 +33,9 @@ pub struct Core {
     pub(crate) session_store: Arc<dyn store::SessionStore>,
     policy_store: Arc<dyn store::PolicyStore>,
     /// Each enterprise's session policy as this node last read it (see [`Core::session_policy`]).
-    session_policies: std::sync::Mutex<std::collections::HashMap<EnterpriseId, (std::time::Instant, domain::session_policy::SessionPolicy)>>,
+    session_policies: std::sync::Mutex<
+        std::collections::HashMap<EnterpriseId, (std::time::Instant, domain::session_policy::SessionPolicy)>,
+    >,
     /// Verified against when an email is unknown, so that costs as much as a wrong password.
     decoy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// Turns for password hashing, one per core (see [`passwords`]).

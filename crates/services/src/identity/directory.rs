@@ -250,10 +250,13 @@ impl Directory {
     pub async fn get_user(&self, caller: &Caller, enterprise: EnterpriseId, id: UserId) -> Result<UserView> {
         let own = matches!(caller, Caller::User(p) if p.user_id == id && p.enterprise_id == enterprise);
         if !own {
-            self.core
-                .require_enterprise_admin(caller, enterprise, Action::UserRead)
-                .await
-                .map_err(|e| if matches!(e, Error::Forbidden) { Error::NotFound("user") } else { e })?;
+            self.core.require_enterprise_admin(caller, enterprise, Action::UserRead).await.map_err(|e| {
+                if matches!(e, Error::Forbidden) {
+                    Error::NotFound("user")
+                } else {
+                    e
+                }
+            })?;
         }
         let row = self.directory_store.get_user(enterprise, id).await?.ok_or(Error::NotFound("user"))?;
         open_user(&*self.core.keys.enterprise_key(enterprise).await?, &row)

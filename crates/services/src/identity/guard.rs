@@ -59,7 +59,13 @@ impl Sessions {
                 None => serde_json::json!({ "method": method }),
             }
             .to_string(),
-            ..crate::draft(&caller, origin, Some(p.enterprise_id), Action::SessionElevate, Some(format!("session:{}", p.session_id)))
+            ..crate::draft(
+                &caller,
+                origin,
+                Some(p.enterprise_id),
+                Action::SessionElevate,
+                Some(format!("session:{}", p.session_id)),
+            )
         };
         let Some(stored) = user.password_hash.clone() else {
             return Err(wrong("password", "this account has no password: sign in again through single sign-on"));
@@ -85,7 +91,9 @@ impl Sessions {
                 )));
             };
             if self.credentials.check_second_factor(&user, secret, code).await?.is_none() {
-                self.audit_store.append_audit(&audit(Outcome::Failure, "password+code", Some("wrong-or-used-code"))).await?;
+                self.audit_store
+                    .append_audit(&audit(Outcome::Failure, "password+code", Some("wrong-or-used-code")))
+                    .await?;
                 self.count_failure(&user).await?;
                 return Err(wrong("code", "the code is wrong or was already used"));
             }
@@ -125,8 +133,8 @@ impl Sessions {
     ) -> Result<PinView> {
         session_policy::pin("pin", pin).map_err(Error::Invalid)?;
         let policy = self.core.session_policy(p.enterprise_id).await?;
-        let lock_after = session_policy::lock_delay("lock_after_minutes", lock_after_minutes, &policy)
-            .map_err(Error::Invalid)?;
+        let lock_after =
+            session_policy::lock_delay("lock_after_minutes", lock_after_minutes, &policy).map_err(Error::Invalid)?;
         if let Some(existing) = self.session_store.user_pin(p.enterprise_id, p.user_id).await? {
             let Some(current) = current_pin.filter(|c| !c.is_empty()) else {
                 return Err(Error::Invalid(FieldError::new("current_pin", Rule::Required, "enter your current PIN")));
@@ -136,7 +144,13 @@ impl Sessions {
         let hash = self.core.hash_password(pin).await?;
         let audit = AuditDraft {
             detail: serde_json::json!({ "lock_after_minutes": lock_after_minutes }).to_string(),
-            ..crate::draft(&Caller::User(p.clone()), origin, Some(p.enterprise_id), Action::PinSet, Some(format!("user:{}", p.user_id)))
+            ..crate::draft(
+                &Caller::User(p.clone()),
+                origin,
+                Some(p.enterprise_id),
+                Action::PinSet,
+                Some(format!("user:{}", p.user_id)),
+            )
         };
         let row = store::UserPin { hash, lock_after };
         self.session_store.set_user_pin(p.enterprise_id, p.user_id, Some(&row), &audit).await?;
@@ -187,7 +201,13 @@ impl Sessions {
         self.check_pin(p, origin, &policy, &existing, pin, "pin").await?;
         let audit = AuditDraft {
             detail: serde_json::json!({ "reason": "unlocked" }).to_string(),
-            ..crate::draft(&Caller::User(p.clone()), origin, Some(p.enterprise_id), Action::SessionUnlock, Some(format!("session:{}", p.session_id)))
+            ..crate::draft(
+                &Caller::User(p.clone()),
+                origin,
+                Some(p.enterprise_id),
+                Action::SessionUnlock,
+                Some(format!("session:{}", p.session_id)),
+            )
         };
         self.session_store.unlock_session(p.session_id, Millis::now(), &audit).await.map_err(|e| match e {
             store::Error::NotFound => Error::Unauthenticated,
@@ -237,7 +257,14 @@ impl Sessions {
             };
             let ended = self
                 .session_store
-                .end_and_wipe_sessions(p.enterprise_id, p.user_id, Some(p.session_id), "pin-attempts", Millis::now(), &audit)
+                .end_and_wipe_sessions(
+                    p.enterprise_id,
+                    p.user_id,
+                    Some(p.session_id),
+                    "pin-attempts",
+                    Millis::now(),
+                    &audit,
+                )
                 .await?;
             for id in ended {
                 self.core.publish_session_ended(p.enterprise_id, p.user_id, Some(id), true).await;
@@ -247,7 +274,10 @@ impl Sessions {
         let left = limit - failures;
         Err(wrong(
             field,
-            &format!("is wrong; {left} more wrong {} and this device is signed out and wiped", if left == 1 { "try" } else { "tries" }),
+            &format!(
+                "is wrong; {left} more wrong {} and this device is signed out and wiped",
+                if left == 1 { "try" } else { "tries" }
+            ),
         ))
     }
 

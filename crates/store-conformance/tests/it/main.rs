@@ -320,8 +320,14 @@ conformance!(elevation_locks_and_pins_are_kept_per_session_and_user, |store| {
     // An ended session can be neither locked, counted nor unlocked.
     store.end_session(e, u.id, s.id, "sign-out", Millis::now(), &audit("auth.sign-out", Some(e))).await.unwrap();
     assert!(matches!(store.lock_session(s.id, t).await, Err(store::Error::NotFound)));
-    assert!(matches!(store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await, Err(store::Error::NotFound)));
-    assert!(matches!(store.unlock_session(s.id, t, &audit("session.unlock", Some(e))).await, Err(store::Error::NotFound)));
+    assert!(matches!(
+        store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await,
+        Err(store::Error::NotFound)
+    ));
+    assert!(matches!(
+        store.unlock_session(s.id, t, &audit("session.unlock", Some(e))).await,
+        Err(store::Error::NotFound)
+    ));
 });
 
 conformance!(disabling_a_user_ends_their_sessions, |store| {

@@ -468,7 +468,9 @@ pub(crate) fn authenticated_since(claims: &Value, since: i64) -> Result<()> {
     match claims["auth_time"].as_i64() {
         Some(t) if t >= since - SKEW_SECS => Ok(()),
         Some(_) => Err(Error::SsoFailed("the provider did not ask you to sign in again; try again".into())),
-        None => Err(Error::SsoFailed("the provider did not say when you signed in, so this cannot confirm it is you".into())),
+        None => Err(Error::SsoFailed(
+            "the provider did not say when you signed in, so this cannot confirm it is you".into(),
+        )),
     }
 }
 
