@@ -53,20 +53,20 @@ fn slow_and_silent_connections_are_closed_and_others_are_served() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let config = dir.path().join("conclave.toml");
-    std::fs::write(&config, "header_timeout_seconds = 2\nbody_timeout_seconds = 2\nmax_connections_per_address = 3\n")
+    std::fs::write(&config, "header_timeout_seconds = 2\nbody_timeout_seconds = 2\nmax_connections_per_address = 4\n")
         .unwrap();
     let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
     let port = server.port;
 
-    // Three connections from 127.0.0.1 that never send a request hold that address's share.
-    let mut silent: Vec<Child> = (0..3).map(|_| tls_client(port, "")).collect();
+    // Four connections from 127.0.0.1 that never send a request hold that address's share.
+    let mut silent: Vec<Child> = (0..4).map(|_| tls_client(port, "")).collect();
     std::thread::sleep(Duration::from_millis(700));
-    // A fourth from the same address is closed at once, before any handshake.
-    let mut fourth = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    fourth.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    // A fifth from the same address is closed at once, before any handshake.
+    let mut fifth = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    fifth.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let mut buf = [0u8; 16];
     let started = Instant::now();
-    let read = fourth.read(&mut buf);
+    let read = fifth.read(&mut buf);
     assert!(
         matches!(read, Ok(0)) || read.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
         "the connection over the per-address limit is closed: {read:?}"
@@ -79,7 +79,8 @@ fn slow_and_silent_connections_are_closed_and_others_are_served() {
         let took = closed_within(client, Duration::from_secs(8)).expect("a silent connection is closed");
         assert!(took < Duration::from_secs(6), "closed after {took:?}");
     }
-    // Half a request line, unfinished headers, a body that stops: each is closed too.
+    // Half a request line, unfinished headers, a body that stops (four connections, within the
+    // address's share again): each is closed too.
     let mut half_line = tls_client(port, "GET /heal");
     let mut half_headers = tls_client(port, "GET /healthz HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n");
     let mut stalled_body = tls_client(
