@@ -39,8 +39,10 @@ struct Counts {
 }
 
 impl Counts {
-    /// Counts a new connection from `ip`, or says why it may not open.
+    /// Counts a new connection from `ip`, or says why it may not open. IPv6 addresses count by
+    /// their /64, since one host is commonly given a whole /64.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, &'static str> {
+        let ip = per_host(ip);
         let mut open = self.open.lock().expect("connection counts");
         if open.total >= self.limits.total {
             return Err("the server's connection limit");
@@ -70,6 +72,17 @@ impl Counts {
             total_limit = self.limits.total,
             "refused a connection at {why}; further refusals in the next 10 s are not logged"
         );
+    }
+}
+
+/// The key an address counts under: itself for IPv4, its /64 for IPv6.
+fn per_host(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
     }
 }
 
@@ -154,16 +167,29 @@ where
         Box::pin(async move {
             let (stream, service) = accepting.await?;
             let deadline = Some(Box::pin(tokio::time::sleep(within)));
-            Ok((Counted { inner: stream, first_byte_deadline: deadline, _slot: slot }, service))
+            Ok((
+                Counted { inner: stream, opening_deadline: deadline, opening_bytes: 0, write_stall: None, _slot: slot },
+                service,
+            ))
         })
     }
 }
 
-/// A connection that gives its place back when it closes.
+/// The bytes that tell the HTTP layer which protocol a client speaks (the length of the
+/// HTTP/2 preface); until they have arrived no HTTP timeout runs yet, so this one does.
+const OPENING_BYTES: usize = 24;
+/// How long a write may wait for a client that stopped reading before the connection closes.
+const WRITE_STALL: Duration = Duration::from_secs(60);
+
+/// A connection that gives its place back when it closes, and is closed when it sends too
+/// little at the start or stops reading.
 pub struct Counted<T> {
     inner: T,
-    /// Until the first byte arrives: when the connection is closed for sending nothing.
-    first_byte_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Until the opening bytes have arrived: when the connection is closed for sending too little.
+    opening_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    opening_bytes: usize,
+    /// While a write waits on the client: when it gives up.
+    write_stall: Option<Pin<Box<tokio::time::Sleep>>>,
     _slot: Slot,
 }
 
@@ -173,13 +199,17 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    this.first_byte_deadline = None;
+                this.opening_bytes += buf.filled().len() - before;
+                // A short HTTP/1.1 request may be all a client sends; once it has been answered
+                // the deadline closes the kept-alive connection no sooner than the HTTP layer's
+                // own idle timeout would.
+                if this.opening_bytes >= OPENING_BYTES {
+                    this.opening_deadline = None;
                 }
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                let expired = this.first_byte_deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                let expired = this.opening_deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
                 if expired {
                     Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request arrived in time")))
                 } else {
@@ -190,12 +220,34 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
     }
 }
 
+impl<T> Counted<T> {
+    /// Passes a write's outcome through, timing how long it has been waiting on the client.
+    fn watch_write<R>(&mut self, cx: &mut Context<'_>, outcome: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        match outcome {
+            Poll::Ready(r) => {
+                self.write_stall = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let stall = self.write_stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+                if stall.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let outcome = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch_write(cx, outcome)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let outcome = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch_write(cx, outcome)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
@@ -205,7 +257,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let outcome = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch_write(cx, outcome)
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -235,5 +288,15 @@ mod tests {
         assert_eq!(counts.open.lock().unwrap().by_address.len(), 3);
         drop(_c1);
         assert!(!counts.open.lock().unwrap().by_address.contains_key(&c), "closed addresses leave the map");
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(per_host(a), per_host(b));
+        assert_ne!(per_host(a), per_host(c));
+        assert_eq!(per_host("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 }

@@ -5,6 +5,18 @@ import { reauthenticate, lockScreen, justUnlocked } from "/assets/guard.js";
 
 let csrf = "";
 let me = null;
+
+// When the person last used this page (a key, a click, a touch, a scroll). Sent with every
+// request: under a PIN lock the server counts only the person's use as activity, not the page's
+// own background requests. Loading the page counts as use.
+let lastInput = Date.now();
+let lastReported = 0;
+for (const kind of ["keydown", "pointerdown", "wheel", "touchstart"]) {
+  window.addEventListener(kind, () => { lastInput = Date.now(); }, { capture: true, passive: true });
+}
+
+/// What to stop when the page locks (the live connection registers itself here).
+export const onLock = [];
 let started = null;
 let leaving = false;
 let signingOut = false;
@@ -54,7 +66,8 @@ export async function wipeDevice() {
 }
 
 export async function api(method, path, body, repeated = false) {
-  const headers = { "Accept": "application/json" };
+  const headers = { "Accept": "application/json", "X-Conclave-Input-At": String(lastInput) };
+  lastReported = lastInput;
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
@@ -97,6 +110,7 @@ function signOut() {
 
 /// The lock screen (a first PIN to set when `pinSet` is false). Never resolves.
 export function showLock(pinSet) {
+  for (const stop of onLock.splice(0)) stop();
   return lockScreen({ pinSet, me, post: (path, method, b) => api(method, path, b), signOut });
 }
 
@@ -113,6 +127,13 @@ export function start() {
     me = await api("GET", "/api/v1/me");
     csrf = me.csrf_token;
     if (me.pin.locked) await showLock(me.pin.set);
+    if (me.pin.set) {
+      // Reading and scrolling make no request: say so now and then, so the lock keeps away
+      // while the person is here.
+      setInterval(() => {
+        if (lastInput > lastReported) api("GET", "/api/v1/me/pin").catch(() => {});
+      }, 20000);
+    }
     if (me.pin.set && me.pin.lock_after_minutes === 0) {
       // "Every time": locked at each start (not the load right after an unlock) and whenever the
       // page is hidden; the server also locks it after half a minute without a request.

@@ -1,12 +1,14 @@
 // The live connection every signed-in page shares: one WebSocket that reconnects with backoff,
 // keeps itself alive with pings, and sends the page to sign in when the session has ended.
 // `onEvent` gets every server event, `ready` included: on it a page fetches what it missed.
-import { api, checkLock, leave, wipeDevice } from "/assets/api.js";
+import { api, checkLock, leave, onLock, wipeDevice } from "/assets/api.js";
 
 export function connectLive(onEvent, onState = () => {}) {
   let socket = null;
   let retryMs = 500;
   let ended = false;
+  // A locked page hears nothing more: the socket closes and stays closed until the page loads again.
+  onLock.push(() => { ended = true; socket?.close(); });
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/api/v1/ws");

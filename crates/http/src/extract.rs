@@ -161,7 +161,8 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let (token, via_cookie) =
             session_token(&parts.headers).ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
-        let mut principal = state.services.sessions.authenticate(&token).await?;
+        let mut principal =
+            state.services.sessions.authenticate_with_input(&token, input_at(&parts.headers, via_cookie)).await?;
         // Refusals are audited with where the request came from.
         principal.origin = origin_of(parts);
         check_csrf(parts, state, &token, via_cookie)?;
@@ -182,11 +183,26 @@ impl FromRequestParts<AppState> for AuthEvenLocked {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let (token, via_cookie) =
             session_token(&parts.headers).ok_or_else(|| Problem::new(Kind::Unauthenticated, "sign in first"))?;
-        let (mut principal, lock) = state.services.sessions.authenticate_even_locked(&token).await?;
+        let (mut principal, lock) =
+            state.services.sessions.authenticate_even_locked(&token, input_at(&parts.headers, via_cookie)).await?;
         principal.origin = origin_of(parts);
         check_csrf(parts, state, &token, via_cookie)?;
         Ok(AuthEvenLocked { auth: Auth { principal, token, via_cookie }, lock })
     }
+}
+
+/// The header in which the web client says when the person last used the page (milliseconds
+/// since the epoch), so its background requests do not keep a PIN lock away.
+pub const INPUT_AT_HEADER: &str = "x-conclave-input-at";
+
+/// When the person behind this request last used their device: what a browser says in
+/// [`INPUT_AT_HEADER`] (nothing if it says nothing), or now for an API client, whose every
+/// request is someone's doing.
+fn input_at(headers: &HeaderMap, via_cookie: bool) -> Option<domain::Millis> {
+    if !via_cookie {
+        return Some(domain::Millis::now());
+    }
+    headers.get(INPUT_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(domain::Millis)
 }
 
 /// A cookie session's state-changing request must carry the session's CSRF token.

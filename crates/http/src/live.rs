@@ -30,6 +30,8 @@ pub const CLOSE_RESYNC: u16 = 4009;
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
 /// The session locked behind its PIN (A6): unlock, then reconnect.
 pub const CLOSE_LOCKED: u16 = 4003;
+/// How often an open socket reads its session's lock state again at the latest.
+const LOCK_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Keeps the connection gauge true when the hub lets go of `n` connections.
 fn removed(n: usize) {
@@ -230,10 +232,14 @@ pub(crate) async fn serve(
         tokio::time::Instant::now() + std::time::Duration::from_millis(left)
     };
     let deadline = at(clock.expires_at);
-    // Under a PIN lock, events stop when the session locks: at that moment the session is read
-    // again (a request may have kept it open meanwhile) and the socket closes if it locked.
-    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(365 * 86_400);
-    let lock_check = tokio::time::sleep_until(clock.locks_at.map_or(far, at));
+    // Events stop when the session locks: the session is read again when its delay runs out (a
+    // request may have kept it open meanwhile), and every half minute in any case, since it may
+    // also lock by other ways (the client locks it, a PIN is set, the enterprise requires one).
+    let next_check = |locks_at: Option<domain::Millis>| {
+        let soon = tokio::time::Instant::now() + LOCK_RECHECK;
+        locks_at.map_or(soon, |l| at(l).min(soon))
+    };
+    let lock_check = tokio::time::sleep_until(next_check(clock.locks_at));
     tokio::pin!(lock_check);
     let mut last_seen_written = tokio::time::Instant::now();
     let expiry = tokio::time::sleep_until(deadline);
@@ -245,7 +251,7 @@ pub(crate) async fn serve(
         tokio::select! {
             () = &mut lock_check => {
                 match services.sessions.session_clock(&token).await {
-                    Ok(clock) => lock_check.as_mut().reset(clock.locks_at.map_or(far, at)),
+                    Ok(clock) => lock_check.as_mut().reset(next_check(clock.locks_at)),
                     Err(services::Error::PinRequired { .. }) => {
                         let _ = socket.send(close(CLOSE_LOCKED, "the session is locked: enter your PIN")).await;
                         break;

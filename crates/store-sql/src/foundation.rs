@@ -499,7 +499,7 @@ impl store::SessionStore for SqlStore {
     async fn mark_session_active(&self, id: SessionId, at: Millis) -> Result<()> {
         query(
             "UPDATE sessions SET active_at = $1, last_seen_at = CASE WHEN last_seen_at < $1 THEN $1 ELSE last_seen_at END \
-             WHERE id = $2 AND active_at < $1",
+             WHERE id = $2 AND active_at < $1 AND locked_at IS NULL",
         )
         .bind(at.0)
         .bind(id.to_string())

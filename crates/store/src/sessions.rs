@@ -70,7 +70,8 @@ pub trait SessionStore: Send + Sync {
     async fn session_principal(&self, token_hash: &[u8], now: Millis) -> Result<Option<SessionPrincipal>>;
     /// The session is in use (a live connection's ping): presence reads this.
     async fn touch_session(&self, id: SessionId, at: Millis) -> Result<()>;
-    /// The person made a request through the session: presence and the PIN lock read this.
+    /// The person used the session at `at`: presence and the PIN lock read this. Only moves
+    /// forward, and not while the session is locked (only the PIN unlocks it).
     async fn mark_session_active(&self, id: SessionId, at: Millis) -> Result<()>;
     /// Sets until when the open session may use the admin consoles (A5); `audit` records a
     /// re-authentication, and is absent when an admin action only slides the bound along.

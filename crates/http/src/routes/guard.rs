@@ -40,6 +40,8 @@ pub async fn elevate(
     auth: Auth,
     ApiJson(body): ApiJson<ElevationRequest>,
 ) -> Result<Json<ElevationView>, Problem> {
+    // Each try costs an argon2id hash: bounded per person like sign-in.
+    state.check_account_rate(&auth.principal.user_id.to_string())?;
     Ok(Json(state.services.sessions.elevate(&auth.principal, &origin, &body.password, body.code.as_deref()).await?))
 }
 
@@ -77,6 +79,7 @@ pub async fn unlock(
     auth: AuthEvenLocked,
     ApiJson(body): ApiJson<UnlockRequest>,
 ) -> Result<StatusCode, Problem> {
+    state.check_account_rate(&auth.auth.principal.user_id.to_string())?;
     state.services.sessions.unlock(&auth.auth.principal, &origin, &body.pin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,6 +130,7 @@ pub async fn put_pin(
         return Err(services::Error::PinRequired { pin_set: true }.into());
     }
     let p = &auth.auth.principal;
+    state.check_account_rate(&p.user_id.to_string())?;
     Ok(Json(
         state
             .services
@@ -158,6 +162,7 @@ pub async fn delete_pin(
     auth: Auth,
     ApiJson(body): ApiJson<RemovePinRequest>,
 ) -> Result<Json<PinView>, Problem> {
+    state.check_account_rate(&auth.principal.user_id.to_string())?;
     Ok(Json(state.services.sessions.remove_pin(&auth.principal, &origin, &body.current_pin).await?))
 }
 

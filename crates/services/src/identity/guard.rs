@@ -73,6 +73,14 @@ impl Sessions {
         if password.is_empty() {
             return Err(Error::Invalid(FieldError::new("password", Rule::Required, "enter your password")));
         }
+        // A locked account is not checked at all, as at sign-in: guessing stops there too.
+        let now = Millis::now();
+        if let Some(until) =
+            self.sign_in_store.sign_in_state(p.enterprise_id, p.user_id).await?.locked_until.filter(|u| u.0 > now.0)
+        {
+            self.audit_store.append_audit(&audit(Outcome::Failure, "password", Some("locked"))).await?;
+            return Err(Error::Locked(((until.0 - now.0) / 1000 + 1) as u64));
+        }
         if password.chars().count() > domain::validate::MAX_PASSWORD_CHARS
             || self.core.verify_password(password, stored).await?.is_none()
         {
@@ -84,6 +92,7 @@ impl Sessions {
         let mut method = "password";
         if let Some(secret) = &state.totp_secret_ct {
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+                self.audit_store.append_audit(&audit(Outcome::Failure, "password", Some("code-required"))).await?;
                 return Err(Error::Invalid(FieldError::new(
                     "code",
                     Rule::Required,
@@ -98,6 +107,9 @@ impl Sessions {
                 return Err(wrong("code", "the code is wrong or was already used"));
             }
             method = "password+code";
+        }
+        if state.failed_sign_ins > 0 {
+            self.sign_in_store.reset_failed_sign_ins(p.enterprise_id, p.user_id).await?;
         }
         let policy = self.core.session_policy(p.enterprise_id).await?;
         let until = Millis(Millis::now().0 + policy.elevation_ms());

@@ -382,7 +382,7 @@ impl Sessions {
             let hash = self.core.hash_password(password).await?;
             self.directory_store.set_password_hash(user.enterprise_id, user.id, &hash, Millis::now(), None).await?;
         }
-        let mut signed_in = self.open_session(origin, &user, auth, &method).await?;
+        let mut signed_in = self.open_session(origin, &user, auth, &method, true).await?;
         signed_in.recovery_codes = recovery_codes;
         Ok(signed_in)
     }
@@ -440,12 +440,16 @@ impl Sessions {
     }
 
     /// Opens a session for `user`, who proved `auth`; `method` is how the audit names it.
+    /// `proved_now`: the person authenticated in this very sign-in (a password, or a provider
+    /// that says it asked them again), which lets an admin start elevated; a single sign-on that
+    /// the provider answered from its own session does not.
     pub(crate) async fn open_session(
         &self,
         origin: &Origin,
         user: &store::UserRow,
         auth: AuthMethod,
         method: &str,
+        proved_now: bool,
     ) -> Result<SignedIn> {
         let key = self.core.keys.enterprise_key(user.enterprise_id).await?;
         let token = crypto::token::generate();
@@ -457,7 +461,7 @@ impl Sessions {
         // Having just authenticated is what elevation asks for: an admin starts elevated, and
         // the window then runs from their last admin action (A5).
         let admin = user.roles.has(domain::Role::EnterpriseAdmin) || user.roles.has(domain::Role::TeamAdmin);
-        let elevated_until = if admin {
+        let elevated_until = if admin && proved_now {
             Some(Millis(now.0 + self.core.session_policy(user.enterprise_id).await?.elevation_ms()))
         } else {
             None
@@ -525,36 +529,63 @@ impl Sessions {
 
     /// Resolves a bearer or cookie token to its principal, for a request that reaches content:
     /// a session locked behind its PIN (or whose person must set one) is refused with
-    /// [`Error::PinRequired`], and the request counts as the person's activity. Ended, expired
-    /// and disabled-account sessions are all simply unauthenticated.
+    /// [`Error::PinRequired`]. Ended, expired and disabled-account sessions are all simply
+    /// unauthenticated. The request counts as the person's activity (an API client has no other
+    /// way to show it); see [`Sessions::authenticate_with_input`] for browsers.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        let Resolved { principal, lock, active_at, .. } = self.resolve(token).await?;
-        match lock {
-            LockState::Locked => return Err(Error::PinRequired { pin_set: true }),
-            LockState::PinMissing => return Err(Error::PinRequired { pin_set: false }),
+        self.authenticate_with_input(token, Some(Millis::now())).await
+    }
+
+    /// The same, where `input_at` is when the person last used the device (a browser says so;
+    /// its background requests alone do not keep a PIN lock away). `None`: no sign of use.
+    pub async fn authenticate_with_input(&self, token: &str, input_at: Option<Millis>) -> Result<Principal> {
+        let resolved = self.resolve(token).await?;
+        match resolved.lock {
+            LockState::Locked => Err(Error::PinRequired { pin_set: true }),
+            LockState::PinMissing => Err(Error::PinRequired { pin_set: false }),
             LockState::Open { locks_at } => {
-                // Under a PIN lock activity is kept to the second the delay runs from; otherwise
-                // once a touch interval is enough for presence.
-                let step = if locks_at.is_some() {
-                    ACTIVE_STEP_MS
-                } else {
-                    self.core.settings.touch_interval.as_millis() as i64
-                };
-                let now = Millis::now();
-                if now.0 - active_at.0 >= step {
-                    self.session_store.mark_session_active(principal.session_id, now).await?;
-                }
+                self.note_activity(&resolved, locks_at, input_at).await?;
+                Ok(resolved.principal)
             }
         }
-        Ok(principal)
     }
 
     /// The same for the few requests a locked session may make (the lock screen: who am I,
-    /// unlock, set a first PIN, sign out): the lock state comes back instead of a refusal, and
-    /// nothing counts as activity.
-    pub async fn authenticate_even_locked(&self, token: &str) -> Result<(Principal, LockState)> {
+    /// unlock, set a first PIN, sign out): the lock state comes back instead of a refusal. An
+    /// open session's activity is noted as for any request.
+    pub async fn authenticate_even_locked(
+        &self,
+        token: &str,
+        input_at: Option<Millis>,
+    ) -> Result<(Principal, LockState)> {
         let resolved = self.resolve(token).await?;
+        if let LockState::Open { locks_at } = resolved.lock {
+            self.note_activity(&resolved, locks_at, input_at).await?;
+        }
         Ok((resolved.principal, resolved.lock))
+    }
+
+    /// Without a PIN lock, any request shows presence (written once a touch interval). Under
+    /// one, only the person's use does: `input_at`, never later than now, written when it moves
+    /// the session's activity on by a few seconds.
+    async fn note_activity(
+        &self,
+        resolved: &Resolved,
+        locks_at: Option<Millis>,
+        input_at: Option<Millis>,
+    ) -> Result<()> {
+        let now = Millis::now();
+        let (at, step) = match locks_at {
+            None => (now, self.core.settings.touch_interval.as_millis() as i64),
+            Some(_) => match input_at {
+                Some(t) => (Millis(t.0.min(now.0)), ACTIVE_STEP_MS),
+                None => return Ok(()),
+            },
+        };
+        if at.0 - resolved.active_at.0 >= step {
+            self.session_store.mark_session_active(resolved.principal.session_id, at).await?;
+        }
+        Ok(())
     }
 
     async fn resolve(&self, token: &str) -> Result<Resolved> {
@@ -871,7 +902,7 @@ impl Sessions {
         }
         self.credentials.set_new_password(&user, &Caller::User(principal_of(&user)), origin, new_password).await?;
         self.end_other_sessions(&principal_of(&user), origin, None).await?;
-        let mut signed_in = self.open_session(origin, &user, auth, "password-change").await?;
+        let mut signed_in = self.open_session(origin, &user, auth, "password-change", true).await?;
         signed_in.recovery_codes = recovery_codes;
         Ok(signed_in)
     }

@@ -299,7 +299,10 @@ impl Messaging {
         let team_row = self.directory_store.get_team(p.enterprise_id, team).await?.ok_or(Error::NotFound("team"))?;
         let in_team =
             self.directory_store.list_team_members(p.enterprise_id, team).await?.iter().any(|m| m.user_id == p.user_id);
-        if !in_team && !caller.is_enterprise_admin_of(p.enterprise_id) {
+        if !in_team && caller.is_enterprise_admin_of(p.enterprise_id) {
+            // Reading a team one is not in is an admin's power, held to elevation like any.
+            self.core.require_elevated(&caller, p.enterprise_id, Action::ConversationJoin).await?;
+        } else if !in_team {
             let target = Some(format!("team:{team}"));
             return Err(self.core.deny(&caller, Action::ConversationJoin, None, "team-member", target).await);
         }

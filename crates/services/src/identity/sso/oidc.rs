@@ -384,7 +384,7 @@ impl Sso {
         if let Some(since) = secrets.fresh_since {
             authenticated_since(&claims, since)?;
         }
-        self.sign_in_from_claims(origin, enterprise, &settings, &claims).await
+        self.sign_in_from_claims(origin, enterprise, &settings, &claims, secrets.fresh_since.is_some()).await
     }
 
     /// Checks the ID token: signature (keys fetched again once if it names an unknown key),
@@ -419,6 +419,7 @@ impl Sso {
         enterprise: EnterpriseId,
         settings: &OidcSettings,
         claims: &Value,
+        proved_now: bool,
     ) -> Result<crate::identity::sessions::SignedIn> {
         let email =
             claims["email"].as_str().ok_or_else(|| Error::SsoFailed("the provider sent no email address".into()))?;
@@ -457,7 +458,7 @@ impl Sso {
                 }
             }
         }
-        self.sessions.open_session(origin, &user, domain::AuthMethod::Oidc, "oidc").await
+        self.sessions.open_session(origin, &user, domain::AuthMethod::Oidc, "oidc", proved_now).await
     }
 }
 

@@ -507,7 +507,8 @@ impl Sso {
             .unwrap_or_default();
         let admin = groups.iter().any(|g| settings.admin_groups.contains(g));
         let user = self.sso_account(origin, enterprise, &email, &name, admin, "saml-groups").await?;
-        self.sessions.open_session(origin, &user, domain::AuthMethod::Saml, "saml").await
+        // The assertion's AuthnInstant is not checked, so a SAML sign-in never starts elevated.
+        self.sessions.open_session(origin, &user, domain::AuthMethod::Saml, "saml", false).await
     }
 }
 
