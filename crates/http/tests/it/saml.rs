@@ -342,4 +342,44 @@ async fn saml_sign_in_works_and_every_forged_or_stale_response_is_refused() {
         .send(&app)
         .await;
     password.problem(403, "sso-required");
+
+    // An admin confirming who they are (A5): the request asks the IdP to authenticate again
+    // (ForceAuthn), the IdP says it did just now, and the new session starts elevated. A plain
+    // SAML sign-in does not.
+    let plain = {
+        let (response, cookie) = sp_initiated(&app, &idp, "admin@acme.example").await;
+        post_acs_with(&app, &response, Some(&cookie)).await
+    };
+    let plain_token =
+        plain.header("set-cookie").split(';').next().unwrap().trim_start_matches("__Host-conclave_session=").to_owned();
+    let me = req(Method::GET, "/api/v1/me").bearer(&plain_token).send(&app).await.json();
+    assert!(me["elevated_until"].is_null(), "a sign-in the IdP may have answered from its own session: {me}");
+    let r = req(Method::POST, "/sso/start")
+        .header("host", "localhost")
+        .raw("application/x-www-form-urlencoded", "email=admin%40acme.example&fresh=1")
+        .send(&app)
+        .await;
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-conclave_saml=_f"))
+        .expect("a request marked as asking for a fresh sign-in");
+    let page = r.text();
+    let at = page.find("id=\"sso-continue\" href=\"").unwrap() + "id=\"sso-continue\" href=\"".len();
+    let url = crate::unescape_attribute(&page[at..at + page[at..].find('"').unwrap()]);
+    let login = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let response = sign_at_idp(&idp, Some(&hidden(&login, "_authnRequest")), "admin@acme.example").await;
+    let confirmed = post_acs_with(&app, &response, Some(&cookie)).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
+    let token = confirmed
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-conclave_session=")
+        .to_owned();
+    let me = req(Method::GET, "/api/v1/me").bearer(&token).send(&app).await.json();
+    assert!(me["elevated_until"].is_string(), "the confirmed admin is elevated: {me}");
 }

@@ -97,6 +97,9 @@ fn text(doc: &Document<'_>, id: NodeId) -> Result<String> {
     Ok(doc.text_content_deep(id).trim().to_owned())
 }
 
+/// How the id of a request sent with `ForceAuthn="true"` begins.
+const FRESH_REQUEST: &str = "_f";
+
 fn instant(raw: Option<&str>) -> Result<Option<i64>> {
     raw.map(|r| {
         time::OffsetDateTime::parse(r, &time::format_description::well_known::Rfc3339)
@@ -265,7 +268,9 @@ impl Sso {
         let (enterprise, settings, _) =
             provider_for_email::<SamlSettings>(self.configs(store::kinds::SSO_SAML).await?, email)?;
         let base = settings.sp_base_url.as_str();
-        let id = format!("_{}", hex_of(&crypto::token::random_128()));
+        // A request that asks the IdP to authenticate again is marked in its id, which only we
+        // make and which comes back bound to this browser and used once.
+        let id = format!("{}{}", if fresh { FRESH_REQUEST } else { "_" }, hex_of(&crypto::token::random_128()));
         let now = Millis::now();
         let request = format!(
             "<samlp:AuthnRequest xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{id}\" Version=\"2.0\"{} \
@@ -450,13 +455,17 @@ impl Sso {
                 return Err(fail("the response and its assertion answer different requests"));
             }
         }
+        // Set when this answers a request that asked the IdP to authenticate again: when it was made.
+        let mut fresh_since = None;
         match in_response_to {
             // Login CSRF: an answer someone else obtained must not sign this browser in.
             Some(id) if !browser_request.is_some_and(|b| crypto::ct_eq(b.as_bytes(), id.as_bytes())) => {
                 return Err(fail("this sign-in was started in another browser; start again here"));
             }
             Some(id) => match self.sign_in_store.take_saml_request(id).await? {
-                Some((e, created)) if e == enterprise && now - created.0 <= REQUEST_TTL_MS => {}
+                Some((e, created)) if e == enterprise && now - created.0 <= REQUEST_TTL_MS => {
+                    fresh_since = id.starts_with(FRESH_REQUEST).then_some(created.0);
+                }
                 _ => return Err(fail("the response answers no request of ours, or one already answered")),
             },
             None if settings.allow_idp_initiated => {}
@@ -507,8 +516,19 @@ impl Sso {
             .unwrap_or_default();
         let admin = groups.iter().any(|g| settings.admin_groups.contains(g));
         let user = self.sso_account(origin, enterprise, &email, &name, admin, "saml-groups").await?;
-        // The assertion's AuthnInstant is not checked, so a SAML sign-in never starts elevated.
-        self.sessions.open_session(origin, &user, domain::AuthMethod::Saml, "saml", false).await
+        // Confirming an admin: the IdP must say it authenticated the person after we asked.
+        let proved_now = match fresh_since {
+            Some(since) => {
+                let statement = child(&doc, assertion, SAML, "AuthnStatement");
+                let at = instant(statement.and_then(|s| doc.get_attribute(s, "AuthnInstant")))?;
+                if !at.is_some_and(|t| t >= since - SKEW_MS) {
+                    return Err(fail("the identity provider did not ask you to sign in again; try again"));
+                }
+                true
+            }
+            None => false,
+        };
+        self.sessions.open_session(origin, &user, domain::AuthMethod::Saml, "saml", proved_now).await
     }
 }
 
