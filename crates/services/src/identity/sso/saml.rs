@@ -521,7 +521,7 @@ impl Sso {
             Some(since) => {
                 let statement = child(&doc, assertion, SAML, "AuthnStatement");
                 let at = instant(statement.and_then(|s| doc.get_attribute(s, "AuthnInstant")))?;
-                if !at.is_some_and(|t| t >= since - SKEW_MS) {
+                if at.is_none_or(|t| t < since - SKEW_MS) {
                     return Err(fail("the identity provider did not ask you to sign in again; try again"));
                 }
                 true
