@@ -344,6 +344,17 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The fingerprints (40 upper-case hex digits) of an armoured public key's subkeys: key servers
+/// are asked for a key by any of them. Empty when the armour cannot be read.
+pub fn subkey_fingerprints(public_armored: &str) -> Vec<String> {
+    match SignedPublicKey::from_string(public_armored) {
+        Ok((public, _)) => {
+            public.public_subkeys.iter().map(|k| hex::encode_upper(k.fingerprint().as_bytes())).collect()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Encrypts `data` to the armoured public key, as a finder's tool would (tests and the bench).
 pub fn encrypt_to(public_armored: &str, data: &[u8]) -> Result<String, PgpError> {
     let (public, _) =

@@ -422,6 +422,14 @@ fn no_key() -> Problem {
     Problem::new(Kind::NotFound, "this organisation has not published an OpenPGP key")
 }
 
+/// A search that names no key of ours, when one is published: the answer says which one is.
+fn not_this_key(key: &PublishedKey) -> Problem {
+    Problem::new(
+        Kind::NotFound,
+        format!("no key here matches that search; this organisation publishes 0x{}", key.view.fingerprint),
+    )
+}
+
 async fn key_asc(State(state): State<AppState>) -> Result<Response, Problem> {
     let key = state.services.desk.published_key().await?.ok_or_else(no_key)?;
     Ok(([(header::CONTENT_TYPE, "application/pgp-keys"), (header::CACHE_CONTROL, "max-age=3600")], key.armored)
@@ -440,13 +448,15 @@ struct HkpQuery {
     fingerprint: Option<String>,
 }
 
-/// Whether an HKP search names this key: `0x` + fingerprint, long or short key id, or text
-/// found in a user id (such as the email address).
+/// Whether an HKP search names this key: `0x` + the fingerprint, long or short key id of the key
+/// or of one of its subkeys (gpg asks by the subkey it encrypts to), or text found in a user id
+/// (such as the email address).
 fn hkp_matches(key: &PublishedKey, search: &str) -> bool {
     let s = search.trim();
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         let hex = hex.to_ascii_uppercase();
-        return hex.len() >= 8 && key.view.fingerprint.ends_with(&hex);
+        return hex.len() >= 8
+            && (key.view.fingerprint.ends_with(&hex) || key.subkey_fingerprints.iter().any(|f| f.ends_with(&hex)));
     }
     let lower = s.to_lowercase();
     !lower.is_empty() && key.view.user_ids.iter().any(|u| u.to_lowercase().contains(&lower))
@@ -471,14 +481,15 @@ async fn hkp_lookup(State(state): State<AppState>, Query(q): Query<HkpQuery>) ->
     let search = q.search.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
         Problem::invalid("search", domain::Rule::Required, "search: give a fingerprint (0x...) or an email address")
     })?;
-    let key = state.services.desk.published_key().await?.filter(|k| hkp_matches(k, &search));
+    let published = state.services.desk.published_key().await?.ok_or_else(no_key)?;
+    let key = Some(&published).filter(|k| hkp_matches(k, &search)).ok_or_else(|| not_this_key(&published));
     match q.op.as_deref() {
         Some("get") => {
-            let key = key.ok_or_else(no_key)?;
-            Ok(([(header::CONTENT_TYPE, "application/pgp-keys")], key.armored).into_response())
+            let key = key?;
+            Ok(([(header::CONTENT_TYPE, "application/pgp-keys")], key.armored.clone()).into_response())
         }
         Some("index") | Some("vindex") => {
-            let key = key.ok_or_else(no_key)?;
+            let key = key?;
             let mut out = format!(
                 "info:1:1\npub:{}:{}:{}:{}:{}:\n",
                 key.view.fingerprint,

@@ -272,7 +272,20 @@ async fn gnupg_fetches_the_key_over_hkp_verifies_security_txt_and_encrypts_a_rep
     // The machine-readable index.
     let index = req(Method::GET, "/pks/lookup?op=index&options=mr&search=security%40acme.example").send(&app).await;
     assert!(index.text().starts_with(&format!("info:1:1\npub:{fingerprint}:22:")), "{}", index.text());
-    req(Method::GET, "/pks/lookup?op=get&search=0xDEADBEEFDEADBEEF").send(&app).await.problem(404, "not-found");
+    // Asked by the subkey it encrypts to (as gpg does when it refreshes a key), the key server
+    // answers with the whole key; a miss says which key is published.
+    let subkey = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("fpr:::::::::").and_then(|r| r.strip_suffix(':')))
+        .find(|f| *f != fingerprint)
+        .expect("the key has a subkey")
+        .to_owned();
+    let by_subkey = req(Method::GET, &format!("/pks/lookup?op=get&options=mr&search=0x{subkey}")).send(&app).await;
+    assert_eq!(by_subkey.status, StatusCode::OK, "{}", by_subkey.text());
+    assert!(by_subkey.text().contains("BEGIN PGP PUBLIC KEY BLOCK"));
+    let miss =
+        req(Method::GET, "/pks/lookup?op=get&search=0xDEADBEEFDEADBEEF").send(&app).await.problem(404, "not-found");
+    assert!(miss["detail"].as_str().unwrap().contains(&format!("publishes 0x{fingerprint}")), "{miss}");
     req(Method::GET, "/pks/lookup?op=get").send(&app).await.problem(422, "invalid-field");
 
     // security.txt: text/plain, cleartext-signed, and gpg verifies the signature.

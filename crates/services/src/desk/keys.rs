@@ -103,6 +103,7 @@ impl Desk {
             bits: k.bits,
             created_unix: k.created_at,
             expires_unix: k.expires_at,
+            subkey_fingerprints: crypto::openpgp::subkey_fingerprints(&k.public_armored),
             armored: k.public_armored,
             binary: k.public_binary,
         }))

@@ -112,6 +112,8 @@ pub struct PublishedKey {
     pub expires_unix: Option<i64>,
     pub armored: String,
     pub binary: Vec<u8>,
+    /// Its subkeys' fingerprints: a key server is asked by these too.
+    pub subkey_fingerprints: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
