@@ -130,11 +130,14 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut doc = api_router().split_for_parts().1;
+    complete_responses(&mut doc);
+    doc
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    let (api, doc) = api_router().split_for_parts();
+    let (api, mut doc) = api_router().split_for_parts();
+    complete_responses(&mut doc);
     let doc = std::sync::Arc::new(doc);
     api.merge(system::router(doc))
         .merge(web::router())
@@ -162,4 +165,61 @@ async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum:
 
 async fn wrong_method() -> crate::problem::Problem {
     crate::problem::Problem::new(crate::problem::Kind::MethodNotAllowed, "this path does not accept that method")
+}
+
+/// The answers every operation can give beyond its own, added to the document so it lists them
+/// all (#14 item 7): 401 and 423 wherever a session is needed (423 except on the routes a
+/// locked session may use), 403 where roles and policies decide, 404 wherever the path (or a
+/// conversation request's body) names something, and for a body 400 (not JSON), 413 (too
+/// large), 415 (wrong content type) and 422 (a field broke a rule). The authorization matrix
+/// test fails on any answer an operation gives that its entry does not list.
+fn complete_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::problem::CONTENT_TYPE,
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemDocument"))).build(),
+                )
+                .build(),
+        )
+    };
+    const LOCK_SCREEN: [&str; 5] = [
+        "/api/v1/me",
+        "/api/v1/me/pin",
+        "/api/v1/sessions/current",
+        "/api/v1/sessions/current/lock",
+        "/api/v1/sessions/current/unlock",
+    ];
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+            };
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add("401", "Not signed in or the session ended (`unauthenticated`, `wipe-required`); an admin action on a lapsed admin session (`reauthentication-required`)");
+                if !LOCK_SCREEN.contains(&path.as_str()) {
+                    add("423", "The session is locked behind its PIN, or one must be set first (`pin-required`)");
+                }
+            }
+            let scoped = ["/api/v1/enterprises/", "/api/v1/desk/", "/api/v1/conversations"];
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) && scoped.iter().any(|p| path.starts_with(p))
+            {
+                add("403", "Your role does not allow this here (`forbidden`), or the message's policy does not (`message-policy`)");
+            }
+            if path.contains('{') || (operation.request_body.is_some() && path.starts_with("/api/v1/conversations")) {
+                add("404", "Nothing with that id, or nothing you may know of");
+            }
+            if operation.request_body.is_some() {
+                add("400", "The body is not valid JSON (`malformed-body`)");
+                add("413", "The body is larger than this server accepts (`payload-too-large`)");
+                add("415", "The body has the wrong content type (`unsupported-media-type`)");
+                add("422", "A field broke a rule; `field` and `rule` say which (`invalid-field`)");
+            }
+        }
+    }
 }
