@@ -77,7 +77,7 @@ import { delays } from "/assets/guard.js";
       }, "Sign out and erase");
       const list = devices.length === 0 ? h("p", { class: "muted" }, u.name + " is not signed in anywhere.")
         : h("ul", { class: "plain devices" }, devices.map((d) => h("li", {},
-          h("span", {}, d.name + " · " + d.kind + " · " + d.ip + " · " + (d.ended ? "signed out" : "last seen " + conclave.when(d.last_seen_at))),
+          h("span", {}, d.name + " · " + d.kind + " · " + d.sign_in_method + " · " + d.ip + " · " + (d.ended ? "signed out" : "last seen " + conclave.when(d.last_seen_at))),
           " ", d.ended ? wipe(d) : signOut(d))));
       const all = live.length > 1 ? h("button", {
         type: "button", class: "secondary small danger-text",

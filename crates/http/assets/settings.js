@@ -131,12 +131,18 @@ function pinForms() {
   });
 }
 
+/// How a device's session was opened, as people say it.
+function signedInWith(method) {
+  return { "password": "Password", "password+code": "Password and code", "oidc": "Single sign-on", "saml": "Single sign-on" }[method] || method;
+}
+
 async function devices() {
   const list = await api("GET", "/api/v1/me/devices");
   $("devices").querySelector("tbody").replaceChildren(...list.map((d) => {
     const tr = h("tr");
     cell(tr, d.name + (d.current ? " (this device)" : ""));
     cell(tr, d.kind);
+    cell(tr, signedInWith(d.sign_in_method));
     cell(tr, d.ip);
     cell(tr, when(d.created_at));
     cell(tr, when(d.last_seen_at));

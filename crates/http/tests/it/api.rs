@@ -19,6 +19,7 @@ async fn sign_in_use_and_sign_out_with_a_bearer_token() {
     assert_eq!(me.json()["enterprise"]["name"], "Acme");
     let devices = req(Method::GET, "/api/v1/me/devices").bearer(token).send(&app).await.json();
     assert_eq!(devices[0]["ip"], "203.0.113.5");
+    assert_eq!(devices[0]["sign_in_method"], "password", "the device list says how each device signed in");
     let out = req(Method::DELETE, "/api/v1/sessions/current").bearer(token).send(&app).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert!(out.header("set-cookie").contains("Max-Age=0"));

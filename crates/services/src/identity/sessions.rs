@@ -148,6 +148,8 @@ pub struct DeviceView {
     pub session_id: SessionId,
     /// `browser`, `mobile`, `api` or `cli`.
     pub kind: String,
+    /// How the person signed in there: `password`, `password+code`, `oidc` or `saml`.
+    pub sign_in_method: String,
     pub name: String,
     pub ip: String,
     pub created_at: String,
@@ -711,6 +713,7 @@ impl Sessions {
                 Ok(DeviceView {
                     session_id: s.id,
                     kind: s.device_kind.as_str().to_owned(),
+                    sign_in_method: s.auth_method.as_str().to_owned(),
                     name: key.open_str(&s.device_name_ct, aad(&id, "device_name"))?,
                     ip: key.open_str(&s.ip_ct, aad(&id, "ip"))?,
                     created_at: s.created_at.rfc3339(),
