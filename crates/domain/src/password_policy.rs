@@ -172,13 +172,23 @@ impl PasswordPolicy {
             fail("deny-list", format!("it is built on \"{base}\", one of the passwords attackers try first"));
         }
         let folded = fold(password);
+        let lower = password.to_lowercase();
+        // Words are compared with substitutions undone on both sides ("Acm3" holds "acme"); a
+        // word of digits alone (a number in an email address) is compared as digits, or "773"
+        // would read "tte" and refuse every password holding "battery".
         let personal = self
             .deny_words
             .iter()
             .chain(context.personal_words)
-            .map(|w| fold(w.trim()))
+            .map(|w| w.trim())
             .filter(|w| w.chars().count() >= 3)
-            .find(|w| folded.contains(w.as_str()));
+            .find(|w| {
+                if w.chars().any(char::is_alphabetic) {
+                    folded.contains(fold(w).as_str())
+                } else {
+                    lower.contains(&w.to_lowercase())
+                }
+            });
         if let Some(word) = personal {
             fail("personal", format!("it contains \"{word}\", which is tied to you or your organisation"));
         }
@@ -389,6 +399,13 @@ mod tests {
         let context = PasswordContext { strength: 4, personal_words: &words, reused: false };
         assert!(PasswordPolicy::default().check("Comet-Harbour-Violin-42", &context).is_empty(), "com is not personal");
         assert_eq!(PasswordPolicy::default().check("Acme-Harbour-Violin-42", &context)[0].rule, "personal");
+        // A number in the email is matched as digits, not read as letters ("773" is not "tte").
+        let words = personal_words("Vic Tim", "victim-773@a.example", "Alpha");
+        let context = PasswordContext { strength: 4, personal_words: &words, reused: false };
+        assert!(PasswordPolicy::default().check("correct horse battery", &context).is_empty());
+        let refused = PasswordPolicy::default().check("harbour-773-violin", &context);
+        assert_eq!(refused[0].rule, "personal");
+        assert!(refused[0].message.contains("\"773\""), "the word as the person wrote it: {}", refused[0].message);
     }
 
     fn context(strength: u8) -> PasswordContext<'static> {

@@ -25,6 +25,8 @@ enum Who {
     /// A team admin, of another team than the one in the path.
     OtherTeamAdmin,
     TeamAdmin,
+    /// The same team admin, with their elevation lapsed.
+    LapsedTeamAdmin,
     Admin,
     /// An enterprise admin whose elevation lapsed.
     LapsedAdmin,
@@ -41,11 +43,12 @@ enum Who {
     OutsideMember,
 }
 
-const EVERYONE: [Who; 12] = [
+const EVERYONE: [Who; 13] = [
     Who::Anonymous,
     Who::Member,
     Who::OtherTeamAdmin,
     Who::TeamAdmin,
+    Who::LapsedTeamAdmin,
     Who::Admin,
     Who::LapsedAdmin,
     Who::Security,
@@ -96,20 +99,20 @@ enum Allow {
 impl Allow {
     fn allows(self, who: Who) -> bool {
         use Who::*;
-        let unlocked_here = [Member, OtherTeamAdmin, TeamAdmin, Admin, LapsedAdmin, Security];
+        let unlocked_here = [Member, OtherTeamAdmin, TeamAdmin, LapsedTeamAdmin, Admin, LapsedAdmin, Security];
         match self {
             Allow::Public => true,
             Allow::Signed => unlocked_here.contains(&who) || [OutsideAdmin, OutsideMember].contains(&who),
             Allow::LockScreen => Allow::Signed.allows(who) || who == Locked,
             Allow::EnterpriseMember => unlocked_here.contains(&who),
-            Allow::Participant => [Member, TeamAdmin, Admin, LapsedAdmin].contains(&who),
+            Allow::Participant => [Member, TeamAdmin, LapsedTeamAdmin, Admin, LapsedAdmin].contains(&who),
             Allow::Author | Allow::Owner => who == Member,
             Allow::AuthorOrAdmin | Allow::OwnerOrAdmin => [Member, Admin].contains(&who),
             Allow::Admin => who == Admin,
             Allow::TeamManager => [Admin, TeamAdmin].contains(&who),
             // The fixture's team has the member and the team admin; the enterprise admins are
             // not in it, so only an elevated one may join its channel.
-            Allow::TeamMember => [Member, TeamAdmin, Admin].contains(&who),
+            Allow::TeamMember => [Member, TeamAdmin, LapsedTeamAdmin, Admin].contains(&who),
             Allow::Security => who == Security,
             Allow::Finder => who == Finder,
             Allow::Nobody => false,
@@ -400,7 +403,7 @@ impl World {
             Who::Anonymous | Who::Finder => return None,
             Who::Member | Who::Ended => "member@a.example",
             Who::OtherTeamAdmin => "other-team-admin@a.example",
-            Who::TeamAdmin => "team-admin@a.example",
+            Who::TeamAdmin | Who::LapsedTeamAdmin => "team-admin@a.example",
             Who::Admin => "admin@a.example",
             Who::LapsedAdmin => "lapsed-admin@a.example",
             Who::Security => "security@a.example",
@@ -416,7 +419,7 @@ impl World {
                     204
                 );
             }
-            Who::LapsedAdmin => {
+            Who::LapsedAdmin | Who::LapsedTeamAdmin => {
                 let id = self.session_of(&token).await;
                 self.app.store.set_session_elevation(id, Millis(Millis::now().0 - 1), None).await.unwrap();
             }
@@ -647,7 +650,7 @@ async fn run_matrix(app: TestApp) {
                     Who::OutsideMember => "member@b.example",
                     Who::Admin => "admin@a.example",
                     Who::LapsedAdmin => "lapsed-admin@a.example",
-                    Who::TeamAdmin => "team-admin@a.example",
+                    Who::TeamAdmin | Who::LapsedTeamAdmin => "team-admin@a.example",
                     Who::OtherTeamAdmin => "other-team-admin@a.example",
                     Who::Security => "security@a.example",
                     Who::Locked => "locked@a.example",
