@@ -221,6 +221,11 @@ pub fn id_in_body<T>(field: &str, raw: &str, parse: impl Fn(&str) -> Option<T>) 
     parse(raw.trim()).ok_or_else(|| Problem::invalid(field, Rule::InvalidValue, "must be an id"))
 }
 
+/// Parses the enterprise id of a path; a malformed one is simply not found.
+pub fn enterprise(raw: &str) -> Result<domain::EnterpriseId, Problem> {
+    parse_id(raw, "enterprise", domain::EnterpriseId::parse)
+}
+
 /// Parses a path id; a malformed id cannot name anything, so it is simply not found.
 pub fn parse_id<T>(raw: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Problem> {
     parse(raw).ok_or_else(|| Problem::new(Kind::NotFound, format!("no such {what}")))

@@ -1,6 +1,6 @@
 //! The password policy (enterprise admins), changing one's own password, and one-time codes.
 
-use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin};
+use crate::extract::{enterprise, ApiJson, Auth, ClientOrigin};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -8,14 +8,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::password_policy::{CharClass, PasswordPolicy};
-use domain::{EnterpriseId, Rule};
+use domain::Rule;
 use serde::Deserialize;
 use services::credentials::{PasswordPolicyView, RecoveryCodes, TotpEnrolment, TotpStatus};
 use utoipa::ToSchema;
-
-fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
-    parse_id(raw, "enterprise", EnterpriseId::parse)
-}
 
 /// GET /api/v1/enterprises/{id}/password-policy — the policy and its checklist (any member).
 #[utoipa::path(get, path = "/api/v1/enterprises/{enterprise_id}/password-policy", tag = "sign-in", security(("bearer" = []), ("cookie" = [])),

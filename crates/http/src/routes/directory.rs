@@ -1,22 +1,19 @@
 //! Enterprise administration: users, teams, memberships, the enterprise audit log.
 //! Who may do what is decided by the services; these handlers only parse and render.
 
-use crate::extract::{parse_id, ApiJson, Auth, ClientOrigin};
+use crate::extract::{enterprise, parse_id, ApiJson, Auth, ClientOrigin};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
-use domain::{EnterpriseId, Role, Roles, Rule, TeamId, UserId};
+use domain::{Role, Roles, Rule, TeamId, UserId};
 use serde::Deserialize;
 use services::audit::{AuditEventView, CatalogueEntry};
 use services::directory::{EnterpriseView, NewUser, TeamMemberView, TeamView, UserView};
 use services::sessions::DeviceView;
 use utoipa::{IntoParams, ToSchema};
 
-fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
-    parse_id(raw, "enterprise", EnterpriseId::parse)
-}
 fn user(raw: &str) -> Result<UserId, Problem> {
     parse_id(raw, "user", UserId::parse)
 }

@@ -1,14 +1,13 @@
 //! Elevation for the admin consoles (A5) and the PIN lock (A6): authenticating again, locking
 //! and unlocking a session, a person's PIN, and the enterprise's rules for both.
 
-use crate::extract::{parse_id, ApiJson, Auth, AuthEvenLocked, ClientOrigin};
+use crate::extract::{enterprise, ApiJson, Auth, AuthEvenLocked, ClientOrigin};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use domain::session_policy::{LockState, SessionPolicy};
-use domain::EnterpriseId;
 use serde::{Deserialize, Serialize};
 use services::guard::{ElevationView, PinView};
 use utoipa::ToSchema;
@@ -191,10 +190,6 @@ impl From<SessionPolicy> for SessionPolicyDocument {
             pin_attempts: p.pin_attempts,
         }
     }
-}
-
-fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
-    parse_id(raw, "enterprise", EnterpriseId::parse)
 }
 
 /// GET /api/v1/enterprises/{enterprise_id}/session-policy — the elevation and PIN rules (any member).

@@ -1,23 +1,19 @@
 //! Message control (M2–M5): the enterprise's policy templates, a conversation's default
 //! template, and per message: fetch one, forward, the forward tree, recall and reveal.
 
-use crate::extract::{id_in_body, parse_id, ApiJson, Auth, ClientOrigin};
+use crate::extract::{enterprise, id_in_body, parse_id, ApiJson, Auth, ClientOrigin};
 use crate::problem::{Problem, ProblemDocument};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use domain::{ConversationId, EnterpriseId, MessageId, MessagePolicyId};
+use domain::{ConversationId, MessageId, MessagePolicyId};
 use serde::Deserialize;
 use services::messaging::control::{ForwardTreeView, RecallReceipt};
 use services::messaging::policies::{MessagePolicyView, PolicyRules};
 use services::messaging::scheduled::ScheduledView;
 use services::messaging::{ConversationView, MessageView};
 use utoipa::ToSchema;
-
-fn enterprise(raw: &str) -> Result<EnterpriseId, Problem> {
-    parse_id(raw, "enterprise", EnterpriseId::parse)
-}
 
 fn policy(raw: &str) -> Result<MessagePolicyId, Problem> {
     parse_id(raw, "message policy", MessagePolicyId::parse)
