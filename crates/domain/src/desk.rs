@@ -99,6 +99,39 @@ impl ReportState {
         )
     }
 
+    /// The states the security team may move a report to from this one (D4). Withdrawal is the
+    /// finder's alone; a closed report can be reopened for assessment.
+    pub fn next_states(self) -> &'static [ReportState] {
+        use ReportState::*;
+        match self {
+            New => &[Acknowledged, Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam],
+            Acknowledged => &[Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam],
+            Triaging => &[NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam],
+            NeedsInfo => &[Triaging, Accepted, Duplicate, Informative, NotApplicable, Spam, Closed],
+            Accepted => &[Fixing, Resolved, NeedsInfo, Duplicate],
+            Fixing => &[Resolved, NeedsInfo],
+            Resolved => &[Disclosed, Closed, Fixing],
+            Disclosed => &[Closed],
+            Closed | Duplicate | Informative | NotApplicable | Spam => &[Triaging],
+            Withdrawn => &[],
+        }
+    }
+
+    pub fn can_move_to(self, to: ReportState) -> bool {
+        self.next_states().contains(&to)
+    }
+
+    /// The finder may withdraw a report the team has not finished with.
+    pub fn can_withdraw(self) -> bool {
+        !self.is_final() && self != ReportState::Resolved
+    }
+
+    /// Whether the finder is told of a move to this state (status page and mail). Spam is
+    /// closed without a word; everything else the finder should know.
+    pub fn finder_is_told(self) -> bool {
+        self != ReportState::Spam
+    }
+
     /// What the finder reads on the status page.
     pub fn explain(self) -> &'static str {
         match self {
@@ -422,5 +455,36 @@ mod tests {
         assert_eq!(normalise_receipt_code("not a code"), None);
         assert_eq!(normalise_receipt_code(&code[..20]), None);
         assert_eq!(normalise_receipt_code("ÄÄÄÄÄ-ÄÄÄÄÄ-ÄÄÄÄÄ-ÄÄÄÄÄ-ÄÄÄÄÄ"), None);
+    }
+
+    #[test]
+    fn every_transition_is_allowed_or_refused_as_the_table_says() {
+        use ReportState::*;
+        let allowed: &[(ReportState, &[ReportState])] = &[
+            (New, &[Acknowledged, Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam]),
+            (Acknowledged, &[Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam]),
+            (Triaging, &[NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam]),
+            (NeedsInfo, &[Triaging, Accepted, Duplicate, Informative, NotApplicable, Spam, Closed]),
+            (Accepted, &[Fixing, Resolved, NeedsInfo, Duplicate]),
+            (Fixing, &[Resolved, NeedsInfo]),
+            (Resolved, &[Disclosed, Closed, Fixing]),
+            (Disclosed, &[Closed]),
+            (Closed, &[Triaging]),
+            (Duplicate, &[Triaging]),
+            (Informative, &[Triaging]),
+            (NotApplicable, &[Triaging]),
+            (Spam, &[Triaging]),
+            (Withdrawn, &[]),
+        ];
+        assert_eq!(allowed.len(), ReportState::ALL.len());
+        for (from, to) in allowed {
+            for state in ReportState::ALL {
+                assert_eq!(from.can_move_to(state), to.contains(&state), "{from:?} -> {state:?}");
+            }
+        }
+        // Nobody moves a report to "new", or withdraws it on the finder's behalf.
+        assert!(ReportState::ALL.iter().all(|s| !s.can_move_to(New) && !s.can_move_to(Withdrawn)));
+        assert!(New.can_withdraw() && NeedsInfo.can_withdraw() && !Resolved.can_withdraw() && !Closed.can_withdraw());
+        assert!(!Spam.finder_is_told() && Duplicate.finder_is_told());
     }
 }

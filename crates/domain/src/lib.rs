@@ -3,7 +3,9 @@
 //! nothing of SQL, HTTP or keys; everything here can be unit-tested with plain values.
 
 pub mod audit;
+pub mod cvss;
 pub mod desk;
+pub mod desk_clock;
 pub mod device;
 pub mod ids;
 pub mod message_policy;

@@ -23,6 +23,8 @@ pub struct Problem {
     pub failures: Option<Vec<domain::password_policy::PolicyFailure>>,
     /// For `pin-required`: whether the person has a PIN (false: they must set one first).
     pub pin_set: Option<bool>,
+    /// For a refused state change: the states allowed from the current one.
+    pub allowed: Option<Vec<&'static str>>,
 }
 
 /// The problem+json document on the wire (RFC 9457 members plus `field` and `rule`).
@@ -45,6 +47,9 @@ pub struct ProblemDocument {
     /// For `pin-required`: false when the person must set a PIN before going on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_set: Option<bool>,
+    /// For a refused state change (`conflict` on `state`): the states allowed from the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<&'static str>>,
 }
 
 /// The problem kinds, with their status and title. `/problems/{slug}` explains each.
@@ -274,7 +279,7 @@ fn field_sentence(e: &FieldError) -> String {
 
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
-        Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None, pin_set: None }
+        Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None, pin_set: None, allowed: None }
     }
 
     /// The `field` member names the field as the API spells it; the detail, read by people, names
@@ -309,6 +314,7 @@ impl Problem {
             rule: self.field.as_ref().map(|f| f.1.as_str()),
             failures: self.failures.clone(),
             pin_set: self.pin_set,
+            allowed: self.allowed.clone(),
         }
     }
 
@@ -355,6 +361,18 @@ impl From<services::Error> for Problem {
         match e {
             E::Invalid(f) => Problem::field(Kind::InvalidField, &f),
             E::Conflict(f) => Problem::field(Kind::Conflict, &f),
+            E::Transition { from, to, allowed } => {
+                let detail = if allowed.is_empty() {
+                    format!("a report that is {from} cannot move to {to}, or to any other state")
+                } else {
+                    format!("a report that is {from} cannot move to {to}; it can move to {}", allowed.join(", "))
+                };
+                Problem {
+                    field: Some(Box::new(("state".to_owned(), Rule::InvalidValue))),
+                    allowed: Some(allowed),
+                    ..Problem::new(Kind::Conflict, detail)
+                }
+            }
             E::NotFound(what) => Problem::new(Kind::NotFound, format!("no such {what}")),
             E::Forbidden => Problem::new(Kind::Forbidden, "your role does not allow this"),
             E::Unauthenticated => Problem::new(Kind::Unauthenticated, "sign in first"),

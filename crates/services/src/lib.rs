@@ -50,6 +50,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("{0}")]
     Conflict(FieldError),
+    /// A report state change the state machine does not allow from the current state.
+    #[error("a report cannot move from {from} to {to}")]
+    Transition { from: &'static str, to: &'static str, allowed: Vec<&'static str> },
     /// The upload is over the configured size limit; nothing was kept.
     #[error("{0}")]
     TooLarge(String),
@@ -325,6 +328,12 @@ impl jobs::RunJob for Services {
             }
             jobs::JobKind::DeliverMessage => {
                 self.messaging.deliver_scheduled(&messaging::control::MessageJob::parse(row)?).await?
+            }
+            jobs::JobKind::RemindDeskClocks => {
+                let n = self.desk.remind_clocks(domain::Millis::now()).await?;
+                if n > 0 {
+                    tracing::info!(reminders = n, "sent reminders for report clocks");
+                }
             }
         }
         Ok(())

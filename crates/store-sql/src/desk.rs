@@ -6,16 +6,25 @@ use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, ReportId, ReportMessageId, UserId};
 use store::decode;
-use store::{DeskKeyRow, DeskPageRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportRow, Result};
+use store::{
+    DeskKeyRow, DeskPageRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportNoteRow, ReportReminderRow, ReportRow,
+    ReportTransitionRow, ReportTriage, Result,
+};
 
 /// Keeps a report's rows (`report_id` is `$1`) to reports of the enterprise bound as `$2`.
 const OF_ENTERPRISE: &str = "report_id IN (SELECT id FROM reports WHERE id = $1 AND enterprise_id = $2)";
 
 const KEY_COLUMNS: &str = "fingerprint, enterprise_id, key_id, algorithm, algorithm_id, bits, user_ids, secret_ct, \
      public_armored, public_binary, created_at, expires_at, added_at, active, retired_at";
-const REPORT_COLUMNS: &str = "id, enterprise_id, receipt_lookup, receipt_hash, state, content_ct, was_encrypted, \
+/// What a new report row is written with; triage columns start empty.
+const REPORT_INSERT_COLUMNS: &str = "id, enterprise_id, receipt_lookup, receipt_hash, state, content_ct, was_encrypted, \
      finder_name_ct, finder_email_ct, email_token_hash, email_verified_at, finder_ip_ct, credit, created_at, updated_at, closed_at, \
      purged_at, last_seq";
+const REPORT_COLUMNS: &str = "id, enterprise_id, receipt_lookup, receipt_hash, state, content_ct, was_encrypted, \
+     finder_name_ct, finder_email_ct, email_token_hash, email_verified_at, finder_ip_ct, credit, created_at, updated_at, closed_at, \
+     purged_at, last_seq, assignee_id, cvss_v3, cvss_v4, duplicate_of, first_response_at";
+const TRANSITION_COLUMNS: &str = "report_id, seq, from_state, to_state, actor, actor_user_id, duplicate_of, at";
+const NOTE_COLUMNS: &str = "id, report_id, author_user_id, body_ct, created_at";
 const MESSAGE_COLUMNS: &str = "id, report_id, seq, author, author_user_id, body_ct, created_at";
 const FILE_COLUMNS: &str = "id, report_id, author, author_user_id, name_ct, content_type, size, created_at";
 
@@ -63,6 +72,44 @@ fn report_row(row: &Row) -> Result<ReportRow> {
         closed_at: millis(row, "closed_at")?,
         purged_at: millis(row, "purged_at")?,
         last_seq: row.try_get("last_seq")?,
+        assignee: optional_uuid(row, "assignee_id")?.map(UserId),
+        cvss_v3: row.try_get("cvss_v3")?,
+        cvss_v4: row.try_get("cvss_v4")?,
+        duplicate_of: optional_uuid(row, "duplicate_of")?.map(ReportId),
+        first_response_at: millis(row, "first_response_at")?,
+    })
+}
+
+fn optional_uuid(row: &Row, column: &str) -> Result<Option<uuid::Uuid>> {
+    row.try_get::<Option<String>, _>(column)?.map(|s| decode::uuid(&s)).transpose()
+}
+
+fn transition_row(row: &Row) -> Result<ReportTransitionRow> {
+    let actor = match (text(row, "actor")?.as_str(), optional_uuid(row, "actor_user_id")?) {
+        ("finder", _) => ReportAuthor::Finder,
+        ("team", Some(user)) => ReportAuthor::Team(UserId(user)),
+        // Rows written by the migration for reports moved before transitions were kept.
+        ("team", None) => ReportAuthor::Finder,
+        (other, _) => return Err(Error::Other(format!("stored transition actor {other:?} is unknown"))),
+    };
+    Ok(ReportTransitionRow {
+        report_id: ReportId(decode::uuid(&text(row, "report_id")?)?),
+        seq: row.try_get("seq")?,
+        from: decode::report_state(&text(row, "from_state")?)?,
+        to: decode::report_state(&text(row, "to_state")?)?,
+        actor,
+        at: Millis(row.try_get("at")?),
+        duplicate_of: optional_uuid(row, "duplicate_of")?.map(ReportId),
+    })
+}
+
+fn note_row(row: &Row) -> Result<ReportNoteRow> {
+    Ok(ReportNoteRow {
+        id: ReportMessageId(decode::uuid(&text(row, "id")?)?),
+        report_id: ReportId(decode::uuid(&text(row, "report_id")?)?),
+        author: UserId(decode::uuid(&text(row, "author_user_id")?)?),
+        body_ct: row.try_get("body_ct")?,
+        created_at: Millis(row.try_get("created_at")?),
     })
 }
 
@@ -218,7 +265,7 @@ impl store::DeskStore for SqlStore {
     async fn create_report(&self, report: &ReportRow, files: &[ReportFileRow], audit: &AuditDraft) -> Result<()> {
         transaction!(self.writer(), |tx| {
             query(&format!(
-                "INSERT INTO reports ({REPORT_COLUMNS}) VALUES \
+                "INSERT INTO reports ({REPORT_INSERT_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0)"
             ))
             .bind(report.id.to_string())
@@ -317,13 +364,16 @@ impl store::DeskStore for SqlStore {
         audit: &AuditDraft,
     ) -> Result<ReportMessageRow> {
         transaction!(self.writer(), |tx| {
+            let by_team = matches!(message.author, ReportAuthor::Team(_));
             let seq: Option<i64> = query_scalar(
-                "UPDATE reports SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 AND enterprise_id = $3 \
-                 RETURNING last_seq",
+                "UPDATE reports SET last_seq = last_seq + 1, updated_at = $1, \
+                 first_response_at = CASE WHEN $4 THEN COALESCE(first_response_at, $1) ELSE first_response_at END \
+                 WHERE id = $2 AND enterprise_id = $3 RETURNING last_seq",
             )
             .bind(message.created_at.0)
             .bind(message.report_id.to_string())
             .bind(enterprise.to_string())
+            .bind(by_team)
             .fetch_optional(&mut *tx)
             .await?;
             let seq = seq.ok_or(Error::NotFound)?;
@@ -408,21 +458,100 @@ impl store::DeskStore for SqlStore {
     async fn set_report_state(
         &self,
         enterprise: EnterpriseId,
+        change: &ReportTransitionRow,
+        audit: &AuditDraft,
+    ) -> Result<Option<ReportRow>> {
+        transaction!(self.writer(), |tx| {
+            let current: Option<String> =
+                query_scalar("SELECT state FROM reports WHERE enterprise_id = $1 AND id = $2")
+                    .bind(enterprise.to_string())
+                    .bind(change.report_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match current {
+                None => return Ok(None),
+                Some(state) if state != change.from.as_str() => return Err(Error::Conflict("reports.state".into())),
+                Some(_) => {}
+            }
+            let at = change.at.0;
+            let closed_at = change.to.is_final().then_some(at);
+            let responds = matches!(change.actor, ReportAuthor::Team(_)) && change.to.finder_is_told();
+            query(
+                "UPDATE reports SET state = $1, updated_at = $2, \
+                 closed_at = CASE WHEN $3 IS NULL THEN NULL ELSE COALESCE(closed_at, $3) END, \
+                 duplicate_of = $4, \
+                 first_response_at = CASE WHEN $5 THEN COALESCE(first_response_at, $2) ELSE first_response_at END \
+                 WHERE enterprise_id = $6 AND id = $7 AND state = $8",
+            )
+            .bind(change.to.as_str())
+            .bind(at)
+            .bind(closed_at)
+            .bind(change.duplicate_of.map(|d| d.to_string()))
+            .bind(responds)
+            .bind(enterprise.to_string())
+            .bind(change.report_id.to_string())
+            .bind(change.from.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let seq: i64 = query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM report_transitions WHERE report_id = $1")
+                .bind(change.report_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            let (actor, actor_user) = author_columns(change.actor);
+            query(&format!("INSERT INTO report_transitions ({TRANSITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(change.report_id.to_string())
+                .bind(seq)
+                .bind(change.from.as_str())
+                .bind(change.to.as_str())
+                .bind(actor)
+                .bind(actor_user)
+                .bind(change.duplicate_of.map(|d| d.to_string()))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            append_audit(&mut tx, audit).await?;
+            let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
+                .bind(change.report_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            report_row(&row).map(Some)
+        })
+    }
+
+    async fn report_transitions(
+        &self,
+        enterprise: EnterpriseId,
+        report: Option<ReportId>,
+    ) -> Result<Vec<ReportTransitionRow>> {
+        let rows = query(&format!(
+            "SELECT {TRANSITION_COLUMNS} FROM report_transitions \
+             WHERE report_id IN (SELECT id FROM reports WHERE enterprise_id = $1 AND ($2 IS NULL OR id = $2)) \
+             ORDER BY report_id, seq"
+        ))
+        .bind(enterprise.to_string())
+        .bind(report.map(|r| r.to_string()))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(transition_row).collect()
+    }
+
+    async fn set_report_triage(
+        &self,
+        enterprise: EnterpriseId,
         report: ReportId,
-        state: domain::desk::ReportState,
+        triage: &ReportTriage,
         at: Millis,
         audit: &AuditDraft,
     ) -> Result<Option<ReportRow>> {
         transaction!(self.writer(), |tx| {
-            let closed_at = state.is_final().then_some(at.0);
             let done = query(
-                "UPDATE reports SET state = $1, updated_at = $2, \
-                 closed_at = CASE WHEN $3 IS NULL THEN NULL ELSE COALESCE(closed_at, $3) END \
-                 WHERE enterprise_id = $4 AND id = $5",
+                "UPDATE reports SET assignee_id = $1, cvss_v3 = $2, cvss_v4 = $3, updated_at = $4 \
+                 WHERE enterprise_id = $5 AND id = $6",
             )
-            .bind(state.as_str())
+            .bind(triage.assignee.map(|u| u.to_string()))
+            .bind(&triage.cvss_v3)
+            .bind(&triage.cvss_v4)
             .bind(at.0)
-            .bind(closed_at)
             .bind(enterprise.to_string())
             .bind(report.to_string())
             .execute(&mut *tx)
@@ -437,6 +566,90 @@ impl store::DeskStore for SqlStore {
                 .await?;
             report_row(&row).map(Some)
         })
+    }
+
+    async fn add_report_note(&self, enterprise: EnterpriseId, note: &ReportNoteRow, audit: &AuditDraft) -> Result<()> {
+        transaction!(self.writer(), |tx| {
+            let touched = query("UPDATE reports SET updated_at = $1 WHERE id = $2 AND enterprise_id = $3")
+                .bind(note.created_at.0)
+                .bind(note.report_id.to_string())
+                .bind(enterprise.to_string())
+                .execute(&mut *tx)
+                .await?;
+            if touched.rows_affected() == 0 {
+                return Err(Error::NotFound);
+            }
+            query(&format!("INSERT INTO report_notes ({NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                .bind(note.id.to_string())
+                .bind(note.report_id.to_string())
+                .bind(note.author.to_string())
+                .bind(&note.body_ct)
+                .bind(note.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            append_audit(&mut tx, audit).await?;
+            Ok(())
+        })
+    }
+
+    async fn report_notes(&self, enterprise: EnterpriseId, report: ReportId) -> Result<Vec<ReportNoteRow>> {
+        let rows = query(&format!(
+            "SELECT {NOTE_COLUMNS} FROM report_notes WHERE report_id = $1 AND {OF_ENTERPRISE} ORDER BY created_at, id"
+        ))
+        .bind(report.to_string())
+        .bind(enterprise.to_string())
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(note_row).collect()
+    }
+
+    async fn record_report_reminder(
+        &self,
+        enterprise: EnterpriseId,
+        reminder: &ReportReminderRow,
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        transaction!(self.writer(), |tx| {
+            let done = query(
+                "INSERT INTO report_reminders (report_id, clock, kind, sent_at) \
+                 SELECT id, $2, $3, $4 FROM reports WHERE id = $1 AND enterprise_id = $5 \
+                 ON CONFLICT (report_id, clock, kind) DO NOTHING",
+            )
+            .bind(reminder.report_id.to_string())
+            .bind(&reminder.clock)
+            .bind(&reminder.kind)
+            .bind(reminder.sent_at.0)
+            .bind(enterprise.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            append_audit(&mut tx, audit).await?;
+            Ok(true)
+        })
+    }
+
+    async fn report_reminders(&self, enterprise: EnterpriseId, limit: u32) -> Result<Vec<ReportReminderRow>> {
+        let rows = query(
+            "SELECT report_id, clock, kind, sent_at FROM report_reminders \
+             WHERE report_id IN (SELECT id FROM reports WHERE enterprise_id = $1) \
+             ORDER BY sent_at DESC, report_id, clock, kind LIMIT $2",
+        )
+        .bind(enterprise.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReportReminderRow {
+                    report_id: ReportId(decode::uuid(&text(row, "report_id")?)?),
+                    clock: text(row, "clock")?,
+                    kind: text(row, "kind")?,
+                    sent_at: Millis(row.try_get("sent_at")?),
+                })
+            })
+            .collect()
     }
 
     async fn purge_finder_data(

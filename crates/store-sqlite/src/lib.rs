@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 16, name: "message_control", sql: include_str!("../migrations/0016_message_control.sql") },
     Migration { version: 17, name: "device_wipe", sql: include_str!("../migrations/0017_device_wipe.sql") },
     Migration { version: 18, name: "elevation_and_pin", sql: include_str!("../migrations/0018_elevation_and_pin.sql") },
+    Migration { version: 19, name: "desk_triage", sql: include_str!("../migrations/0019_desk_triage.sql") },
 ];
 
 /// The SQLite backend: one writer connection and a few read-only readers over one file.

@@ -64,6 +64,15 @@ pub struct ReportRow {
     pub closed_at: Option<Millis>,
     pub purged_at: Option<Millis>,
     pub last_seq: i64,
+    /// Triage (D4): the team member working the report.
+    pub assignee: Option<UserId>,
+    /// CVSS 3.x and 4.0 vectors as the team set them (the server scores them when read).
+    pub cvss_v3: Option<String>,
+    pub cvss_v4: Option<String>,
+    /// For a duplicate: the report it repeats.
+    pub duplicate_of: Option<domain::ReportId>,
+    /// When the finder first heard from the team: the first-response clock's goal.
+    pub first_response_at: Option<Millis>,
 }
 
 /// Who wrote an entry in a report's thread.
@@ -82,6 +91,49 @@ pub struct ReportMessageRow {
     pub author: ReportAuthor,
     pub body_ct: Vec<u8>,
     pub created_at: Millis,
+}
+
+/// One state change of a report. `from` is what the writer saw: the store refuses the change
+/// (`Conflict`) when the report has moved on meanwhile, so two people cannot both decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportTransitionRow {
+    pub report_id: domain::ReportId,
+    /// Assigned by the store.
+    pub seq: i64,
+    pub from: domain::desk::ReportState,
+    pub to: domain::desk::ReportState,
+    pub actor: ReportAuthor,
+    pub at: Millis,
+    /// Only with `to` = duplicate: the original report (of the same enterprise).
+    pub duplicate_of: Option<domain::ReportId>,
+}
+
+/// What the team records while triaging, apart from the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportTriage {
+    pub assignee: Option<UserId>,
+    pub cvss_v3: Option<String>,
+    pub cvss_v4: Option<String>,
+}
+
+/// An internal note: the team's alone, never shown to the finder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportNoteRow {
+    pub id: domain::ReportMessageId,
+    pub report_id: domain::ReportId,
+    pub author: UserId,
+    pub body_ct: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// A reminder (`due-soon`) or escalation (`missed`) sent for one clock of one report; each is
+/// recorded once, which is what keeps it from going out twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportReminderRow {
+    pub report_id: domain::ReportId,
+    pub clock: String,
+    pub kind: String,
+    pub sent_at: Millis,
 }
 
 /// A file attached to a report by the finder or the team; its bytes are sealed on disk.
@@ -120,7 +172,8 @@ pub trait DeskStore: Send + Sync {
     async fn get_report(&self, enterprise: EnterpriseId, id: domain::ReportId) -> Result<Option<ReportRow>>;
     /// Newest first.
     async fn list_reports(&self, enterprise: EnterpriseId) -> Result<Vec<ReportRow>>;
-    /// Appends to the thread (the store assigns `seq`) and touches the report's `updated_at`.
+    /// Appends to the thread (the store assigns `seq`) and touches the report's `updated_at`; a
+    /// team message sets `first_response_at` if unset.
     async fn append_report_message(
         &self,
         enterprise: EnterpriseId,
@@ -150,16 +203,46 @@ pub trait DeskStore: Send + Sync {
         token_hash: &[u8],
     ) -> Result<()>;
     async fn report_by_access_token(&self, token_hash: &[u8]) -> Result<Option<ReportRow>>;
-    /// Moves the report to `state`; sets `closed_at` on entering a final state and clears it on
-    /// reopening. `None` when the report does not exist in this enterprise.
+    /// Moves the report from `change.from` to `change.to` and records the transition; sets
+    /// `closed_at` on entering a final state and clears it on reopening, sets `duplicate_of`, and
+    /// (when the team moves it to a state the finder is told of) `first_response_at` if unset.
+    /// `None` when the report does not exist in this enterprise; `Conflict("reports.state")` when
+    /// its state is no longer `change.from`.
     async fn set_report_state(
         &self,
         enterprise: EnterpriseId,
+        change: &ReportTransitionRow,
+        audit: &AuditDraft,
+    ) -> Result<Option<ReportRow>>;
+    /// The transitions of one report, or of every report of the enterprise, by report and seq.
+    async fn report_transitions(
+        &self,
+        enterprise: EnterpriseId,
+        report: Option<domain::ReportId>,
+    ) -> Result<Vec<ReportTransitionRow>>;
+    /// Sets assignee and CVSS vectors. `None` when the report does not exist in this enterprise.
+    async fn set_report_triage(
+        &self,
+        enterprise: EnterpriseId,
         report: domain::ReportId,
-        state: domain::desk::ReportState,
+        triage: &ReportTriage,
         at: Millis,
         audit: &AuditDraft,
     ) -> Result<Option<ReportRow>>;
+    /// `NotFound` when the report does not exist in this enterprise.
+    async fn add_report_note(&self, enterprise: EnterpriseId, note: &ReportNoteRow, audit: &AuditDraft) -> Result<()>;
+    /// Oldest first.
+    async fn report_notes(&self, enterprise: EnterpriseId, report: domain::ReportId) -> Result<Vec<ReportNoteRow>>;
+    /// Records the reminder unless one of its kind was recorded for the clock before; `true` when
+    /// this call recorded it (and so should send it). The audit goes with it.
+    async fn record_report_reminder(
+        &self,
+        enterprise: EnterpriseId,
+        reminder: &ReportReminderRow,
+        audit: &AuditDraft,
+    ) -> Result<bool>;
+    /// Every reminder of the enterprise's reports, newest first, at most `limit`.
+    async fn report_reminders(&self, enterprise: EnterpriseId, limit: u32) -> Result<Vec<ReportReminderRow>>;
     /// Deletes finder contact data (email, IP, tokens, and the name unless they asked for public
     /// credit) of the enterprise's reports closed before `closed_before`, with `audit` in the same
     /// transaction when any was purged. Returns how many reports were purged.

@@ -198,7 +198,12 @@ catalogue! {
     DeskReportTeamFiles = "desk.report.team-files", Desk, Report, Always, ["files"], "The security team added files to a report.";
     DeskReportReply = "desk.report.reply", Desk, Report, Always, [], "The security team wrote to the finder.";
     DeskReportFinderReply = "desk.report.finder-reply", Desk, Report, Always, [], "The finder wrote to the security team.";
-    DeskReportState = "desk.report.state", Desk, Report, Always, ["state"], "A report changed state.";
+    DeskReportState = "desk.report.state", Desk, Report, Always, ["from", "state", "duplicate_of"], "A report changed state, or a move the state machine does not allow was refused.";
+    DeskReportWithdraw = "desk.report.withdraw", Desk, Report, Always, ["from"], "The finder withdrew their report.";
+    DeskReportTriage = "desk.report.triage", Desk, Report, Always, ["assignee", "cvss_v3", "cvss_v4"], "The team assigned a report or set its CVSS vectors.";
+    DeskReportNote = "desk.report.note", Desk, Report, Always, [], "The team added an internal note to a report.";
+    DeskReportReminder = "desk.report.reminder", Desk, Report, Always, ["clock", "kind", "due_at"], "A clock of a report is about to run out (due-soon) or ran out (missed); the desk reminded the assignee or the whole team.";
+    DeskClocksUpdate = "desk.clocks.update", Desk, Policy, Always, ["time_zone", "working_days", "holidays", "imported"], "The desk's response clocks, working week or holidays changed.";
     DeskReportPurge = "desk.report.purge", Desk, None, Always, ["closed_before"], "Finder contact data of long-closed reports was deleted.";
 }
 

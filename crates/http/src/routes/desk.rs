@@ -11,6 +11,8 @@ use axum::Json;
 use domain::desk::{DeskPage, ReportInput};
 use domain::{ReportId, Rule};
 use serde::Deserialize;
+use domain::desk_clock::ClockSettings;
+use services::desk::triage::{DeskDashboard, TeamMemberView, TriageInput};
 use services::desk::{
     DeskKeyView, DeskPageView, DeskPolicy, FinderCredential, FinderReportView, KeyAlgorithm, Receipt, ReportSummary,
     ReportView,
@@ -129,7 +131,23 @@ pub async fn finder_reply(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
 }
 
-/// GET /api/v1/desk/reports — the security team's inbox, newest first.
+/// POST /api/v1/security/reports/withdrawal — the finder withdraws their report.
+#[utoipa::path(post, path = "/api/v1/security/reports/withdrawal", tag = "security-desk", request_body = StatusRequest,
+    responses((status = 200, body = FinderReportView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The report is resolved or closed and can no longer be withdrawn", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn finder_withdraw(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<StatusRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let view = state.services.desk.finder_withdraw(credential(&body.receipt_code, &body.status_link)?).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
+}
+
+/// GET /api/v1/desk/reports — the security team's inbox: open reports by the soonest due clock
+/// (overdue first), then the rest, newest first.
 #[utoipa::path(get, path = "/api/v1/desk/reports", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = [ReportSummary]), (status = 403, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn list_reports(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<ReportSummary>>, Problem> {
@@ -179,16 +197,23 @@ pub async fn team_reply(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateRequest {
-    /// One of new, acknowledged, triaging, needs-info, accepted, fixing, resolved, disclosed,
-    /// closed, duplicate, informative, not-applicable, spam, withdrawn.
+    /// One of the report's `state_choices`: acknowledged, triaging, needs-info, accepted,
+    /// fixing, resolved, disclosed, closed, duplicate, informative, not-applicable or spam.
+    #[schema(pattern = "^[a-z-]{3,20}$")]
     pub state: String,
+    /// Required with `duplicate`: the report this one repeats.
+    #[serde(default)]
+    #[schema(format = Uuid)]
+    pub duplicate_of: Option<String>,
 }
 
-/// PUT /api/v1/desk/reports/{id}/state — move a report along; a verified finder is notified.
+/// PUT /api/v1/desk/reports/{id}/state — move a report along the state machine; a verified
+/// finder is notified (except of spam).
 #[utoipa::path(put, path = "/api/v1/desk/reports/{report_id}/state", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
     params(("report_id" = String, Path)), request_body = StateRequest,
     responses((status = 200, body = ReportView), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
         (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The state machine does not allow this move from the current state (`allowed` lists what it does), or someone changed the state meanwhile", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn set_state(
     State(state): State<AppState>,
@@ -199,7 +224,107 @@ pub async fn set_state(
 ) -> Result<Json<ReportView>, Problem> {
     let new_state = domain::desk::ReportState::parse(&body.state)
         .ok_or_else(|| Problem::invalid("state", Rule::InvalidValue, "state: not a report state"))?;
-    Ok(Json(state.services.desk.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state).await?))
+    let duplicate_of = body
+        .duplicate_of
+        .as_deref()
+        .map(|d| {
+            ReportId::parse(d.trim())
+                .ok_or_else(|| Problem::invalid("duplicate_of", Rule::InvalidValue, "duplicate_of: not a report id"))
+        })
+        .transpose()?;
+    Ok(Json(state.services.desk.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state, duplicate_of).await?))
+}
+
+/// PUT /api/v1/desk/reports/{id}/triage — assign the report and set its CVSS vectors (scored by
+/// the server). Every field is replaced; null clears it.
+#[utoipa::path(put, path = "/api/v1/desk/reports/{report_id}/triage", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), request_body = TriageInput,
+    responses((status = 200, body = ReportView), (status = 422, description = "A vector that does not parse (the detail names the metric), or an assignee outside the security team", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn set_triage(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TriageInput>,
+) -> Result<Json<ReportView>, Problem> {
+    Ok(Json(state.services.desk.set_report_triage(&auth.caller(), &origin, report_id(&id)?, body).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    #[schema(max_length = 32768)]
+    pub body: String,
+}
+
+/// POST /api/v1/desk/reports/{id}/notes — an internal note, never shown to the finder.
+#[utoipa::path(post, path = "/api/v1/desk/reports/{report_id}/notes", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), request_body = NoteRequest,
+    responses((status = 200, body = ReportView), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn add_note(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteRequest>,
+) -> Result<Json<ReportView>, Problem> {
+    Ok(Json(state.services.desk.add_report_note(&auth.caller(), &origin, report_id(&id)?, &body.body).await?))
+}
+
+/// GET /api/v1/desk/team — the security team members a report can be assigned to.
+#[utoipa::path(get, path = "/api/v1/desk/team", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [TeamMemberView])))]
+pub async fn list_team(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<TeamMemberView>>, Problem> {
+    Ok(Json(state.services.desk.desk_team(&auth.caller()).await?))
+}
+
+/// GET /api/v1/desk/dashboard — open reports by state and severity, clocks at risk, the share of
+/// clocks met over 90 days, the median time to a first response, recent reminders.
+#[utoipa::path(get, path = "/api/v1/desk/dashboard", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = DeskDashboard)))]
+pub async fn dashboard(State(state): State<AppState>, auth: Auth) -> Result<Json<DeskDashboard>, Problem> {
+    Ok(Json(state.services.desk.desk_dashboard(&auth.caller()).await?))
+}
+
+/// GET /api/v1/desk/clocks — the response clocks, working week, time zone and holidays.
+#[utoipa::path(get, path = "/api/v1/desk/clocks", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ClockSettings)))]
+pub async fn get_clocks(State(state): State<AppState>, auth: Auth) -> Result<Json<ClockSettings>, Problem> {
+    Ok(Json(state.services.desk.desk_clocks(&auth.caller()).await?))
+}
+
+/// PUT /api/v1/desk/clocks — replace the clock settings; every due time follows at once.
+#[utoipa::path(put, path = "/api/v1/desk/clocks", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    request_body = ClockSettings,
+    responses((status = 200, body = ClockSettings), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_clocks(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<ClockSettings>,
+) -> Result<Json<ClockSettings>, Problem> {
+    Ok(Json(state.services.desk.put_desk_clocks(&auth.caller(), &origin, body).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolidayImport {
+    /// The text of an iCalendar (RFC 5545) file: each event's dates become days off.
+    #[schema(max_length = 524288)]
+    pub calendar: String,
+}
+
+/// POST /api/v1/desk/clocks/holidays — add the days off of an iCalendar file to the holidays.
+#[utoipa::path(post, path = "/api/v1/desk/clocks/holidays", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    request_body = HolidayImport,
+    responses((status = 200, body = ClockSettings), (status = 422, description = "The file does not parse, or an event is not a date", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn import_holidays(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<HolidayImport>,
+) -> Result<Json<ClockSettings>, Problem> {
+    Ok(Json(state.services.desk.import_holidays(&auth.caller(), &origin, &body.calendar).await?))
 }
 
 /// GET /api/v1/desk/keys — the organisation's OpenPGP keys, active first, with expiry warnings.

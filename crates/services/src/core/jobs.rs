@@ -28,16 +28,19 @@ pub enum JobKind {
     ShredFiles,
     /// M2: a scheduled message is due; it is delivered as if sent now.
     DeliverMessage,
+    /// D4: remind the assignee of report clocks about to run out, escalate missed ones.
+    RemindDeskClocks,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::PurgeClosedReports,
         JobKind::SweepPartialFiles,
         JobKind::ExpireMessage,
         JobKind::MessageWindow,
         JobKind::ShredFiles,
         JobKind::DeliverMessage,
+        JobKind::RemindDeskClocks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +51,7 @@ impl JobKind {
             JobKind::MessageWindow => "messages.window",
             JobKind::ShredFiles => "messages.shred-files",
             JobKind::DeliverMessage => "messages.deliver",
+            JobKind::RemindDeskClocks => "desk.remind-clocks",
         }
     }
 
@@ -59,6 +63,7 @@ impl JobKind {
     pub fn period(self) -> Option<Duration> {
         match self {
             JobKind::PurgeClosedReports | JobKind::SweepPartialFiles => Some(Duration::from_secs(3600)),
+            JobKind::RemindDeskClocks => Some(Duration::from_secs(60)),
             JobKind::ExpireMessage | JobKind::MessageWindow | JobKind::ShredFiles | JobKind::DeliverMessage => None,
         }
     }

@@ -50,6 +50,7 @@ impl Desk {
             )));
         }
         self.append_thread(&row, store::ReportAuthor::Finder, &body, None).await?;
+        self.resume_after_finder_answer(&row).await?;
         let row = self.desk_store.get_report(row.enterprise_id, row.id).await?.ok_or(Error::NotFound("report"))?;
         self.finder_view(&row).await
     }

@@ -3,28 +3,6 @@
 use super::*;
 
 impl Desk {
-    pub async fn desk_reports(&self, caller: &Caller) -> Result<Vec<ReportSummary>> {
-        let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
-        let key = self.core.keys.enterprise_key(enterprise).await?;
-        self.desk_store
-            .list_reports(enterprise)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(ReportSummary {
-                    id: r.id,
-                    title: self.open_content(&key, r)?.title,
-                    state: r.state,
-                    state_label: r.state.label().to_owned(),
-                    was_encrypted: r.was_encrypted,
-                    submitted_at: r.created_at.rfc3339(),
-                    updated_at: r.updated_at.rfc3339(),
-                    messages: r.last_seq,
-                })
-            })
-            .collect()
-    }
-
     pub async fn desk_report(&self, caller: &Caller, id: ReportId) -> Result<ReportView> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
         let row = self.desk_store.get_report(enterprise, id).await?.ok_or(Error::NotFound("report"))?;
@@ -49,6 +27,8 @@ impl Desk {
         let key: Arc<crypto::DataKey> = self.core.keys.enterprise_key(row.enterprise_id).await?;
         let content = self.open_content(&key, row)?;
         let id = row.id.to_string();
+        let (history, notes, clocks, assignee) = self.triage_parts(&key, row).await?;
+        let (v3, v4) = triage::scores(row);
         let open = |ct: &Option<Vec<u8>>, column: &str| {
             ct.as_ref().map(|ct| key.open_str(ct, report_aad(&id, column))).transpose()
         };
@@ -56,10 +36,20 @@ impl Desk {
             id: row.id,
             state: row.state,
             state_label: row.state.label().to_owned(),
-            state_choices: ReportState::ALL
-                .into_iter()
-                .map(|state| super::StateChoice { state, label: state.label().to_owned() })
+            state_choices: row
+                .state
+                .next_states()
+                .iter()
+                .map(|&state| super::StateChoice { state, label: state.label().to_owned() })
                 .collect(),
+            duplicate_of: row.duplicate_of,
+            assignee,
+            severity: v4.as_ref().or(v3.as_ref()).map(|s| s.severity.as_str().to_owned()),
+            cvss_v3: v3.as_ref().map(triage::cvss_view),
+            cvss_v4: v4.as_ref().map(triage::cvss_view),
+            clocks,
+            history,
+            notes,
             title: content.title,
             description: content.description,
             affected_urls: content.affected_urls,

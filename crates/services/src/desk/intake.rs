@@ -82,6 +82,11 @@ impl Desk {
             closed_at: None,
             purged_at: None,
             last_seq: 0,
+            assignee: None,
+            cvss_v3: None,
+            cvss_v4: None,
+            duplicate_of: None,
+            first_response_at: None,
         };
         // The audit trail records that a report arrived, never who sent it or from where.
         let audit = anonymous_draft(enterprise, Action::DeskReportSubmit, id);
@@ -158,29 +163,6 @@ impl Desk {
             ),
         });
         Ok(())
-    }
-
-    /// The security team moves a report to another state; a verified finder gets a notice.
-    pub async fn set_report_state(
-        &self,
-        caller: &Caller,
-        origin: &Origin,
-        id: ReportId,
-        state: ReportState,
-    ) -> Result<ReportView> {
-        let enterprise = self.require_security_team(caller, Action::DeskReportState).await?;
-        let audit = AuditDraft {
-            detail: serde_json::json!({ "state": state.as_str() }).to_string(),
-            ..draft(caller, origin, Some(enterprise), Action::DeskReportState, Some(format!("report:{id}")))
-        };
-        let row = self
-            .desk_store
-            .set_report_state(enterprise, id, state, Millis::now(), &audit)
-            .await?
-            .ok_or(Error::NotFound("report"))?;
-        self.notify_finder(&row, "The security team changed the state of your report.").await?;
-        self.announce_to_team(enterprise, id).await;
-        self.report_view(&row).await
     }
 
     /// Deletes finder contact data of reports closed longer ago than the retention period.

@@ -17,6 +17,8 @@ mod intake;
 mod keys;
 pub mod markdown;
 mod pages;
+mod calendar;
+pub mod triage;
 
 use crate::{draft, Caller, Error, Result};
 pub use crypto::openpgp::{wkd_hash, KeyAlgorithm};
@@ -171,6 +173,15 @@ pub struct ReportSummary {
     pub submitted_at: String,
     pub updated_at: String,
     pub messages: i64,
+    /// From the CVSS 4.0 vector where there is one, else 3.x; absent while unscored.
+    pub severity: Option<String>,
+    pub score: Option<f64>,
+    /// The assignee's name.
+    pub assignee: Option<String>,
+    /// The soonest due time among the running clocks of an open report.
+    pub next_due_at: Option<String>,
+    /// A clock is overdue or within the reminder margin.
+    pub at_risk: bool,
 }
 
 /// A state the team may move a report to, with its name for people.
@@ -189,8 +200,22 @@ pub struct ReportView {
     #[schema(value_type = String)]
     pub state: ReportState,
     pub state_label: String,
-    /// The states the team may choose from now.
+    /// The states the team may move the report to from this one.
     pub state_choices: Vec<StateChoice>,
+    /// For a duplicate: the report it repeats.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub duplicate_of: Option<ReportId>,
+    pub assignee: Option<triage::TeamMemberView>,
+    pub cvss_v3: Option<triage::CvssView>,
+    pub cvss_v4: Option<triage::CvssView>,
+    /// From the 4.0 vector where there is one, else 3.x.
+    pub severity: Option<String>,
+    /// First response, triage and resolution, in working days of the desk's calendar.
+    pub clocks: Vec<triage::ClockView>,
+    /// Every state change, oldest first.
+    pub history: Vec<triage::TransitionView>,
+    /// Internal notes: never shown to the finder.
+    pub notes: Vec<triage::NoteView>,
     pub title: String,
     pub description: String,
     pub affected_urls: Vec<String>,
