@@ -80,7 +80,9 @@ const V3_REQUIRED: [&str; 8] = ["AV", "AC", "PR", "UI", "S", "C", "I", "A"];
 
 /// Parses and scores a vector of the given version. `field` names the request field in errors.
 pub fn parse(field: &str, raw: &str, version: CvssVersion) -> Result<CvssScore, FieldError> {
-    let raw = raw.trim();
+    // Metric names and values are letters; people type them in either case.
+    let upper = raw.trim().to_ascii_uppercase();
+    let raw = upper.as_str();
     let invalid = |message: String| FieldError::new(field, Rule::InvalidValue, message);
     if raw.is_empty() {
         return Err(FieldError::new(field, Rule::Empty, "must not be empty"));
@@ -200,14 +202,8 @@ mod tests {
             score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H", V4),
             (10.0, Severity::Critical)
         );
-        assert_eq!(
-            score("CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", V4),
-            (8.5, Severity::High)
-        );
-        assert_eq!(
-            score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N", V4),
-            (0.0, Severity::None)
-        );
+        assert_eq!(score("CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", V4), (8.5, Severity::High));
+        assert_eq!(score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N", V4), (0.0, Severity::None));
         // A threat metric counts: exploitation unreported lowers the score (the crate's own tests
         // check every 4.0 vector against Red Hat's reference implementation).
         let (threat, _) = score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U", V4);

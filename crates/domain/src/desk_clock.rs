@@ -136,9 +136,14 @@ impl ClockSettings {
             week[n] = true;
         }
         if !week.iter().any(|w| *w) {
-            return Err(FieldError::new("working_days", Rule::Empty, "at least one day of the week must be a working day"));
+            return Err(FieldError::new(
+                "working_days",
+                Rule::Empty,
+                "at least one day of the week must be a working day",
+            ));
         }
-        self.working_days = WEEKDAYS.iter().zip(week).filter(|(_, on)| *on).map(|((n, _), _)| (*n).to_owned()).collect();
+        self.working_days =
+            WEEKDAYS.iter().zip(week).filter(|(_, on)| *on).map(|((n, _), _)| (*n).to_owned()).collect();
         if self.holidays.len() > MAX_HOLIDAYS {
             return Err(FieldError::new("holidays", Rule::TooLong, format!("at most {MAX_HOLIDAYS} holidays")));
         }
@@ -168,13 +173,9 @@ impl ClockSettings {
         in_range("first_response_days", self.first_response_days, 1..=30)?;
         in_range("triage_days", self.triage_days, 1..=90)?;
         let r = &self.resolution_days;
-        for (name, days) in [
-            ("critical", r.critical),
-            ("high", r.high),
-            ("medium", r.medium),
-            ("low", r.low),
-            ("unscored", r.unscored),
-        ] {
+        for (name, days) in
+            [("critical", r.critical), ("high", r.high), ("medium", r.medium), ("low", r.low), ("unscored", r.unscored)]
+        {
             in_range(&format!("resolution_days.{name}"), days, 1..=365)?;
         }
         in_range("remind_before_hours", self.remind_before_hours, 1..=72)?;
@@ -415,7 +416,12 @@ impl ReportTimeline<'_> {
         let accepted = self.first_entry(self.created_at, |s| matches!(s, ReportState::Accepted | ReportState::Fixing));
         let goals = [
             (ClockKind::FirstResponse, Some(self.created_at), self.first_response_at, settings.first_response_days),
-            (ClockKind::Triage, Some(self.created_at), self.first_entry(self.created_at, decided), settings.triage_days),
+            (
+                ClockKind::Triage,
+                Some(self.created_at),
+                self.first_entry(self.created_at, decided),
+                settings.triage_days,
+            ),
             (
                 ClockKind::Resolution,
                 accepted,
@@ -423,10 +429,7 @@ impl ReportTimeline<'_> {
                 settings.resolution_days_for(self.severity),
             ),
         ];
-        goals
-            .into_iter()
-            .map(|(kind, start, goal, days)| self.clock(kind, start, goal, days, calendar, now))
-            .collect()
+        goals.into_iter().map(|(kind, start, goal, days)| self.clock(kind, start, goal, days, calendar, now)).collect()
     }
 
     fn clock(
@@ -577,10 +580,13 @@ mod tests {
         let due = ny.advance(at("America/New_York", "2027-03-12T17:00"), 2 * DAY_MS);
         assert_eq!(civil("America/New_York", due), "2027-03-16T17:00:00");
         // A weekday that is 23 hours long still counts as one working day.
-        let (_, week) =
-            ClockSettings { time_zone: "Europe/Berlin".into(), working_days: vec!["sunday".into()], ..ClockSettings::default() }
-                .validate()
-                .unwrap();
+        let (_, week) = ClockSettings {
+            time_zone: "Europe/Berlin".into(),
+            working_days: vec!["sunday".into()],
+            ..ClockSettings::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(
             week.working_ms(at("Europe/Berlin", "2027-03-28T00:00"), at("Europe/Berlin", "2027-03-29T00:00")),
             DAY_MS
@@ -700,8 +706,9 @@ mod tests {
 
     #[test]
     fn a_calendar_with_no_working_day_in_reach_does_not_loop() {
-        let holidays: Vec<String> =
-            (0..MAX_HOLIDAYS as i64).map(|i| Date::new(2026, 1, 1).unwrap().checked_add(jiff::Span::new().days(i)).unwrap().to_string()).collect();
+        let holidays: Vec<String> = (0..MAX_HOLIDAYS as i64)
+            .map(|i| Date::new(2026, 1, 1).unwrap().checked_add(jiff::Span::new().days(i)).unwrap().to_string())
+            .collect();
         let (_, cal) = ClockSettings {
             working_days: vec!["monday".into()],
             holidays: holidays.into_iter().map(|date| Holiday { date, name: String::new() }).collect(),

@@ -279,7 +279,15 @@ fn field_sentence(e: &FieldError) -> String {
 
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
-        Problem { kind, detail: detail.into(), field: None, retry_after: None, failures: None, pin_set: None, allowed: None }
+        Problem {
+            kind,
+            detail: detail.into(),
+            field: None,
+            retry_after: None,
+            failures: None,
+            pin_set: None,
+            allowed: None,
+        }
     }
 
     /// The `field` member names the field as the API spells it; the detail, read by people, names

@@ -7,8 +7,8 @@ use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, ReportId, ReportMessageId, UserId};
 use store::decode;
 use store::{
-    DeskKeyRow, DeskPageRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportNoteRow, ReportReminderRow, ReportRow,
-    ReportTransitionRow, ReportTriage, Result,
+    DeskKeyRow, DeskPageRow, Error, ReportAuthor, ReportFileRow, ReportMessageRow, ReportNoteRow, ReportReminderRow,
+    ReportRow, ReportTransitionRow, ReportTriage, Result,
 };
 
 /// Keeps a report's rows (`report_id` is `$1`) to reports of the enterprise bound as `$2`.
@@ -493,22 +493,25 @@ impl store::DeskStore for SqlStore {
             .bind(change.from.as_str())
             .execute(&mut *tx)
             .await?;
-            let seq: i64 = query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM report_transitions WHERE report_id = $1")
-                .bind(change.report_id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+            let seq: i64 =
+                query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM report_transitions WHERE report_id = $1")
+                    .bind(change.report_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
             let (actor, actor_user) = author_columns(change.actor);
-            query(&format!("INSERT INTO report_transitions ({TRANSITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                .bind(change.report_id.to_string())
-                .bind(seq)
-                .bind(change.from.as_str())
-                .bind(change.to.as_str())
-                .bind(actor)
-                .bind(actor_user)
-                .bind(change.duplicate_of.map(|d| d.to_string()))
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            query(&format!(
+                "INSERT INTO report_transitions ({TRANSITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))
+            .bind(change.report_id.to_string())
+            .bind(seq)
+            .bind(change.from.as_str())
+            .bind(change.to.as_str())
+            .bind(actor)
+            .bind(actor_user)
+            .bind(change.duplicate_of.map(|d| d.to_string()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
             append_audit(&mut tx, audit).await?;
             let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
                 .bind(change.report_id.to_string())

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::desk::{DeskPage, ReportInput};
+use domain::desk_clock::ClockSettings;
 use domain::{ReportId, Rule};
 use serde::Deserialize;
-use domain::desk_clock::ClockSettings;
 use services::desk::triage::{DeskDashboard, TeamMemberView, TriageInput};
 use services::desk::{
     DeskKeyView, DeskPageView, DeskPolicy, FinderCredential, FinderReportView, KeyAlgorithm, Receipt, ReportSummary,
@@ -232,7 +232,9 @@ pub async fn set_state(
                 .ok_or_else(|| Problem::invalid("duplicate_of", Rule::InvalidValue, "duplicate_of: not a report id"))
         })
         .transpose()?;
-    Ok(Json(state.services.desk.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state, duplicate_of).await?))
+    Ok(Json(
+        state.services.desk.set_report_state(&auth.caller(), &origin, report_id(&id)?, new_state, duplicate_of).await?,
+    ))
 }
 
 /// PUT /api/v1/desk/reports/{id}/triage — assign the report and set its CVSS vectors (scored by

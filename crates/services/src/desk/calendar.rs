@@ -27,7 +27,11 @@ fn ics_date(raw: &str) -> Option<jiff::civil::Date> {
 
 pub fn holidays_from_ics(ics: &str) -> Result<Vec<Holiday>, FieldError> {
     if ics.len() > MAX_ICS_BYTES {
-        return Err(FieldError::new("calendar", Rule::TooLong, format!("must be at most {} KiB", MAX_ICS_BYTES / 1024)));
+        return Err(FieldError::new(
+            "calendar",
+            Rule::TooLong,
+            format!("must be at most {} KiB", MAX_ICS_BYTES / 1024),
+        ));
     }
     if !ics.trim_start().starts_with("BEGIN:VCALENDAR") {
         return Err(refuse("is not an iCalendar file: it must begin with BEGIN:VCALENDAR"));
@@ -38,9 +42,7 @@ pub fn holidays_from_ics(ics: &str) -> Result<Vec<Holiday>, FieldError> {
     let mut out = Vec::new();
     for (n, event) in calendar.components.iter().filter(|c| c.name.as_str() == "VEVENT").enumerate() {
         let which = format!("event {} ", n + 1);
-        let start = event
-            .find_prop("DTSTART")
-            .ok_or_else(|| refuse(format!("{which}has no DTSTART")))?;
+        let start = event.find_prop("DTSTART").ok_or_else(|| refuse(format!("{which}has no DTSTART")))?;
         let start = ics_date(start.val.as_str())
             .ok_or_else(|| refuse(format!("{which}has a DTSTART that is not a date: {:?}", start.val.as_str())))?;
         let end = match event.find_prop("DTEND") {
@@ -63,14 +65,20 @@ pub fn holidays_from_ics(ics: &str) -> Result<Vec<Holiday>, FieldError> {
         let years = match event.find_prop("RRULE").map(|p| p.val.as_str().to_ascii_uppercase()) {
             None => 1,
             Some(rule) if rule.split(';').any(|part| part == "FREQ=YEARLY") => YEARS_REPEATED,
-            Some(_) => return Err(refuse(format!("{which}repeats in a way other than yearly, which is not supported"))),
+            Some(_) => {
+                return Err(refuse(format!("{which}repeats in a way other than yearly, which is not supported")))
+            }
         };
         for year in 0..years {
             for d in 0..days.max(1) {
                 let Ok(day) = start.checked_add(jiff::Span::new().years(year).days(d)) else { continue };
                 out.push(Holiday { date: day.to_string(), name: name.clone() });
                 if out.len() > MAX_HOLIDAYS {
-                    return Err(FieldError::new("calendar", Rule::TooLong, format!("holds more than {MAX_HOLIDAYS} days off")));
+                    return Err(FieldError::new(
+                        "calendar",
+                        Rule::TooLong,
+                        format!("holds more than {MAX_HOLIDAYS} days off"),
+                    ));
                 }
             }
         }

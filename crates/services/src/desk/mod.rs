@@ -9,6 +9,7 @@
 //!   A wrong code and a malformed one get the same answer, after the same slow check.
 //! - Reports, finder details and keys are for the security role of the desk's enterprise only.
 
+mod calendar;
 pub mod defaults;
 pub mod files;
 mod finder;
@@ -17,7 +18,6 @@ mod intake;
 mod keys;
 pub mod markdown;
 mod pages;
-mod calendar;
 pub mod triage;
 
 use crate::{draft, Caller, Error, Result};

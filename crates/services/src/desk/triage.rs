@@ -538,7 +538,13 @@ impl Desk {
         self.report_view(&row).await
     }
 
-    pub async fn add_report_note(&self, caller: &Caller, origin: &Origin, id: ReportId, body: &str) -> Result<ReportView> {
+    pub async fn add_report_note(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        id: ReportId,
+        body: &str,
+    ) -> Result<ReportView> {
         let enterprise = self.require_security_team(caller, Action::DeskReportNote).await?;
         let Caller::User(person) = caller else {
             return Err(self.core.deny(caller, Action::DeskReportNote, Some(enterprise), "person", None).await);
@@ -598,7 +604,8 @@ impl Desk {
             .map(|n| {
                 Ok(NoteView {
                     author: name(&n.author)?,
-                    body: key.open_str(&n.body_ct, Aad { table: "report_notes", row: &n.id.to_string(), column: "body" })?,
+                    body: key
+                        .open_str(&n.body_ct, Aad { table: "report_notes", row: &n.id.to_string(), column: "body" })?,
                     at: n.created_at.rfc3339(),
                 })
             })
@@ -825,7 +832,11 @@ impl Desk {
                     self.send_mail(crate::mail::Mail {
                         to: Self::user_email(&key, user)?,
                         subject: subject.clone(),
-                        body: format!("{first_line}\n\nOpen it in the desk: {}/desk#report/{}\n", self.links_base(), r.id),
+                        body: format!(
+                            "{first_line}\n\nOpen it in the desk: {}/desk#report/{}\n",
+                            self.links_base(),
+                            r.id
+                        ),
                     });
                 }
                 self.announce_to_team(enterprise, r.id).await;

@@ -282,7 +282,7 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
     assert_eq!(full.finder_ip.as_deref(), Some("192.0.2.7"), "kept, sealed, because the desk turned it on");
 
     // A state change and a reply each send a notice with a fresh status link.
-    w.services.desk.set_report_state(&security, &origin(), id, ReportState::Accepted).await.unwrap();
+    w.services.desk.set_report_state(&security, &origin(), id, ReportState::Accepted, None).await.unwrap();
     let first = sink.next().await;
     assert!(first.data.contains("accepted"));
     let first_link = crate::smtp::link(&first, "https://chat.example.org/security/status?link=");
@@ -300,9 +300,9 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
     assert_eq!(w.services.desk.hall_of_fame().await.unwrap(), ["Grace Finder"]);
 
     // Closing and the retention period purge contact details; the credited name stays public.
-    w.services.desk.set_report_state(&security, &origin(), id, ReportState::Resolved).await.unwrap();
+    w.services.desk.set_report_state(&security, &origin(), id, ReportState::Resolved, None).await.unwrap();
     let _ = sink.next().await;
-    w.services.desk.set_report_state(&security, &origin(), id, ReportState::Closed).await.unwrap();
+    w.services.desk.set_report_state(&security, &origin(), id, ReportState::Closed, None).await.unwrap();
     let _ = sink.next().await;
     assert_eq!(w.services.desk.purge_closed_reports().await.unwrap(), 0, "within the retention period");
     let purge = domain::audit::AuditDraft::new(
@@ -326,6 +326,7 @@ async fn notices_go_only_to_confirmed_addresses_over_smtp_with_a_status_link() {
                 &origin(),
                 domain::ReportId::new(),
                 ReportState::Closed,
+                None,
             )
             .await,
         Err(Error::NotFound(_))
@@ -425,7 +426,8 @@ async fn the_security_team_decides_whether_finder_addresses_are_kept() {
     assert!(matches!(w.services.desk.put_desk_policy(&security, &origin(), &zero).await, Err(Error::Invalid(_))));
     w.services.desk.put_desk_policy(&security, &origin(), &on).await.unwrap();
     w.services.desk.submit_report(&origin(), &report()).await.unwrap();
-    let inbox = w.services.desk.desk_reports(&security).await.unwrap();
+    let mut inbox = w.services.desk.desk_reports(&security).await.unwrap();
+    inbox.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at));
     let newest = w.services.desk.desk_report(&security, inbox[0].id).await.unwrap();
     let oldest = w.services.desk.desk_report(&security, inbox[1].id).await.unwrap();
     assert_eq!((newest.finder_ip.as_deref(), oldest.finder_ip.as_deref()), (Some("192.0.2.7"), None));

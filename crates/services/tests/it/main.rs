@@ -4,6 +4,7 @@
 mod authorization;
 mod core;
 mod desk;
+mod desk_triage;
 mod devices;
 mod identity;
 mod keys;

@@ -826,6 +826,30 @@ mod desk_rows {
             closed_at: None,
             purged_at: None,
             last_seq: 0,
+            assignee: None,
+            cvss_v3: None,
+            cvss_v4: None,
+            duplicate_of: None,
+            first_response_at: None,
+        }
+    }
+
+    /// A state change by the team (or the finder, with `by` = None).
+    pub fn moved(
+        r: &ReportRow,
+        from: ReportState,
+        to: ReportState,
+        at: Millis,
+        by: Option<domain::UserId>,
+    ) -> store::ReportTransitionRow {
+        store::ReportTransitionRow {
+            report_id: r.id,
+            seq: 0,
+            from,
+            to,
+            actor: by.map_or(ReportAuthor::Finder, ReportAuthor::Team),
+            at,
+            duplicate_of: None,
         }
     }
 
@@ -932,25 +956,30 @@ conformance!(report_emails_verify_once_states_close_and_retention_purges_contact
 
     let other = enterprise(&store).await;
     let t = Millis::now();
+    use domain::desk::ReportState as S;
     assert!(store
-        .set_report_state(other, r.id, domain::desk::ReportState::Closed, t, &audit("x", Some(other)))
+        .set_report_state(other, &desk_rows::moved(&r, S::New, S::Closed, t, None), &audit("x", Some(other)))
         .await
         .unwrap()
         .is_none());
     let closed = store
-        .set_report_state(e, r.id, domain::desk::ReportState::Closed, t, &audit("x", Some(e)))
+        .set_report_state(e, &desk_rows::moved(&r, S::New, S::Closed, t, None), &audit("x", Some(e)))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(closed.closed_at, Some(t));
     let reopened = store
-        .set_report_state(e, r.id, domain::desk::ReportState::Triaging, t, &audit("x", Some(e)))
+        .set_report_state(e, &desk_rows::moved(&r, S::Closed, S::Triaging, t, None), &audit("x", Some(e)))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(reopened.closed_at, None);
     store
-        .set_report_state(e, r.id, domain::desk::ReportState::Spam, Millis(t.0 - 10_000), &audit("x", Some(e)))
+        .set_report_state(
+            e,
+            &desk_rows::moved(&r, S::Triaging, S::Spam, Millis(t.0 - 10_000), None),
+            &audit("x", Some(e)),
+        )
         .await
         .unwrap();
     let purge = audit("desk.report.purge", Some(e));
@@ -1162,6 +1191,105 @@ conformance!(desk_pages_are_replaced_per_enterprise_and_report_files_ride_on_rep
         "no such report"
     );
     assert_eq!(store.audit_count().await.unwrap(), events, "nothing half-written");
+});
+
+conformance!(report_triage_keeps_transitions_notes_and_reminders_inside_their_enterprise, |store| {
+    use domain::desk::ReportState as S;
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let team = user(&store, e, b"triage-team").await;
+    let r = desk_rows::report(e, b"triage-1");
+    store.create_report(&r, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
+    let original = desk_rows::report(e, b"triage-2");
+    store.create_report(&original, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
+    let t = Millis(1_800_000_000_000);
+
+    // A move from a state the report is no longer in is refused, and writes nothing.
+    let events = store.audit_count().await.unwrap();
+    let stale = desk_rows::moved(&r, S::Triaging, S::Accepted, t, Some(team.id));
+    assert!(matches!(store.set_report_state(e, &stale, &audit("x", Some(e))).await, Err(Error::Conflict(_))));
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    assert!(store.report_transitions(e, Some(r.id)).await.unwrap().is_empty());
+
+    // The team's move the finder is told of is the first response; the finder's is not.
+    let row = store
+        .set_report_state(e, &desk_rows::moved(&r, S::New, S::NeedsInfo, t, Some(team.id)), &audit("x", Some(e)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.first_response_at, Some(t));
+    let later = Millis(t.0 + 60_000);
+    store
+        .set_report_state(e, &desk_rows::moved(&r, S::NeedsInfo, S::Triaging, later, None), &audit("x", Some(e)))
+        .await
+        .unwrap();
+    let dup = store::ReportTransitionRow {
+        duplicate_of: Some(original.id),
+        ..desk_rows::moved(&r, S::Triaging, S::Duplicate, Millis(later.0 + 1), Some(team.id))
+    };
+    let row = store.set_report_state(e, &dup, &audit("x", Some(e))).await.unwrap().unwrap();
+    assert_eq!((row.state, row.duplicate_of, row.first_response_at), (S::Duplicate, Some(original.id), Some(t)));
+    let moves = store.report_transitions(e, Some(r.id)).await.unwrap();
+    assert_eq!(
+        moves.iter().map(|m| (m.seq, m.to)).collect::<Vec<_>>(),
+        [(1, S::NeedsInfo), (2, S::Triaging), (3, S::Duplicate)]
+    );
+    assert_eq!(moves[1].actor, store::ReportAuthor::Finder);
+    assert_eq!(moves[2].duplicate_of, Some(original.id));
+    assert_eq!(store.report_transitions(e, None).await.unwrap().len(), 3);
+    assert!(store.report_transitions(other, None).await.unwrap().is_empty(), "tenant filter");
+    assert!(store.report_transitions(other, Some(r.id)).await.unwrap().is_empty(), "tenant filter");
+
+    // A team message sets the first response of a report that had none.
+    let m = desk_rows::message(&original, store::ReportAuthor::Team(team.id));
+    store.append_report_message(e, &m, &audit("x", Some(e))).await.unwrap();
+    assert_eq!(store.get_report(e, original.id).await.unwrap().unwrap().first_response_at, Some(m.created_at));
+
+    // Assignment and vectors; another enterprise cannot set them.
+    let triage = store::ReportTriage {
+        assignee: Some(team.id),
+        cvss_v3: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
+        cvss_v4: None,
+    };
+    assert!(store.set_report_triage(other, r.id, &triage, t, &audit("x", Some(other))).await.unwrap().is_none());
+    let row = store.set_report_triage(e, r.id, &triage, t, &audit("x", Some(e))).await.unwrap().unwrap();
+    assert_eq!((row.assignee, row.cvss_v3.as_deref()), (Some(team.id), triage.cvss_v3.as_deref()));
+
+    // Notes stay with their enterprise.
+    let note = store::ReportNoteRow {
+        id: domain::ReportMessageId::new(),
+        report_id: r.id,
+        author: team.id,
+        body_ct: vec![9; 40],
+        created_at: t,
+    };
+    let events = store.audit_count().await.unwrap();
+    assert!(matches!(store.add_report_note(other, &note, &audit("x", Some(other))).await, Err(Error::NotFound)));
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    store.add_report_note(e, &note, &audit("desk.report.note", Some(e))).await.unwrap();
+    assert_eq!(store.report_notes(e, r.id).await.unwrap(), [note.clone()]);
+    assert!(store.report_notes(other, r.id).await.unwrap().is_empty());
+
+    // A reminder is recorded once per clock and kind; only the first call says to send it.
+    let reminder =
+        store::ReportReminderRow { report_id: r.id, clock: "triage".into(), kind: "due-soon".into(), sent_at: t };
+    let events = store.audit_count().await.unwrap();
+    assert!(store.record_report_reminder(e, &reminder, &audit("desk.report.reminder", Some(e))).await.unwrap());
+    assert!(!store.record_report_reminder(e, &reminder, &audit("desk.report.reminder", Some(e))).await.unwrap());
+    assert!(!store
+        .record_report_reminder(
+            other,
+            &store::ReportReminderRow { kind: "missed".into(), ..reminder.clone() },
+            &audit("x", Some(other))
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.audit_count().await.unwrap(), events + 1, "one reminder, one event");
+    let missed = store::ReportReminderRow { kind: "missed".into(), sent_at: later, ..reminder.clone() };
+    assert!(store.record_report_reminder(e, &missed, &audit("desk.report.reminder", Some(e))).await.unwrap());
+    assert_eq!(store.report_reminders(e, 10).await.unwrap(), [missed, reminder]);
+    assert_eq!(store.report_reminders(e, 1).await.unwrap().len(), 1);
+    assert!(store.report_reminders(other, 10).await.unwrap().is_empty());
 });
 
 /// The names of a store trait file's methods.
