@@ -671,3 +671,80 @@ async fn files_travel_with_the_form_and_the_api_and_bad_files_are_refused() {
     let file = post_form("/security/status/file", &[("receipt_code", &code), ("file_id", &team_file)]).send(&app).await;
     assert_eq!(file.text(), "Please retest after the fix.");
 }
+
+#[tokio::test]
+async fn triage_refusals_name_the_rule_over_http() {
+    let app = app().await;
+    let security = desk_app(&app).await;
+    let r = req(Method::POST, "/api/v1/security/reports")
+        .json(&json!({ "title": "Missing rate limit", "description": "The reset form takes any number of tries." }))
+        .send(&app)
+        .await;
+    let code = r.json()["receipt_code"].as_str().unwrap().to_owned();
+    let inbox = req(Method::GET, "/api/v1/desk/reports").bearer(&security).send(&app).await.json();
+    let id = inbox[0]["id"].as_str().unwrap().to_owned();
+    let path = |rest: &str| format!("/api/v1/desk/reports/{id}/{rest}");
+
+    // A move the state machine does not allow: 409, naming the states it does.
+    let r = req(Method::PUT, &path("state")).bearer(&security).json(&json!({ "state": "disclosed" })).send(&app).await;
+    let p = r.problem(409, "conflict");
+    assert_eq!(p["field"], "state");
+    assert!(p["allowed"].as_array().unwrap().iter().any(|s| s == "acknowledged"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("cannot move to disclosed"), "{p}");
+    let r = req(Method::PUT, &path("state")).bearer(&security).json(&json!({ "state": "fixed" })).send(&app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "state");
+    let r = req(Method::PUT, &path("state"))
+        .bearer(&security)
+        .json(&json!({ "state": "duplicate", "duplicate_of": "nope" }))
+        .send(&app)
+        .await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "duplicate_of");
+
+    // A malformed CVSS vector: the detail names the bad metric.
+    let r = req(Method::PUT, &path("triage"))
+        .bearer(&security)
+        .json(&json!({ "cvss_v4": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:Q/VA:H/SC:N/SI:N/SA:N" }))
+        .send(&app)
+        .await;
+    let p = r.problem(422, "invalid-field");
+    assert_eq!(p["field"], "cvss_v4");
+    assert!(p["detail"].as_str().unwrap().contains("VI"), "{p}");
+    let r = req(Method::PUT, &path("triage"))
+        .bearer(&security)
+        .json(&json!({ "cvss_v3": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N" }))
+        .send(&app)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["cvss_v3"]["score"], 6.1);
+
+    // Clock settings and holiday files: precise refusals, nothing changed.
+    let clocks = req(Method::GET, "/api/v1/desk/clocks").bearer(&security).send(&app).await.json();
+    let mut bad = clocks.clone();
+    bad["triage_days"] = json!(0);
+    let r = req(Method::PUT, "/api/v1/desk/clocks").bearer(&security).json(&bad).send(&app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "triage_days");
+    let r = req(Method::POST, "/api/v1/desk/clocks/holidays")
+        .bearer(&security)
+        .json(&json!({ "calendar": "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:31.12.2026\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n" }))
+        .send(&app)
+        .await;
+    let p = r.problem(422, "invalid-field");
+    assert_eq!(p["field"], "calendar");
+    assert!(p["detail"].as_str().unwrap().contains("DTSTART"), "{p}");
+    assert_eq!(req(Method::GET, "/api/v1/desk/clocks").bearer(&security).send(&app).await.json(), clocks);
+
+    // The finder withdraws; afterwards the team can move it nowhere.
+    let r = req(Method::POST, "/api/v1/security/reports/withdrawal")
+        .json(&json!({ "receipt_code": code }))
+        .send(&app)
+        .await;
+    assert_eq!(r.json()["state"], "withdrawn");
+    let r = req(Method::PUT, &path("state")).bearer(&security).json(&json!({ "state": "triaging" })).send(&app).await;
+    let p = r.problem(409, "conflict");
+    assert_eq!(p["allowed"], json!([]));
+    let r = req(Method::POST, "/api/v1/security/reports/withdrawal")
+        .json(&json!({ "receipt_code": code }))
+        .send(&app)
+        .await;
+    r.problem(409, "conflict");
+}

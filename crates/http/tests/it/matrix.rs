@@ -315,6 +315,32 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("GET", "/api/v1/desk/reports/{report_id}", Allow::Security, None),
     ("POST", "/api/v1/desk/reports/{report_id}/replies", Allow::Security, Some(r#"{"body":"Thanks, looking."}"#)),
     ("PUT", "/api/v1/desk/reports/{report_id}/state", Allow::Security, Some(r#"{"state":"acknowledged"}"#)),
+    (
+        "PUT",
+        "/api/v1/desk/reports/{report_id}/triage",
+        Allow::Security,
+        Some(r#"{"cvss_v3":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}"#),
+    ),
+    ("POST", "/api/v1/desk/reports/{report_id}/notes", Allow::Security, Some(r#"{"body":"Internal only."}"#)),
+    ("GET", "/api/v1/desk/team", Allow::Security, None),
+    ("GET", "/api/v1/desk/dashboard", Allow::Security, None),
+    ("GET", "/api/v1/desk/clocks", Allow::Security, None),
+    (
+        "PUT",
+        "/api/v1/desk/clocks",
+        Allow::Security,
+        Some(
+            r#"{"time_zone":"Europe/Berlin","working_days":["monday","tuesday","wednesday","thursday","friday"],"holidays":[],"first_response_days":3,"triage_days":10,"resolution_days":{"critical":10,"high":20,"medium":60,"low":90,"unscored":60},"remind_before_hours":24}"#,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/desk/clocks/holidays",
+        Allow::Security,
+        Some(
+            r#"{"calendar":"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"}"#,
+        ),
+    ),
     ("POST", "/api/v1/desk/reports/{report_id}/files?name=poc.txt", Allow::Security, Some("@file")),
     ("GET", "/api/v1/desk/reports/{report_id}/files/{report_file_id}", Allow::Security, None),
     ("GET", "/api/v1/desk/keys", Allow::Security, None),
@@ -333,6 +359,7 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
         Some(r#"{"receipt_code":"{receipt}","body":"More detail."}"#),
     ),
     ("POST", "/api/v1/security/reports/files?name=more.txt", Allow::Finder, Some("@file")),
+    ("POST", "/api/v1/security/reports/withdrawal", Allow::Finder, Some(r#"{"receipt_code":"{receipt}"}"#)),
     (
         "POST",
         "/api/v1/security/reports/files/{report_file_id}/download",
