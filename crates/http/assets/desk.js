@@ -1,33 +1,78 @@
-// The security team's desk: the inbox of reports, one report with its thread, state and reply,
-// the organisation's OpenPGP keys, and the public pages' Markdown.
+// The security team's desk: the dashboard, the inbox of reports by what is due next, one report
+// with its clocks, triage, thread and internal notes, the response clocks' calendar, the
+// organisation's OpenPGP keys, and the public pages' Markdown.
 import * as conclave from "/assets/api.js";
 import { connectLive } from "/assets/live.js";
 (() => {
   const $ = (id) => document.getElementById(id);
   let current = null;
+  let reportList = [];
+  const WEEK = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+  const SEVERITY = { critical: "Critical", high: "High", medium: "Medium", low: "Low", none: "None" };
+  const CLOCK_STATUS = {
+    "not-started": "Not started", running: "Running", paused: "Paused: waiting on the finder",
+    overdue: "Overdue", met: "Met", missed: "Missed", stopped: "Stopped (withdrawn)",
+  };
 
   function fail(e) { conclave.status(e.message, true); }
 
+  function severityBadge(severity, score) {
+    if (!severity) return conclave.h("span", { class: "muted" }, "Not scored");
+    return conclave.h("span", { class: "severity " + severity }, SEVERITY[severity] + (score !== null && score !== undefined ? " " + score.toFixed(1) : ""));
+  }
+
+  function hoursText(h) {
+    const abs = Math.abs(h);
+    const text = abs >= 24 ? (abs / 24).toFixed(1).replace(/\.0$/, "") + " working days" : abs.toFixed(1).replace(/\.0$/, "") + " working hours";
+    return h < 0 ? text + " over" : text;
+  }
+
+  async function loadDashboard() {
+    const d = await conclave.api("GET", "/api/v1/desk/dashboard");
+    const stat = (label, value, note) => conclave.h("div", { class: "stat" },
+      conclave.h("span", { class: "stat-value" }, value), conclave.h("span", { class: "stat-label" }, label), note ? conclave.h("span", { class: "muted" }, note) : null);
+    const share = (c) => c.share_met === null ? "—" : Math.round(c.share_met * 100) + "%";
+    $("dashboard").replaceChildren(
+      stat("open reports", String(d.open_reports), d.open_by_state.map((s) => s.label + " " + s.count).join(" · ")),
+      stat("by severity", d.open_by_severity.map((s) => s.label + " " + s.count).join(" · ") || "—"),
+      ...d.clocks_last_90_days.map((c) => stat(c.label.toLowerCase() + " met, 90 days", share(c), c.met + " met, " + c.missed + " missed")),
+      stat("median first response", d.median_first_response_hours === null ? "—" : d.median_first_response_hours + " h", "over 90 days"),
+    );
+    const risk = $("at-risk");
+    risk.replaceChildren(...d.at_risk.map((r) => conclave.h("li", {},
+      conclave.h("a", { href: "#report/" + r.id, onclick: (ev) => { ev.preventDefault(); openReport(r.id).catch(fail); } }, r.title),
+      " · " + r.state_label + (r.next_due_at ? " · due " + conclave.when(r.next_due_at) : ""))));
+    if (d.at_risk.length === 0) risk.replaceChildren(conclave.h("li", { class: "muted" }, "No clock is close to running out."));
+    const rem = $("reminders");
+    rem.replaceChildren(...d.reminders.slice(0, 10).map((r) => conclave.h("li", {},
+      (r.kind === "missed" ? "Missed: " : "Due soon: ") + r.clock.toLowerCase() + " of “" + r.title + "” · ", conclave.timeElement(r.sent_at))));
+    if (d.reminders.length === 0) rem.replaceChildren(conclave.h("li", { class: "muted" }, "None sent yet."));
+  }
+
   async function loadReports() {
     const reports = await conclave.api("GET", "/api/v1/desk/reports");
+    reportList = reports;
     const body = $("reports").querySelector("tbody");
     body.replaceChildren();
     for (const r of reports) {
       const tr = document.createElement("tr");
+      if (r.at_risk) tr.className = "at-risk";
       const title = conclave.cell(tr, "");
       const a = document.createElement("a");
-      a.href = "#" + r.id;
+      a.href = "#report/" + r.id;
       a.textContent = r.title + (r.was_encrypted ? " (arrived encrypted)" : "");
       a.addEventListener("click", (ev) => { ev.preventDefault(); openReport(r.id).catch(fail); });
       title.appendChild(a);
+      conclave.cell(tr, "").appendChild(severityBadge(r.severity, r.score));
       conclave.cell(tr, r.state_label);
+      conclave.cell(tr, r.assignee || "—");
+      conclave.cell(tr, r.next_due_at ? conclave.when(r.next_due_at) + (r.at_risk ? " (at risk)" : "") : "—");
       conclave.cell(tr, conclave.when(r.submitted_at));
-      conclave.cell(tr, String(r.messages));
       body.appendChild(tr);
     }
     if (reports.length === 0) {
       const tr = document.createElement("tr");
-      conclave.cell(tr, "No reports yet.").colSpan = 4;
+      conclave.cell(tr, "No reports yet.").colSpan = 6;
       body.appendChild(tr);
     }
   }
@@ -45,10 +90,46 @@ import { connectLive } from "/assets/live.js";
     current = r.id;
     $("report").hidden = false;
     $("report-title").textContent = r.title;
-    $("report-state").replaceChildren(...r.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label)));
-    $("report-state").value = r.state;
+    $("report-now").textContent = "Now: " + r.state_label + (r.assignee ? " · assigned to " + r.assignee.name : " · not assigned") +
+      (r.severity ? " · severity " + SEVERITY[r.severity] : "");
+    const choices = r.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label));
+    $("report-state").replaceChildren(conclave.h("option", { value: "", disabled: true }, "Choose a state…"), ...choices);
+    $("report-state").value = "";
+    $("state-form").querySelector("button").disabled = choices.length === 0;
+    if (choices.length === 0) $("report-state").replaceChildren(conclave.h("option", { value: "" }, "No further state: the finder withdrew it"));
+    $("duplicate-field").hidden = true;
+    $("duplicate-of").replaceChildren(...reportList.filter((o) => o.id !== r.id).map((o) => conclave.h("option", { value: o.id }, o.title)));
+    const clocks = $("report-clocks").querySelector("tbody");
+    clocks.replaceChildren(...r.clocks.map((c) => {
+      const tr = conclave.h("tr", { class: c.at_risk ? "at-risk" : null });
+      conclave.cell(tr, c.label + " (" + c.budget_days + " working days)");
+      conclave.cell(tr, CLOCK_STATUS[c.status] || c.status).className = "clock " + c.status;
+      conclave.cell(tr, c.due_at ? conclave.when(c.due_at) : "—");
+      conclave.cell(tr, c.status === "not-started" ? "—" : hoursText(c.remaining_hours));
+      conclave.cell(tr, c.paused_hours > 0 ? c.paused_hours + " h" : "—");
+      return tr;
+    }));
+    const assignee = $("assignee");
+    assignee.replaceChildren(conclave.h("option", { value: "" }, "Nobody"), ...team.map((m) => conclave.h("option", { value: m.id }, m.name)));
+    assignee.value = r.assignee ? r.assignee.id : "";
+    $("cvss-v3").value = r.cvss_v3 ? r.cvss_v3.vector : "";
+    $("cvss-v4").value = r.cvss_v4 ? r.cvss_v4.vector : "";
+    const scoreLine = (c) => c ? "Score " + c.score.toFixed(1) + " · " + SEVERITY[c.severity] : "";
+    $("cvss-v3-score").textContent = scoreLine(r.cvss_v3);
+    $("cvss-v4-score").textContent = scoreLine(r.cvss_v4);
+    const notes = $("report-notes");
+    notes.replaceChildren(...r.notes.map((n) => conclave.h("li", { class: "note" },
+      conclave.h("p", { class: "meta" }, n.author + " · ", conclave.timeElement(n.at)), conclave.h("p", { class: "body" }, n.body))));
+    if (r.notes.length === 0) notes.replaceChildren(conclave.h("li", { class: "muted" }, "No notes yet."));
+    $("report-history").replaceChildren(...r.history.map((t) => conclave.h("li", {},
+      conclave.timeElement(t.at), " · " + t.to_label + " · by " + (t.by === "finder" ? "the finder" : t.by))));
+    if (r.history.length === 0) $("report-history").replaceChildren(conclave.h("li", { class: "muted" }, "Still new."));
     const dl = $("report-fields");
     dl.replaceChildren();
+    if (r.duplicate_of) {
+      const original = reportList.find((o) => o.id === r.duplicate_of);
+      field(dl, "Duplicate of", original ? original.title : r.duplicate_of);
+    }
     field(dl, "Submitted", conclave.when(r.submitted_at));
     field(dl, "Affected URLs", r.affected_urls);
     field(dl, "IP addresses", r.ip_addresses);
@@ -89,6 +170,40 @@ import { connectLive } from "/assets/live.js";
 
   async function openReport(id) {
     showReport(await conclave.api("GET", "/api/v1/desk/reports/" + id));
+    history.replaceState(null, "", "#report/" + id);
+    $("report").scrollIntoView({ block: "start" });
+  }
+
+  let team = [];
+
+  async function loadClocks() {
+    const c = await conclave.api("GET", "/api/v1/desk/clocks");
+    $("clock-tz").value = c.time_zone;
+    $("clock-days").replaceChildren(conclave.h("legend", {}, "Working days"), ...WEEK.map((d) => conclave.h("label", { class: "inline" },
+      conclave.h("input", { type: "checkbox", value: d, checked: c.working_days.includes(d) }), " " + d[0].toUpperCase() + d.slice(1))));
+    $("clock-first").value = c.first_response_days;
+    $("clock-triage").value = c.triage_days;
+    for (const k of ["critical", "high", "medium", "low", "unscored"]) $("clock-" + k).value = c.resolution_days[k];
+    $("clock-remind").value = c.remind_before_hours;
+    $("clock-holidays").value = c.holidays.map((h) => (h.date + " " + h.name).trim()).join("\n");
+  }
+
+  function clocksFromForm() {
+    const holidays = $("clock-holidays").value.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => {
+      const [date, ...name] = l.split(/\s+/);
+      return { date, name: name.join(" ") };
+    });
+    const resolution = {};
+    for (const k of ["critical", "high", "medium", "low", "unscored"]) resolution[k] = Number($("clock-" + k).value);
+    return {
+      time_zone: $("clock-tz").value.trim(),
+      working_days: [...$("clock-days").querySelectorAll("input:checked")].map((i) => i.value),
+      holidays,
+      first_response_days: Number($("clock-first").value),
+      triage_days: Number($("clock-triage").value),
+      resolution_days: resolution,
+      remind_before_hours: Number($("clock-remind").value),
+    };
   }
 
   async function loadKeys() {
@@ -124,11 +239,14 @@ import { connectLive } from "/assets/live.js";
   async function start() {
     await conclave.start();
     const select = $("report-state");
-    await Promise.all([loadReports(), loadKeys(), loadPage(), loadSettings()]);
+    team = await conclave.api("GET", "/api/v1/desk/team");
+    await Promise.all([loadReports(), loadDashboard(), loadKeys(), loadPage(), loadSettings(), loadClocks()]);
+    const linked = location.hash.match(/^#report\/([0-9a-f-]{36})$/);
+    if (linked) await openReport(linked[1]).catch(fail);
     // The inbox follows new reports, replies and state changes live, from any node.
     connectLive(async (event) => {
       if (event.type !== "desk-report-changed" && event.type !== "ready") return;
-      await loadReports();
+      await Promise.all([loadReports(), loadDashboard()]);
       if (current && (event.type === "ready" || event.report_id === current)) {
         showReport(await conclave.api("GET", "/api/v1/desk/reports/" + current));
       }
@@ -138,10 +256,41 @@ import { connectLive } from "/assets/live.js";
       conclave.api("PUT", "/api/v1/desk/settings", { store_finder_ip: $("store-ip").checked, retention_days: Number($("retention-days").value) })
         .then(() => conclave.status("Settings saved.")).catch(fail);
     });
+    select.addEventListener("change", () => { $("duplicate-field").hidden = select.value !== "duplicate"; });
     $("state-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      conclave.api("PUT", "/api/v1/desk/reports/" + current + "/state", { state: select.value })
-        .then((r) => { showReport(r); conclave.status("State changed."); return loadReports(); }).catch(fail);
+      if (!select.value) { conclave.status("Choose the state to move the report to.", true); select.focus(); return; }
+      const body = { state: select.value };
+      if (select.value === "duplicate") body.duplicate_of = $("duplicate-of").value;
+      conclave.api("PUT", "/api/v1/desk/reports/" + current + "/state", body)
+        .then((r) => { showReport(r); conclave.status("State changed to " + r.state_label + "."); return Promise.all([loadReports(), loadDashboard()]); }).catch(fail);
+    });
+    $("triage-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const body = { assignee: $("assignee").value || null, cvss_v3: $("cvss-v3").value.trim() || null, cvss_v4: $("cvss-v4").value.trim() || null };
+      conclave.api("PUT", "/api/v1/desk/reports/" + current + "/triage", body)
+        .then((r) => { showReport(r); conclave.status("Triage saved."); return Promise.all([loadReports(), loadDashboard()]); }).catch(fail);
+    });
+    $("note-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      conclave.api("POST", "/api/v1/desk/reports/" + current + "/notes", { body: $("note-body").value })
+        .then((r) => { $("note-body").value = ""; showReport(r); conclave.status("Note added."); }).catch(fail);
+    });
+    $("clocks-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      conclave.api("PUT", "/api/v1/desk/clocks", clocksFromForm())
+        .then(() => { conclave.status("Clocks saved; every due time follows the new calendar."); return Promise.all([loadClocks(), loadReports(), loadDashboard()]); }).catch(fail);
+    });
+    $("holiday-import").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const file = $("holiday-file").files[0];
+      if (!file) { conclave.status("Choose an .ics file first.", true); return; }
+      try {
+        const settings = await conclave.api("POST", "/api/v1/desk/clocks/holidays", { calendar: await file.text() });
+        $("holiday-file").value = "";
+        await Promise.all([loadClocks(), loadReports(), loadDashboard()]);
+        conclave.status("Imported; the calendar now has " + settings.holidays.length + " holidays.");
+      } catch (e) { fail(e); }
     });
     $("reply-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
