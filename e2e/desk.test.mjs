@@ -59,6 +59,20 @@ test("an anonymous finder reports without JavaScript, keeps the receipt, and tal
   await team.page.selectOption("#report-state", "acknowledged");
   await team.page.click("#state-form button");
   await team.page.waitForSelector("#reports td:has-text('acknowledged')");
+  // Acknowledging answered the finder: the first-response clock is met; triage runs.
+  await team.page.waitForSelector("#report-clocks tr:has-text('First response') td:has-text('Met')");
+  await team.page.waitForSelector("#report-clocks tr:has-text('Triage') td:has-text('Running')");
+  // Triage: the server scores the vector; a bad one is refused naming the metric.
+  await team.page.fill("#cvss-v3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:Z/S:U/C:H/I:N/A:N");
+  await team.page.click("#triage-form button[type=submit]");
+  await team.page.waitForSelector(".toast.error:has-text('UI')");
+  await team.page.fill("#cvss-v3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:N/A:N");
+  await team.page.click("#triage-form button[type=submit]");
+  await team.page.waitForSelector("#cvss-v3-score:has-text('Score 6.5')");
+  await team.page.waitForSelector("#reports td:has-text('Medium 6.5')");
+  await team.page.fill("#note-body", "Internal: the analytics script is ours; ticket SEC-17.");
+  await team.page.click("#note-form button");
+  await team.page.waitForSelector("#report-notes li:has-text('SEC-17')");
   await team.page.fill("#reply-body", "Thanks! Which browser sent the Referer?");
   await team.page.click("#reply-form button");
   await team.page.waitForSelector("#report-thread li:has-text('Which browser')");
@@ -70,6 +84,7 @@ test("an anonymous finder reports without JavaScript, keeps the receipt, and tal
   await back.page.click("form button[type=submit]");
   await back.page.waitForSelector("#report-state:has-text('Acknowledged')");
   assert.ok(await back.page.isVisible("text=Which browser sent the Referer?"));
+  assert.ok(!(await back.page.content()).includes("SEC-17"), "internal notes never reach the finder");
   await back.page.fill("textarea[name=body]", "Chromium 156, default settings.");
   await back.page.click("form[action='/security/status/reply'] button");
   await back.page.waitForSelector(".thread li:has-text('Chromium 156')");
