@@ -2,6 +2,7 @@
 //! errors every layer above reports. Architecture invariant: this crate does no I/O and knows
 //! nothing of SQL, HTTP or keys; everything here can be unit-tested with plain values.
 
+pub mod advisory;
 pub mod audit;
 pub mod cvss;
 pub mod desk;

@@ -168,8 +168,43 @@ import { connectLive } from "/assets/live.js";
     }
   }
 
+  async function loadAdvisory(r) {
+    const section = $("advisory");
+    const drafting = ["accepted", "fixing", "resolved", "disclosed"].includes(r.state);
+    section.hidden = !drafting;
+    if (!drafting) return;
+    const a = await conclave.api("GET", "/api/v1/desk/reports/" + r.id + "/advisory");
+    const d = a ? a.draft : null;
+    const first = d && d.affected[0] ? d.affected[0] : {};
+    $("adv-title").value = d ? d.title : r.title;
+    $("adv-summary").value = d ? d.summary : "";
+    $("adv-product").value = first.product || "";
+    $("adv-introduced").value = first.introduced || "";
+    $("adv-fixed").value = first.fixed || "";
+    $("adv-fix").value = d ? d.fix : "";
+    $("adv-cwe").value = d && d.cwe_id ? d.cwe_id : "";
+    $("adv-cwe-name").value = d && d.cwe_name ? d.cwe_name : "";
+    $("adv-refs").value = d ? d.references.join("\n") : "";
+    $("adv-date").value = d ? d.publish_on : "";
+    let state = "No draft yet.";
+    if (a) {
+      state = a.public_id + ", version " + a.version + ". ";
+      if (a.published_at) state += "Published " + conclave.when(a.published_at) + (a.override_reason ? " without the finder's agreement: " + a.override_reason : " with the finder's agreement.");
+      else if (a.consent_current) state += "The finder agreed to this version " + conclave.when(a.consent_at) + ".";
+      else if (a.consent_version) state += "The finder agreed to version " + a.consent_version + ", not to this one yet.";
+      else state += "The finder has not agreed yet.";
+      state += a.credit ? " Credit: " + a.credit + "." : " The finder did not ask for credit.";
+    }
+    $("advisory-state").textContent = state;
+    const published = Boolean(a && a.published_at);
+    $("advisory-form").hidden = published;
+    $("publish-form").hidden = published || !a || r.state !== "resolved";
+  }
+
   async function openReport(id) {
-    showReport(await conclave.api("GET", "/api/v1/desk/reports/" + id));
+    const r = await conclave.api("GET", "/api/v1/desk/reports/" + id);
+    showReport(r);
+    await loadAdvisory(r);
     history.replaceState(null, "", "#report/" + id);
     $("report").scrollIntoView({ block: "start" });
   }
@@ -248,7 +283,9 @@ import { connectLive } from "/assets/live.js";
       if (event.type !== "desk-report-changed" && event.type !== "ready") return;
       await Promise.all([loadReports(), loadDashboard()]);
       if (current && (event.type === "ready" || event.report_id === current)) {
-        showReport(await conclave.api("GET", "/api/v1/desk/reports/" + current));
+        const r = await conclave.api("GET", "/api/v1/desk/reports/" + current);
+        showReport(r);
+        await loadAdvisory(r);
       }
     }, (state) => { $("live").textContent = state; $("live").className = state === "live" ? "on" : "muted"; });
     $("settings-form").addEventListener("submit", (ev) => {
@@ -263,13 +300,34 @@ import { connectLive } from "/assets/live.js";
       const body = { state: select.value };
       if (select.value === "duplicate") body.duplicate_of = $("duplicate-of").value;
       conclave.api("PUT", "/api/v1/desk/reports/" + current + "/state", body)
-        .then((r) => { showReport(r); conclave.status("State changed to " + r.state_label + "."); return Promise.all([loadReports(), loadDashboard()]); }).catch(fail);
+        .then((r) => { showReport(r); conclave.status("State changed to " + r.state_label + "."); return Promise.all([loadAdvisory(r), loadReports(), loadDashboard()]); }).catch(fail);
     });
     $("triage-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const body = { assignee: $("assignee").value || null, cvss_v3: $("cvss-v3").value.trim() || null, cvss_v4: $("cvss-v4").value.trim() || null };
       conclave.api("PUT", "/api/v1/desk/reports/" + current + "/triage", body)
         .then((r) => { showReport(r); conclave.status("Triage saved."); return Promise.all([loadReports(), loadDashboard()]); }).catch(fail);
+    });
+    $("advisory-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const optional = (id) => $(id).value.trim() || null;
+      const body = {
+        title: $("adv-title").value, summary: $("adv-summary").value,
+        affected: [{ product: $("adv-product").value, introduced: optional("adv-introduced"), fixed: optional("adv-fixed") }],
+        fix: $("adv-fix").value, cvss_v3: optional("cvss-v3"), cvss_v4: optional("cvss-v4"),
+        cwe_id: optional("adv-cwe"), cwe_name: optional("adv-cwe-name"),
+        references: $("adv-refs").value.split("\n").map((l) => l.trim()).filter(Boolean),
+        publish_on: $("adv-date").value,
+      };
+      conclave.api("PUT", "/api/v1/desk/reports/" + current + "/advisory", body)
+        .then(async (a) => { const r = await conclave.api("GET", "/api/v1/desk/reports/" + current); showReport(r); await loadAdvisory(r); conclave.status("Draft saved as version " + a.version + "; the finder can read it now."); }).catch(fail);
+    });
+    $("publish-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!(await conclave.confirmAction("Publish this advisory for everyone? It cannot be changed afterwards.", "Publish"))) return;
+      const reason = $("adv-override").value.trim();
+      conclave.api("POST", "/api/v1/desk/reports/" + current + "/advisory/publish", reason ? { override_reason: reason } : {})
+        .then((a) => { conclave.status("Published as " + a.public_id + "."); return Promise.all([openReport(current), loadReports(), loadDashboard()]); }).catch(fail);
     });
     $("note-form").addEventListener("submit", (ev) => {
       ev.preventDefault();

@@ -185,6 +185,20 @@ impl<'a> Status<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "security/advisories.html")]
+pub(crate) struct Advisories<'a> {
+    pub title: &'a str,
+    pub advisories: &'a [domain::advisory::PublishedAdvisory],
+}
+
+#[derive(Template)]
+#[template(path = "security/advisory.html")]
+pub(crate) struct Advisory<'a> {
+    pub title: &'a str,
+    pub a: &'a domain::advisory::PublishedAdvisory,
+}
+
+#[derive(Template)]
 #[template(path = "security/verify.html")]
 pub(crate) struct VerifyAddress<'a> {
     pub title: &'a str,

@@ -174,6 +174,63 @@ fn author_columns(author: ReportAuthor) -> (&'static str, Option<String>) {
     }
 }
 
+/// Moves a report from `change.from` to `change.to` inside the caller's transaction and records
+/// the transition. `false` when the report is not the enterprise's; `Conflict("reports.state")`
+/// when its state is no longer `change.from`.
+pub(crate) async fn apply_transition(
+    tx: &mut Transaction,
+    enterprise: EnterpriseId,
+    change: &ReportTransitionRow,
+) -> Result<bool> {
+    let current: Option<String> = query_scalar("SELECT state FROM reports WHERE enterprise_id = $1 AND id = $2")
+        .bind(enterprise.to_string())
+        .bind(change.report_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match current {
+        None => return Ok(false),
+        Some(state) if state != change.from.as_str() => return Err(Error::Conflict("reports.state".into())),
+        Some(_) => {}
+    }
+    let at = change.at.0;
+    let closed_at = change.to.is_final().then_some(at);
+    let responds = matches!(change.actor, ReportAuthor::Team(_)) && change.to.finder_is_told();
+    query(
+        "UPDATE reports SET state = $1, updated_at = $2, \
+             closed_at = CASE WHEN $3 IS NULL THEN NULL ELSE COALESCE(closed_at, $3) END, \
+             duplicate_of = $4, \
+             first_response_at = CASE WHEN $5 THEN COALESCE(first_response_at, $2) ELSE first_response_at END \
+             WHERE enterprise_id = $6 AND id = $7 AND state = $8",
+    )
+    .bind(change.to.as_str())
+    .bind(at)
+    .bind(closed_at)
+    .bind(change.duplicate_of.map(|d| d.to_string()))
+    .bind(responds)
+    .bind(enterprise.to_string())
+    .bind(change.report_id.to_string())
+    .bind(change.from.as_str())
+    .execute(&mut **tx)
+    .await?;
+    let seq: i64 = query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM report_transitions WHERE report_id = $1")
+        .bind(change.report_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let (actor, actor_user) = author_columns(change.actor);
+    query(&format!("INSERT INTO report_transitions ({TRANSITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        .bind(change.report_id.to_string())
+        .bind(seq)
+        .bind(change.from.as_str())
+        .bind(change.to.as_str())
+        .bind(actor)
+        .bind(actor_user)
+        .bind(change.duplicate_of.map(|d| d.to_string()))
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
 #[async_trait]
 impl store::DeskStore for SqlStore {
     async fn put_desk_page(&self, page: &DeskPageRow, audit: &AuditDraft) -> Result<()> {
@@ -462,56 +519,9 @@ impl store::DeskStore for SqlStore {
         audit: &AuditDraft,
     ) -> Result<Option<ReportRow>> {
         transaction!(self.writer(), |tx| {
-            let current: Option<String> =
-                query_scalar("SELECT state FROM reports WHERE enterprise_id = $1 AND id = $2")
-                    .bind(enterprise.to_string())
-                    .bind(change.report_id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match current {
-                None => return Ok(None),
-                Some(state) if state != change.from.as_str() => return Err(Error::Conflict("reports.state".into())),
-                Some(_) => {}
+            if !apply_transition(&mut tx, enterprise, change).await? {
+                return Ok(None);
             }
-            let at = change.at.0;
-            let closed_at = change.to.is_final().then_some(at);
-            let responds = matches!(change.actor, ReportAuthor::Team(_)) && change.to.finder_is_told();
-            query(
-                "UPDATE reports SET state = $1, updated_at = $2, \
-                 closed_at = CASE WHEN $3 IS NULL THEN NULL ELSE COALESCE(closed_at, $3) END, \
-                 duplicate_of = $4, \
-                 first_response_at = CASE WHEN $5 THEN COALESCE(first_response_at, $2) ELSE first_response_at END \
-                 WHERE enterprise_id = $6 AND id = $7 AND state = $8",
-            )
-            .bind(change.to.as_str())
-            .bind(at)
-            .bind(closed_at)
-            .bind(change.duplicate_of.map(|d| d.to_string()))
-            .bind(responds)
-            .bind(enterprise.to_string())
-            .bind(change.report_id.to_string())
-            .bind(change.from.as_str())
-            .execute(&mut *tx)
-            .await?;
-            let seq: i64 =
-                query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM report_transitions WHERE report_id = $1")
-                    .bind(change.report_id.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let (actor, actor_user) = author_columns(change.actor);
-            query(&format!(
-                "INSERT INTO report_transitions ({TRANSITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ))
-            .bind(change.report_id.to_string())
-            .bind(seq)
-            .bind(change.from.as_str())
-            .bind(change.to.as_str())
-            .bind(actor)
-            .bind(actor_user)
-            .bind(change.duplicate_of.map(|d| d.to_string()))
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
             append_audit(&mut tx, audit).await?;
             let row = query(&format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1"))
                 .bind(change.report_id.to_string())

@@ -23,6 +23,7 @@
 //! Placeholders are written `$1`, `$2`, ... which both databases accept. Values are always bound;
 //! SQL text is only ever assembled from constants and placeholders.
 
+mod advisories;
 mod conversations;
 mod desk;
 mod foundation;

@@ -10,6 +10,7 @@
 //! - Methods that read or change tenant data take the [`EnterpriseId`] and filter by it in SQL, so
 //!   even a service bug cannot reach across tenants by id alone.
 
+mod advisories;
 mod audit;
 mod conversations;
 mod desk;
@@ -24,6 +25,7 @@ mod scheduled;
 mod sessions;
 mod sign_in;
 
+pub use advisories::*;
 pub use audit::*;
 pub use conversations::*;
 pub use desk::*;
@@ -70,6 +72,7 @@ sum_of!(
     KeyStore,
     ConversationStore,
     DeskStore,
+    AdvisoryStore,
     SignInStore,
     JobStore,
     PolicyStore,

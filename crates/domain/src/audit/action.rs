@@ -203,6 +203,9 @@ catalogue! {
     DeskReportTriage = "desk.report.triage", Desk, Report, Always, ["assignee", "cvss_v3", "cvss_v4"], "The team assigned a report or set its CVSS vectors.";
     DeskReportNote = "desk.report.note", Desk, Report, Always, [], "The team added an internal note to a report.";
     DeskReportReminder = "desk.report.reminder", Desk, Report, Always, ["clock", "kind", "due_at"], "A clock of a report is about to run out (due-soon) or ran out (missed); the desk reminded the assignee or the whole team.";
+    DeskAdvisorySave = "desk.advisory.save", Desk, Report, Always, ["version", "publish_on"], "The team saved a new version of a report's advisory draft.";
+    DeskAdvisoryConsent = "desk.advisory.consent", Desk, Report, Always, ["version", "draft_sha256"], "The finder agreed to a version of the advisory draft.";
+    DeskAdvisoryPublish = "desk.advisory.publish", Desk, Report, Always, ["public_id", "version", "consent", "override_reason"], "An advisory was published, with the finder's agreement or an override and its reason.";
     DeskClocksUpdate = "desk.clocks.update", Desk, Policy, Always, ["time_zone", "working_days", "holidays", "imported"], "The desk's response clocks, working week or holidays changed.";
     DeskReportPurge = "desk.report.purge", Desk, None, Always, ["closed_before"], "Finder contact data of long-closed reports was deleted.";
 }

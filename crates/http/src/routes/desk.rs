@@ -8,10 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use domain::advisory::AdvisoryInput;
 use domain::desk::{DeskPage, ReportInput};
 use domain::desk_clock::ClockSettings;
 use domain::{ReportId, Rule};
 use serde::Deserialize;
+use services::desk::disclosure::AdvisoryView;
 use services::desk::triage::{DeskDashboard, TeamMemberView, TriageInput};
 use services::desk::{
     DeskKeyView, DeskPageView, DeskPolicy, FinderCredential, FinderReportView, KeyAlgorithm, Receipt, ReportSummary,
@@ -564,4 +566,88 @@ pub async fn put_settings(
     ApiJson(body): ApiJson<DeskPolicy>,
 ) -> Result<Json<DeskPolicy>, Problem> {
     Ok(Json(state.services.desk.put_desk_policy(&auth.caller(), &origin, &body).await?))
+}
+
+/// GET /api/v1/desk/reports/{id}/advisory — the report's advisory draft (null before the first).
+#[utoipa::path(get, path = "/api/v1/desk/reports/{report_id}/advisory", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), responses((status = 200, body = Option<AdvisoryView>)))]
+pub async fn get_advisory(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Option<AdvisoryView>>, Problem> {
+    Ok(Json(state.services.desk.desk_advisory(&auth.caller(), report_id(&id)?).await?))
+}
+
+/// PUT /api/v1/desk/reports/{id}/advisory — save the draft as a new version; the finder is told
+/// there is a draft to read and agree to.
+#[utoipa::path(put, path = "/api/v1/desk/reports/{report_id}/advisory", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), request_body = AdvisoryInput,
+    responses((status = 200, body = AdvisoryView),
+        (status = 409, description = "The report is not accepted, or the advisory is published", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn put_advisory(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AdvisoryInput>,
+) -> Result<Json<AdvisoryView>, Problem> {
+    Ok(Json(state.services.desk.save_advisory(&auth.caller(), &origin, report_id(&id)?, &body).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// Needed when the finder has not agreed to the current version: why publishing without them
+    /// is right (10 to 500 characters). Kept in the audit trail.
+    #[serde(default)]
+    #[schema(min_length = 10, max_length = 500)]
+    pub override_reason: Option<String>,
+}
+
+/// POST /api/v1/desk/reports/{id}/advisory/publish — publish the advisory and mark the report
+/// disclosed.
+#[utoipa::path(post, path = "/api/v1/desk/reports/{report_id}/advisory/publish", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("report_id" = String, Path)), request_body = PublishRequest,
+    responses((status = 200, body = AdvisoryView),
+        (status = 409, description = "Before the proposed date, the report not resolved, or no agreement from the finder and no override (`field` says which)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn publish_advisory(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PublishRequest>,
+) -> Result<Json<AdvisoryView>, Problem> {
+    let reason = body.override_reason.as_deref();
+    Ok(Json(state.services.desk.publish_advisory(&auth.caller(), &origin, report_id(&id)?, reason).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    #[serde(default)]
+    pub receipt_code: Option<String>,
+    #[serde(default)]
+    pub status_link: Option<String>,
+    /// The version of the draft the finder read and agrees to.
+    #[schema(minimum = 1)]
+    pub version: i64,
+}
+
+/// POST /api/v1/security/reports/advisory/consent — the finder agrees to a version of the draft.
+#[utoipa::path(post, path = "/api/v1/security/reports/advisory/consent", tag = "security-desk", request_body = ConsentRequest,
+    responses((status = 200, body = FinderReportView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The team saved a newer version (read it first), or the advisory is published", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn finder_consent(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<ConsentRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let view =
+        state.services.desk.finder_consent(credential(&body.receipt_code, &body.status_link)?, body.version).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
 }

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Form, Json, Router};
 use domain::desk::{DeskPage, ReportInput};
 use serde::Deserialize;
 use services::desk::{FinderCredential, FinderReportView, PublishedKey};
@@ -555,6 +555,105 @@ async fn wkd_policy() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "").into_response()
 }
 
+#[derive(Deserialize)]
+struct ConsentForm {
+    receipt_code: Option<String>,
+    status_link: Option<String>,
+    version: i64,
+}
+
+#[derive(Deserialize)]
+struct CredentialForm {
+    receipt_code: Option<String>,
+    status_link: Option<String>,
+}
+
+/// The status page again after a finder's action, with the refusal above it when there was one.
+async fn after_finder_action(
+    state: &AppState,
+    credential: FinderCredential<'_>,
+    result: Result<FinderReportView, Problem>,
+) -> Response {
+    match result {
+        Ok(view) => status_page(credential, &view, None),
+        Err(problem) if problem.status() == StatusCode::NOT_FOUND => {
+            status_form(StatusCode::NOT_FOUND, Some(&sentence(&problem)))
+        }
+        Err(problem) => match state.services.desk.finder_status(credential).await {
+            Ok(view) => {
+                let mut response = status_page(credential, &view, Some(&sentence(&problem)));
+                *response.status_mut() = problem.status();
+                response
+            }
+            Err(_) => status_form(problem.status(), Some(&sentence(&problem))),
+        },
+    }
+}
+
+/// POST /security/status/consent — the finder agrees to the version of the draft advisory shown.
+async fn post_status_consent(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else { return status_form(StatusCode::BAD_REQUEST, Some("Enter your receipt code.")) };
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
+    }
+    let credential = match (&form.receipt_code, &form.status_link) {
+        (Some(code), _) => FinderCredential::ReceiptCode(code),
+        (None, Some(link)) => FinderCredential::StatusLink(link),
+        (None, None) => return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code.")),
+    };
+    let result = state.services.desk.finder_consent(credential, form.version).await.map_err(Problem::from);
+    after_finder_action(&state, credential, result).await
+}
+
+/// POST /security/status/withdraw — the finder withdraws the report.
+async fn post_status_withdraw(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<CredentialForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else { return status_form(StatusCode::BAD_REQUEST, Some("Enter your receipt code.")) };
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
+    }
+    let credential = match (&form.receipt_code, &form.status_link) {
+        (Some(code), _) => FinderCredential::ReceiptCode(code),
+        (None, Some(link)) => FinderCredential::StatusLink(link),
+        (None, None) => return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code.")),
+    };
+    let result = state.services.desk.finder_withdraw(credential).await.map_err(Problem::from);
+    after_finder_action(&state, credential, result).await
+}
+
+/// GET /security/advisories — the published advisories.
+async fn advisories_page(State(state): State<AppState>) -> Result<Response, Problem> {
+    let advisories = state.services.desk.published_advisories().await?;
+    Ok(pages::render(StatusCode::OK, &pages::Advisories { title: "Security advisories", advisories: &advisories }))
+}
+
+/// GET /security/advisories/{id}, `…/csaf.json`, `…/osv.json` — one advisory, as a page or JSON.
+async fn advisory_page(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let a = state.services.desk.published_advisory(&id).await?;
+    Ok(pages::render(StatusCode::OK, &pages::Advisory { title: &a.title, a: &a }))
+}
+
+async fn advisory_json(
+    State(state): State<AppState>,
+    Path((id, format)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let a = state.services.desk.published_advisory(&id).await?;
+    let base = state.services.settings().public_url.clone();
+    let doc = match format.as_str() {
+        "csaf.json" => services::desk::exports::csaf(&base, &a),
+        "osv.json" => services::desk::exports::osv(&base, &a),
+        _ => return Err(Problem::new(crate::problem::Kind::NotFound, "no such advisory format")),
+    };
+    Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(doc)).into_response())
+}
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/security", get(security_page))
@@ -569,6 +668,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/security/verify", get(get_verify).post(post_verify))
         .route("/security/status/reply", post(post_status_reply).layer(DefaultBodyLimit::max(UPLOAD_FORM_BYTES)))
         .route("/security/status/file", post(post_status_file))
+        .route("/security/status/consent", post(post_status_consent))
+        .route("/security/status/withdraw", post(post_status_withdraw))
+        .route("/security/advisories", get(advisories_page))
+        .route("/security/advisories/{id}", get(advisory_page))
+        .route("/security/advisories/{id}/{format}", get(advisory_json))
         .route("/security/key.asc", get(key_asc))
         .route("/.well-known/security.txt", get(security_txt))
         .route("/security.txt", get(security_txt))

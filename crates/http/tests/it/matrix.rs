@@ -323,6 +323,16 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ),
     ("POST", "/api/v1/desk/reports/{report_id}/notes", Allow::Security, Some(r#"{"body":"Internal only."}"#)),
     ("GET", "/api/v1/desk/team", Allow::Security, None),
+    ("GET", "/api/v1/desk/reports/{report_id}/advisory", Allow::Security, None),
+    // The fixture's report is new, so a draft is refused (409) even for the team; the refusal
+    // of everyone else is what this row checks.
+    (
+        "PUT",
+        "/api/v1/desk/reports/{report_id}/advisory",
+        Allow::Nobody,
+        Some(r#"{"title":"T","summary":"S","affected":[{"product":"P"}],"fix":"F","publish_on":"2026-12-24"}"#),
+    ),
+    ("POST", "/api/v1/desk/reports/{report_id}/advisory/publish", Allow::Nobody, Some(r#"{}"#)),
     ("GET", "/api/v1/desk/dashboard", Allow::Security, None),
     ("GET", "/api/v1/desk/clocks", Allow::Security, None),
     (
@@ -360,6 +370,14 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ),
     ("POST", "/api/v1/security/reports/files?name=more.txt", Allow::Finder, Some("@file")),
     ("POST", "/api/v1/security/reports/withdrawal", Allow::Finder, Some(r#"{"receipt_code":"{receipt}"}"#)),
+    // No advisory exists for the fixture's report: the finder's answer is 404 like a stranger's,
+    // so the table says nobody gets past it here (the browser and service tests cover consent).
+    (
+        "POST",
+        "/api/v1/security/reports/advisory/consent",
+        Allow::Nobody,
+        Some(r#"{"receipt_code":"{receipt}","version":1}"#),
+    ),
     (
         "POST",
         "/api/v1/security/reports/files/{report_file_id}/download",

@@ -125,6 +125,8 @@ impl Desk {
             updated_at: row.updated_at.rfc3339(),
             thread: self.thread(&key, row).await?,
             files: self.file_views(&key, row).await?,
+            advisory: self.finder_advisory(row).await?,
+            can_withdraw: row.state.can_withdraw(),
         })
     }
 

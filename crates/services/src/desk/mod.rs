@@ -11,6 +11,8 @@
 
 mod calendar;
 pub mod defaults;
+pub mod disclosure;
+pub mod exports;
 pub mod files;
 mod finder;
 mod inbox;
@@ -37,6 +39,7 @@ pub struct Desk {
     desk_store: Arc<dyn store::DeskStore>,
     policy_store: Arc<dyn store::PolicyStore>,
     directory_store: Arc<dyn store::DirectoryStore>,
+    advisory_store: Arc<dyn store::AdvisoryStore>,
 }
 
 impl Desk {
@@ -62,7 +65,13 @@ impl Desk {
     }
 
     pub(crate) fn new(core: Arc<crate::core::Core>, store: &Arc<dyn store::Store>) -> Desk {
-        Desk { core, desk_store: store.clone(), policy_store: store.clone(), directory_store: store.clone() }
+        Desk {
+            core,
+            desk_store: store.clone(),
+            policy_store: store.clone(),
+            directory_store: store.clone(),
+            advisory_store: store.clone(),
+        }
     }
 }
 
@@ -157,6 +166,10 @@ pub struct FinderReportView {
     pub updated_at: String,
     pub thread: Vec<ThreadEntry>,
     pub files: Vec<files::ReportFileView>,
+    /// The team's advisory draft, once there is one: the finder reads it and may agree.
+    pub advisory: Option<disclosure::FinderAdvisoryView>,
+    /// The finder may still withdraw the report.
+    pub can_withdraw: bool,
 }
 
 /// One line of the desk's inbox.
