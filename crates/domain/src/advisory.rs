@@ -256,7 +256,7 @@ mod tests {
     fn a_draft_is_checked_field_by_field() {
         let d = good().validate().unwrap();
         assert_eq!(d.cwe_id.as_deref(), Some("CWE-640"));
-        assert_eq!(d.cvss_v3.as_ref().unwrap().score, 7.5);
+        assert_eq!(d.cvss_v3.as_ref().unwrap().score, 6.8);
         assert_eq!(d.input().validate().unwrap(), d, "a draft round-trips through its input");
         let field = |i: AdvisoryInput| i.validate().unwrap_err().field;
         assert_eq!(field(AdvisoryInput { title: " ".into(), ..good() }), "title");

@@ -113,9 +113,12 @@ pub fn osv(base: &str, a: &PublishedAdvisory) -> Value {
             if let Some(fixed) = &p.fixed {
                 events.push(json!({ "fixed": fixed }));
             }
+            // OSV's package ecosystems are public registries; an organisation's own product is in
+            // none of them, so the product is named in `database_specific` and the range is given
+            // without a package.
             json!({
-                "package": { "ecosystem": "GIT", "name": p.product },
                 "ranges": [{ "type": "ECOSYSTEM", "events": events }],
+                "database_specific": { "product": p.product },
             })
         })
         .collect();

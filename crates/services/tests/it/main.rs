@@ -6,11 +6,13 @@ mod core;
 mod desk;
 mod desk_triage;
 mod devices;
+mod disclosure;
 mod identity;
 mod keys;
 mod message_control;
 mod messaging;
 mod modules;
+mod schemas;
 mod sign_in;
 mod smtp;
 

@@ -1292,6 +1292,87 @@ conformance!(report_triage_keeps_transitions_notes_and_reminders_inside_their_en
     assert!(store.report_reminders(other, 10).await.unwrap().is_empty());
 });
 
+conformance!(advisories_keep_versions_consent_and_publish_with_the_report_in_one_step, |store| {
+    use domain::desk::ReportState as S;
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let team = user(&store, e, b"advisory-team").await;
+    let mut r = desk_rows::report(e, b"advisory-1");
+    r.state = S::Resolved;
+    store.create_report(&r, &[], &audit("desk.report.submit", Some(e))).await.unwrap();
+    let t = Millis(1_800_000_000_000);
+    let draft = |ct: u8| store::AdvisoryRow {
+        id: uuid::Uuid::now_v7(),
+        enterprise_id: e,
+        report_id: r.id,
+        public_id: String::new(),
+        version: 0,
+        draft_ct: vec![ct; 40],
+        draft_sha256: vec![ct; 32],
+        publish_on: "2027-01-15".into(),
+        consent_version: None,
+        consent_sha256: None,
+        consent_at: None,
+        published_at: None,
+        published_json: None,
+        override_reason: None,
+        created_at: t,
+        updated_at: t,
+    };
+    // Another enterprise cannot draft for this report.
+    let events = store.audit_count().await.unwrap();
+    let foreign = store::AdvisoryRow { enterprise_id: other, ..draft(1) };
+    assert!(matches!(store.save_advisory_draft(&foreign, &audit("x", Some(other))).await, Err(Error::NotFound)));
+    assert_eq!(store.audit_count().await.unwrap(), events);
+
+    let v1 = store.save_advisory_draft(&draft(1), &audit("desk.advisory.save", Some(e))).await.unwrap();
+    assert_eq!((v1.version, v1.public_id.as_str()), (1, "CONCLAVE-2027-0001"));
+    assert!(store.record_advisory_consent(e, v1.id, 1, &[1; 32], t, &audit("x", Some(e))).await.unwrap());
+    let v2 = store.save_advisory_draft(&draft(2), &audit("desk.advisory.save", Some(e))).await.unwrap();
+    assert_eq!(
+        (v2.id, v2.version, v2.consent_version),
+        (v1.id, 2, Some(1)),
+        "the agreement names the version it was for"
+    );
+    // Agreement to an old version, with the wrong hash, or from another enterprise: nothing.
+    assert!(!store.record_advisory_consent(e, v1.id, 1, &[1; 32], t, &audit("x", Some(e))).await.unwrap());
+    assert!(!store.record_advisory_consent(e, v1.id, 2, &[9; 32], t, &audit("x", Some(e))).await.unwrap());
+    assert!(!store.record_advisory_consent(other, v1.id, 2, &[2; 32], t, &audit("x", Some(other))).await.unwrap());
+    assert_eq!(store.advisory_of_report(other, r.id).await.unwrap(), None);
+    assert!(store.published_advisories(e).await.unwrap().is_empty());
+
+    // Publishing a stale version, or with the report moved on, writes nothing.
+    let disclose = desk_rows::moved(&r, S::Resolved, S::Disclosed, t, Some(team.id));
+    let events = store.audit_count().await.unwrap();
+    let stale = store.publish_advisory(e, v1.id, 1, "{}", None, &disclose, &audit("x", Some(e))).await;
+    assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+    let moved = desk_rows::moved(&r, S::Fixing, S::Disclosed, t, Some(team.id));
+    assert!(matches!(
+        store.publish_advisory(e, v1.id, 2, "{}", None, &moved, &audit("x", Some(e))).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    assert!(store.advisory_of_report(e, r.id).await.unwrap().unwrap().published_at.is_none(), "rolled back");
+
+    let published = store
+        .publish_advisory(
+            e,
+            v1.id,
+            2,
+            r#"{"id":"CONCLAVE-2027-0001"}"#,
+            Some("finder unreachable"),
+            &disclose,
+            &audit("desk.advisory.publish", Some(e)),
+        )
+        .await
+        .unwrap();
+    assert_eq!((published.published_at, published.override_reason.as_deref()), (Some(t), Some("finder unreachable")));
+    assert_eq!(store.get_report(e, r.id).await.unwrap().unwrap().state, S::Disclosed);
+    assert_eq!(store.published_advisories(e).await.unwrap().len(), 1);
+    assert!(store.published_advisories(other).await.unwrap().is_empty());
+    assert!(matches!(store.save_advisory_draft(&draft(3), &audit("x", Some(e))).await, Err(Error::Conflict(_))));
+});
+
 /// The names of a store trait file's methods.
 fn trait_methods(source: &str) -> Vec<String> {
     source
