@@ -95,3 +95,76 @@ test("an anonymous finder reports without JavaScript, keeps the receipt, and tal
   assert.deepEqual(team.page.cspViolations, []);
   await team.context.close();
 });
+
+test("the finder agrees to a draft advisory and the team publishes it", async () => {
+  // A finder who wants credit reports without JavaScript.
+  const finder = await newPage(browser, { javaScriptEnabled: false });
+  await finder.page.goto(`${conclave.url}/security/report`);
+  await finder.page.fill("input[name=title]", "Invite links never expire");
+  await finder.page.fill("textarea[name=description]", "An invitation link from last year still creates an account.");
+  await finder.page.fill("input[name=name]", "Grace Finder");
+  await finder.page.check("input[name=credit]");
+  await finder.page.click("form.report button[type=submit]");
+  const code = (await finder.page.textContent("#receipt-code")).trim();
+
+  // The team accepts it, scores it and drafts the advisory.
+  const team = await newPage(browser);
+  await signIn(team.page, conclave.url, "sec@desk.example");
+  await team.page.goto(`${conclave.url}/desk`);
+  await team.page.click("#reports a:has-text('Invite links never expire')");
+  await team.page.selectOption("#report-state", "accepted");
+  await team.page.click("#state-form button");
+  await team.page.waitForSelector("#report-now:has-text('Accepted')");
+  await team.page.waitForSelector("#report-clocks tr:has-text('Resolution') td:has-text('Running')");
+  await team.page.fill("#cvss-v3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N");
+  await team.page.click("#triage-form button[type=submit]");
+  await team.page.waitForSelector("#cvss-v3-score:has-text('Score 6.5')");
+  await team.page.waitForSelector("#advisory:not([hidden])");
+  await team.page.fill("#adv-summary", "Invitation links stayed valid after their expiry date.");
+  await team.page.fill("#adv-product", "Conclave");
+  await team.page.fill("#adv-fixed", "1.5.0");
+  await team.page.fill("#adv-fix", "Upgrade to 1.5.0; invitations then expire after seven days.");
+  await team.page.fill("#adv-cwe", "CWE-613");
+  await team.page.fill("#adv-cwe-name", "Insufficient Session Expiration");
+  const today = new Date().toISOString().slice(0, 10);
+  await team.page.fill("#adv-date", today);
+  await team.page.click("#advisory-form button[type=submit]");
+  await team.page.waitForSelector("#advisory-state:has-text('version 1')");
+  await team.page.waitForSelector("#advisory-state:has-text('not agreed yet')");
+
+  // The finder reads the draft on the status page and agrees to this version.
+  await finder.page.goto(`${conclave.url}/security/status`);
+  await finder.page.fill("input[name=receipt_code]", code);
+  await finder.page.click("form button[type=submit]");
+  await finder.page.waitForSelector("#draft-heading:has-text('version 1')");
+  assert.ok(await finder.page.isVisible("text=You, as Grace Finder"));
+  await finder.page.click("#agree");
+  await finder.page.waitForSelector("#draft-agreed");
+
+  // The team sees the agreement live, resolves the report and publishes.
+  await team.page.waitForSelector("#advisory-state:has-text('The finder agreed to this version')");
+  await team.page.selectOption("#report-state", "resolved");
+  await team.page.click("#state-form button");
+  await team.page.waitForSelector("#publish-form:not([hidden])");
+  await team.page.click("#publish-form button[type=submit]");
+  await team.page.click("#confirm [data-yes]");
+  await team.page.waitForSelector("#advisory-state:has-text('with the finder')");
+  await team.page.waitForSelector("#report-now:has-text('Disclosed')");
+  assert.deepEqual(team.page.cspViolations, []);
+
+  // Everyone can read it, with the finder credited, and fetch CSAF and OSV.
+  await finder.page.goto(`${conclave.url}/security/advisories`);
+  await finder.page.click("a:has-text('Invite links never expire')");
+  await finder.page.waitForSelector("text=Reported by Grace Finder");
+  await finder.page.screenshot({ path: "screenshots/advisory-desktop-light.png", fullPage: true });
+  const id = finder.page.url().split("/").pop();
+  const csaf = await (await finder.page.request.get(`${conclave.url}/security/advisories/${id}/csaf.json`)).json();
+  assert.equal(csaf.document.tracking.id, id);
+  assert.equal(csaf.vulnerabilities[0].scores[0].cvss_v3.baseScore, 6.5);
+  const osv = await (await finder.page.request.get(`${conclave.url}/security/advisories/${id}/osv.json`)).json();
+  assert.equal(osv.credits[0].name, "Grace Finder");
+  await finder.page.goto(`${conclave.url}/security`);
+  await finder.page.waitForSelector("text=Grace Finder");
+  await finder.context.close();
+  await team.context.close();
+});
