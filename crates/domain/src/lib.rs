@@ -9,6 +9,7 @@ pub mod desk;
 pub mod desk_clock;
 pub mod device;
 pub mod ids;
+pub mod incident;
 pub mod message_policy;
 pub mod messaging;
 pub mod password_policy;

@@ -184,6 +184,18 @@ impl<'a> Status<'a> {
     }
 }
 
+/// The public incident form, the receipt after it, or an incident's state for its receipt code.
+#[derive(Template)]
+#[template(path = "security/incident.html")]
+pub(crate) struct IncidentPage<'a> {
+    pub title: &'a str,
+    pub error: Option<&'a str>,
+    pub input: &'a domain::incident::IncidentInput,
+    pub categories: Vec<(&'static str, &'static str)>,
+    pub received: Option<&'a str>,
+    pub state: Option<&'a services::desk::incidents::OutsiderIncidentView>,
+}
+
 #[derive(Template)]
 #[template(path = "security/advisories.html")]
 pub(crate) struct Advisories<'a> {

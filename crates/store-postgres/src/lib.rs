@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 18, name: "elevation_and_pin", sql: include_str!("../migrations/0018_elevation_and_pin.sql") },
     Migration { version: 19, name: "desk_triage", sql: include_str!("../migrations/0019_desk_triage.sql") },
     Migration { version: 20, name: "advisories", sql: include_str!("../migrations/0020_advisories.sql") },
+    Migration { version: 21, name: "incidents", sql: include_str!("../migrations/0021_incidents.sql") },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

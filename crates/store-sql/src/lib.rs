@@ -27,6 +27,7 @@ mod advisories;
 mod conversations;
 mod desk;
 mod foundation;
+mod incidents;
 mod jobs;
 mod links;
 mod message_policies;

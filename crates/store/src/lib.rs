@@ -16,6 +16,7 @@ mod conversations;
 mod desk;
 mod directory;
 mod health;
+mod incidents;
 mod jobs;
 mod keys;
 mod links;
@@ -31,6 +32,7 @@ pub use conversations::*;
 pub use desk::*;
 pub use directory::*;
 pub use health::*;
+pub use incidents::*;
 pub use jobs::*;
 pub use keys::*;
 pub use links::*;
@@ -73,6 +75,7 @@ sum_of!(
     ConversationStore,
     DeskStore,
     AdvisoryStore,
+    IncidentStore,
     SignInStore,
     JobStore,
     PolicyStore,

@@ -42,6 +42,7 @@ pub enum TargetKind {
     Conversation,
     Message,
     Report,
+    Incident,
     Page,
     Key,
     MasterKey,
@@ -60,6 +61,7 @@ impl TargetKind {
             TargetKind::Conversation => "conversation",
             TargetKind::Message => "message",
             TargetKind::Report => "report",
+            TargetKind::Incident => "incident",
             TargetKind::Page => "page",
             TargetKind::Key => "key",
             TargetKind::MasterKey => "master-key",
@@ -206,6 +208,10 @@ catalogue! {
     DeskAdvisorySave = "desk.advisory.save", Desk, Report, Always, ["version", "publish_on"], "The team saved a new version of a report's advisory draft.";
     DeskAdvisoryConsent = "desk.advisory.consent", Desk, Report, Always, ["version", "draft_sha256"], "The finder agreed to a version of the advisory draft.";
     DeskAdvisoryPublish = "desk.advisory.publish", Desk, Report, Always, ["public_id", "version", "consent", "override_reason"], "An advisory was published, with the finder's agreement or an override and its reason.";
+    DeskIncidentReport = "desk.incident.report", Desk, Incident, Always, ["category", "from"], "Someone reported a security incident (a member, or an outsider with a receipt code).";
+    DeskIncidentState = "desk.incident.state", Desk, Incident, Always, ["from", "state"], "An incident changed state, or a move its state machine does not allow was refused.";
+    DeskIncidentEntry = "desk.incident.entry", Desk, Incident, Always, ["kind", "mailed"], "The team added to an incident's timeline: a note, or a notice to affected parties or an authority.";
+    DeskIncidentClock = "desk.incident.clock", Desk, Incident, Always, ["hours"], "The team set or cleared an incident's notification clock.";
     DeskClocksUpdate = "desk.clocks.update", Desk, Policy, Always, ["time_zone", "working_days", "holidays", "imported"], "The desk's response clocks, working week or holidays changed.";
     DeskReportPurge = "desk.report.purge", Desk, None, Always, ["closed_before"], "Finder contact data of long-closed reports was deleted.";
 }

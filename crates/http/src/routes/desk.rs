@@ -11,9 +11,11 @@ use axum::Json;
 use domain::advisory::AdvisoryInput;
 use domain::desk::{DeskPage, ReportInput};
 use domain::desk_clock::ClockSettings;
+use domain::incident::IncidentInput;
 use domain::{ReportId, Rule};
 use serde::Deserialize;
 use services::desk::disclosure::AdvisoryView;
+use services::desk::incidents::{IncidentEntryInput, IncidentSummary, IncidentView, OutsiderIncidentView};
 use services::desk::triage::{DeskDashboard, TeamMemberView, TriageInput};
 use services::desk::{
     DeskKeyView, DeskPageView, DeskPolicy, FinderCredential, FinderReportView, KeyAlgorithm, Receipt, ReportSummary,
@@ -650,4 +652,144 @@ pub async fn finder_consent(
     let view =
         state.services.desk.finder_consent(credential(&body.receipt_code, &body.status_link)?, body.version).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
+}
+
+/// POST /api/v1/incidents — a member of the desk's enterprise reports a security incident.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    request_body = IncidentInput,
+    responses((status = 201, body = IncidentCreated), (status = 403, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks its rule: a category outside the nine, an end before the start, a report before the incident", body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn member_incident(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    ApiJson(body): ApiJson<IncidentInput>,
+) -> Result<(StatusCode, Json<IncidentCreated>), Problem> {
+    let id = state.services.desk.report_incident_as_member(&auth.caller(), &origin, &body).await?;
+    Ok((StatusCode::CREATED, Json(IncidentCreated { id })))
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct IncidentCreated {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
+}
+
+/// POST /api/v1/security/incidents — an outsider reports an incident; the receipt code is
+/// shown once.
+#[utoipa::path(post, path = "/api/v1/security/incidents", tag = "security-desk", request_body = IncidentInput,
+    responses((status = 201, body = Receipt), (status = 422, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn outsider_incident(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<IncidentInput>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let receipt = state.services.desk.report_incident_as_outsider(&body).await?;
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(receipt)).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentStatusRequest {
+    pub receipt_code: String,
+}
+
+/// POST /api/v1/security/incidents/status — the state of an outsider's incident report.
+#[utoipa::path(post, path = "/api/v1/security/incidents/status", tag = "security-desk", request_body = IncidentStatusRequest,
+    responses((status = 200, body = OutsiderIncidentView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn outsider_incident_status(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    ApiJson(body): ApiJson<IncidentStatusRequest>,
+) -> Result<Response, Problem> {
+    state.check_public_rate(origin.ip.as_deref())?;
+    let view = state.services.desk.outsider_incident(&body.receipt_code).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response())
+}
+
+fn incident_id(raw: &str) -> Result<uuid::Uuid, Problem> {
+    parse_id(raw, "incident", |s| uuid::Uuid::parse_str(s).ok())
+}
+
+/// GET /api/v1/desk/incidents — the incidents, newest first.
+#[utoipa::path(get, path = "/api/v1/desk/incidents", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = [IncidentSummary])))]
+pub async fn list_incidents(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<IncidentSummary>>, Problem> {
+    Ok(Json(state.services.desk.desk_incidents(&auth.caller()).await?))
+}
+
+/// GET /api/v1/desk/incidents/{id} — one incident with its timeline; also its JSON export.
+#[utoipa::path(get, path = "/api/v1/desk/incidents/{incident_id}", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("incident_id" = String, Path)), responses((status = 200, body = IncidentView)))]
+pub async fn get_incident(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentView>, Problem> {
+    Ok(Json(state.services.desk.desk_incident(&auth.caller(), incident_id(&id)?).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentStateRequest {
+    /// One of the incident's `state_choices`.
+    #[schema(pattern = "^[a-z]{6,13}$")]
+    pub state: String,
+}
+
+/// PUT /api/v1/desk/incidents/{id}/state — move the incident along its states.
+#[utoipa::path(put, path = "/api/v1/desk/incidents/{incident_id}/state", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("incident_id" = String, Path)), request_body = IncidentStateRequest,
+    responses((status = 200, body = IncidentView),
+        (status = 409, description = "Not allowed from the current state (`allowed` lists what is)", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn move_incident(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<IncidentStateRequest>,
+) -> Result<Json<IncidentView>, Problem> {
+    let to = domain::incident::IncidentState::parse(body.state.trim())
+        .ok_or_else(|| Problem::invalid("state", Rule::InvalidValue, "state: not an incident state"))?;
+    Ok(Json(state.services.desk.move_incident(&auth.caller(), &origin, incident_id(&id)?, to).await?))
+}
+
+/// POST /api/v1/desk/incidents/{id}/entries — a note or a notice on the timeline.
+#[utoipa::path(post, path = "/api/v1/desk/incidents/{incident_id}/entries", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("incident_id" = String, Path)), request_body = IncidentEntryInput,
+    responses((status = 200, body = IncidentView), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn add_incident_entry(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<IncidentEntryInput>,
+) -> Result<Json<IncidentView>, Problem> {
+    Ok(Json(state.services.desk.add_incident_entry(&auth.caller(), &origin, incident_id(&id)?, &body).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentClockRequest {
+    /// Hours from awareness until an authority must be told (1 to 8784); null clears the clock.
+    #[schema(minimum = 1, maximum = 8784)]
+    pub hours: Option<i64>,
+}
+
+/// PUT /api/v1/desk/incidents/{id}/clock — set or clear the notification clock.
+#[utoipa::path(put, path = "/api/v1/desk/incidents/{incident_id}/clock", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("incident_id" = String, Path)), request_body = IncidentClockRequest,
+    responses((status = 200, body = IncidentView), (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn set_incident_clock(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<IncidentClockRequest>,
+) -> Result<Json<IncidentView>, Problem> {
+    Ok(Json(state.services.desk.set_incident_clock(&auth.caller(), &origin, incident_id(&id)?, body.hours).await?))
 }

@@ -628,6 +628,106 @@ async fn post_status_withdraw(
     after_finder_action(&state, credential, result).await
 }
 
+fn incident_page(
+    status: StatusCode,
+    error: Option<&str>,
+    input: &domain::incident::IncidentInput,
+    received: Option<&str>,
+    state: Option<&services::desk::incidents::OutsiderIncidentView>,
+) -> Response {
+    let title = if received.is_some() {
+        "Incident reported"
+    } else if state.is_some() {
+        "Your incident report"
+    } else {
+        "Report an incident"
+    };
+    pages::render(
+        status,
+        &pages::IncidentPage {
+            title,
+            error,
+            input,
+            categories: services::desk::Desk::incident_categories(),
+            received,
+            state,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct IncidentForm {
+    #[serde(default)]
+    details: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    occurred_at: String,
+    #[serde(default)]
+    ended_at: String,
+    #[serde(default)]
+    reported_at: String,
+    #[serde(default)]
+    location: String,
+}
+
+/// GET /security/incident — the form, with the time of reporting filled in (editable).
+async fn get_incident_form() -> Response {
+    let now = domain::Millis::now().rfc3339();
+    let input =
+        domain::incident::IncidentInput { reported_at: now.get(..16).unwrap_or("").to_owned(), ..Default::default() };
+    incident_page(StatusCode::OK, None, &input, None, None)
+}
+
+/// POST /security/incident — an outsider reports an incident; the receipt code is shown once.
+async fn post_incident(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<IncidentForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let input = domain::incident::IncidentInput {
+        details: form.details,
+        category: form.category,
+        occurred_at: form.occurred_at,
+        ended_at: Some(form.ended_at).filter(|e| !e.trim().is_empty()),
+        reported_at: form.reported_at,
+        location: form.location,
+    };
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(
+            incident_page(problem.status(), Some(&sentence(&problem)), &input, None, None),
+            &problem,
+        );
+    }
+    match state.services.desk.report_incident_as_outsider(&input).await.map_err(Problem::from) {
+        Ok(receipt) => incident_page(StatusCode::CREATED, None, &input, Some(&receipt.receipt_code), None),
+        Err(problem) => incident_page(problem.status(), Some(&sentence(&problem)), &input, None, None),
+    }
+}
+
+/// POST /security/incident/status — an incident's state, for its receipt code.
+async fn post_incident_status(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    form: Result<Form<CodeForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let empty = domain::incident::IncidentInput::default();
+    let Ok(Form(form)) = form else {
+        return incident_page(StatusCode::BAD_REQUEST, Some("Enter your receipt code."), &empty, None, None);
+    };
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return with_retry_after(
+            incident_page(problem.status(), Some(&sentence(&problem)), &empty, None, None),
+            &problem,
+        );
+    }
+    match state.services.desk.outsider_incident(&form.receipt_code).await.map_err(Problem::from) {
+        Ok(view) => incident_page(StatusCode::OK, None, &empty, None, Some(&view)),
+        Err(problem) => incident_page(problem.status(), Some(&sentence(&problem)), &empty, None, None),
+    }
+}
+
 /// GET /security/advisories — the published advisories.
 async fn advisories_page(State(state): State<AppState>) -> Result<Response, Problem> {
     let advisories = state.services.desk.published_advisories().await?;
@@ -671,6 +771,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/security/status/consent", post(post_status_consent))
         .route("/security/status/withdraw", post(post_status_withdraw))
         .route("/security/advisories", get(advisories_page))
+        .route("/security/incident", get(get_incident_form).post(post_incident))
+        .route("/security/incident/status", post(post_incident_status))
         .route("/security/advisories/{id}", get(advisory_page))
         .route("/security/advisories/{id}/{format}", get(advisory_json))
         .route("/security/key.asc", get(key_asc))

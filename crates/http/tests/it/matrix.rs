@@ -323,6 +323,39 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ),
     ("POST", "/api/v1/desk/reports/{report_id}/notes", Allow::Security, Some(r#"{"body":"Internal only."}"#)),
     ("GET", "/api/v1/desk/team", Allow::Security, None),
+    (
+        "POST",
+        "/api/v1/incidents",
+        Allow::EnterpriseMember,
+        Some(
+            r#"{"details":"Lost phone","occurred_at":"2026-12-01T10:00","reported_at":"2026-12-01T11:00","category":"theft-or-damage"}"#,
+        ),
+    ),
+    (
+        "POST",
+        "/api/v1/security/incidents",
+        Allow::Public,
+        Some(
+            r#"{"details":"Strange mail","occurred_at":"2026-12-01T10:00","reported_at":"2026-12-01T11:00","category":"misuse"}"#,
+        ),
+    ),
+    // A receipt code nobody holds: everyone gets the same 404.
+    (
+        "POST",
+        "/api/v1/security/incidents/status",
+        Allow::Nobody,
+        Some(r#"{"receipt_code":"ABCDE-FGHJK-MNPQR-STVWX-YZ234"}"#),
+    ),
+    ("GET", "/api/v1/desk/incidents", Allow::Security, None),
+    ("GET", "/api/v1/desk/incidents/{incident_id}", Allow::Security, None),
+    ("PUT", "/api/v1/desk/incidents/{incident_id}/state", Allow::Security, Some(r#"{"state":"investigating"}"#)),
+    (
+        "POST",
+        "/api/v1/desk/incidents/{incident_id}/entries",
+        Allow::Security,
+        Some(r#"{"kind":"note","text":"Looked at the logs."}"#),
+    ),
+    ("PUT", "/api/v1/desk/incidents/{incident_id}/clock", Allow::Security, Some(r#"{"hours":72}"#)),
     ("GET", "/api/v1/desk/reports/{report_id}/advisory", Allow::Security, None),
     // The fixture's report is new, so a draft is refused (409) even for the team; the refusal
     // of everyone else is what this row checks.
@@ -588,6 +621,15 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
         }
         values.insert("report_id", id);
         values.insert("receipt", code);
+    }
+    if needs.contains("{incident_id}") {
+        let incident = json!({ "details": format!("Incident {n}"), "occurred_at": "2026-12-01T10:00",
+            "reported_at": "2026-12-01T11:00", "category": "denial-of-service" });
+        req(Method::POST, "/api/v1/security/incidents").json(&incident).send(&w.app).await;
+        let security = w.token("security@a.example").await;
+        let list = req(Method::GET, "/api/v1/desk/incidents").bearer(&security).send(&w.app).await.json();
+        let found = list.as_array().unwrap().iter().find(|i| i["headline"] == format!("Incident {n}")).expect("listed");
+        values.insert("incident_id", found["id"].as_str().unwrap().to_owned());
     }
     Fixture { values }
 }

@@ -16,6 +16,7 @@ pub mod exports;
 pub mod files;
 mod finder;
 mod inbox;
+pub mod incidents;
 mod intake;
 mod keys;
 pub mod markdown;
@@ -40,6 +41,7 @@ pub struct Desk {
     policy_store: Arc<dyn store::PolicyStore>,
     directory_store: Arc<dyn store::DirectoryStore>,
     advisory_store: Arc<dyn store::AdvisoryStore>,
+    incident_store: Arc<dyn store::IncidentStore>,
 }
 
 impl Desk {
@@ -71,6 +73,7 @@ impl Desk {
             policy_store: store.clone(),
             directory_store: store.clone(),
             advisory_store: store.clone(),
+            incident_store: store.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod desk_triage;
 mod devices;
 mod disclosure;
 mod identity;
+mod incidents;
 mod keys;
 mod message_control;
 mod messaging;
