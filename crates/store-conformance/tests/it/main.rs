@@ -1373,6 +1373,81 @@ conformance!(advisories_keep_versions_consent_and_publish_with_the_report_in_one
     assert!(matches!(store.save_advisory_draft(&draft(3), &audit("x", Some(e))).await, Err(Error::Conflict(_))));
 });
 
+conformance!(incidents_keep_their_timeline_and_state_inside_their_enterprise, |store| {
+    use domain::incident::IncidentState as S;
+    let e = enterprise(&store).await;
+    let other = enterprise(&store).await;
+    let team = user(&store, e, b"incident-team").await;
+    let t = Millis(1_800_000_000_000);
+    let incident = store::IncidentRow {
+        id: uuid::Uuid::now_v7(),
+        enterprise_id: e,
+        reporter: None,
+        receipt_lookup: Some(b"incident-lookup".to_vec()),
+        receipt_hash: Some("$argon2id$x".into()),
+        state: S::Reported,
+        category: "misuse".into(),
+        report_ct: vec![3; 40],
+        occurred_at: "2026-12-01T10:00".into(),
+        notify_within_hours: None,
+        created_at: t,
+        updated_at: t,
+        closed_at: None,
+        last_seq: 0,
+    };
+    store.create_incident(&incident, &audit("desk.incident.report", Some(e))).await.unwrap();
+    assert_eq!(store.incident_by_lookup(b"incident-lookup").await.unwrap().unwrap().id, incident.id);
+    assert_eq!(store.get_incident(other, incident.id).await.unwrap(), None);
+    assert_eq!(store.list_incidents(e).await.unwrap().len(), 1);
+    assert!(store.list_incidents(other).await.unwrap().is_empty());
+
+    let entry = |kind: &str| store::IncidentEntryRow {
+        incident_id: incident.id,
+        seq: 0,
+        kind: kind.into(),
+        happened_at: Some("2026-12-01T09:55".into()),
+        learned_at: t,
+        author: Some(team.id),
+        body_ct: vec![4; 30],
+    };
+    // A state change from a state it is not in is refused and writes nothing.
+    let events = store.audit_count().await.unwrap();
+    let stale = store
+        .append_incident_entry(e, &entry("state"), Some((S::Contained, S::Eradicated)), &audit("x", Some(e)))
+        .await;
+    assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+    assert_eq!(store.audit_count().await.unwrap(), events);
+    assert!(store
+        .append_incident_entry(other, &entry("note"), None, &audit("x", Some(other)))
+        .await
+        .unwrap()
+        .is_none());
+    let moved = store
+        .append_incident_entry(
+            e,
+            &entry("state"),
+            Some((S::Reported, S::Closed)),
+            &audit("desk.incident.state", Some(e)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.seq, 1);
+    let row = store.get_incident(e, incident.id).await.unwrap().unwrap();
+    assert_eq!((row.state, row.closed_at, row.last_seq), (S::Closed, Some(t), 1));
+    store.append_incident_entry(e, &entry("note"), None, &audit("desk.incident.entry", Some(e))).await.unwrap();
+    let timeline = store.incident_entries(e, incident.id).await.unwrap();
+    assert_eq!(timeline.iter().map(|x| (x.seq, x.kind.as_str())).collect::<Vec<_>>(), [(1, "state"), (2, "note")]);
+    assert!(store.incident_entries(other, incident.id).await.unwrap().is_empty());
+
+    assert!(!store.set_incident_notify_hours(other, incident.id, Some(72), &audit("x", Some(other))).await.unwrap());
+    assert!(store
+        .set_incident_notify_hours(e, incident.id, Some(72), &audit("desk.incident.clock", Some(e)))
+        .await
+        .unwrap());
+    assert_eq!(store.get_incident(e, incident.id).await.unwrap().unwrap().notify_within_hours, Some(72));
+});
+
 /// The names of a store trait file's methods.
 fn trait_methods(source: &str) -> Vec<String> {
     source
