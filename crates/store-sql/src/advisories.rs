@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use domain::audit::AuditDraft;
 use domain::{EnterpriseId, Millis, ReportId};
 use store::decode;
-use store::{AdvisoryRow, Error, ReportTransitionRow, Result};
+use store::{AdvisoryPublication, AdvisoryRow, Error, Result};
 
 const COLUMNS: &str = "id, enterprise_id, report_id, public_id, version, draft_ct, draft_sha256, publish_on, \
      consent_version, consent_sha256, consent_at, published_at, published_json, override_reason, created_at, updated_at";
@@ -148,13 +148,10 @@ impl store::AdvisoryStore for SqlStore {
     async fn publish_advisory(
         &self,
         enterprise: EnterpriseId,
-        advisory: uuid::Uuid,
-        version: i64,
-        published_json: &str,
-        override_reason: Option<&str>,
-        disclose: &ReportTransitionRow,
+        publication: &AdvisoryPublication<'_>,
         audit: &AuditDraft,
     ) -> Result<AdvisoryRow> {
+        let AdvisoryPublication { advisory, version, published_json, override_reason, disclose } = *publication;
         transaction!(self.writer(), |tx| {
             let current = query(&format!("SELECT {COLUMNS} FROM advisories WHERE id = $1 AND enterprise_id = $2"))
                 .bind(advisory.to_string())

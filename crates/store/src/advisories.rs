@@ -30,6 +30,17 @@ pub struct AdvisoryRow {
     pub updated_at: Millis,
 }
 
+/// What publishing writes: the version that was read, the public record, the override's reason
+/// when the finder did not agree, and the report's move to disclosed.
+#[derive(Clone, Debug)]
+pub struct AdvisoryPublication<'a> {
+    pub advisory: uuid::Uuid,
+    pub version: i64,
+    pub published_json: &'a str,
+    pub override_reason: Option<&'a str>,
+    pub disclose: &'a ReportTransitionRow,
+}
+
 #[async_trait]
 pub trait AdvisoryStore: Send + Sync {
     /// Saves a draft: inserts version 1 (with `row.public_id`, or the next free one of the year
@@ -49,17 +60,13 @@ pub trait AdvisoryStore: Send + Sync {
         at: Millis,
         audit: &AuditDraft,
     ) -> Result<bool>;
-    /// Publishes `version` (refused with `Conflict("advisories.version")` if the draft changed
+    /// Publishes the advisory's `version` (refused with `Conflict("advisories.version")` if the draft changed
     /// meanwhile, `Conflict("advisories.published")` if already published) and moves the report
-    /// along `disclose` in the same transaction (`Conflict("reports.state")` if it moved on).
+    /// along `publication.disclose` in the same transaction (`Conflict("reports.state")` if it moved on).
     async fn publish_advisory(
         &self,
         enterprise: EnterpriseId,
-        advisory: uuid::Uuid,
-        version: i64,
-        published_json: &str,
-        override_reason: Option<&str>,
-        disclose: &ReportTransitionRow,
+        publication: &AdvisoryPublication<'_>,
         audit: &AuditDraft,
     ) -> Result<AdvisoryRow>;
     /// Published advisories of the enterprise, newest first.

@@ -306,7 +306,17 @@ impl Desk {
         };
         let saved = match self
             .advisory_store
-            .publish_advisory(enterprise, row.id, row.version, &json, reason.as_deref(), &disclose, &audit)
+            .publish_advisory(
+                enterprise,
+                &store::AdvisoryPublication {
+                    advisory: row.id,
+                    version: row.version,
+                    published_json: &json,
+                    override_reason: reason.as_deref(),
+                    disclose: &disclose,
+                },
+                &audit,
+            )
             .await
         {
             Err(store::Error::Conflict(what)) => {

@@ -156,6 +156,16 @@ pub struct OutsiderIncidentView {
     pub reported_at: String,
 }
 
+/// One timeline entry about to be written, with the state change it carries, if any.
+struct NewEntry<'a> {
+    kind: &'a str,
+    happened_at: Option<String>,
+    body: &'a EntryBody,
+    state: Option<(IncidentState, IncidentState)>,
+    action: Action,
+    detail: serde_json::Value,
+}
+
 fn aad(row: &str) -> Aad<'_> {
     Aad { table: "incidents", row, column: "report" }
 }
@@ -423,13 +433,9 @@ impl Desk {
         origin: &Origin,
         enterprise: EnterpriseId,
         id: uuid::Uuid,
-        kind: &str,
-        happened_at: Option<String>,
-        body: &EntryBody,
-        state: Option<(IncidentState, IncidentState)>,
-        action: Action,
-        detail: serde_json::Value,
+        new: NewEntry<'_>,
     ) -> Result<IncidentView> {
+        let NewEntry { kind, happened_at, body, state, action, detail } = new;
         let Caller::User(person) = caller else {
             return Err(self.core.deny(caller, action, Some(enterprise), "person", None).await);
         };
@@ -497,19 +503,15 @@ impl Desk {
         let body =
             EntryBody { from: Some(row.state.as_str().into()), to: Some(to.as_str().into()), ..Default::default() };
         let detail = serde_json::json!({ "from": row.state.as_str(), "state": to.as_str() });
-        self.append_entry(
-            caller,
-            origin,
-            enterprise,
-            id,
-            "state",
-            None,
-            &body,
-            Some((row.state, to)),
-            Action::DeskIncidentState,
+        let new = NewEntry {
+            kind: "state",
+            happened_at: None,
+            body: &body,
+            state: Some((row.state, to)),
+            action: Action::DeskIncidentState,
             detail,
-        )
-        .await
+        };
+        self.append_entry(caller, origin, enterprise, id, new).await
     }
 
     /// Adds a note or a notice to the timeline; a notice to affected parties can go out by mail.
@@ -578,19 +580,15 @@ impl Desk {
             body.how.get_or_insert_with(|| "mail".to_owned());
         }
         let detail = serde_json::json!({ "kind": kind.as_str(), "mailed": body.mailed });
-        self.append_entry(
-            caller,
-            origin,
-            enterprise,
-            id,
-            kind.as_str(),
+        let new = NewEntry {
+            kind: kind.as_str(),
             happened_at,
-            &body,
-            None,
-            Action::DeskIncidentEntry,
+            body: &body,
+            state: None,
+            action: Action::DeskIncidentEntry,
             detail,
-        )
-        .await
+        };
+        self.append_entry(caller, origin, enterprise, id, new).await
     }
 
     /// Sets (or, with `None`, clears) the notification clock, in hours from awareness.

@@ -1267,7 +1267,7 @@ conformance!(report_triage_keeps_transitions_notes_and_reminders_inside_their_en
     assert!(matches!(store.add_report_note(other, &note, &audit("x", Some(other))).await, Err(Error::NotFound)));
     assert_eq!(store.audit_count().await.unwrap(), events);
     store.add_report_note(e, &note, &audit("desk.report.note", Some(e))).await.unwrap();
-    assert_eq!(store.report_notes(e, r.id).await.unwrap(), [note.clone()]);
+    assert_eq!(store.report_notes(e, r.id).await.unwrap(), std::slice::from_ref(&note));
     assert!(store.report_notes(other, r.id).await.unwrap().is_empty());
 
     // A reminder is recorded once per clock and kind; only the first call says to send it.
@@ -1344,26 +1344,31 @@ conformance!(advisories_keep_versions_consent_and_publish_with_the_report_in_one
     // Publishing a stale version, or with the report moved on, writes nothing.
     let disclose = desk_rows::moved(&r, S::Resolved, S::Disclosed, t, Some(team.id));
     let events = store.audit_count().await.unwrap();
-    let stale = store.publish_advisory(e, v1.id, 1, "{}", None, &disclose, &audit("x", Some(e))).await;
+    fn publication(
+        advisory: uuid::Uuid,
+        version: i64,
+        disclose: &store::ReportTransitionRow,
+    ) -> store::AdvisoryPublication<'_> {
+        store::AdvisoryPublication {
+            advisory,
+            version,
+            published_json: r#"{"id":"CONCLAVE-2027-0001"}"#,
+            override_reason: Some("finder unreachable"),
+            disclose,
+        }
+    }
+    let stale = store.publish_advisory(e, &publication(v1.id, 1, &disclose), &audit("x", Some(e))).await;
     assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
     let moved = desk_rows::moved(&r, S::Fixing, S::Disclosed, t, Some(team.id));
     assert!(matches!(
-        store.publish_advisory(e, v1.id, 2, "{}", None, &moved, &audit("x", Some(e))).await,
+        store.publish_advisory(e, &publication(v1.id, 2, &moved), &audit("x", Some(e))).await,
         Err(Error::Conflict(_))
     ));
     assert_eq!(store.audit_count().await.unwrap(), events);
     assert!(store.advisory_of_report(e, r.id).await.unwrap().unwrap().published_at.is_none(), "rolled back");
 
     let published = store
-        .publish_advisory(
-            e,
-            v1.id,
-            2,
-            r#"{"id":"CONCLAVE-2027-0001"}"#,
-            Some("finder unreachable"),
-            &disclose,
-            &audit("desk.advisory.publish", Some(e)),
-        )
+        .publish_advisory(e, &publication(v1.id, 2, &disclose), &audit("desk.advisory.publish", Some(e)))
         .await
         .unwrap();
     assert_eq!((published.published_at, published.override_reason.as_deref()), (Some(t), Some("finder unreachable")));
