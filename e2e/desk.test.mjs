@@ -168,3 +168,60 @@ test("the finder agrees to a draft advisory and the team publishes it", async ()
   await finder.context.close();
   await team.context.close();
 });
+
+test("members and outsiders report incidents; the team works one through its timeline", async () => {
+  conclave.createUser("ada@desk.example", "Ada Member", "member");
+  // A member reports from Settings.
+  const ada = await newPage(browser);
+  await signIn(ada.page, conclave.url, "ada@desk.example");
+  await ada.page.goto(`${conclave.url}/settings#incident`);
+  await ada.page.fill("#incident-details", "My phone was stolen at the station; it has the chat app signed in.");
+  await ada.page.selectOption("#incident-category", "theft-or-damage");
+  await ada.page.fill("#incident-occurred", "2026-12-03T17:20");
+  await ada.page.fill("#incident-ended", "2026-12-03T17:00");
+  await ada.page.click("#incident-form button[type=submit]");
+  await ada.page.waitForSelector(".toast.error:has-text('before the start')");
+  await ada.page.fill("#incident-ended", "");
+  await ada.page.click("#incident-form button[type=submit]");
+  await ada.page.waitForSelector(".toast:has-text('security team has your report')");
+  await ada.context.close();
+
+  // An outsider reports on the public pages without JavaScript and keeps a receipt code.
+  const outsider = await newPage(browser, { javaScriptEnabled: false });
+  await outsider.page.goto(`${conclave.url}/security/incident`);
+  await outsider.page.fill("textarea[name=details]", "Your office door was propped open all night.");
+  await outsider.page.check("input[value=policy-violation]");
+  await outsider.page.fill("input[name=occurred_at]", "2026-12-02T22:00");
+  await outsider.page.click("form.stack button[type=submit]");
+  await outsider.page.waitForSelector("#receipt-code");
+  await outsider.page.click("text=See its state");
+  await outsider.page.waitForSelector("#incident-state:has-text('Reported')");
+
+  // The team works the member's incident.
+  const team = await newPage(browser);
+  await signIn(team.page, conclave.url, "sec@desk.example");
+  await team.page.goto(`${conclave.url}/desk`);
+  await team.page.click("#incidents a:has-text('My phone was stolen')");
+  await team.page.waitForSelector("#incident-now:has-text('Ada Member')");
+  await team.page.selectOption("#incident-state", "investigating");
+  await team.page.click("#incident-state-form button");
+  await team.page.waitForSelector("#incident-now:has-text('Being investigated')");
+  await team.page.fill("#incident-hours", "72");
+  await team.page.click("#incident-clock-form button");
+  await team.page.waitForSelector("#incident-fields dd:has-text('72 hours: due')");
+  await team.page.fill("#entry-happened", "2026-12-03T17:45");
+  await team.page.fill("#entry-text", "Signed the phone's session out and wiped it from the admin console.");
+  await team.page.click("#incident-entry-form button[type=submit]");
+  await team.page.waitForSelector("#incident-timeline td:has-text('2026-12-03 17:45')");
+  await team.page.selectOption("#entry-kind", "notice-authority");
+  await team.page.fill("#entry-agency", "City police");
+  await team.page.fill("#entry-reference", "THEFT-88121");
+  await team.page.click("#incident-entry-form button[type=submit]");
+  await team.page.waitForSelector("#incident-fields dd:has-text('72 hours: met')");
+  await team.page.screenshot({ path: "screenshots/desk-incident-desktop-light.png", fullPage: true });
+  assert.deepEqual(team.page.cspViolations, []);
+  await team.context.close();
+
+  await outsider.page.goto(`${conclave.url}/security/incident`);
+  await outsider.context.close();
+});

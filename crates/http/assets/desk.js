@@ -210,6 +210,72 @@ import { connectLive } from "/assets/live.js";
   }
 
   let team = [];
+  let currentIncident = null;
+  let incidentView = null;
+  const ENTRY = { note: "Note", state: "State", "notice-affected": "Notice to affected people", "notice-authority": "Notice to an authority" };
+  const CLOCK_WORD = { due: "due", overdue: "overdue", met: "met", missed: "missed" };
+
+  async function loadIncidents() {
+    const list = await conclave.api("GET", "/api/v1/desk/incidents");
+    const body = $("incidents").querySelector("tbody");
+    body.replaceChildren(...list.map((i) => {
+      const tr = conclave.h("tr", { class: i.notification && i.notification.status === "overdue" ? "at-risk" : null });
+      conclave.cell(tr, "").appendChild(conclave.h("a", { href: "#incident/" + i.id, onclick: (ev) => { ev.preventDefault(); openIncident(i.id).catch(fail); } }, i.headline || "(no details)"));
+      conclave.cell(tr, i.category_label);
+      conclave.cell(tr, i.state_label);
+      conclave.cell(tr, i.occurred_at.replace("T", " "));
+      conclave.cell(tr, i.reported_by === "member" ? "a member" : "an outsider");
+      conclave.cell(tr, i.notification ? CLOCK_WORD[i.notification.status] + ", by " + conclave.when(i.notification.due_at) : "—");
+      return tr;
+    }));
+    if (list.length === 0) body.replaceChildren(conclave.h("tr", {}, conclave.h("td", { colspan: "6" }, "No incidents reported.")));
+  }
+
+  function entryText(e) {
+    const b = e.body;
+    if (e.kind === "state") return "Moved to " + b.to;
+    if (e.kind === "notice-affected") return "Told " + b.who + (b.how ? " by " + b.how : "") + (b.mailed ? " (mailed from the desk)" : "") + ": " + (b.what || "");
+    if (e.kind === "notice-authority") return "Told " + b.agency + (b.reference ? " (reference " + b.reference + ")" : "") + (b.contact ? ", contact " + b.contact : "") + (b.text ? ": " + b.text : "");
+    return b.text || "";
+  }
+
+  function showIncident(v) {
+    currentIncident = v.id;
+    incidentView = v;
+    $("incident").hidden = false;
+    $("incident-title").textContent = v.category_label + " · " + v.occurred_at.replace("T", " ");
+    $("incident-now").textContent = "Now: " + v.state_label + " · reported by " + v.reported_by + " · the team learned of it " + conclave.when(v.aware_at);
+    const dl = $("incident-fields");
+    dl.replaceChildren();
+    field(dl, "Began", v.occurred_at.replace("T", " "));
+    field(dl, "Ended", v.ended_at ? v.ended_at.replace("T", " ") : "not yet, or not known");
+    field(dl, "Duration", v.duration_minutes === null ? "" : v.duration_minutes + " minutes");
+    field(dl, "Reported", v.reported_at.replace("T", " "));
+    field(dl, "Where", v.location);
+    if (v.notification) field(dl, "Notification clock", v.notification.hours + " hours: " + CLOCK_WORD[v.notification.status] + " (due " + conclave.when(v.notification.due_at) + ")");
+    $("incident-details-text").textContent = v.details;
+    $("incident-state").replaceChildren(...v.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label)));
+    $("incident-hours").value = v.notification ? v.notification.hours : "";
+    $("incident-timeline").querySelector("tbody").replaceChildren(...v.timeline.map((e) => {
+      const tr = conclave.h("tr", {});
+      conclave.cell(tr, e.happened_at ? e.happened_at.replace("T", " ") : "—");
+      conclave.cell(tr, conclave.when(e.learned_at));
+      conclave.cell(tr, ENTRY[e.kind] + ": " + entryText(e));
+      conclave.cell(tr, e.by);
+      return tr;
+    }));
+  }
+
+  async function openIncident(id) {
+    showIncident(await conclave.api("GET", "/api/v1/desk/incidents/" + id));
+    history.replaceState(null, "", "#incident/" + id);
+    $("incident").scrollIntoView({ block: "start" });
+  }
+
+  function entryKindChanged() {
+    const kind = $("entry-kind").value;
+    for (const el of $("incident-entry-form").querySelectorAll("[data-kinds]")) el.hidden = !el.dataset.kinds.split(" ").includes(kind);
+  }
 
   async function loadClocks() {
     const c = await conclave.api("GET", "/api/v1/desk/clocks");
@@ -275,13 +341,18 @@ import { connectLive } from "/assets/live.js";
     await conclave.start();
     const select = $("report-state");
     team = await conclave.api("GET", "/api/v1/desk/team");
-    await Promise.all([loadReports(), loadDashboard(), loadKeys(), loadPage(), loadSettings(), loadClocks()]);
+    await Promise.all([loadReports(), loadDashboard(), loadIncidents(), loadKeys(), loadPage(), loadSettings(), loadClocks()]);
+    const linkedIncident = location.hash.match(/^#incident\/([0-9a-f-]{36})$/);
+    if (linkedIncident) await openIncident(linkedIncident[1]).catch(fail);
     const linked = location.hash.match(/^#report\/([0-9a-f-]{36})$/);
     if (linked) await openReport(linked[1]).catch(fail);
     // The inbox follows new reports, replies and state changes live, from any node.
     connectLive(async (event) => {
       if (event.type !== "desk-report-changed" && event.type !== "ready") return;
-      await Promise.all([loadReports(), loadDashboard()]);
+      await Promise.all([loadReports(), loadDashboard(), loadIncidents()]);
+      if (currentIncident && (event.type === "ready" || event.report_id === currentIncident)) {
+        showIncident(await conclave.api("GET", "/api/v1/desk/incidents/" + currentIncident));
+      }
       if (current && (event.type === "ready" || event.report_id === current)) {
         const r = await conclave.api("GET", "/api/v1/desk/reports/" + current);
         showReport(r);
@@ -328,6 +399,40 @@ import { connectLive } from "/assets/live.js";
       const reason = $("adv-override").value.trim();
       conclave.api("POST", "/api/v1/desk/reports/" + current + "/advisory/publish", reason ? { override_reason: reason } : {})
         .then((a) => { conclave.status("Published as " + a.public_id + "."); return Promise.all([openReport(current), loadReports(), loadDashboard()]); }).catch(fail);
+    });
+    $("entry-kind").addEventListener("change", entryKindChanged);
+    $("incident-state-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      conclave.api("PUT", "/api/v1/desk/incidents/" + currentIncident + "/state", { state: $("incident-state").value })
+        .then((v) => { showIncident(v); conclave.status("State changed to " + v.state_label + "."); return loadIncidents(); }).catch(fail);
+    });
+    $("incident-clock-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const hours = $("incident-hours").value ? Number($("incident-hours").value) : null;
+      conclave.api("PUT", "/api/v1/desk/incidents/" + currentIncident + "/clock", { hours })
+        .then((v) => { showIncident(v); conclave.status(hours ? "Notification clock set." : "Notification clock cleared."); return loadIncidents(); }).catch(fail);
+    });
+    $("incident-entry-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const value = (id) => $(id).value.trim() || null;
+      const body = { kind: $("entry-kind").value, happened_at: value("entry-happened"), text: value("entry-text"),
+        who: value("entry-who"), how: value("entry-how"), what: value("entry-what"), agency: value("entry-agency"),
+        reference: value("entry-reference"), contact: value("entry-contact"), send_mail: $("entry-send").checked };
+      conclave.api("POST", "/api/v1/desk/incidents/" + currentIncident + "/entries", body)
+        .then((v) => { ev.target.reset(); entryKindChanged(); showIncident(v); conclave.status("Added to the timeline."); return loadIncidents(); }).catch(fail);
+    });
+    $("incident-print").addEventListener("click", () => {
+      document.body.classList.add("print-incident");
+      window.print();
+      document.body.classList.remove("print-incident");
+    });
+    $("incident-export").addEventListener("click", () => {
+      const blob = new Blob([JSON.stringify(incidentView, null, 2)], { type: "application/json" });
+      const a = conclave.h("a", { href: URL.createObjectURL(blob), download: "incident-" + currentIncident + ".json" });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      URL.revokeObjectURL(a.href);
     });
     $("note-form").addEventListener("submit", (ev) => {
       ev.preventDefault();

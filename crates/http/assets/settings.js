@@ -164,8 +164,36 @@ async function devices() {
   }));
 }
 
+/// The local time as a datetime-local input wants it: "2026-12-04T09:30".
+function localNow() {
+  const d = new Date();
+  d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+  return d.toISOString().slice(0, 16);
+}
+
+function incidentForm() {
+  $("incident-reported").value = localNow();
+  $("incident-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/api/v1/incidents", {
+        details: $("incident-details").value,
+        category: $("incident-category").value,
+        occurred_at: $("incident-occurred").value,
+        ended_at: $("incident-ended").value || null,
+        reported_at: $("incident-reported").value,
+        location: $("incident-location").value,
+      });
+      ev.target.reset();
+      $("incident-reported").value = localNow();
+      status("Sent. The security team has your report.");
+    } catch (e) { fail(e); }
+  });
+}
+
 (async () => {
   const me = await start();
+  incidentForm();
   totpForms();
   pinForms();
   await devices();
