@@ -254,7 +254,9 @@ import { connectLive } from "/assets/live.js";
     field(dl, "Where", v.location);
     if (v.notification) field(dl, "Notification clock", v.notification.hours + " hours: " + CLOCK_WORD[v.notification.status] + " (due " + conclave.when(v.notification.due_at) + ")");
     $("incident-details-text").textContent = v.details;
-    $("incident-state").replaceChildren(...v.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label)));
+    $("incident-state").replaceChildren(conclave.h("option", { value: "", disabled: true }, "Choose a state…"),
+      ...v.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label)));
+    $("incident-state").value = "";
     $("incident-hours").value = v.notification ? v.notification.hours : "";
     $("incident-timeline").querySelector("tbody").replaceChildren(...v.timeline.map((e) => {
       const tr = conclave.h("tr", {});
@@ -403,6 +405,7 @@ import { connectLive } from "/assets/live.js";
     $("entry-kind").addEventListener("change", entryKindChanged);
     $("incident-state-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
+      if (!$("incident-state").value) { conclave.status("Choose the state to move the incident to.", true); return; }
       conclave.api("PUT", "/api/v1/desk/incidents/" + currentIncident + "/state", { state: $("incident-state").value })
         .then((v) => { showIncident(v); conclave.status("State changed to " + v.state_label + "."); return loadIncidents(); }).catch(fail);
     });
