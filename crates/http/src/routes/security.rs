@@ -590,6 +590,23 @@ async fn after_finder_action(
     }
 }
 
+/// The rate check and the credential each finder form starts with; `Err` is the page to answer.
+fn finder_form<'a>(
+    state: &AppState,
+    origin: &domain::audit::Origin,
+    code: &'a Option<String>,
+    link: &'a Option<String>,
+) -> Result<FinderCredential<'a>, Box<Response>> {
+    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
+        return Err(Box::new(with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem)));
+    }
+    match (code, link) {
+        (Some(code), _) => Ok(FinderCredential::ReceiptCode(code)),
+        (None, Some(link)) => Ok(FinderCredential::StatusLink(link)),
+        (None, None) => Err(Box::new(status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code.")))),
+    }
+}
+
 /// POST /security/status/consent — the finder agrees to the version of the draft advisory shown.
 async fn post_status_consent(
     State(state): State<AppState>,
@@ -597,13 +614,9 @@ async fn post_status_consent(
     form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else { return status_form(StatusCode::BAD_REQUEST, Some("Enter your receipt code.")) };
-    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
-        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
-    }
-    let credential = match (&form.receipt_code, &form.status_link) {
-        (Some(code), _) => FinderCredential::ReceiptCode(code),
-        (None, Some(link)) => FinderCredential::StatusLink(link),
-        (None, None) => return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code.")),
+    let credential = match finder_form(&state, &origin, &form.receipt_code, &form.status_link) {
+        Ok(credential) => credential,
+        Err(page) => return *page,
     };
     let result = state.services.desk.finder_consent(credential, form.version).await.map_err(Problem::from);
     after_finder_action(&state, credential, result).await
@@ -616,13 +629,9 @@ async fn post_status_withdraw(
     form: Result<Form<CredentialForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else { return status_form(StatusCode::BAD_REQUEST, Some("Enter your receipt code.")) };
-    if let Err(problem) = state.check_public_rate(origin.ip.as_deref()) {
-        return with_retry_after(status_form(problem.status(), Some(&sentence(&problem))), &problem);
-    }
-    let credential = match (&form.receipt_code, &form.status_link) {
-        (Some(code), _) => FinderCredential::ReceiptCode(code),
-        (None, Some(link)) => FinderCredential::StatusLink(link),
-        (None, None) => return status_form(StatusCode::UNPROCESSABLE_ENTITY, Some("Enter your receipt code.")),
+    let credential = match finder_form(&state, &origin, &form.receipt_code, &form.status_link) {
+        Ok(credential) => credential,
+        Err(page) => return *page,
     };
     let result = state.services.desk.finder_withdraw(credential).await.map_err(Problem::from);
     after_finder_action(&state, credential, result).await

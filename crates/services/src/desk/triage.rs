@@ -371,23 +371,30 @@ impl Desk {
             .to_string(),
             ..draft(caller, origin, Some(enterprise), Action::DeskReportState, target)
         };
-        let row = match self.desk_store.set_report_state(enterprise, &change, &audit).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(Error::NotFound("report")),
-            Err(store::Error::Conflict(_)) => {
-                return Err(Error::Conflict(FieldError::new(
-                    "state",
-                    Rule::InvalidValue,
-                    "someone else changed this report's state meanwhile; reload it",
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let row = self
+            .apply_move(enterprise, &change, &audit, "someone else changed this report's state meanwhile; reload it")
+            .await?;
         if to.finder_is_told() {
             self.notify_finder(&row, "The security team changed the state of your report.").await?;
         }
         self.announce_to_team(enterprise, id).await;
         self.report_view(&row).await
+    }
+
+    /// Writes a state change; a report that moved on meanwhile gets `stale` as a 409 on `state`.
+    async fn apply_move(
+        &self,
+        enterprise: EnterpriseId,
+        change: &store::ReportTransitionRow,
+        audit: &AuditDraft,
+        stale: &str,
+    ) -> Result<store::ReportRow> {
+        match self.desk_store.set_report_state(enterprise, change, audit).await {
+            Ok(Some(row)) => Ok(row),
+            Ok(None) => Err(Error::NotFound("report")),
+            Err(store::Error::Conflict(_)) => Err(Error::Conflict(FieldError::new("state", Rule::InvalidValue, stale))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The finder answered while the report waited on them: it goes back to where it was before,
@@ -447,18 +454,14 @@ impl Desk {
             detail: serde_json::json!({ "from": row.state.as_str() }).to_string(),
             ..anonymous_draft(row.enterprise_id, Action::DeskReportWithdraw, row.id)
         };
-        let row = match self.desk_store.set_report_state(row.enterprise_id, &change, &audit).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(Error::NotFound("report")),
-            Err(store::Error::Conflict(_)) => {
-                return Err(Error::Conflict(FieldError::new(
-                    "state",
-                    Rule::InvalidValue,
-                    "the security team changed your report meanwhile; reload the page",
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let row = self
+            .apply_move(
+                row.enterprise_id,
+                &change,
+                &audit,
+                "the security team changed your report meanwhile; reload the page",
+            )
+            .await?;
         self.announce_to_team(row.enterprise_id, row.id).await;
         self.finder_view(&row).await
     }
