@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
 
 let conclave;
@@ -218,6 +219,11 @@ test("members and outsiders report incidents; the team works one through its tim
   await team.page.fill("#entry-reference", "THEFT-88121");
   await team.page.click("#incident-entry-form button[type=submit]");
   await team.page.waitForSelector("#incident-fields dd:has-text('72 hours: met')");
+  const evidence = Buffer.from("Request sent to the station for footage.");
+  await team.page.setInputFiles("#evidence-file", { name: "station-cctv-request.txt", mimeType: "text/plain", buffer: evidence });
+  await team.page.click("#evidence-form button");
+  await team.page.waitForSelector("#incident-timeline a:has-text('station-cctv-request.txt')");
+  assert.equal(await team.page.textContent("#incident-timeline td code"), createHash("sha256").update(evidence).digest("hex"));
   await team.page.screenshot({ path: "screenshots/desk-incident-desktop-light.png", fullPage: true });
   assert.deepEqual(team.page.cspViolations, []);
   await team.context.close();

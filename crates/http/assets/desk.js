@@ -212,7 +212,7 @@ import { connectLive } from "/assets/live.js";
   let team = [];
   let currentIncident = null;
   let incidentView = null;
-  const ENTRY = { note: "Note", state: "State", "notice-affected": "Notice to affected people", "notice-authority": "Notice to an authority" };
+  const ENTRY = { note: "Note", state: "State", "notice-affected": "Notice to affected people", "notice-authority": "Notice to an authority", evidence: "Evidence" };
   const CLOCK_WORD = { due: "due", overdue: "overdue", met: "met", missed: "missed" };
 
   async function loadIncidents() {
@@ -262,7 +262,13 @@ import { connectLive } from "/assets/live.js";
       const tr = conclave.h("tr", {});
       conclave.cell(tr, e.happened_at ? e.happened_at.replace("T", " ") : "—");
       conclave.cell(tr, conclave.when(e.learned_at));
-      conclave.cell(tr, ENTRY[e.kind] + ": " + entryText(e));
+      const what = conclave.cell(tr, ENTRY[e.kind] + ": ");
+      if (e.kind === "evidence") {
+        what.append(conclave.h("a", { href: "/api/v1/desk/incidents/" + v.id + "/evidence/" + e.body.file_id, download: e.body.name }, e.body.name),
+          " (" + e.body.size + " bytes, SHA-256 ", conclave.h("code", { class: "mono" }, e.body.sha256), ")");
+      } else {
+        what.append(entryText(e));
+      }
       conclave.cell(tr, e.by);
       return tr;
     }));
@@ -423,6 +429,22 @@ import { connectLive } from "/assets/live.js";
         reference: value("entry-reference"), contact: value("entry-contact"), send_mail: $("entry-send").checked };
       conclave.api("POST", "/api/v1/desk/incidents/" + currentIncident + "/entries", body)
         .then((v) => { ev.target.reset(); entryKindChanged(); showIncident(v); conclave.status("Added to the timeline."); return loadIncidents(); }).catch(fail);
+    });
+    $("evidence-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const file = $("evidence-file").files[0];
+      if (!file) { conclave.status("Choose a file first.", true); return; }
+      try {
+        const res = await fetch("/api/v1/desk/incidents/" + currentIncident + "/evidence?name=" + encodeURIComponent(file.name), {
+          method: "POST", credentials: "same-origin", body: file,
+          headers: { "X-CSRF-Token": conclave.csrfToken(), "Content-Type": "application/octet-stream" },
+        });
+        const data = await res.json();
+        if (!res.ok) throw new Error(data.detail || data.title);
+        $("evidence-file").value = "";
+        showIncident(data);
+        conclave.status("Evidence attached.");
+      } catch (e) { fail(e); }
     });
     $("incident-print").addEventListener("click", () => {
       document.body.classList.add("print-incident");

@@ -22,11 +22,12 @@ CREATE INDEX incidents_by_enterprise ON incidents (enterprise_id, created_at);
 
 -- The timeline: what the team learned and did, with when it happened (civil, as the source gave
 -- it, may be unknown) kept apart from when it was learned (the moment it was recorded). State
--- changes and notices sent are entries too; every body is sealed.
+-- changes, notices sent and evidence files (their name, size and SHA-256; the bytes are a sealed
+-- blob) are entries too; every body is sealed.
 CREATE TABLE incident_entries (
     incident_id     TEXT NOT NULL REFERENCES incidents(id),
     seq             BIGINT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('note', 'state', 'notice-affected', 'notice-authority')),
+    kind            TEXT NOT NULL CHECK (kind IN ('note', 'state', 'notice-affected', 'notice-authority', 'evidence')),
     happened_at     TEXT,
     learned_at      BIGINT NOT NULL,
     author_user_id  TEXT REFERENCES users(id),

@@ -793,3 +793,42 @@ pub async fn set_incident_clock(
 ) -> Result<Json<IncidentView>, Problem> {
     Ok(Json(state.services.desk.set_incident_clock(&auth.caller(), &origin, incident_id(&id)?, body.hours).await?))
 }
+
+/// POST /api/v1/desk/incidents/{id}/evidence — attach an evidence file (the body); it is sealed
+/// and its SHA-256 recorded on the timeline.
+#[utoipa::path(post, path = "/api/v1/desk/incidents/{incident_id}/evidence", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("incident_id" = String, Path), FileQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 200, body = IncidentView), (status = 413, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, body = ProblemDocument, content_type = "application/problem+json")))]
+pub async fn add_incident_evidence(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    auth: Auth,
+    Path(id): Path<String>,
+    uri: Uri,
+    body: axum::body::Body,
+) -> Result<Json<IncidentView>, Problem> {
+    let q: FileQuery = parse_query(&uri)?;
+    let view = state
+        .services
+        .desk
+        .add_incident_evidence(&auth.caller(), &origin, incident_id(&id)?, &q.name, body.into_data_stream())
+        .await?;
+    Ok(Json(view))
+}
+
+/// GET /api/v1/desk/incidents/{id}/evidence/{file_id} — download an evidence file.
+#[utoipa::path(get, path = "/api/v1/desk/incidents/{incident_id}/evidence/{file_id}", tag = "security-desk", security(("bearer" = []), ("cookie" = [])),
+    params(("incident_id" = String, Path), ("file_id" = String, Path)),
+    responses((status = 200, description = "The file, as it was received", content_type = "application/octet-stream")))]
+pub async fn incident_evidence(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, file_id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let file = parse_id(&file_id, "file", domain::AttachmentId::parse)?;
+    let (name, size, stream) = state.services.desk.incident_evidence(&auth.caller(), incident_id(&id)?, file).await?;
+    // Evidence is never rendered by the browser: always a download of opaque bytes.
+    Ok(super::messaging::file_response(&name, "application/octet-stream", size as i64, stream))
+}

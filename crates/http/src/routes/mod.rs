@@ -140,6 +140,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(desk::move_incident))
         .routes(routes!(desk::add_incident_entry))
         .routes(routes!(desk::set_incident_clock))
+        .routes(routes!(desk::add_incident_evidence))
+        .routes(routes!(desk::incident_evidence))
         .routes(routes!(desk::list_keys, desk::generate_key))
         .routes(routes!(desk::import_key))
         .routes(routes!(desk::get_page, desk::put_page))

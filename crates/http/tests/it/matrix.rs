@@ -356,6 +356,8 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
         Some(r#"{"kind":"note","text":"Looked at the logs."}"#),
     ),
     ("PUT", "/api/v1/desk/incidents/{incident_id}/clock", Allow::Security, Some(r#"{"hours":72}"#)),
+    ("POST", "/api/v1/desk/incidents/{incident_id}/evidence?name=capture.txt", Allow::Security, Some("@file")),
+    ("GET", "/api/v1/desk/incidents/{incident_id}/evidence/{evidence_id}", Allow::Security, None),
     ("GET", "/api/v1/desk/reports/{report_id}/advisory", Allow::Security, None),
     // The fixture's report is new, so a draft is refused (409) even for the team; the refusal
     // of everyone else is what this row checks.
@@ -629,7 +631,13 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
         let security = w.token("security@a.example").await;
         let list = req(Method::GET, "/api/v1/desk/incidents").bearer(&security).send(&w.app).await.json();
         let found = list.as_array().unwrap().iter().find(|i| i["headline"] == format!("Incident {n}")).expect("listed");
-        values.insert("incident_id", found["id"].as_str().unwrap().to_owned());
+        let incident = found["id"].as_str().unwrap().to_owned();
+        if needs.contains("{evidence_id}") {
+            let view = upload(w, &security, &format!("/api/v1/desk/incidents/{incident}/evidence?name=log.txt")).await;
+            let file = view["timeline"].as_array().unwrap().iter().find_map(|e| e["body"]["file_id"].as_str()).unwrap();
+            values.insert("evidence_id", file.to_owned());
+        }
+        values.insert("incident_id", incident);
     }
     Fixture { values }
 }
@@ -707,7 +715,7 @@ async fn run_matrix(app: TestApp) {
                 "{own_session_id}" | "{victim_session_id}" => "{session_id}".to_owned(),
                 "{victim_id}" | "{participant_id}" => "{user_id}".to_owned(),
                 "{scheduled_id}" => "{message_id}".to_owned(),
-                "{report_file_id}" => "{file_id}".to_owned(),
+                "{report_file_id}" | "{evidence_id}" => "{file_id}".to_owned(),
                 "%F0%9F%91%8D" => "{emoji}".to_owned(),
                 "policy" if path.starts_with("/api/v1/desk/pages") => "{page}".to_owned(),
                 s => s.to_owned(),

@@ -127,3 +127,54 @@ async fn members_and_outsiders_report_and_the_team_works_the_incident() {
         "Misuse of systems or information"
     );
 }
+
+#[tokio::test]
+async fn evidence_is_sealed_with_its_sha256_and_comes_back_byte_for_byte() {
+    use futures_util::StreamExt;
+    let files_dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::settings();
+    settings.files_dir = Some(files_dir.path().to_owned());
+    let w = world_with(settings, |s| s).await;
+    let e = w.enterprise("Acme").await;
+    w.user(e, "sec@acme.example", Role::Security).await;
+    w.user(e, "ada@acme.example", Role::Member).await;
+    let security = w.caller("sec@acme.example").await;
+    let ada = w.caller("ada@acme.example").await;
+    let desk = &w.services.desk;
+    let id = desk.report_incident_as_member(&ada, &origin(), &lost_laptop()).await.unwrap();
+    let bytes = b"Dec  3 18:41 vpn: session for laptop-17 ended\n".repeat(2000);
+    let chunks = || -> Vec<Result<bytes::Bytes, std::io::Error>> {
+        bytes.chunks(4096).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect()
+    };
+    assert!(matches!(
+        desk.add_incident_evidence(&ada, &origin(), id, "vpn.log", futures_util::stream::iter(chunks())).await,
+        Err(Error::Forbidden)
+    ));
+    let view = desk
+        .add_incident_evidence(&security, &origin(), id, "vpn.log", futures_util::stream::iter(chunks()))
+        .await
+        .unwrap();
+    let entry = view.timeline.iter().find(|e| e.kind == "evidence").unwrap();
+    let mut expected = crypto::Sha256::default();
+    expected.update(&bytes);
+    assert_eq!(entry.body.sha256.as_deref(), Some(hex::encode(expected.finish()).as_str()));
+    assert_eq!(entry.body.size, Some(bytes.len() as u64));
+    let file = entry.body.file_id.unwrap();
+    let (name, size, mut stream) = desk.incident_evidence(&security, id, file).await.unwrap();
+    let mut back = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        back.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!((name.as_str(), size, back), ("vpn.log", bytes.len() as u64, bytes));
+    assert!(matches!(desk.incident_evidence(&ada, id, file).await, Err(Error::Forbidden)));
+    let empty: Vec<Result<bytes::Bytes, std::io::Error>> = vec![];
+    assert!(matches!(
+        desk.add_incident_evidence(&security, &origin(), id, "empty.txt", futures_util::stream::iter(empty)).await,
+        Err(Error::Invalid(f)) if f.field == "file"
+    ));
+    // The refused empty upload left no file behind; the evidence is one sealed file.
+    let files = std::fs::read_dir(files_dir.path()).unwrap().count();
+    assert_eq!(files, 1);
+    let on_disk = std::fs::read(std::fs::read_dir(files_dir.path()).unwrap().next().unwrap().unwrap().path()).unwrap();
+    assert!(!on_disk.windows(20).any(|w| w == b"vpn: session for lap"), "sealed on disk");
+}
