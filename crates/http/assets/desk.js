@@ -37,12 +37,16 @@ import { connectLive } from "/assets/live.js";
       stat("by severity", d.open_by_severity.map((s) => s.label + " " + s.count).join(" · ") || "—"),
       ...d.clocks_last_90_days.map((c) => stat(c.label.toLowerCase() + " met, 90 days", share(c), c.met + " met, " + c.missed + " missed")),
       stat("median first response", d.median_first_response_hours === null ? "—" : d.median_first_response_hours + " h", "over 90 days"),
+      stat("open incidents", String(d.open_incidents_by_state.reduce((n, s) => n + s.count, 0)), d.open_incidents_by_state.map((s) => s.label + " " + s.count).join(" · ")),
     );
     const risk = $("at-risk");
     risk.replaceChildren(...d.at_risk.map((r) => conclave.h("li", {},
       conclave.h("a", { href: "#report/" + r.id, onclick: (ev) => { ev.preventDefault(); openReport(r.id).catch(fail); } }, r.title),
       " · " + r.state_label + (r.next_due_at ? " · due " + conclave.when(r.next_due_at) : ""))));
-    if (d.at_risk.length === 0) risk.replaceChildren(conclave.h("li", { class: "muted" }, "No clock is close to running out."));
+    risk.append(...d.incidents_at_risk.map((i) => conclave.h("li", {},
+      conclave.h("a", { href: "#incident/" + i.id, onclick: (ev) => { ev.preventDefault(); openIncident(i.id).catch(fail); } }, i.headline),
+      " · incident · authorities to be told by " + conclave.when(i.notification.due_at))));
+    if (d.at_risk.length === 0 && d.incidents_at_risk.length === 0) risk.replaceChildren(conclave.h("li", { class: "muted" }, "No clock is close to running out."));
     const rem = $("reminders");
     rem.replaceChildren(...d.reminders.slice(0, 10).map((r) => conclave.h("li", {},
       (r.kind === "missed" ? "Missed: " : "Due soon: ") + r.clock.toLowerCase() + " of “" + r.title + "” · ", conclave.timeElement(r.sent_at))));

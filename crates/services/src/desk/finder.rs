@@ -120,7 +120,7 @@ impl Desk {
             title: content.title,
             state: row.state,
             state_explained: row.state.explain().to_owned(),
-            expected_timeframe: timeframe(row.state).to_owned(),
+            expected_timeframe: timeframe(row.state, &self.clock_settings_of(row.enterprise_id).await?.0),
             submitted_at: row.created_at.rfc3339(),
             updated_at: row.updated_at.rfc3339(),
             thread: self.thread(&key, row).await?,

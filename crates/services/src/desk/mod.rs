@@ -295,14 +295,25 @@ fn now_unix() -> i64 {
 }
 
 /// What the finder is told to expect, by state.
-fn timeframe(state: ReportState) -> &'static str {
+/// What the finder is told to expect, by state, from the desk's own clock settings.
+fn timeframe(state: ReportState, clocks: &domain::desk_clock::ClockSettings) -> String {
+    let days = |n: u32| if n == 1 { "1 working day".to_owned() } else { format!("{n} working days") };
+    let r = &clocks.resolution_days;
     match state {
-        ReportState::New | ReportState::Acknowledged => "A first answer within 3 working days of your report.",
-        ReportState::Triaging | ReportState::NeedsInfo => "An assessment within 10 working days of your report.",
-        ReportState::Accepted | ReportState::Fixing => {
-            "Critical and high-severity problems are fixed within 30 days of acceptance, others within 90 days."
+        ReportState::New | ReportState::Acknowledged => {
+            format!("A first answer within {} of your report.", days(clocks.first_response_days))
         }
-        _ => "Nothing further is planned for this report.",
+        ReportState::Triaging | ReportState::NeedsInfo => {
+            format!("An assessment within {} of your report.", days(clocks.triage_days))
+        }
+        ReportState::Accepted | ReportState::Fixing => format!(
+            "A fix within {} of acceptance for critical problems, {} for high, {} for medium and {} for low ones.",
+            days(r.critical),
+            days(r.high),
+            days(r.medium),
+            days(r.low)
+        ),
+        _ => "Nothing further is planned for this report.".to_owned(),
     }
 }
 

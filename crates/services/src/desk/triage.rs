@@ -141,6 +141,10 @@ pub struct DeskDashboard {
     /// last 90 days.
     pub median_first_response_hours: Option<f64>,
     pub reminders: Vec<ReminderView>,
+    /// Incidents not closed, by state.
+    pub open_incidents_by_state: Vec<CountBy>,
+    /// Incidents whose notification clock is running out (within a day) or overdue.
+    pub incidents_at_risk: Vec<super::incidents::IncidentSummary>,
 }
 
 fn hours(ms: i64) -> f64 {
@@ -719,7 +723,32 @@ impl Desk {
                 sent_at: r.sent_at.rfc3339(),
             })
             .collect();
+        let incidents = self.desk_incidents(caller).await?;
+        let mut incident_states: HashMap<domain::incident::IncidentState, u32> = HashMap::new();
+        for i in incidents.iter().filter(|i| i.state != domain::incident::IncidentState::Closed) {
+            *incident_states.entry(i.state).or_default() += 1;
+        }
+        let soon = Millis(now.0 + 24 * HOUR_MS).rfc3339();
+        let incidents_at_risk = incidents
+            .into_iter()
+            .filter(|i| {
+                i.notification
+                    .as_ref()
+                    .is_some_and(|n| n.status == "overdue" || (n.status == "due" && n.due_at <= soon))
+            })
+            .collect();
         Ok(DeskDashboard {
+            open_incidents_by_state: domain::incident::IncidentState::ALL
+                .into_iter()
+                .filter_map(|s| {
+                    incident_states.get(&s).map(|n| CountBy {
+                        key: s.as_str().into(),
+                        label: s.label().into(),
+                        count: *n,
+                    })
+                })
+                .collect(),
+            incidents_at_risk,
             open_reports: by_state.values().sum(),
             open_by_state: ReportState::ALL
                 .into_iter()

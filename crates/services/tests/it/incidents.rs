@@ -92,7 +92,13 @@ async fn members_and_outsiders_report_and_the_team_works_the_incident() {
 
     // A 72-hour notification clock runs from awareness; an authority notice meets it.
     assert!(matches!(desk.set_incident_clock(&security, &origin(), id, Some(0)).await, Err(Error::Invalid(_))));
+    desk.set_incident_clock(&security, &origin(), id, Some(12)).await.unwrap();
+    let dashboard = desk.desk_dashboard(&security).await.unwrap();
+    assert_eq!(dashboard.incidents_at_risk.len(), 1, "twelve hours left: at risk");
+    let states: Vec<(&str, u32)> = dashboard.open_incidents_by_state.iter().map(|c| (c.key.as_str(), c.count)).collect();
+    assert_eq!(states, [("reported", 1), ("investigating", 1)]);
     let view = desk.set_incident_clock(&security, &origin(), id, Some(72)).await.unwrap();
+    assert!(desk.desk_dashboard(&security).await.unwrap().incidents_at_risk.is_empty());
     assert_eq!(view.notification.as_ref().unwrap().status, "due");
     let authority = IncidentEntryInput {
         kind: "notice-authority".into(),
