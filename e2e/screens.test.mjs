@@ -77,7 +77,7 @@ for (const scheme of ["light", "dark"]) {
         await check(page, `${name} (${size}, ${scheme})`);
       };
       const visitor = await newPage(browser, { viewport, colorScheme: scheme });
-      for (const [name, path] of [["signin", "/signin"], ["security", "/security"], ["security-report", "/security/report"], ["not-found", "/no/such/page"]]) {
+      for (const [name, path] of [["signin", "/signin"], ["security", "/security"], ["security-report", "/security/report"], ["security-incident", "/security/incident"], ["advisories", "/security/advisories"], ["not-found", "/no/such/page"]]) {
         await visitor.page.goto(conclave.url + path);
         await shot(visitor.page, name);
       }
