@@ -95,7 +95,8 @@ async fn members_and_outsiders_report_and_the_team_works_the_incident() {
     desk.set_incident_clock(&security, &origin(), id, Some(12)).await.unwrap();
     let dashboard = desk.desk_dashboard(&security).await.unwrap();
     assert_eq!(dashboard.incidents_at_risk.len(), 1, "twelve hours left: at risk");
-    let states: Vec<(&str, u32)> = dashboard.open_incidents_by_state.iter().map(|c| (c.key.as_str(), c.count)).collect();
+    let states: Vec<(&str, u32)> =
+        dashboard.open_incidents_by_state.iter().map(|c| (c.key.as_str(), c.count)).collect();
     assert_eq!(states, [("reported", 1), ("investigating", 1)]);
     let view = desk.set_incident_clock(&security, &origin(), id, Some(72)).await.unwrap();
     assert!(desk.desk_dashboard(&security).await.unwrap().incidents_at_risk.is_empty());
