@@ -100,17 +100,18 @@ impl ReportState {
     }
 
     /// The states the security team may move a report to from this one (D4). Withdrawal is the
-    /// finder's alone; a closed report can be reopened for assessment.
+    /// finder's alone; a closed report can be reopened for assessment. Disclosed is reached only
+    /// by publishing the advisory (with the finder's agreement or an override), never directly.
     pub fn next_states(self) -> &'static [ReportState] {
         use ReportState::*;
         match self {
             New => &[Acknowledged, Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam],
             Acknowledged => &[Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam],
             Triaging => &[NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam],
-            NeedsInfo => &[Triaging, Accepted, Duplicate, Informative, NotApplicable, Spam, Closed],
+            NeedsInfo => &[Triaging, Accepted, Fixing, Duplicate, Informative, NotApplicable, Spam, Closed],
             Accepted => &[Fixing, Resolved, NeedsInfo, Duplicate],
             Fixing => &[Resolved, NeedsInfo],
-            Resolved => &[Disclosed, Closed, Fixing],
+            Resolved => &[Closed, Fixing],
             Disclosed => &[Closed],
             Closed | Duplicate | Informative | NotApplicable | Spam => &[Triaging],
             Withdrawn => &[],
@@ -121,9 +122,10 @@ impl ReportState {
         self.next_states().contains(&to)
     }
 
-    /// The finder may withdraw a report the team has not finished with.
+    /// The finder may withdraw a report until the team accepts it; after that the vulnerability
+    /// is confirmed and its disclosure is no longer the finder's alone to stop.
     pub fn can_withdraw(self) -> bool {
-        !self.is_final() && self != ReportState::Resolved
+        matches!(self, ReportState::New | ReportState::Acknowledged | ReportState::Triaging | ReportState::NeedsInfo)
     }
 
     /// Whether the finder is told of a move to this state (status page and mail). Spam is
@@ -464,10 +466,10 @@ mod tests {
             (New, &[Acknowledged, Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam]),
             (Acknowledged, &[Triaging, NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam]),
             (Triaging, &[NeedsInfo, Accepted, Duplicate, Informative, NotApplicable, Spam]),
-            (NeedsInfo, &[Triaging, Accepted, Duplicate, Informative, NotApplicable, Spam, Closed]),
+            (NeedsInfo, &[Triaging, Accepted, Fixing, Duplicate, Informative, NotApplicable, Spam, Closed]),
             (Accepted, &[Fixing, Resolved, NeedsInfo, Duplicate]),
             (Fixing, &[Resolved, NeedsInfo]),
-            (Resolved, &[Disclosed, Closed, Fixing]),
+            (Resolved, &[Closed, Fixing]),
             (Disclosed, &[Closed]),
             (Closed, &[Triaging]),
             (Duplicate, &[Triaging]),
@@ -484,7 +486,9 @@ mod tests {
         }
         // Nobody moves a report to "new", or withdraws it on the finder's behalf.
         assert!(ReportState::ALL.iter().all(|s| !s.can_move_to(New) && !s.can_move_to(Withdrawn)));
-        assert!(New.can_withdraw() && NeedsInfo.can_withdraw() && !Resolved.can_withdraw() && !Closed.can_withdraw());
+        assert!(New.can_withdraw() && NeedsInfo.can_withdraw() && !Accepted.can_withdraw() && !Closed.can_withdraw());
+        // Only publishing an advisory discloses.
+        assert!(ReportState::ALL.iter().all(|s| !s.can_move_to(Disclosed)));
         assert!(!Spam.finder_is_told() && Duplicate.finder_is_told());
     }
 }

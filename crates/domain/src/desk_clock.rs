@@ -294,6 +294,14 @@ impl WorkCalendar {
     }
 }
 
+/// The instant a civil time (`YYYY-MM-DDTHH:MM`) names in a time zone; `None` when either does
+/// not parse.
+pub fn civil_instant(time_zone: &str, civil: &str) -> Option<Millis> {
+    let tz = TimeZone::get(time_zone).ok()?;
+    let dt: DateTime = civil.parse().ok()?;
+    tz.to_ambiguous_timestamp(dt).compatible().ok().map(|t| Millis(t.as_millisecond()))
+}
+
 /// The three clocks every report runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
@@ -373,13 +381,21 @@ pub struct ReportTimeline<'a> {
     pub severity: Option<Severity>,
 }
 
-/// States that end triage: the team decided.
+/// States that end triage: the team decided (a withdrawal stops the clock instead).
 fn decided(state: ReportState) -> bool {
-    !matches!(state, ReportState::New | ReportState::Acknowledged | ReportState::Triaging | ReportState::NeedsInfo)
+    !matches!(
+        state,
+        ReportState::New
+            | ReportState::Acknowledged
+            | ReportState::Triaging
+            | ReportState::NeedsInfo
+            | ReportState::Withdrawn
+    )
 }
 
 fn fixed(state: ReportState) -> bool {
-    matches!(state, ReportState::Resolved | ReportState::Disclosed | ReportState::Closed) || state.is_final()
+    state != ReportState::Withdrawn
+        && (matches!(state, ReportState::Resolved | ReportState::Disclosed | ReportState::Closed) || state.is_final())
 }
 
 impl ReportTimeline<'_> {
@@ -594,6 +610,13 @@ mod tests {
     }
 
     #[test]
+    fn a_civil_time_names_an_instant_in_its_zone() {
+        assert_eq!(civil_instant("Europe/Berlin", "2026-12-04T10:00"), Some(at("UTC", "2026-12-04T09:00")));
+        assert_eq!(civil_instant("Europe/Berlin", "4 Dec"), None);
+        assert_eq!(civil_instant("Mars/Base", "2026-12-04T10:00"), None);
+    }
+
+    #[test]
     fn the_same_instant_reads_differently_by_time_zone() {
         // Friday 23:00 UTC is already Saturday in Tokyo: the clock starts on Monday there.
         let (_, utc) = calendar("UTC", &[]);
@@ -658,8 +681,9 @@ mod tests {
         assert_eq!(c.remaining_ms, 3_600_000);
         let withdrawn = [(at("UTC", "2026-12-08T09:00"), S::Withdrawn)];
         let gone = ReportTimeline { transitions: &withdrawn, ..silent.clone() };
-        let c = &gone.clocks(&settings, &cal, at("UTC", "2026-12-20T00:00"))[0];
-        assert_eq!(c.status, ClockStatus::Stopped);
+        let clocks = gone.clocks(&settings, &cal, at("UTC", "2026-12-20T00:00"));
+        assert_eq!(clocks[0].status, ClockStatus::Stopped);
+        assert_eq!(clocks[1].status, ClockStatus::Stopped, "a withdrawal is not a triage decision");
     }
 
     #[test]

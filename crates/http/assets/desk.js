@@ -172,6 +172,8 @@ import { connectLive } from "/assets/live.js";
     }
   }
 
+  let otherProducts = [];
+
   async function loadAdvisory(r) {
     const section = $("advisory");
     const drafting = ["accepted", "fixing", "resolved", "disclosed"].includes(r.state);
@@ -180,6 +182,8 @@ import { connectLive } from "/assets/live.js";
     const a = await conclave.api("GET", "/api/v1/desk/reports/" + r.id + "/advisory");
     const d = a ? a.draft : null;
     const first = d && d.affected[0] ? d.affected[0] : {};
+    // The form edits the first product; any others (set through the API) are kept as they are.
+    otherProducts = d ? d.affected.slice(1) : [];
     $("adv-title").value = d ? d.title : r.title;
     $("adv-summary").value = d ? d.summary : "";
     $("adv-product").value = first.product || "";
@@ -396,7 +400,7 @@ import { connectLive } from "/assets/live.js";
       const optional = (id) => $(id).value.trim() || null;
       const body = {
         title: $("adv-title").value, summary: $("adv-summary").value,
-        affected: [{ product: $("adv-product").value, introduced: optional("adv-introduced"), fixed: optional("adv-fixed") }],
+        affected: [{ product: $("adv-product").value, introduced: optional("adv-introduced"), fixed: optional("adv-fixed") }, ...otherProducts],
         fix: $("adv-fix").value, cvss_v3: optional("cvss-v3"), cvss_v4: optional("cvss-v4"),
         cwe_id: optional("adv-cwe"), cwe_name: optional("adv-cwe-name"),
         references: $("adv-refs").value.split("\n").map((l) => l.trim()).filter(Boolean),

@@ -371,9 +371,9 @@ impl From<services::Error> for Problem {
             E::Conflict(f) => Problem::field(Kind::Conflict, &f),
             E::Transition { from, to, allowed } => {
                 let detail = if allowed.is_empty() {
-                    format!("a report that is {from} cannot move to {to}, or to any other state")
+                    format!("from {from} it cannot move to {to}, or to any other state")
                 } else {
-                    format!("a report that is {from} cannot move to {to}; it can move to {}", allowed.join(", "))
+                    format!("from {from} it cannot move to {to}; it can move to {}", allowed.join(", "))
                 };
                 Problem {
                     field: Some(Box::new(("state".to_owned(), Rule::InvalidValue))),

@@ -88,8 +88,9 @@ fn transition_row(row: &Row) -> Result<ReportTransitionRow> {
     let actor = match (text(row, "actor")?.as_str(), optional_uuid(row, "actor_user_id")?) {
         ("finder", _) => ReportAuthor::Finder,
         ("team", Some(user)) => ReportAuthor::Team(UserId(user)),
-        // Rows written by the migration for reports moved before transitions were kept.
-        ("team", None) => ReportAuthor::Finder,
+        // Rows written by the migration for reports moved before transitions were kept: the
+        // team moved them, but who is not known (the nil id says so).
+        ("team", None) => ReportAuthor::Team(UserId(uuid::Uuid::nil())),
         (other, _) => return Err(Error::Other(format!("stored transition actor {other:?} is unknown"))),
     };
     Ok(ReportTransitionRow {
@@ -195,7 +196,7 @@ pub(crate) async fn apply_transition(
     let at = change.at.0;
     let closed_at = change.to.is_final().then_some(at);
     let responds = matches!(change.actor, ReportAuthor::Team(_)) && change.to.finder_is_told();
-    query(
+    let moved = query(
         "UPDATE reports SET state = $1, updated_at = $2, \
              closed_at = CASE WHEN $3 IS NULL THEN NULL ELSE COALESCE(closed_at, $3) END, \
              duplicate_of = $4, \
@@ -212,6 +213,11 @@ pub(crate) async fn apply_transition(
     .bind(change.from.as_str())
     .execute(&mut **tx)
     .await?;
+    // Another writer moved it between the read and this update (PostgreSQL re-checks the
+    // condition once the first writer commits): the move is refused, not recorded twice.
+    if moved.rows_affected() != 1 {
+        return Err(Error::Conflict("reports.state".into()));
+    }
     let seq: i64 = query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM report_transitions WHERE report_id = $1")
         .bind(change.report_id.to_string())
         .fetch_one(&mut **tx)

@@ -122,12 +122,19 @@ impl store::IncidentStore for SqlStore {
                     return Err(Error::Conflict("incidents.state".into()));
                 }
                 let closed_at = (to == IncidentState::Closed).then_some(entry.learned_at.0);
-                query("UPDATE incidents SET state = $1, closed_at = $2 WHERE id = $3")
-                    .bind(to.as_str())
-                    .bind(closed_at)
-                    .bind(entry.incident_id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                let moved = query(
+                    "UPDATE incidents SET state = $1, closed_at = $2 WHERE id = $3 AND enterprise_id = $4 AND state = $5",
+                )
+                .bind(to.as_str())
+                .bind(closed_at)
+                .bind(entry.incident_id.to_string())
+                .bind(enterprise.to_string())
+                .bind(from.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() != 1 {
+                    return Err(Error::Conflict("incidents.state".into()));
+                }
             }
             let seq: i64 = query_scalar(
                 "UPDATE incidents SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING last_seq",

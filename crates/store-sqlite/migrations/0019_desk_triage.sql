@@ -5,8 +5,10 @@ ALTER TABLE reports ADD COLUMN cvss_v3 TEXT;
 ALTER TABLE reports ADD COLUMN cvss_v4 TEXT;
 ALTER TABLE reports ADD COLUMN duplicate_of TEXT REFERENCES reports(id);
 ALTER TABLE reports ADD COLUMN first_response_at INTEGER;
-UPDATE reports SET first_response_at =
-    (SELECT MIN(m.created_at) FROM report_messages m WHERE m.report_id = reports.id AND m.author = 'team');
+-- The first answer: the team's first message, or (for a report the team only moved) its last change.
+UPDATE reports SET first_response_at = COALESCE(
+    (SELECT MIN(m.created_at) FROM report_messages m WHERE m.report_id = reports.id AND m.author = 'team'),
+    CASE WHEN state NOT IN ('new', 'spam') THEN updated_at END);
 
 -- Every state change: the clocks are computed from it (a wait on the finder pauses them) and the
 -- report page shows it. Reports moved before this table existed get one row for where they stand.

@@ -145,12 +145,13 @@ impl Desk {
             ..draft_audit(caller, origin, enterprise, Action::DeskAdvisorySave, id)
         };
         let saved = match self.advisory_store.save_advisory_draft(&row, &audit).await {
-            Err(store::Error::Conflict(_)) => {
-                return Err(Error::Conflict(FieldError::new(
-                    "advisory",
-                    Rule::InvalidValue,
-                    "this advisory is published and can no longer change",
-                )))
+            Err(store::Error::Conflict(what)) => {
+                let message = if what == "advisories.published" {
+                    "this advisory is published and can no longer change"
+                } else {
+                    "someone else saved this advisory at the same moment; reload it and save again"
+                };
+                return Err(Error::Conflict(FieldError::new("advisory", Rule::InvalidValue, message)));
             }
             other => other?,
         };

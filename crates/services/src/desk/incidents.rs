@@ -324,14 +324,26 @@ impl Desk {
         })
     }
 
+    /// The notification clock: met by the first notice to an authority, at the time it was sent
+    /// (its `happened_at`, read in the desk's time zone) or, without one, when it was recorded.
     fn notification(
         row: &store::IncidentRow,
         entries: &[store::IncidentEntryRow],
+        time_zone: &str,
         now: Millis,
     ) -> Option<NotificationClock> {
         let hours = row.notify_within_hours?;
         let due = Millis(row.created_at.0 + hours * 3_600_000);
-        let notified = entries.iter().find(|e| e.kind == EntryKind::NoticeAuthority.as_str()).map(|e| e.learned_at);
+        let notified = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::NoticeAuthority.as_str())
+            .map(|e| {
+                e.happened_at
+                    .as_deref()
+                    .and_then(|h| domain::desk_clock::civil_instant(time_zone, h))
+                    .unwrap_or(e.learned_at)
+            })
+            .min_by_key(|m| m.0);
         let status = match notified {
             Some(at) if at.0 <= due.0 => "met",
             Some(_) => "missed",
@@ -348,6 +360,7 @@ impl Desk {
 
     pub async fn desk_incidents(&self, caller: &Caller) -> Result<Vec<IncidentSummary>> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
+        let time_zone = self.clock_settings_of(enterprise).await?.0.time_zone;
         let key = self.core.keys.enterprise_key(enterprise).await?;
         let now = Millis::now();
         let mut out = Vec::new();
@@ -368,7 +381,7 @@ impl Desk {
                 reported_at: report.reported_at.clone(),
                 reported_by: if row.reporter.is_some() { "member" } else { "outsider" }.to_owned(),
                 headline: report.details.lines().next().unwrap_or("").chars().take(120).collect(),
-                notification: Self::notification(&row, &entries, now),
+                notification: Self::notification(&row, &entries, &time_zone, now),
             });
         }
         Ok(out)
@@ -432,7 +445,12 @@ impl Desk {
                 None => "an outsider".to_owned(),
             },
             aware_at: row.created_at.rfc3339(),
-            notification: Self::notification(row, &entries, Millis::now()),
+            notification: Self::notification(
+                row,
+                &entries,
+                &self.clock_settings_of(row.enterprise_id).await?.0.time_zone,
+                Millis::now(),
+            ),
             timeline,
         })
     }
@@ -565,6 +583,7 @@ impl Desk {
                 ..Default::default()
             },
         };
+        let mut mail_to = None;
         if input.send_mail {
             if kind != EntryKind::NoticeAffected {
                 return Err(Error::Invalid(FieldError::new(
@@ -573,7 +592,7 @@ impl Desk {
                     "only a notice to affected parties is mailed from the desk",
                 )));
             }
-            let to = domain::validate::email("who", body.who.as_deref().unwrap_or("")).map_err(Error::Invalid)?;
+            mail_to = Some(domain::validate::email("who", body.who.as_deref().unwrap_or("")).map_err(Error::Invalid)?);
             if self.core.mailer().is_none() {
                 return Err(Error::Invalid(FieldError::new(
                     "send_mail",
@@ -581,11 +600,6 @@ impl Desk {
                     "this server has no mail relay configured; send the notice another way and record it",
                 )));
             }
-            self.send_mail(crate::mail::Mail {
-                to,
-                subject: "A notice about a security incident".to_owned(),
-                body: body.what.clone().unwrap_or_default(),
-            });
             body.mailed = true;
             body.how.get_or_insert_with(|| "mail".to_owned());
         }
@@ -598,7 +612,17 @@ impl Desk {
             action: Action::DeskIncidentEntry,
             detail,
         };
-        self.append_entry(caller, origin, enterprise, id, new).await
+        // The notice is recorded first; only a recorded notice goes out, so the timeline is the
+        // evidence of every mail the desk sent.
+        let view = self.append_entry(caller, origin, enterprise, id, new).await?;
+        if let Some(to) = mail_to {
+            self.send_mail(crate::mail::Mail {
+                to,
+                subject: "A notice about a security incident".to_owned(),
+                body: body.what.clone().unwrap_or_default(),
+            });
+        }
+        Ok(view)
     }
 
     /// Sets (or, with `None`, clears) the notification clock, in hours from awareness.
@@ -706,6 +730,15 @@ impl Desk {
         let key = self.core.keys.enterprise_key(enterprise).await?;
         let stream = self.core.blobs.open(key, file).await?;
         Ok((entry.body.name.clone().unwrap_or_default(), entry.body.size.unwrap_or(0), stream))
+    }
+
+    /// Now, as a civil time in the desk's time zone (`YYYY-MM-DDTHH:MM`) with the zone's name:
+    /// what the public incident form fills in as the time of reporting.
+    pub async fn desk_local_now(&self) -> Result<(String, String)> {
+        let enterprise = self.desk_enterprise().await?;
+        let zone = self.clock_settings_of(enterprise).await?.0.time_zone;
+        let tz = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        Ok((tz.to_datetime(jiff::Timestamp::now()).strftime("%Y-%m-%dT%H:%M").to_string(), zone))
     }
 
     /// The categories, for forms.

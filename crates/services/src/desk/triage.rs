@@ -585,6 +585,9 @@ impl Desk {
         let users: HashMap<domain::UserId, store::UserRow> =
             self.directory_store.list_users(row.enterprise_id).await?.into_iter().map(|u| (u.id, u)).collect();
         let name = |id: &domain::UserId| -> Result<String> {
+            if id.0.is_nil() {
+                return Ok("the team (before history was kept)".to_owned());
+            }
             users.get(id).map(|u| Self::user_name(key, u)).unwrap_or_else(|| Ok("a former member".to_owned()))
         };
         let transitions = self.desk_store.report_transitions(row.enterprise_id, Some(row.id)).await?;
@@ -841,28 +844,34 @@ impl Desk {
                     }
                     _ => team.iter().collect(),
                 };
-                let title = self.open_content(&key, &r)?.title;
+                // Like every mail the desk sends, a reminder names no content of the report (its
+                // title may have arrived encrypted): the link leads to it.
                 let due = c.due_at.map(Millis::rfc3339).unwrap_or_else(|| "now".to_owned());
                 let (subject, first_line) = match kind {
                     "missed" => (
                         format!("Missed: {} clock of a security report", c.kind.label()),
                         format!(
-                            "The {} clock of the report \"{title}\" ran out at {due}. Everyone on the security team gets this notice.",
+                            "The {} clock of a security report ran out at {due}. Everyone on the security team gets this notice.",
                             c.kind.label().to_lowercase()
                         ),
                     ),
                     _ => (
                         format!("Due soon: {} of a security report", c.kind.label()),
                         format!(
-                            "The {} clock of the report \"{title}\" runs out at {due} ({} working hours left).",
+                            "The {} clock of a security report runs out at {due} ({} working hours left).",
                             c.kind.label().to_lowercase(),
                             hours(c.remaining_ms)
                         ),
                     ),
                 };
                 for user in recipients {
+                    // One unreadable address must not cost the others their reminder.
+                    let Ok(to) = Self::user_email(&key, user) else {
+                        tracing::warn!(report = %r.id, "a team member's address could not be read for a reminder");
+                        continue;
+                    };
                     self.send_mail(crate::mail::Mail {
-                        to: Self::user_email(&key, user)?,
+                        to,
                         subject: subject.clone(),
                         body: format!(
                             "{first_line}\n\nOpen it in the desk: {}/desk#report/{}\n",

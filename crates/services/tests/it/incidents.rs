@@ -119,6 +119,10 @@ async fn members_and_outsiders_report_and_the_team_works_the_incident() {
         send_mail: true,
         ..Default::default()
     };
+    // Nothing goes out for a notice that is not recorded (no such incident).
+    let nowhere = desk.add_incident_entry(&security, &origin(), uuid::Uuid::now_v7(), &affected).await;
+    assert!(matches!(nowhere, Err(Error::NotFound(_))), "{nowhere:?}");
+    sink.assert_quiet().await;
     let view = desk.add_incident_entry(&security, &origin(), id, &affected).await.unwrap();
     let mail = sink.next().await;
     assert_eq!(mail.recipients, ["customer@example.org"]);
