@@ -681,10 +681,10 @@ struct IncidentForm {
 }
 
 /// GET /security/incident — the form, with the time of reporting filled in (editable).
-async fn get_incident_form() -> Response {
-    let now = domain::Millis::now().rfc3339();
-    let input =
-        domain::incident::IncidentInput { reported_at: now.get(..16).unwrap_or("").to_owned(), ..Default::default() };
+async fn get_incident_form(State(state): State<AppState>) -> Response {
+    // The organisation's own clock: a civil time in its zone, which the reporter can correct.
+    let now = state.services.desk.desk_local_now().await.map(|(now, _)| now).unwrap_or_default();
+    let input = domain::incident::IncidentInput { reported_at: now, ..Default::default() };
     incident_page(StatusCode::OK, None, &input, None, None)
 }
 

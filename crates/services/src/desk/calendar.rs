@@ -64,7 +64,13 @@ pub fn holidays_from_ics(ics: &str) -> Result<Vec<Holiday>, FieldError> {
             .collect();
         let years = match event.find_prop("RRULE").map(|p| p.val.as_str().to_ascii_uppercase()) {
             None => 1,
-            Some(rule) if rule.split(';').any(|part| part == "FREQ=YEARLY") => YEARS_REPEATED,
+            Some(rule) if rule.split(';').any(|part| part == "FREQ=YEARLY") => {
+                // COUNT and UNTIL end the series early; without either it runs ten years here.
+                let part = |name: &str| rule.split(';').find_map(|p| p.strip_prefix(name).map(str::to_owned));
+                let by_count = part("COUNT=").and_then(|n| n.parse::<i16>().ok());
+                let by_until = part("UNTIL=").and_then(|u| ics_date(&u)).map(|u| u.year() - start.year() + 1);
+                by_count.or(by_until).unwrap_or(YEARS_REPEATED).clamp(1, YEARS_REPEATED)
+            }
             Some(_) => {
                 return Err(refuse(format!("{which}repeats in a way other than yearly, which is not supported")))
             }
@@ -107,6 +113,10 @@ mod tests {
         assert_eq!(days[0].name, "Christmas, all of it");
         assert_eq!(dates.len(), 3 + 10);
         assert!(dates.contains(&"2036-01-01"));
+        let ended = SAMPLE.replace("RRULE:FREQ=YEARLY", "RRULE:FREQ=YEARLY;COUNT=2");
+        assert_eq!(holidays_from_ics(&ended).unwrap().len(), 3 + 2);
+        let until = SAMPLE.replace("RRULE:FREQ=YEARLY", "RRULE:FREQ=YEARLY;UNTIL=20290101");
+        assert_eq!(holidays_from_ics(&until).unwrap().len(), 3 + 3);
     }
 
     #[test]
