@@ -99,6 +99,9 @@ pub struct IncidentEntryView {
 pub struct NotificationClock {
     pub hours: i64,
     pub due_at: String,
+    /// `due_at` as a number, for comparisons (RFC 3339 text does not sort by time).
+    #[serde(skip)]
+    pub due_millis: i64,
     /// `due` (running), `overdue`, `met` or `missed`.
     pub status: String,
     /// When the first notice to an authority was recorded.
@@ -353,6 +356,7 @@ impl Desk {
         Some(NotificationClock {
             hours,
             due_at: due.rfc3339(),
+            due_millis: due.0,
             status: status.to_owned(),
             notified_at: notified.map(Millis::rfc3339),
         })

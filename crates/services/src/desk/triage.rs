@@ -731,13 +731,13 @@ impl Desk {
         for i in incidents.iter().filter(|i| i.state != domain::incident::IncidentState::Closed) {
             *incident_states.entry(i.state).or_default() += 1;
         }
-        let soon = Millis(now.0 + 24 * HOUR_MS).rfc3339();
+        let soon = now.0 + 24 * HOUR_MS;
         let incidents_at_risk = incidents
             .into_iter()
             .filter(|i| {
                 i.notification
                     .as_ref()
-                    .is_some_and(|n| n.status == "overdue" || (n.status == "due" && n.due_at <= soon))
+                    .is_some_and(|n| n.status == "overdue" || (n.status == "due" && n.due_millis <= soon))
             })
             .collect();
         Ok(DeskDashboard {

@@ -426,9 +426,10 @@ async fn the_security_team_decides_whether_finder_addresses_are_kept() {
     assert!(matches!(w.services.desk.put_desk_policy(&security, &origin(), &zero).await, Err(Error::Invalid(_))));
     w.services.desk.put_desk_policy(&security, &origin(), &on).await.unwrap();
     w.services.desk.submit_report(&origin(), &report()).await.unwrap();
-    let mut inbox = w.services.desk.desk_reports(&security).await.unwrap();
-    inbox.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at));
-    let newest = w.services.desk.desk_report(&security, inbox[0].id).await.unwrap();
-    let oldest = w.services.desk.desk_report(&security, inbox[1].id).await.unwrap();
+    // The store lists newest first (the inbox orders by clocks instead).
+    let e = w.services.desk.desk_enterprise().await.unwrap();
+    let stored = w.store.list_reports(e).await.unwrap();
+    let newest = w.services.desk.desk_report(&security, stored[0].id).await.unwrap();
+    let oldest = w.services.desk.desk_report(&security, stored[1].id).await.unwrap();
     assert_eq!((newest.finder_ip.as_deref(), oldest.finder_ip.as_deref()), (Some("192.0.2.7"), None));
 }
