@@ -322,21 +322,8 @@ async fn post_status_reply(
         }
     };
     let files = std::mem::take(&mut parts.files);
-    let result = state.services.desk.finder_reply_with_files(credential, &body, files).await;
-    match result.map_err(Problem::from) {
-        Ok(view) => status_page(credential, &view, None),
-        Err(problem) if problem.status() == StatusCode::NOT_FOUND => {
-            status_form(StatusCode::NOT_FOUND, Some(&sentence(&problem)))
-        }
-        Err(problem) => match state.services.desk.finder_status(credential).await {
-            Ok(view) => {
-                let mut response = status_page(credential, &view, Some(&sentence(&problem)));
-                *response.status_mut() = problem.status();
-                response
-            }
-            Err(_) => status_form(problem.status(), Some(&sentence(&problem))),
-        },
-    }
+    let result = state.services.desk.finder_reply_with_files(credential, &body, files).await.map_err(Problem::from);
+    after_finder_action(&state, credential, result).await
 }
 
 #[derive(Deserialize)]
