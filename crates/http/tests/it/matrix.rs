@@ -359,15 +359,20 @@ const TABLE: &[(&str, &str, Allow, Option<&str>)] = &[
     ("POST", "/api/v1/desk/incidents/{incident_id}/evidence?name=capture.txt", Allow::Security, Some("@file")),
     ("GET", "/api/v1/desk/incidents/{incident_id}/evidence/{evidence_id}", Allow::Security, None),
     ("GET", "/api/v1/desk/reports/{report_id}/advisory", Allow::Security, None),
-    // The fixture's report is new, so a draft is refused (409) even for the team; the refusal
-    // of everyone else is what this row checks.
+    // The fixture accepts the report first (and, to publish, resolves it and saves a draft dated
+    // in the past; the override stands in for the finder's agreement).
     (
         "PUT",
         "/api/v1/desk/reports/{report_id}/advisory",
-        Allow::Nobody,
-        Some(r#"{"title":"T","summary":"S","affected":[{"product":"P"}],"fix":"F","publish_on":"2026-12-24"}"#),
+        Allow::Security,
+        Some(r#"{"title":"T","summary":"S","affected":[{"product":"P"}],"fix":"F","publish_on":"2026-12-01"}"#),
     ),
-    ("POST", "/api/v1/desk/reports/{report_id}/advisory/publish", Allow::Nobody, Some(r#"{}"#)),
+    (
+        "POST",
+        "/api/v1/desk/reports/{report_id}/advisory/publish",
+        Allow::Security,
+        Some(r#"{"override_reason":"The finder stopped answering."}"#),
+    ),
     ("GET", "/api/v1/desk/dashboard", Allow::Security, None),
     ("GET", "/api/v1/desk/clocks", Allow::Security, None),
     (
@@ -620,6 +625,22 @@ async fn fixture(w: &World, n: usize, needs: &str) -> Fixture {
         if needs.contains("{report_file_id}") {
             let view = upload(w, &security, &format!("/api/v1/desk/reports/{id}/files?name=fix.txt")).await;
             values.insert("report_file_id", file_id_named(&view, "fix.txt").expect("the file is on the report"));
+        }
+        if needs.contains("/advisory") {
+            let state = |to: &str| json!({ "state": to });
+            let path = format!("/api/v1/desk/reports/{id}/state");
+            req(Method::PUT, &path).bearer(&security).json(&state("accepted")).send(&w.app).await;
+            if needs.contains("/publish") {
+                let draft = json!({ "title": "T", "summary": "S", "affected": [{ "product": "P" }], "fix": "F",
+                    "publish_on": "2026-12-01" });
+                let saved = req(Method::PUT, &format!("/api/v1/desk/reports/{id}/advisory"))
+                    .bearer(&security)
+                    .json(&draft)
+                    .send(&w.app)
+                    .await;
+                assert!(saved.status.is_success(), "fixture draft: {}", saved.text());
+                req(Method::PUT, &path).bearer(&security).json(&state("resolved")).send(&w.app).await;
+            }
         }
         values.insert("report_id", id);
         values.insert("receipt", code);
