@@ -532,15 +532,43 @@ impl store::SessionStore for SqlStore {
         expect_rows(done.rows_affected())
     }
 
+    async fn reserve_pin_attempt(&self, id: SessionId, limit: i64) -> Result<Option<i64>> {
+        let counted: Option<i64> = query_scalar(
+            "UPDATE sessions SET pin_failures = pin_failures + 1 \
+             WHERE id = $1 AND ended_at IS NULL AND pin_failures < $2 RETURNING pin_failures",
+        )
+        .bind(id.to_string())
+        .bind(limit)
+        .fetch_optional(self.writer())
+        .await?;
+        if counted.is_some() {
+            return Ok(counted);
+        }
+        let open: Option<i64> = query_scalar("SELECT pin_failures FROM sessions WHERE id = $1 AND ended_at IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(self.writer())
+            .await?;
+        match open {
+            Some(_) => Ok(None),
+            None => Err(Error::NotFound),
+        }
+    }
+
+    async fn release_pin_attempt(&self, id: SessionId) -> Result<()> {
+        query("UPDATE sessions SET pin_failures = pin_failures - 1 WHERE id = $1 AND pin_failures > 0")
+            .bind(id.to_string())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     async fn record_pin_failure(&self, id: SessionId, audit: &AuditDraft) -> Result<i64> {
         transaction!(self.writer(), |tx| {
-            let count: i64 = query_scalar(
-                "UPDATE sessions SET pin_failures = pin_failures + 1 WHERE id = $1 AND ended_at IS NULL RETURNING pin_failures",
-            )
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(Error::NotFound)?;
+            let count: i64 = query_scalar("SELECT pin_failures FROM sessions WHERE id = $1 AND ended_at IS NULL")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(Error::NotFound)?;
             append_audit(&mut tx, audit).await?;
             Ok(count)
         })

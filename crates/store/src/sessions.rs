@@ -78,7 +78,13 @@ pub trait SessionStore: Send + Sync {
     async fn set_session_elevation(&self, id: SessionId, until: Millis, audit: Option<&AuditDraft>) -> Result<()>;
     /// Locks the open session at once (the client asked, A6).
     async fn lock_session(&self, id: SessionId, at: Millis) -> Result<()>;
-    /// Counts a wrong PIN against the open session; returns the count so far.
+    /// Counts a PIN attempt against the open session before it is checked, unless `limit`
+    /// attempts are counted already: `Some(count)` when counted, `None` at the limit. Counting
+    /// first is what keeps parallel guesses from all being hashed before any is counted.
+    async fn reserve_pin_attempt(&self, id: SessionId, limit: i64) -> Result<Option<i64>>;
+    /// The reserved attempt was the right PIN: it no longer counts.
+    async fn release_pin_attempt(&self, id: SessionId) -> Result<()>;
+    /// Audits a wrong PIN whose attempt was reserved; returns the wrong attempts so far.
     async fn record_pin_failure(&self, id: SessionId, audit: &AuditDraft) -> Result<i64>;
     /// The right PIN: the session is unlocked, active from `at`, its failures forgotten.
     async fn unlock_session(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<()>;

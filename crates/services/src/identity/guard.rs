@@ -238,10 +238,20 @@ impl Sessions {
         given: &str,
         field: &str,
     ) -> Result<()> {
+        let limit = i64::from(policy.pin_attempts);
+        let gone = |e: store::Error| match e {
+            store::Error::NotFound => Error::Unauthenticated,
+            e => e.into(),
+        };
+        // The attempt counts before the slow check, so guesses sent in parallel cannot all be
+        // hashed before any of them is counted; a right PIN gives its count back.
+        let reserved = self.session_store.reserve_pin_attempt(p.session_id, limit).await.map_err(gone)?;
         // A malformed PIN cannot be right; it still counts, so guessing stays bounded.
-        let right = session_policy::pin(field, given).is_ok()
+        let right = reserved.is_some()
+            && session_policy::pin(field, given).is_ok()
             && self.core.verify_password(given, existing.hash.clone()).await?.is_some();
         if right {
+            self.session_store.release_pin_attempt(p.session_id).await?;
             return Ok(());
         }
         let caller = Caller::User(p.clone());
@@ -261,7 +271,6 @@ impl Sessions {
                 store::Error::NotFound => Error::Unauthenticated,
                 e => e.into(),
             })?;
-        let limit = i64::from(policy.pin_attempts);
         if failures >= limit {
             let audit = AuditDraft {
                 detail: serde_json::json!({ "reason": "pin-attempts", "wipe": true, "sessions": "one" }).to_string(),

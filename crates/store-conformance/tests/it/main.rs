@@ -306,8 +306,14 @@ conformance!(elevation_locks_and_pins_are_kept_per_session_and_user, |store| {
     assert_eq!(store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap().pin_lock_after, Some(300));
     // Lock, count wrong PINs, unlock (which forgets them and counts as activity).
     store.lock_session(s.id, t).await.unwrap();
+    // Each attempt is counted before it is checked; a right one is released, a wrong one audited.
+    assert_eq!(store.reserve_pin_attempt(s.id, 3).await.unwrap(), Some(1));
+    store.release_pin_attempt(s.id).await.unwrap();
+    assert_eq!(store.reserve_pin_attempt(s.id, 3).await.unwrap(), Some(1));
     assert_eq!(store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await.unwrap(), 1);
+    assert_eq!(store.reserve_pin_attempt(s.id, 3).await.unwrap(), Some(2));
     assert_eq!(store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await.unwrap(), 2);
+    assert_eq!(store.reserve_pin_attempt(s.id, 2).await.unwrap(), None, "at the limit nothing more is counted");
     let found = store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap();
     assert_eq!((found.session.locked_at, found.session.pin_failures), (Some(t), 2));
     let later_on = Millis(t.0 + 1000);
@@ -320,6 +326,7 @@ conformance!(elevation_locks_and_pins_are_kept_per_session_and_user, |store| {
     // An ended session can be neither locked, counted nor unlocked.
     store.end_session(e, u.id, s.id, "sign-out", Millis::now(), &audit("auth.sign-out", Some(e))).await.unwrap();
     assert!(matches!(store.lock_session(s.id, t).await, Err(store::Error::NotFound)));
+    assert!(matches!(store.reserve_pin_attempt(s.id, 5).await, Err(store::Error::NotFound)));
     assert!(matches!(
         store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await,
         Err(store::Error::NotFound)
