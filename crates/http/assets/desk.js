@@ -16,6 +16,15 @@ import { connectLive } from "/assets/live.js";
 
   function fail(e) { conclave.status(e.message, true); }
 
+  // A live update redraws the open report; what someone is typing or choosing must survive it.
+  // A field takes the server's value when the person has not changed it since the last one
+  // shown (or when another report or incident opens: `fresh`).
+  function sync(el, value, fresh) {
+    const server = value === null || value === undefined ? "" : String(value);
+    if (fresh || el.dataset.server === undefined || el.value === el.dataset.server) el.value = server;
+    el.dataset.server = server;
+  }
+
   function severityBadge(severity, score) {
     if (!severity) return conclave.h("span", { class: "muted" }, "Not scored");
     return conclave.h("span", { class: "severity " + severity }, SEVERITY[severity] + (score !== null && score !== undefined ? " " + score.toFixed(1) : ""));
@@ -91,14 +100,16 @@ import { connectLive } from "/assets/live.js";
   }
 
   function showReport(r) {
+    const fresh = current !== r.id;
     current = r.id;
     $("report").hidden = false;
     $("report-title").textContent = r.title;
     $("report-now").textContent = "Now: " + r.state_label + (r.assignee ? " · assigned to " + r.assignee.name : " · not assigned") +
       (r.severity ? " · severity " + SEVERITY[r.severity] : "");
+    const chosen = $("report-state").value;
     const choices = r.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label));
     $("report-state").replaceChildren(conclave.h("option", { value: "", disabled: true }, "Choose a state…"), ...choices);
-    $("report-state").value = "";
+    $("report-state").value = !fresh && r.state_choices.some((c) => c.state === chosen) ? chosen : "";
     $("state-form").querySelector("button").disabled = choices.length === 0;
     if (choices.length === 0) $("report-state").replaceChildren(conclave.h("option", { value: "" }, "No further state: the finder withdrew it"));
     $("duplicate-field").hidden = true;
@@ -115,9 +126,9 @@ import { connectLive } from "/assets/live.js";
     }));
     const assignee = $("assignee");
     assignee.replaceChildren(conclave.h("option", { value: "" }, "Nobody"), ...team.map((m) => conclave.h("option", { value: m.id }, m.name)));
-    assignee.value = r.assignee ? r.assignee.id : "";
-    $("cvss-v3").value = r.cvss_v3 ? r.cvss_v3.vector : "";
-    $("cvss-v4").value = r.cvss_v4 ? r.cvss_v4.vector : "";
+    sync(assignee, r.assignee ? r.assignee.id : "", fresh);
+    sync($("cvss-v3"), r.cvss_v3 ? r.cvss_v3.vector : "", fresh);
+    sync($("cvss-v4"), r.cvss_v4 ? r.cvss_v4.vector : "", fresh);
     const scoreLine = (c) => c ? "Score " + c.score.toFixed(1) + " · " + SEVERITY[c.severity] : "";
     $("cvss-v3-score").textContent = scoreLine(r.cvss_v3);
     $("cvss-v4-score").textContent = scoreLine(r.cvss_v4);
@@ -173,6 +184,7 @@ import { connectLive } from "/assets/live.js";
   }
 
   let otherProducts = [];
+  let advisoryFor = null;
 
   async function loadAdvisory(r) {
     const section = $("advisory");
@@ -184,16 +196,18 @@ import { connectLive } from "/assets/live.js";
     const first = d && d.affected[0] ? d.affected[0] : {};
     // The form edits the first product; any others (set through the API) are kept as they are.
     otherProducts = d ? d.affected.slice(1) : [];
-    $("adv-title").value = d ? d.title : r.title;
-    $("adv-summary").value = d ? d.summary : "";
-    $("adv-product").value = first.product || "";
-    $("adv-introduced").value = first.introduced || "";
-    $("adv-fixed").value = first.fixed || "";
-    $("adv-fix").value = d ? d.fix : "";
-    $("adv-cwe").value = d && d.cwe_id ? d.cwe_id : "";
-    $("adv-cwe-name").value = d && d.cwe_name ? d.cwe_name : "";
-    $("adv-refs").value = d ? d.references.join("\n") : "";
-    $("adv-date").value = d ? d.publish_on : "";
+    const fresh = advisoryFor !== r.id;
+    advisoryFor = r.id;
+    sync($("adv-title"), d ? d.title : r.title, fresh);
+    sync($("adv-summary"), d ? d.summary : "", fresh);
+    sync($("adv-product"), first.product, fresh);
+    sync($("adv-introduced"), first.introduced, fresh);
+    sync($("adv-fixed"), first.fixed, fresh);
+    sync($("adv-fix"), d ? d.fix : "", fresh);
+    sync($("adv-cwe"), d ? d.cwe_id : "", fresh);
+    sync($("adv-cwe-name"), d ? d.cwe_name : "", fresh);
+    sync($("adv-refs"), d ? d.references.join("\n") : "", fresh);
+    sync($("adv-date"), d ? d.publish_on : "", fresh);
     let state = "No draft yet.";
     if (a) {
       state = a.public_id + ", version " + a.version + ". ";
@@ -248,6 +262,7 @@ import { connectLive } from "/assets/live.js";
   }
 
   function showIncident(v) {
+    const freshIncident = currentIncident !== v.id;
     currentIncident = v.id;
     incidentView = v;
     $("incident").hidden = false;
@@ -262,10 +277,11 @@ import { connectLive } from "/assets/live.js";
     field(dl, "Where", v.location);
     if (v.notification) field(dl, "Notification clock", v.notification.hours + " hours: " + CLOCK_WORD[v.notification.status] + " (due " + conclave.when(v.notification.due_at) + ")");
     $("incident-details-text").textContent = v.details;
+    const chosen = $("incident-state").value;
     $("incident-state").replaceChildren(conclave.h("option", { value: "", disabled: true }, "Choose a state…"),
       ...v.state_choices.map((c) => conclave.h("option", { value: c.state }, c.label)));
-    $("incident-state").value = "";
-    $("incident-hours").value = v.notification ? v.notification.hours : "";
+    $("incident-state").value = !freshIncident && v.state_choices.some((c) => c.state === chosen) ? chosen : "";
+    sync($("incident-hours"), v.notification ? v.notification.hours : "", freshIncident);
     $("incident-timeline").querySelector("tbody").replaceChildren(...v.timeline.map((e) => {
       const tr = conclave.h("tr", {});
       conclave.cell(tr, e.happened_at ? e.happened_at.replace("T", " ") : "—");
@@ -387,7 +403,7 @@ import { connectLive } from "/assets/live.js";
       const body = { state: select.value };
       if (select.value === "duplicate") body.duplicate_of = $("duplicate-of").value;
       conclave.api("PUT", "/api/v1/desk/reports/" + current + "/state", body)
-        .then((r) => { showReport(r); conclave.status("State changed to " + r.state_label + "."); return Promise.all([loadAdvisory(r), loadReports(), loadDashboard()]); }).catch(fail);
+        .then((r) => { select.value = ""; showReport(r); conclave.status("State changed to " + r.state_label + "."); return Promise.all([loadAdvisory(r), loadReports(), loadDashboard()]); }).catch(fail);
     });
     $("triage-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -421,7 +437,7 @@ import { connectLive } from "/assets/live.js";
       ev.preventDefault();
       if (!$("incident-state").value) { conclave.status("Choose the state to move the incident to.", true); return; }
       conclave.api("PUT", "/api/v1/desk/incidents/" + currentIncident + "/state", { state: $("incident-state").value })
-        .then((v) => { showIncident(v); conclave.status("State changed to " + v.state_label + "."); return loadIncidents(); }).catch(fail);
+        .then((v) => { $("incident-state").value = ""; showIncident(v); conclave.status("State changed to " + v.state_label + "."); return loadIncidents(); }).catch(fail);
     });
     $("incident-clock-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
