@@ -748,3 +748,48 @@ async fn triage_refusals_name_the_rule_over_http() {
         .await;
     r.problem(409, "conflict");
 }
+
+#[tokio::test]
+async fn incident_refusals_name_the_field_over_http() {
+    let app = app().await;
+    let security = desk_app(&app).await;
+    let member = app.token("member@acme.example").await;
+    let good = json!({ "details": "Badge reader accepted an expired card.", "occurred_at": "2026-12-03T08:00",
+        "reported_at": "2026-12-03T09:00", "category": "unauthorised-access" });
+    let with = |field: &str, value: serde_json::Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    for (body, field) in [
+        (with("category", json!("alien-invasion")), "category"),
+        (with("ended_at", json!("2026-12-03T07:00")), "ended_at"),
+        (with("occurred_at", json!("yesterday")), "occurred_at"),
+    ] {
+        let r = req(Method::POST, "/api/v1/incidents").bearer(&member).json(&body).send(&app).await;
+        assert_eq!(r.problem(422, "invalid-field")["field"], field);
+    }
+    let list = req(Method::GET, "/api/v1/desk/incidents").bearer(&security).send(&app).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 0, "nothing was stored");
+    let r = req(Method::POST, "/api/v1/incidents").bearer(&member).json(&good).send(&app).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = req(Method::PUT, &format!("/api/v1/desk/incidents/{id}/state"))
+        .bearer(&security)
+        .json(&json!({ "state": "recovered" }))
+        .send(&app)
+        .await;
+    assert_eq!(r.problem(409, "conflict")["allowed"], json!(["investigating", "closed"]));
+    let r = req(Method::POST, &format!("/api/v1/desk/incidents/{id}/entries"))
+        .bearer(&security)
+        .json(&json!({ "kind": "gossip", "text": "x" }))
+        .send(&app)
+        .await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "kind");
+    let r = req(Method::PUT, &format!("/api/v1/desk/incidents/{id}/clock"))
+        .bearer(&security)
+        .json(&json!({ "hours": 0 }))
+        .send(&app)
+        .await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "hours");
+}

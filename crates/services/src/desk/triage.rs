@@ -228,6 +228,13 @@ fn next_due(clocks: &[domain::desk_clock::Clock]) -> Option<Millis> {
         .min_by_key(|m| m.0)
 }
 
+/// One report as the inbox and the dashboard read it.
+struct InboxLine {
+    row: store::ReportRow,
+    clocks: Vec<domain::desk_clock::Clock>,
+    summary: ReportSummary,
+}
+
 fn group_transitions(rows: Vec<store::ReportTransitionRow>) -> HashMap<ReportId, Vec<store::ReportTransitionRow>> {
     let mut by_report: HashMap<ReportId, Vec<store::ReportTransitionRow>> = HashMap::new();
     for t in rows {
@@ -629,70 +636,64 @@ impl Desk {
     /// The inbox: open reports by what is due next (overdue first), then the rest, newest first.
     pub async fn desk_reports(&self, caller: &Caller) -> Result<Vec<ReportSummary>> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
-        self.summaries(enterprise).await
+        Ok(self.inbox(enterprise).await?.into_iter().map(|line| line.summary).collect())
     }
 
-    async fn summaries(&self, enterprise: EnterpriseId) -> Result<Vec<ReportSummary>> {
+    /// Every report with its clocks and its inbox line, in inbox order: one read of the reports,
+    /// their transitions and the team, shared by the inbox and the dashboard.
+    async fn inbox(&self, enterprise: EnterpriseId) -> Result<Vec<InboxLine>> {
         let key = self.core.keys.enterprise_key(enterprise).await?;
         let (settings, calendar) = self.clock_settings_of(enterprise).await?;
         let mut transitions = group_transitions(self.desk_store.report_transitions(enterprise, None).await?);
         let users: HashMap<domain::UserId, store::UserRow> =
             self.directory_store.list_users(enterprise).await?.into_iter().map(|u| (u.id, u)).collect();
         let now = Millis::now();
-        let mut out: Vec<(Option<Millis>, ReportSummary)> = Vec::new();
+        let mut out: Vec<(Option<Millis>, InboxLine)> = Vec::new();
         for r in self.desk_store.list_reports(enterprise).await? {
             let moves = transitions.remove(&r.id).unwrap_or_default();
             let clocks = clocks_of(&r, &moves, &settings, &calendar, now);
             let due = if r.state.is_final() { None } else { next_due(&clocks) };
             let (v3, v4) = scores(&r);
             let severity = v4.as_ref().or(v3.as_ref()).map(|s| s.severity);
-            out.push((
-                due,
-                ReportSummary {
-                    id: r.id,
-                    title: self.open_content(&key, &r)?.title,
-                    state: r.state,
-                    state_label: r.state.label().to_owned(),
-                    was_encrypted: r.was_encrypted,
-                    submitted_at: r.created_at.rfc3339(),
-                    updated_at: r.updated_at.rfc3339(),
-                    messages: r.last_seq,
-                    severity: severity.map(|s| s.as_str().to_owned()),
-                    score: v4.or(v3).map(|s| s.score),
-                    assignee: r.assignee.and_then(|a| users.get(&a)).map(|u| Self::user_name(&key, u)).transpose()?,
-                    next_due_at: due.map(Millis::rfc3339),
-                    at_risk: !r.state.is_final() && clocks.iter().any(|c| at_risk(c, &settings)),
-                },
-            ));
+            let summary = ReportSummary {
+                id: r.id,
+                title: self.open_content(&key, &r)?.title,
+                state: r.state,
+                state_label: r.state.label().to_owned(),
+                was_encrypted: r.was_encrypted,
+                submitted_at: r.created_at.rfc3339(),
+                updated_at: r.updated_at.rfc3339(),
+                messages: r.last_seq,
+                severity: severity.map(|s| s.as_str().to_owned()),
+                score: v4.or(v3).map(|s| s.score),
+                assignee: r.assignee.and_then(|a| users.get(&a)).map(|u| Self::user_name(&key, u)).transpose()?,
+                next_due_at: due.map(Millis::rfc3339),
+                at_risk: !r.state.is_final() && clocks.iter().any(|c| at_risk(c, &settings)),
+            };
+            out.push((due, InboxLine { row: r, clocks, summary }));
         }
         // Stable order: due ones by due time, then the others as listed (newest first).
         out.sort_by_key(|(due, _)| due.map_or(i64::MAX, |d| d.0));
-        Ok(out.into_iter().map(|(_, s)| s).collect())
+        Ok(out.into_iter().map(|(_, line)| line).collect())
     }
 
     // ---- Dashboard ----
 
     pub async fn desk_dashboard(&self, caller: &Caller) -> Result<DeskDashboard> {
         let enterprise = self.require_security_team(caller, Action::DeskRead).await?;
-        let key = self.core.keys.enterprise_key(enterprise).await?;
-        let (settings, calendar) = self.clock_settings_of(enterprise).await?;
         let now = Millis::now();
         let since = Millis(now.0 - 90 * 86_400_000);
-        let reports = self.desk_store.list_reports(enterprise).await?;
-        let mut transitions = group_transitions(self.desk_store.report_transitions(enterprise, None).await?);
+        let lines = self.inbox(enterprise).await?;
         let mut by_state: HashMap<ReportState, u32> = HashMap::new();
         let mut by_severity: HashMap<Option<Severity>, u32> = HashMap::new();
         let mut shares: HashMap<ClockKind, (u32, u32)> = HashMap::new();
         let mut first_response: Vec<i64> = Vec::new();
-        let mut titles: HashMap<ReportId, String> = HashMap::new();
-        for r in &reports {
-            titles.insert(r.id, self.open_content(&key, r)?.title);
-            let moves = transitions.remove(&r.id).unwrap_or_default();
+        for InboxLine { row: r, clocks, .. } in &lines {
             if !r.state.is_final() {
                 *by_state.entry(r.state).or_default() += 1;
                 *by_severity.entry(severity_of(r)).or_default() += 1;
             }
-            for c in clocks_of(r, &moves, &settings, &calendar, now) {
+            for c in clocks {
                 if c.stopped_at.is_some_and(|s| s.0 >= since.0) {
                     let entry = shares.entry(c.kind).or_default();
                     match c.status {
@@ -712,7 +713,7 @@ impl Desk {
             n if n % 2 == 1 => Some(first_response[n / 2] as f64),
             n => Some((first_response[n / 2 - 1] + first_response[n / 2]) as f64 / 2.0),
         };
-        let summaries = self.summaries(enterprise).await?;
+        let titles: HashMap<ReportId, String> = lines.iter().map(|l| (l.row.id, l.summary.title.clone())).collect();
         let reminders = self
             .desk_store
             .report_reminders(enterprise, REMINDERS_SHOWN)
@@ -771,7 +772,7 @@ impl Desk {
                     })
                 })
                 .collect(),
-            at_risk: summaries.into_iter().filter(|s| s.at_risk).collect(),
+            at_risk: lines.into_iter().map(|l| l.summary).filter(|s| s.at_risk).collect(),
             clocks_last_90_days: ClockKind::ALL
                 .into_iter()
                 .map(|k| {
