@@ -15,15 +15,20 @@
 //!
 //! - `soak`: see `load.rs`; the server's resident memory before, during and a minute after 50
 //!   sign-ins at once. Not in the default set: it idles for a minute.
+//! - `crash`: see `bench::crash`; messaging and uploads against a real server, SIGKILL mid-run,
+//!   restart on the same data: acknowledged vs present, duplicates, whole files, the audit chain,
+//!   on SQLite and PostgreSQL (`--postgres`, default the local server). Not in the default set.
 //! - `control`: see `control.rs`; recall of 10,000 forwarded copies across 100 conversations, and
 //!   what evaluating message policies costs a send and a history read. Not in the default set.
 //!
-//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [control] [soak] [--conclave PATH] [--messages N]
+//! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [control] [soak] [crash] [--conclave PATH] [--messages N]
 //! [--idle N] [--search-messages N] [--postgres URL]`.
 
 mod control;
 mod load;
 mod search;
+
+use bench::crash::{CrashReport, CrashRun};
 
 use serde_json::json;
 use std::net::TcpStream;
@@ -49,10 +54,10 @@ fn main() {
                 search_messages = it.next().and_then(|v| v.parse().ok()).expect("--search-messages needs a number")
             }
             "--postgres" => postgres = Some(it.next().expect("--postgres needs a URL").clone()),
-            "crypto" | "startup" | "load" | "search" | "control" | "soak" => scenarios.push(arg.clone()),
+            "crypto" | "startup" | "load" | "search" | "control" | "soak" | "crash" => scenarios.push(arg.clone()),
             "-h" | "--help" => {
                 println!(
-                    "usage: conclave-bench [crypto] [startup] [load] [search] [control] [soak] [--conclave PATH] [--messages N] [--idle N] \
+                    "usage: conclave-bench [crypto] [startup] [load] [search] [control] [soak] [crash] [--conclave PATH] [--messages N] [--idle N] \
                      [--search-messages N] [--postgres URL]"
                 );
                 return;
@@ -74,6 +79,7 @@ fn main() {
             "search" => search::run(search_messages, postgres.clone()),
             "control" => control::run(),
             "soak" => load::soak(&conclave),
+            "crash" => crash_bench(&conclave, postgres.clone()),
             _ => unreachable!(),
         }
     }
@@ -227,4 +233,51 @@ fn startup_bench(conclave: &Path) {
             "binary_bytes": size,
         })
     );
+}
+
+/// `crash`: the kill -9 run on each backend (see `bench::crash`), five times each, every report
+/// a JSON line.
+fn crash_bench(conclave: &Path, postgres: Option<String>) {
+    use sqlx::Connection as _;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let url = postgres.unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        for backend in ["sqlite", "postgres"] {
+            for round in 0..5u64 {
+                let mut schema = None;
+                if backend == "postgres" {
+                    let name = format!("bench_crash_{}", uuid::Uuid::new_v4().simple());
+                    let Ok(mut c) = sqlx::PgConnection::connect(&url).await else {
+                        eprintln!("crash: PostgreSQL at {url} is not reachable; measured SQLite only");
+                        return;
+                    };
+                    sqlx::raw_sql(&format!("CREATE SCHEMA {name}")).execute(&mut c).await.unwrap();
+                    schema = Some(name);
+                }
+                let database_url = schema.as_ref().map(|s| {
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    format!("{url}{sep}options=-c%20search_path%3D{s}")
+                });
+                let run = CrashRun {
+                    database_url,
+                    senders: 8,
+                    after_restart: 20,
+                    // Kill at a different point of the load each round.
+                    kill_after: Duration::from_millis(700 + round * 350),
+                };
+                let report: CrashReport = bench::crash::run(conclave, &run).await;
+                let mut line = report.to_json();
+                line["bench"] = json!("crash_kill_9");
+                line["backend"] = json!(backend);
+                line["round"] = json!(round);
+                line["holds"] = json!(report.holds());
+                println!("{line}");
+                if let Some(s) = schema {
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
+                        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {s} CASCADE")).execute(&mut c).await;
+                    }
+                }
+            }
+        }
+    });
 }

@@ -1087,13 +1087,24 @@ function growComposer() {
   area.style.height = Math.min(area.scrollHeight, 240) + "px";
 }
 
+// A send keeps its id until it succeeds, so pressing Send again after a lost answer (a dropped
+// connection, a server restart) cannot post the message twice: the server answers the repeat
+// with the message it already stored.
+let pendingSend = null;
+
 function send() {
   const area = $("body");
   const body = area.value;
   if (!body.trim() || !current) return;
   const policy = $("policy").value;
-  api("POST", "/api/v1/conversations/" + current + "/messages", policy ? { body, policy_id: policy } : { body })
+  if (!pendingSend || pendingSend.conversation !== current || pendingSend.body !== body || pendingSend.policy !== policy) {
+    pendingSend = { conversation: current, body, policy, id: globalThis.crypto?.randomUUID?.() };
+  }
+  const request = { body, id: pendingSend.id };
+  if (policy) request.policy_id = policy;
+  api("POST", "/api/v1/conversations/" + current + "/messages", request)
     .then((m) => {
+      pendingSend = null;
       area.value = "";
       growComposer();
       add(m);

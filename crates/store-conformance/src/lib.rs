@@ -23,17 +23,46 @@ impl Drop for Backing {
     }
 }
 
+/// A stand-in for the services' sealer: the store only keeps what it is given, so the suite needs
+/// recognisable bytes, not real encryption (the services' tests cover that).
+pub struct MarkingSealer;
+
+impl store::AuditSealer for MarkingSealer {
+    fn seal_origin(
+        &self,
+        _enterprise: Option<domain::EnterpriseId>,
+        _seq: i64,
+        origin: &domain::audit::Origin,
+    ) -> domain::audit::SealedOrigin {
+        let mark = |prefix: &str, v: &Option<String>| v.as_ref().map(|v| format!("{prefix}{v}").into_bytes());
+        let network = origin.ip.as_ref().and_then(|ip| ip.rsplit_once('.')).map(|(net, _)| net.to_owned());
+        domain::audit::SealedOrigin {
+            key_id: "test".into(),
+            ip_ct: mark("sealed:", &origin.ip),
+            user_agent_ct: mark("sealed:", &origin.user_agent),
+            ip_index: mark("ip:", &origin.ip),
+            network_index: mark("net:", &network),
+        }
+    }
+}
+
+fn with_sealer(store: impl store::Store + 'static) -> Arc<dyn store::Store> {
+    let store: Arc<dyn store::Store> = Arc::new(store);
+    store.install_audit_sealer(Arc::new(MarkingSealer));
+    store
+}
+
 pub async fn sqlite() -> (Arc<dyn store::Store>, Backing) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store_sqlite::open(&dir.path().join("conclave.db")).await.expect("open SQLite");
-    (Arc::new(store), Backing::Sqlite(dir))
+    (with_sealer(store), Backing::Sqlite(dir))
 }
 
 /// `None` only outside CI when PostgreSQL is unreachable.
 pub async fn postgres() -> Option<(Arc<dyn store::Store>, Backing)> {
     let schema = unique_schema("conformance");
     match store_postgres::connect_in_schema(&postgres_url(), Some(&schema)).await {
-        Ok(store) => Some((Arc::new(store), Backing::Postgres { schema })),
+        Ok(store) => Some((with_sealer(store), Backing::Postgres { schema })),
         Err(e) => test_support::skip_unless_ci("PostgreSQL", format!("{}: {e}", postgres_url())),
     }
 }
@@ -71,5 +100,5 @@ pub async fn postgres_pair() -> Option<(Arc<dyn store::Store>, Arc<dyn store::St
     let second = store_postgres::connect_in_schema(&postgres_url(), Some(schema))
         .await
         .expect("a second connection to the same schema");
-    Some((first, Arc::new(second), backing))
+    Some((first, with_sealer(second), backing))
 }

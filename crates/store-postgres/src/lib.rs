@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 19, name: "desk_triage", sql: include_str!("../migrations/0019_desk_triage.sql") },
     Migration { version: 20, name: "advisories", sql: include_str!("../migrations/0020_advisories.sql") },
     Migration { version: 21, name: "incidents", sql: include_str!("../migrations/0021_incidents.sql") },
+    Migration {
+        version: 22,
+        name: "sealed audit origin",
+        sql: include_str!("../migrations/0022_sealed_audit_origin.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

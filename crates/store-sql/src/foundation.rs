@@ -3,16 +3,16 @@
 
 use crate::{query, query_scalar, text, transaction, Row, SqlStore, Transaction};
 use async_trait::async_trait;
-use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome};
+use domain::audit::{Actor, AuditDraft, AuditEvent, Origin, Outcome, SealedOrigin};
 use domain::{ConversationId, EnterpriseId, Millis, SessionId, TeamId, UserId};
+use std::sync::Arc;
 use store::decode;
 use store::{EnterpriseRow, Error, KeyRow, Result, SessionRow, TeamMemberRow, TeamRow, UserRow};
 
 const USER_COLUMNS: &str =
     "id, enterprise_id, email_index, email_ct, name_ct, role, roles, password_hash, disabled, created_at, updated_at";
 const SESSION_COLUMNS: &str = "id, enterprise_id, user_id, token_hash, device_kind, device_name_ct, ip_ct, created_at, last_seen_at, expires_at, ended_at, ended_reason, auth_method, elevated_until, wipe_requested_at, wipe_acknowledged_at, active_at, locked_at, pin_failures";
-const AUDIT_COLUMNS: &str =
-    "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash";
+const AUDIT_COLUMNS: &str = "seq, at, actor, ip, user_agent, enterprise_id, team_id, action, target, outcome, detail, prev_hash, hash, chain_version, origin_key, ip_ct, user_agent_ct, ip_index, network_index";
 const KEY_COLUMNS: &str = "id, enterprise_id, master_key_id, wrapped, created_at, rotated_at";
 
 fn enterprise_row(row: &Row) -> Result<EnterpriseRow> {
@@ -100,6 +100,18 @@ fn audit_row(row: &Row) -> Result<AuditEvent> {
     };
     let actor = text(row, "actor")?;
     let outcome = text(row, "outcome")?;
+    let version: i64 = row.try_get("chain_version")?;
+    let sealed_origin = match version {
+        1 => None,
+        2 => Some(SealedOrigin {
+            key_id: row.try_get::<Option<String>, _>("origin_key")?.unwrap_or_default(),
+            ip_ct: row.try_get("ip_ct")?,
+            user_agent_ct: row.try_get("user_agent_ct")?,
+            ip_index: row.try_get("ip_index")?,
+            network_index: row.try_get("network_index")?,
+        }),
+        other => return Err(Error::Other(format!("stored audit chain version {other} is unknown"))),
+    };
     Ok(AuditEvent {
         seq: row.try_get("seq")?,
         draft: AuditDraft {
@@ -114,6 +126,7 @@ fn audit_row(row: &Row) -> Result<AuditEvent> {
                 .ok_or_else(|| Error::Other(format!("stored outcome {outcome:?} is unknown")))?,
             detail: text(row, "detail")?,
         },
+        sealed_origin,
         prev_hash: decode::hash32(&row.try_get::<Vec<u8>, _>("prev_hash")?)?,
         hash: decode::hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
     })
@@ -780,13 +793,35 @@ impl store::AuditStore for SqlStore {
             .collect()
     }
 
-    async fn enterprise_audit(&self, enterprise: EnterpriseId, before: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+    fn install_audit_sealer(&self, sealer: Arc<dyn store::AuditSealer>) {
+        // A second install (a second set of services over the same store, as tests do) keeps
+        // the first: both derive their keys from the same store and keyring.
+        let _ = self.audit_sealer.set(sealer);
+    }
+
+    async fn enterprise_audit(
+        &self,
+        enterprise: EnterpriseId,
+        filter: &store::AuditFilter,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        // Each filter adds its own condition (rather than `$n IS NULL OR ...`) so the planner can
+        // use the index on that column.
+        let (column, index) = match (&filter.ip_index, &filter.network_index) {
+            (Some(ip), _) => ("ip_index", Some(ip.clone())),
+            (None, Some(network)) => ("network_index", Some(network.clone())),
+            (None, None) => ("", None),
+        };
+        let condition = if index.is_some() { format!("AND {column} = $4") } else { "AND $4 IS NULL".to_owned() };
         query(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE enterprise_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE enterprise_id = $1 AND seq < $2 {condition} \
+             ORDER BY seq DESC LIMIT $3"
         ))
         .bind(enterprise.to_string())
         .bind(before)
         .bind(i64::from(limit))
+        .bind(index)
         .fetch_all(self.reader())
         .await?
         .iter()
@@ -862,15 +897,16 @@ pub(crate) async fn append_audit(tx: &mut Transaction, draft: &AuditDraft) -> Re
         Some(row) => Some((row.try_get::<i64, _>("seq")?, decode::hash32(&row.try_get::<Vec<u8>, _>("hash")?)?)),
         None => None,
     };
-    let event = store::link_audit(draft, prev, crypto::chain_hash);
+    let event = store::link_audit(draft, prev, tx.audit_sealer(), crypto::chain_hash)?;
+    let sealed = event.sealed_origin.clone().unwrap_or_default();
     query(&format!(
-        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 2, $14, $15, $16, $17, $18)"
     ))
     .bind(event.seq)
     .bind(draft.at.0)
     .bind(draft.actor.encode())
-    .bind(&draft.origin.ip)
-    .bind(&draft.origin.user_agent)
+    .bind(None::<String>)
+    .bind(None::<String>)
     .bind(draft.enterprise_id.map(|e| e.to_string()))
     .bind(draft.team_id.map(|t| t.to_string()))
     .bind(draft.action.name())
@@ -879,6 +915,11 @@ pub(crate) async fn append_audit(tx: &mut Transaction, draft: &AuditDraft) -> Re
     .bind(&draft.detail)
     .bind(&event.prev_hash[..])
     .bind(&event.hash[..])
+    .bind(&sealed.key_id)
+    .bind(&sealed.ip_ct)
+    .bind(&sealed.user_agent_ct)
+    .bind(&sealed.ip_index)
+    .bind(&sealed.network_index)
     .execute(&mut **tx)
     .await?;
     Ok(event)

@@ -119,11 +119,13 @@ pub trait Backend: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct SqlStore {
     backend: Arc<dyn Backend>,
+    /// Installed once by the services, which hold the keys (see [`store::AuditSealer`]).
+    audit_sealer: Arc<std::sync::OnceLock<Arc<dyn store::AuditSealer>>>,
 }
 
 impl SqlStore {
     pub fn new(backend: impl Backend) -> SqlStore {
-        SqlStore { backend: Arc::new(backend) }
+        SqlStore { backend: Arc::new(backend), audit_sealer: Arc::default() }
     }
 
     /// Closes the backend's connections.
@@ -132,11 +134,11 @@ impl SqlStore {
     }
 
     fn writer(&self) -> Pool<'_> {
-        Pool { backend: &*self.backend, side: Side::Writer }
+        Pool { backend: &*self.backend, side: Side::Writer, audit_sealer: &self.audit_sealer }
     }
 
     fn reader(&self) -> Pool<'_> {
-        Pool { backend: &*self.backend, side: Side::Reader }
+        Pool { backend: &*self.backend, side: Side::Reader, audit_sealer: &self.audit_sealer }
     }
 
     fn dialect(&self) -> &'static Dialect {
@@ -149,11 +151,16 @@ impl SqlStore {
 pub struct Pool<'a> {
     backend: &'a dyn Backend,
     side: Side,
+    audit_sealer: &'a std::sync::OnceLock<Arc<dyn store::AuditSealer>>,
 }
 
 impl Pool<'_> {
     async fn begin(&self) -> Result<Transaction> {
-        Ok(Transaction { connection: self.backend.begin().await?, dialect: self.backend.dialect() })
+        Ok(Transaction {
+            connection: self.backend.begin().await?,
+            dialect: self.backend.dialect(),
+            audit_sealer: self.audit_sealer.get().cloned(),
+        })
     }
 }
 
@@ -162,11 +169,15 @@ impl Pool<'_> {
 pub struct Transaction {
     connection: Box<dyn Connection>,
     dialect: &'static Dialect,
+    audit_sealer: Option<Arc<dyn store::AuditSealer>>,
 }
 
 impl Transaction {
     fn dialect(&self) -> &'static Dialect {
         self.dialect
+    }
+    fn audit_sealer(&self) -> Option<&dyn store::AuditSealer> {
+        self.audit_sealer.as_deref()
     }
     async fn commit(self) -> Result<()> {
         self.connection.commit().await

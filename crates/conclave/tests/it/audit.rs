@@ -70,7 +70,7 @@ fn rotating_the_master_key_keeps_every_record_readable() {
         },
         "",
     );
-    assert!(out.starts_with("rotated: new master key mk-") && out.contains("2 data keys re-wrapped"), "{out}");
+    assert!(out.starts_with("rotated: new master key mk-") && out.contains("3 data keys re-wrapped"), "{out}");
     let after = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
     assert_ne!(before, after);
     let users = ok(

@@ -4,6 +4,7 @@
 mod at_rest;
 mod audit;
 mod cli;
+mod crash;
 mod serve;
 mod slow;
 

@@ -93,14 +93,49 @@ pub struct AuditDraft {
     pub detail: String,
 }
 
+/// Where an event came from, as stored: the address and user agent sealed (S2), and keyed blind
+/// indexes of the address and of its network (/24 for IPv4, /64 for IPv6) so that reports can
+/// still filter by either without the store holding them. The chain covers these bytes, so it
+/// verifies without any key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedOrigin {
+    /// The data key the two ciphertexts are sealed under, e.g. `enterprise:<id>`.
+    pub key_id: String,
+    pub ip_ct: Option<Vec<u8>>,
+    pub user_agent_ct: Option<Vec<u8>>,
+    pub ip_index: Option<Vec<u8>>,
+    pub network_index: Option<Vec<u8>>,
+}
+
+impl SealedOrigin {
+    pub fn is_empty(&self) -> bool {
+        self.ip_ct.is_none() && self.user_agent_ct.is_none()
+    }
+}
+
 /// A stored event: the draft plus its chain position and hashes.
+///
+/// Events written since the origin was sealed carry it in `sealed_origin` (with `draft.origin`
+/// empty when read back) and are hashed with the v2 encoding; older events keep their clear
+/// origin and the v1 encoding, so the chain written before the change still verifies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub seq: i64,
     #[serde(flatten)]
     pub draft: AuditDraft,
+    pub sealed_origin: Option<SealedOrigin>,
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
+}
+
+impl AuditEvent {
+    /// The bytes this event's hash covers, in the encoding it was written with.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        match &self.sealed_origin {
+            None => self.draft.canonical_bytes(self.seq, &self.prev_hash),
+            Some(sealed) => self.draft.canonical_bytes_sealed(self.seq, &self.prev_hash, sealed),
+        }
+    }
 }
 
 /// The hash the first event links to.
@@ -139,22 +174,51 @@ impl AuditDraft {
             .collect()
     }
 
-    /// The canonical encoding hashed into the chain: a version tag, then every field as a
-    /// length-prefixed byte string in a fixed order, so no two different events share an encoding.
+    /// The v1 canonical encoding (clear origin), kept for events written before v2: a version
+    /// tag, then every field as a length-prefixed byte string in a fixed order, so no two
+    /// different events share an encoding.
     pub fn canonical_bytes(&self, seq: i64, prev_hash: &[u8; 32]) -> Vec<u8> {
+        let opt = |v: Option<String>| v.unwrap_or_default().into_bytes();
+        self.encode(
+            b"conclave-audit-v1",
+            seq,
+            prev_hash,
+            &[opt(self.origin.ip.clone()), opt(self.origin.user_agent.clone())],
+        )
+    }
+
+    /// The v2 canonical encoding: as v1, with the stored (sealed) origin in place of the clear one.
+    pub fn canonical_bytes_sealed(&self, seq: i64, prev_hash: &[u8; 32], sealed: &SealedOrigin) -> Vec<u8> {
+        let opt = |v: &Option<Vec<u8>>| v.clone().unwrap_or_default();
+        self.encode(
+            b"conclave-audit-v2",
+            seq,
+            prev_hash,
+            &[
+                sealed.key_id.as_bytes().to_vec(),
+                opt(&sealed.ip_ct),
+                opt(&sealed.user_agent_ct),
+                opt(&sealed.ip_index),
+                opt(&sealed.network_index),
+            ],
+        )
+    }
+
+    fn encode(&self, version: &[u8], seq: i64, prev_hash: &[u8; 32], origin: &[Vec<u8>]) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         let mut field = |bytes: &[u8]| {
             out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
             out.extend_from_slice(bytes);
         };
         let opt = |v: Option<String>| v.unwrap_or_default();
-        field(b"conclave-audit-v1");
+        field(version);
         field(&seq.to_be_bytes());
         field(prev_hash);
         field(&self.at.0.to_be_bytes());
         field(self.actor.encode().as_bytes());
-        field(opt(self.origin.ip.clone()).as_bytes());
-        field(opt(self.origin.user_agent.clone()).as_bytes());
+        for part in origin {
+            field(part);
+        }
         field(opt(self.enterprise_id.map(|e| e.to_string())).as_bytes());
         field(opt(self.team_id.map(|t| t.to_string())).as_bytes());
         field(self.action.name().as_bytes());
@@ -197,6 +261,30 @@ mod tests {
         let a = draft();
         assert_ne!(a.canonical_bytes(1, &GENESIS_HASH), a.canonical_bytes(2, &GENESIS_HASH));
         assert_ne!(a.canonical_bytes(1, &GENESIS_HASH), a.canonical_bytes(1, &[1; 32]));
+    }
+
+    #[test]
+    fn the_sealed_encoding_binds_every_stored_origin_byte() {
+        let a = draft();
+        let sealed = SealedOrigin {
+            key_id: "enterprise:x".into(),
+            ip_ct: Some(vec![1, 2]),
+            user_agent_ct: Some(vec![3]),
+            ip_index: Some(vec![4]),
+            network_index: Some(vec![5]),
+        };
+        let base = a.canonical_bytes_sealed(1, &GENESIS_HASH, &sealed);
+        assert_ne!(base, a.canonical_bytes(1, &GENESIS_HASH), "v1 and v2 never share an encoding");
+        let variants = [
+            SealedOrigin { key_id: "enterprise:y".into(), ..sealed.clone() },
+            SealedOrigin { ip_ct: Some(vec![1]), ..sealed.clone() },
+            SealedOrigin { user_agent_ct: None, ..sealed.clone() },
+            SealedOrigin { ip_index: Some(vec![6]), ..sealed.clone() },
+            SealedOrigin { network_index: None, ..sealed.clone() },
+        ];
+        for v in variants {
+            assert_ne!(a.canonical_bytes_sealed(1, &GENESIS_HASH, &v), base, "{v:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, Uri};
 use axum::Json;
 use domain::{Role, Roles, Rule, TeamId, UserId};
 use serde::Deserialize;
-use services::audit::{AuditEventView, CatalogueEntry};
+use services::audit::{AuditEventView, AuditReportFilter, CatalogueEntry};
 use services::directory::{EnterpriseView, NewUser, TeamMemberView, TeamView, UserView};
 use services::sessions::DeviceView;
 use utoipa::{IntoParams, ToSchema};
@@ -67,7 +67,12 @@ pub struct AuditQuery {
     /// Return events with a sequence number below this (for paging back).
     pub before: Option<i64>,
     /// At most this many events (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// Only events from this IPv4 or IPv6 address.
+    pub ip: Option<String>,
+    /// Only events from this network: an IPv4 /24 or an IPv6 /64, such as `203.0.113.0/24`.
+    pub network: Option<String>,
 }
 
 fn parse_role(field: &str, raw: &str) -> Result<Role, Problem> {
@@ -304,7 +309,13 @@ pub async fn list_audit(
     let events = state
         .services
         .compliance
-        .enterprise_audit(&auth.caller(), enterprise(&eid)?, query.before, query.limit.unwrap_or(100))
+        .enterprise_audit_filtered(
+            &auth.caller(),
+            enterprise(&eid)?,
+            &AuditReportFilter { ip: query.ip, network: query.network },
+            query.before,
+            query.limit.unwrap_or(100),
+        )
         .await?;
     Ok(Json(events))
 }

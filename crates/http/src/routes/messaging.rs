@@ -54,6 +54,11 @@ pub struct NewMessage {
     pub thread_root_id: Option<String>,
     /// Send under this message policy template (else the conversation's default, if any).
     pub policy_id: Option<String>,
+    /// A new message id (UUID) chosen by the client, so that sending again after a lost answer
+    /// cannot make a copy: the same id sent again by the same person here answers 200 with the
+    /// message stored the first time.
+    #[schema(format = Uuid)]
+    pub id: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -236,7 +241,10 @@ pub async fn list_messages(
 /// POST /api/v1/conversations/{conversation_id}/messages — send a message.
 #[utoipa::path(post, path = "/api/v1/conversations/{conversation_id}/messages", tag = "messaging", security(("bearer" = []), ("cookie" = [])),
     params(("conversation_id" = String, Path)), request_body = NewMessage,
-    responses((status = 201, body = MessageView), (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+    responses((status = 201, body = MessageView),
+        (status = 200, description = "This id was sent here by this person before: the message stored then, nothing new stored", body = MessageView),
+        (status = 404, body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The id is already used by another message", body = ProblemDocument, content_type = "application/problem+json"),
         (status = 422, description = "A bad body, or a thread root that is not a top-level message here", body = ProblemDocument, content_type = "application/problem+json")))]
 pub async fn send_message(
     State(state): State<AppState>,
@@ -256,8 +264,18 @@ pub async fn send_message(
         .as_deref()
         .map(|raw| crate::extract::id_in_body("policy_id", raw, domain::MessagePolicyId::parse))
         .transpose()?;
-    let sent = state.services.messaging.post(&auth.principal, conversation(&cid)?, &body.body, root, policy).await?;
-    Ok((StatusCode::CREATED, Json(sent)))
+    let client_id = body
+        .id
+        .as_deref()
+        .map(|raw| MessageId::parse(raw).ok_or_else(|| Problem::invalid("id", Rule::InvalidValue, "must be a UUID")))
+        .transpose()?;
+    let sent = state
+        .services
+        .messaging
+        .post_once(&auth.principal, conversation(&cid)?, &body.body, root, policy, client_id)
+        .await?;
+    let status = if sent.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(sent.message)))
 }
 
 /// GET /api/v1/conversations/{conversation_id}/messages/{message_id}/thread — a thread's root and

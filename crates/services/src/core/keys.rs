@@ -9,7 +9,7 @@
 use crate::{Caller, Error, Result};
 use crypto::blind_index::BlindIndexKey;
 use crypto::{DataKey, MasterKeyring, WrappedKey};
-use domain::audit::{Action, AuditDraft, Origin};
+use domain::audit::{Action, AuditDraft, Origin, SealedOrigin};
 use domain::{EnterpriseId, Millis};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +43,7 @@ impl KeyringSource {
 }
 
 pub(crate) const BLIND_INDEX_KEY_ID: &str = "blind-index";
+pub(crate) const AUDIT_ORIGIN_KEY_ID: &str = "audit-origin";
 
 pub(crate) fn enterprise_key_id(enterprise: EnterpriseId) -> String {
     format!("enterprise:{enterprise}")
@@ -52,10 +53,36 @@ pub(crate) struct Keys {
     store: Arc<dyn store::Store>,
     source: KeyringSource,
     ring: RwLock<Arc<MasterKeyring>>,
-    cache: RwLock<HashMap<String, Arc<DataKey>>>,
-    blind: BlindIndexKey,
+    /// Shared with the [`OriginSealer`], which seals inside store transactions and so can only
+    /// use keys already here.
+    cache: Arc<RwLock<HashMap<String, Arc<DataKey>>>>,
+    blind: Arc<BlindIndexKey>,
+    /// Seals audit origins of events outside any enterprise (or whose enterprise key this node
+    /// has not met yet).
+    audit_origin: Arc<DataKey>,
     /// Set only by the benchmark switch: enterprise keys become [`DataKey::plaintext_for_benchmark`].
     plaintext_for_benchmark: Option<Arc<DataKey>>,
+}
+
+/// Loads an installation-wide data key, creating it on first start (another node may win the
+/// race; then its key is used).
+async fn installation_key(store: &Arc<dyn store::Store>, ring: &MasterKeyring, id: &str) -> Result<DataKey> {
+    let unwrap =
+        |row: store::KeyRow| ring.unwrap(&WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped }, id);
+    if let Some(row) = store.get_key(id).await? {
+        return Ok(unwrap(row)?);
+    }
+    let key = DataKey::generate();
+    let row = key_row(ring, &key, id, None);
+    let audit = crate::draft(&Caller::System, &Origin::default(), None, Action::KeyCreate, Some(format!("key:{id}")));
+    match store.create_key(&row, &audit).await {
+        Ok(()) => Ok(key),
+        Err(store::Error::Conflict(_)) => {
+            let row = store.get_key(id).await?.ok_or(Error::NotFound("installation key"))?;
+            Ok(unwrap(row)?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl Keys {
@@ -65,43 +92,64 @@ impl Keys {
         plaintext_for_benchmark: bool,
     ) -> Result<Keys> {
         let ring = source.load()?;
-        let blind_key = match store.get_key(BLIND_INDEX_KEY_ID).await? {
-            Some(row) => ring.unwrap(
-                &WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped },
-                BLIND_INDEX_KEY_ID,
-            )?,
-            None => {
-                let key = DataKey::generate();
-                let row = key_row(&ring, &key, BLIND_INDEX_KEY_ID, None);
-                let audit = crate::draft(
-                    &Caller::System,
-                    &Origin::default(),
-                    None,
-                    Action::KeyCreate,
-                    Some(format!("key:{BLIND_INDEX_KEY_ID}")),
-                );
-                match store.create_key(&row, &audit).await {
-                    Ok(()) => key,
-                    // Another node created it first: use theirs.
-                    Err(store::Error::Conflict(_)) => {
-                        let row = store.get_key(BLIND_INDEX_KEY_ID).await?.ok_or(Error::NotFound("blind-index key"))?;
-                        ring.unwrap(
-                            &WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped },
-                            BLIND_INDEX_KEY_ID,
-                        )?
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+        let blind_key = installation_key(&store, &ring, BLIND_INDEX_KEY_ID).await?;
+        let audit_origin = installation_key(&store, &ring, AUDIT_ORIGIN_KEY_ID).await?;
+        // Every enterprise key is unwrapped now, so audit origins are sealed under their own
+        // enterprise's key from the first event on.
+        let mut cache = HashMap::new();
+        for row in store.list_keys().await? {
+            if row.enterprise_id.is_some() {
+                let id = row.id.clone();
+                let key =
+                    ring.unwrap(&WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped }, &id)?;
+                cache.insert(id, Arc::new(key));
             }
-        };
-        Ok(Keys {
-            store,
+        }
+        let keys = Keys {
+            store: store.clone(),
             source,
             ring: RwLock::new(ring),
-            cache: RwLock::new(HashMap::new()),
-            blind: BlindIndexKey::from_data_key(&blind_key),
+            cache: Arc::new(RwLock::new(cache)),
+            blind: Arc::new(BlindIndexKey::from_data_key(&blind_key)),
+            audit_origin: Arc::new(audit_origin),
             plaintext_for_benchmark: plaintext_for_benchmark.then(|| Arc::new(DataKey::plaintext_for_benchmark())),
-        })
+        };
+        store.install_audit_sealer(Arc::new(OriginSealer {
+            cache: keys.cache.clone(),
+            blind: keys.blind.clone(),
+            audit_origin: keys.audit_origin.clone(),
+            plaintext_for_benchmark: keys.plaintext_for_benchmark.clone(),
+        }));
+        Ok(keys)
+    }
+
+    /// The blind index an audit report filters by for one address (normalised first).
+    pub(crate) fn audit_ip_index(&self, ip: std::net::IpAddr) -> Vec<u8> {
+        self.blind.compute("audit-ip", &ip.to_canonical().to_string())
+    }
+
+    /// The blind index an audit report filters by for one network (see [`network_of`]).
+    pub(crate) fn audit_network_index(&self, network: &str) -> Vec<u8> {
+        self.blind.compute("audit-network", network)
+    }
+
+    /// Opens an audit event's sealed origin with the key it names.
+    pub(crate) async fn open_audit_origin(&self, seq: i64, sealed: &SealedOrigin) -> Result<Origin> {
+        if sealed.is_empty() {
+            return Ok(Origin::default());
+        }
+        let key = match sealed.key_id.strip_prefix("enterprise:").and_then(|id| uuid::Uuid::parse_str(id).ok()) {
+            Some(enterprise) => self.enterprise_key(EnterpriseId(enterprise)).await?,
+            None if sealed.key_id == AUDIT_ORIGIN_KEY_ID => {
+                self.plaintext_for_benchmark.clone().unwrap_or_else(|| self.audit_origin.clone())
+            }
+            None => return Err(Error::Internal(format!("audit event {seq} names an unknown key"))),
+        };
+        let row = seq.to_string();
+        let open = |ct: &Option<Vec<u8>>, column| -> Result<Option<String>> {
+            Ok(ct.as_ref().map(|ct| key.open_str(ct, audit_aad(&row, column))).transpose()?)
+        };
+        Ok(Origin { ip: open(&sealed.ip_ct, "ip")?, user_agent: open(&sealed.user_agent_ct, "user_agent")? })
     }
 
     pub(crate) fn email_index(&self, normalised_email: &str) -> Vec<u8> {
@@ -240,5 +288,60 @@ impl super::Core {
     ) -> Result<RotationReport> {
         self.require_operator(caller, Action::KeyRotate).await?;
         self.keys.rotate(origin, progress).await
+    }
+}
+
+fn audit_aad<'a>(row: &'a str, column: &'a str) -> crypto::Aad<'a> {
+    crypto::Aad { table: "audit_events", row, column }
+}
+
+/// The network an address is indexed under: its /24 for IPv4, its /64 for IPv6 (an IPv4 address
+/// mapped into IPv6 counts as IPv4), written as CIDR text.
+pub(crate) fn network_of(ip: std::net::IpAddr) -> String {
+    use std::net::IpAddr;
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            let net = std::net::Ipv6Addr::new(seg[0], seg[1], seg[2], seg[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
+}
+
+/// Seals audit origins for the store (see [`store::AuditSealer`]): under the enterprise's key when
+/// this node holds it, else under the installation's audit-origin key; the key used is recorded.
+struct OriginSealer {
+    cache: Arc<RwLock<HashMap<String, Arc<DataKey>>>>,
+    blind: Arc<BlindIndexKey>,
+    audit_origin: Arc<DataKey>,
+    plaintext_for_benchmark: Option<Arc<DataKey>>,
+}
+
+impl store::AuditSealer for OriginSealer {
+    fn seal_origin(&self, enterprise: Option<EnterpriseId>, seq: i64, origin: &Origin) -> SealedOrigin {
+        if origin.ip.is_none() && origin.user_agent.is_none() {
+            return SealedOrigin::default();
+        }
+        let enterprise_key = enterprise.and_then(|e| {
+            let id = enterprise_key_id(e);
+            let key = self.cache.read().expect("key cache lock").get(&id).cloned();
+            key.map(|k| (id, k))
+        });
+        let (key_id, key) =
+            enterprise_key.unwrap_or_else(|| (AUDIT_ORIGIN_KEY_ID.to_owned(), self.audit_origin.clone()));
+        let key = self.plaintext_for_benchmark.clone().unwrap_or(key);
+        let row = seq.to_string();
+        let parsed = origin.ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+        SealedOrigin {
+            key_id,
+            ip_ct: origin.ip.as_deref().map(|ip| key.seal_str(ip, audit_aad(&row, "ip"))),
+            user_agent_ct: origin.user_agent.as_deref().map(|ua| key.seal_str(ua, audit_aad(&row, "user_agent"))),
+            ip_index: parsed.map(|ip| self.blind.compute("audit-ip", &ip.to_canonical().to_string())),
+            network_index: parsed.map(|ip| self.blind.compute("audit-network", &network_of(ip))),
+        }
     }
 }

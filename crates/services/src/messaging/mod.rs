@@ -37,6 +37,13 @@ pub struct Messaging {
     policies: Arc<MessagePolicies>,
 }
 
+/// A sent message, and whether this send only repeated an earlier one with the same id.
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub message: MessageView,
+    pub replayed: bool,
+}
+
 impl Messaging {
     pub(crate) fn new(
         core: Arc<crate::core::Core>,
@@ -563,6 +570,80 @@ impl Messaging {
         thread_root: Option<MessageId>,
         policy: Option<domain::MessagePolicyId>,
     ) -> Result<MessageView> {
+        Ok(self.post_once(p, conversation, body, thread_root, policy, None).await?.message)
+    }
+
+    /// [`Self::post`] with the message id chosen by the client, so a client that lost the answer
+    /// (a dropped connection, a server restart) can send again without making a copy: a second
+    /// send of the same id by the same person in the same conversation stores nothing and answers
+    /// with the message stored the first time (`replayed`). An id already used by anyone else or
+    /// anywhere else is refused by field.
+    pub async fn post_once(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        body: &str,
+        thread_root: Option<MessageId>,
+        policy: Option<domain::MessagePolicyId>,
+        client_id: Option<MessageId>,
+    ) -> Result<Posted> {
+        if let Some(id) = client_id {
+            if let Some(earlier) = self.earlier_send(p, conversation, id).await? {
+                return Ok(Posted { message: earlier, replayed: true });
+            }
+        }
+        match self.post_new(p, conversation, body, thread_root, policy, client_id).await {
+            // Two sends of one id raced and the other stored first.
+            Err(Error::Conflict(f)) if f.field == "id" => match client_id {
+                Some(id) => match self.earlier_send(p, conversation, id).await? {
+                    Some(earlier) => Ok(Posted { message: earlier, replayed: true }),
+                    None => Err(Error::Conflict(f)),
+                },
+                None => Err(Error::Conflict(f)),
+            },
+            other => other.map(|message| Posted { message, replayed: false }),
+        }
+    }
+
+    /// The message this person already sent here with `id`, if any; an id taken by someone else's
+    /// message (here or in another conversation) is a conflict.
+    async fn earlier_send(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Option<MessageView>> {
+        let taken = || {
+            Error::Conflict(FieldError::new(
+                "id",
+                Rule::InvalidValue,
+                "is already used by another message; choose a new id",
+            ))
+        };
+        match self.conversation_store.get_message(p.enterprise_id, conversation, id).await? {
+            Some(row) if row.sender_id == p.user_id && row.removed.is_none() => {
+                self.membership(p, conversation).await?;
+                let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
+                let view = open_message(&key, &row)?;
+                Ok(Some(
+                    self.present(p, &row, view, &control::PageFacts::default(), Millis::now())?
+                        .ok_or(Error::NotFound("message"))?,
+                ))
+            }
+            Some(_) => Err(taken()),
+            None => Ok(None),
+        }
+    }
+
+    async fn post_new(
+        &self,
+        p: &Principal,
+        conversation: ConversationId,
+        body: &str,
+        thread_root: Option<MessageId>,
+        policy: Option<domain::MessagePolicyId>,
+        client_id: Option<MessageId>,
+    ) -> Result<MessageView> {
         messaging::body("body", body, self.core.settings.max_message_bytes).map_err(Error::Invalid)?;
         let bad_root = || {
             Error::Invalid(FieldError::new(
@@ -574,7 +655,7 @@ impl Messaging {
         let (c, _) = self.membership(p, conversation).await?;
         let rules = self.rules_for_new(p.enterprise_id, policy, &c).await?;
         let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
-        let id = MessageId::new();
+        let id = client_id.unwrap_or_default(); // the default id is a fresh one
         let now = Millis::now();
         let (control, jobs) = self.control_for_new(p.enterprise_id, conversation, id, rules.as_ref(), now)?;
         let row = store::MessageRow {
@@ -598,6 +679,13 @@ impl Messaging {
         let (stored, members) =
             self.conversation_store.append_message(p.enterprise_id, &row, &index).await.map_err(|e| match e {
                 store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
+                // The only other unique key a new message can meet is its id, which only a
+                // client-chosen id can repeat.
+                store::Error::Conflict(_) if client_id.is_some() => Error::Conflict(FieldError::new(
+                    "id",
+                    Rule::InvalidValue,
+                    "is already used by another message; choose a new id",
+                )),
                 e => not_found(e),
             })?;
         self.announce(p, &key, members, &stored).await

@@ -36,7 +36,7 @@ async fn a_refusal_is_audited_as_denied_with_the_person_who_tried() {
     assert!(denied[1].draft.detail.contains(&b.to_string()), "{}", denied[1].draft.detail);
     assert!(w
         .store
-        .enterprise_audit(b, i64::MAX, 100)
+        .enterprise_audit(b, &Default::default(), i64::MAX, 100)
         .await
         .unwrap()
         .iter()
@@ -141,4 +141,57 @@ async fn an_audit_page_size_out_of_range_is_refused_by_name() {
         }
     }
     assert!(w.services.compliance.enterprise_audit(&services::Caller::Operator, e, None, 500).await.is_ok());
+}
+
+#[tokio::test]
+async fn audit_origins_are_sealed_at_rest_and_still_found_by_address_or_network() {
+    use domain::audit::Origin;
+    use services::audit::AuditReportFilter;
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "admin@e.example", Role::EnterpriseAdmin).await;
+    let admin = w.caller("admin@e.example").await;
+    let from = |ip: &str| Origin { ip: Some(ip.into()), user_agent: Some("QuietAgent/7.1 (sealed test)".into()) };
+    for ip in ["198.51.100.23", "198.51.100.24", "203.0.113.9", "2001:db8:1:2::77"] {
+        w.services.sessions.sign_in(&from(ip), "admin@e.example", PASSWORD).await.unwrap();
+    }
+    let report = |ip: Option<&str>, network: Option<&str>| {
+        let filter = AuditReportFilter { ip: ip.map(str::to_owned), network: network.map(str::to_owned) };
+        let (w, admin) = (&w, &admin);
+        async move { w.services.compliance.enterprise_audit_filtered(admin, e, &filter, None, 100).await }
+    };
+    let one = report(Some("198.51.100.23"), None).await.unwrap();
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert_eq!(one[0].ip.as_deref(), Some("198.51.100.23"));
+    assert_eq!(one[0].user_agent.as_deref(), Some("QuietAgent/7.1 (sealed test)"));
+    let network = report(None, Some("198.51.100.0/24")).await.unwrap();
+    assert_eq!(network.iter().filter_map(|v| v.ip.as_deref()).collect::<Vec<_>>(), ["198.51.100.24", "198.51.100.23"]);
+    let v6 = report(None, Some("2001:db8:1:2::/64")).await.unwrap();
+    assert_eq!(v6.len(), 1);
+    assert_eq!(report(Some("2001:db8:1:2:0::77"), None).await.unwrap().len(), 1, "addresses match however written");
+    // Refusals name the field.
+    for (ip, network, field) in [
+        (Some("not an address"), None, "ip"),
+        (None, Some("198.51.100.0/16"), "network"),
+        (None, Some("198.51.100.7/24"), "network"),
+        (Some("198.51.100.23"), Some("198.51.100.0/24"), "network"),
+    ] {
+        match report(ip, network).await {
+            Err(Error::Invalid(f)) => assert_eq!(f.field, field),
+            other => panic!("{ip:?} {network:?}: {other:?}"),
+        }
+    }
+    // Nothing of the address or the agent is in the database files, and the chain verifies
+    // from the stored bytes alone.
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(w.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("c.db") {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("198.51.100.23") && !text.contains("QuietAgent"), "a clear origin reached the database");
+    let verdict = w.services.compliance.verify_audit_chain(&Caller::Operator, &|_, _| {}).await.unwrap();
+    assert!(matches!(verdict, services::audit::ChainVerdict::Intact { .. }), "{verdict:?}");
 }

@@ -51,7 +51,7 @@ async fn reports_move_only_along_the_state_machine_and_refusals_are_audited() {
         other => panic!("{other:?}"),
     }
     let e = desk.desk_enterprise().await.unwrap();
-    let last = w.store.enterprise_audit(e, i64::MAX, 1).await.unwrap().remove(0);
+    let last = w.store.enterprise_audit(e, &Default::default(), i64::MAX, 1).await.unwrap().remove(0);
     assert_eq!((last.draft.action, last.draft.outcome), (Action::DeskReportState, Outcome::Denied));
     assert!(last.draft.detail.contains("state-machine"));
     assert_eq!(w.store.audit_count().await.unwrap(), before + 1);

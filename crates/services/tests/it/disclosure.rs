@@ -114,7 +114,7 @@ async fn the_finder_agrees_to_a_version_and_the_team_publishes_it() {
         (Some("Grace Finder"), "Upgrade to 1.4.2 or later.")
     );
     assert_eq!(desk.hall_of_fame().await.unwrap(), ["Grace Finder"]);
-    let audit = w.store.enterprise_audit(e, i64::MAX, 50).await.unwrap();
+    let audit = w.store.enterprise_audit(e, &Default::default(), i64::MAX, 50).await.unwrap();
     let consent = audit.iter().filter(|a| a.draft.action == Action::DeskAdvisoryConsent).count();
     assert_eq!(consent, 2, "each agreement is evidence: version and hash, anonymous");
     let publish = audit.iter().find(|a| a.draft.action == Action::DeskAdvisoryPublish).unwrap();

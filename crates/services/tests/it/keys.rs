@@ -45,9 +45,9 @@ async fn rotation_rewraps_every_key_and_a_running_instance_keeps_working() {
         .rotate_master_key(&Caller::Operator, &origin(), &|done, total| calls.lock().unwrap().push((done, total)))
         .await
         .unwrap();
-    assert_eq!(report.rewrapped, 2, "the enterprise key and the blind-index key");
+    assert_eq!(report.rewrapped, 3, "the enterprise key, the blind-index key and the audit-origin key");
     assert_eq!(report.retired, 1);
-    assert_eq!(calls.lock().unwrap().last(), Some(&(2, 2)));
+    assert_eq!(calls.lock().unwrap().last(), Some(&(3, 3)));
     let new_ring = crypto::MasterKeyring::load(&key_file).unwrap();
     assert_ne!(new_ring.active_id(), old_ring.active_id());
     assert_eq!(new_ring.ids().count(), 1);

@@ -317,3 +317,41 @@ async fn group_owners_add_and_remove_members_and_members_may_leave() {
     ));
     assert_eq!(w.services.messaging.get_conversation(&owner, direct.id).await.unwrap().member_ids.len(), 2);
 }
+
+#[tokio::test]
+async fn a_send_repeated_with_its_id_is_stored_once_and_an_id_cannot_be_taken_over() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "a@e.example", Role::Member).await;
+    let b = w.user(e, "b@e.example", Role::Member).await;
+    let c = w.user(e, "c@e.example", Role::Member).await;
+    let a = w.principal("a@e.example").await;
+    let pb = w.principal("b@e.example").await;
+    let ab = w.services.messaging.open_direct(&a, &origin(), b.id).await.unwrap().id;
+    let ac = w.services.messaging.open_direct(&a, &origin(), c.id).await.unwrap().id;
+    let m = &w.services.messaging;
+    let id = MessageId::new();
+    let first = m.post_once(&a, ab, "hello once", None, None, Some(id)).await.unwrap();
+    assert!(!first.replayed);
+    assert_eq!(first.message.id, id, "the message keeps the client's id");
+    let again = m.post_once(&a, ab, "hello once", None, None, Some(id)).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!((again.message.id, again.message.seq), (first.message.id, first.message.seq));
+    // Repeats racing each other still store one message.
+    let racing = MessageId::new();
+    let (x, y) = tokio::join!(
+        m.post_once(&a, ab, "raced", None, None, Some(racing)),
+        m.post_once(&a, ab, "raced", None, None, Some(racing))
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.message.seq, y.message.seq);
+    assert!(x.replayed != y.replayed, "exactly one of the two stored it");
+    let history = m.list_messages(&a, ab, None, None, 50).await.unwrap();
+    assert_eq!(history.iter().filter(|v| v.id == id || v.id == racing).count(), 2, "{history:?}");
+    // Someone else, or another conversation, cannot reuse the id.
+    let taken = m.post_once(&pb, ab, "mine now", None, None, Some(id)).await.unwrap_err();
+    assert!(matches!(taken, Error::Conflict(ref f) if f.field == "id"), "{taken:?}");
+    let elsewhere = m.post_once(&a, ac, "moved", None, None, Some(id)).await.unwrap_err();
+    assert!(matches!(elsewhere, Error::Conflict(ref f) if f.field == "id"), "{elsewhere:?}");
+    assert_eq!(m.list_messages(&a, ab, None, None, 50).await.unwrap().len(), history.len());
+}

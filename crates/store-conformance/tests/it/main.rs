@@ -360,13 +360,43 @@ conformance!(audit_events_form_a_linked_chain, |store| {
     for (i, ev) in events.iter().enumerate() {
         assert_eq!(ev.seq, i as i64 + 1);
         assert_eq!(ev.prev_hash, prev);
-        assert_eq!(ev.hash, crypto::chain_hash(&ev.draft.canonical_bytes(ev.seq, &ev.prev_hash)));
+        assert_eq!(ev.hash, crypto::chain_hash(&ev.canonical_bytes()));
         prev = ev.hash;
     }
     assert_eq!(store.audit_page(3, 2).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5]);
-    let newest = store.enterprise_audit(e, i64::MAX, 2).await.unwrap();
+    let newest = store.enterprise_audit(e, &Default::default(), i64::MAX, 2).await.unwrap();
     assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6, 5]);
-    assert!(store.enterprise_audit(EnterpriseId::new(), i64::MAX, 10).await.unwrap().is_empty());
+    assert!(store.enterprise_audit(EnterpriseId::new(), &Default::default(), i64::MAX, 10).await.unwrap().is_empty());
+});
+
+conformance!(audit_origins_are_stored_sealed_and_found_by_blind_index, |store| {
+    // The fixture installed the sealer already; installing another later changes nothing.
+    store.install_audit_sealer(std::sync::Arc::new(store_conformance::MarkingSealer));
+    let e = enterprise(&store).await;
+    for ip in ["192.0.2.7", "192.0.2.8", "198.51.100.1", "192.0.2.7"] {
+        let mut draft = audit("user.create", Some(e));
+        draft.origin = Origin { ip: Some(ip.into()), user_agent: Some("agent".into()) };
+        store.append_audit(&draft).await.unwrap();
+    }
+    let all = store.enterprise_audit(e, &Default::default(), i64::MAX, 10).await.unwrap();
+    assert_eq!(all.len(), 5, "the enterprise's creation and the four events");
+    for ev in &all {
+        assert_eq!(ev.draft.origin, Origin::default(), "no clear origin is stored");
+        assert_eq!(ev.hash, crypto::chain_hash(&ev.canonical_bytes()), "the chain covers the stored bytes");
+    }
+    let sealed = all[0].sealed_origin.clone().unwrap();
+    assert_eq!(sealed.ip_ct.as_deref(), Some(&b"sealed:192.0.2.7"[..]));
+    assert_eq!(sealed.user_agent_ct.as_deref(), Some(&b"sealed:agent"[..]));
+    assert_eq!(sealed.key_id, "test");
+
+    let by_ip = store::AuditFilter { ip_index: Some(b"ip:192.0.2.7".to_vec()), network_index: None };
+    let found = store.enterprise_audit(e, &by_ip, i64::MAX, 10).await.unwrap();
+    assert_eq!(found.iter().map(|ev| ev.seq).collect::<Vec<_>>(), vec![all[0].seq, all[3].seq]);
+    let by_network = store::AuditFilter { ip_index: None, network_index: Some(b"net:192.0.2".to_vec()) };
+    assert_eq!(store.enterprise_audit(e, &by_network, i64::MAX, 10).await.unwrap().len(), 3);
+    let paged = store.enterprise_audit(e, &by_network, all[0].seq, 1).await.unwrap();
+    assert_eq!(paged.iter().map(|ev| ev.seq).collect::<Vec<_>>(), vec![all[2].seq]);
+    assert!(store.enterprise_audit(EnterpriseId::new(), &by_ip, i64::MAX, 10).await.unwrap().is_empty());
 });
 
 conformance!(concurrent_appends_keep_the_chain_linear, |store| {
