@@ -8,6 +8,7 @@
 //! - Errors reach the wire only through [`problem::Problem`].
 //! - No inline script or style anywhere: the CSP forbids it, and every page loads `/assets/*`.
 
+mod early_answer;
 pub mod extract;
 pub mod live;
 mod pages;
@@ -188,6 +189,8 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(no_store_when_signed_in))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn_with_state(trusted_proxies, proxy::resolve_client))
+        // Outside everything that reads the body, so it sees what they left unread.
+        .layer(middleware::from_fn(early_answer::finish_http2_body))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

@@ -186,3 +186,53 @@ fn a_message_limit_that_nats_cannot_carry_is_refused_at_start() {
     }
     assert!(err.contains("max_payload"), "{err}");
 }
+
+/// #14 item 10: over HTTP/2, an answer given before the body was read (no session: 401; a body
+/// over the limit: 413), with or without `Expect: 100-continue`, reaches curl instead of being
+/// lost to a reset stream.
+#[test]
+fn early_refusals_over_http2_reach_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::seed(dir.path(), &[], ("Acme", "admin@acme.example", "Ada Admin", "Platform"));
+    let server = Server::start(dir.path(), &[]);
+    let body = dir.path().join("body.json");
+    // Larger than the JSON limit (256 KiB) and than the stream's first flow-control window.
+    std::fs::write(&body, format!("{{\"body\":\"{}\"}}", "x".repeat(600 * 1024))).unwrap();
+    let token = {
+        let signed_in = server.curl(
+            &[
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                r#"{"email":"admin@acme.example","password":"correct horse battery"}"#,
+            ],
+            "/api/v1/sessions",
+        );
+        let v: serde_json::Value = serde_json::from_str(&signed_in).unwrap();
+        v["token"].as_str().expect("a session token").to_owned()
+    };
+    let path = "/api/v1/conversations/00000000-0000-0000-0000-000000000000/messages";
+    let post = |extra: &[&str]| {
+        let file = format!("@{}", body.display());
+        let args = [
+            &[
+                "--http2",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code}",
+                "-H",
+                "Content-Type: application/json",
+            ][..],
+            extra,
+            &["--data-binary", &file],
+        ]
+        .concat();
+        server.curl(&args, path)
+    };
+    let auth = format!("Authorization: Bearer {token}");
+    assert_eq!(post(&[]), "2 401");
+    assert_eq!(post(&["-H", "Expect: 100-continue"]), "2 401");
+    assert_eq!(post(&["-H", &auth]), "2 413");
+    assert_eq!(post(&["-H", &auth, "-H", "Expect: 100-continue"]), "2 413");
+}
