@@ -169,6 +169,12 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        Config::resolve_with(over, file)
+    }
+
+    /// [`Config::resolve`] with the file already read: every check a configuration goes through
+    /// except reading it (the fuzz target for configuration files starts here).
+    pub fn resolve_with(over: &Overrides, file: FileConfig) -> anyhow::Result<Config> {
         let listen_text = over.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen: SocketAddr = listen_text.parse().with_context(|| {
             format!("the listen address {listen_text:?} is not an IP address and port such as 127.0.0.1:8443")

@@ -1,7 +1,7 @@
 //! The `conclave` binary: the composition root. It alone names concrete backends, reads
 //! configuration, installs the log and metrics recorders, and maps errors to exit codes.
 
-mod config;
+use conclave::config;
 mod connections;
 mod tls;
 

@@ -34,6 +34,11 @@ pub const CLOSE_LOCKED: u16 = 4003;
 const LOCK_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Keeps the connection gauge true when the hub lets go of `n` connections.
+/// Whether a text frame from a client is the one message clients send: `{"type":"ping"}`.
+pub fn is_client_ping(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).ok().is_some_and(|v| v == serde_json::json!({ "type": "ping" }))
+}
+
 fn removed(n: usize) {
     if n > 0 {
         metrics::gauge!("conclave_websocket_connections").decrement(n as f64);
@@ -296,8 +301,7 @@ pub(crate) async fn serve(
                     break;
                 }
                 Some(Ok(Message::Text(text))) => {
-                    let is_ping = serde_json::from_str::<serde_json::Value>(text.as_str()).ok().is_some_and(|v| v == serde_json::json!({ "type": "ping" }));
-                    if !is_ping {
+                    if !is_client_ping(text.as_str()) {
                         let _ = socket.send(close(1007, "expected {\"type\":\"ping\"}")).await;
                         break;
                     }

@@ -29,12 +29,20 @@ impl TrustedProxies {
                 Some((addr, prefix)) => (addr, Some(prefix.parse::<u8>().map_err(|_| bad())?)),
                 None => (entry, None),
             };
-            let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let written: IpAddr = addr.parse().map_err(|_| bad())?;
+            let max = if written.is_ipv4() { 32 } else { 128 };
             let prefix = prefix.unwrap_or(max);
             if prefix > max {
                 return Err(bad());
             }
+            // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is kept as the IPv4 network it
+            // names, since addresses are compared in their IPv4 form; one wider than the mapped
+            // range is refused (found by the forwarded_for fuzz target: it underflowed).
+            let addr = canonical(written);
+            let prefix = match (written, addr) {
+                (IpAddr::V6(_), IpAddr::V4(_)) => prefix.checked_sub(96).ok_or_else(bad)?,
+                _ => prefix,
+            };
             networks.push((addr, prefix));
         }
         Ok(TrustedProxies(networks))
@@ -153,6 +161,15 @@ mod tests {
         assert_ne!(limit_key(ip("2001:db8:1:2::1")), limit_key(ip("2001:db8:1:3::1")));
         assert_eq!(limit_key(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
         assert_eq!(limit_key(ip("198.51.100.7")), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn ipv4_mapped_networks_mean_their_ipv4_network() {
+        let mapped = TrustedProxies::parse(&["::ffff:10.0.0.0/104"]).unwrap();
+        assert!(mapped.contains("10.9.8.7".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!mapped.contains("11.0.0.1".parse().unwrap()));
+        assert!(TrustedProxies::parse(&["::ffff:10.0.0.0/64"]).is_err(), "wider than the mapped range");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   A wrong code and a malformed one get the same answer, after the same slow check.
 //! - Reports, finder details and keys are for the security role of the desk's enterprise only.
 
-mod calendar;
+pub mod calendar;
 pub mod defaults;
 pub mod disclosure;
 pub mod exports;
