@@ -170,10 +170,14 @@ import { delays } from "/assets/guard.js";
   }
 
   async function loadAudit() {
-    const events = await conclave.api("GET", base + "/audit?limit=50");
+    // An address with a "/" is a network (/24 or /64); the server says so if it is neither.
+    const where = document.querySelector("#audit-filter [name=where]").value.trim();
+    const filter = where ? "&" + (where.includes("/") ? "network=" : "ip=") + encodeURIComponent(where) : "";
+    const events = await conclave.api("GET", base + "/audit?limit=50" + filter);
     const names = new Map(users.map((u) => ["user:" + u.id, u.name]));
     document.querySelector("#audit tbody").replaceChildren(...events.map((ev) => h("tr", {},
-      h("td", {}, conclave.when(ev.at)), h("td", {}, names.get(ev.actor) || ev.actor), h("td", {}, ev.action), h("td", {}, ev.outcome), h("td", { class: "mono" }, ev.target || ""))));
+      h("td", {}, conclave.when(ev.at)), h("td", {}, names.get(ev.actor) || ev.actor), h("td", {}, ev.action), h("td", {}, ev.outcome), h("td", { class: "mono" }, ev.target || ""),
+      h("td", { class: "mono", title: ev.user_agent || "" }, ev.ip || ""))));
   }
 
   async function act(fn) {
@@ -205,6 +209,10 @@ import { delays } from "/assets/guard.js";
     });
   });
   document.getElementById("audit-refresh").addEventListener("click", () => loadAudit().catch((e) => conclave.status(e.message, true)));
+  document.getElementById("audit-filter").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    loadAudit().catch((e) => conclave.status(e.message, true));
+  });
 
   await loadUsers();
   await Promise.all([loadTeams(), loadAudit()]);
