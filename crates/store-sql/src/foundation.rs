@@ -536,13 +536,27 @@ impl store::SessionStore for SqlStore {
         })
     }
 
-    async fn lock_session(&self, id: SessionId, at: Millis) -> Result<()> {
-        let done = query("UPDATE sessions SET locked_at = $1 WHERE id = $2 AND ended_at IS NULL")
-            .bind(at.0)
-            .bind(id.to_string())
-            .execute(self.writer())
-            .await?;
-        expect_rows(done.rows_affected())
+    async fn lock_session(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<bool> {
+        transaction!(self.writer(), |tx| {
+            let done =
+                query("UPDATE sessions SET locked_at = $1 WHERE id = $2 AND ended_at IS NULL AND locked_at IS NULL")
+                    .bind(at.0)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            if done.rows_affected() == 1 {
+                append_audit(&mut tx, audit).await?;
+                return Ok(true);
+            }
+            let open: Option<String> = query_scalar("SELECT id FROM sessions WHERE id = $1 AND ended_at IS NULL")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            match open {
+                Some(_) => Ok(false),
+                None => Err(Error::NotFound),
+            }
+        })
     }
 
     async fn reserve_pin_attempt(&self, id: SessionId, limit: i64) -> Result<Option<i64>> {

@@ -76,8 +76,10 @@ pub trait SessionStore: Send + Sync {
     /// Sets until when the open session may use the admin consoles (A5); `audit` records a
     /// re-authentication, and is absent when an admin action only slides the bound along.
     async fn set_session_elevation(&self, id: SessionId, until: Millis, audit: Option<&AuditDraft>) -> Result<()>;
-    /// Locks the open session at once (the client asked, A6).
-    async fn lock_session(&self, id: SessionId, at: Millis) -> Result<()>;
+    /// Locks the open session (the client asked, or it sat idle past its PIN delay, A6) and
+    /// appends `audit`, unless it is locked already: `true` when this call locked it. An ended
+    /// or unknown session is `NotFound`.
+    async fn lock_session(&self, id: SessionId, at: Millis, audit: &AuditDraft) -> Result<bool>;
     /// Counts a PIN attempt against the open session before it is checked, unless `limit`
     /// attempts are counted already: `Some(count)` when counted, `None` at the limit. Counting
     /// first is what keeps parallel guesses from all being hashed before any is counted.

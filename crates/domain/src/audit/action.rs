@@ -156,6 +156,7 @@ catalogue! {
     SessionEnd = "session.end", Enterprise, Session, Always, ["reason", "wipe", "sessions"], "A device's session was ended.";
     SessionWipeAcknowledge = "session.wipe-acknowledge", Enterprise, Session, Always, [], "A device confirmed it erased what it held of Conclave after its session was ended.";
     SessionElevate = "session.elevate", Enterprise, Session, Always, ["method", "reason"], "Someone authenticated again to use the admin consoles (or failed to, with the reason).";
+    SessionLock = "session.lock", Enterprise, Session, Always, ["reason"], "A session was locked behind its PIN: the device asked (`requested`), or it sat idle past the PIN delay and a request found it so (`idle`); requests refused while it stays locked are not recorded again.";
     SessionUnlock = "session.unlock", Enterprise, Session, Always, ["reason", "failures"], "A session was unlocked with the PIN, or a wrong PIN was entered (with the count so far).";
     PinSet = "user.pin.set", Enterprise, User, Always, ["lock_after_minutes"], "Someone set or changed their PIN and when their sessions lock.";
     PinRemove = "user.pin.remove", Enterprise, User, Always, [], "Someone removed their PIN.";

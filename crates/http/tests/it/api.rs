@@ -3,7 +3,7 @@
 use crate::{app, app_with, req};
 use axum::http::{Method, StatusCode};
 use domain::Role;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn sign_in_use_and_sign_out_with_a_bearer_token() {
@@ -407,4 +407,77 @@ async fn the_audit_catalogue_is_served_and_a_refusal_shows_in_the_log_with_its_o
     assert_eq!(roleless["field"], "role", "{roleless}");
     let users = req(Method::GET, &format!("/api/v1/enterprises/{e}/users")).bearer(&admin).send(&app).await.json();
     assert_eq!(users.as_array().unwrap().len(), 3, "the refused accounts were not created");
+}
+
+/// #14 item 7: every field a client sends documents the limit the server enforces: strings a
+/// length, a format or a set of values; numbers a range; lists a largest size. A field added
+/// without one fails here (the message lists them all).
+#[tokio::test]
+async fn every_request_field_documents_its_limit() {
+    let app = app().await;
+    let doc = req(Method::GET, "/api/openapi.json").send(&app).await.json();
+    let schemas = doc["components"]["schemas"].as_object().unwrap().clone();
+    let name_of = |r: &Value| r["$ref"].as_str().map(|s| s.rsplit('/').next().unwrap().to_owned());
+    let bounded_string = |s: &Value| ["maxLength", "format", "enum", "pattern"].iter().any(|k| !s[*k].is_null());
+    let bounded_number = |s: &Value| !s["maximum"].is_null() || !s["minimum"].is_null();
+    let kind = |s: &Value| match &s["type"] {
+        Value::String(t) => t.clone(),
+        Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).find(|t| *t != "null").unwrap_or("").to_owned(),
+        _ => String::new(),
+    };
+    let mut unbounded = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for content in op["requestBody"]["content"].as_object().into_iter().flat_map(|c| c.values()) {
+                pending.extend(name_of(&content["schema"]));
+            }
+            for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "query") {
+                let s = &p["schema"];
+                let ok = match kind(s).as_str() {
+                    "string" => bounded_string(s),
+                    "integer" | "number" => bounded_number(s),
+                    _ => true,
+                };
+                if !ok {
+                    unbounded.push(format!("query {} of {} {path}", p["name"], method.to_uppercase()));
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for (field, s) in schemas[&name]["properties"].as_object().into_iter().flatten() {
+            let refs: Vec<String> = std::iter::once(s)
+                .chain(s["oneOf"].as_array().into_iter().flatten())
+                .chain(s["allOf"].as_array().into_iter().flatten())
+                .chain(std::iter::once(&s["items"]))
+                .filter_map(name_of)
+                .collect();
+            if !refs.is_empty() {
+                pending.extend(refs);
+                if kind(s) != "array" {
+                    continue;
+                }
+            }
+            let ok = match kind(s).as_str() {
+                "string" => bounded_string(s),
+                "integer" | "number" => bounded_number(s),
+                "array" => {
+                    !s["maxItems"].is_null()
+                        && (kind(&s["items"]) != "string" || bounded_string(&s["items"]))
+                        && (!matches!(kind(&s["items"]).as_str(), "integer" | "number") || bounded_number(&s["items"]))
+                }
+                _ => true,
+            };
+            if !ok {
+                unbounded.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    unbounded.sort();
+    assert!(unbounded.is_empty(), "{} request fields document no limit:\n{}", unbounded.len(), unbounded.join("\n"));
 }

@@ -510,7 +510,12 @@ impl World {
             }
             Who::Locked => {
                 let id = self.session_of(&token).await;
-                self.app.store.lock_session(id, Millis::now()).await.unwrap();
+                let audit = domain::audit::AuditDraft::new(
+                    domain::audit::Action::SessionLock,
+                    domain::audit::Actor::System,
+                    Default::default(),
+                );
+                self.app.store.lock_session(id, Millis::now(), &audit).await.unwrap();
             }
             _ => {}
         }

@@ -195,10 +195,21 @@ impl Sessions {
         if self.session_store.user_pin(p.enterprise_id, p.user_id).await?.is_none() {
             return Err(wrong("pin", "set a PIN first"));
         }
-        self.session_store.lock_session(p.session_id, Millis::now()).await.map_err(|e| match e {
-            store::Error::NotFound => Error::Unauthenticated,
-            e => e.into(),
-        })
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "reason": "requested" }).to_string(),
+            ..crate::draft(
+                &Caller::User(p.clone()),
+                &p.origin,
+                Some(p.enterprise_id),
+                Action::SessionLock,
+                Some(format!("session:{}", p.session_id)),
+            )
+        };
+        match self.session_store.lock_session(p.session_id, Millis::now(), &audit).await {
+            Ok(_) => Ok(()),
+            Err(store::Error::NotFound) => Err(Error::Unauthenticated),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Unlocks the session with the person's PIN. After the enterprise's number of wrong PINs

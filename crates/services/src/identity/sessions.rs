@@ -98,6 +98,8 @@ pub struct SessionClock {
 struct Resolved {
     principal: Principal,
     lock: LockState,
+    /// The lock is recorded on the session (asked for, or found and recorded once before).
+    lock_recorded: bool,
     active_at: Millis,
     expires_at: Millis,
 }
@@ -543,12 +545,39 @@ impl Sessions {
     pub async fn authenticate_with_input(&self, token: &str, input_at: Option<Millis>) -> Result<Principal> {
         let resolved = self.resolve(token).await?;
         match resolved.lock {
-            LockState::Locked => Err(Error::PinRequired { pin_set: true }),
+            LockState::Locked => {
+                self.record_idle_lock(&resolved).await?;
+                Err(Error::PinRequired { pin_set: true })
+            }
             LockState::PinMissing => Err(Error::PinRequired { pin_set: false }),
             LockState::Open { locks_at } => {
                 self.note_activity(&resolved, locks_at, input_at).await?;
                 Ok(resolved.principal)
             }
+        }
+    }
+
+    /// The first request a session refuses because it sat idle past its PIN delay records the
+    /// lock on the session and in the audit log, once; later refusals under the same lock add
+    /// nothing (a locked page's background requests would otherwise flood the log).
+    async fn record_idle_lock(&self, resolved: &Resolved) -> Result<()> {
+        if resolved.lock_recorded {
+            return Ok(());
+        }
+        let p = &resolved.principal;
+        let audit = AuditDraft {
+            detail: serde_json::json!({ "reason": "idle" }).to_string(),
+            ..crate::draft(
+                &Caller::System,
+                &Origin::default(),
+                Some(p.enterprise_id),
+                Action::SessionLock,
+                Some(format!("session:{}", p.session_id)),
+            )
+        };
+        match self.session_store.lock_session(p.session_id, Millis::now(), &audit).await {
+            Ok(_) | Err(store::Error::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -616,6 +645,7 @@ impl Sessions {
         Ok(Resolved {
             principal: Principal::of_session(session, found.roles),
             lock,
+            lock_recorded: session.locked_at.is_some(),
             active_at: session.active_at,
             expires_at: session.expires_at,
         })

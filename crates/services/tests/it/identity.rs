@@ -203,3 +203,36 @@ async fn the_chain_verifies_after_ordinary_work() {
         broken => panic!("{broken:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_pin_lock_is_audited_once_however_many_requests_it_refuses() {
+    let w = world().await;
+    let e = w.enterprise("E").await;
+    w.user(e, "ada@e.example", Role::Member).await;
+    let signed_in = w.services.sessions.sign_in(&origin(), "ada@e.example", PASSWORD).await.unwrap();
+    let s = &w.services.sessions;
+    s.set_pin(&signed_in.principal, &origin(), "2468", 5, None).await.unwrap();
+    let locks = |events: Vec<domain::audit::AuditEvent>| {
+        events.into_iter().filter(|ev| ev.draft.action == Action::SessionLock).collect::<Vec<_>>()
+    };
+    // Idle past the delay: the first refused request records the lock, the rest add nothing.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", w.dir.path().join("c.db").display())).await.unwrap();
+    sqlx::query("UPDATE sessions SET active_at = active_at - 600000").execute(&pool).await.unwrap();
+    for _ in 0..5 {
+        assert!(matches!(s.authenticate(&signed_in.token).await, Err(Error::PinRequired { pin_set: true })));
+    }
+    let recorded = locks(w.store.audit_page(0, 1000).await.unwrap());
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].draft.actor, Actor::System);
+    assert!(recorded[0].draft.detail.contains("idle"));
+    // Unlocked, then locked on request: recorded as the person's act.
+    s.unlock(&w.services.sessions.authenticate_even_locked(&signed_in.token, None).await.unwrap().0, &origin(), "2468")
+        .await
+        .unwrap();
+    s.lock(&signed_in.principal).await.unwrap();
+    s.lock(&signed_in.principal).await.unwrap();
+    let recorded = locks(w.store.audit_page(0, 1000).await.unwrap());
+    assert_eq!(recorded.len(), 2, "a second lock of a locked session records nothing");
+    assert_eq!(recorded[1].draft.actor, Actor::User { user_id: signed_in.principal.user_id });
+    assert!(recorded[1].draft.detail.contains("requested"));
+}

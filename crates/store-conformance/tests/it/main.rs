@@ -305,7 +305,10 @@ conformance!(elevation_locks_and_pins_are_kept_per_session_and_user, |store| {
     ));
     assert_eq!(store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap().pin_lock_after, Some(300));
     // Lock, count wrong PINs, unlock (which forgets them and counts as activity).
-    store.lock_session(s.id, t).await.unwrap();
+    let before = store.audit_count().await.unwrap();
+    assert!(store.lock_session(s.id, t, &audit("session.lock", Some(e))).await.unwrap());
+    assert!(!store.lock_session(s.id, Millis(t.0 + 5), &audit("session.lock", Some(e))).await.unwrap(), "once");
+    assert_eq!(store.audit_count().await.unwrap(), before + 1, "the lock is recorded once");
     // Each attempt is counted before it is checked; a right one is released, a wrong one audited.
     assert_eq!(store.reserve_pin_attempt(s.id, 3).await.unwrap(), Some(1));
     store.release_pin_attempt(s.id).await.unwrap();
@@ -325,7 +328,7 @@ conformance!(elevation_locks_and_pins_are_kept_per_session_and_user, |store| {
     assert_eq!(store.session_principal(b"t1", Millis::now()).await.unwrap().unwrap().pin_lock_after, None);
     // An ended session can be neither locked, counted nor unlocked.
     store.end_session(e, u.id, s.id, "sign-out", Millis::now(), &audit("auth.sign-out", Some(e))).await.unwrap();
-    assert!(matches!(store.lock_session(s.id, t).await, Err(store::Error::NotFound)));
+    assert!(matches!(store.lock_session(s.id, t, &audit("session.lock", Some(e))).await, Err(store::Error::NotFound)));
     assert!(matches!(store.reserve_pin_attempt(s.id, 5).await, Err(store::Error::NotFound)));
     assert!(matches!(
         store.record_pin_failure(s.id, &audit("session.unlock", Some(e))).await,
@@ -388,6 +391,12 @@ conformance!(audit_origins_are_stored_sealed_and_found_by_blind_index, |store| {
     assert_eq!(sealed.ip_ct.as_deref(), Some(&b"sealed:192.0.2.7"[..]));
     assert_eq!(sealed.user_agent_ct.as_deref(), Some(&b"sealed:agent"[..]));
     assert_eq!(sealed.key_id, "test");
+    let made = {
+        use store::AuditSealer as _;
+        let origin = Origin { ip: Some("192.0.2.7".into()), user_agent: Some("agent".into()) };
+        store_conformance::MarkingSealer.seal_origin(Some(e), all[0].seq, &origin)
+    };
+    assert_eq!(sealed, made, "the store keeps exactly what the sealer made");
 
     let by_ip = store::AuditFilter { ip_index: Some(b"ip:192.0.2.7".to_vec()), network_index: None };
     let found = store.enterprise_audit(e, &by_ip, i64::MAX, 10).await.unwrap();
