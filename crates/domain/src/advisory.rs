@@ -18,12 +18,15 @@ pub const MIN_OVERRIDE_CHARS: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct AffectedProduct {
     /// The product's name, such as `Conclave Server`.
+    #[schema(min_length = 1, max_length = 100)]
     pub product: String,
     /// The first affected version (omit when every version before the fix is affected).
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub introduced: Option<String>,
     /// The first version with the fix (omit when there is none yet).
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub fixed: Option<String>,
 }
 
@@ -31,25 +34,35 @@ pub struct AffectedProduct {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvisoryInput {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// What the problem is and who it affects.
+    #[schema(min_length = 1, max_length = 16384)]
     pub summary: String,
+    #[schema(min_items = 1, max_items = 20)]
     pub affected: Vec<AffectedProduct>,
     /// What to do: the fixed version, a workaround.
+    #[schema(min_length = 1, max_length = 16384)]
     pub fix: String,
     #[serde(default)]
+    #[schema(max_length = 400, pattern = "^([Cc][Vv][Ss][Ss]:3\\.[01]/.*)?$")]
     pub cvss_v3: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 400, pattern = "^([Cc][Vv][Ss][Ss]:4\\.0/.*)?$")]
     pub cvss_v4: Option<String>,
     /// Such as `CWE-79`.
     #[serde(default)]
+    #[schema(max_length = 10, pattern = "^([Cc][Ww][Ee]-[0-9]{1,6})?$")]
     pub cwe_id: Option<String>,
     /// The weakness's name as MITRE's list gives it (CSAF requires it with the id).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub cwe_name: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = advisoryinput_references_schema)]
     pub references: Vec<String>,
     /// The proposed publication date, `YYYY-MM-DD`, in the desk's time zone.
+    #[schema(format = Date)]
     pub publish_on: String,
 }
 
@@ -270,3 +283,6 @@ mod tests {
         assert!(override_reason("The finder stopped answering for 90 days.").is_ok());
     }
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+crate::string_list_schema!(fn advisoryinput_references_schema: max_items = 20, max_length = 2048, pattern = "^(https?://.*)?$");

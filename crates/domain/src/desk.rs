@@ -379,9 +379,18 @@ pub fn receipt_code_from(random: &[u8; 16]) -> String {
     chars.chunks(5).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 
+/// The longest receipt code input looked at (25 characters, with dashes and spaces to spare);
+/// anything longer is simply not a code.
+pub const MAX_RECEIPT_CODE_INPUT: usize = 64;
+/// The longest status-link token looked up (issued tokens are 43 characters).
+pub const MAX_STATUS_LINK_INPUT: usize = 128;
+
 /// Normalises what a finder typed (case, dashes, spaces, and the letters Crockford base32 reads
 /// as digits); `None` when it cannot be a receipt code. Answers alike for every wrong code.
 pub fn normalise_receipt_code(raw: &str) -> Option<String> {
+    if raw.len() > MAX_RECEIPT_CODE_INPUT {
+        return None;
+    }
     let mut out = String::with_capacity(RECEIPT_CODE_CHARS);
     for c in raw.chars() {
         let c = match c.to_ascii_uppercase() {

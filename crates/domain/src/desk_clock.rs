@@ -33,8 +33,10 @@ pub const MAX_HOLIDAY_NAME_CHARS: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
     /// `YYYY-MM-DD`, a date in the organisation's time zone.
+    #[schema(format = Date)]
     pub date: String,
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub name: String,
 }
 
@@ -42,11 +44,16 @@ pub struct Holiday {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolutionDays {
+    #[schema(minimum = 1, maximum = 365)]
     pub critical: u32,
+    #[schema(minimum = 1, maximum = 365)]
     pub high: u32,
+    #[schema(minimum = 1, maximum = 365)]
     pub medium: u32,
+    #[schema(minimum = 1, maximum = 365)]
     pub low: u32,
     /// Also used while a report has no CVSS vector yet.
+    #[schema(minimum = 1, maximum = 365)]
     pub unscored: u32,
 }
 
@@ -55,17 +62,23 @@ pub struct ResolutionDays {
 #[serde(deny_unknown_fields)]
 pub struct ClockSettings {
     /// An IANA time zone name, such as `Europe/Berlin`.
+    #[schema(min_length = 1, max_length = 64)]
     pub time_zone: String,
     /// Lower-case English weekday names, such as `monday`.
+    #[schema(schema_with = clocksettings_working_days_schema)]
     pub working_days: Vec<String>,
+    #[schema(max_items = 1000)]
     pub holidays: Vec<Holiday>,
     /// Working days to the first answer to the finder (1 to 30; the public policy promises 3).
+    #[schema(minimum = 1, maximum = 30)]
     pub first_response_days: u32,
     /// Working days from arrival to a decision: accepted, or closed as not a vulnerability (1 to 90).
+    #[schema(minimum = 1, maximum = 90)]
     pub triage_days: u32,
     /// Working days from acceptance to a fix (each 1 to 365).
     pub resolution_days: ResolutionDays,
     /// Remind the assignee when this many working hours are left (1 to 72).
+    #[schema(minimum = 1, maximum = 72)]
     pub remind_before_hours: u32,
 }
 
@@ -124,6 +137,16 @@ impl ClockSettings {
             )
         })?;
         self.time_zone = self.time_zone.trim().to_owned();
+        if self.time_zone.is_empty() || self.time_zone.len() > 64 {
+            return Err(FieldError::new(
+                "time_zone",
+                Rule::InvalidValue,
+                "must be a time zone name such as Europe/Berlin",
+            ));
+        }
+        if self.working_days.len() > 7 {
+            return Err(FieldError::new("working_days", Rule::TooLong, "at most the 7 days of the week"));
+        }
         let mut week = [false; 7];
         for (i, day) in self.working_days.iter().enumerate() {
             let Some(n) = WEEKDAYS.iter().position(|(name, _)| day.trim().eq_ignore_ascii_case(name)) else {
@@ -744,3 +767,6 @@ mod tests {
         assert!(due.0 > at("UTC", "2028-09-01T00:00").0);
     }
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+crate::string_list_schema!(fn clocksettings_working_days_schema: max_items = 7, max_length = 9, pattern = "^(?i)(monday|tuesday|wednesday|thursday|friday|saturday|sunday)$");

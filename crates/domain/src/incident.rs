@@ -144,18 +144,26 @@ impl IncidentState {
 #[serde(deny_unknown_fields)]
 pub struct IncidentInput {
     /// What happened, in the reporter's words.
+    #[schema(min_length = 1, max_length = 65536)]
     pub details: String,
     /// When it began: `YYYY-MM-DDTHH:MM`.
+    #[schema(max_length = 40, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")]
     pub occurred_at: String,
     /// When it ended, if it has: `YYYY-MM-DDTHH:MM`; the duration is computed from it.
     #[serde(default)]
+    #[schema(max_length = 40, pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}.*)?$")]
     pub ended_at: Option<String>,
     /// When it was reported: filled in with now by the form, editable.
+    #[schema(max_length = 40, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")]
     pub reported_at: String,
     /// Where it happened (a building, a room, a site); may be empty for online incidents.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub location: String,
     /// One of the nine categories.
+    #[schema(
+        pattern = "^(loss-of-confidentiality|compromise-of-integrity|denial-of-service|unauthorised-access|misuse|theft-or-damage|virus-attack|security-weakness|policy-violation)$"
+    )]
     pub category: String,
 }
 

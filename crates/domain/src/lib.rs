@@ -12,6 +12,7 @@ pub mod ids;
 pub mod incident;
 pub mod message_policy;
 pub mod messaging;
+pub mod openapi;
 pub mod password_policy;
 pub mod session_policy;
 pub mod validate;

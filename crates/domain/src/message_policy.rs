@@ -170,6 +170,9 @@ impl Rules {
                     "list at least one kind of device, or leave the field out",
                 ));
             }
+            if devices.len() > 4 {
+                return Err(invalid("devices", Rule::TooLong, "at most the 4 kinds of device"));
+            }
             devices.sort();
             devices.dedup();
         }

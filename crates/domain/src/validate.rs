@@ -60,6 +60,17 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted; argon2 would take any length, but unbounded input is a DoS lever.
 pub const MAX_PASSWORD_CHARS: usize = 256;
+/// The longest one-time or recovery code accepted (codes are 6 digits or 20 letters and digits;
+/// anything longer is refused unread).
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// A one-time or recovery code as typed: at most [`MAX_CODE_CHARS`] characters.
+pub fn code_length(field: &str, raw: &str) -> Result<(), FieldError> {
+    if raw.chars().count() > MAX_CODE_CHARS {
+        return Err(FieldError::new(field, Rule::TooLong, format!("must be at most {MAX_CODE_CHARS} characters")));
+    }
+    Ok(())
+}
 
 /// A name shown to people: trimmed, non-empty, at most [`MAX_NAME_CHARS`], no control characters.
 /// Characters a name people read must not hold: control characters, and the invisible ones that

@@ -30,18 +30,26 @@ pub async fn get_policy(
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
     /// 8 to 256.
+    #[schema(minimum = 8, maximum = 256)]
     pub min_length: u32,
     /// Any of `lowercase`, `uppercase`, `digit`, `symbol`.
+    #[schema(schema_with = policyrequest_required_classes_schema)]
     pub required_classes: Vec<String>,
     /// zxcvbn score 0 to 4.
+    #[schema(minimum = 0, maximum = 4)]
     pub min_strength: u8,
+    #[schema(schema_with = policyrequest_deny_words_schema)]
     pub deny_words: Vec<String>,
     /// Previous passwords that may not be reused, 0 to 24.
+    #[schema(minimum = 0, maximum = 24)]
     pub history: u32,
     /// Days until a password must be changed at sign-in; null for never.
+    #[schema(minimum = 1, maximum = 3650)]
     pub max_age_days: Option<u32>,
+    #[schema(minimum = 1, maximum = 100)]
     pub lockout_threshold: u32,
     /// 1 to 1440.
+    #[schema(minimum = 1, maximum = 1440)]
     pub lockout_minutes: u32,
     pub require_second_factor: bool,
 }
@@ -86,7 +94,9 @@ pub async fn put_policy(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
+    #[schema(min_length = 1, max_length = 256)]
     pub current_password: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
@@ -127,6 +137,7 @@ pub async fn start_totp(State(state): State<AppState>, auth: Auth) -> Result<Res
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub code: String,
 }
 
@@ -147,6 +158,7 @@ pub async fn confirm_totp(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
 }
 
@@ -184,6 +196,7 @@ pub struct OidcRequest {
     pub settings: services::sso::oidc::OidcSettings,
     /// Required the first time; omit to keep the stored one. Never returned.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub client_secret: Option<String>,
 }
 
@@ -224,23 +237,31 @@ pub async fn get_saml(
 #[serde(deny_unknown_fields)]
 pub struct SamlRequest {
     #[serde(default)]
+    #[schema(max_length = 1048576)]
     pub idp_metadata: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^https?://")]
     pub idp_metadata_url: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     pub idp_entity_id: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^https?://")]
     pub idp_sso_url: Option<String>,
     /// PEM.
     #[serde(default)]
+    #[schema(max_length = 65536)]
     pub idp_certificate: Option<String>,
+    #[schema(schema_with = samlrequest_allowed_domains_schema)]
     pub allowed_domains: Vec<String>,
     #[serde(default)]
     pub allow_idp_initiated: bool,
     #[serde(default)]
+    #[schema(schema_with = samlrequest_admin_groups_schema)]
     pub admin_groups: Vec<String>,
     /// This service's address as the IdP knows it; default: the configured public URL.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^https?://")]
     pub sp_base_url: Option<String>,
     /// Password sign-in is off, except for enterprise admins with one-time codes (break-glass).
     #[serde(default)]
@@ -280,3 +301,9 @@ pub async fn put_saml(
     };
     Ok(Json(state.services.sso.put_saml_settings(&auth.caller(), &origin, enterprise(&id)?, settings).await?))
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+domain::string_list_schema!(fn policyrequest_deny_words_schema: max_items = 200, max_length = 64);
+domain::string_list_schema!(fn policyrequest_required_classes_schema: max_items = 4, max_length = 9, pattern = "^(lowercase|uppercase|digit|symbol)$");
+domain::string_list_schema!(fn samlrequest_admin_groups_schema: max_items = 100, max_length = 200);
+domain::string_list_schema!(fn samlrequest_allowed_domains_schema: max_items = 100, max_length = 253, pattern = "^[A-Za-z0-9.-]+$");

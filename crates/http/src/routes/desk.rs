@@ -28,16 +28,25 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportRequest {
+    #[schema(max_length = 800)]
     pub title: String,
+    #[schema(max_length = 65536)]
     pub description: String,
+    #[schema(schema_with = reportrequest_affected_urls_schema)]
     pub affected_urls: Vec<String>,
+    #[schema(schema_with = reportrequest_ip_addresses_schema)]
     pub ip_addresses: Vec<String>,
+    #[schema(schema_with = reportrequest_timestamps_schema)]
     pub timestamps: Vec<String>,
+    #[schema(max_length = 262144)]
     pub logs: String,
+    #[schema(max_length = 524288)]
     pub encrypted: String,
     /// Optional: for the hall of fame if `credit` is true.
+    #[schema(max_length = 100)]
     pub name: String,
     /// Optional: verified by a link before any mail is sent to it.
+    #[schema(max_length = 254)]
     pub email: String,
     pub credit: bool,
 }
@@ -78,8 +87,10 @@ pub async fn submit_report(
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub receipt_code: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub status_link: Option<String>,
 }
 
@@ -114,9 +125,12 @@ pub async fn report_status(
 #[serde(deny_unknown_fields)]
 pub struct FinderReplyRequest {
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub receipt_code: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub status_link: Option<String>,
+    #[schema(min_length = 1, max_length = 32768)]
     pub body: String,
 }
 
@@ -179,6 +193,7 @@ pub async fn get_report(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamReplyRequest {
+    #[schema(min_length = 1, max_length = 32768)]
     pub body: String,
 }
 
@@ -344,12 +359,15 @@ pub async fn list_keys(State(state): State<AppState>, auth: Auth) -> Result<Json
 #[serde(deny_unknown_fields)]
 pub struct GenerateKeyRequest {
     /// "Security Team <security@example.org>"
+    #[schema(min_length = 1, max_length = 200)]
     pub user_id: String,
     /// `ed25519` (default: Ed25519 with a Cv25519 subkey) or `rsa4096`.
     #[serde(default)]
+    #[schema(pattern = "^(ed25519|rsa4096)$")]
     pub algorithm: Option<String>,
     /// 1 to 1095; default 365.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1095)]
     pub valid_days: Option<u32>,
 }
 
@@ -381,6 +399,7 @@ pub async fn generate_key(
 #[serde(deny_unknown_fields)]
 pub struct ImportKeyRequest {
     /// An ASCII-armoured private key block without a passphrase.
+    #[schema(min_length = 1, max_length = 65536)]
     pub armored_key: String,
 }
 
@@ -416,6 +435,7 @@ pub async fn get_page(State(state): State<AppState>, Path(page): Path<String>) -
 #[serde(deny_unknown_fields)]
 pub struct PageRequest {
     /// Markdown; raw HTML and script links are refused.
+    #[schema(min_length = 1, max_length = 65536)]
     pub markdown: String,
 }
 
@@ -439,6 +459,7 @@ pub async fn put_page(
 #[into_params(parameter_in = Query)]
 pub struct FileQuery {
     /// The file's name (1 to 255 characters).
+    #[param(min_length = 1, max_length = 255)]
     pub name: String,
 }
 
@@ -630,8 +651,10 @@ pub async fn publish_advisory(
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub receipt_code: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub status_link: Option<String>,
     /// The version of the draft the finder read and agrees to.
     #[schema(minimum = 1)]
@@ -693,6 +716,7 @@ pub async fn outsider_incident(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentStatusRequest {
+    #[schema(min_length = 1, max_length = 64)]
     pub receipt_code: String,
 }
 
@@ -832,3 +856,8 @@ pub async fn incident_evidence(
     // Evidence is never rendered by the browser: always a download of opaque bytes.
     Ok(super::messaging::file_response(&name, "application/octet-stream", size as i64, stream))
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+domain::string_list_schema!(fn reportrequest_affected_urls_schema: max_items = 50, max_length = 2048, pattern = "^https?://");
+domain::string_list_schema!(fn reportrequest_ip_addresses_schema: max_items = 50, max_length = 43);
+domain::string_list_schema!(fn reportrequest_timestamps_schema: max_items = 50, max_length = 100);

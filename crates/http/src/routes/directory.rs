@@ -24,13 +24,18 @@ fn team(raw: &str) -> Result<TeamId, Problem> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(min_length = 3, max_length = 254, format = Email)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `member`, `team-admin`, `enterprise-admin` or `security`. Give this or `roles`.
+    #[schema(pattern = "^(member|team-admin|enterprise-admin|security)$")]
     pub role: Option<String>,
     /// Several roles at once, e.g. `["enterprise-admin", "security"]`.
+    #[schema(schema_with = createuserrequest_roles_schema)]
     pub roles: Option<Vec<String>>,
     /// Initial password (8 to 256 characters). Omit for an account without password sign-in.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
 }
 
@@ -44,6 +49,7 @@ pub struct UpdateUserRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeamRequest {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
@@ -65,13 +71,16 @@ pub struct PutMemberRequest {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Return events with a sequence number below this (for paging back).
+    #[param(minimum = 0)]
     pub before: Option<i64>,
     /// At most this many events (1 to 500, default 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Only events from this IPv4 or IPv6 address.
+    #[param(max_length = 45)]
     pub ip: Option<String>,
     /// Only events from this network: an IPv4 /24 or an IPv6 /64, such as `203.0.113.0/24`.
+    #[param(max_length = 49)]
     pub network: Option<String>,
 }
 
@@ -85,6 +94,10 @@ fn parse_role(field: &str, raw: &str) -> Result<Role, Problem> {
 fn parse_roles(role: Option<&str>, roles: Option<&[String]>) -> Result<Roles, Problem> {
     if role.is_none() && roles.is_none() {
         return Err(Problem::invalid("role", Rule::Empty, "give the account a role (or a list of roles)"));
+    }
+    // Four roles exist; a longer list can only repeat them.
+    if roles.is_some_and(|r| r.len() > 4) {
+        return Err(Problem::invalid("roles", Rule::TooLong, "at most 4 roles"));
     }
     let mut set = Roles::MEMBER;
     if let Some(raw) = role {
@@ -164,7 +177,7 @@ pub async fn update_user(
 #[serde(deny_unknown_fields)]
 pub struct CredentialLinkRequest {
     /// `invitation` (an account without a password) or `password-reset`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(invitation|password-reset)$")]
     pub purpose: services::links::LinkPurpose,
 }
 
@@ -369,3 +382,6 @@ pub async fn end_user_devices(
     let ended = state.services.sessions.end_user_devices(&auth.caller(), &origin, e, u, None).await?;
     Ok(Json(EndedView { ended }))
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+domain::string_list_schema!(fn createuserrequest_roles_schema: max_items = 4, max_length = 16, pattern = "^(member|team-admin|enterprise-admin|security)$", nullable = true);

@@ -16,10 +16,11 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct ElevationRequest {
     /// The account's password.
-    #[schema(max_length = 1024)]
+    #[schema(max_length = 256)]
     pub password: String,
     /// The one-time code (or a recovery code), when the account has one-time codes.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub code: Option<String>,
 }
 
@@ -101,9 +102,11 @@ pub struct PinRequest {
     pub pin: String,
     /// Minutes without use before the session locks: 0 (whenever the page is started or
     /// hidden), 1, 5, 15, 30 or 60, at most what the organisation allows.
+    #[schema(minimum = 0, maximum = 60)]
     pub lock_after_minutes: u32,
     /// The PIN now set, when changing it.
     #[serde(default)]
+    #[schema(min_length = 4, max_length = 12, pattern = "^[0-9]{4,12}$")]
     pub current_pin: Option<String>,
 }
 
@@ -142,6 +145,7 @@ pub async fn put_pin(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemovePinRequest {
+    #[schema(min_length = 4, max_length = 12, pattern = "^[0-9]{4,12}$")]
     pub current_pin: String,
 }
 
@@ -175,6 +179,7 @@ pub struct SessionPolicyDocument {
     /// Every member must set a PIN before they see content.
     pub pin_required: bool,
     /// The longest lock delay a member may choose: 0, 1, 5, 15, 30 or 60 minutes.
+    #[schema(minimum = 0, maximum = 60)]
     pub pin_max_lock_minutes: u32,
     /// Wrong PINs in a row after which the session ends and the device is wiped.
     #[schema(minimum = 3, maximum = 10)]

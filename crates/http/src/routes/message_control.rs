@@ -7,7 +7,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use domain::{ConversationId, MessageId, MessagePolicyId};
+use domain::{ConversationId, MessageId, MessagePolicyId, Rule};
 use serde::Deserialize;
 use services::messaging::control::{ForwardTreeView, RecallReceipt};
 use services::messaging::policies::{MessagePolicyView, PolicyRules};
@@ -28,10 +28,12 @@ fn message_path(cid: &str, mid: &str) -> Result<(ConversationId, MessageId), Pro
 #[serde(deny_unknown_fields)]
 pub struct MessagePolicyRequest {
     /// 1 to 80 characters, unique among the enterprise's active templates.
+    #[schema(min_length = 1, max_length = 80)]
     pub name: String,
     #[serde(default)]
     pub rules: PolicyRules,
     /// On update: the version you read; a newer one refuses the change (409).
+    #[schema(minimum = 1)]
     pub expected_version: Option<i64>,
 }
 
@@ -85,6 +87,9 @@ pub async fn update_policy(
     ApiJson(body): ApiJson<MessagePolicyRequest>,
 ) -> Result<Json<MessagePolicyView>, Problem> {
     let (e, p) = (enterprise(&eid)?, policy(&pid)?);
+    if body.expected_version.is_some_and(|v| v < 1) {
+        return Err(Problem::invalid("expected_version", Rule::InvalidValue, "must be a version you read (1 or more)"));
+    }
     let updated = state
         .services
         .message_policies
@@ -114,6 +119,7 @@ pub async fn retire_policy(
 #[serde(deny_unknown_fields)]
 pub struct DefaultPolicyRequest {
     /// The template, or `null` for none.
+    #[schema(format = Uuid)]
     pub policy_id: Option<String>,
 }
 
@@ -156,6 +162,7 @@ pub async fn get_message(
 #[serde(deny_unknown_fields)]
 pub struct ForwardRequest {
     /// The conversation to forward into (one of yours).
+    #[schema(format = Uuid)]
     pub conversation_id: String,
 }
 
@@ -238,10 +245,13 @@ pub async fn reveal(
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// 1 byte to 64 KiB of UTF-8.
+    #[schema(min_length = 1, max_length = 65536)]
     pub body: String,
     /// When to deliver it (RFC 3339): later than now, at most a year and a day ahead.
+    #[schema(format = DateTime)]
     pub deliver_at: String,
     /// Send under this message policy template (else the conversation's default, if any).
+    #[schema(format = Uuid)]
     pub policy_id: Option<String>,
 }
 

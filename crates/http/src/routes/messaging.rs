@@ -26,15 +26,18 @@ fn user_in_body(field: &str, raw: &str) -> Result<UserId, Problem> {
 #[serde(deny_unknown_fields)]
 pub struct OpenDirectRequest {
     /// The other person.
+    #[schema(format = Uuid)]
     pub user_id: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroupRequest {
+    #[schema(min_length = 1, max_length = 100)]
     pub title: String,
     /// Other members (the caller is added as owner).
     #[serde(default)]
+    #[schema(schema_with = creategrouprequest_member_ids_schema)]
     pub member_ids: Vec<String>,
 }
 
@@ -42,6 +45,7 @@ pub struct CreateGroupRequest {
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
     /// 1 byte to 64 KiB of UTF-8, not only white space.
+    #[schema(min_length = 1, max_length = 65536)]
     pub body: String,
 }
 
@@ -49,10 +53,13 @@ pub struct MessageBody {
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// 1 byte to 64 KiB of UTF-8, not only white space.
+    #[schema(min_length = 1, max_length = 65536)]
     pub body: String,
     /// Reply in the thread of this top-level message of the same conversation.
+    #[schema(format = Uuid)]
     pub thread_root_id: Option<String>,
     /// Send under this message policy template (else the conversation's default, if any).
+    #[schema(format = Uuid)]
     pub policy_id: Option<String>,
     /// A new message id (UUID) chosen by the client, so that sending again after a lost answer
     /// cannot make a copy: the same id sent again by the same person here answers 200 with the
@@ -65,6 +72,7 @@ pub struct NewMessage {
 #[serde(deny_unknown_fields)]
 pub struct ReadRequest {
     /// The highest sequence number read.
+    #[schema(minimum = 0)]
     pub seq: i64,
 }
 
@@ -86,10 +94,13 @@ pub struct ReadView {
 #[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     /// Page back: messages with a lower sequence number, newest first (default: from the newest).
+    #[param(minimum = 0)]
     pub before: Option<i64>,
     /// Catch up: messages with a higher sequence number, oldest first. Not with `before`.
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -131,6 +142,7 @@ pub async fn open_direct(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinTeamRequest {
+    #[schema(format = Uuid)]
     pub team_id: String,
 }
 
@@ -182,6 +194,7 @@ pub async fn get_conversation(
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     /// The colleague to add (an enabled user of your enterprise).
+    #[schema(format = Uuid)]
     pub user_id: String,
 }
 
@@ -357,14 +370,19 @@ pub async fn remove_reaction(
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words to find (all of them); "quoted words" must appear together in that order.
+    #[param(min_length = 1, max_length = 200)]
     pub q: String,
     /// Only in this conversation.
+    #[param(format = Uuid)]
     pub conversation_id: Option<String>,
     /// Only messages this person sent (a user id).
+    #[param(format = Uuid)]
     pub from: Option<String>,
     /// Only messages sent before this moment (RFC 3339, or a date YYYY-MM-DD meaning its start, UTC).
+    #[param(max_length = 40, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub before: Option<String>,
     /// Only messages sent after this moment (same forms).
+    #[param(max_length = 40, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub after: Option<String>,
     /// Only messages that carry a file.
     pub has_file: Option<bool>,
@@ -456,10 +474,13 @@ pub async fn mark_read(
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name (its last path component is kept).
+    #[param(min_length = 1, max_length = 255)]
     pub name: String,
-    /// Optional text sent with the file.
+    /// Optional text sent with the file (as a message body: up to 64 KiB).
+    #[param(max_length = 65536)]
     pub caption: Option<String>,
     /// Send under this message policy template (else the conversation's default, if any).
+    #[param(format = Uuid)]
     pub policy_id: Option<String>,
 }
 
@@ -629,3 +650,6 @@ pub async fn websocket(
         .on_upgrade(move |socket| crate::live::serve(socket, hub, services, token, user, session))
         .into_response())
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+domain::string_list_schema!(fn creategrouprequest_member_ids_schema: max_items = 1000, max_length = 36, format = Uuid);

@@ -16,11 +16,14 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
+    #[schema(min_length = 3, max_length = 254, format = Email)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     /// The one-time code from an authenticator app, or a recovery code, when the account has
     /// one-time codes (or is enrolling, after `POST /api/v1/sessions/totp-enrolment`).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub otp: Option<String>,
 }
 
@@ -101,11 +104,15 @@ async fn session_response(state: &AppState, signed_in: SignedIn) -> Result<Respo
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiredPasswordRequest {
+    #[schema(min_length = 3, max_length = 254, format = Email)]
     pub email: String,
     /// The expired password.
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub otp: Option<String>,
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
@@ -134,7 +141,9 @@ pub async fn change_expired_password(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolmentRequest {
+    #[schema(min_length = 3, max_length = 254, format = Email)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
 }
 

@@ -419,7 +419,9 @@ async fn every_request_field_documents_its_limit() {
     let schemas = doc["components"]["schemas"].as_object().unwrap().clone();
     let name_of = |r: &Value| r["$ref"].as_str().map(|s| s.rsplit('/').next().unwrap().to_owned());
     let bounded_string = |s: &Value| ["maxLength", "format", "enum", "pattern"].iter().any(|k| !s[*k].is_null());
-    let bounded_number = |s: &Value| !s["maximum"].is_null() || !s["minimum"].is_null();
+    // A number states its largest value; a 64-bit cursor, sequence or version number its
+    // smallest, the type giving the rest.
+    let bounded_number = |s: &Value| !s["maximum"].is_null() || (!s["minimum"].is_null() && s["format"] == "int64");
     let kind = |s: &Value| match &s["type"] {
         Value::String(t) => t.clone(),
         Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).find(|t| *t != "null").unwrap_or("").to_owned(),

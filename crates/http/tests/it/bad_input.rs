@@ -115,3 +115,63 @@ async fn bad_sign_in_bodies_and_bad_audit_queries_are_precise() {
     let reply = req(Method::GET, &format!("/api/v1/enterprises/{e}/audit?limit=2")).bearer(&token).send(&app).await;
     assert_eq!(reply.json().as_array().unwrap().len(), 2);
 }
+
+/// #14 item 7: the limits the API document states are the server's; each of those added with
+/// them is refused by field (or, for a finder's credential, simply not found).
+#[tokio::test]
+async fn documented_limits_are_enforced_by_field() {
+    let (app, e, token) = admin_app().await;
+    let eid = domain::EnterpriseId::parse(&e).unwrap();
+    app.user(eid, "sec@acme.example", Role::Security).await;
+    let security = app.token("sec@acme.example").await;
+    let field_of = |reply: crate::Reply| reply.problem(422, "invalid-field")["field"].as_str().unwrap().to_owned();
+    let sign_in = json!({ "email": "admin@acme.example", "password": "wrong but short", "otp": "1".repeat(65) });
+    assert_eq!(field_of(req(Method::POST, "/api/v1/sessions").json(&sign_in).send(&app).await), "otp");
+
+    let roles = json!({ "email": "r@acme.example", "name": "R", "roles": vec!["member"; 5] });
+    let users = format!("/api/v1/enterprises/{e}/users");
+    assert_eq!(field_of(req(Method::POST, &users).bearer(&token).json(&roles).send(&app).await), "roles");
+
+    let policies = format!("/api/v1/enterprises/{e}/message-policies");
+    let devices = json!({ "name": "Five devices", "rules": { "devices": ["web", "web", "web", "web", "web"] } });
+    assert_eq!(field_of(req(Method::POST, &policies).bearer(&token).json(&devices).send(&app).await), "devices");
+    let stale = json!({ "name": "Any", "rules": {}, "expected_version": 0 });
+    let one = format!("{policies}/{}", domain::MessagePolicyId::new());
+    assert_eq!(field_of(req(Method::PUT, &one).bearer(&token).json(&stale).send(&app).await), "expected_version");
+
+    let oidc = format!("/api/v1/enterprises/{e}/sso/oidc");
+    let groups: Vec<String> = (0..101).map(|i| format!("group-{i}")).collect();
+    let settings = json!({ "issuer": "https://idp.acme.example", "client_id": "conclave", "allowed_domains": ["acme.example"],
+        "admin_groups": groups });
+    let body = json!({ "settings": settings, "client_secret": "s" });
+    assert_eq!(field_of(req(Method::PUT, &oidc).bearer(&token).json(&body).send(&app).await), "admin_groups");
+    let body = json!({ "settings": { "issuer": "https://idp.acme.example", "client_id": "conclave",
+        "allowed_domains": ["acme.example"] }, "client_secret": "s".repeat(1001) });
+    assert_eq!(field_of(req(Method::PUT, &oidc).bearer(&token).json(&body).send(&app).await), "client_secret");
+    let saml = format!("/api/v1/enterprises/{e}/sso/saml");
+    let body = json!({ "idp_entity_id": "https://idp.acme.example/saml", "idp_sso_url": "https://idp.acme.example/sso",
+        "idp_certificate": "A".repeat(70_000), "allowed_domains": ["acme.example"] });
+    assert_eq!(field_of(req(Method::PUT, &saml).bearer(&token).json(&body).send(&app).await), "idp_certificate");
+
+    let clocks = req(Method::GET, "/api/v1/desk/clocks").bearer(&security).send(&app).await.json();
+    let mut long_zone = clocks.clone();
+    long_zone["time_zone"] = json!(format!("Europe/{}", "x".repeat(64)));
+    let put = |body: serde_json::Value| req(Method::PUT, "/api/v1/desk/clocks").bearer(&security).json(&body);
+    assert_eq!(field_of(put(long_zone).send(&app).await), "time_zone");
+    let mut eight = clocks.clone();
+    eight["working_days"] =
+        json!(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "monday"]);
+    assert_eq!(field_of(put(eight).send(&app).await), "working_days");
+
+    // A finder's credential longer than any issued is not found (the same answer as a wrong one).
+    let status = req(Method::POST, "/api/v1/security/reports/status")
+        .json(&json!({ "receipt_code": "A".repeat(65) }))
+        .send(&app)
+        .await;
+    status.problem(404, "not-found");
+    let status = req(Method::POST, "/api/v1/security/reports/status")
+        .json(&json!({ "status_link": "a".repeat(129) }))
+        .send(&app)
+        .await;
+    status.problem(404, "not-found");
+}

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// What a malformed receipt code is checked as, against the decoy hash.
+pub(super) const DECOY_CODE: &str = "0000000000000000000000000";
+
 impl Desk {
     /// Finds the report a receipt code belongs to. Every failure is the same `NotFound`, after
     /// the same slow hash, so answers reveal nothing about which reports exist.
@@ -13,7 +16,8 @@ impl Desk {
         };
         let (code, stored) = match (&normalised, &row) {
             (Some(code), Some(row)) => (code.clone(), row.receipt_hash.clone()),
-            _ => (raw_code.to_owned(), self.core.decoy_hash().await?),
+            // The same slow check on a fixed stand-in, so a long or malformed input costs no more.
+            _ => (DECOY_CODE.to_owned(), self.core.decoy_hash().await?),
         };
         let verified = self.core.verify_password(&code, stored).await?;
         match (verified, row) {
@@ -26,6 +30,9 @@ impl Desk {
         match credential {
             FinderCredential::ReceiptCode(code) => self.report_for_code(code).await,
             // Status links carry 256 random bits: a fast hash is enough to look them up.
+            FinderCredential::StatusLink(token) if token.len() > domain::desk::MAX_STATUS_LINK_INPUT => {
+                Err(Error::NotFound("report"))
+            }
             FinderCredential::StatusLink(token) => self
                 .desk_store
                 .report_by_access_token(&crypto::token::hash(token.trim()))

@@ -17,26 +17,35 @@ const MAX_NOTIFY_HOURS: i64 = 24 * 366;
 #[serde(deny_unknown_fields)]
 pub struct IncidentEntryInput {
     /// `note`, `notice-affected` or `notice-authority`.
+    #[schema(pattern = "^(note|notice-affected|notice-authority)$")]
     pub kind: String,
     /// When it happened, `YYYY-MM-DDTHH:MM`, if known (for a notice: when it was sent).
     #[serde(default)]
+    #[schema(max_length = 40, pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}.*)?$")]
     pub happened_at: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 16000)]
     pub text: Option<String>,
     /// Who was told (for a mailed notice: their email address).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub who: Option<String>,
     /// How: mail, phone, letter, in person.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub how: Option<String>,
     /// What was said.
     #[serde(default)]
+    #[schema(max_length = 16000)]
     pub what: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub agency: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub contact: Option<String>,
     /// For a notice to affected parties: send `what` by mail to `who` from the desk.
     #[serde(default)]
@@ -312,7 +321,7 @@ impl Desk {
         };
         let (code, stored) = match (&normalised, row.as_ref().and_then(|r| r.receipt_hash.clone())) {
             (Some(code), Some(hash)) => (code.clone(), hash),
-            _ => (raw_code.to_owned(), self.core.decoy_hash().await?),
+            _ => (super::finder::DECOY_CODE.to_owned(), self.core.decoy_hash().await?),
         };
         let verified = self.core.verify_password(&code, stored).await?;
         let (Some(_), Some(row)) = (verified, row) else { return Err(Error::NotFound("incident")) };

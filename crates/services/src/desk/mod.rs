@@ -113,6 +113,7 @@ pub struct DeskPolicy {
     /// Keep a sealed copy of each finder's IP address with new reports.
     pub store_finder_ip: bool,
     /// Days after a report closes before the finder's contact data is deleted (1 to 3650).
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: u32,
 }
 

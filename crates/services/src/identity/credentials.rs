@@ -335,9 +335,15 @@ impl Credentials {
             let caller = Caller::User(p.clone());
             return Err(self.core.deny(&caller, Action::AuthTotpDisable, None, "second-factor-required", None).await);
         }
+        if password.is_empty() {
+            return Err(Error::Invalid(FieldError::new("password", Rule::Empty, "enter your password")));
+        }
         let user = self.directory_store.get_user(p.enterprise_id, p.user_id).await?.ok_or(Error::Unauthenticated)?;
         let stored = user.password_hash.clone().ok_or(Error::InvalidCredentials)?;
-        if self.core.verify_password(password, stored).await?.is_none() {
+        // Longer than any password we store: wrong, without spending argon2 time on it.
+        if password.chars().count() > domain::validate::MAX_PASSWORD_CHARS
+            || self.core.verify_password(password, stored).await?.is_none()
+        {
             return Err(Error::Invalid(FieldError::new("password", Rule::InvalidValue, "the password is wrong")));
         }
         let audit = draft(

@@ -91,6 +91,9 @@ impl Sessions {
         let state = self.sign_in_store.sign_in_state(p.enterprise_id, p.user_id).await?;
         let mut method = "password";
         if let Some(secret) = &state.totp_secret_ct {
+            if let Some(code) = code {
+                domain::validate::code_length("code", code.trim()).map_err(Error::Invalid)?;
+            }
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
                 self.audit_store.append_audit(&audit(Outcome::Failure, "password", Some("code-required"))).await?;
                 return Err(Error::Invalid(FieldError::new(

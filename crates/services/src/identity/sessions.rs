@@ -213,6 +213,9 @@ impl Sessions {
             return Err(Error::InvalidCredentials);
         }
         let otp = otp.map(str::trim).filter(|o| !o.is_empty());
+        if let Some(otp) = otp {
+            validate::code_length("otp", otp).map_err(Error::Invalid)?;
+        }
         let method = if otp.is_some() { "password+code" } else { "password" };
         let failure = |reason: &str, user: Option<&store::UserRow>| AuditDraft {
             at: Millis::now(),

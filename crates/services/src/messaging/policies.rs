@@ -16,19 +16,24 @@ use utoipa::ToSchema;
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyRules {
     /// Not readable before this time.
+    #[schema(format = DateTime)]
     pub readable_from: Option<String>,
     /// Not readable after this time.
+    #[schema(format = DateTime)]
     pub readable_until: Option<String>,
     /// Destroyed for everyone this long after sending.
+    #[schema(minimum = 1, maximum = 31622400)]
     pub expire_after_seconds: Option<u64>,
     /// Burn after reading: each recipient reveals it and loses it this long after (never later
     /// than the expiry).
+    #[schema(minimum = 1, maximum = 31622400)]
     pub burn_after_seconds: Option<u64>,
     /// Readable only from these networks (IPv4 or IPv6 CIDR, as the trusted-proxy rules give
     /// the client's address).
+    #[schema(schema_with = policyrules_networks_schema)]
     pub networks: Option<Vec<String>>,
     /// Readable only on these kinds of client: `web`, `desktop`, `mobile`, `api`.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = policyrules_devices_schema)]
     pub devices: Option<Vec<ReaderDevice>>,
     /// Nobody may forward it.
     pub no_forward: bool,
@@ -257,3 +262,7 @@ impl MessagePolicies {
         })
     }
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+domain::string_list_schema!(fn policyrules_devices_schema: max_items = 4, max_length = 7, pattern = "^(web|desktop|mobile|api)$", nullable = true);
+domain::string_list_schema!(fn policyrules_networks_schema: max_items = 64, max_length = 49, nullable = true);

@@ -187,8 +187,45 @@ pub(crate) fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// At most this many allowed domains or admin groups per provider.
+pub const MAX_SSO_LIST: usize = 100;
+/// The longest group name a provider may send that we compare with.
+pub const MAX_GROUP_CHARS: usize = 200;
+/// The longest domain name (RFC 1035).
+pub const MAX_DOMAIN_CHARS: usize = 253;
+
+/// Group names from the identity provider that make someone an admin: at most
+/// [`MAX_SSO_LIST`], each 1 to [`MAX_GROUP_CHARS`] characters without hidden characters.
+pub(crate) fn check_groups(field: &str, groups: &[String]) -> Result<()> {
+    if groups.len() > MAX_SSO_LIST {
+        return Err(Error::Invalid(domain::FieldError::new(
+            field,
+            domain::Rule::TooLong,
+            format!("at most {MAX_SSO_LIST} groups"),
+        )));
+    }
+    for g in groups {
+        let n = g.chars().count();
+        if n == 0 || n > MAX_GROUP_CHARS || g.chars().any(domain::validate::is_hidden_character) {
+            return Err(Error::Invalid(domain::FieldError::new(
+                field,
+                domain::Rule::InvalidValue,
+                format!("each group name is 1 to {MAX_GROUP_CHARS} visible characters"),
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A valid email domain such as `example.org`, lower-cased.
 pub(crate) fn check_domains(domains: &[String]) -> Result<Vec<String>> {
+    if domains.len() > MAX_SSO_LIST {
+        return Err(Error::Invalid(domain::FieldError::new(
+            "allowed_domains",
+            domain::Rule::TooLong,
+            format!("at most {MAX_SSO_LIST} domains"),
+        )));
+    }
     if domains.is_empty() {
         return Err(Error::Invalid(domain::FieldError::new(
             "allowed_domains",
@@ -200,7 +237,9 @@ pub(crate) fn check_domains(domains: &[String]) -> Result<Vec<String>> {
         .iter()
         .map(|d| {
             let d = d.trim().to_ascii_lowercase();
-            let ok = d.contains('.') && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            let ok = d.contains('.')
+                && d.len() <= MAX_DOMAIN_CHARS
+                && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
             if ok {
                 Ok(d)
             } else {

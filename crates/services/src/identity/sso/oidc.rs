@@ -32,15 +32,20 @@ const JWKS_REFRESH: Duration = Duration::from_secs(10);
 #[serde(deny_unknown_fields)]
 pub struct OidcSettings {
     /// The provider's issuer URL (https; http only on this machine, for tests).
+    #[schema(min_length = 1, max_length = 500, pattern = "^https?://")]
     pub issuer: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub client_id: String,
     /// Email domains whose people may sign in (and get accounts just in time).
+    #[schema(schema_with = oidcsettings_allowed_domains_schema)]
     pub allowed_domains: Vec<String>,
     /// The ID-token claim listing the person's groups, e.g. "groups".
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub groups_claim: Option<String>,
     /// Members of these groups become enterprise admins when their account is created.
     #[serde(default)]
+    #[schema(schema_with = oidcsettings_admin_groups_schema)]
     pub admin_groups: Vec<String>,
     /// Members of a group are put in the mapped team at each sign-in.
     #[serde(default)]
@@ -60,6 +65,9 @@ fn invalid(field: &str, message: impl Into<String>) -> Error {
     Error::Invalid(FieldError::new(field, Rule::InvalidValue, message))
 }
 
+/// The longest client secret accepted (providers issue 32 to 128 characters).
+pub const MAX_CLIENT_SECRET_CHARS: usize = 1000;
+
 impl ForDomains for OidcSettings {
     fn allowed_domains(&self) -> &[String] {
         &self.allowed_domains
@@ -74,6 +82,12 @@ impl OidcSettings {
         if self.client_id.trim().is_empty() || self.client_id.len() > 200 {
             return Err(invalid("client_id", "must be 1 to 200 characters"));
         }
+        if let Some(claim) = &self.groups_claim {
+            if claim.trim().is_empty() || claim.chars().count() > 100 {
+                return Err(invalid("groups_claim", "must be 1 to 100 characters, or left out"));
+            }
+        }
+        super::check_groups("admin_groups", &self.admin_groups)?;
         Ok(())
     }
 }
@@ -190,6 +204,9 @@ impl Sso {
     ) -> Result<OidcSettings> {
         self.core.require_enterprise_admin(caller, enterprise, Action::SsoOidcConfigure).await?;
         settings.validate(self.core.settings.allow_http_loopback_sso)?;
+        if client_secret.is_some_and(|s| s.chars().count() > MAX_CLIENT_SECRET_CHARS) {
+            return Err(invalid("client_secret", format!("must be at most {MAX_CLIENT_SECRET_CHARS} characters")));
+        }
         for team in settings.team_groups.values() {
             self.directory_store
                 .get_team(enterprise, *team)
@@ -590,3 +607,7 @@ mod tests {
         assert!(matches!(local.validate(false), Err(Error::Invalid(f)) if f.field == "issuer"));
     }
 }
+
+// The OpenAPI schemas of list fields whose items have limits too.
+domain::string_list_schema!(fn oidcsettings_admin_groups_schema: max_items = 100, max_length = 200);
+domain::string_list_schema!(fn oidcsettings_allowed_domains_schema: max_items = 100, max_length = 253, pattern = "^[A-Za-z0-9.-]+$");

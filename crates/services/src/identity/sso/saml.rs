@@ -110,6 +110,11 @@ fn instant(raw: Option<&str>) -> Result<Option<i64>> {
 }
 
 /// Reads IdP metadata XML: entity id, the HTTP-Redirect SSO location and the signing certificate.
+/// The largest identity-provider certificate accepted, in PEM.
+pub const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
+/// The largest metadata document accepted, pasted or fetched.
+pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
 pub fn parse_idp_metadata(xml: &str) -> Result<(String, String, String)> {
     if xml.contains("<!DOCTYPE") {
         return Err(invalid("idp_metadata", "metadata with a DOCTYPE is refused"));
@@ -195,8 +200,12 @@ impl Sso {
         if !provider_url_ok(&settings.idp_sso_url, loopback) {
             return Err(invalid("idp_sso_url", "must be an https:// URL"));
         }
+        if settings.idp_certificate.len() > MAX_CERTIFICATE_BYTES {
+            return Err(invalid("idp_certificate", "must be at most 64 KiB"));
+        }
         bergshamra_keys::loader::load_x509_cert_pem(settings.idp_certificate.as_bytes())
             .map_err(|e| invalid("idp_certificate", format!("not a PEM certificate: {e}")))?;
+        super::check_groups("admin_groups", &settings.admin_groups)?;
         settings.allowed_domains = super::check_domains(&settings.allowed_domains)?;
         self.domains_free(enterprise, &settings.allowed_domains).await?;
         for (other, json) in self.configs(store::kinds::SSO_SAML).await? {
@@ -236,6 +245,9 @@ impl Sso {
         xml: &str,
     ) -> Result<(String, String, String)> {
         self.core.require_enterprise_admin(caller, enterprise, Action::SsoSamlConfigure).await?;
+        if xml.len() > MAX_METADATA_BYTES {
+            return Err(invalid("idp_metadata", "must be at most 1 MiB"));
+        }
         parse_idp_metadata(xml)
     }
 
