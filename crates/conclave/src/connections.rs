@@ -3,7 +3,10 @@
 //! handshake, until it closes (an upgraded WebSocket included); over either limit it is closed at
 //! once and a line is logged (at most one every ten seconds, so a flood cannot fill the log).
 //! Time limits live beside it in `serve`: the TLS handshake, the request head (which also bounds
-//! an idle kept-alive connection) and each read of a request body.
+//! an idle kept-alive HTTP/1.1 connection) and each read of a request body. An HTTP/2 connection
+//! has no request head to wait for between requests, and a client that answers the server's
+//! pings would keep one open for ever; so an HTTP/2 connection with no request in flight (the
+//! answer's body included) for the idle time is closed here.
 
 use axum_server::accept::Accept;
 use std::collections::HashMap;
@@ -11,6 +14,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -115,6 +119,8 @@ pub struct BoundedAcceptor<A> {
     inner: A,
     counts: Arc<Counts>,
     first_request_within: Duration,
+    /// An HTTP/2 connection with nothing in flight for this long is closed.
+    idle_within: Duration,
 }
 
 impl<A> BoundedAcceptor<A> {
@@ -123,6 +129,7 @@ impl<A> BoundedAcceptor<A> {
             inner,
             counts: Arc::new(Counts { limits, exempt: None, open: Mutex::default(), last_warned: Mutex::default() }),
             first_request_within,
+            idle_within: first_request_within,
         }
     }
 
@@ -134,7 +141,7 @@ impl<A> BoundedAcceptor<A> {
             open: Mutex::default(),
             last_warned: Mutex::default(),
         };
-        BoundedAcceptor { inner: self.inner, counts: Arc::new(counts), first_request_within: self.first_request_within }
+        BoundedAcceptor { counts: Arc::new(counts), ..self }
     }
 }
 
@@ -146,7 +153,7 @@ where
     A::Service: Send + 'static,
 {
     type Stream = Counted<A::Stream>;
-    type Service = A::Service;
+    type Service = Tracked<A::Service>;
     type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
@@ -164,12 +171,25 @@ where
         };
         let accepting = self.inner.accept(stream, service);
         let within = self.first_request_within;
+        let idle_within = self.idle_within;
         Box::pin(async move {
             let (stream, service) = accepting.await?;
             let deadline = Some(Box::pin(tokio::time::sleep(within)));
+            let activity = Arc::new(Activity::default());
             Ok((
-                Counted { inner: stream, opening_deadline: deadline, opening_bytes: 0, write_stall: None, _slot: slot },
-                service,
+                Counted {
+                    inner: stream,
+                    opening_deadline: deadline,
+                    opening_bytes: 0,
+                    opening: Vec::new(),
+                    http2: false,
+                    idle_within,
+                    idle: None,
+                    activity: activity.clone(),
+                    write_stall: None,
+                    _slot: slot,
+                },
+                Tracked { inner: service, activity },
             ))
         })
     }
@@ -181,13 +201,32 @@ const OPENING_BYTES: usize = 24;
 /// How long a write may wait for a client that stopped reading before the connection closes.
 const WRITE_STALL: Duration = Duration::from_secs(60);
 
+/// The HTTP/2 connection preface's first bytes.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+
+/// What a connection's requests are doing, shared by its stream and its service.
+#[derive(Default)]
+struct Activity {
+    /// Requests whose answer (body included) is not finished.
+    in_flight: AtomicUsize,
+    /// Bumped whenever a request starts or finishes, so the idle clock restarts.
+    changes: AtomicU64,
+}
+
 /// A connection that gives its place back when it closes, and is closed when it sends too
-/// little at the start or stops reading.
+/// little at the start, stops reading, or (HTTP/2) sits idle.
 pub struct Counted<T> {
     inner: T,
     /// Until the opening bytes have arrived: when the connection is closed for sending too little.
     opening_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     opening_bytes: usize,
+    /// The first bytes, to tell HTTP/2 by its preface.
+    opening: Vec<u8>,
+    http2: bool,
+    idle_within: Duration,
+    /// While an HTTP/2 connection has nothing in flight: when it closes, and at which change.
+    idle: Option<(u64, Pin<Box<tokio::time::Sleep>>)>,
+    activity: Arc<Activity>,
     /// While a write waits on the client: when it gives up.
     write_stall: Option<Pin<Box<tokio::time::Sleep>>>,
     _slot: Slot,
@@ -199,6 +238,12 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
+                if this.opening.len() < HTTP2_PREFACE.len() {
+                    let fresh = &buf.filled()[before..];
+                    let want = (HTTP2_PREFACE.len() - this.opening.len()).min(fresh.len());
+                    this.opening.extend_from_slice(&fresh[..want]);
+                    this.http2 = this.opening == HTTP2_PREFACE;
+                }
                 this.opening_bytes += buf.filled().len() - before;
                 // A short HTTP/1.1 request may be all a client sends; once it has been answered
                 // the deadline closes the kept-alive connection no sooner than the HTTP layer's
@@ -211,16 +256,33 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
             Poll::Pending => {
                 let expired = this.opening_deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
                 if expired {
-                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request arrived in time")))
-                } else {
-                    Poll::Pending
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no request arrived in time")));
                 }
+                if this.http2 && this.idle_expired(cx) {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle HTTP/2 connection")));
+                }
+                Poll::Pending
             }
         }
     }
 }
 
 impl<T> Counted<T> {
+    /// Whether an HTTP/2 connection has had nothing in flight for the idle time. The clock starts
+    /// at the last request's end; a read wakes this (the server's pings every
+    /// `header_timeout_seconds` see to that even when the client sends nothing).
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.activity.in_flight.load(Ordering::SeqCst) > 0 {
+            self.idle = None;
+            return false;
+        }
+        let change = self.activity.changes.load(Ordering::SeqCst);
+        if self.idle.as_ref().is_none_or(|(at, _)| *at != change) {
+            self.idle = Some((change, Box::pin(tokio::time::sleep(self.idle_within))));
+        }
+        self.idle.as_mut().is_some_and(|(_, sleep)| sleep.as_mut().poll(cx).is_ready())
+    }
+
     /// Passes a write's outcome through, timing how long it has been waiting on the client.
     fn watch_write<R>(&mut self, cx: &mut Context<'_>, outcome: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         match outcome {
@@ -298,5 +360,79 @@ mod tests {
         assert_eq!(per_host(a), per_host(b));
         assert_ne!(per_host(a), per_host(c));
         assert_eq!(per_host("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+}
+
+/// A connection's service, counting the requests in flight for its idle clock.
+#[derive(Clone)]
+pub struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+/// One request in flight; its end (the answer's body finished or dropped) is counted once.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        activity.changes.fetch_add(1, Ordering::SeqCst);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.changes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl<S, B, R> tower::Service<axum::http::Request<B>> for Tracked<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = axum::http::Response<TrackedBody<R>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let in_flight = InFlight::start(&self.activity);
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            Ok(response.map(|body| TrackedBody { inner: body, _in_flight: in_flight }))
+        })
+    }
+}
+
+/// An answer's body, holding its request in flight until it is finished or dropped.
+pub struct TrackedBody<B> {
+    inner: B,
+    _in_flight: InFlight,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for TrackedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -105,3 +105,66 @@ fn slow_and_silent_connections_are_closed_and_others_are_served() {
     let (_, err) = server.stop();
     assert!(err.contains("refused a connection at the per-address connection limit"), "{err}");
 }
+
+/// An HTTP/2 client that answers the server's pings but sends no request: `(sender, closed)`,
+/// where `closed` resolves when the server ends the connection.
+async fn http2_client(port: u16) -> (h2::client::SendRequest<bytes::Bytes>, tokio::task::JoinHandle<Instant>) {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(bench::client::AcceptAny(provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.unwrap();
+    let (sender, connection) = h2::client::handshake(tls).await.unwrap();
+    // The connection task answers pings for as long as the server keeps the connection.
+    let closed = tokio::spawn(async move {
+        let _ = connection.await;
+        Instant::now()
+    });
+    (sender, closed)
+}
+
+async fn healthz(sender: &mut h2::client::SendRequest<bytes::Bytes>) -> u16 {
+    let request = axum::http::Request::get("https://localhost/healthz").body(()).unwrap();
+    let (answer, _) = sender.clone().ready().await.unwrap().send_request(request, true).unwrap();
+    let response = answer.await.unwrap();
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    status
+}
+
+/// An HTTP/2 connection that answers pings but asks nothing is closed after the idle time (plus
+/// at most one ping interval); one that keeps asking stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed_and_busy_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conclave.toml");
+    std::fs::write(&config, "header_timeout_seconds = 2\n").unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--config", config.to_str().unwrap()]);
+
+    let (mut idle, idle_closed) = http2_client(server.port).await;
+    assert_eq!(healthz(&mut idle).await, 200);
+    let answered = Instant::now();
+    let (mut busy, mut busy_closed) = http2_client(server.port).await;
+    for _ in 0..7 {
+        assert_eq!(healthz(&mut busy).await, 200, "a connection in use stays open");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+    }
+    let closed_at = tokio::time::timeout(Duration::from_secs(15), idle_closed)
+        .await
+        .expect("the idle HTTP/2 connection is closed")
+        .unwrap();
+    let after = closed_at - answered;
+    assert!(after >= Duration::from_millis(1500), "not before the idle time: {after:?}");
+    assert!(tokio::time::timeout(Duration::from_millis(10), &mut busy_closed).await.is_err(), "the busy one is open");
+    assert_eq!(healthz(&mut busy).await, 200);
+}
