@@ -37,6 +37,11 @@ pub struct Messaging {
     policies: Arc<MessagePolicies>,
 }
 
+/// A client-chosen message id that another message has already.
+fn id_taken() -> Error {
+    Error::Conflict(FieldError::new("id", Rule::InvalidValue, "is already used by another message; choose a new id"))
+}
+
 /// A sent message, and whether this send only repeated an earlier one with the same id.
 #[derive(Clone, Debug)]
 pub struct Posted {
@@ -613,13 +618,6 @@ impl Messaging {
         conversation: ConversationId,
         id: MessageId,
     ) -> Result<Option<MessageView>> {
-        let taken = || {
-            Error::Conflict(FieldError::new(
-                "id",
-                Rule::InvalidValue,
-                "is already used by another message; choose a new id",
-            ))
-        };
         match self.conversation_store.get_message(p.enterprise_id, conversation, id).await? {
             Some(row) if row.sender_id == p.user_id && row.removed.is_none() => {
                 self.membership(p, conversation).await?;
@@ -630,7 +628,7 @@ impl Messaging {
                         .ok_or(Error::NotFound("message"))?,
                 ))
             }
-            Some(_) => Err(taken()),
+            Some(_) => Err(id_taken()),
             None => Ok(None),
         }
     }
@@ -681,11 +679,7 @@ impl Messaging {
                 store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
                 // The only other unique key a new message can meet is its id, which only a
                 // client-chosen id can repeat.
-                store::Error::Conflict(_) if client_id.is_some() => Error::Conflict(FieldError::new(
-                    "id",
-                    Rule::InvalidValue,
-                    "is already used by another message; choose a new id",
-                )),
+                store::Error::Conflict(_) if client_id.is_some() => id_taken(),
                 e => not_found(e),
             })?;
         self.announce(p, &key, members, &stored).await
