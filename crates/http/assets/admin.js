@@ -176,8 +176,8 @@ import { delays } from "/assets/guard.js";
     const events = await conclave.api("GET", base + "/audit?limit=50" + filter);
     const names = new Map(users.map((u) => ["user:" + u.id, u.name]));
     document.querySelector("#audit tbody").replaceChildren(...events.map((ev) => h("tr", {},
-      h("td", {}, conclave.when(ev.at)), h("td", {}, names.get(ev.actor) || ev.actor), h("td", {}, ev.action), h("td", {}, ev.outcome), h("td", { class: "mono" }, ev.target || ""),
-      h("td", { class: "mono", title: ev.user_agent || "" }, ev.ip || ""))));
+      h("td", {}, conclave.when(ev.at)), h("td", {}, names.get(ev.actor) || ev.actor), h("td", {}, ev.action), h("td", {}, ev.outcome),
+      h("td", { class: "mono", title: ev.user_agent || "" }, ev.ip || ""), h("td", { class: "mono" }, ev.target || ""))));
   }
 
   async function act(fn) {
