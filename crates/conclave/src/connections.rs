@@ -201,6 +201,10 @@ const OPENING_BYTES: usize = 24;
 /// How long a write may wait for a client that stopped reading before the connection closes.
 const WRITE_STALL: Duration = Duration::from_secs(60);
 
+/// A write at least this large is an answer going out, not a ping (a PING frame is 17 bytes,
+/// under 64 once sealed in a TLS record).
+const BUSY_WRITE_BYTES: usize = 128;
+
 /// The HTTP/2 connection preface's first bytes.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
@@ -283,6 +287,15 @@ impl<T> Counted<T> {
         self.idle.as_mut().is_some_and(|(_, sleep)| sleep.as_mut().poll(cx).is_ready())
     }
 
+    /// An answer still being written out (a slow client taking a large download after its body
+    /// has been handed over) keeps an HTTP/2 connection busy; the server's own pings (a few dozen
+    /// bytes) do not.
+    fn note_written(&self, outcome: &Poll<io::Result<usize>>) {
+        if matches!(outcome, Poll::Ready(Ok(n)) if *n >= BUSY_WRITE_BYTES) {
+            self.activity.changes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     /// Passes a write's outcome through, timing how long it has been waiting on the client.
     fn watch_write<R>(&mut self, cx: &mut Context<'_>, outcome: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         match outcome {
@@ -305,6 +318,7 @@ impl<T> Counted<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let outcome = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note_written(&outcome);
         self.watch_write(cx, outcome)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -320,6 +334,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let outcome = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note_written(&outcome);
         self.watch_write(cx, outcome)
     }
     fn is_write_vectored(&self) -> bool {

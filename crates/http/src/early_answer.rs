@@ -27,6 +27,15 @@ use std::time::Duration;
 pub const DRAIN_BYTES: u64 = 1024 * 1024;
 /// And for at most this long.
 pub const DRAIN_TIME: Duration = Duration::from_secs(5);
+/// At most this many bodies are drained at once, across all connections: past it an early answer
+/// ends its stream with a reset as before, so strangers cannot make the server read for them at
+/// will.
+pub const MAX_DRAINS: usize = 32;
+
+fn drains() -> &'static tokio::sync::Semaphore {
+    static DRAINS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    DRAINS.get_or_init(|| tokio::sync::Semaphore::new(MAX_DRAINS))
+}
 
 /// The request body, shared with the middleware so that what the handler left unread can still
 /// be read after it answered.
@@ -66,7 +75,9 @@ pub async fn finish_http2_body(req: Request, next: Next) -> Response {
     let rest = slot.lock().expect("request body lock").take();
     if let Some(rest) = rest.filter(|b| !b.is_end_stream()) {
         if declared.is_none_or(|n| n <= DRAIN_BYTES) {
-            drain(rest).await;
+            if let Ok(_permit) = drains().try_acquire() {
+                drain(rest).await;
+            }
         }
     }
     response

@@ -28,6 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportRequest {
+    /// One line of at most 200 characters; with `encrypted`, optional and up to 800 bytes.
     #[schema(max_length = 800)]
     pub title: String,
     #[schema(max_length = 65536)]

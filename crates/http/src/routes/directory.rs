@@ -319,6 +319,9 @@ pub async fn list_audit(
     uri: Uri,
 ) -> Result<Json<Vec<AuditEventView>>, Problem> {
     let query: AuditQuery = crate::extract::parse_query(&uri)?;
+    if query.before.is_some_and(|b| b < 0) {
+        return Err(Problem::invalid("before", Rule::InvalidValue, "must be a sequence number (0 or more)"));
+    }
     let events = state
         .services
         .compliance

@@ -246,6 +246,11 @@ pub async fn list_messages(
 ) -> Result<Json<Vec<MessageView>>, Problem> {
     let q: MessagesQuery = parse_query(&uri)?;
     let id = conversation(&cid)?;
+    for (field, cursor) in [("before", q.before), ("after", q.after)] {
+        if cursor.is_some_and(|c| c < 0) {
+            return Err(Problem::invalid(field, Rule::InvalidValue, "must be a sequence number (0 or more)"));
+        }
+    }
     Ok(Json(
         state.services.messaging.list_messages(&auth.principal, id, q.before, q.after, q.limit.unwrap_or(50)).await?,
     ))

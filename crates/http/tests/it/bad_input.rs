@@ -163,6 +163,11 @@ async fn documented_limits_are_enforced_by_field() {
         json!(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "monday"]);
     assert_eq!(field_of(put(eight).send(&app).await), "working_days");
 
+    let audit = format!("/api/v1/enterprises/{e}/audit?before=-1");
+    assert_eq!(field_of(req(Method::GET, &audit).bearer(&token).send(&app).await), "before");
+    let audit = format!("/api/v1/enterprises/{e}/audit?ip={}", "1".repeat(46));
+    assert_eq!(field_of(req(Method::GET, &audit).bearer(&token).send(&app).await), "ip");
+
     // A finder's credential longer than any issued is not found (the same answer as a wrong one).
     let status = req(Method::POST, "/api/v1/security/reports/status")
         .json(&json!({ "receipt_code": "A".repeat(65) }))

@@ -154,7 +154,7 @@ impl Compliance {
         if !(1..=500).contains(&limit) {
             return Err(Error::Invalid(FieldError::new("limit", Rule::InvalidValue, "must be 1 to 500")));
         }
-        let store_filter = self.store_filter(filter)?;
+        let store_filter = self.store_filter(enterprise, filter)?;
         let events =
             self.audit_store.enterprise_audit(enterprise, &store_filter, before.unwrap_or(i64::MAX), limit).await?;
         let mut views = Vec::with_capacity(events.len());
@@ -168,13 +168,24 @@ impl Compliance {
         Ok(views)
     }
 
-    fn store_filter(&self, filter: &AuditReportFilter) -> Result<store::AuditFilter> {
+    fn store_filter(&self, enterprise: EnterpriseId, filter: &AuditReportFilter) -> Result<store::AuditFilter> {
         let invalid = |field, message| Error::Invalid(FieldError::new(field, Rule::InvalidValue, message));
+        // Longer than any address or network (as the API document says), trimmed or not.
+        if filter.ip.as_ref().is_some_and(|ip| ip.len() > 45) {
+            return Err(invalid("ip", "must be an IPv4 or IPv6 address"));
+        }
+        if filter.network.as_ref().is_some_and(|n| n.len() > 49) {
+            return Err(invalid("network", "must be an IPv4 /24 or an IPv6 /64 network, such as 203.0.113.0/24"));
+        }
+        let enterprise = Some(enterprise);
         match (&filter.ip, &filter.network) {
             (Some(_), Some(_)) => Err(invalid("network", "give an address or a network, not both")),
             (Some(ip), None) => {
                 let ip: IpAddr = ip.trim().parse().map_err(|_| invalid("ip", "must be an IPv4 or IPv6 address"))?;
-                Ok(store::AuditFilter { ip_index: Some(self.core.keys.audit_ip_index(ip)), network_index: None })
+                Ok(store::AuditFilter {
+                    ip_index: Some(self.core.keys.audit_ip_index(enterprise, ip)),
+                    network_index: None,
+                })
             }
             (None, Some(network)) => {
                 let network = parse_network(network).ok_or_else(|| {
@@ -182,7 +193,7 @@ impl Compliance {
                 })?;
                 Ok(store::AuditFilter {
                     ip_index: None,
-                    network_index: Some(self.core.keys.audit_network_index(&network)),
+                    network_index: Some(self.core.keys.audit_network_index(enterprise, &network)),
                 })
             }
             (None, None) => Ok(store::AuditFilter::default()),

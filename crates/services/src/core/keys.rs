@@ -100,9 +100,14 @@ impl Keys {
         for row in store.list_keys().await? {
             if row.enterprise_id.is_some() {
                 let id = row.id.clone();
-                let key =
-                    ring.unwrap(&WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped }, &id)?;
-                cache.insert(id, Arc::new(key));
+                match ring.unwrap(&WrappedKey { master_key_id: row.master_key_id, ciphertext: row.wrapped }, &id) {
+                    Ok(key) => {
+                        cache.insert(id, Arc::new(key));
+                    }
+                    // Only that enterprise is affected (its first use reports the error); its
+                    // audit origins are sealed under the installation's key meanwhile.
+                    Err(e) => tracing::warn!(key = %id, error = %e, "could not unwrap an enterprise key at start"),
+                }
             }
         }
         let keys = Keys {
@@ -123,14 +128,15 @@ impl Keys {
         Ok(keys)
     }
 
-    /// The blind index an audit report filters by for one address (normalised first).
-    pub(crate) fn audit_ip_index(&self, ip: std::net::IpAddr) -> Vec<u8> {
-        self.blind.compute("audit-ip", &ip.to_canonical().to_string())
+    /// The blind index an audit report of `enterprise` filters by for one address.
+    pub(crate) fn audit_ip_index(&self, enterprise: Option<EnterpriseId>, ip: std::net::IpAddr) -> Vec<u8> {
+        audit_ip_index(&self.blind, enterprise, ip)
     }
 
-    /// The blind index an audit report filters by for one network (see [`network_of`]).
-    pub(crate) fn audit_network_index(&self, network: &str) -> Vec<u8> {
-        self.blind.compute("audit-network", network)
+    /// The blind index an audit report of `enterprise` filters by for one network (see
+    /// [`network_of`]).
+    pub(crate) fn audit_network_index(&self, enterprise: Option<EnterpriseId>, network: &str) -> Vec<u8> {
+        audit_network_index(&self.blind, enterprise, network)
     }
 
     /// Opens an audit event's sealed origin with the key it names.
@@ -312,6 +318,20 @@ pub(crate) fn network_of(ip: std::net::IpAddr) -> String {
     }
 }
 
+/// The indexes name the enterprise too, so the same address is a different value in each
+/// enterprise's log: someone with the database cannot follow an address across tenants.
+fn audit_ip_index(blind: &BlindIndexKey, enterprise: Option<EnterpriseId>, ip: std::net::IpAddr) -> Vec<u8> {
+    blind.compute("audit-ip", &format!("{}\0{}", tenant(enterprise), ip.to_canonical()))
+}
+
+fn audit_network_index(blind: &BlindIndexKey, enterprise: Option<EnterpriseId>, network: &str) -> Vec<u8> {
+    blind.compute("audit-network", &format!("{}\0{network}", tenant(enterprise)))
+}
+
+fn tenant(enterprise: Option<EnterpriseId>) -> String {
+    enterprise.map_or_else(|| "installation".to_owned(), |e| e.to_string())
+}
+
 /// Seals audit origins for the store (see [`store::AuditSealer`]): under the enterprise's key when
 /// this node holds it, else under the installation's audit-origin key; the key used is recorded.
 struct OriginSealer {
@@ -340,8 +360,8 @@ impl store::AuditSealer for OriginSealer {
             key_id,
             ip_ct: origin.ip.as_deref().map(|ip| key.seal_str(ip, audit_aad(&row, "ip"))),
             user_agent_ct: origin.user_agent.as_deref().map(|ua| key.seal_str(ua, audit_aad(&row, "user_agent"))),
-            ip_index: parsed.map(|ip| self.blind.compute("audit-ip", &ip.to_canonical().to_string())),
-            network_index: parsed.map(|ip| self.blind.compute("audit-network", &network_of(ip))),
+            ip_index: parsed.map(|ip| audit_ip_index(&self.blind, enterprise, ip)),
+            network_index: parsed.map(|ip| audit_network_index(&self.blind, enterprise, &network_of(ip))),
         }
     }
 }

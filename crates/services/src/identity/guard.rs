@@ -73,6 +73,10 @@ impl Sessions {
         if password.is_empty() {
             return Err(Error::Invalid(FieldError::new("password", Rule::Required, "enter your password")));
         }
+        // An over-long code is refused before the password is checked, as at sign-in.
+        if let Some(code) = code {
+            domain::validate::code_length("code", code.trim()).map_err(Error::Invalid)?;
+        }
         // A locked account is not checked at all, as at sign-in: guessing stops there too.
         let now = Millis::now();
         if let Some(until) =
@@ -91,9 +95,6 @@ impl Sessions {
         let state = self.sign_in_store.sign_in_state(p.enterprise_id, p.user_id).await?;
         let mut method = "password";
         if let Some(secret) = &state.totp_secret_ct {
-            if let Some(code) = code {
-                domain::validate::code_length("code", code.trim()).map_err(Error::Invalid)?;
-            }
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
                 self.audit_store.append_audit(&audit(Outcome::Failure, "password", Some("code-required"))).await?;
                 return Err(Error::Invalid(FieldError::new(

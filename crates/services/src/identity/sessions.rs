@@ -549,7 +549,7 @@ impl Sessions {
         let resolved = self.resolve(token).await?;
         match resolved.lock {
             LockState::Locked => {
-                self.record_idle_lock(&resolved).await?;
+                self.record_idle_lock(&resolved).await;
                 Err(Error::PinRequired { pin_set: true })
             }
             LockState::PinMissing => Err(Error::PinRequired { pin_set: false }),
@@ -563,9 +563,9 @@ impl Sessions {
     /// The first request a session refuses because it sat idle past its PIN delay records the
     /// lock on the session and in the audit log, once; later refusals under the same lock add
     /// nothing (a locked page's background requests would otherwise flood the log).
-    async fn record_idle_lock(&self, resolved: &Resolved) -> Result<()> {
+    async fn record_idle_lock(&self, resolved: &Resolved) {
         if resolved.lock_recorded {
-            return Ok(());
+            return;
         }
         let p = &resolved.principal;
         let audit = AuditDraft {
@@ -579,8 +579,9 @@ impl Sessions {
             )
         };
         match self.session_store.lock_session(p.session_id, Millis::now(), &audit).await {
-            Ok(_) | Err(store::Error::NotFound) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(_) | Err(store::Error::NotFound) => {}
+            // The refusal stands either way; the next refused request tries to record it again.
+            Err(e) => tracing::warn!(error = %e, "could not record an idle PIN lock"),
         }
     }
 
@@ -593,8 +594,10 @@ impl Sessions {
         input_at: Option<Millis>,
     ) -> Result<(Principal, LockState)> {
         let resolved = self.resolve(token).await?;
-        if let LockState::Open { locks_at } = resolved.lock {
-            self.note_activity(&resolved, locks_at, input_at).await?;
+        match resolved.lock {
+            LockState::Open { locks_at } => self.note_activity(&resolved, locks_at, input_at).await?,
+            LockState::Locked => self.record_idle_lock(&resolved).await,
+            LockState::PinMissing => {}
         }
         Ok((resolved.principal, resolved.lock))
     }

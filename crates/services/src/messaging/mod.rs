@@ -37,6 +37,12 @@ pub struct Messaging {
     policies: Arc<MessagePolicies>,
 }
 
+/// Whether a store conflict is the message id's uniqueness (SQLite names the column, PostgreSQL
+/// the primary key), not some other constraint met at the same time.
+fn is_message_id_conflict(constraint: &str) -> bool {
+    constraint.contains("messages.id") || constraint == "messages_pkey"
+}
+
 /// A client-chosen message id that another message has already.
 fn id_taken() -> Error {
     Error::Conflict(FieldError::new("id", Rule::InvalidValue, "is already used by another message; choose a new id"))
@@ -618,9 +624,10 @@ impl Messaging {
         conversation: ConversationId,
         id: MessageId,
     ) -> Result<Option<MessageView>> {
+        // Members only learn anything about the conversation's messages.
+        self.membership(p, conversation).await?;
         match self.conversation_store.get_message(p.enterprise_id, conversation, id).await? {
             Some(row) if row.sender_id == p.user_id && row.removed.is_none() => {
-                self.membership(p, conversation).await?;
                 let key = self.core.keys.enterprise_key(p.enterprise_id).await?;
                 let view = open_message(&key, &row)?;
                 Ok(Some(
@@ -679,7 +686,7 @@ impl Messaging {
                 store::Error::Conflict(c) if c == "messages.thread_root_id" => bad_root(),
                 // The only other unique key a new message can meet is its id, which only a
                 // client-chosen id can repeat.
-                store::Error::Conflict(_) if client_id.is_some() => id_taken(),
+                store::Error::Conflict(c) if client_id.is_some() && is_message_id_conflict(&c) => id_taken(),
                 e => not_found(e),
             })?;
         self.announce(p, &key, members, &stored).await

@@ -181,6 +181,16 @@ async fn audit_origins_are_sealed_at_rest_and_still_found_by_address_or_network(
             other => panic!("{ip:?} {network:?}: {other:?}"),
         }
     }
+    // The same address is a different index in another enterprise's log.
+    let f = w.enterprise("F").await;
+    w.user(f, "admin@f.example", Role::EnterpriseAdmin).await;
+    w.services.sessions.sign_in(&from("198.51.100.23"), "admin@f.example", PASSWORD).await.unwrap();
+    let index_in = |events: Vec<domain::audit::AuditEvent>| {
+        events.into_iter().filter_map(|ev| ev.sealed_origin.and_then(|o| o.ip_index)).next().expect("an indexed event")
+    };
+    let in_e = index_in(w.store.enterprise_audit(e, &Default::default(), one[0].seq + 1, 1).await.unwrap());
+    let in_f = index_in(w.store.enterprise_audit(f, &Default::default(), i64::MAX, 1).await.unwrap());
+    assert_ne!(in_e, in_f, "one address, two tenants, two indexes");
     // Nothing of the address or the agent is in the database files, and the chain verifies
     // from the stored bytes alone.
     let mut bytes = Vec::new();

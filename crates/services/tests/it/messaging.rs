@@ -351,6 +351,9 @@ async fn a_send_repeated_with_its_id_is_stored_once_and_an_id_cannot_be_taken_ov
     // Someone else, or another conversation, cannot reuse the id.
     let taken = m.post_once(&pb, ab, "mine now", None, None, Some(id)).await.unwrap_err();
     assert!(matches!(taken, Error::Conflict(ref f) if f.field == "id"), "{taken:?}");
+    let pc = w.principal("c@e.example").await;
+    let outsider = m.post_once(&pc, ab, "probe", None, None, Some(id)).await.unwrap_err();
+    assert!(matches!(outsider, Error::NotFound(_)), "a non-member learns nothing of the id: {outsider:?}");
     let elsewhere = m.post_once(&a, ac, "moved", None, None, Some(id)).await.unwrap_err();
     assert!(matches!(elsewhere, Error::Conflict(ref f) if f.field == "id"), "{elsewhere:?}");
     assert_eq!(m.list_messages(&a, ab, None, None, 50).await.unwrap().len(), history.len());
