@@ -918,9 +918,13 @@ impl store::ConversationStore for SqlStore {
             return Ok(Vec::new());
         }
         let sql = format!(
+            // The enterprise is checked per row (EXISTS), not as `conversation_id IN (...)`: with
+            // that, SQLite walked every message of the conversation by its conversation index
+            // instead of looking the listed ids up (34 ms at 60,000 messages, growing with them;
+            // a search's 100 hits paid it every time).
             "SELECT p.id, (SELECT COUNT(*) FROM messages c WHERE c.forward_root = p.id OR c.forwarded_from = p.id) AS n \
              FROM messages p WHERE p.id IN ({}) \
-             AND p.conversation_id IN (SELECT id FROM conversations WHERE enterprise_id = $1)",
+             AND EXISTS (SELECT 1 FROM conversations cv WHERE cv.id = p.conversation_id AND cv.enterprise_id = $1)",
             crate::placeholders(2, messages.len())
         );
         let statement = bind_ids(query(&sql).bind(enterprise.to_string()), messages);
