@@ -98,6 +98,18 @@ struct Sent {
     body: String,
 }
 
+impl Sent {
+    /// Sender `name`'s next message, with a fresh id.
+    fn next(name: usize, i: &mut usize) -> Sent {
+        *i += 1;
+        Sent { id: uuid::Uuid::new_v4().to_string(), body: format!("crash-test {name}-{}", *i - 1) }
+    }
+
+    fn request(&self) -> Value {
+        json!({ "id": self.id, "body": self.body })
+    }
+}
+
 #[derive(Default)]
 struct SenderLog {
     acknowledged_before_kill: usize,
@@ -140,35 +152,31 @@ async fn sender(
     let mut i = 0usize;
     // Before the kill: send until a send gets no answer.
     let cut_off = loop {
-        let sent = Sent { id: uuid::Uuid::new_v4().to_string(), body: format!("crash-test {name}-{i}") };
-        i += 1;
-        match http.try_call("POST", &path, Some(&token), Some(&json!({ "id": sent.id, "body": sent.body }))).await {
+        let sent = Sent::next(name, &mut i);
+        match http.try_call("POST", &path, Some(&token), Some(&sent.request())).await {
             Ok((201, _)) => {
                 log.acknowledged_before_kill += 1;
                 log.acknowledged.push(sent);
             }
             Ok((status, body)) => panic!("send {} answered {status}: {body}", sent.body),
-            Err(_) => break sent,
+            Err(_) => break Some(sent),
         }
         if killed.load(Ordering::SeqCst) {
-            // The kill came between sends: nothing is in doubt, but the next send would fail.
-            break Sent { id: String::new(), body: String::new() };
+            // The kill came between sends: nothing is in doubt.
+            break None;
         }
     };
     let mut http = reconnect(&target, &back).await;
-    if !cut_off.id.is_empty() {
+    if let Some(cut_off) = cut_off {
         log.in_doubt += 1;
-        let (status, body) =
-            http.call("POST", &path, Some(&token), Some(&json!({ "id": cut_off.id, "body": cut_off.body }))).await;
+        let (status, body) = http.call("POST", &path, Some(&token), Some(&cut_off.request())).await;
         assert!(status == 200 || status == 201, "repeating {} answered {status}: {body}", cut_off.body);
         log.in_doubt_already_stored += usize::from(status == 200);
         log.acknowledged.push(cut_off);
     }
     for _ in 0..after {
-        let sent = Sent { id: uuid::Uuid::new_v4().to_string(), body: format!("crash-test {name}-{i}") };
-        i += 1;
-        let (status, body) =
-            http.call("POST", &path, Some(&token), Some(&json!({ "id": sent.id, "body": sent.body }))).await;
+        let sent = Sent::next(name, &mut i);
+        let (status, body) = http.call("POST", &path, Some(&token), Some(&sent.request())).await;
         assert_eq!(status, 201, "send after the restart: {body}");
         log.acknowledged.push(sent);
     }
@@ -176,7 +184,7 @@ async fn sender(
 }
 
 /// Uploads files (1 MiB and more, so a kill is likely to fall inside one) until the server dies.
-async fn uploader(target: Target, token: String, conversation: String, killed: Arc<AtomicBool>) -> Vec<(String, i64)> {
+async fn uploader(target: Target, token: String, conversation: String, killed: Arc<AtomicBool>) -> Vec<String> {
     let mut acknowledged = Vec::new();
     let mut http = Http::open(&target).await;
     for i in 0.. {
@@ -187,7 +195,7 @@ async fn uploader(target: Target, token: String, conversation: String, killed: A
         let bytes: Vec<u8> = (0..size).map(|b| (b * 31 + i) as u8).collect();
         let path = format!("/api/v1/conversations/{conversation}/attachments?name=crash-{i}.bin");
         match http.try_request("POST", &path, Some(&token), "application/octet-stream", &bytes).await {
-            Ok((201, view)) => acknowledged.push((view["attachment"]["id"].as_str().unwrap().to_owned(), size as i64)),
+            Ok((201, view)) => acknowledged.push(view["attachment"]["id"].as_str().unwrap().to_owned()),
             Ok((status, body)) => panic!("upload answered {status}: {body}"),
             Err(_) => break,
         }
@@ -303,7 +311,7 @@ pub async fn run(conclave: &Path, run: &CrashRun) -> CrashReport {
     let duplicated = by_id.values().filter(|n| **n > 1).count() + by_body.values().filter(|n| **n > 1).count();
     let present = acknowledged.iter().filter(|s| by_id.contains_key(&s.id) && by_body.contains_key(&s.body)).count();
 
-    let acknowledged_files: HashSet<&str> = files.iter().map(|(id, _)| id.as_str()).collect();
+    let acknowledged_files: HashSet<&str> = files.iter().map(String::as_str).collect();
     let mut files_whole = 0;
     let mut files_broken = 0;
     for m in stored.iter().filter(|m| m["attachment"].is_object()) {

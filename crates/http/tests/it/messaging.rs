@@ -155,6 +155,12 @@ async fn bad_messages_conversations_and_cursors_are_precise_and_write_nothing() 
     req(Method::GET, &format!("{path}?before=abc")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
     req(Method::GET, &format!("{path}?before=3&after=1")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
     req(Method::GET, &format!("{path}?cursor=1")).bearer(&p.a).send(&p.app).await.problem(422, "invalid-field");
+    let r = req(Method::GET, &format!("{path}?after=-1")).bearer(&p.a).send(&p.app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "after");
+    // A client-chosen id must be a UUID.
+    let bad_id = json!({ "body": "hello", "id": "not-a-uuid" });
+    let r = req(Method::POST, &path).bearer(&p.a).json(&bad_id).send(&p.app).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "id");
     let direct = "/api/v1/conversations/direct";
     let me = req(Method::GET, "/api/v1/me").bearer(&p.a).send(&p.app).await.json();
     let r = req(Method::POST, direct).bearer(&p.a).json(&json!({ "user_id": me["user"]["id"] })).send(&p.app).await;
@@ -663,4 +669,20 @@ async fn page_sizes_out_of_range_are_refused_by_name_not_quietly_changed() {
     for limit in ["1", "200"] {
         assert_eq!(req(Method::GET, &path(limit)).bearer(&p.a).send(&p.app).await.status, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn a_send_repeated_with_its_id_answers_200_with_the_stored_message_and_a_taken_id_409() {
+    let p = pair().await;
+    let path = format!("/api/v1/conversations/{}/messages", p.conversation);
+    let id = domain::MessageId::new().to_string();
+    let once = json!({ "body": "only once", "id": id });
+    assert_eq!(req(Method::POST, &path).bearer(&p.a).json(&once).send(&p.app).await.status, 201);
+    let again = req(Method::POST, &path).bearer(&p.a).json(&once).send(&p.app).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["id"], id.as_str());
+    let taken = req(Method::POST, &path).bearer(&p.b).json(&json!({ "body": "mine", "id": id })).send(&p.app).await;
+    assert_eq!(taken.problem(409, "conflict")["field"], "id");
+    let history = req(Method::GET, &path).bearer(&p.a).send(&p.app).await.json();
+    assert_eq!(history.as_array().unwrap().len(), 1, "stored once: {history}");
 }
