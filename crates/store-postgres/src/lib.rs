@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed audit origin",
         sql: include_str!("../migrations/0022_sealed_audit_origin.sql"),
     },
+    Migration {
+        version: 23,
+        name: "search words by time",
+        sql: include_str!("../migrations/0023_search_words_by_time.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations (an arbitrary constant, unique within Conclave).

@@ -594,8 +594,10 @@ impl store::ConversationStore for SqlStore {
             return Ok(Vec::new());
         }
         // The walk starts from the rarest word (counted up to a bound, so a common word costs
-        // little to count): its postings are read newest first through (token, created_at) and
-        // each is checked for the other words and the filters, until `limit` are found.
+        // little to count): its postings are read newest first through the key
+        // (token, created_at, message_id) and each is checked for the other words (one probe of
+        // the same key: a message's words all carry its time) and the filters, until `limit` are
+        // found.
         let mut counted = Vec::with_capacity(words.len());
         for word in words {
             let n: i64 =
@@ -615,7 +617,8 @@ impl store::ConversationStore for SqlStore {
         let mut conditions = String::new();
         for _ in &counted[1..] {
             conditions.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM message_words o WHERE o.message_id = w.message_id AND o.token = {})",
+                " AND EXISTS (SELECT 1 FROM message_words o \
+                 WHERE o.token = {} AND o.created_at = w.created_at AND o.message_id = w.message_id)",
                 next()
             ));
         }

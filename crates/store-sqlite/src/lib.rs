@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed audit origin",
         sql: include_str!("../migrations/0022_sealed_audit_origin.sql"),
     },
+    Migration {
+        version: 23,
+        name: "search words by time",
+        sql: include_str!("../migrations/0023_search_words_by_time.sql"),
+    },
 ];
 
 /// The SQLite backend: one writer connection and a few read-only readers over one file.
@@ -104,7 +109,11 @@ impl Sqlite {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // Statement journals and sorts stay in memory: as files they would put copies of
+            // database pages (ciphertext, search tokens) in /var/tmp, outside the data directory,
+            // and cost a file created and unlinked for most writes.
+            .pragma("temp_store", "MEMORY");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())

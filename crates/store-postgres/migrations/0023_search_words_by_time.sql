@@ -1,0 +1,8 @@
+-- #15: fewer structures written per word. A message's tokens went into the table, its
+-- (token, message_id) key and its (token, created_at) index. One key of
+-- (token, created_at, message_id) serves both the newest-first walk a search makes and the check
+-- that a message holds another word (a message's words all carry its time), and still refuses a
+-- word stored twice for one message.
+ALTER TABLE message_words DROP CONSTRAINT message_words_pkey;
+DROP INDEX message_words_newest;
+ALTER TABLE message_words ADD PRIMARY KEY (token, created_at, message_id);
