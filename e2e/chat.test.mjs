@@ -1,23 +1,20 @@
 // Two people in two browsers: messages, edits, deletes and read receipts arrive live.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { newPage, signIn, startWith, finish } from "./harness.mjs";
 
 let conclave;
 let browser;
 
 before(async () => {
-  conclave = await Conclave.start();
-  conclave.createUser("ada@chat.example", "Ada Lovelace", "member");
-  conclave.createUser("bob@chat.example", "Bob Babbage", "member");
-  conclave.createUser("cy@chat.example", "Cy Clerk", "member");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["ada@chat.example", "Ada Lovelace", "member"],
+    ["bob@chat.example", "Bob Babbage", "member"],
+    ["cy@chat.example", "Cy Clerk", "member"],
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 test("a direct conversation goes live in both browsers, with receipts, edits and deletes", async () => {
   const ada = await newPage(browser);

@@ -5,21 +5,18 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { newPage, signIn, startWith, finish } from "./harness.mjs";
 
 let conclave;
 let browser;
 
 before(async () => {
-  conclave = await Conclave.start();
-  conclave.createUser("sec@desk.example", "Sam Security", "security");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["sec@desk.example", "Sam Security", "security"],
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 test("an anonymous finder reports without JavaScript, keeps the receipt, and talks with the team", async () => {
   // The team publishes a key first, from the desk console.

@@ -2,25 +2,19 @@
 // what it holds of Conclave at once and shows sign-in; the console shows the acknowledgement.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { newPage, signIn, startWith, finish, SCREENSHOTS as OUT } from "./harness.mjs";
 
-const OUT = new URL("./screenshots/", import.meta.url).pathname;
 let conclave;
 let browser;
 
 before(async () => {
-  mkdirSync(OUT, { recursive: true });
-  conclave = await Conclave.start();
-  conclave.createUser("root@dev.example", "Rhea Root", "enterprise-admin");
-  conclave.createUser("bob@dev.example", "Bob Babbage", "member");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["root@dev.example", "Rhea Root", "enterprise-admin"],
+    ["bob@dev.example", "Bob Babbage", "member"],
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 test("an admin signs a device out; the page erases its storage within a second and the console shows it", async () => {
   const bob = await newPage(browser);

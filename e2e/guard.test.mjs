@@ -3,25 +3,19 @@
 // lock screen replaces the page, and the PIN brings it back.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { Conclave, launchBrowser, newPage, signIn, PASSWORD } from "./harness.mjs";
+import { newPage, signIn, PASSWORD, startWith, finish, SCREENSHOTS as OUT } from "./harness.mjs";
 
-const OUT = new URL("./screenshots/", import.meta.url).pathname;
 let conclave;
 let browser;
 
 before(async () => {
-  mkdirSync(OUT, { recursive: true });
-  conclave = await Conclave.start();
-  conclave.createUser("root@dev.example", "Rhea Root", "enterprise-admin");
-  conclave.createUser("bob@dev.example", "Bob Babbage", "member");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["root@dev.example", "Rhea Root", "enterprise-admin"],
+    ["bob@dev.example", "Bob Babbage", "member"],
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 test("a lapsed admin session asks for the password and the change goes through with what was typed", async () => {
   const { page } = await newPage(browser);

@@ -1,6 +1,6 @@
 // Starts a real `conclave serve` on a fresh data directory and drives Debian's Chromium.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -11,7 +11,10 @@ export const PASSWORD = "correct horse battery";
 const BIN = process.env.CONCLAVE_BIN;
 if (!BIN) throw new Error("set CONCLAVE_BIN to the conclave binary");
 
-function freePort() {
+/// Where browser tests write their screenshots, for a reviewer to look at.
+export const SCREENSHOTS = new URL("./screenshots/", import.meta.url).pathname;
+
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
@@ -113,4 +116,18 @@ export async function signIn(page, url, email, password = PASSWORD) {
   if (new URL(page.url()).pathname === "/signin" && password === PASSWORD) {
     throw new Error(`${email} could not sign in: ${await page.locator("[role=alert]").first().textContent()}`);
   }
+}
+
+/// How a browser test file begins: a server holding `people` (each [email, name, roles]) and a
+/// browser. `finish` stops both when the file's tests are done.
+export async function startWith(people) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const conclave = await Conclave.start();
+  for (const [email, name, roles] of people) conclave.createUser(email, name, roles);
+  return { conclave, browser: await launchBrowser() };
+}
+
+export async function finish(conclave, browser) {
+  await browser?.close();
+  await conclave?.stop();
 }

@@ -3,28 +3,22 @@
 // every copy vanish live in every browser and stay gone after a reload.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { newPage, signIn, startWith, finish, SCREENSHOTS as OUT } from "./harness.mjs";
 
-const OUT = new URL("./screenshots/", import.meta.url).pathname;
 let conclave;
 let browser;
 
 before(async () => {
-  mkdirSync(OUT, { recursive: true });
-  conclave = await Conclave.start();
-  conclave.createUser("root@mc.example", "Rhea Root", "enterprise-admin");
-  conclave.createUser("ada@mc.example", "Ada Lovelace", "member");
-  conclave.createUser("bob@mc.example", "Bob Babbage", "member");
-  conclave.createUser("cy@mc.example", "Cy Clerk", "member");
-  conclave.createUser("dan@mc.example", "Dan Dee", "member");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["root@mc.example", "Rhea Root", "enterprise-admin"],
+    ["ada@mc.example", "Ada Lovelace", "member"],
+    ["bob@mc.example", "Bob Babbage", "member"],
+    ["cy@mc.example", "Cy Clerk", "member"],
+    ["dan@mc.example", "Dan Dee", "member"],
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 async function person(email) {
   const p = await newPage(browser);

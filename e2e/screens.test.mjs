@@ -3,21 +3,18 @@
 // would show: nothing wider than the screen, one top-level heading, no control without a name.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { newPage, signIn, startWith, finish, SCREENSHOTS as OUT } from "./harness.mjs";
 
-const OUT = new URL("./screenshots/", import.meta.url).pathname;
 const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
 let conclave;
 let browser;
 
 before(async () => {
-  mkdirSync(OUT, { recursive: true });
-  conclave = await Conclave.start();
-  conclave.createUser("root@screens.example", "Rosa Root", "enterprise-admin,security");
-  conclave.createUser("ada@screens.example", "Ada Lovelace", "member");
-  conclave.createUser("bob@screens.example", "Bob Babbage", "member");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["root@screens.example", "Rosa Root", "enterprise-admin,security"],
+    ["ada@screens.example", "Ada Lovelace", "member"],
+    ["bob@screens.example", "Bob Babbage", "member"],
+  ]));
   // Some history to look at: a conversation with formatting, a mention and a file.
   const { context, page } = await newPage(browser);
   await signIn(page, conclave.url, "bob@screens.example");
@@ -51,10 +48,7 @@ before(async () => {
   await context.close();
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 async function check(page, name) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -3,24 +3,17 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { Conclave, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { newPage, signIn, startWith, finish, freePort } from "./harness.mjs";
 
 let conclave;
 let browser;
 let provider;
 let providerPort;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
 before(async () => {
-  conclave = await Conclave.start();
-  conclave.createUser("admin@sso.example", "Sol Admin", "enterprise-admin");
+  ({ conclave, browser } = await startWith([
+    ["admin@sso.example", "Sol Admin", "enterprise-admin"],
+  ]));
   providerPort = await freePort();
   provider = spawn("node", [new URL("./oidc-provider.mjs", import.meta.url).pathname, "--port", String(providerPort),
     "--client-id", "conclave", "--client-secret", "browser-test-secret", "--redirect", `${conclave.url}/sso/oidc/callback`],
@@ -29,13 +22,11 @@ before(async () => {
     provider.stdout.on("data", (d) => { if (String(d).includes("ready")) resolve(); });
     provider.once("exit", (code) => reject(new Error(`the provider exited with ${code}`)));
   });
-  browser = await launchBrowser();
 });
 
 after(async () => {
-  await browser?.close();
   provider?.kill();
-  await conclave?.stop();
+  await finish(conclave, browser);
 });
 
 test("a colleague signs in through the identity provider's login page and gets an account", async () => {

@@ -2,22 +2,19 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { Conclave, PASSWORD, launchBrowser, newPage, signIn } from "./harness.mjs";
+import { PASSWORD, newPage, signIn, startWith, finish } from "./harness.mjs";
 
 let conclave;
 let browser;
 
 before(async () => {
-  conclave = await Conclave.start();
-  conclave.createUser("admin@browser.example", "Avery Admin", "enterprise-admin");
-  conclave.createUser("member@browser.example", "Morgan Member", "member");
-  browser = await launchBrowser();
+  ({ conclave, browser } = await startWith([
+    ["admin@browser.example", "Avery Admin", "enterprise-admin"],
+    ["member@browser.example", "Morgan Member", "member"],
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await conclave?.stop();
-});
+after(() => finish(conclave, browser));
 
 test("a member signs in, sees this device, and signs out", async () => {
   const { context, page } = await newPage(browser);

@@ -22,7 +22,7 @@
 //!   what evaluating message policies costs a send and a history read. Not in the default set.
 //!
 //! Usage: `cargo run --release -p bench -- [crypto] [startup] [load] [search] [control] [soak] [crash] [--conclave PATH] [--messages N]
-//! [--idle N] [--search-messages N] [--postgres URL]`.
+//! [--idle N] [--search-messages N] [--search-postgres-only] [--postgres URL]`.
 
 mod control;
 mod load;
@@ -44,6 +44,7 @@ fn main() {
     let mut idle = 10_000usize;
     let mut search_messages = 100_000usize;
     let mut postgres = None;
+    let mut search_sqlite = true;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -54,11 +55,13 @@ fn main() {
                 search_messages = it.next().and_then(|v| v.parse().ok()).expect("--search-messages needs a number")
             }
             "--postgres" => postgres = Some(it.next().expect("--postgres needs a URL").clone()),
+            // A search run on PostgreSQL alone (a million messages take a while per backend).
+            "--search-postgres-only" => search_sqlite = false,
             "crypto" | "startup" | "load" | "search" | "control" | "soak" | "crash" => scenarios.push(arg.clone()),
             "-h" | "--help" => {
                 println!(
                     "usage: conclave-bench [crypto] [startup] [load] [search] [control] [soak] [crash] [--conclave PATH] [--messages N] [--idle N] \
-                     [--search-messages N] [--postgres URL]"
+                     [--search-messages N] [--search-postgres-only] [--postgres URL]"
                 );
                 return;
             }
@@ -76,7 +79,7 @@ fn main() {
             "crypto" => crypto_bench(),
             "startup" => startup_bench(&conclave),
             "load" => load::run(&conclave, messages, idle),
-            "search" => search::run(search_messages, postgres.clone()),
+            "search" => search::run(search_messages, postgres.clone(), search_sqlite),
             "control" => control::run(),
             "soak" => load::soak(&conclave),
             "crash" => crash_bench(&conclave, postgres.clone()),

@@ -3,7 +3,7 @@
 // live updates over one WebSocket. Resume protocol: on every (re)connect the server says
 // {"type":"ready"}; we then fetch what we missed with ?after=<last seq we hold>, so a dropped or
 // cut connection loses nothing.
-import { api, start, status, confirmAction, csrfToken, h, avatar, timeElement, when } from "/assets/api.js";
+import { api, start, status, confirmAction, csrfToken, h, avatar, timeElement, when, relative } from "/assets/api.js";
 import { render, mentions, EMOJI_NAMES, emoji } from "/assets/markdown.js";
 import { connectLive } from "/assets/live.js";
 
@@ -500,6 +500,20 @@ function editor(m) {
     h("span", { class: "muted small" }, "Enter saves · Escape cancels")));
 }
 
+// Each message's row is kept and put back while nothing it shows has changed, so a redraw (a new
+// message, a receipt, the clock) leaves the other rows alone: a text selection, a focused button
+// or an edit in progress stays as it was, and a long history is not rebuilt for one line.
+const rows = new Map();             // message id -> { key, li }
+
+/// Everything a message's row is drawn from besides the message itself.
+function rowKey(m, grouped, seen) {
+  return JSON.stringify([m, grouped, seen, editing && editing.id === m.id, picking === m.id,
+    threads.get(m.id) || null, nameOf(m.sender_id), m.forwarded ? nameOf(m.forwarded.original_sender_id) : null,
+    (m.reactions || []).map((r) => r.user_ids.map(nameOf)), people.size, relative(m.created_at),
+    m.control && m.control.burns_at ? countdown(m.control.burns_at) : null,
+    m.control ? templates.find((t) => t.id === m.control.policy_id)?.name || null : null]);
+}
+
 function renderMessages(scrollToEnd) {
   const ol = $("messages");
   const atEnd = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 60;
@@ -514,8 +528,15 @@ function renderMessages(scrollToEnd) {
   let previous = null;
   for (const m of list) {
     const mine = m.sender_id === me.user.id;
-    const grouped = previous && previous.sender_id === m.sender_id && !previous.deleted &&
-      new Date(m.created_at) - new Date(previous.created_at) < GROUP_GAP_MS;
+    const grouped = Boolean(previous && previous.sender_id === m.sender_id && !previous.deleted &&
+      new Date(m.created_at) - new Date(previous.created_at) < GROUP_GAP_MS);
+    const key = rowKey(m, grouped, m.seq === lastSeenMine);
+    const kept = rows.get(m.id);
+    previous = m;
+    if (kept && kept.key === key) {
+      items.push(kept.li);
+      continue;
+    }
     const meta = h("div", { class: "meta" },
       grouped ? null : h("strong", { class: "sender" }, nameOf(m.sender_id)),
       timeElement(m.created_at),
@@ -552,10 +573,22 @@ function renderMessages(scrollToEnd) {
       dataset: { seq: String(m.seq), id: m.id },
     }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
     h("div", { class: "content" }, meta, provenance(m), messageBody(m), file, reactions, picker, threadLink(m), forwardsLink(m)), actions);
+    rows.set(m.id, { key, li });
     items.push(li);
-    previous = m;
   }
-  ol.replaceChildren(...items);
+  // Rows move only where they must: those already in place are not touched.
+  let cursor = ol.firstChild;
+  for (const li of items) {
+    if (li === cursor) cursor = cursor.nextSibling;
+    else ol.insertBefore(li, cursor);
+  }
+  while (cursor) {
+    const next = cursor.nextSibling;
+    cursor.remove();
+    cursor = next;
+  }
+  const shown = new Set(list.map((m) => m.id));
+  for (const id of rows.keys()) if (!shown.has(id)) rows.delete(id);
   if (hadFocus && hadFocus.classList.contains("edit-box")) ol.querySelector(".edit-box")?.focus();
   if (scrollToEnd || atEnd) ol.scrollTop = ol.scrollHeight;
 }

@@ -78,6 +78,15 @@ static DIALECT: Dialect = Dialect {
     // A transaction-scoped advisory lock (key 0x436f_6e63_6c00_0002) serialises audit appends
     // across every node sharing the database; it is released at commit or rollback.
     audit_chain_lock: Some("SELECT pg_advisory_xact_lock(4859223896248811522)"),
+    // A word's postings are few in the planner's average and half a million for a common word:
+    // left to itself it read them all (a bitmap scan, a hash join against every message, parallel
+    // workers) and sorted, 100-450 ms at 1,000,000 messages. Nested index probes in key order
+    // stop at the limit. `set_config(.., true)` is SET LOCAL: it ends with the transaction.
+    search_plan: Some(
+        "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
+         set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), \
+         set_config('max_parallel_workers_per_gather', '0', true)",
+    ),
 };
 
 fn db(e: sqlx::Error) -> Error {

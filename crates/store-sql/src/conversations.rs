@@ -593,77 +593,15 @@ impl store::ConversationStore for SqlStore {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        // The walk starts from the rarest word (counted up to a bound, so a common word costs
-        // little to count): its postings are read newest first through the key
-        // (token, created_at, message_id) and each is checked for the other words (one probe of
-        // the same key: a message's words all carry its time) and the filters, until `limit` are
-        // found.
-        let mut counted = Vec::with_capacity(words.len());
-        for word in words {
-            let n: i64 =
-                query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM message_words WHERE token = $1 LIMIT 5000) t")
-                    .bind(word)
-                    .fetch_one(self.reader())
-                    .await?;
-            counted.push((n, word));
+        let search = Search { enterprise, user, words, filter, limit };
+        match self.dialect().search_plan {
+            // PostgreSQL: one pool serves reads and writes; the settings end with the transaction.
+            Some(plan) => transaction!(self.writer(), |tx| {
+                query(plan).execute(&mut *tx).await?;
+                search.run(&mut *tx).await
+            }),
+            None => search.run(&mut *self.backend.acquire(crate::Side::Reader).await?).await,
         }
-        counted.sort_by_key(|(n, _)| *n);
-        // Every value is bound; only placeholders are written into the SQL.
-        let mut n = 3;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let mut conditions = String::new();
-        for _ in &counted[1..] {
-            conditions.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM message_words o \
-                 WHERE o.token = {} AND o.created_at = w.created_at AND o.message_id = w.message_id)",
-                next()
-            ));
-        }
-        if filter.conversation.is_some() {
-            conditions.push_str(&format!(" AND w.conversation_id = {}", next()));
-        }
-        if filter.sender.is_some() {
-            conditions.push_str(&format!(" AND m.sender_id = {}", next()));
-        }
-        if filter.before.is_some() {
-            conditions.push_str(&format!(" AND w.created_at < {}", next()));
-        }
-        if filter.after.is_some() {
-            conditions.push_str(&format!(" AND w.created_at > {}", next()));
-        }
-        if filter.has_file {
-            conditions.push_str(" AND m.attachment_id IS NOT NULL");
-        }
-        let limit_at = next();
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (\
-                 SELECT w.message_id FROM message_words w JOIN messages m ON m.id = w.message_id \
-                 WHERE w.token = $3 AND m.deleted_at IS NULL \
-                 AND w.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
-                     JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2)\
-                 {conditions} ORDER BY w.created_at DESC, w.message_id DESC LIMIT {limit_at}) \
-             ORDER BY created_at DESC, id DESC"
-        );
-        let mut query = query(&sql).bind(enterprise.to_string()).bind(user.to_string()).bind(counted[0].1);
-        for (_, word) in &counted[1..] {
-            query = query.bind(*word);
-        }
-        if let Some(c) = filter.conversation {
-            query = query.bind(c.to_string());
-        }
-        if let Some(s) = filter.sender {
-            query = query.bind(s.to_string());
-        }
-        if let Some(b) = filter.before {
-            query = query.bind(b.0);
-        }
-        if let Some(a) = filter.after {
-            query = query.bind(a.0);
-        }
-        query.bind(i64::from(limit)).fetch_all(self.reader()).await?.iter().map(message_row).collect()
     }
 
     async fn delete_message(
@@ -1105,5 +1043,103 @@ impl store::ConversationStore for SqlStore {
         .fetch_optional(self.writer())
         .await?;
         stored.ok_or(Error::NotFound)
+    }
+}
+
+/// One search, run on one connection (the count and the walk see the same data).
+struct Search<'a> {
+    enterprise: EnterpriseId,
+    user: UserId,
+    words: &'a [Vec<u8>],
+    filter: &'a store::SearchFilter,
+    limit: u32,
+}
+
+impl Search<'_> {
+    async fn run(&self, c: &mut (dyn crate::Connection + 'static)) -> Result<Vec<MessageRow>> {
+        // The walk starts from the rarest word (counted up to a bound, so a common word costs
+        // little to count): its postings are read newest first through the key
+        // (token, created_at, message_id), each checked for the other words (one probe of the
+        // same key: a message's words all carry its time), the person's conversations and the
+        // filters, until `limit` are found. Messages are not read during the walk: a deleted,
+        // recalled or expired message has no postings left (its words go in the same step).
+        let counts: Vec<String> = (1..=self.words.len())
+            .map(|i| format!("(SELECT COUNT(*) FROM (SELECT 1 FROM message_words WHERE token = ${i} LIMIT 5000) t{i})"))
+            .collect();
+        let count_sql = format!("SELECT {}", counts.join(", "));
+        let mut count = query(&count_sql);
+        for word in self.words {
+            count = count.bind(word);
+        }
+        let row = count.fetch_one(&mut *c).await?;
+        let mut counted = Vec::with_capacity(self.words.len());
+        for (i, word) in self.words.iter().enumerate() {
+            counted.push((row.try_get::<i64, _>(i)?, word));
+        }
+        counted.sort_by_key(|(n, _)| *n);
+        // Every value is bound; only placeholders are written into the SQL.
+        let mut n = 3;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut conditions = String::new();
+        for _ in &counted[1..] {
+            conditions.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM message_words o \
+                 WHERE o.token = {} AND o.created_at = w.created_at AND o.message_id = w.message_id)",
+                next()
+            ));
+        }
+        let filter = self.filter;
+        if filter.conversation.is_some() {
+            conditions.push_str(&format!(" AND w.conversation_id = {}", next()));
+        }
+        // Filters on the message itself are checked only for postings that hold every word.
+        let mut on_message = Vec::new();
+        if filter.sender.is_some() {
+            on_message.push(format!("m.sender_id = {}", next()));
+        }
+        if filter.has_file {
+            on_message.push("m.attachment_id IS NOT NULL".to_owned());
+        }
+        if filter.before.is_some() {
+            conditions.push_str(&format!(" AND w.created_at < {}", next()));
+        }
+        if filter.after.is_some() {
+            conditions.push_str(&format!(" AND w.created_at > {}", next()));
+        }
+        if !on_message.is_empty() {
+            conditions.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM messages m WHERE m.id = w.message_id AND {})",
+                on_message.join(" AND ")
+            ));
+        }
+        let limit_at = next();
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (\
+                 SELECT w.message_id FROM message_words w WHERE w.token = $3 \
+                 AND w.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
+                     JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2)\
+                 {conditions} ORDER BY w.created_at DESC, w.message_id DESC LIMIT {limit_at}) \
+             AND deleted_at IS NULL ORDER BY created_at DESC, id DESC"
+        );
+        let mut query = query(&sql).bind(self.enterprise.to_string()).bind(self.user.to_string()).bind(counted[0].1);
+        for (_, word) in &counted[1..] {
+            query = query.bind(*word);
+        }
+        if let Some(c) = filter.conversation {
+            query = query.bind(c.to_string());
+        }
+        if let Some(s) = filter.sender {
+            query = query.bind(s.to_string());
+        }
+        if let Some(b) = filter.before {
+            query = query.bind(b.0);
+        }
+        if let Some(a) = filter.after {
+            query = query.bind(a.0);
+        }
+        query.bind(i64::from(self.limit)).fetch_all(&mut *c).await?.iter().map(message_row).collect()
     }
 }

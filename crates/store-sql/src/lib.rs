@@ -59,6 +59,9 @@ pub struct Dialect {
     /// Run first in every transaction that appends to the audit chain, so that reading the head
     /// and linking after it cannot race with another node (`None` where one writer runs at a time).
     pub audit_chain_lock: Option<&'static str>,
+    /// Run first in a search's own transaction, where the planner must be kept to walking a
+    /// word's postings in key order and stopping at the limit (`None` where it always does).
+    pub search_plan: Option<&'static str>,
 }
 
 /// Which side of the backend a statement runs on.

@@ -81,6 +81,7 @@ static DIALECT: Dialect = Dialect {
     skip_locked: "",
     // The single writer connection serialises appends to the audit chain already.
     audit_chain_lock: None,
+    search_plan: None,
 };
 
 fn db(e: sqlx::Error) -> Error {
