@@ -168,7 +168,9 @@ async fn one_backend(backend: &str, store: Arc<dyn store::Store>, messages: usiz
     if let Some((url, schema)) = postgres {
         use sqlx::Connection as _;
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(&format!("SET search_path TO {schema}; VACUUM ANALYZE")).execute(&mut c).await.unwrap();
+        // Two statements: VACUUM refuses to run inside the transaction a statement list makes.
+        sqlx::raw_sql(&format!("SET search_path TO {schema}")).execute(&mut c).await.unwrap();
+        sqlx::raw_sql("VACUUM ANALYZE").execute(&mut c).await.unwrap();
     }
 
     let mut history = Vec::new();
