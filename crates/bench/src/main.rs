@@ -71,6 +71,10 @@ fn main() {
             }
         }
     }
+    if !search_sqlite && postgres.is_none() {
+        eprintln!("error: --search-postgres-only needs --postgres URL");
+        std::process::exit(2);
+    }
     if scenarios.is_empty() {
         scenarios = vec!["crypto".into(), "startup".into(), "load".into()];
     }
