@@ -14,7 +14,7 @@ use sqlx::{Connection as _, PgConnection, Row as _, TypeInfo as _, ValueRef as _
 use std::str::FromStr;
 use std::time::Duration;
 use store::{Error, Migration, Result};
-use store_sql::{Backend, Connection, Dialect, Kind, Side, SqlStore, Value};
+use store_sql::{Backend, Connection, Dialect, Kind, SearchPlan, Side, SqlStore, Value};
 
 /// This backend's migrations; versions pair one-to-one with the SQLite backend's.
 pub const MIGRATIONS: &[Migration] = &[
@@ -82,11 +82,15 @@ static DIALECT: Dialect = Dialect {
     // left to itself it read them all (a bitmap scan, a hash join against every message, parallel
     // workers) and sorted, 100-450 ms at 1,000,000 messages. Nested index probes in key order
     // stop at the limit. `set_config(.., true)` is SET LOCAL: it ends with the transaction.
-    search_plan: Some(
-        "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
+    // Two words about as common are intersected by a merge join of their two index-only scans,
+    // both in (created_at, message_id) order: 25,000 postings each that never meet cost 46 ms
+    // p50 probed one by one and about a sixth of that merged.
+    search_plan: Some(SearchPlan {
+        probe: "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true), \
          set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true), \
          set_config('max_parallel_workers_per_gather', '0', true)",
-    ),
+        merge: "SELECT set_config('enable_mergejoin', 'on', true)",
+    }),
 };
 
 fn db(e: sqlx::Error) -> Error {

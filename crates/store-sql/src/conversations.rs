@@ -597,10 +597,10 @@ impl store::ConversationStore for SqlStore {
         match self.dialect().search_plan {
             // PostgreSQL: one pool serves reads and writes; the settings end with the transaction.
             Some(plan) => transaction!(self.writer(), |tx| {
-                query(plan).execute(&mut *tx).await?;
-                search.run(&mut *tx).await
+                query(plan.probe).execute(&mut *tx).await?;
+                search.run(&mut *tx, Some(plan)).await
             }),
-            None => search.run(&mut *self.backend.acquire(crate::Side::Reader).await?).await,
+            None => search.run(&mut *self.backend.acquire(crate::Side::Reader).await?, None).await,
         }
     }
 
@@ -1055,41 +1055,106 @@ struct Search<'a> {
     limit: u32,
 }
 
+/// A word's postings as the search first counts them: at most [`COUNTED`], newest first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Postings {
+    /// How many were counted.
+    count: i64,
+    /// The time of the oldest counted (of every posting, when fewer than [`COUNTED`] exist).
+    oldest: i64,
+}
+
+/// How many of a word's postings are counted before the search chooses how to walk: enough to
+/// tell a rare word from a common one, few enough that counting a common word costs little.
+const COUNTED: i64 = 5_000;
+
+/// A word is merged with the rarest (both read in key order side by side) when it is at most this
+/// many times as dense in time; denser, it is probed once per posting of the rarest instead. A
+/// probe costs about as much as reading ten postings in order, so the merge wins below that.
+const MERGE_DENSITY: f64 = 8.0;
+
+/// The order in which the words are walked (the rarest first) and, for each word after the first,
+/// whether it is merged with the walk rather than probed. `newest` is the newest posting's time.
+fn walk_order(postings: &[Postings], newest: i64) -> (Vec<usize>, Vec<bool>) {
+    // Postings per millisecond over the span the counted postings cover, up to the newest.
+    let density = |p: &Postings| p.count as f64 / (newest.saturating_sub(p.oldest).max(0) as f64 + 1.0);
+    let mut order: Vec<usize> = (0..postings.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&postings[a], &postings[b]);
+        a.count.cmp(&b.count).then(density(a).total_cmp(&density(b)))
+    });
+    let Some(&first) = order.first() else { return (order, Vec::new()) };
+    let base = density(&postings[first]);
+    let merged = order[1..].iter().map(|&i| base > 0.0 && density(&postings[i]) <= base * MERGE_DENSITY).collect();
+    (order, merged)
+}
+
 impl Search<'_> {
-    async fn run(&self, c: &mut (dyn crate::Connection + 'static)) -> Result<Vec<MessageRow>> {
+    async fn run(
+        &self,
+        c: &mut (dyn crate::Connection + 'static),
+        plan: Option<crate::SearchPlan>,
+    ) -> Result<Vec<MessageRow>> {
         // The walk starts from the rarest word (counted up to a bound, so a common word costs
         // little to count): its postings are read newest first through the key
-        // (token, created_at, message_id), each checked for the other words (one probe of the
-        // same key: a message's words all carry its time), the person's conversations and the
-        // filters, until `limit` are found. Messages are not read during the walk: a deleted,
+        // (token, created_at, message_id), each checked for the other words, the person's
+        // conversations and the filters, until `limit` are found. A message's words all carry
+        // its time, so another word is either probed with one lookup of the same key, or (where
+        // the backend can merge and the word is about as dense in time) read in the same key
+        // order beside the walk and merged. Messages are not read during the walk: a deleted,
         // recalled or expired message has no postings left (its words go in the same step).
         let counts: Vec<String> = (1..=self.words.len())
-            .map(|i| format!("(SELECT COUNT(*) FROM (SELECT 1 FROM message_words WHERE token = ${i} LIMIT 5000) t{i})"))
+            .map(|i| {
+                format!(
+                    "(SELECT COUNT(*) AS n, MIN(created_at) AS oldest, MAX(created_at) AS newest FROM \
+                     (SELECT created_at FROM message_words WHERE token = ${i} ORDER BY created_at DESC LIMIT {COUNTED}) p{i}) t{i}"
+                )
+            })
             .collect();
-        let count_sql = format!("SELECT {}", counts.join(", "));
+        let count_sql = format!("SELECT * FROM {}", counts.join(", "));
         let mut count = query(&count_sql);
         for word in self.words {
             count = count.bind(word);
         }
         let row = count.fetch_one(&mut *c).await?;
-        let mut counted = Vec::with_capacity(self.words.len());
-        for (i, word) in self.words.iter().enumerate() {
-            counted.push((row.try_get::<i64, _>(i)?, word));
+        let mut postings = Vec::with_capacity(self.words.len());
+        let mut newest = i64::MIN;
+        for i in 0..self.words.len() {
+            let count: i64 = row.try_get(3 * i)?;
+            let oldest: Option<i64> = row.try_get(3 * i + 1)?;
+            let last: Option<i64> = row.try_get(3 * i + 2)?;
+            newest = newest.max(last.unwrap_or(i64::MIN));
+            postings.push(Postings { count, oldest: oldest.unwrap_or(i64::MAX) });
         }
-        counted.sort_by_key(|(n, _)| *n);
+        let (order, mut merged) = walk_order(&postings, newest);
+        if plan.is_none() {
+            merged.iter_mut().for_each(|m| *m = false);
+        }
+        if let Some(plan) = plan.filter(|_| merged.contains(&true)) {
+            query(plan.merge).execute(&mut *c).await?;
+        }
+        let counted: Vec<&Vec<u8>> = order.iter().map(|&i| &self.words[i]).collect();
         // Every value is bound; only placeholders are written into the SQL.
         let mut n = 3;
         let mut next = || {
             n += 1;
             format!("${n}")
         };
+        let mut joins = String::new();
         let mut conditions = String::new();
-        for _ in &counted[1..] {
-            conditions.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM message_words o \
-                 WHERE o.token = {} AND o.created_at = w.created_at AND o.message_id = w.message_id)",
-                next()
-            ));
+        for (k, merge) in merged.iter().enumerate() {
+            let token = next();
+            if *merge {
+                joins.push_str(&format!(
+                    " JOIN message_words o{k} ON o{k}.token = {token} \
+                     AND o{k}.created_at = w.created_at AND o{k}.message_id = w.message_id"
+                ));
+            } else {
+                conditions.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM message_words o \
+                     WHERE o.token = {token} AND o.created_at = w.created_at AND o.message_id = w.message_id)"
+                ));
+            }
         }
         let filter = self.filter;
         if filter.conversation.is_some() {
@@ -1118,14 +1183,14 @@ impl Search<'_> {
         let limit_at = next();
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (\
-                 SELECT w.message_id FROM message_words w WHERE w.token = $3 \
+                 SELECT w.message_id FROM message_words w{joins} WHERE w.token = $3 \
                  AND w.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
                      JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2)\
                  {conditions} ORDER BY w.created_at DESC, w.message_id DESC LIMIT {limit_at}) \
              AND deleted_at IS NULL ORDER BY created_at DESC, id DESC"
         );
-        let mut query = query(&sql).bind(self.enterprise.to_string()).bind(self.user.to_string()).bind(counted[0].1);
-        for (_, word) in &counted[1..] {
+        let mut query = query(&sql).bind(self.enterprise.to_string()).bind(self.user.to_string()).bind(counted[0]);
+        for word in &counted[1..] {
             query = query.bind(*word);
         }
         if let Some(c) = filter.conversation {
@@ -1141,5 +1206,37 @@ impl Search<'_> {
             query = query.bind(a.0);
         }
         query.bind(i64::from(self.limit)).fetch_all(&mut *c).await?.iter().map(message_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{walk_order, Postings, COUNTED};
+
+    #[test]
+    fn the_walk_starts_from_the_rarest_word_and_merges_only_words_about_as_dense() {
+        let day = 86_400_000;
+        let now = 400 * day;
+        // 100 postings over the year, every posting counted: the walk starts there; a word
+        // counted to the bound within the last two days is far denser and is probed.
+        let rare = Postings { count: 100, oldest: 35 * day };
+        let common = Postings { count: COUNTED, oldest: now - 2 * day };
+        assert_eq!(walk_order(&[common, rare], now), (vec![1, 0], vec![false]));
+        // Two common words counted to the bound over about the same span: merged, and the walk
+        // starts from the one whose counted postings reach further back (the sparser).
+        let other = Postings { count: COUNTED, oldest: now - 3 * day };
+        assert_eq!(walk_order(&[common, other], now), (vec![1, 0], vec![true]));
+        // A word that is ten times as dense is probed even when both reach the bound.
+        let dense = Postings { count: COUNTED, oldest: now - 3 * day / 10 };
+        assert_eq!(walk_order(&[other, dense, common], now), (vec![0, 2, 1], vec![true, false]));
+    }
+
+    #[test]
+    fn a_word_without_postings_is_walked_first_and_nothing_is_merged_with_it() {
+        let none = Postings { count: 0, oldest: i64::MAX };
+        let some = Postings { count: 3, oldest: 10 };
+        assert_eq!(walk_order(&[some, none], 20), (vec![1, 0], vec![false]));
+        assert_eq!(walk_order(&[none], i64::MIN), (vec![0], vec![]));
+        assert_eq!(walk_order(&[], i64::MIN), (vec![], vec![]));
     }
 }

@@ -59,9 +59,21 @@ pub struct Dialect {
     /// Run first in every transaction that appends to the audit chain, so that reading the head
     /// and linking after it cannot race with another node (`None` where one writer runs at a time).
     pub audit_chain_lock: Option<&'static str>,
-    /// Run first in a search's own transaction, where the planner must be kept to walking a
-    /// word's postings in key order and stopping at the limit (`None` where it always does).
-    pub search_plan: Option<&'static str>,
+    /// How a search's planner is kept to walking postings in key order and stopping at the
+    /// limit (`None` where it always does: SQLite joins only by nested loops).
+    pub search_plan: Option<SearchPlan>,
+}
+
+/// Statements run inside a search's own transaction to choose how the words are intersected.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchPlan {
+    /// Run first: the rarest word's postings are walked newest first, and each is probed for the
+    /// other words.
+    pub probe: &'static str,
+    /// Run after `probe` when the words are about as dense in time: their postings are read side
+    /// by side in key order and merged, which reads each list once instead of one lookup per
+    /// posting.
+    pub merge: &'static str,
 }
 
 /// Which side of the backend a statement runs on.

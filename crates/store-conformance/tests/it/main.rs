@@ -1136,6 +1136,66 @@ conformance!(search_finds_messages_holding_every_token_in_conversations_you_are_
     assert!(found(vec![other_word], all).await.is_empty());
 });
 
+conformance!(search_intersects_words_of_every_density_the_same_way, |store| {
+    // Forty messages; `dense` is in all of them, `sparse` in one in ten, `often` in one in five.
+    // On PostgreSQL `sparse` and `often` are merged (about as dense) and `dense` is probed (ten
+    // times as dense): whichever way a word is intersected, the answer is the same.
+    let (e, a, b, c) = pair(&store).await;
+    let (dense, sparse, often) = (vec![7u8; 16], vec![8u8; 16], vec![9u8; 16]);
+    let mut with_sparse = Vec::new();
+    for k in 0..40i64 {
+        let mut words = vec![dense.clone()];
+        if k % 10 == 0 {
+            words.push(sparse.clone());
+        }
+        if k % 5 == 0 {
+            words.push(often.clone());
+        }
+        let sender = if k % 20 == 0 { a.id } else { b.id };
+        let row = MessageRow { created_at: Millis(1_000 * (k + 1)), ..message(&c, sender) };
+        let m = store.append_message(e, &row, &MessageIndex { words: &words, ..Default::default() }).await.unwrap().0;
+        if k % 10 == 0 {
+            with_sparse.push(m.id);
+        }
+    }
+    with_sparse.reverse();
+    let found = |words: Vec<Vec<u8>>, filter: store::SearchFilter, limit: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .search_messages(e, a.id, &words, &filter, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = store::SearchFilter::default();
+    for words in [
+        vec![sparse.clone(), often.clone()],
+        vec![often.clone(), sparse.clone()],
+        vec![dense.clone(), sparse.clone()],
+        vec![often.clone(), dense.clone(), sparse.clone()],
+    ] {
+        assert_eq!(found(words.clone(), all.clone(), 10).await, with_sparse, "newest first, every word");
+        assert_eq!(found(words.clone(), all.clone(), 2).await, with_sparse[..2], "the limit holds");
+        let by_a = store::SearchFilter { sender: Some(a.id), ..all.clone() };
+        assert_eq!(found(words.clone(), by_a, 10).await, [with_sparse[1], with_sparse[3]], "from a person");
+        let window = store::SearchFilter { after: Some(Millis(5_000)), before: Some(Millis(25_000)), ..all.clone() };
+        assert_eq!(found(words.clone(), window, 10).await, with_sparse[1..3], "between two times");
+        let here = store::SearchFilter { conversation: Some(c.id), has_file: false, ..all.clone() };
+        assert_eq!(found(words.clone(), here, 10).await, with_sparse, "in this conversation");
+        let elsewhere = store::SearchFilter { conversation: Some(domain::ConversationId::new()), ..all.clone() };
+        assert!(found(words.clone(), elsewhere, 10).await.is_empty(), "in another conversation");
+        assert!(
+            found(words, store::SearchFilter { has_file: true, ..all.clone() }, 10).await.is_empty(),
+            "with a file"
+        );
+    }
+    assert!(found(vec![sparse.clone(), vec![10u8; 16]], all.clone(), 10).await.is_empty(), "a word nowhere");
+});
+
 conformance!(team_channels_are_found_by_team_and_presence_reads_open_sessions, |store| {
     let e = enterprise(&store).await;
     let u = user(&store, e, b"present").await;
