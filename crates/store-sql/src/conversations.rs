@@ -1089,6 +1089,85 @@ fn walk_order(postings: &[Postings], newest: i64) -> (Vec<usize>, Vec<bool>) {
     (order, merged)
 }
 
+/// The walk's statement: the rarest word's postings (`$3`) newest first, in the person's
+/// conversations (`$1` the enterprise, `$2` the person), each other word either merged (`true`: a
+/// join the planner reads in the same key order beside the walk) or probed (one lookup of the
+/// key), then the filters. Placeholders are numbered in the order [`Search::run`] binds: the other
+/// words, the conversation, the sender, the two times, the limit. Every value is bound; only
+/// placeholders are written into the SQL.
+fn walk_sql(merged: &[bool], filter: &store::SearchFilter) -> String {
+    let mut n = 3;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let tokens: Vec<String> = merged.iter().map(|_| next()).collect();
+    let conversation = filter.conversation.map(|_| next());
+    let sender = filter.sender.map(|_| next());
+    let before = filter.before.map(|_| next());
+    let after = filter.after.map(|_| next());
+    let limit = next();
+    // The times bound every word read in key order: a merged word's scan then starts where the
+    // walk starts, not at its own newest posting.
+    let within = |table: &str| {
+        let mut bounds = String::new();
+        if let Some(before) = &before {
+            bounds.push_str(&format!(" AND {table}.created_at < {before}"));
+        }
+        if let Some(after) = &after {
+            bounds.push_str(&format!(" AND {table}.created_at > {after}"));
+        }
+        bounds
+    };
+    let mut joins = String::new();
+    let mut conditions = within("w");
+    for (k, (merge, token)) in merged.iter().zip(&tokens).enumerate() {
+        if *merge {
+            joins.push_str(&format!(
+                " JOIN message_words o{k} ON o{k}.token = {token} \
+                 AND o{k}.created_at = w.created_at AND o{k}.message_id = w.message_id{}",
+                within(&format!("o{k}"))
+            ));
+        } else {
+            conditions.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM message_words o \
+                 WHERE o.token = {token} AND o.created_at = w.created_at AND o.message_id = w.message_id)"
+            ));
+        }
+    }
+    if let Some(conversation) = conversation {
+        conditions.push_str(&format!(" AND w.conversation_id = {conversation}"));
+    }
+    // Filters on the message itself are checked only for postings that hold every word.
+    let mut on_message = Vec::new();
+    if let Some(sender) = sender {
+        on_message.push(format!("m.sender_id = {sender}"));
+    }
+    if filter.has_file {
+        on_message.push("m.attachment_id IS NOT NULL".to_owned());
+    }
+    if !on_message.is_empty() {
+        conditions.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM messages m WHERE m.id = w.message_id AND {})",
+            on_message.join(" AND ")
+        ));
+    }
+    let members = "SELECT cm.conversation_id FROM conversation_members cm \
+                   JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2";
+    // Where merge joins are allowed, the person's conversations are read once into a list (an
+    // array, PostgreSQL's syntax) so that the membership check stays a filter and cannot be
+    // planned as a join that sorts the postings.
+    let membership =
+        if merged.contains(&true) { format!("= ANY(ARRAY({members}))") } else { format!("IN ({members})") };
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (\
+             SELECT w.message_id FROM message_words w{joins} WHERE w.token = $3 \
+             AND w.conversation_id {membership}{conditions} \
+             ORDER BY w.created_at DESC, w.message_id DESC LIMIT {limit}) \
+         AND deleted_at IS NULL ORDER BY created_at DESC, id DESC"
+    )
+}
+
 impl Search<'_> {
     async fn run(
         &self,
@@ -1134,61 +1213,8 @@ impl Search<'_> {
             query(plan.merge).execute(&mut *c).await?;
         }
         let counted: Vec<&Vec<u8>> = order.iter().map(|&i| &self.words[i]).collect();
-        // Every value is bound; only placeholders are written into the SQL.
-        let mut n = 3;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let mut joins = String::new();
-        let mut conditions = String::new();
-        for (k, merge) in merged.iter().enumerate() {
-            let token = next();
-            if *merge {
-                joins.push_str(&format!(
-                    " JOIN message_words o{k} ON o{k}.token = {token} \
-                     AND o{k}.created_at = w.created_at AND o{k}.message_id = w.message_id"
-                ));
-            } else {
-                conditions.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM message_words o \
-                     WHERE o.token = {token} AND o.created_at = w.created_at AND o.message_id = w.message_id)"
-                ));
-            }
-        }
+        let sql = walk_sql(&merged, self.filter);
         let filter = self.filter;
-        if filter.conversation.is_some() {
-            conditions.push_str(&format!(" AND w.conversation_id = {}", next()));
-        }
-        // Filters on the message itself are checked only for postings that hold every word.
-        let mut on_message = Vec::new();
-        if filter.sender.is_some() {
-            on_message.push(format!("m.sender_id = {}", next()));
-        }
-        if filter.has_file {
-            on_message.push("m.attachment_id IS NOT NULL".to_owned());
-        }
-        if filter.before.is_some() {
-            conditions.push_str(&format!(" AND w.created_at < {}", next()));
-        }
-        if filter.after.is_some() {
-            conditions.push_str(&format!(" AND w.created_at > {}", next()));
-        }
-        if !on_message.is_empty() {
-            conditions.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM messages m WHERE m.id = w.message_id AND {})",
-                on_message.join(" AND ")
-            ));
-        }
-        let limit_at = next();
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (\
-                 SELECT w.message_id FROM message_words w{joins} WHERE w.token = $3 \
-                 AND w.conversation_id IN (SELECT cm.conversation_id FROM conversation_members cm \
-                     JOIN conversations c ON c.id = cm.conversation_id WHERE c.enterprise_id = $1 AND cm.user_id = $2)\
-                 {conditions} ORDER BY w.created_at DESC, w.message_id DESC LIMIT {limit_at}) \
-             AND deleted_at IS NULL ORDER BY created_at DESC, id DESC"
-        );
         let mut query = query(&sql).bind(self.enterprise.to_string()).bind(self.user.to_string()).bind(counted[0]);
         for word in &counted[1..] {
             query = query.bind(*word);
@@ -1211,7 +1237,49 @@ impl Search<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{walk_order, Postings, COUNTED};
+    use super::{walk_order, walk_sql, Postings, COUNTED};
+    use domain::{ConversationId, Millis, UserId};
+
+    #[test]
+    fn a_word_at_most_eight_times_as_dense_is_merged_and_a_denser_one_probed() {
+        let base = Postings { count: 10, oldest: 0 };
+        // Over the same span (0..=999): 80 postings is 8x as dense, 81 is more.
+        let eight = Postings { count: 80, oldest: 0 };
+        let more = Postings { count: 81, oldest: 0 };
+        assert_eq!(walk_order(&[base, eight, more], 999), (vec![0, 1, 2], vec![true, false]));
+        // More postings over a far longer span is sparser in time: still merged.
+        let long = Postings { count: 40, oldest: -99_000 };
+        assert_eq!(walk_order(&[base, long], 999).1, vec![true]);
+    }
+
+    #[test]
+    fn the_walk_binds_each_value_once_in_order_and_bounds_merged_words_by_the_same_times() {
+        let filter = store::SearchFilter {
+            conversation: Some(ConversationId::new()),
+            sender: Some(UserId::new()),
+            before: Some(Millis(2_000)),
+            after: Some(Millis(1_000)),
+            has_file: true,
+        };
+        let sql = walk_sql(&[true, false], &filter);
+        for part in [
+            "JOIN message_words o0 ON o0.token = $4 AND o0.created_at = w.created_at AND o0.message_id = w.message_id \
+             AND o0.created_at < $8 AND o0.created_at > $9",
+            "WHERE o.token = $5 AND o.created_at = w.created_at AND o.message_id = w.message_id",
+            "w.conversation_id = $6",
+            "m.sender_id = $7 AND m.attachment_id IS NOT NULL",
+            "w.created_at < $8 AND w.created_at > $9",
+            "LIMIT $10",
+            "w.conversation_id = ANY(ARRAY(SELECT cm.conversation_id",
+        ] {
+            assert!(sql.contains(part), "{part:?} in {sql}");
+        }
+        assert!(!sql.contains("$11"), "nothing past the limit is bound");
+        // Nothing merged: no join, and membership is a sub-select every backend understands.
+        let sql = walk_sql(&[false], &store::SearchFilter::default());
+        assert!(!sql.contains("JOIN message_words"), "{sql}");
+        assert!(sql.contains("w.conversation_id IN (SELECT cm.conversation_id") && sql.contains("LIMIT $5"), "{sql}");
+    }
 
     #[test]
     fn the_walk_starts_from_the_rarest_word_and_merges_only_words_about_as_dense() {

@@ -70,9 +70,10 @@ pub struct SearchPlan {
     /// Run first: the rarest word's postings are walked newest first, and each is probed for the
     /// other words.
     pub probe: &'static str,
-    /// Run after `probe` when the words are about as dense in time: their postings are read side
-    /// by side in key order and merged, which reads each list once instead of one lookup per
-    /// posting.
+    /// Run after `probe` when a word is about as dense in time as the rarest: their postings are
+    /// read side by side in key order and merged, which reads each list once instead of one
+    /// lookup per posting. It allows merge joins for the whole statement, so the statement keeps
+    /// everything else out of joins (the person's conversations are read once into a list).
     pub merge: &'static str,
 }
 
