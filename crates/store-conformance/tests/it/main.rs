@@ -1145,7 +1145,7 @@ conformance!(search_intersects_words_of_every_density_the_same_way, |store| {
     let (e, a, b, c) = pair(&store).await;
     let (dense, sparse, often) = (vec![7u8; 16], vec![8u8; 16], vec![9u8; 16]);
     let mut sent = Vec::new();
-    let mut send = |at: i64, sender: UserId, words: Vec<Vec<u8>>| {
+    let send = |at: i64, sender: UserId, words: Vec<Vec<u8>>| {
         let store = store.clone();
         let row = MessageRow { created_at: Millis(at), ..message(&c, sender) };
         async move {
