@@ -188,6 +188,8 @@ test("new activity moves a conversation to the top of its section, and your own 
     await ada.page.click("#start summary");
     await ada.page.selectOption("#direct-with", { label });
     await ada.page.click("#new-direct button");
+    // Typing starts once the conversation is open: what was typed before belongs to the last one.
+    await ada.page.waitForSelector(`#thread-title:has-text('${label.split(" <")[0]}')`);
     await ada.page.fill("#body", "Hello from Ada");
     await ada.page.keyboard.press("Enter");
     await ada.page.waitForSelector("#messages li:has-text('Hello from Ada')");
@@ -206,6 +208,39 @@ test("new activity moves a conversation to the top of its section, and your own 
   await bob.page.reload();
   await bob.page.waitForSelector("#list-direct button:has-text('Ada Lovelace')");
   assert.equal(await bob.page.locator("#list-direct button:has-text('Ada Lovelace') .badge").count(), 0);
+  // A half-written message stays in its conversation: it is not carried into another one.
+  await ada.page.click("#list-direct button:has-text('Bob Babbage')");
+  await ada.page.waitForSelector("#thread-title:has-text('Bob Babbage')");
+  await ada.page.fill("#body", "private note only for Bob");
+  await ada.page.click("#later");
+  await ada.page.click("#list-direct button:has-text('Cy Clerk')");
+  await ada.page.waitForSelector("#thread-title:has-text('Cy Clerk')");
+  await ada.page.waitForSelector("#messages li:has-text('Hello from Ada')");
+  assert.equal(await ada.page.inputValue("#body"), "", "the draft stays with Bob");
+  assert.equal(await ada.page.isVisible("#schedule-row"), false, "the schedule row closes too");
+  await ada.page.click("#list-direct button:has-text('Bob Babbage')");
+  await ada.page.waitForSelector("#messages li:has-text('note 29')");
+  assert.equal(await ada.page.inputValue("#body"), "private note only for Bob", "and is there again on return");
+
+  // On a touch screen (no hover) a tapped message shows its actions on a row under it; the
+  // others show none, and no message's text is squeezed beside buttons.
+  const phone = await newPage(browser, { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+  await signIn(phone.page, conclave.url, "bob@chat.example");
+  await phone.page.waitForSelector("#live.on", { state: "attached" });
+  await phone.page.click("#open-drawer");
+  await phone.page.waitForSelector("body.drawer-open");
+  await phone.page.click("#list-direct button:has-text('Ada Lovelace')");
+  await phone.page.waitForSelector("#messages li:has-text('note 29')");
+  assert.equal(await phone.page.locator("#messages .actions:visible").count(), 0, "no actions before a tap");
+  const note = phone.page.locator("#messages li:has-text('note 29')");
+  const width = await note.locator(".content").evaluate((el) => el.getBoundingClientRect().width);
+  assert.ok(width > 280, `a message's text has the row's width (${width}px)`);
+  await note.locator(".text").tap();
+  await note.locator(".actions button:has-text('Reply in thread')").waitFor();
+  assert.equal(await phone.page.locator("#messages .actions:visible").count(), 1, "only the tapped message");
+  const [text, bar] = await Promise.all([note.locator(".content").boundingBox(), note.locator(".actions").boundingBox()]);
+  assert.ok(bar.y >= text.y + text.height - 1, "the actions are under the text, not beside it");
+  await phone.context.close();
   await ada.context.close();
   await bob.context.close();
 });

@@ -82,6 +82,15 @@ test("an enterprise admin creates and disables a user and creates a team", async
   await page.fill("#new-team [name=name]", "Night Shift");
   await page.click("#new-team button");
   await page.waitForSelector("#teams tbody tr:has-text('Night Shift')");
+  // The console adds someone to the team, as its admin.
+  await page.click("#teams tbody tr:has-text('Night Shift') button:has-text('Members')");
+  await page.waitForSelector("#teams tr.detail:has-text('Nobody yet.')");
+  const chosen = await page.locator(".add-team-member select option:checked").textContent();
+  await page.check(".add-team-member [name=is_admin]");
+  await page.click(".add-team-member button:has-text('Add to team')");
+  await page.waitForSelector("#status:has-text('Added to Night Shift.')");
+  const added = await page.textContent("#teams tr.detail .team-members");
+  assert.ok(added.includes(chosen.split(" <")[0]) && added.includes("(team admin)"), added);
   // Bad input is refused by the server and explained.
   await page.fill("#new-user [name=email]", "casey@browser.example");
   await page.fill("#new-user [name=name]", "Casey Again");

@@ -133,12 +133,12 @@ import { delays } from "/assets/guard.js";
     }));
     const select = h("select", { "aria-label": "Person to add to " + t.name, required: true },
       users.filter((u) => !inTeam.has(u.id) && !u.disabled).map((u) => h("option", { value: u.id }, u.name + " <" + u.email + ">")));
-    const admin = h("input", { type: "checkbox", name: "team_admin" });
+    const admin = h("input", { type: "checkbox", name: "is_admin" });
     const form = h("form", { class: "inline add-team-member" }, select, h("label", { class: "inline" }, admin, " team admin"), h("button", { type: "submit" }, "Add to team"));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       act(async () => {
-        await conclave.api("PUT", base + "/teams/" + t.id + "/members/" + select.value, { team_admin: admin.checked });
+        await conclave.api("PUT", base + "/teams/" + t.id + "/members/" + select.value, { is_admin: admin.checked });
         tr.nextElementSibling.remove();
         await showMembers(t, tr);
         return "Added to " + t.name + ".";

@@ -191,9 +191,23 @@ function add(m) {
   if (c && m.seq > c.last_seq) c.last_seq = m.seq;
 }
 
+/// What you were writing, per conversation: a half-written message stays where it was begun and
+/// is never carried into another conversation (a note to one person must not reach a channel).
+const drafts = new Map();
+
+function keepDraft() {
+  if (current) drafts.set(current, $("body").value);
+}
+
 async function open(id) {
   if (editing && current !== id) editing = null;
-  if (current !== id) closeThreadPanel();
+  if (current !== id) {
+    closeThreadPanel();
+    keepDraft();
+    $("body").value = drafts.get(id) || "";
+    growComposer();
+    toggleLater(false);
+  }
   current = id;
   const c = conversations.get(id);
   if (!c) return;
@@ -312,6 +326,9 @@ function renderMembers() {
 
 function closeThread() {
   closeThreadPanel();
+  keepDraft();
+  $("body").value = "";
+  toggleLater(false);
   current = null;
   editing = null;
   history.replaceState(null, "", "/app");
@@ -571,6 +588,9 @@ function renderMessages(scrollToEnd) {
     const li = h("li", {
       class: "message" + (mine ? " mine" : "") + (grouped ? " grouped" : "") + (mentionsMe(m) ? " mentions-me" : "") + (m.control?.no_copy && authorOf(m) !== me.user.id ? " no-copy" : ""),
       dataset: { seq: String(m.seq), id: m.id },
+      // Focusable by a tap (not by Tab): on a touch screen, which has no hover, the tapped
+      // message is the one whose actions show.
+      tabindex: "-1",
     }, grouped ? h("span", { class: "avatar-space" }) : avatar(nameOf(m.sender_id), m.sender_id),
     h("div", { class: "content" }, meta, provenance(m), messageBody(m), file, reactions, picker, threadLink(m), forwardsLink(m)), actions);
     rows.set(m.id, { key, li });
@@ -798,7 +818,7 @@ function sendReply() {
       if (!findMessage(m.conversation_id, m.id)) countReply(m, 1);
       add(m);
       const c = conversations.get(m.conversation_id);
-      if (c) { c.last_read_seq = Math.max(c.last_read_seq, m.seq); bump(c); }
+      if (c) { c.last_read_seq = Math.max(c.last_read_seq, m.seq); bump(c, m); }
       renderThread();
       renderMessages(false);
       renderList();
@@ -837,7 +857,7 @@ function upload(file) {
     try { data = JSON.parse(xhr.responseText); } catch { data = null; }
     if (xhr.status === 201 && data) {
       add(data);
-      bump(conversations.get(data.conversation_id));
+      bump(conversations.get(data.conversation_id), data);
       renderMessages(true);
       renderList();
       status("Sent " + (file.name || "the file") + ".");
@@ -897,8 +917,12 @@ function renderSoon() {
   requestAnimationFrame(() => { renderQueued = false; renderMessages(false); });
 }
 
-function bump(c) {
-  if (c) c.last_activity = Date.now();
+/// Moves a conversation up by its newest activity: a message's own time where there is one, so a
+/// late live echo of an earlier message cannot lift its conversation above a later one.
+function bump(c, m) {
+  if (!c) return;
+  const at = m ? Date.parse(m.created_at) : NaN;
+  c.last_activity = Math.max(c.last_activity, Number.isNaN(at) ? Date.now() : at);
 }
 
 async function catchUp() {
@@ -971,7 +995,7 @@ async function handle(event) {
       if (event.type === "message-created") seenActive(m.sender_id);
       if (m.conversation_id === current) renderTyping();
       if (c && event.type === "message-created") {
-        bump(c);
+        bump(c, m);
         if (m.sender_id === me.user.id) {
           // Sent from another of your devices: you have read it.
           c.last_read_seq = Math.max(c.last_read_seq, m.seq);
@@ -1142,7 +1166,7 @@ function send() {
       growComposer();
       add(m);
       const c = conversations.get(m.conversation_id);
-      if (c) { c.last_read_seq = Math.max(c.last_read_seq, m.seq); bump(c); }
+      if (c) { c.last_read_seq = Math.max(c.last_read_seq, m.seq); bump(c, m); }
       renderMessages(true);
       renderList();
       status("");
