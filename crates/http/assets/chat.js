@@ -205,7 +205,6 @@ async function open(id) {
     closeThreadPanel();
     keepDraft();
     $("body").value = drafts.get(id) || "";
-    growComposer();
     toggleLater(false);
   }
   current = id;
@@ -219,6 +218,8 @@ async function open(id) {
   const kind = { direct: "Direct message", group: "Group", team: "Team channel" }[c.kind];
   $("thread-sub").textContent = kind + " · " + c.member_ids.length + (c.member_ids.length === 1 ? " member" : " members");
   $("composer").hidden = false;
+  // Sized once it is shown: a hidden box measures nothing.
+  growComposer();
   $("policy").value = c.default_policy_id && templates.some((t) => t.id === c.default_policy_id) ? c.default_policy_id : "";
   $("empty").hidden = true;
   $("mute").hidden = false;
