@@ -178,7 +178,7 @@ async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum:
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("text/html")));
     if wants_html && !uri.path().starts_with("/api/") {
-        return web::not_found_page();
+        return web::not_found_page(uri.path());
     }
     crate::problem::Problem::new(crate::problem::Kind::NotFound, NO_ROUTE_DETAIL).into_response()
 }

@@ -608,16 +608,20 @@ async fn post_account(
     }
 }
 
-/// The HTML answer for a browser that asked for an address nothing serves.
-pub(crate) fn not_found_page() -> Response {
+/// The HTML answer for a browser that asked for an address nothing serves. Under the public
+/// security pages the way back is to them (a finder has no conversations to go to).
+pub(crate) fn not_found_page(path: &str) -> Response {
+    let public = path.starts_with("/security") || path.starts_with("/.well-known");
+    let (link_href, link_text) =
+        if public { ("/security", "Go to the security pages") } else { ("/app", "Go to your conversations") };
     pages::render(
         StatusCode::NOT_FOUND,
         &pages::Message {
             title: "Not found",
             heading: "There is nothing at this address",
             text: "The link may be mistyped, or what it pointed to was removed.",
-            link_href: "/app",
-            link_text: "Go to your conversations",
+            link_href,
+            link_text,
         },
     )
 }

@@ -74,6 +74,15 @@ async fn browsers_get_an_error_page_api_clients_get_problem_json_and_there_is_a_
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.header("content-type").starts_with("text/html"));
     assert!(page.text().contains("nothing at this address"), "{}", page.text());
+    assert!(page.text().contains("href=\"/app\""), "the way back is to the app: {}", page.text());
+    // A finder who mistyped a security page is sent back to those pages, not to the app.
+    let public = req(Method::GET, "/security/no-such-advisory").header("accept", "text/html").send(&app).await;
+    assert_eq!(public.status, StatusCode::NOT_FOUND);
+    assert!(
+        public.text().contains("href=\"/security\"") && !public.text().contains("href=\"/app\""),
+        "{}",
+        public.text()
+    );
     let api = req(Method::GET, "/no/such/page").header("accept", "application/json").send(&app).await;
     assert_eq!(api.header("content-type"), "application/problem+json");
     let under_api = req(Method::GET, "/api/v1/nothing").header("accept", "text/html").send(&app).await;
