@@ -99,6 +99,10 @@ fn text(doc: &Document<'_>, id: NodeId) -> Result<String> {
 
 /// How the id of a request sent with `ForceAuthn="true"` begins.
 const FRESH_REQUEST: &str = "_f";
+/// How the id of any other request begins. The two markers are as long as each other and differ,
+/// so the random hex that follows can never make a plain request look fresh (a plain `_` followed
+/// by hex starting with `f` once did, one sign-in in sixteen, and such a session started elevated).
+const PLAIN_REQUEST: &str = "_p";
 
 fn instant(raw: Option<&str>) -> Result<Option<i64>> {
     raw.map(|r| {
@@ -282,7 +286,8 @@ impl Sso {
         let base = settings.sp_base_url.as_str();
         // A request that asks the IdP to authenticate again is marked in its id, which only we
         // make and which comes back bound to this browser and used once.
-        let id = format!("{}{}", if fresh { FRESH_REQUEST } else { "_" }, hex_of(&crypto::token::random_128()));
+        let id =
+            format!("{}{}", if fresh { FRESH_REQUEST } else { PLAIN_REQUEST }, hex_of(&crypto::token::random_128()));
         let now = Millis::now();
         let request = format!(
             "<samlp:AuthnRequest xmlns:samlp=\"{SAMLP}\" xmlns:saml=\"{SAML}\" ID=\"{id}\" Version=\"2.0\"{} \
@@ -546,4 +551,20 @@ impl Sso {
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::{FRESH_REQUEST, PLAIN_REQUEST};
+
+    #[test]
+    fn a_plain_request_id_never_reads_as_fresh_whatever_its_random_part() {
+        for first in "0123456789abcdef".chars() {
+            let plain = format!("{PLAIN_REQUEST}{first}0");
+            assert!(!plain.starts_with(FRESH_REQUEST), "{plain}");
+            assert!(format!("{FRESH_REQUEST}{first}0").starts_with(FRESH_REQUEST));
+        }
+        assert_eq!(PLAIN_REQUEST.len(), FRESH_REQUEST.len());
+        assert_ne!(PLAIN_REQUEST, FRESH_REQUEST);
+    }
 }
